@@ -1,0 +1,252 @@
+"""Django admin for clinics: actions hand the work to services, which enqueue tasks."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from . import services
+from .forms import ProvisionNumberForm
+from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
+from .phone import phone_format_national
+from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+
+
+class NumberEventInline(admin.TabularInline):
+    model = NumberEvent
+    fk_name = "clinic"
+    verbose_name_plural = "Number history"
+    fields = ("created_at", "kind", "phone_number", "phone_sid", "detail", "actor")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
+    list_filter = ("number_state",)
+    search_fields = ("name", "twilio_number", "twilio_number_sid")
+    actions = ["provision_number", "release_number", "update_webhooks", "mark_listing_updated"]
+    inlines = [NumberEventInline]
+    readonly_fields = (
+        "number_state",
+        "number_state_changed_at",
+        "twilio_number",
+        "twilio_number_sid",
+        "number_error",
+        "number_error_code",
+        "pending_number",
+        "requested_area_code",
+        "webhooks_display",
+        "checklist_display",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "office_phone")}),
+        (
+            "Twilio number",
+            {
+                "fields": (
+                    "number_state",
+                    "number_state_changed_at",
+                    "twilio_number",
+                    "twilio_number_sid",
+                    "webhooks_display",
+                    "number_error",
+                    "number_error_code",
+                    "requested_area_code",
+                    "pending_number",
+                )
+            },
+        ),
+        ("Onboarding checklist", {"fields": ("checklist_display",)}),
+        ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Clinic]:
+        return clinic_list_with_progress()
+
+    # ------------------------------------------------------------------ columns
+
+    @admin.display(description="Number", ordering="twilio_number")
+    def number_display(self, clinic: Clinic) -> str:
+        if not clinic.twilio_number:
+            return "—"
+        return format_html("{}<br><small>{}</small>", phone_format_national(clinic.twilio_number), clinic.twilio_number)
+
+    @admin.display(description="In state for", ordering="number_state_changed_at")
+    def state_age(self, clinic: Clinic) -> str:
+        return timesince(clinic.number_state_changed_at)
+
+    @admin.display(description="Checklist", ordering="checklist_done")
+    def checklist_progress(self, clinic: Clinic) -> str:
+        return f"{clinic.checklist_done}/{CHECKLIST_TOTAL}"
+
+    @admin.display(description="Last error")
+    def number_error_short(self, clinic: Clinic) -> str:
+        return (clinic.number_error[:120] + "…") if len(clinic.number_error) > 120 else clinic.number_error
+
+    @admin.display(description="Webhooks (as Twilio confirmed them)")
+    def webhooks_display(self, clinic: Clinic) -> str:
+        if not clinic.twilio_webhooks:
+            return "—"
+        return format_html_join("", "<div><strong>{}</strong>: <code>{}</code></div>", sorted(clinic.twilio_webhooks.items()))
+
+    @admin.display(description="Steps")
+    def checklist_display(self, clinic: Clinic) -> str:
+        if clinic.pk is None:
+            return "—"
+        rows = [
+            (
+                "✔" if step["done"] else "☐",
+                step["label"],
+                f"done {step['done_at']:%Y-%m-%d %H:%M} by {step['done_by']}" if step["done"] else "to do",
+            )
+            for step in clinic_checklist(clinic=clinic)
+        ]
+        done = sum(1 for row in rows if row[0] == "✔")
+        return format_html(
+            "<p><strong>{}/{}</strong> done</p><ul class='checklist'>{}</ul>",
+            done,
+            CHECKLIST_TOTAL,
+            format_html_join("", "<li>{} {} <small>({})</small></li>", rows),
+        )
+
+    # ------------------------------------------------------------------ actions
+
+    @admin.action(description="Provision number", permissions=["change"])
+    def provision_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
+        form = ProvisionNumberForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for clinic in queryset:
+                try:
+                    services.clinic_number_provision_request(
+                        clinic_id=clinic.id,
+                        area_code=form.cleaned_data["area_code"],
+                        friendly_name=form.cleaned_data["friendly_name"],
+                        actor=request.user,
+                    )
+                except services.ClinicNumberError as exc:
+                    self.message_user(request, f"Skipped: {exc}", messages.WARNING)
+                    continue
+                self._report_outcome(request, clinic.id, started="Provisioning started")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/provision_number.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Provision a number",
+                "clinics": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action": "provision_number",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Release number", permissions=["change"])
+    def release_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
+        if "apply" in request.POST:
+            for clinic in queryset:
+                try:
+                    services.clinic_number_release_request(clinic_id=clinic.id, actor=request.user)
+                except services.ClinicNumberError as exc:
+                    self.message_user(request, f"Skipped: {exc}", messages.WARNING)
+                    continue
+                self._report_outcome(request, clinic.id, started="Release started")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/release_number.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Release numbers",
+                "clinics": queryset,
+                "with_number": [c for c in queryset if c.twilio_number_sid],
+                "opts": self.model._meta,
+                "action": "release_number",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Update webhooks", permissions=["change"])
+    def update_webhooks(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        from telephony.tasks import update_number_webhooks
+
+        for clinic in queryset:
+            if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
+                self.message_user(request, f"Skipped {clinic.name}: it has no active number.", messages.WARNING)
+                continue
+            update_number_webhooks.delay_on_commit(clinic.twilio_number_sid)
+            self.message_user(request, f"Webhook update started for {clinic.name} ({clinic.twilio_number}).")
+
+    @admin.action(description="Mark Google/website listing updated", permissions=["change"])
+    def mark_listing_updated(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        for clinic in queryset:
+            if not clinic.twilio_number:
+                self.message_user(request, f"Skipped {clinic.name}: it has no number to list yet.", messages.WARNING)
+                continue
+            if services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.UPDATE_LISTING, actor=request.user):
+                self.message_user(request, f"{clinic.name}: listing step ticked.")
+            else:
+                self.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)
+
+    def _report_outcome(self, request: HttpRequest, clinic_id: int, *, started: str) -> None:
+        """Say what happened; with eager Celery the task has already run."""
+        clinic = Clinic.objects.get(pk=clinic_id)
+        if clinic.number_state == NumberState.FAILED:
+            self.message_user(request, f"{clinic.name}: {clinic.number_error}", messages.ERROR)
+        elif clinic.number_state == NumberState.ACTIVE:
+            self.message_user(
+                request, f"{clinic.name}: number {clinic.twilio_number} is active (SID {clinic.twilio_number_sid})."
+            )
+        elif clinic.number_state == NumberState.RELEASED:
+            self.message_user(request, f"{clinic.name}: number released.")
+        else:
+            self.message_user(request, f"{clinic.name}: {started}; refresh to see the result.")
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("name", "phone", "clinic", "sms_opted_out")
+    list_filter = ("sms_opted_out", "clinic")
+    search_fields = ("name", "phone")
+    readonly_fields = ("sms_opted_out_at", "created_at")
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ("patient", "clinic", "starts_at", "status", "needs_staff_attention", "reminder_sent_at")
+    list_filter = ("status", "needs_staff_attention", "clinic")
+    search_fields = ("patient__name", "patient__phone")
+    date_hierarchy = "starts_at"
+    readonly_fields = ("reminder_sent_at", "updated_at")
+    actions = ["send_reminders", "mark_handled"]
+
+    @admin.action(description="Send reminder SMS", permissions=["change"])
+    def send_reminders(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        from telephony.tasks import send_appointment_reminder
+
+        for appointment in queryset.select_related("patient"):
+            if appointment.patient.sms_opted_out:
+                self.message_user(request, f"Skipped {appointment}: the patient opted out of texts.", messages.WARNING)
+                continue
+            send_appointment_reminder.delay_on_commit(appointment.id)
+            self.message_user(request, f"Reminder queued for {appointment}.")
+
+    @admin.action(description="Mark handled by staff", permissions=["change"])
+    def mark_handled(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        count = queryset.update(needs_staff_attention=False)
+        self.message_user(request, f"{count} appointment(s) marked handled.")

@@ -1,0 +1,34 @@
+"""Forms shared by the admin pages and the admin API."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .phone import area_code_validate
+
+
+class ProvisionNumberForm(forms.Form):
+    """Area code and friendly name for buying a clinic's number."""
+
+    area_code = forms.CharField(
+        max_length=3,
+        min_length=3,
+        help_text="Three digits, e.g. 512. The number is bought in this area code.",
+    )
+    friendly_name = forms.CharField(
+        max_length=50,
+        required=False,
+        help_text="Optional label on the Twilio number; the clinic's name is used when empty. "
+        "The clinic's id is always added so the number can be traced back to it.",
+    )
+
+    def clean_area_code(self) -> str:
+        try:
+            return area_code_validate(self.cleaned_data["area_code"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages[0], code="invalid") from exc
+
+
+class ApiProvisionNumberForm(ProvisionNumberForm):
+    """The admin API's body: the clinic plus the provisioning form's fields."""
+
+    clinic_id = forms.IntegerField(min_value=1, max_value=2**63 - 1)

@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from clinics.models import Clinic
+
+DEMO_CLINIC = "Demo Dental Austin"
+
+
+class Command(BaseCommand):
+    help = "Create the local demo: a staff superuser and a demo clinic to provision (DEBUG only)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default=None, help="default: $DEMO_ADMIN_PASSWORD or 'dentsignal-demo'")
+
+    def handle(self, *args, username: str, password: str | None, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo_setup creates a known admin login; it only runs with DJANGO_DEBUG=true.")
+        import os
+
+        password = password or os.environ.get("DEMO_ADMIN_PASSWORD") or "dentsignal-demo"
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            User.objects.create_superuser(username=username, email="", password=password)
+            self.stdout.write(f"Admin login: {username} / {password}")
+        else:
+            self.stdout.write(f"Admin login: {username} (already existed; password unchanged)")
+        clinic, created = Clinic.objects.get_or_create(name=DEMO_CLINIC, defaults={"office_phone": "+15125550100"})
+        self.stdout.write(f"Demo clinic: {clinic.name} (id {clinic.id}){' created' if created else ''}")

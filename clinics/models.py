@@ -1,0 +1,162 @@
+"""The clinic domain: clinics, their number's state and history, the onboarding checklist."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .phone import phone_validate_e164
+
+
+class NumberState(models.TextChoices):
+    """Where a clinic's Twilio number is in its life; changed only by clinics.services."""
+
+    NONE = "none", "No number"
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTIVE = "active", "Active"
+    RELEASING = "releasing", "Releasing"
+    RELEASED = "released", "Released"
+    FAILED = "failed", "Failed"
+
+
+class Clinic(models.Model):
+    """A dental clinic and its Twilio number (table `clients`, read by existing tooling)."""
+
+    name = models.CharField(max_length=200)
+    office_phone = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[phone_validate_e164],
+        help_text="The clinic's own line in E.164 (+15125551234); calls fall back to it.",
+    )
+    # NULL (not "") when there is no number, so that "unique when set" is a plain UNIQUE.
+    twilio_number = models.CharField(
+        max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164]
+    )
+    twilio_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
+    number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
+    number_state_changed_at = models.DateTimeField(default=timezone.now)
+    # What a person can act on when the last operation failed, and Twilio's code if any.
+    number_error = models.TextField(blank=True)
+    number_error_code = models.IntegerField(null=True, blank=True)
+    # The request being worked on: kept so a retried or re-driven task has what it needs.
+    requested_area_code = models.CharField(max_length=3, blank=True)
+    requested_friendly_name = models.CharField(max_length=64, blank=True)
+    # The exact number about to be bought, committed before the purchase call so that a
+    # retried task buys this same number (or adopts it) rather than a second one.
+    pending_number = models.CharField(max_length=16, blank=True)
+    # Webhooks as Twilio last confirmed them for this clinic's number.
+    twilio_webhooks = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "clients"
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OnboardingStep(models.TextChoices):
+    """The six steps of the setup guide, in order."""
+
+    BUY_NUMBER = "buy_number", "Buy a Twilio number"
+    SAVE_NUMBER = "save_number", "Save the number to the clinic"
+    SAVE_SID = "save_sid", "Save the number's SID to the clinic"
+    TEST_INBOUND_CALL = "test_inbound_call", "Test an inbound call"
+    TEST_INBOUND_SMS = "test_inbound_sms", "Test an inbound SMS"
+    UPDATE_LISTING = "update_listing", "Update the Google/website listing"
+
+
+class ChecklistItem(models.Model):
+    """One done step of a clinic's onboarding checklist (a missing row is a step to do)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="checklist_items")
+    step = models.CharField(max_length=32, choices=OnboardingStep.choices)
+    done_at = models.DateTimeField(default=timezone.now)
+    # Null means the system ticked it (provisioning, the first real call or SMS).
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "step"], name="checklist_step_once")]
+        ordering = ["clinic", "done_at"]
+
+    def __str__(self) -> str:
+        return f"{self.clinic_id}: {self.get_step_display()}"
+
+
+class NumberEvent(models.Model):
+    """Audit history of clinics' numbers: which clinic had which number, when, and why."""
+
+    class Kind(models.TextChoices):
+        PROVISION_REQUESTED = "provision_requested", "Provisioning requested"
+        RESERVED = "reserved", "Number chosen"
+        PURCHASED = "purchased", "Number bought"
+        ADOPTED = "adopted", "Number adopted"
+        FAILED = "failed", "Failed"
+        WEBHOOKS_UPDATED = "webhooks_updated", "Webhooks updated"
+        RELEASE_REQUESTED = "release_requested", "Release requested"
+        RELEASED = "released", "Number released"
+
+    # History outlives the clinic row: keep the name, drop the link.
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
+    clinic_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    phone_number = models.CharField(max_length=16, blank=True)
+    phone_sid = models.CharField(max_length=34, blank=True)
+    detail = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["phone_sid"]), models.Index(fields=["phone_number"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.phone_number}".strip()
+
+
+class Patient(models.Model):
+    """A clinic's patient, as reminders and replies know them (one per clinic and phone)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="patients")
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=16, validators=[phone_validate_e164], help_text="E.164, e.g. +15125551234")
+    sms_opted_out = models.BooleanField(default=False)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "phone"], name="patient_phone_per_clinic")]
+        ordering = ["clinic", "name"]
+
+    def __str__(self) -> str:
+        return self.name or self.phone
+
+
+class AppointmentStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CONFIRMED = "confirmed", "Confirmed"
+    RESCHEDULE_REQUESTED = "reschedule_requested", "Reschedule requested"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Appointment(models.Model):
+    """A patient's appointment at a clinic; SMS replies confirm it or ask to reschedule."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointments")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="appointments")
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=24, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED)
+    # Set when the patient asked for something only a person can do (reschedule).
+    needs_staff_attention = models.BooleanField(default=False)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["patient", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"

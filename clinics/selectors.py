@@ -1,0 +1,52 @@
+"""Reads of clinics that several places need."""
+
+from collections.abc import Iterable
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import ChecklistItem, Clinic, OnboardingStep
+
+CHECKLIST_TOTAL = len(OnboardingStep.choices)
+
+
+def clinic_get_by_twilio_number(*, phone_number: str) -> Clinic | None:
+    """The clinic that holds this E.164 number, or None (one indexed query)."""
+    if not phone_number:
+        return None
+    return Clinic.objects.filter(twilio_number=phone_number).first()
+
+
+def clinic_get_by_number_sid(*, phone_sid: str) -> Clinic | None:
+    """The clinic that holds the Twilio number with this SID, or None."""
+    if not phone_sid:
+        return None
+    return Clinic.objects.filter(twilio_number_sid=phone_sid).first()
+
+
+def clinics_by_numbers(*, phone_numbers: Iterable[str], phone_sids: Iterable[str]) -> list[Clinic]:
+    """Every clinic holding one of these numbers or SIDs, in one query."""
+    return list(Clinic.objects.filter(Q(twilio_number__in=list(phone_numbers)) | Q(twilio_number_sid__in=list(phone_sids))))
+
+
+def clinic_list_with_progress() -> QuerySet[Clinic]:
+    """Clinics annotated with `checklist_done`, the number of ticked steps."""
+    return Clinic.objects.annotate(checklist_done=Count("checklist_items", distinct=True))
+
+
+def clinic_checklist(*, clinic: Clinic) -> list[dict]:
+    """The six steps in order, each with done_at / done_by (None when not done)."""
+    done = {item.step: item for item in ChecklistItem.objects.filter(clinic=clinic).select_related("done_by")}
+    steps = []
+    for value, label in OnboardingStep.choices:
+        item = done.get(value)
+        steps.append(
+            {
+                "step": value,
+                "label": label,
+                "done": item is not None,
+                "done_at": item.done_at if item else None,
+                "done_by": (item.done_by.get_username() if item.done_by else "system") if item else None,
+                "note": item.note if item else "",
+            }
+        )
+    return steps

@@ -1,0 +1,319 @@
+"""State changes of a clinic's number, one small function each.
+
+Every write runs in `transaction.atomic()`, locks the clinic row where two actors can
+race (admin clicks, API calls, task retries, several workers), checks the current state
+and raises a ClinicNumberError instead of acting when the change is not allowed. Each
+write also records its NumberEvent, and work for Twilio is enqueued on commit.
+
+    none/released/failed --request--> provisioning --activate--> active
+    provisioning --fail--> failed
+    active/failed(with number) --release request--> releasing --released--> released
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
+from .phone import area_code_validate
+
+# Steps that provisioning completes by itself.
+PROVISIONING_STEPS = (OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, OnboardingStep.SAVE_SID)
+# States in which a new number may be requested.
+REQUESTABLE_STATES = (NumberState.NONE, NumberState.RELEASED, NumberState.FAILED)
+
+
+class ClinicNumberError(Exception):
+    """A change of a clinic's number that is not allowed now; the message says why."""
+
+    status = 409
+
+
+class ClinicNotFound(ClinicNumberError):
+    status = 404
+
+
+class ClinicInputError(ClinicNumberError):
+    status = 400
+
+
+def _clinic_lock(clinic_id: object) -> Clinic:
+    """Load and lock the clinic row (call inside transaction.atomic)."""
+    if isinstance(clinic_id, bool) or not isinstance(clinic_id, int) or not 0 < clinic_id < 2**63:
+        raise ClinicNotFound(f"No clinic with id {str(clinic_id)[:40]!r}.")
+    clinic = Clinic.objects.select_for_update().filter(pk=clinic_id).first()
+    if clinic is None:
+        raise ClinicNotFound(f"No clinic with id {clinic_id}.")
+    return clinic
+
+
+def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> None:
+    clinic.number_state = state
+    clinic.number_state_changed_at = timezone.now()
+    clinic.save(update_fields=["number_state", "number_state_changed_at", "updated_at", *fields])
+
+
+def _event(clinic: Clinic | None, kind: str, *, number: str = "", sid: str = "", detail: str = "", actor=None) -> None:
+    NumberEvent.objects.create(
+        clinic=clinic,
+        clinic_name=clinic.name if clinic else "",
+        kind=kind,
+        phone_number=number or "",
+        phone_sid=sid or "",
+        detail=detail,
+        actor=actor,
+    )
+
+
+def _has_number_blocker(clinic: Clinic) -> str | None:
+    """Why this clinic cannot get a new number now, or None."""
+    if clinic.twilio_number or clinic.twilio_number_sid:
+        return f"Clinic {clinic.id} ({clinic.name}) already has the number {clinic.twilio_number or clinic.twilio_number_sid}."
+    if clinic.number_state == NumberState.PROVISIONING:
+        return f"Clinic {clinic.id} ({clinic.name}) is already being provisioned."
+    if clinic.number_state == NumberState.RELEASING:
+        return f"Clinic {clinic.id} ({clinic.name}) is releasing its number; wait until it is released."
+    return None
+
+
+def _enter_provisioning(clinic: Clinic, *, area_code: str, friendly_name: str, actor=None) -> None:
+    clinic.requested_area_code = area_code
+    clinic.requested_friendly_name = (friendly_name or "").strip()[:64]
+    # pending_number is kept on purpose: after a failed attempt it may name a number
+    # that was bought unseen (lost response), which the next attempt must adopt.
+    clinic.number_error = ""
+    clinic.number_error_code = None
+    _set_state(
+        clinic,
+        NumberState.PROVISIONING,
+        fields=("requested_area_code", "requested_friendly_name", "number_error", "number_error_code"),
+    )
+    _event(clinic, NumberEvent.Kind.PROVISION_REQUESTED, detail=f"area code {area_code}", actor=actor)
+
+
+def clinic_number_provision_request(
+    *, clinic_id: int, area_code: str, friendly_name: str = "", actor: AbstractBaseUser | None = None
+) -> Clinic:
+    """Move the clinic to `provisioning` and enqueue the purchase after commit.
+
+    Raises ClinicInputError for a bad area code, ClinicNotFound, or ClinicNumberError
+    when the clinic already has a number or one is on its way. Nothing is bought here.
+    """
+    from django.core.exceptions import ValidationError
+
+    try:
+        area_code = area_code_validate(area_code)
+    except ValidationError as exc:
+        raise ClinicInputError(exc.messages[0]) from exc
+    friendly_name = (friendly_name or "").strip()[:64]
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        blocker = _has_number_blocker(clinic)
+        if blocker:
+            raise ClinicNumberError(blocker)
+        _enter_provisioning(clinic, area_code=area_code, friendly_name=friendly_name, actor=actor)
+        from telephony.tasks import provision_number
+
+        provision_number.delay_on_commit(clinic.id, area_code, friendly_name or None)
+    return clinic
+
+
+def clinic_number_provision_begin(*, clinic_id: int, area_code: str, friendly_name: str = "") -> Clinic:
+    """Enter (or resume) `provisioning` for a purchase that is about to happen.
+
+    Resuming keeps `pending_number`, so a retried task buys the number it chose before.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_state == NumberState.PROVISIONING and not clinic.twilio_number:
+            return clinic
+        blocker = _has_number_blocker(clinic)
+        if blocker:
+            raise ClinicNumberError(blocker)
+        _enter_provisioning(clinic, area_code=area_code, friendly_name=friendly_name)
+    return clinic
+
+
+def clinic_number_reserve(*, clinic_id: int, phone_number: str) -> str:
+    """Commit the exact number about to be bought; return the number to buy.
+
+    If another run already reserved a number for this clinic, that one is returned, so
+    two runs never buy two different numbers.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_state != NumberState.PROVISIONING or clinic.twilio_number:
+            raise ClinicNumberError(f"Clinic {clinic.id} is no longer being provisioned ({clinic.get_number_state_display()}).")
+        if clinic.pending_number:
+            return clinic.pending_number
+        clinic.pending_number = phone_number
+        clinic.save(update_fields=["pending_number", "updated_at"])
+        _event(clinic, NumberEvent.Kind.RESERVED, number=phone_number)
+    return phone_number
+
+
+def clinic_number_unreserve(*, clinic_id: int, phone_number: str, reason: str) -> None:
+    """Forget a reserved number that turned out not to be for sale (taken by someone else)."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.pending_number != phone_number:
+            return
+        clinic.pending_number = ""
+        clinic.save(update_fields=["pending_number", "updated_at"])
+        _event(clinic, NumberEvent.Kind.FAILED, number=phone_number, detail=reason)
+
+
+def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, adopted: bool = False) -> Clinic:
+    """Save a bought (or adopted) number on the clinic, tick the first three steps.
+
+    Repeating it with the same SID is a no-op. A number bought after the clinic gave up
+    (`failed`) is still saved: a paid number is never dropped on the floor.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.twilio_number_sid == phone_sid:
+            return clinic
+        if clinic.twilio_number_sid or clinic.number_state in (NumberState.ACTIVE, NumberState.RELEASING):
+            raise ClinicNumberError(
+                f"Clinic {clinic.id} already holds {clinic.twilio_number}; {phone_number} ({phone_sid}) was not saved on it."
+            )
+        clinic.twilio_number = phone_number
+        clinic.twilio_number_sid = phone_sid
+        clinic.twilio_webhooks = webhooks
+        clinic.pending_number = ""
+        clinic.number_error = ""
+        clinic.number_error_code = None
+        _set_state(
+            clinic,
+            NumberState.ACTIVE,
+            fields=(
+                "twilio_number",
+                "twilio_number_sid",
+                "twilio_webhooks",
+                "pending_number",
+                "number_error",
+                "number_error_code",
+            ),
+        )
+        kind = NumberEvent.Kind.ADOPTED if adopted else NumberEvent.Kind.PURCHASED
+        _event(clinic, kind, number=phone_number, sid=phone_sid)
+        for step in PROVISIONING_STEPS:
+            ChecklistItem.objects.get_or_create(clinic=clinic, step=step)
+    return clinic
+
+
+def clinic_number_provision_fail(*, clinic_id: int, error: str, code: int | None = None) -> Clinic | None:
+    """Mark a provisioning attempt as failed with a message staff can act on."""
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(pk=clinic_id).first()
+        if clinic is None or clinic.number_state != NumberState.PROVISIONING:
+            return clinic
+        clinic.number_error = error
+        clinic.number_error_code = code
+        # Keep pending_number: if the purchase went through unseen, the next attempt
+        # tries that number first and adopts it instead of buying another.
+        _set_state(clinic, NumberState.FAILED, fields=("number_error", "number_error_code"))
+        _event(clinic, NumberEvent.Kind.FAILED, number=clinic.pending_number or "", detail=error)
+    return clinic
+
+
+def clinic_number_webhooks_saved(*, phone_sid: str, webhooks: dict, actor=None) -> Clinic | None:
+    """Record that the number's webhooks were (re)set, on the clinic that holds it."""
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
+        if clinic is not None:
+            clinic.twilio_webhooks = webhooks
+            clinic.save(update_fields=["twilio_webhooks", "updated_at"])
+        _event(
+            clinic, NumberEvent.Kind.WEBHOOKS_UPDATED, number=clinic.twilio_number if clinic else "", sid=phone_sid, actor=actor
+        )
+    return clinic
+
+
+def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> Clinic:
+    """Move the clinic to `releasing` and enqueue the release of its number after commit."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if not clinic.twilio_number_sid:
+            raise ClinicNumberError(f"Clinic {clinic.id} ({clinic.name}) has no number to release.")
+        if clinic.number_state == NumberState.RELEASING:
+            raise ClinicNumberError(f"Clinic {clinic.id} ({clinic.name}) is already releasing its number.")
+        _set_state(clinic, NumberState.RELEASING)
+        _event(clinic, NumberEvent.Kind.RELEASE_REQUESTED, number=clinic.twilio_number, sid=clinic.twilio_number_sid, actor=actor)
+        from telephony.tasks import release_number
+
+        release_number.delay_on_commit(clinic.twilio_number_sid)
+    return clinic
+
+
+def clinic_number_release_begin(*, phone_sid: str) -> Clinic | None:
+    """Mark the clinic holding `phone_sid` as releasing; None when no clinic holds it."""
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
+        if clinic is None:
+            return None
+        if clinic.number_state != NumberState.RELEASING:
+            _set_state(clinic, NumberState.RELEASING)
+            _event(clinic, NumberEvent.Kind.RELEASE_REQUESTED, number=clinic.twilio_number, sid=phone_sid)
+    return clinic
+
+
+def clinic_number_released(*, phone_sid: str, phone_number: str = "", detail: str = "") -> Clinic | None:
+    """Clear a released number from the clinic that held it and reset its checklist.
+
+    The NumberEvent keeps which clinic had which number until when. Safe to repeat.
+    """
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
+        if clinic is None:
+            if not NumberEvent.objects.filter(kind=NumberEvent.Kind.RELEASED, phone_sid=phone_sid).exists():
+                _event(
+                    None, NumberEvent.Kind.RELEASED, number=phone_number, sid=phone_sid, detail=detail or "not held by any clinic"
+                )
+            return None
+        number = clinic.twilio_number or phone_number
+        clinic.twilio_number = None
+        clinic.twilio_number_sid = None
+        clinic.twilio_webhooks = {}
+        clinic.number_error = ""
+        clinic.number_error_code = None
+        _set_state(
+            clinic,
+            NumberState.RELEASED,
+            fields=("twilio_number", "twilio_number_sid", "twilio_webhooks", "number_error", "number_error_code"),
+        )
+        _event(clinic, NumberEvent.Kind.RELEASED, number=number, sid=phone_sid, detail=detail)
+        # Every step was about the old number; a new number starts the checklist again.
+        ChecklistItem.objects.filter(clinic=clinic).delete()
+    return clinic
+
+
+def clinic_number_release_fail(*, phone_sid: str, error: str, code: int | None = None) -> Clinic | None:
+    """A release that could not be done: the clinic keeps its number, in `failed`, with why."""
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
+        if clinic is None or clinic.number_state != NumberState.RELEASING:
+            return clinic
+        clinic.number_error = error
+        clinic.number_error_code = code
+        _set_state(clinic, NumberState.FAILED, fields=("number_error", "number_error_code"))
+        _event(clinic, NumberEvent.Kind.FAILED, number=clinic.twilio_number, sid=phone_sid, detail=error)
+    return clinic
+
+
+def clinic_checklist_tick(*, clinic_id: int, step: str, actor: AbstractBaseUser | None = None, note: str = "") -> bool:
+    """Mark a checklist step done (once); return True if this call ticked it."""
+    if step not in OnboardingStep.values:
+        raise ClinicInputError(f"Unknown checklist step {step!r}.")
+    _, created = ChecklistItem.objects.get_or_create(
+        clinic_id=clinic_id, step=step, defaults={"done_by": actor, "note": note[:200]}
+    )
+    return created
+
+
+def clinic_checklist_untick(*, clinic_id: int, step: str) -> bool:
+    """Mark a checklist step not done; return True if it was done."""
+    deleted, _ = ChecklistItem.objects.filter(clinic_id=clinic_id, step=step).delete()
+    return bool(deleted)

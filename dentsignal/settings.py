@@ -1,0 +1,199 @@
+"""DentSignal settings, read from the environment with django-environ.
+
+Every variable is listed in `.env.example`. The defaults are the embedded setup
+(SQLite, eager Celery, sandbox Twilio) so that a bare checkout runs.
+"""
+
+from pathlib import Path
+
+import environ
+
+from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A `.env` beside manage.py is optional; real environment variables win.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# ---------------------------------------------------------------------------
+# Core
+# https://docs.djangoproject.com/en/5.2/ref/settings/
+# ---------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment or in .env "
+            "(see .env.example); only DJANGO_DEBUG=true runs without one."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG"  # noqa: S105 - DEBUG only
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "clinics",
+    "telephony",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dentsignal.urls"
+WSGI_APPLICATION = "dentsignal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------------------
+# Database: SQLite file in the project unless DATABASE_URL says otherwise.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+# ---------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dentsignal.sqlite3'}")}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads (runserver, eager tasks) write; wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------
+# Auth, i18n, static files
+# ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# ---------------------------------------------------------------------------
+# Security (production values unless DEBUG). `manage.py check --deploy` is clean
+# with DJANGO_SECRET_KEY set and DJANGO_DEBUG off.
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# ---------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Twilio's webhooks are plain HTTP POSTs to exact paths; no redirect may happen on them.
+SECURE_REDIRECT_EXEMPT: list[str] = []
+APPEND_SLASH = True
+
+# ---------------------------------------------------------------------------
+# Celery: eager in-process when CELERY_BROKER_URL is empty (embedded default).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A provisioning task may be delivered again after a worker dies; the task is
+# idempotent (the number is reserved on the clinic row before the purchase), so
+# acknowledge late and requeue on worker loss rather than lose the task.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Explicit limits: a Twilio call times out long before these.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+# Redis redelivers unacknowledged tasks after this; it must exceed the longest
+# task including its retry countdown, or a slow task would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# ---------------------------------------------------------------------------
+# Twilio
+# With no credentials the sandbox Twilio (telephony/sandbox, `manage.py
+# twilio_sandbox`) is used: same SDK, same HTTP path, a local origin.
+# ---------------------------------------------------------------------------
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_SANDBOX = not TWILIO_ACCOUNT_SID
+TWILIO_SANDBOX_URL = env("TWILIO_SANDBOX_URL", default="http://127.0.0.1:8765")
+TWILIO_SANDBOX_DB = env("TWILIO_SANDBOX_DB", default=str(VAR_DIR / "twilio-sandbox.sqlite3"))
+if TWILIO_SANDBOX:
+    TWILIO_ACCOUNT_SID = SANDBOX_ACCOUNT_SID
+    TWILIO_AUTH_TOKEN = SANDBOX_AUTH_TOKEN
+TWILIO_API_BASE_URL = env(
+    "TWILIO_API_BASE_URL", default=TWILIO_SANDBOX_URL if TWILIO_SANDBOX else "https://api.twilio.com"
+).rstrip("/")
+# Seconds the SDK waits for Twilio's answer before giving up on a request.
+TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
+# Country searched for numbers to buy (clinics are in the US and Canada).
+TWILIO_NUMBER_COUNTRY = env("TWILIO_NUMBER_COUNTRY", default="US")
+
+# Webhooks refuse requests without a valid X-Twilio-Signature. Switching the check
+# off is only allowed with DEBUG on (a warning is logged at start-up).
+TWILIO_WEBHOOK_SIGNATURE_CHECK = env.bool("TWILIO_WEBHOOK_SIGNATURE_CHECK", default=True)
+if not TWILIO_WEBHOOK_SIGNATURE_CHECK and not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("TWILIO_WEBHOOK_SIGNATURE_CHECK=false is only allowed with DJANGO_DEBUG=true.")
+# Voice hand-off: "stream" (<Connect><Stream>) or "conversation_relay" (<Connect><ConversationRelay>).
+AI_AGENT_MODE = env("AI_AGENT_MODE", default="stream")
+
+# The public origin Twilio calls back (webhook URLs and signature checks).
+API_BASE_URL = env("API_BASE_URL", default="http://localhost:8000").rstrip("/")
+# wss:// endpoint of the AI voice agent; empty means the fallback call flow.
+AI_AGENT_STREAM_URL = env("AI_AGENT_STREAM_URL", default="")
+
+# ---------------------------------------------------------------------------
+# Logging: to stderr; secrets (tokens, auth headers) are never logged.
+# ---------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # The SDK logs request headers (including Authorization) at DEBUG.
+    "loggers": {"twilio": {"level": "WARNING"}},
+}

@@ -1,0 +1,13 @@
+"""Settings for the test suite: production settings plus what tests need to run anywhere."""
+
+import os
+
+# Tests must not depend on the developer's environment for a secret.
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+
+from .settings import *  # noqa: F403
+
+# Fast password hashing: tests create many users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client speaks plain HTTP.
+SECURE_SSL_REDIRECT = False

@@ -1,0 +1,50 @@
+"""URL routes. Twilio's webhook paths are fixed (see telephony.webhook_urls)."""
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+from django.views import defaults
+
+from telephony import api, webhooks
+
+admin.site.site_header = "DentSignal"
+admin.site.site_title = "DentSignal admin"
+admin.site.index_title = "Clinics and their phone numbers"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    # Twilio's webhooks: exact paths, no trailing slash (telephony.webhook_urls).
+    path("inbound/voice", webhooks.inbound_voice, name="twilio-voice"),
+    path("api/sms/inbound", webhooks.inbound_sms, name="twilio-sms"),
+    path("twilio/status", webhooks.status_callback, name="twilio-status"),
+    path("api/admin/provision-number", api.provision_number, name="api-provision-number"),
+    path("api/admin/clinics/<int:clinic_id>/number", api.clinic_number, name="api-clinic-number"),
+]
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "Internal error; it has been logged."}, status=500)
+    return defaults.server_error(request)
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "Forbidden."}, status=403)
+    return defaults.permission_denied(request, exception)

@@ -1,0 +1,120 @@
+"""The admin HTTP API: provisioning for scripts. Answers are JSON, errors included."""
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from clinics import services as clinic_services
+from clinics.forms import ApiProvisionNumberForm
+from clinics.models import Clinic
+
+from .auth import ApiAuthError, api_staff_user
+
+ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name"}
+
+
+def json_error(status: int, message: str, **extra: Any) -> JsonResponse:
+    """A JSON error answer: {"error": message, ...extra}."""
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def clinic_number_status(clinic: Clinic) -> dict[str, Any]:
+    """What the API shows about a clinic's number."""
+    return {
+        "clinic_id": clinic.id,
+        "clinic_name": clinic.name,
+        "state": clinic.number_state,
+        "state_changed_at": clinic.number_state_changed_at.isoformat(),
+        "phone_number": clinic.twilio_number,
+        "sid": clinic.twilio_number_sid,
+        "webhooks": clinic.twilio_webhooks or None,
+        "error": clinic.number_error or None,
+        "error_code": clinic.number_error_code,
+        "status_url": reverse("api-clinic-number", args=[clinic.id]),
+    }
+
+
+def api_method(method: str) -> Callable:
+    """Allow one HTTP method; anything else gets a JSON 405 with an Allow header."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+            if request.method != method:
+                response = json_error(405, f"Use {method} on this URL.")
+                response["Allow"] = method
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _parse_body(request: HttpRequest) -> dict[str, Any]:
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        raise ApiAuthError(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise ApiAuthError(413, "The request body is too large.") from exc
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiAuthError(400, f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise ApiAuthError(400, 'The body must be a JSON object like {"clinic_id": 1, "area_code": "512"}.')
+    return payload
+
+
+@csrf_exempt
+@api_method("POST")
+def provision_number(request: HttpRequest) -> JsonResponse:
+    """POST /api/admin/provision-number {"clinic_id", "area_code", "friendly_name"?} -> 202."""
+    try:
+        user = api_staff_user(request)
+        payload = _parse_body(request)
+    except ApiAuthError as exc:
+        return json_error(exc.status, str(exc))
+    unknown = sorted(set(payload) - ALLOWED_FIELDS)
+    errors: dict[str, list[str]] = {name[:40]: ["Unknown field."] for name in unknown[:10]}
+    for name in ALLOWED_FIELDS & set(payload):
+        if not isinstance(payload[name], (str, int)) or isinstance(payload[name], bool):
+            errors[name] = ["Must be a string or a number."]
+    form = ApiProvisionNumberForm(data={k: v for k, v in payload.items() if k in ALLOWED_FIELDS and k not in errors})
+    if not form.is_valid() or errors:
+        for name, messages in form.errors.items():
+            errors.setdefault(name, list(messages))
+        return json_error(400, "Invalid input.", errors=errors)
+    data = form.cleaned_data
+    try:
+        clinic = clinic_services.clinic_number_provision_request(
+            clinic_id=data["clinic_id"], area_code=data["area_code"], friendly_name=data["friendly_name"], actor=user
+        )
+    except clinic_services.ClinicNumberError as exc:
+        return json_error(exc.status, str(exc))
+    # With eager Celery the task already ran on commit: show its outcome.
+    clinic.refresh_from_db()
+    response = JsonResponse(clinic_number_status(clinic), status=202)
+    response["Location"] = reverse("api-clinic-number", args=[clinic.id])
+    return response
+
+
+@api_method("GET")
+def clinic_number(request: HttpRequest, clinic_id: int) -> JsonResponse:
+    """GET /api/admin/clinics/<id>/number: state, number, SID, webhooks, last error."""
+    try:
+        api_staff_user(request)
+    except ApiAuthError as exc:
+        return json_error(exc.status, str(exc))
+    clinic = Clinic.objects.filter(pk=clinic_id).first() if clinic_id < 2**63 else None
+    if clinic is None:
+        return json_error(404, f"No clinic with id {clinic_id}.")
+    return JsonResponse(clinic_number_status(clinic))

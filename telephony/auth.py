@@ -1,0 +1,43 @@
+"""Authentication for the admin API: a staff session, or `Authorization: Bearer <token>`."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+
+from .models import ApiToken, token_hash
+
+
+class ApiAuthError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_staff_user(request: HttpRequest) -> AbstractBaseUser:
+    """The staff user making this API request, or raise ApiAuthError (401/403).
+
+    A bearer token is checked against the stored hashes; a session must also pass
+    Django's CSRF check, since a browser sends its cookie on any site's request.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise ApiAuthError(401, "Send the API token as 'Authorization: Bearer <token>'.")
+        token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(raw.strip())).first()
+        if token is None or not token.user.is_active:
+            raise ApiAuthError(401, "The API token is not valid.")
+        user = token.user
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    else:
+        user = request.user
+        if not user.is_authenticated:
+            raise ApiAuthError(401, "Log in as staff or send an API token ('Authorization: Bearer <token>').")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            rejected: HttpResponse | None = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+            if rejected is not None:
+                raise ApiAuthError(403, "CSRF check failed: a session needs the CSRF token; scripts should use an API token.")
+    if not user.is_staff:
+        raise ApiAuthError(403, "Only staff may use the admin API.")
+    return user

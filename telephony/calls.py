@@ -1,0 +1,96 @@
+"""Inbound calls: which clinic answers, the call log, and call status updates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import DatabaseError
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
+
+from .models import CallLog
+from .statuses import call_status_rank
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """What an inbound call reaches: the clinic (if any) and whether it is live."""
+
+    clinic: Clinic | None
+    active: bool
+    call_tested: bool
+
+
+def call_target_for(*, to_number: str) -> CallTarget:
+    """The clinic holding `to_number`, with its checklist flag, in one indexed query."""
+    clinic = (
+        Clinic.objects.filter(twilio_number=to_number)
+        .annotate(call_tested=Exists(ChecklistItem.objects.filter(clinic=OuterRef("pk"), step=OnboardingStep.TEST_INBOUND_CALL)))
+        .only("id", "name", "office_phone", "number_state", "twilio_number")
+        .first()
+        if to_number
+        else None
+    )
+    if clinic is None:
+        return CallTarget(clinic=None, active=False, call_tested=True)
+    return CallTarget(clinic=clinic, active=clinic.number_state == NumberState.ACTIVE, call_tested=clinic.call_tested)
+
+
+def call_log_inbound(*, call_sid: str, clinic: Clinic | None, from_number: str, to_number: str, status: str) -> None:
+    """Record an inbound call in one INSERT; a repeated CallSid changes nothing.
+
+    A database error is logged and swallowed: the caller must be answered anyway.
+    """
+    now = timezone.now()
+    try:
+        CallLog.objects.bulk_create(
+            [
+                CallLog(
+                    call_sid=call_sid,
+                    clinic=clinic,
+                    from_number=from_number[:32],
+                    to_number=to_number[:32],
+                    direction="inbound",
+                    status=status[:20],
+                    status_rank=call_status_rank(status),
+                    created_at=now,
+                    updated_at=now,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    except DatabaseError:
+        logger.exception("Could not log inbound call %s; the caller was answered anyway", call_sid)
+
+
+def call_status_record(*, call_sid: str, status: str, duration: int | None, sequence: int | None) -> None:
+    """Apply a call status callback: forward-only, duplicate-safe, unknown SIDs kept."""
+    rank = call_status_rank(status)
+    now = timezone.now()
+    CallLog.objects.bulk_create(
+        [CallLog(call_sid=call_sid, direction="", status="", status_rank=0, created_at=now, updated_at=now)],
+        ignore_conflicts=True,
+    )
+    update = {"status": status[:20], "status_rank": rank, "updated_at": now, "sequence_number": sequence}
+    if duration is not None:
+        update["duration_seconds"] = duration
+    newer = Q(status_rank__lt=rank) | Q(status="")
+    if sequence is not None:
+        # Same rank (e.g. two in-progress callbacks): the higher SequenceNumber wins.
+        newer |= Q(status_rank=rank) & (Q(sequence_number__lt=sequence) | Q(sequence_number__isnull=True))
+    CallLog.objects.filter(Q(call_sid=call_sid) & newer).update(**update)
+
+
+def call_checklist_tick(*, clinic_id: int, call_sid: str) -> None:
+    """Tick "test inbound call" on the clinic's first real call (only then: no cost after)."""
+    try:
+        ChecklistItem.objects.get_or_create(
+            clinic_id=clinic_id, step=OnboardingStep.TEST_INBOUND_CALL, defaults={"note": f"first call {call_sid}"}
+        )
+    except DatabaseError:
+        logger.exception("Could not tick the inbound-call step for clinic %s", clinic_id)

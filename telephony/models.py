@@ -1,0 +1,101 @@
+"""Telephony records: API tokens for the admin API (call/message logs live here too)."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "ds_"  # noqa: S105 - a prefix, not a secret
+
+
+def token_hash(raw: str) -> str:
+    """SHA-256 of a token: tokens are 256-bit random, so a fast hash is enough."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A per-user bearer token for the admin API; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The first characters, shown to people to tell tokens apart.
+    key_prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, *, user, name: str = "") -> tuple["ApiToken", str]:
+        """Create a token for `user`; return it and the raw key (shown once, never stored)."""
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name[:100], key_hash=token_hash(raw), key_prefix=raw[:10])
+        return token, raw
+
+
+class CallLog(models.Model):
+    """One call to (or status of) a clinic's number; statuses only move forward."""
+
+    call_sid = models.CharField(max_length=34, unique=True)
+    clinic = models.ForeignKey("clinics.Clinic", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    from_number = models.CharField(max_length=32, blank=True)
+    to_number = models.CharField(max_length=32, blank=True)
+    direction = models.CharField(max_length=24, blank=True)
+    status = models.CharField(max_length=20, blank=True)
+    status_rank = models.PositiveSmallIntegerField(default=0)
+    sequence_number = models.IntegerField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.call_sid
+
+
+class MessageLog(models.Model):
+    """One SMS in or out of a clinic's number; inbound ones keep the reply we gave."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    message_sid = models.CharField(max_length=34, unique=True)
+    clinic = models.ForeignKey(
+        "clinics.Clinic", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    patient = models.ForeignKey(
+        "clinics.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    appointment = models.ForeignKey(
+        "clinics.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
+    from_number = models.CharField(max_length=32, blank=True)
+    to_number = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+    # What the reply handler did (confirmed, reschedule, opt_out, opt_in, help, inbox, ...).
+    action = models.CharField(max_length=20, blank=True)
+    reply = models.TextField(blank=True)
+    # Free-text replies wait in the clinic's inbox until staff read them.
+    needs_reading = models.BooleanField(default=False, db_index=True)
+    status = models.CharField(max_length=20, blank=True)
+    status_rank = models.PositiveSmallIntegerField(default=0)
+    error_code = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.message_sid

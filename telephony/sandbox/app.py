@@ -1,0 +1,528 @@
+"""The sandbox Twilio as a WSGI app: REST API v2010 (the slice we use) + a control API.
+
+REST API (HTTP Basic auth with the sandbox account, Twilio's JSON shapes and errors):
+  GET    /2010-04-01/Accounts/{AccountSid}.json
+  GET    /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/US/Local.json
+  GET    /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (paged, PageSize <= 1000)
+  POST   /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (buy: 21422, 21452)
+  GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404)
+  POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
+  GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+
+Control API (no auth, JSON), for tests and demos, under /__sandbox__/:
+  POST reset; POST/DELETE faults; POST area-codes {"area_code", "empty"};
+  POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
+  DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests; GET state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from . import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from .store import Store, new_sid, now_rfc2822
+
+API = "/2010-04-01"
+NUMBERS_PER_AREA_CODE = 20
+MAX_PAGE_SIZE = 1000
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
+
+# Where the NANP exchange "555" lines 0100-0199 are fictional; the sandbox sells lines in
+# exchanges that libphonenumber accepts as valid (e.g. +1 512 555 01xx).
+INVENTORY_EXCHANGE = "555"
+
+
+class DropConnection(Exception):
+    """Close the connection without an answer (a response lost on the way back)."""
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+
+
+def inventory(area_code: str) -> list[str]:
+    """The numbers the sandbox has for sale in an area code (before removing sold ones)."""
+    return [f"+1{area_code}{INVENTORY_EXCHANGE}{line:04d}" for line in range(100, 100 + NUMBERS_PER_AREA_CODE)]
+
+
+class SandboxApp:
+    """WSGI callable; all state lives in the Store (SQLite file)."""
+
+    def __init__(self, db_path: str, *, account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN) -> None:
+        self.store = Store(db_path)
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"].upper()
+        path = environ.get("PATH_INFO", "")
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+        body = _read_body(environ)
+        if path.startswith("/__sandbox__/"):
+            status, payload = self._control(method, path[len("/__sandbox__/") :], body)
+            return _respond(start_response, status, payload)
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        fault = self.store.take_fault(method, path)
+        try:
+            if fault and fault.get("mode", "error") == "error":
+                raise ApiError(
+                    int(fault.get("status", 500)),
+                    int(fault.get("code") or fault.get("status", 500)),
+                    fault.get("message") or "Injected fault",
+                )
+            if fault and fault.get("mode") == "delay_before":
+                time.sleep(float(fault.get("delay", 1.0)))
+            status, payload = self._api(method, path, query, form, environ)
+        except ApiError as exc:
+            status, payload = exc.status, exc.body()
+        self.store.log_request(
+            {
+                "method": method,
+                "path": path,
+                "query": query,
+                "form": form,
+                "status": status,
+                "fault": fault.get("mode") if fault else None,
+            }
+        )
+        if fault and fault.get("mode") == "delay_after":
+            time.sleep(float(fault.get("delay", 1.0)))
+        if fault and fault.get("mode") == "drop_after":
+            raise DropConnection
+        return _respond(start_response, status, payload)
+
+    # ------------------------------------------------------------------ REST API
+
+    def _api(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
+        match = re.fullmatch(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json", path)
+        if not match:
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        self._authenticate(environ, match["account"])
+        rest = match["rest"] or ""
+        routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
+            ("GET", r"", lambda query, form: (200, self._account())),
+            ("GET", r"/AvailablePhoneNumbers/(?P<country>[A-Z]{2})/Local", self._available),
+            ("GET", r"/IncomingPhoneNumbers", self._list_numbers),
+            ("POST", r"/IncomingPhoneNumbers", self._buy),
+            ("GET", r"/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})", self._fetch_number),
+            ("POST", r"/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})", self._update_number),
+            ("DELETE", r"/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})", self._delete_number),
+            ("POST", r"/Messages", self._send_message),
+            ("GET", r"/Messages/(?P<sid>(SM|MM)[0-9a-fA-F]{32})", self._fetch_message),
+        ]
+        path_matched = False
+        for route_method, pattern, handler in routes:
+            route = re.fullmatch(pattern, rest)
+            if route is None:
+                continue
+            path_matched = True
+            if route_method == method:
+                return handler(**route.groupdict(), query=query, form=form)
+        if path_matched:
+            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
+        raise ApiError(404, 20404, f"The requested resource {path} was not found")
+
+    def _authenticate(self, environ: dict, account: str) -> None:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, encoded = header.partition(" ")
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":") if scheme.lower() == "basic" else ("", "", "")
+        except (binascii.Error, UnicodeDecodeError):
+            user, password = "", ""
+        ok = hmac.compare_digest(user, self.account_sid) and hmac.compare_digest(password, self.auth_token)
+        if not ok or account != self.account_sid:
+            raise ApiError(401, 20003, "Authenticate")
+
+    def _base(self) -> str:
+        return f"{API}/Accounts/{self.account_sid}"
+
+    def _account(self) -> dict[str, Any]:
+        now = now_rfc2822()
+        return {
+            "auth_token": self.auth_token,
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": "DentSignal sandbox",
+            "owner_account_sid": self.account_sid,
+            "sid": self.account_sid,
+            "status": "active",
+            "type": "Full",
+            "subresource_uris": {
+                "incoming_phone_numbers": f"{self._base()}/IncomingPhoneNumbers.json",
+                "messages": f"{self._base()}/Messages.json",
+            },
+            "uri": f"{self._base()}.json",
+        }
+
+    # numbers for sale --------------------------------------------------------
+
+    def _for_sale(self, area_code: str) -> list[str]:
+        if not AREA_CODE.match(area_code) or area_code in self.store.flags("empty_area_codes"):
+            return []
+        owned = self.store.owned_numbers_set()
+        # Numbers taken by another account stay listed: a search index is never exact.
+        return [n for n in inventory(area_code) if n not in owned]
+
+    def _available(self, *, country: str, query: dict, form: dict) -> tuple[int, Any]:
+        area_code = query.get("AreaCode", "")
+        voice_only = self.store.flags("voice_only")
+        numbers = self._for_sale(area_code) if country == "US" else []
+        if query.get("SmsEnabled", "").lower() == "true":
+            numbers = [n for n in numbers if n not in voice_only]
+        page_size = _page_size(query, default=50)
+        uri = f"{self._base()}/AvailablePhoneNumbers/{country}/Local.json"
+        return 200, {
+            "available_phone_numbers": [_available_number(n, sms=n not in voice_only) for n in numbers[:page_size]],
+            "end": min(len(numbers), page_size) - 1 if numbers else 0,
+            "first_page_uri": f"{uri}?{urlencode(query)}",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?{urlencode(query)}",
+        }
+
+    # owned numbers ------------------------------------------------------------
+
+    def _list_numbers(self, *, query: dict, form: dict) -> tuple[int, Any]:
+        page_size = _page_size(query, default=50)
+        page = int(query.get("Page", "0") or 0) if query.get("Page", "0").isdigit() else 0
+        after = (
+            int(query["PageToken"][2:])
+            if query.get("PageToken", "").startswith("PT") and query["PageToken"][2:].isdigit()
+            else -1
+        )
+        rows = self.store.owned_page(
+            after_seq=after, limit=page_size, phone_number=query.get("PhoneNumber"), friendly_name=query.get("FriendlyName")
+        )
+        items, more = rows[:page_size], len(rows) > page_size
+        uri = f"{self._base()}/IncomingPhoneNumbers.json"
+        filters = {k: query[k] for k in ("PhoneNumber", "FriendlyName") if k in query}
+        next_uri = None
+        if more:
+            next_uri = (
+                f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page + 1, 'PageToken': f'PT{items[-1][0]}'})}"
+            )
+        return 200, {
+            "incoming_phone_numbers": [data for _, data in items],
+            "end": page * page_size + max(len(items) - 1, 0),
+            "start": page * page_size,
+            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+            "next_page_uri": next_uri,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": None
+            if page == 0
+            else f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page - 1})}",
+            "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page})}",
+        }
+
+    def _buy(self, *, query: dict, form: dict) -> tuple[int, Any]:
+        phone_number = form.get("PhoneNumber", "")
+        area_code = form.get("AreaCode", "")
+        if not phone_number and not area_code:
+            raise ApiError(400, 21450, "Phone number or area code is required")
+        if not phone_number:
+            candidates = [n for n in self._for_sale(area_code) if n not in self.store.flags("taken")]
+            if not candidates:
+                raise ApiError(400, 21452, f"No phone numbers found in area code {area_code}")
+            phone_number = candidates[0]
+        if not E164.match(phone_number):
+            raise ApiError(400, 21421, f"PhoneNumber {phone_number} is invalid")
+        area = phone_number[2:5] if phone_number.startswith("+1") else ""
+        if phone_number not in inventory(area) or area in self.store.flags("empty_area_codes"):
+            raise ApiError(400, 21422, f"PhoneNumber {phone_number} is not available")
+        number = self._new_number(phone_number, form, sms=phone_number not in self.store.flags("voice_only"))
+        if not self.store.insert_number(number):
+            raise ApiError(400, 21422, f"PhoneNumber {phone_number} is not available")
+        return 201, _public(number)
+
+    def _new_number(
+        self, phone_number: str, form: dict, *, sms: bool = True, voice: bool = True, extra: dict | None = None
+    ) -> dict:
+        sid, now = new_sid("PN"), now_rfc2822()
+        number = {
+            "account_sid": self.account_sid,
+            "address_sid": None,
+            "address_requirements": "none",
+            "api_version": "2010-04-01",
+            "beta": False,
+            "capabilities": {"voice": voice, "sms": sms, "mms": sms, "fax": False},
+            "date_created": now,
+            "date_updated": now,
+            "emergency_status": "Inactive",
+            "emergency_address_sid": None,
+            "emergency_address_status": "unregistered",
+            "friendly_name": _format_friendly(phone_number),
+            "identity_sid": None,
+            "origin": "twilio",
+            "phone_number": phone_number,
+            "sid": sid,
+            "sms_application_sid": "",
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": "",
+            "sms_method": "POST",
+            "sms_url": "",
+            "status_callback": "",
+            "status_callback_method": "POST",
+            "trunk_sid": None,
+            "uri": f"{self._base()}/IncomingPhoneNumbers/{sid}.json",
+            "voice_receive_mode": "voice",
+            "voice_application_sid": "",
+            "voice_caller_id_lookup": False,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": "",
+            "voice_method": "POST",
+            "voice_url": "",
+            "bundle_sid": None,
+            "status": "in-use",
+            "subresource_uris": {"assigned_add_ons": f"{self._base()}/IncomingPhoneNumbers/{sid}/AssignedAddOns.json"},
+            "type": "local",
+            # The sandbox's own bookkeeping, never sent in API answers (see _public).
+            "_sandbox": {"messaging_service_sid": None},
+        }
+        number.update(_number_changes(form))
+        number.update(extra or {})
+        return number
+
+    def _fetch_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+        number = self.store.get_number(sid)
+        if number is None:
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+        return 200, _public(number)
+
+    def _update_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+        number = self.store.update_number(sid, _number_changes(form))
+        if number is None:
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+        return 200, _public(number)
+
+    def _delete_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+        if not self.store.delete_number(sid):
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+        return 204, None
+
+    # messages -------------------------------------------------------------------
+
+    def _send_message(self, *, query: dict, form: dict) -> tuple[int, Any]:
+        to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        if not E164.match(to):
+            raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if not body and not form.get("MediaUrl"):
+            raise ApiError(400, 21602, "Message body is required.")
+        owned = {n["phone_number"]: n for n in self.store.owned()}
+        if sender not in owned or not owned[sender]["capabilities"].get("sms"):
+            raise ApiError(
+                400,
+                21606,
+                f"The From phone number {sender} is not a valid, SMS-capable inbound phone number "
+                "or short code for your account.",
+            )
+        if to in self.store.flags("unsubscribed"):
+            raise ApiError(400, 21610, "Attempt to send to unsubscribed recipient")
+        sid, now = new_sid("SM"), now_rfc2822()
+        message = {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": str(max(1, (len(body) + 152) // 153)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{self._base()}/Messages/{sid}/Media.json"},
+            "to": to,
+            "uri": f"{self._base()}/Messages/{sid}.json",
+            "_sandbox": {"status_callback": form.get("StatusCallback")},
+        }
+        self.store.insert_message(message)
+        return 201, _public(message)
+
+    def _fetch_message(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+        message = self.store.get_message(sid)
+        if message is None:
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/Messages/{sid}.json was not found")
+        return 200, _public(message)
+
+    # ------------------------------------------------------------------ control API
+
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        try:
+            payload = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return 400, {"error": "body is not JSON"}
+        store = self.store
+        if (method, path) == ("POST", "reset"):
+            store.reset()
+            return 200, {"ok": True}
+        if path == "faults" and method == "POST":
+            store.add_fault(payload.get("method", "*"), payload.get("path", ""), payload, int(payload.get("times", 1)))
+            return 200, {"ok": True}
+        if path == "faults" and method == "DELETE":
+            store.clear_faults()
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "area-codes"):
+            store.set_flag("empty_area_codes", str(payload["area_code"]), bool(payload.get("empty", True)))
+            return 200, {"ok": True}
+        flag_tables = {"taken": "taken", "voice-only": "voice_only", "unsubscribed": "unsubscribed"}
+        if method == "POST" and path in flag_tables:
+            for number in payload.get("numbers", []):
+                store.set_flag(flag_tables[path], number, True)
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "numbers"):
+            numbers = [self._seeded(spec) for spec in payload.get("numbers", [])]
+            store.insert_many(numbers)
+            return 200, {"sids": [n["sid"] for n in numbers]}
+        if method == "DELETE" and path.startswith("numbers/"):
+            return (200, {"ok": True}) if store.delete_number(path.split("/", 1)[1]) else (404, {"error": "no such number"})
+        if path == "requests" and method == "GET":
+            return 200, {"requests": store.requests()}
+        if path == "requests" and method == "DELETE":
+            store.clear_requests()
+            return 200, {"ok": True}
+        if (method, path) == ("GET", "state"):
+            return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages()}
+        return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
+
+    def _seeded(self, spec: dict[str, Any]) -> dict[str, Any]:
+        caps = spec.get("capabilities") or {}
+        form = {key: spec[field] for field, key in _SEED_FIELDS.items() if field in spec}
+        extra = {"_sandbox": {"messaging_service_sid": spec.get("messaging_service_sid")}}
+        return self._new_number(spec["phone_number"], form, sms=caps.get("sms", True), voice=caps.get("voice", True), extra=extra)
+
+
+_SEED_FIELDS = {
+    "friendly_name": "FriendlyName",
+    "voice_url": "VoiceUrl",
+    "voice_method": "VoiceMethod",
+    "sms_url": "SmsUrl",
+    "sms_method": "SmsMethod",
+    "status_callback": "StatusCallback",
+    "status_callback_method": "StatusCallbackMethod",
+}
+_UPDATABLE = {
+    "FriendlyName": "friendly_name",
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "VoiceCallerIdLookup": "voice_caller_id_lookup",
+    "VoiceReceiveMode": "voice_receive_mode",
+}
+
+
+def _number_changes(form: dict[str, str]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for param, field in _UPDATABLE.items():
+        if param in form:
+            value: Any = form[param]
+            if field.endswith("_method"):
+                value = value.upper()
+            if field == "voice_caller_id_lookup":
+                value = value.lower() == "true"
+            changes[field] = value
+    return changes
+
+
+def _public(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource as Twilio returns it (without the sandbox's own bookkeeping)."""
+    return {k: v for k, v in resource.items() if k != "_sandbox"}
+
+
+def _format_friendly(phone_number: str) -> str:
+    digits = phone_number[2:]
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if phone_number.startswith("+1") and len(digits) == 10 else phone_number
+
+
+def _available_number(phone_number: str, *, sms: bool) -> dict[str, Any]:
+    return {
+        "friendly_name": _format_friendly(phone_number),
+        "phone_number": phone_number,
+        "lata": "558",
+        "locality": "Austin" if phone_number.startswith("+1512") else "Springfield",
+        "rate_center": "AUSTIN",
+        "latitude": "30.267200",
+        "longitude": "-97.743100",
+        "region": "TX" if phone_number.startswith("+1512") else "IL",
+        "postal_code": "78701",
+        "iso_country": "US",
+        "address_requirements": "none",
+        "beta": False,
+        "capabilities": {"voice": True, "SMS": sms, "MMS": sms, "fax": False},
+    }
+
+
+def _page_size(query: dict, *, default: int) -> int:
+    raw = query.get("PageSize", "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise ApiError(400, 20007, f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _respond(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+    if status == 204 or payload is None:
+        start_response(f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Length", "0")])
+        return [b""]
+    data = json.dumps(payload).encode()
+    start_response(
+        f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]

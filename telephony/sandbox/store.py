@@ -1,0 +1,237 @@
+"""The sandbox's state in a SQLite file: shared by every process, kept across restarts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import formatdate
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS numbers (
+    sid TEXT PRIMARY KEY,
+    phone_number TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS taken (phone_number TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS voice_only (phone_number TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS empty_area_codes (area_code TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS unsubscribed (phone_number TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    remaining INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    data TEXT NOT NULL
+);
+"""
+_seq_lock = threading.Lock()
+_seq = [0]
+
+
+def now_rfc2822() -> str:
+    """Twilio's date format: 'Tue, 24 Nov 2026 20:00:00 +0000'."""
+    return formatdate(time.time(), usegmt=False).replace("-0000", "+0000")
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def _next_seq() -> int:
+    # Monotonic order of creation, stable across processes sharing the file.
+    with _seq_lock:
+        _seq[0] = max(_seq[0] + 1, time.time_ns())
+        return _seq[0]
+
+
+class Store:
+    """Thin access layer; every method opens its own short transaction."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE: one writer at a time, across processes)."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # ---------------------------------------------------------------- control
+
+    def reset(self) -> None:
+        with self.tx() as db:
+            for table in ("numbers", "taken", "voice_only", "empty_area_codes", "unsubscribed", "messages", "faults", "requests"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    def set_flag(self, table: str, key: str, on: bool) -> None:
+        with self.tx() as db:
+            if on:
+                db.execute(f"INSERT OR IGNORE INTO {table} VALUES (?)", (key,))  # noqa: S608
+            else:
+                db.execute(f"DELETE FROM {table} WHERE {_key(table)} = ?", (key,))  # noqa: S608
+
+    def flags(self, table: str) -> set[str]:
+        with self.read() as db:
+            return {row[0] for row in db.execute(f"SELECT * FROM {table}")}  # noqa: S608
+
+    def add_fault(self, method: str, path: str, spec: dict[str, Any], times: int) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO faults (method, path, spec, remaining) VALUES (?, ?, ?, ?)",
+                (method.upper(), path, json.dumps(spec), max(1, times)),
+            )
+
+    def clear_faults(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM faults")
+
+    def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
+        """The first queued fault matching this request, counted down (None if none)."""
+        import re
+
+        with self.tx() as db:
+            for fault_id, fault_method, pattern, spec, remaining in db.execute(
+                "SELECT id, method, path, spec, remaining FROM faults ORDER BY id"
+            ).fetchall():
+                if fault_method not in (method, "*") or not (pattern in path or re.search(pattern, path)):
+                    continue
+                if remaining <= 1:
+                    db.execute("DELETE FROM faults WHERE id = ?", (fault_id,))
+                else:
+                    db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (fault_id,))
+                return json.loads(spec)
+        return None
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO requests (data) VALUES (?)", (json.dumps(entry),))
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM requests ORDER BY id")]
+
+    def clear_requests(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM requests")
+
+    # ---------------------------------------------------------------- numbers
+
+    def owned(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM numbers ORDER BY seq")]
+
+    def owned_page(
+        self, *, after_seq: int, limit: int, phone_number: str | None, friendly_name: str | None
+    ) -> list[tuple[int, dict]]:
+        sql, args = "SELECT seq, data FROM numbers WHERE seq > ?", [after_seq]
+        if phone_number:
+            sql, args = sql + " AND phone_number = ?", [*args, phone_number]
+        sql += " ORDER BY seq"
+        with self.read() as db:
+            rows = [(seq, json.loads(data)) for seq, data in db.execute(sql, args)]
+        if friendly_name is not None:
+            rows = [r for r in rows if r[1]["friendly_name"] == friendly_name]
+        return rows[: limit + 1]
+
+    def owned_count(self, *, phone_number: str | None, friendly_name: str | None) -> int:
+        return len(self.owned_page(after_seq=-1, limit=10**9, phone_number=phone_number, friendly_name=friendly_name))
+
+    def owned_numbers_set(self) -> set[str]:
+        with self.read() as db:
+            return {row[0] for row in db.execute("SELECT phone_number FROM numbers")}
+
+    def get_number(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM numbers WHERE sid = ?", (sid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def insert_number(self, number: dict[str, Any]) -> bool:
+        """Add an owned number; False if the number is owned already or taken by another account."""
+        with self.tx() as db:
+            if db.execute("SELECT 1 FROM taken WHERE phone_number = ?", (number["phone_number"],)).fetchone():
+                return False
+            try:
+                db.execute(
+                    "INSERT INTO numbers (sid, phone_number, data, seq) VALUES (?, ?, ?, ?)",
+                    (number["sid"], number["phone_number"], json.dumps(number), _next_seq()),
+                )
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def insert_many(self, numbers: list[dict[str, Any]]) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO numbers (sid, phone_number, data, seq) VALUES (?, ?, ?, ?)",
+                [(n["sid"], n["phone_number"], json.dumps(n), _next_seq()) for n in numbers],
+            )
+
+    def update_number(self, sid: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM numbers WHERE sid = ?", (sid,)).fetchone()
+            if row is None:
+                return None
+            number = {**json.loads(row[0]), **changes, "date_updated": now_rfc2822()}
+            db.execute("UPDATE numbers SET data = ? WHERE sid = ?", (json.dumps(number), sid))
+        return number
+
+    def delete_number(self, sid: str) -> bool:
+        with self.tx() as db:
+            return db.execute("DELETE FROM numbers WHERE sid = ?", (sid,)).rowcount > 0
+
+    # ---------------------------------------------------------------- messages
+
+    def insert_message(self, message: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO messages (sid, data, seq) VALUES (?, ?, ?)", (message["sid"], json.dumps(message), _next_seq())
+            )
+
+    def get_message(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM messages WHERE sid = ?", (sid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def messages(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM messages ORDER BY seq")]
+
+
+def _key(table: str) -> str:
+    return "area_code" if table == "empty_area_codes" else "phone_number"

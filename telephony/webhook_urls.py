@@ -1,0 +1,27 @@
+"""Where Twilio must send a clinic number's traffic, derived from API_BASE_URL."""
+
+from django.conf import settings
+
+VOICE_PATH = "/inbound/voice"
+SMS_PATH = "/api/sms/inbound"
+STATUS_PATH = "/twilio/status"
+WEBHOOK_METHOD = "POST"
+
+
+def webhook_urls() -> dict[str, str]:
+    """The three webhook URLs for today's API_BASE_URL, keyed voice / sms / status_callback."""
+    base = settings.API_BASE_URL.rstrip("/")
+    return {"voice": base + VOICE_PATH, "sms": base + SMS_PATH, "status_callback": base + STATUS_PATH}
+
+
+def webhook_params() -> dict[str, str]:
+    """The SDK keyword arguments that set all three webhooks with method POST."""
+    urls = webhook_urls()
+    return {
+        "voice_url": urls["voice"],
+        "voice_method": WEBHOOK_METHOD,
+        "sms_url": urls["sms"],
+        "sms_method": WEBHOOK_METHOD,
+        "status_callback": urls["status_callback"],
+        "status_callback_method": WEBHOOK_METHOD,
+    }

@@ -1,0 +1,134 @@
+"""Twilio's three webhooks: inbound voice, inbound SMS, status callbacks.
+
+Each is POST-only, CSRF-exempt and requires a valid X-Twilio-Signature (see
+signatures.py). They read only the parameters they need: Twilio adds new ones over time.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from clinics.models import Clinic
+
+from . import calls, messaging, replies
+from .signatures import twilio_webhook
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
+NO_AGENT_MESSAGE = "Thank you for calling {name}. We cannot take your call right now. Please call back during office hours."
+TROUBLE_MESSAGE = "Sorry, we are having trouble answering right now. Please call back in a few minutes."
+
+
+def _twiml(response: object) -> HttpResponse:
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+def _agent_twiml(clinic: Clinic, *, caller: str, call_sid: str) -> VoiceResponse:
+    """Hand the call to the AI voice agent, telling it which clinic it answers for."""
+    response = VoiceResponse()
+    connect = Connect()
+    parameters = {"clinic_id": str(clinic.id), "clinic_name": clinic.name, "caller": caller, "call_sid": call_sid}
+    if settings.AI_AGENT_MODE == "conversation_relay":
+        relay = connect.conversation_relay(url=settings.AI_AGENT_STREAM_URL)
+        for name, value in parameters.items():
+            relay.parameter(name=name, value=value)
+    else:
+        stream = connect.stream(url=settings.AI_AGENT_STREAM_URL)
+        for name, value in parameters.items():
+            stream.parameter(name=name, value=value)
+    response.append(connect)
+    return response
+
+
+def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
+    """No agent (or clinic not live): ring the clinic's own line, else a short message."""
+    response = VoiceResponse()
+    if clinic.office_phone:
+        response.dial(clinic.office_phone, caller_id=clinic.twilio_number or None)
+    else:
+        response.say(NO_AGENT_MESSAGE.format(name=clinic.name))
+    return response
+
+
+@twilio_webhook
+def inbound_voice(request: HttpRequest) -> HttpResponse:
+    """An inbound call: the AI agent for an active clinic, a fallback otherwise."""
+    to_number = request.POST.get("To", "")
+    caller = request.POST.get("From", "")
+    call_sid = request.POST.get("CallSid", "")
+    try:
+        target = calls.call_target_for(to_number=to_number)
+    except DatabaseError:
+        logger.exception("Clinic lookup failed for an inbound call to %s", to_number)
+        response = VoiceResponse()
+        response.say(TROUBLE_MESSAGE)
+        return _twiml(response)
+    if target.clinic is None:
+        response = VoiceResponse()
+        response.say(UNKNOWN_NUMBER_MESSAGE)
+        response.hangup()
+    elif target.active and settings.AI_AGENT_STREAM_URL:
+        response = _agent_twiml(target.clinic, caller=caller, call_sid=call_sid)
+    else:
+        response = _fallback_twiml(target.clinic)
+    if call_sid:
+        calls.call_log_inbound(
+            call_sid=call_sid,
+            clinic=target.clinic,
+            from_number=caller,
+            to_number=to_number,
+            status=request.POST.get("CallStatus", "ringing"),
+        )
+        if target.clinic is not None and not target.call_tested:
+            calls.call_checklist_tick(clinic_id=target.clinic.id, call_sid=call_sid)
+    return _twiml(response)
+
+
+@twilio_webhook
+def inbound_sms(request: HttpRequest) -> HttpResponse:
+    """A patient's SMS: act on it once and answer with TwiML."""
+    message_sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
+    if not message_sid:
+        return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
+    text = replies.sms_reply_process(
+        message_sid=message_sid,
+        to_number=request.POST.get("To", ""),
+        from_number=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
+    )
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return _twiml(response)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@twilio_webhook
+def status_callback(request: HttpRequest) -> HttpResponse:
+    """A call or message status: recorded forward-only; 204 fast."""
+    data = request.POST
+    if data.get("MessageSid") and data.get("MessageStatus"):
+        messaging.message_status_record(
+            message_sid=data["MessageSid"], status=data["MessageStatus"], error_code=_int_or_none(data.get("ErrorCode"))
+        )
+    elif data.get("CallSid") and data.get("CallStatus"):
+        calls.call_status_record(
+            call_sid=data["CallSid"],
+            status=data["CallStatus"],
+            duration=_int_or_none(data.get("CallDuration")),
+            sequence=_int_or_none(data.get("SequenceNumber")),
+        )
+    else:
+        return HttpResponse("Expected CallSid+CallStatus or MessageSid+MessageStatus.", status=400, content_type="text/plain")
+    return HttpResponse(status=204)

@@ -1,0 +1,155 @@
+"""The staff flow in Django admin: provision, release, update webhooks, tick the listing step."""
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from clinics.models import ChecklistItem, NumberEvent, NumberState, OnboardingStep
+from tests.factories import ClinicFactory
+
+# Real commits: provisioning is enqueued with transaction.on_commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+CHANGELIST = reverse("admin:clinics_clinic_changelist")
+
+
+def act(client, action, clinics, **extra):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [c.pk for c in clinics], **extra}
+    return client.post(CHANGELIST, data, follow="apply" in extra)
+
+
+def messages_of(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, sandbox):
+    clinic = ClinicFactory(name="Austin Dental")
+
+    page = act(admin_client, "provision_number", [clinic])
+
+    assert page.status_code == 200
+    assert b"area code" in page.content.lower()
+    assert b"Austin Dental" in page.content
+    assert sandbox.requests() == []
+
+    done = act(admin_client, "provision_number", [clinic], apply="1", area_code="512", friendly_name="Austin Dental")
+
+    assert done.status_code == 200
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    assert clinic.twilio_number.startswith("+1512")
+    assert any(clinic.twilio_number in m and clinic.twilio_number_sid in m for m in messages_of(done))
+    assert b"3/6" in done.content  # the changelist shows the checklist progress
+    assert len(sandbox.owned_numbers()) == 1
+    event = NumberEvent.objects.get(clinic=clinic, kind=NumberEvent.Kind.PROVISION_REQUESTED)
+    assert event.actor.username == "admin"
+
+    detail = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
+    body = detail.content.decode()
+    assert clinic.twilio_number in body and clinic.twilio_number_sid in body
+    assert "3/6" in body
+    assert "https://dentsignal.example.com/inbound/voice" in body
+
+
+@pytest.mark.parametrize("area_code", ["", "12", "abcd", "012", "<script>"])
+def test_provision_action_rejects_bad_area_code_and_buys_nothing(admin_client, sandbox, area_code):
+    clinic = ClinicFactory()
+
+    page = act(admin_client, "provision_number", [clinic], apply="1", area_code=area_code)
+
+    assert page.status_code == 200
+    assert page.context["form"].errors["area_code"]
+    assert b"<script>" not in page.content
+    assert sandbox.requests() == []
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.NONE
+
+
+def test_provision_action_skips_clinics_that_have_a_number_and_says_why(admin_client, sandbox):
+    has_one, fresh = ClinicFactory(name="Has One"), ClinicFactory(name="Fresh")
+    act(admin_client, "provision_number", [has_one], apply="1", area_code="512")
+
+    done = act(admin_client, "provision_number", [has_one, fresh], apply="1", area_code="512")
+
+    texts = messages_of(done)
+    assert any("Skipped" in m and "Has One" in m and "already has the number" in m for m in texts)
+    fresh.refresh_from_db()
+    assert fresh.number_state == NumberState.ACTIVE
+    assert len(sandbox.owned_numbers()) == 2
+
+
+def test_provision_failure_is_shown_next_to_the_clinic(admin_client, sandbox):
+    sandbox.empty_area_code("907")
+    clinic = ClinicFactory(name="Juneau Dental")
+
+    done = act(admin_client, "provision_number", [clinic], apply="1", area_code="907")
+
+    assert any("907" in m for m in messages_of(done))
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.FAILED
+    assert b"No numbers with voice and SMS are available in area code 907" in done.content
+
+
+def test_release_action_confirms_then_releases(admin_client, sandbox):
+    clinic = ClinicFactory(name="Closing Dental")
+    act(admin_client, "provision_number", [clinic], apply="1", area_code="512")
+    clinic.refresh_from_db()
+    number = clinic.twilio_number
+
+    confirm = act(admin_client, "release_number", [clinic])
+
+    assert confirm.status_code == 200
+    assert number.encode() in confirm.content
+    assert len(sandbox.owned_numbers()) == 1
+
+    done = act(admin_client, "release_number", [clinic], apply="1")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.RELEASED and clinic.twilio_number is None
+    assert sandbox.owned_numbers() == []
+    assert any("released" in m for m in messages_of(done))
+    assert NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.RELEASED, phone_number=number).exists()
+
+
+def test_release_action_skips_clinics_without_a_number(admin_client, sandbox):
+    clinic = ClinicFactory(name="No Number Dental")
+
+    done = act(admin_client, "release_number", [clinic], apply="1")
+
+    assert any("No Number Dental" in m and "no number to release" in m for m in messages_of(done))
+    assert sandbox.requests() == []
+
+
+def test_update_webhooks_action_resets_drifted_webhooks(admin_client, sandbox, settings, expected_webhooks):
+    clinic = ClinicFactory()
+    act(admin_client, "provision_number", [clinic], apply="1", area_code="512")
+    settings.API_BASE_URL = "https://new-host.example.com"
+
+    done = act(admin_client, "update_webhooks", [clinic], apply="1")
+
+    assert any("Webhook update started" in m for m in messages_of(done))
+    (owned,) = sandbox.owned_numbers()
+    assert owned["voice_url"] == "https://new-host.example.com/inbound/voice"
+    clinic.refresh_from_db()
+    assert clinic.twilio_webhooks["sms"] == "https://new-host.example.com/api/sms/inbound"
+
+
+def test_listing_step_is_ticked_by_staff(admin_client, sandbox):
+    clinic = ClinicFactory()
+    act(admin_client, "provision_number", [clinic], apply="1", area_code="512")
+
+    act(admin_client, "mark_listing_updated", [clinic], apply="1")
+
+    item = ChecklistItem.objects.get(clinic=clinic, step=OnboardingStep.UPDATE_LISTING)
+    assert item.done_by.username == "admin"
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
+    assert b"4/6" in page.content
+
+
+def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):
+    django_user_model.objects.create_user(username="patient", password="pw-patient-1234")
+    client.login(username="patient", password="pw-patient-1234")
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

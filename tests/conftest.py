@@ -1,0 +1,94 @@
+"""Shared fixtures: the sandbox Twilio server, its control API, factories' users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from telephony.sandbox.server import start_in_thread
+
+PUBLIC_BASE_URL = "https://dentsignal.example.com"
+
+
+class SandboxControl:
+    """A test's handle on the sandbox Twilio: inject faults, seed state, read what it received."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        response = self.http.request(method, f"{self.url}/__sandbox__/{path}", json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def fault(self, *, path: str, method: str = "POST", mode: str = "error", times: int = 1, **extra: Any) -> None:
+        """Queue a fault for the next `times` matching requests (see the sandbox's docs)."""
+        self._call("POST", "faults", {"method": method, "path": path, "mode": mode, "times": times, **extra})
+
+    def empty_area_code(self, area_code: str) -> None:
+        self._call("POST", "area-codes", {"area_code": area_code, "empty": True})
+
+    def take(self, numbers: list[str]) -> None:
+        """Mark numbers as bought by another account (still listed in searches)."""
+        self._call("POST", "taken", {"numbers": numbers})
+
+    def seed_numbers(self, numbers: list[dict[str, Any]]) -> list[str]:
+        return self._call("POST", "numbers", {"numbers": numbers})["sids"]
+
+    def remove_number(self, sid: str) -> None:
+        self._call("DELETE", f"numbers/{sid}")
+
+    def unsubscribe(self, numbers: list[str]) -> None:
+        self._call("POST", "unsubscribed", {"numbers": numbers})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every REST API request the sandbox received since the last reset."""
+        return self._call("GET", "requests")["requests"]
+
+    def api_requests(self, method: str | None = None, path_contains: str = "") -> list[dict[str, Any]]:
+        return [r for r in self.requests() if (method is None or r["method"] == method) and path_contains in r["path"]]
+
+    def owned_numbers(self) -> list[dict[str, Any]]:
+        return self._call("GET", "state")["incoming_phone_numbers"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    server = start_in_thread(str(tmp_path_factory.mktemp("sandbox") / "twilio.sqlite3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Any, settings: Any) -> SandboxControl:
+    """Every test talks to a fresh sandbox Twilio through the real SDK."""
+    settings.TWILIO_ACCOUNT_SID = SANDBOX_ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = SANDBOX_AUTH_TOKEN
+    settings.TWILIO_API_BASE_URL = sandbox_server.url
+    settings.TWILIO_HTTP_TIMEOUT = 5.0
+    settings.API_BASE_URL = PUBLIC_BASE_URL
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    return control
+
+
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="staff", password="pw-staff-1234", is_staff=True)
+
+
+@pytest.fixture
+def expected_webhooks() -> dict[str, str]:
+    return {
+        "voice": f"{PUBLIC_BASE_URL}/inbound/voice",
+        "sms": f"{PUBLIC_BASE_URL}/api/sms/inbound",
+        "status_callback": f"{PUBLIC_BASE_URL}/twilio/status",
+    }

@@ -1,0 +1,99 @@
+"""Celery tasks (eager here): retries on 429/5xx/timeouts, never on other 4xx."""
+
+import pytest
+
+from clinics import services
+from clinics.models import NumberState
+from telephony import tasks
+from tests.factories import ClinicFactory
+
+# Real commits: provisioning is enqueued with transaction.on_commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def purchases(sandbox):
+    return sandbox.api_requests("POST", "IncomingPhoneNumbers.json")
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 20429), (500, 20500), (503, 20503)])
+def test_transient_errors_are_retried_until_the_number_is_bought(sandbox, status, code):
+    clinic = ClinicFactory()
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=status, code=code, message="busy", times=2)
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    attempts = purchases(sandbox)
+    assert len(attempts) == 3
+    # Every attempt asked for the same number: the one reserved on the clinic row.
+    assert len({a["form"]["PhoneNumber"] for a in attempts}) == 1
+    assert len(sandbox.owned_numbers()) == 1
+
+
+def test_connection_timeouts_are_retried_and_a_number_bought_unseen_is_adopted(sandbox, settings):
+    settings.TWILIO_HTTP_TIMEOUT = 1.0
+    clinic = ClinicFactory()
+    sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_after", delay=2.0)
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    (owned,) = sandbox.owned_numbers()
+    assert owned["sid"] == clinic.twilio_number_sid
+
+
+def test_retries_give_up_with_a_message_staff_can_act_on(sandbox):
+    clinic = ClinicFactory()
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=429, code=20429, message="slow down", times=50)
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.FAILED
+    assert "rate-limiting" in clinic.number_error
+    assert f"after {tasks.MAX_RETRIES} retries" in clinic.number_error
+    assert len(purchases(sandbox)) == tasks.MAX_RETRIES + 1
+    assert sandbox.owned_numbers() == []
+
+
+def test_client_errors_are_not_retried(sandbox):
+    clinic = ClinicFactory()
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid", times=5)
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    assert len(purchases(sandbox)) == 1
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.FAILED
+
+
+def test_a_failed_clinic_can_be_provisioned_again(sandbox):
+    clinic = ClinicFactory()
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    assert clinic.number_error == ""
+
+
+def test_release_task_retries_5xx(sandbox):
+    clinic = ClinicFactory()
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    sandbox.fault(method="DELETE", path="IncomingPhoneNumbers/", status=502, code=20500, message="bad gateway", times=2)
+
+    services.clinic_number_release_request(clinic_id=clinic.id)
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.RELEASED
+    assert sandbox.owned_numbers() == []
+    assert len(sandbox.api_requests("DELETE")) == 3
+
+
+def test_backoff_grows_and_is_capped():
+    assert all(0 <= tasks.backoff_seconds(n) <= tasks.BACKOFF_BASE_SECONDS * 2**n for n in range(6))
+    assert max(tasks.backoff_seconds(30) for _ in range(50)) <= tasks.BACKOFF_MAX_SECONDS
