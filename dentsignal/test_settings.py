@@ -11,3 +11,7 @@ from .settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
+# Tasks run in-process; the worker tests switch this off and send to the Redis at
+# TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes.
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = True

@@ -52,10 +52,6 @@ AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
 INVENTORY_EXCHANGE = "555"
 
 
-class DropConnection(Exception):
-    """Close the connection without an answer (a response lost on the way back)."""
-
-
 class ApiError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
@@ -120,7 +116,8 @@ class SandboxApp:
         if fault and fault.get("mode") == "delay_after":
             time.sleep(float(fault.get("delay", 1.0)))
         if fault and fault.get("mode") == "drop_after":
-            raise DropConnection
+            environ["sandbox.drop_connection"]()
+            return []
         return _respond(start_response, status, payload)
 
     # ------------------------------------------------------------------ REST API
@@ -237,7 +234,7 @@ class SandboxApp:
                 f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page + 1, 'PageToken': f'PT{items[-1][0]}'})}"
             )
         return 200, {
-            "incoming_phone_numbers": [data for _, data in items],
+            "incoming_phone_numbers": [_public(data) for _, data in items],
             "end": page * page_size + max(len(items) - 1, 0),
             "start": page * page_size,
             "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
@@ -291,7 +288,7 @@ class SandboxApp:
             "origin": "twilio",
             "phone_number": phone_number,
             "sid": sid,
-            "sms_application_sid": "",
+            "sms_application_sid": None,
             "sms_fallback_method": "POST",
             "sms_fallback_url": "",
             "sms_method": "POST",
@@ -301,7 +298,7 @@ class SandboxApp:
             "trunk_sid": None,
             "uri": f"{self._base()}/IncomingPhoneNumbers/{sid}.json",
             "voice_receive_mode": "voice",
-            "voice_application_sid": "",
+            "voice_application_sid": None,
             "voice_caller_id_lookup": False,
             "voice_fallback_method": "POST",
             "voice_fallback_url": "",
@@ -309,7 +306,6 @@ class SandboxApp:
             "voice_url": "",
             "bundle_sid": None,
             "status": "in-use",
-            "subresource_uris": {"assigned_add_ons": f"{self._base()}/IncomingPhoneNumbers/{sid}/AssignedAddOns.json"},
             "type": "local",
             # The sandbox's own bookkeeping, never sent in API answers (see _public).
             "_sandbox": {"messaging_service_sid": None},
@@ -489,14 +485,14 @@ def _available_number(phone_number: str, *, sms: bool) -> dict[str, Any]:
         "lata": "558",
         "locality": "Austin" if phone_number.startswith("+1512") else "Springfield",
         "rate_center": "AUSTIN",
-        "latitude": "30.267200",
-        "longitude": "-97.743100",
+        "latitude": 30.2672,
+        "longitude": -97.7431,
         "region": "TX" if phone_number.startswith("+1512") else "IL",
         "postal_code": "78701",
         "iso_country": "US",
         "address_requirements": "none",
         "beta": False,
-        "capabilities": {"voice": True, "SMS": sms, "MMS": sms, "fax": False},
+        "capabilities": {"voice": True, "sms": sms, "mms": sms, "fax": False},
     }
 
 

@@ -67,7 +67,8 @@ def worker(sandbox_server, sandbox) -> Iterator[subprocess.Popen]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    celery_app.conf.broker_url = BROKER_URL
+    # dentsignal.test_settings points the broker at TEST_CELERY_BROKER_URL.
+    assert celery_app.conf.broker_url == BROKER_URL
     celery_app.conf.task_always_eager = False
     try:
         yield proc

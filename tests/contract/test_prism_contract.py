@@ -1,0 +1,124 @@
+"""Contract suite: every Twilio call the project makes, sent to Prism serving Twilio's spec.
+
+Prism (npm @stoplight/prism-cli, pinned) rejects with 422 any request whose path,
+query or body parameters Twilio's OpenAPI description of API v2010 does not allow.
+Our code turns a 422 into a failure result, so each call here must succeed.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from clinics import services
+from clinics.models import NumberState
+from telephony import twilio_service
+from tests.factories import ClinicFactory
+from tests.openapi import PRISM, ROOT, SPEC_PATH, require_node_modules
+
+pytestmark = [pytest.mark.contract, pytest.mark.django_db(transaction=True)]
+ACCOUNT = "AC" + "c0" * 16
+PHONE_SID = "PN" + "ab" * 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prism() -> Iterator[str]:
+    require_node_modules()
+    port = _free_port()
+    log = open(ROOT / "var" / "prism.log", "w")
+    proc = subprocess.Popen(
+        [str(PRISM), "mock", str(SPEC_PATH), "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError(f"Prism exited ({proc.returncode}); see var/prism.log")
+            try:
+                requests.get(url, timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("Prism did not start within 60 s; see var/prism.log")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(autouse=True)
+def twilio_is_prism(prism, settings):
+    settings.TWILIO_API_BASE_URL = prism
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT
+    settings.TWILIO_AUTH_TOKEN = "contract-test-token"
+    settings.API_BASE_URL = "https://dentsignal.example.com"
+
+
+def assert_accepted(result: dict) -> None:
+    assert result["success"] is True, f"Prism rejected the request: {result}"
+
+
+def test_search_available_numbers():
+    assert_accepted(twilio_service.list_available_numbers("512"))
+
+
+def test_provision_search_and_purchase_with_webhooks():
+    clinic = ClinicFactory(name="Contract Dental")
+
+    result = twilio_service.provision_clinic_number(clinic.id, "512", "Contract Dental")
+
+    assert_accepted(result)
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+
+
+def test_provisioning_through_the_task():
+    clinic = ClinicFactory()
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="737")
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE, clinic.number_error
+
+
+def test_lookups_of_owned_numbers_by_number_and_friendly_name():
+    client = twilio_service.get_client()
+
+    twilio_service._find_owned(client, phone_number="+15125550100", friendly_name="Dental (clinic #1)")
+
+
+def test_update_webhooks():
+    assert_accepted(twilio_service.update_number_webhooks(PHONE_SID))
+
+
+def test_list_all_numbers_with_page_size_1000():
+    assert_accepted(twilio_service.list_clinic_numbers())
+
+
+def test_release():
+    assert_accepted(twilio_service.release_number(PHONE_SID))
+
+
+def test_send_reminder_sms():
+    assert_accepted(twilio_service.send_sms(from_number="+15125550100", to_number="+15125550999", body="Reply C to confirm"))
+
+
+def test_prism_does_reject_a_request_the_spec_forbids(prism):
+    """The suite can fail: an out-of-range PageSize is refused with 422."""
+    response = requests.get(
+        f"{prism}/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers.json?PageSize=5000", auth=(ACCOUNT, "x"), timeout=10
+    )
+    assert response.status_code == 422

@@ -1,0 +1,68 @@
+"""Twilio's own OpenAPI description of API v2010 (npm @twilio/cli-core, pinned in package.json)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_PATH = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api/twilio_api_v2010.json"
+PRISM = ROOT / "node_modules/.bin/prism"
+
+
+def require_node_modules() -> None:
+    """Fail (not skip) with the fix when the npm packages are not installed."""
+    if not SPEC_PATH.exists() or not PRISM.exists():
+        raise RuntimeError(f"{SPEC_PATH.relative_to(ROOT)} or Prism is missing: run `npm ci` (scripts/test does).")
+
+
+@functools.lru_cache(maxsize=1)
+def spec() -> dict[str, Any]:
+    require_node_modules()
+    return json.loads(SPEC_PATH.read_text())
+
+
+def _json_schema(node: Any, *, strict: bool) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: inline $refs, `nullable` -> null in the type.
+
+    With `strict`, objects that list their properties allow no others, so a field
+    Twilio does not have is caught.
+    """
+    if isinstance(node, list):
+        return [_json_schema(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        return _json_schema(copy.deepcopy(spec()["components"]["schemas"][name]), strict=strict)
+    out = {key: _json_schema(value, strict=strict) for key, value in node.items() if key not in ("nullable", "format")}
+    if node.get("nullable"):
+        kind = out.get("type")
+        if kind is not None:
+            out["type"] = [kind, "null"] if isinstance(kind, str) else [*kind, "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    if strict and out.get("type") in ("object", ["object", "null"]) and "properties" in out:
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
+    """The JSON Schema of the spec's response for a concrete request path."""
+    for template, operations in spec()["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            content = operations[method.lower()]["responses"][str(status)].get("content", {})
+            return _json_schema(content["application/json"]["schema"], strict=strict)
+    raise KeyError(f"{method} {path} is not in Twilio's API v2010 description")
+
+
+def assert_matches_spec(path: str, method: str, status: int, body: Any) -> None:
+    """Validate a response body against Twilio's schema for that operation and status."""
+    jsonschema.validate(body, response_schema(path, method, status))
