@@ -1,5 +1,7 @@
 """Django admin for clinics: actions hand the work to services, which enqueue tasks."""
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -129,18 +131,17 @@ class ClinicAdmin(admin.ModelAdmin):
     def provision_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
         form = ProvisionNumberForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            for clinic in queryset:
-                try:
-                    services.clinic_number_provision_request(
-                        clinic_id=clinic.id,
-                        area_code=form.cleaned_data["area_code"],
-                        friendly_name=form.cleaned_data["friendly_name"],
-                        actor=request.user,
-                    )
-                except services.ClinicNumberError as exc:
-                    self.message_user(request, f"Skipped: {exc}", messages.WARNING)
-                    continue
-                self._report_outcome(request, clinic.id, started="Provisioning started")
+            self._request_each(
+                request,
+                queryset,
+                lambda clinic: services.clinic_number_provision_request(
+                    clinic_id=clinic.id,
+                    area_code=form.cleaned_data["area_code"],
+                    friendly_name=form.cleaned_data["friendly_name"],
+                    actor=request.user,
+                ),
+                started="Provisioning started",
+            )
             return None
         return TemplateResponse(
             request,
@@ -159,13 +160,12 @@ class ClinicAdmin(admin.ModelAdmin):
     @admin.action(description="Release number", permissions=["change"])
     def release_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
         if "apply" in request.POST:
-            for clinic in queryset:
-                try:
-                    services.clinic_number_release_request(clinic_id=clinic.id, actor=request.user)
-                except services.ClinicNumberError as exc:
-                    self.message_user(request, f"Skipped: {exc}", messages.WARNING)
-                    continue
-                self._report_outcome(request, clinic.id, started="Release started")
+            self._request_each(
+                request,
+                queryset,
+                lambda clinic: services.clinic_number_release_request(clinic_id=clinic.id, actor=request.user),
+                started="Release started",
+            )
             return None
         return TemplateResponse(
             request,
@@ -202,6 +202,18 @@ class ClinicAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{clinic.name}: listing step ticked.")
             else:
                 self.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)
+
+    def _request_each(
+        self, request: HttpRequest, queryset: QuerySet[Clinic], service: Callable[[Clinic], object], *, started: str
+    ) -> None:
+        """Call a request service per clinic; report each outcome, or why it was skipped."""
+        for clinic in queryset:
+            try:
+                service(clinic)
+            except services.ClinicNumberError as exc:
+                self.message_user(request, f"Skipped: {exc}", messages.WARNING)
+                continue
+            self._report_outcome(request, clinic.id, started=started)
 
     def _report_outcome(self, request: HttpRequest, clinic_id: int, *, started: str) -> None:
         """Say what happened; with eager Celery the task has already run."""

@@ -204,19 +204,25 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
     return clinic
 
 
+def _fail(clinic: Clinic | None, *, expected: str, error: str, code: int | None, number: str, sid: str = "") -> Clinic | None:
+    """Move a locked clinic from `expected` to `failed` with why; no-op in any other state."""
+    if clinic is None or clinic.number_state != expected:
+        return clinic
+    clinic.number_error = error
+    clinic.number_error_code = code
+    _set_state(clinic, NumberState.FAILED, fields=("number_error", "number_error_code"))
+    _event(clinic, NumberEvent.Kind.FAILED, number=number, sid=sid, detail=error)
+    return clinic
+
+
 def clinic_number_provision_fail(*, clinic_id: int, error: str, code: int | None = None) -> Clinic | None:
     """Mark a provisioning attempt as failed with a message staff can act on."""
     with transaction.atomic():
         clinic = Clinic.objects.select_for_update().filter(pk=clinic_id).first()
-        if clinic is None or clinic.number_state != NumberState.PROVISIONING:
-            return clinic
-        clinic.number_error = error
-        clinic.number_error_code = code
         # Keep pending_number: if the purchase went through unseen, the next attempt
         # tries that number first and adopts it instead of buying another.
-        _set_state(clinic, NumberState.FAILED, fields=("number_error", "number_error_code"))
-        _event(clinic, NumberEvent.Kind.FAILED, number=clinic.pending_number or "", detail=error)
-    return clinic
+        pending = clinic.pending_number if clinic else ""
+        return _fail(clinic, expected=NumberState.PROVISIONING, error=error, code=code, number=pending)
 
 
 def clinic_number_webhooks_saved(*, phone_sid: str, webhooks: dict, actor=None) -> Clinic | None:
@@ -294,13 +300,8 @@ def clinic_number_release_fail(*, phone_sid: str, error: str, code: int | None =
     """A release that could not be done: the clinic keeps its number, in `failed`, with why."""
     with transaction.atomic():
         clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
-        if clinic is None or clinic.number_state != NumberState.RELEASING:
-            return clinic
-        clinic.number_error = error
-        clinic.number_error_code = code
-        _set_state(clinic, NumberState.FAILED, fields=("number_error", "number_error_code"))
-        _event(clinic, NumberEvent.Kind.FAILED, number=clinic.twilio_number, sid=phone_sid, detail=error)
-    return clinic
+        number = clinic.twilio_number if clinic else ""
+        return _fail(clinic, expected=NumberState.RELEASING, error=error, code=code, number=number, sid=phone_sid)
 
 
 def clinic_checklist_tick(*, clinic_id: int, step: str, actor: AbstractBaseUser | None = None, note: str = "") -> bool:

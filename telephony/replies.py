@@ -110,31 +110,22 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     if earlier is not None:
         return earlier.reply
     clinic = Clinic.objects.filter(twilio_number=to_number).first() if to_number else None
+    message = MessageLog(
+        message_sid=message_sid,
+        clinic=clinic,
+        direction=MessageLog.Direction.INBOUND,
+        from_number=from_number[:32],
+        to_number=to_number[:32],
+        body=body[:1600],
+        status="received",
+    )
     if clinic is None:
-        _log(
-            message_sid=message_sid,
-            clinic=None,
-            patient=None,
-            appointment=None,
-            to_number=to_number,
-            from_number=from_number,
-            body=body,
-            reply=Reply("unknown_number", ""),
-        )
+        _log(message, Reply("unknown_number", ""))
         return ""
     with transaction.atomic():
-        patient = Patient.objects.filter(clinic=clinic, phone=from_number).first()
-        reply, patient, appointment = _act(clinic, patient, from_number, keyword_of(body))
-        created = _log(
-            message_sid=message_sid,
-            clinic=clinic,
-            patient=patient,
-            appointment=appointment,
-            to_number=to_number,
-            from_number=from_number,
-            body=body,
-            reply=reply,
-        )
+        message.patient = Patient.objects.filter(clinic=clinic, phone=from_number).first()
+        reply, message.patient, message.appointment = _act(clinic, message.patient, from_number, keyword_of(body))
+        created = _log(message, reply)
         if not created:
             # Another delivery of this message won the race: undo ours, answer like it.
             transaction.set_rollback(True)
@@ -146,23 +137,14 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     return reply.text
 
 
-def _log(*, message_sid: str, clinic, patient, appointment, to_number: str, from_number: str, body: str, reply: Reply) -> bool:
+def _log(message: MessageLog, reply: Reply) -> bool:
+    """Save the inbound message with what it did; False if its MessageSid is already logged."""
+    message.action = reply.action
+    message.reply = reply.text
+    message.needs_reading = reply.action == "inbox"
     try:
         with transaction.atomic():
-            MessageLog.objects.create(
-                message_sid=message_sid,
-                clinic=clinic,
-                patient=patient,
-                appointment=appointment,
-                direction=MessageLog.Direction.INBOUND,
-                from_number=from_number[:32],
-                to_number=to_number[:32],
-                body=body[:1600],
-                action=reply.action,
-                reply=reply.text,
-                needs_reading=reply.action == "inbox",
-                status="received",
-            )
+            message.save(force_insert=True)
     except IntegrityError:
         return False
     return True
