@@ -48,7 +48,8 @@ def _agent_twiml(clinic: Clinic, *, caller: str, call_sid: str) -> VoiceResponse
 def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
     """No agent (or clinic not live): ring the clinic's own line, else a short message."""
     response = VoiceResponse()
-    if clinic.office_phone:
+    # Never ring the Twilio number itself: that would loop the call back to us.
+    if clinic.office_phone and clinic.office_phone != clinic.twilio_number:
         response.dial(clinic.office_phone, caller_id=clinic.twilio_number or None)
     else:
         response.say(NO_AGENT_MESSAGE.format(name=clinic.name))

@@ -135,6 +135,15 @@ def test_without_agent_url_the_call_rings_the_office(client, settings):
     assert dial.tag == "Dial" and dial.text == "+15125550100"
 
 
+def test_fallback_never_dials_the_clinics_own_twilio_number(client, settings):
+    settings.AI_AGENT_STREAM_URL = ""
+    active_clinic(office_phone=CLINIC_NUMBER, name="Loop Dental")
+
+    root = twiml(signed_post(client, VOICE, call_params()))
+
+    assert [child.tag for child in root] == ["Say"]
+
+
 def test_inactive_clinic_without_office_line_hears_a_message(client, settings):
     settings.AI_AGENT_STREAM_URL = "wss://agent.example.com/stream"
     clinic = active_clinic(office_phone="", name="Quiet Dental")

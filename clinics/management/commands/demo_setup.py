@@ -27,5 +27,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Admin login: {username} / {password}")
         else:
             self.stdout.write(f"Admin login: {username} (already existed; password unchanged)")
-        clinic, created = Clinic.objects.get_or_create(name=DEMO_CLINIC, defaults={"office_phone": "+15125550100"})
+        clinic, created = Clinic.objects.get_or_create(name=DEMO_CLINIC, defaults={"office_phone": "+15125557000"})
         self.stdout.write(f"Demo clinic: {clinic.name} (id {clinic.id}){' created' if created else ''}")

@@ -20,6 +20,12 @@ class Command(BaseCommand):
         "signed with TWILIO_AUTH_TOKEN over API_BASE_URL + path, as Twilio signs it."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # KEY=VALUE parameters may come before or after the options.
+        parser.parse_args = parser.parse_intermixed_args
+        return parser
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("webhook", choices=sorted(EXAMPLES), help="which webhook")
         parser.add_argument("params", nargs="*", help="KEY=VALUE form parameters (override the example's)")
