@@ -318,3 +318,22 @@ def clinic_checklist_untick(*, clinic_id: int, step: str) -> bool:
     """Mark a checklist step not done; return True if it was done."""
     deleted, _ = ChecklistItem.objects.filter(clinic_id=clinic_id, step=step).delete()
     return bool(deleted)
+
+
+def clinic_number_adopt(
+    *, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, actor: AbstractBaseUser | None = None
+) -> Clinic:
+    """Give a clinic without a number an orphan number the account already owns.
+
+    Refused while a purchase is in flight for the clinic, so it never ends up with two.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_state == NumberState.PROVISIONING:
+            raise ClinicNumberError(f"Clinic {clinic.id} ({clinic.name}) is being provisioned; adopt after it settles.")
+        blocker = _has_number_blocker(clinic)
+        if blocker:
+            raise ClinicNumberError(blocker)
+        return clinic_number_activate(
+            clinic_id=clinic.id, phone_number=phone_number, phone_sid=phone_sid, webhooks=webhooks, adopted=True
+        )

@@ -165,6 +165,9 @@ if TWILIO_SANDBOX:
 TWILIO_API_BASE_URL = env(
     "TWILIO_API_BASE_URL", default=TWILIO_SANDBOX_URL if TWILIO_SANDBOX else "https://api.twilio.com"
 ).rstrip("/")
+# Origin of the Messaging API (messaging.twilio.com); empty follows TWILIO_API_BASE_URL
+# when that points at a mock. Only tests against Prism need it.
+TWILIO_MESSAGING_API_BASE_URL = env("TWILIO_MESSAGING_API_BASE_URL", default="")
 # Seconds the SDK waits for Twilio's answer before giving up on a request.
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # Country searched for numbers to buy (clinics are in the US and Canada).

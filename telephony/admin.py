@@ -1,8 +1,19 @@
-"""Admin for API tokens (created with `manage.py create_api_token`; only hashes are kept)."""
+"""Telephony admin: API tokens (hashes only), call and message logs, the Number audit page."""
 
-from django.contrib import admin
+import datetime as dt
 
-from .models import ApiToken, CallLog, MessageLog
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from .models import ApiToken, AuditRun, CallLog, MessageLog
+from .tasks import adopt_orphan_number, run_number_audit, update_number_webhooks
+
+# A run still "running" after this long died with its worker; a new one may start.
+AUDIT_STALE = dt.timedelta(minutes=15)
 
 
 @admin.register(ApiToken)
@@ -46,3 +57,79 @@ class CallLogAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(AuditRun)
+class NumberAuditAdmin(admin.ModelAdmin):
+    """The "Number audit" page: the last audit's findings, with buttons to run, fix and adopt."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_staff
+
+    def get_urls(self):
+        return [
+            path("", self.admin_site.admin_view(self.audit_view), name="telephony_auditrun_changelist"),
+            path("run/", self.admin_site.admin_view(self.run_view), name="telephony_audit_run"),
+            path("fix/", self.admin_site.admin_view(self.fix_view), name="telephony_audit_fix"),
+            path("adopt/", self.admin_site.admin_view(self.adopt_view), name="telephony_audit_adopt"),
+        ]
+
+    def audit_view(self, request: HttpRequest) -> HttpResponse:
+        run = AuditRun.objects.first()
+        findings = run.result.get("findings", []) if run else []
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Number audit",
+            "opts": self.model._meta,
+            "run": run,
+            "errors": [f for f in findings if f["severity"] == "error"],
+            "warnings": [f for f in findings if f["severity"] == "warning"],
+            "webhook_fixable": [f for f in findings if f["fixable"] == "webhooks"],
+        }
+        return TemplateResponse(request, "admin/telephony/number_audit.html", context)
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if AuditRun.objects.filter(status=AuditRun.Status.RUNNING, started_at__gte=timezone.now() - AUDIT_STALE).exists():
+            self.message_user(request, "An audit is already running.", messages.WARNING)
+        else:
+            run = AuditRun.objects.create(requested_by=request.user, progress="Queued…")
+            run_number_audit.delay_on_commit(run.id)
+            self.message_user(request, "Audit started.")
+        return redirect("admin:telephony_auditrun_changelist")
+
+    def fix_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = AuditRun.objects.first()
+        findings = run.result.get("findings", []) if run else []
+        wanted = request.POST.get("sid", "")
+        sids = list(
+            dict.fromkeys(f["sid"] for f in findings if f["fixable"] == "webhooks" and (not wanted or f["sid"] == wanted))
+        )
+        if not sids:
+            self.message_user(request, "Nothing to fix: run the audit again to see the current state.", messages.WARNING)
+        for sid in sids:
+            update_number_webhooks.delay_on_commit(sid)
+        if sids:
+            self.message_user(request, f"Webhook reset started for {len(sids)} number(s); run the audit again to check.")
+        return redirect("admin:telephony_auditrun_changelist")
+
+    def adopt_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = AuditRun.objects.first()
+        sid = request.POST.get("sid", "")
+        finding = next(
+            (f for f in (run.result.get("findings", []) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid), None
+        )
+        if finding is None:
+            self.message_user(request, "That number is not an adoptable orphan in the last audit.", messages.ERROR)
+        else:
+            adopt_orphan_number.delay_on_commit(finding["clinic_id"], finding["sid"], finding["phone_number"])
+            self.message_user(request, f"Adopting {finding['phone_number']} for {finding['clinic_name']}.")
+        return redirect("admin:telephony_auditrun_changelist")

@@ -70,12 +70,8 @@ class MessageLog(models.Model):
         OUTBOUND = "outbound", "Outbound"
 
     message_sid = models.CharField(max_length=34, unique=True)
-    clinic = models.ForeignKey(
-        "clinics.Clinic", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
-    )
-    patient = models.ForeignKey(
-        "clinics.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
-    )
+    clinic = models.ForeignKey("clinics.Clinic", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    patient = models.ForeignKey("clinics.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     appointment = models.ForeignKey(
         "clinics.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -99,3 +95,28 @@ class MessageLog(models.Model):
 
     def __str__(self) -> str:
         return self.message_sid
+
+
+class AuditRun(models.Model):
+    """One run of the number audit (telephony.audit), shown on the admin's Number audit page."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    progress = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # AuditResult.as_dict() plus the configuration findings.
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "number audit"
+        verbose_name_plural = "number audit"
+
+    def __str__(self) -> str:
+        return f"Audit {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -70,3 +70,19 @@ def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]
 
     result = messaging.reminder_send(appointment_id=appointment_id)
     return _retry_or_give_up(self, result, lambda error: None)
+
+
+@shared_task
+def run_number_audit(audit_run_id: int) -> None:
+    """Run the number audit and store its findings on the AuditRun (long audits run here)."""
+    from . import audit
+
+    audit.audit_run_execute(audit_run_id=audit_run_id)
+
+
+@shared_task
+def adopt_orphan_number(clinic_id: int, phone_sid: str, phone_number: str) -> str:
+    """Adopt an orphan number for the clinic its name identifies."""
+    from . import audit
+
+    return audit.adopt_orphan(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)

@@ -9,16 +9,28 @@ from typing import Any
 from twilio.http.http_client import TwilioHttpClient
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
+TWILIO_MESSAGING_ORIGIN = "https://messaging.twilio.com"
 
 
 class RedirectingHttpClient(TwilioHttpClient):
-    """A TwilioHttpClient that sends api.twilio.com requests to another origin."""
+    """A TwilioHttpClient that sends api.twilio.com (and messaging.twilio.com) requests elsewhere.
 
-    def __init__(self, *, base_url: str, timeout: float, **kwargs: Any) -> None:
+    With the real origin as `base_url` nothing is redirected: production talks to Twilio.
+    """
+
+    def __init__(self, *, base_url: str, timeout: float, messaging_base_url: str = "", **kwargs: Any) -> None:
         super().__init__(timeout=timeout, **kwargs)
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
+        self.origins: dict[str, str] = {}
+        if base_url != TWILIO_API_ORIGIN:
+            self.origins = {
+                TWILIO_API_ORIGIN: base_url,
+                TWILIO_MESSAGING_ORIGIN: (messaging_base_url or base_url).rstrip("/"),
+            }
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):
-        if self.base_url != TWILIO_API_ORIGIN and url.startswith(TWILIO_API_ORIGIN):
-            url = self.base_url + url[len(TWILIO_API_ORIGIN) :]
+        for origin, target in self.origins.items():
+            if url.startswith(origin + "/"):
+                url = target + url[len(origin) :]
+                break
         return super().request(method, url, *args, **kwargs)

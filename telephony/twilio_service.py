@@ -50,8 +50,9 @@ _CLINIC_TAG_RE = re.compile(r"\(clinic #(\d+)\)\s*$")
 
 
 @functools.lru_cache(maxsize=4)
-def _client_for(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
-    return Client(account_sid, auth_token, http_client=RedirectingHttpClient(base_url=base_url, timeout=timeout))
+def _client_for(account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float) -> Client:
+    http_client = RedirectingHttpClient(base_url=base_url, messaging_base_url=messaging_base_url, timeout=timeout)
+    return Client(account_sid, auth_token, http_client=http_client)
 
 
 def get_client() -> Client:
@@ -60,6 +61,7 @@ def get_client() -> Client:
         settings.TWILIO_ACCOUNT_SID,
         settings.TWILIO_AUTH_TOKEN,
         settings.TWILIO_API_BASE_URL,
+        settings.TWILIO_MESSAGING_API_BASE_URL,
         float(settings.TWILIO_HTTP_TIMEOUT),
     )
 
@@ -124,9 +126,13 @@ def _webhooks_of(number: Any) -> dict[str, str]:
     return {"voice": number.voice_url, "sms": number.sms_url, "status_callback": number.status_callback}
 
 
+def _webhook_fields(number: Any) -> dict[str, str]:
+    """The number's six webhook settings, keyed like webhook_params()."""
+    return {field: getattr(number, field, None) or "" for field in webhook_params()}
+
+
 def _webhooks_match(number: Any) -> bool:
-    expected = webhook_params()
-    return all((getattr(number, field, None) or "") == value for field, value in expected.items())
+    return _webhook_fields(number) == webhook_params()
 
 
 def _capabilities(capabilities: Any) -> dict[str, bool]:
@@ -314,11 +320,44 @@ def list_clinic_numbers() -> dict[str, Any]:
                 "clinic_id": clinic.id if clinic else None,
                 "clinic_name": clinic.name if clinic else None,
                 "webhooks": _webhooks_of(n),
+                "webhook_fields": _webhook_fields(n),
                 "webhooks_ok": _webhooks_match(n),
                 "capabilities": _capabilities(n.capabilities),
             }
         )
     return {"success": True, "expected_webhooks": webhook_urls(), "numbers": rows}
+
+
+def list_messaging_overrides() -> dict[str, Any]:
+    """Numbers in a Messaging Service whose inbound settings replace the number's SMS URL.
+
+    Returns {"success": True, "numbers": {phone_sid: {"service_sid", "service_name",
+    "inbound_request_url"}}}: one list call for the services, one per overriding service.
+    """
+    try:
+        client = get_client()
+        overrides: dict[str, dict[str, str]] = {}
+        for service in client.messaging.v1.services.list(page_size=LIST_PAGE_SIZE):
+            if service.use_inbound_webhook_on_number:
+                continue
+            for number in client.messaging.v1.services(service.sid).phone_numbers.list(page_size=LIST_PAGE_SIZE):
+                overrides[number.sid] = {
+                    "service_sid": service.sid,
+                    "service_name": service.friendly_name,
+                    "inbound_request_url": service.inbound_request_url or "",
+                }
+    except _TWILIO_ERRORS as exc:
+        return _failure_from_exception(exc, doing="listing Messaging Services")
+    return {"success": True, "numbers": overrides}
+
+
+def check_credentials() -> dict[str, Any]:
+    """Fetch our own account: proves Twilio accepts the credentials (and the account is active)."""
+    try:
+        account = get_client().api.v2010.accounts(settings.TWILIO_ACCOUNT_SID).fetch()
+    except _TWILIO_ERRORS as exc:
+        return _failure_from_exception(exc, doing="checking the Twilio credentials")
+    return {"success": True, "sid": account.sid, "status": account.status, "friendly_name": account.friendly_name}
 
 
 def release_number(phone_sid: str) -> dict[str, Any]:
@@ -369,11 +408,13 @@ def send_sms(*, from_number: str, to_number: str, body: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "check_credentials",
     "clinic_friendly_name",
     "clinic_id_from_friendly_name",
     "get_client",
     "list_available_numbers",
     "list_clinic_numbers",
+    "list_messaging_overrides",
     "provision_clinic_number",
     "release_number",
     "send_sms",

@@ -12,7 +12,9 @@ from typing import Any
 import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api/twilio_api_v2010.json"
+SPECS = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api"
+SPEC_PATH = SPECS / "twilio_api_v2010.json"
+MESSAGING_SPEC_PATH = SPECS / "twilio_messaging_v1.json"
 PRISM = ROOT / "node_modules/.bin/prism"
 
 
@@ -22,26 +24,30 @@ def require_node_modules() -> None:
         raise RuntimeError(f"{SPEC_PATH.relative_to(ROOT)} or Prism is missing: run `npm ci` (scripts/test does).")
 
 
-@functools.lru_cache(maxsize=1)
-def spec() -> dict[str, Any]:
+@functools.lru_cache(maxsize=2)
+def spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     require_node_modules()
-    return json.loads(SPEC_PATH.read_text())
+    return json.loads(path.read_text())
 
 
-def _json_schema(node: Any, *, strict: bool) -> Any:
+def _json_schema(node: Any, *, strict: bool, document: dict[str, Any]) -> Any:
     """OpenAPI 3.0 schema -> JSON Schema: inline $refs, `nullable` -> null in the type.
 
     With `strict`, objects that list their properties allow no others, so a field
     Twilio does not have is caught.
     """
     if isinstance(node, list):
-        return [_json_schema(item, strict=strict) for item in node]
+        return [_json_schema(item, strict=strict, document=document) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
-        return _json_schema(copy.deepcopy(spec()["components"]["schemas"][name]), strict=strict)
-    out = {key: _json_schema(value, strict=strict) for key, value in node.items() if key not in ("nullable", "format")}
+        return _json_schema(copy.deepcopy(document["components"]["schemas"][name]), strict=strict, document=document)
+    out = {
+        key: _json_schema(value, strict=strict, document=document)
+        for key, value in node.items()
+        if key not in ("nullable", "format")
+    }
     if node.get("nullable"):
         kind = out.get("type")
         if kind is not None:
@@ -55,12 +61,13 @@ def _json_schema(node: Any, *, strict: bool) -> Any:
 
 def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
     """The JSON Schema of the spec's response for a concrete request path."""
-    for template, operations in spec()["paths"].items():
+    document = spec(MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH)
+    for template, operations in document["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in operations:
             content = operations[method.lower()]["responses"][str(status)].get("content", {})
-            return _json_schema(content["application/json"]["schema"], strict=strict)
-    raise KeyError(f"{method} {path} is not in Twilio's API v2010 description")
+            return _json_schema(content["application/json"]["schema"], strict=strict, document=document)
+    raise KeyError(f"{method} {path} is not in Twilio's OpenAPI description")
 
 
 def assert_matches_spec(path: str, method: str, status: int, body: Any) -> None:

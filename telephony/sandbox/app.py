@@ -8,10 +8,12 @@ REST API (HTTP Basic auth with the sandbox account, Twilio's JSON shapes and err
   GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404)
   POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+  GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
 
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/:
   POST reset; POST/DELETE faults; POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
+  POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests; GET state.
 """
 
@@ -123,6 +125,8 @@ class SandboxApp:
     # ------------------------------------------------------------------ REST API
 
     def _api(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
+        if path.startswith("/v1/"):
+            return self._messaging_api(method, path, query, environ)
         match = re.fullmatch(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json", path)
         if not match:
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
@@ -382,6 +386,68 @@ class SandboxApp:
             raise ApiError(404, 20404, f"The requested resource {self._base()}/Messages/{sid}.json was not found")
         return 200, _public(message)
 
+    # ------------------------------------------------------------------ Messaging API v1
+
+    def _messaging_api(self, method: str, path: str, query: dict, environ: dict) -> tuple[int, Any]:
+        self._authenticate(environ, self.account_sid)
+        if method != "GET":
+            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
+        page_size = _page_size(query, default=50)
+        services = self.store.services()
+        if path == "/v1/Services":
+            return 200, _v1_page("services", path, page_size, [_public(s) for s in services])
+        match = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})/PhoneNumbers", path)
+        service = next((s for s in services if match and s["sid"] == match["sid"]), None)
+        if service is None:
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        owned = {n["sid"]: n for n in self.store.owned()}
+        numbers = [
+            {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "service_sid": service["sid"],
+                "date_created": service["date_created"],
+                "date_updated": service["date_updated"],
+                "phone_number": owned[sid]["phone_number"],
+                "country_code": "US",
+                "capabilities": ["SMS", "MMS", "Voice"],
+                "url": f"https://messaging.twilio.com/v1/Services/{service['sid']}/PhoneNumbers/{sid}",
+            }
+            for sid in service["_sandbox"]["number_sids"]
+            if sid in owned
+        ]
+        return 200, _v1_page("phone_numbers", path, page_size, numbers)
+
+    def _new_service(self, spec: dict[str, Any]) -> dict[str, Any]:
+        sid, now = new_sid("MG"), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        url = f"https://messaging.twilio.com/v1/Services/{sid}"
+        return {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": spec.get("friendly_name", "Messaging Service"),
+            "date_created": now,
+            "date_updated": now,
+            "inbound_request_url": spec.get("inbound_request_url", "https://example.com/inbound"),
+            "inbound_method": "POST",
+            "fallback_url": "https://example.com/fallback",
+            "fallback_method": "POST",
+            "status_callback": "https://example.com/status",
+            "sticky_sender": True,
+            "mms_converter": True,
+            "smart_encoding": True,
+            "scan_message_content": "inherit",
+            "fallback_to_long_code": True,
+            "area_code_geomatch": True,
+            "synchronous_validation": False,
+            "validity_period": 14400,
+            "url": url,
+            "links": {"phone_numbers": f"{url}/PhoneNumbers"},
+            "usecase": "undeclared",
+            "us_app_to_person_registered": False,
+            "use_inbound_webhook_on_number": bool(spec.get("use_inbound_webhook_on_number", False)),
+            "_sandbox": {"number_sids": list(spec.get("number_sids", []))},
+        }
+
     # ------------------------------------------------------------------ control API
 
     def _control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -407,6 +473,10 @@ class SandboxApp:
             for number in payload.get("numbers", []):
                 store.set_flag(flag_tables[path], number, True)
             return 200, {"ok": True}
+        if (method, path) == ("POST", "messaging-services"):
+            service = self._new_service(payload)
+            store.insert_service(service)
+            return 200, {"sid": service["sid"]}
         if (method, path) == ("POST", "numbers"):
             numbers = [self._seeded(spec) for spec in payload.get("numbers", [])]
             store.insert_many(numbers)
@@ -471,6 +541,23 @@ def _number_changes(form: dict[str, str]) -> dict[str, Any]:
 def _public(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource as Twilio returns it (without the sandbox's own bookkeeping)."""
     return {k: v for k, v in resource.items() if k != "_sandbox"}
+
+
+def _v1_page(key: str, path: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Twilio v1 list page (all items fit: the sandbox keeps few services)."""
+    url = f"https://messaging.twilio.com{path}?PageSize={page_size}&Page=0"
+    return {
+        key: items[:page_size],
+        "meta": {
+            "first_page_url": url,
+            "key": key,
+            "next_page_url": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_url": None,
+            "url": url,
+        },
+    }
 
 
 def _format_friendly(phone_number: str) -> str:

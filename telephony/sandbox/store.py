@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS voice_only (phone_number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS empty_area_codes (area_code TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS unsubscribed (phone_number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS messaging_services (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -96,7 +97,17 @@ class Store:
 
     def reset(self) -> None:
         with self.tx() as db:
-            for table in ("numbers", "taken", "voice_only", "empty_area_codes", "unsubscribed", "messages", "faults", "requests"):
+            for table in (
+                "numbers",
+                "taken",
+                "voice_only",
+                "empty_area_codes",
+                "unsubscribed",
+                "messages",
+                "messaging_services",
+                "faults",
+                "requests",
+            ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def set_flag(self, table: str, key: str, on: bool) -> None:
@@ -214,6 +225,19 @@ class Store:
     def delete_number(self, sid: str) -> bool:
         with self.tx() as db:
             return db.execute("DELETE FROM numbers WHERE sid = ?", (sid,)).rowcount > 0
+
+    # ---------------------------------------------------------------- messaging services
+
+    def insert_service(self, service: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO messaging_services (sid, data, seq) VALUES (?, ?, ?)",
+                (service["sid"], json.dumps(service), _next_seq()),
+            )
+
+    def services(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM messaging_services ORDER BY seq")]
 
     # ---------------------------------------------------------------- messages
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from clinics import services
 from clinics.models import NumberState
 from telephony import twilio_service
 from tests.factories import ClinicFactory
-from tests.openapi import PRISM, ROOT, SPEC_PATH, require_node_modules
+from tests.openapi import MESSAGING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
 pytestmark = [pytest.mark.contract, pytest.mark.django_db(transaction=True)]
 ACCOUNT = "AC" + "c0" * 16
@@ -32,26 +33,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def prism() -> Iterator[str]:
+def _prism(spec_path: Path, log_name: str) -> Iterator[str]:
     require_node_modules()
     port = _free_port()
-    log = open(ROOT / "var" / "prism.log", "w")
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / log_name, "w")  # closed in the finally below
     proc = subprocess.Popen(
-        [str(PRISM), "mock", str(SPEC_PATH), "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        [str(PRISM), "mock", str(spec_path), "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
             if proc.poll() is not None:
-                raise RuntimeError(f"Prism exited ({proc.returncode}); see var/prism.log")
+                raise RuntimeError(f"Prism exited ({proc.returncode}); see var/{log_name}")
             try:
                 requests.get(url, timeout=1)
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError("Prism did not start within 60 s; see var/prism.log")
+            raise RuntimeError(f"Prism did not start within 60 s; see var/{log_name}")
         yield url
     finally:
         proc.terminate()
@@ -59,9 +60,22 @@ def prism() -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="module")
+def prism() -> Iterator[str]:
+    """Prism serving Twilio's API v2010 description."""
+    yield from _prism(SPEC_PATH, "prism-api.log")
+
+
+@pytest.fixture(scope="module")
+def prism_messaging() -> Iterator[str]:
+    """Prism serving Twilio's Messaging v1 description (messaging.twilio.com)."""
+    yield from _prism(MESSAGING_SPEC_PATH, "prism-messaging.log")
+
+
 @pytest.fixture(autouse=True)
-def twilio_is_prism(prism, settings):
+def twilio_is_prism(prism, prism_messaging, settings):
     settings.TWILIO_API_BASE_URL = prism
+    settings.TWILIO_MESSAGING_API_BASE_URL = prism_messaging
     settings.TWILIO_ACCOUNT_SID = ACCOUNT
     settings.TWILIO_AUTH_TOKEN = "contract-test-token"
     settings.API_BASE_URL = "https://dentsignal.example.com"
@@ -114,6 +128,20 @@ def test_release():
 
 def test_send_reminder_sms():
     assert_accepted(twilio_service.send_sms(from_number="+15125550100", to_number="+15125550999", body="Reply C to confirm"))
+
+
+def test_messaging_service_listing():
+    assert_accepted(twilio_service.list_messaging_overrides())
+
+
+def test_credentials_check_fetches_the_account():
+    assert_accepted(twilio_service.check_credentials())
+
+
+def test_the_whole_audit():
+    from telephony import audit
+
+    assert audit.number_audit().success
 
 
 def test_prism_does_reject_a_request_the_spec_forbids(prism):

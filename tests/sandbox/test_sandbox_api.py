@@ -205,3 +205,17 @@ def test_voice_only_numbers_are_left_out_of_sms_searches(api, control):
     body = api("GET", "/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "SmsEnabled": "true"}, expect=200)
 
     assert "+15125550100" not in [n["phone_number"] for n in body["available_phone_numbers"]]
+
+
+def test_messaging_services_match_twilios_schema(sandbox_server, control):
+    (sid,) = control.seed_numbers([{"phone_number": "+15125550100"}])
+    service = control._call(
+        "POST", "messaging-services", {"friendly_name": "Marketing", "use_inbound_webhook_on_number": False, "number_sids": [sid]}
+    )["sid"]
+
+    for path in ("/v1/Services", f"/v1/Services/{service}/PhoneNumbers"):
+        response = requests.get(sandbox_server.url + path, params={"PageSize": "1000"}, auth=AUTH, timeout=10)
+        assert response.status_code == 200
+        assert_matches_spec(path, "GET", 200, response.json())
+    numbers = sdk(sandbox_server.url).messaging.v1.services(service).phone_numbers.list()
+    assert [n.sid for n in numbers] == [sid]

@@ -1,0 +1,438 @@
+"""The number audit and the "telephony doctor": the setup guide's common issues, found.
+
+`number_audit()` compares every number on the Twilio account with the clinics in our
+database (Twilio's paging, page size 1000; a fixed number of database queries whatever
+the number of clinics). `config_check()` checks our own configuration. Both return
+Findings that say, in plain words, what is wrong and how to fix it; `fix_webhooks()`
+and `adopt_orphans()` repair what is safe to repair. Nothing is ever released here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.urls import Resolver404, resolve
+
+from clinics import services as clinic_services
+from clinics.models import Clinic
+
+from . import twilio_service
+from .webhook_urls import SMS_PATH, STATUS_PATH, VOICE_PATH, webhook_params
+
+ERROR, WARNING = "error", "warning"
+FIX_WEBHOOKS, FIX_ADOPT = "webhooks", "adopt"
+FIELD_LABELS = {
+    "voice_url": "Voice URL",
+    "voice_method": "Voice method",
+    "sms_url": "SMS URL",
+    "sms_method": "SMS method",
+    "status_callback": "Status callback URL",
+    "status_callback_method": "Status callback method",
+}
+
+
+@dataclass
+class Finding:
+    """One problem, with what a person (or --fix / --adopt) should do about it."""
+
+    code: str
+    severity: str
+    message: str
+    fix: str
+    phone_number: str = ""
+    sid: str = ""
+    clinic_id: int | None = None
+    clinic_name: str = ""
+    fixable: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AuditResult:
+    """The findings of one audit, and how much it looked at."""
+
+    success: bool
+    findings: list[Finding]
+    numbers_checked: int = 0
+    clinics_checked: int = 0
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "error": self.error or None,
+            "numbers_checked": self.numbers_checked,
+            "clinics_checked": self.clinics_checked,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _webhook_findings(row: dict[str, Any], clinic: Clinic) -> list[Finding]:
+    expected = webhook_params()
+    found = row["webhook_fields"]
+    findings = []
+    for name, want in expected.items():
+        have = found.get(name, "")
+        if have == want:
+            continue
+        label = FIELD_LABELS[name]
+        code, message = "webhook_drift", f"{label} is {have or '(empty)'!r}; it should be {want!r}."
+        if (
+            name == "sms_url"
+            and urlsplit(have).path.rstrip("/").endswith("/sms/inbound")
+            and not urlsplit(have).path.rstrip("/").endswith(SMS_PATH)
+        ):
+            code = "sms_path_mistake"
+            message = (
+                f"The SMS webhook points at {urlsplit(have).path!r} instead of {SMS_PATH!r} (the classic /sms/inbound "
+                f"mistake): patients' replies get a 404 and are never processed. Expected {want!r}."
+            )
+        elif name.endswith("_url") and have and urlsplit(have).netloc != urlsplit(want).netloc:
+            message += " It points at another host (an old API_BASE_URL or a tunnel that is gone?)."
+        findings.append(
+            Finding(
+                code=code,
+                severity=ERROR,
+                message=message,
+                fix="Reset the number's webhooks: `manage.py telephony_doctor --fix`, or 'Fix webhooks' on the audit page.",
+                phone_number=row["phone_number"],
+                sid=row["sid"],
+                clinic_id=clinic.id,
+                clinic_name=clinic.name,
+                fixable=FIX_WEBHOOKS,
+                details={"field": name, "found": have, "expected": want},
+            )
+        )
+    return findings
+
+
+def _capability_findings(row: dict[str, Any], clinic: Clinic | None) -> list[Finding]:
+    findings = []
+    for capability, effect in (("sms", "patients' texts never arrive"), ("voice", "patients' calls cannot reach the clinic")):
+        if not row["capabilities"][capability]:
+            findings.append(
+                Finding(
+                    code=f"no_{capability}",
+                    severity=ERROR,
+                    message=f"This number cannot do {capability.upper() if capability == 'sms' else capability}: {effect}.",
+                    fix="Buy a new number with voice and SMS for the clinic (Provision number), move the listing to it, "
+                    "then release this one.",
+                    phone_number=row["phone_number"],
+                    sid=row["sid"],
+                    clinic_id=clinic.id if clinic else None,
+                    clinic_name=clinic.name if clinic else "",
+                )
+            )
+    return findings
+
+
+def number_audit() -> AuditResult:
+    """Every number on the account against every clinic; see the module docstring."""
+    listing = twilio_service.list_clinic_numbers()
+    if not listing["success"]:
+        return AuditResult(success=False, findings=[], error=listing["error"])
+    overrides = twilio_service.list_messaging_overrides()
+    if not overrides["success"]:
+        return AuditResult(success=False, findings=[], error=overrides["error"])
+    clinics = list(Clinic.objects.only("id", "name", "twilio_number", "twilio_number_sid", "number_state"))
+    by_id = {c.id: c for c in clinics}
+    by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
+    by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
+    findings: list[Finding] = []
+    seen_sids = set()
+    for row in listing["numbers"]:
+        seen_sids.add(row["sid"])
+        clinic = by_sid.get(row["sid"])
+        holder_by_number = by_number.get(row["phone_number"])
+        if clinic is None and holder_by_number is not None:
+            findings.append(
+                _mismatch(
+                    holder_by_number,
+                    row,
+                    f"holds {row['phone_number']} with the SID "
+                    f"{holder_by_number.twilio_number_sid}, but Twilio's SID for it is {row['sid']}",
+                )
+            )
+            continue
+        if clinic is None:
+            findings.append(_orphan(row, by_id))
+            findings.extend(_capability_findings(row, None))
+            continue
+        if clinic.twilio_number != row["phone_number"]:
+            findings.append(
+                _mismatch(
+                    clinic,
+                    row,
+                    f"saved the number {clinic.twilio_number} for SID {row['sid']}, "
+                    f"but Twilio says that SID is {row['phone_number']}",
+                )
+            )
+        findings.extend(_webhook_findings(row, clinic))
+        findings.extend(_capability_findings(row, clinic))
+        override = overrides["numbers"].get(row["sid"])
+        if override:
+            findings.append(
+                Finding(
+                    code="messaging_service_override",
+                    severity=ERROR,
+                    message=(
+                        f"The number is in the Messaging Service {override['service_name']!r} ({override['service_sid']}), "
+                        f"whose inbound settings send texts to {override['inbound_request_url'] or '(none)'!r} instead of "
+                        "our SMS webhook: patients' replies are not processed."
+                    ),
+                    fix="In the Messaging Service's Integration settings choose 'Defer to sender's webhook', or remove "
+                    "the number from the service.",
+                    phone_number=row["phone_number"],
+                    sid=row["sid"],
+                    clinic_id=clinic.id,
+                    clinic_name=clinic.name,
+                    details=override,
+                )
+            )
+    for clinic in clinics:
+        if clinic.twilio_number_sid and clinic.twilio_number_sid not in seen_sids:
+            findings.append(
+                Finding(
+                    code="missing",
+                    severity=ERROR,
+                    message=(
+                        f"{clinic.name} has the number {clinic.twilio_number} (SID {clinic.twilio_number_sid}) saved, but "
+                        "the Twilio account does not have it: calls and texts to it do not reach us."
+                    ),
+                    fix="Release it on the clinic (Release number: Twilio's 'not found' counts as released), then "
+                    "provision a new number and update the clinic's listing.",
+                    phone_number=clinic.twilio_number or "",
+                    sid=clinic.twilio_number_sid,
+                    clinic_id=clinic.id,
+                    clinic_name=clinic.name,
+                )
+            )
+    return AuditResult(success=True, findings=findings, numbers_checked=len(listing["numbers"]), clinics_checked=len(clinics))
+
+
+def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:
+    clinic_id = twilio_service.clinic_id_from_friendly_name(row["friendly_name"])
+    clinic = by_id.get(clinic_id) if clinic_id else None
+    base = f"{row['phone_number']} ({row['sid']}, named {row['friendly_name']!r}) is on the Twilio account but no clinic holds it"
+    if clinic is not None and not clinic.twilio_number_sid:
+        return Finding(
+            code="orphan_adoptable",
+            severity=WARNING,
+            message=f"{base}. Its name identifies {clinic.name} (clinic #{clinic.id}), which has no number: it was "
+            "probably bought and then not saved.",
+            fix=f"Adopt it for {clinic.name}: `manage.py telephony_doctor --adopt`, or 'Adopt' on the audit page.",
+            phone_number=row["phone_number"],
+            sid=row["sid"],
+            clinic_id=clinic.id,
+            clinic_name=clinic.name,
+            fixable=FIX_ADOPT,
+        )
+    return Finding(
+        code="orphan",
+        severity=WARNING,
+        message=f"{base}, and its name identifies no clinic without a number. It costs money every month.",
+        fix=f"If nobody uses it, release it: `manage.py release_number --sid {row['sid']} --yes`.",
+        phone_number=row["phone_number"],
+        sid=row["sid"],
+    )
+
+
+def _mismatch(clinic: Clinic, row: dict[str, Any], what: str) -> Finding:
+    return Finding(
+        code="mismatch",
+        severity=ERROR,
+        message=f"{clinic.name} {what}. Releases and webhook fixes would act on the wrong number.",
+        fix="Check in the Twilio console which number the clinic really uses, then correct the clinic "
+        "(release the wrong one, or provision again).",
+        phone_number=row["phone_number"],
+        sid=row["sid"],
+        clinic_id=clinic.id,
+        clinic_name=clinic.name,
+        details={"saved_number": clinic.twilio_number, "saved_sid": clinic.twilio_number_sid},
+    )
+
+
+# --------------------------------------------------------------------------- repairs
+
+
+def fix_webhooks(findings: list[Finding]) -> list[str]:
+    """Reset the webhooks of every number with a webhook finding; lines saying what changed."""
+    changes = []
+    for sid in dict.fromkeys(f.sid for f in findings if f.fixable == FIX_WEBHOOKS):
+        result = twilio_service.update_number_webhooks(sid)
+        if result["success"]:
+            changes.append(f"Reset the webhooks of {result['phone_number']} ({sid}) to {result['webhooks']['voice']}, …")
+        else:
+            changes.append(f"Could not reset the webhooks of {sid}: {result['error']}")
+    return changes
+
+
+def adopt_orphans(findings: list[Finding]) -> list[str]:
+    """Adopt every orphan that identifies a clinic without a number; lines saying what changed."""
+    changes = []
+    for finding in findings:
+        if finding.fixable != FIX_ADOPT or finding.clinic_id is None:
+            continue
+        changes.append(adopt_orphan(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number))
+    return changes
+
+
+def adopt_orphan(*, clinic_id: int, phone_sid: str, phone_number: str, actor=None) -> str:
+    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
+    try:
+        clinic = clinic_services.clinic_number_adopt(
+            clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
+        )
+    except clinic_services.ClinicNumberError as exc:
+        return f"Did not adopt {phone_number}: {exc}"
+    result = twilio_service.update_number_webhooks(phone_sid)
+    tail = "" if result["success"] else f" (its webhooks could not be reset: {result['error']})"
+    return f"Adopted {phone_number} ({phone_sid}) for {clinic.name}{tail}."
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _host_is_private(host: str) -> str:
+    """Why Twilio could not reach this host, or '' if it looks public."""
+    if not host:
+        return "it has no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "localhost is this machine, not reachable from Twilio"
+    if host.endswith(".local") or host.endswith(".internal") or "." not in host:
+        return f"{host} is a local network name Twilio cannot resolve"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return ""
+    if address.is_loopback:
+        return f"{host} is a loopback address"
+    if address.is_link_local:
+        return f"{host} is a link-local address"
+    if address.is_private or address.is_reserved or address.is_unspecified:
+        return f"{host} is a private address"
+    return ""
+
+
+def config_check(*, check_credentials: bool = True) -> list[Finding]:
+    """Our own configuration: API_BASE_URL, credentials, webhook paths, the AI agent URL."""
+    findings = []
+
+    def add(code: str, severity: str, message: str, fix: str) -> None:
+        findings.append(Finding(code=code, severity=severity, message=message, fix=fix))
+
+    base = settings.API_BASE_URL
+    parts = urlsplit(base)
+    if not base:
+        add(
+            "api_base_url_missing",
+            ERROR,
+            "API_BASE_URL is not set: webhooks cannot be built.",
+            "Set API_BASE_URL to the public https origin of this app.",
+        )
+    else:
+        if parts.scheme != "https":
+            add(
+                "api_base_url_not_https",
+                ERROR,
+                f"API_BASE_URL is {base!r}, not https: Twilio's requests and their signatures would travel in clear.",
+                "Serve the app over https and set API_BASE_URL to that origin.",
+            )
+        why = _host_is_private(parts.hostname or "")
+        if why:
+            add(
+                "api_base_url_not_public",
+                ERROR,
+                f"API_BASE_URL is {base!r}: {why}, so Twilio's webhooks never arrive.",
+                "Set API_BASE_URL to a public origin (your domain, or a running tunnel's https URL).",
+            )
+        if parts.path not in ("", "/") or parts.query:
+            add(
+                "api_base_url_has_path",
+                WARNING,
+                f"API_BASE_URL {base!r} has a path or query; webhook URLs are built by appending /inbound/voice etc. to it.",
+                "Use the bare origin, e.g. https://api.example.com.",
+            )
+    for path, name in ((VOICE_PATH, "inbound_voice"), (SMS_PATH, "inbound_sms"), (STATUS_PATH, "status_callback")):
+        try:
+            match = resolve(path)
+        except Resolver404:
+            match = None
+        if match is None or match.func.__name__ != name:
+            add(
+                "webhook_path_missing",
+                ERROR,
+                f"{path} is not served by the {name} webhook view.",
+                "Restore the route in dentsignal/urls.py: the paths are fixed by the numbers' configuration.",
+            )
+    if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
+        add(
+            "signature_check_off",
+            WARNING,
+            "Twilio signature checks are off: anyone can post to the webhooks.",
+            "Unset TWILIO_WEBHOOK_SIGNATURE_CHECK (only allowed with DEBUG anyway).",
+        )
+    agent = settings.AI_AGENT_STREAM_URL
+    if not agent:
+        add(
+            "ai_agent_missing",
+            WARNING,
+            "AI_AGENT_STREAM_URL is empty: calls go to the clinics' office lines, not the AI agent.",
+            "Set AI_AGENT_STREAM_URL to the agent's wss:// endpoint.",
+        )
+    elif urlsplit(agent).scheme != "wss":
+        add(
+            "ai_agent_not_wss",
+            ERROR,
+            f"AI_AGENT_STREAM_URL is {agent!r}; Twilio streams only to wss:// URLs.",
+            "Use the agent's wss:// endpoint.",
+        )
+    if settings.TWILIO_SANDBOX:
+        add(
+            "sandbox_twilio",
+            WARNING,
+            "No Twilio credentials are set: the sandbox Twilio is used, no real numbers.",
+            "Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.",
+        )
+    if check_credentials:
+        result = twilio_service.check_credentials()
+        if not result["success"]:
+            add(
+                "credentials",
+                ERROR,
+                f"Twilio credentials check failed: {result['error']}",
+                "Check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (Console → Account → API keys & tokens).",
+            )
+        elif result["status"] != "active":
+            add("account_not_active", ERROR, f"The Twilio account is {result['status']}.", "Reactivate it in the Twilio console.")
+    return findings
+
+
+def audit_run_execute(*, audit_run_id: int) -> None:
+    """Run config and number checks for an AuditRun row, recording progress and findings."""
+    from django.utils import timezone
+
+    from .models import AuditRun
+
+    AuditRun.objects.filter(pk=audit_run_id).update(progress="Checking configuration and credentials…")
+    config = config_check()
+    AuditRun.objects.filter(pk=audit_run_id).update(progress="Listing the account's numbers and comparing with clinics…")
+    numbers = number_audit()
+    result = numbers.as_dict()
+    result["findings"] = [f.as_dict() for f in config] + result["findings"]
+    AuditRun.objects.filter(pk=audit_run_id).update(
+        status=AuditRun.Status.DONE if numbers.success else AuditRun.Status.FAILED,
+        progress=numbers.error or f"Checked {numbers.numbers_checked} numbers and {numbers.clinics_checked} clinics.",
+        finished_at=timezone.now(),
+        result=result,
+    )
