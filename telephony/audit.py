@@ -406,7 +406,14 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
         )
     if check_credentials:
         result = twilio_service.check_credentials()
-        if not result["success"]:
+        if not result["success"] and result["code"] is None:
+            add(
+                "twilio_unreachable",
+                ERROR,
+                f"Twilio could not be reached: {result['error']}",
+                f"Check the network and TWILIO_API_BASE_URL ({settings.TWILIO_API_BASE_URL}).",
+            )
+        elif not result["success"]:
             add(
                 "credentials",
                 ERROR,
