@@ -205,6 +205,7 @@ def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
     code, out = doctor()
 
     assert code == 3 and "could not run" in out
+    assert "Twilio could not be reached" in out and "TWILIO_API_BASE_URL" in out
 
 
 @pytest.mark.parametrize(
