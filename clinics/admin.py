@@ -1,6 +1,6 @@
 """Django admin for clinics: actions hand the work to services, which enqueue tasks."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -38,7 +38,7 @@ class ClinicAdmin(admin.ModelAdmin):
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
     list_filter = ("number_state",)
     search_fields = ("name", "twilio_number", "twilio_number_sid")
-    actions = ["provision_number", "release_number", "update_webhooks", "mark_listing_updated"]
+    actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
     inlines = [NumberEventInline]
     readonly_fields = (
         "number_state",
@@ -157,6 +157,28 @@ class ClinicAdmin(admin.ModelAdmin):
             },
         )
 
+    @admin.action(description="Retry failed provisioning (same area code)", permissions=["change"])
+    def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        failed = []
+        for clinic in queryset:
+            if clinic.number_state != NumberState.FAILED or clinic.twilio_number or not clinic.requested_area_code:
+                self.message_user(
+                    request, f"Skipped {clinic.name}: only a failed provisioning can be retried.", messages.WARNING
+                )
+            else:
+                failed.append(clinic)
+        self._request_each(
+            request,
+            failed,
+            lambda clinic: services.clinic_number_provision_request(
+                clinic_id=clinic.id,
+                area_code=clinic.requested_area_code,
+                friendly_name=clinic.requested_friendly_name,
+                actor=request.user,
+            ),
+            started="Provisioning retried",
+        )
+
     @admin.action(description="Release number", permissions=["change"])
     def release_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
         if "apply" in request.POST:
@@ -204,7 +226,7 @@ class ClinicAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)
 
     def _request_each(
-        self, request: HttpRequest, queryset: QuerySet[Clinic], service: Callable[[Clinic], object], *, started: str
+        self, request: HttpRequest, queryset: Iterable[Clinic], service: Callable[[Clinic], object], *, started: str
     ) -> None:
         """Call a request service per clinic; report each outcome, or why it was skipped."""
         for clinic in queryset:

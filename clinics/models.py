@@ -44,6 +44,9 @@ class Clinic(models.Model):
     # The exact number about to be bought, committed before the purchase call so that a
     # retried task buys this same number (or adopts it) rather than a second one.
     pending_number = models.CharField(max_length=16, blank=True)
+    # When the periodic job last re-sent this clinic's stuck work (at most once per
+    # NUMBER_STUCK_AFTER_SECONDS, so a long outage does not flood the queue).
+    last_redriven_at = models.DateTimeField(null=True, blank=True)
     # Webhooks as Twilio last confirmed them for this clinic's number.
     twilio_webhooks = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -98,6 +101,7 @@ class NumberEvent(models.Model):
         WEBHOOKS_UPDATED = "webhooks_updated", "Webhooks updated"
         RELEASE_REQUESTED = "release_requested", "Release requested"
         RELEASED = "released", "Number released"
+        REDRIVEN = "redriven", "Stuck work re-sent"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -12,8 +12,12 @@ write also records its NumberEvent, and work for Twilio is enqueued on commit.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
@@ -37,6 +41,10 @@ class ClinicNotFound(ClinicNumberError):
 
 class ClinicInputError(ClinicNumberError):
     status = 400
+
+
+class AlreadyReleased(ClinicNumberError):
+    """The release asked for has already been done (a repeated task)."""
 
 
 def _clinic_lock(clinic_id: object) -> Clinic:
@@ -248,16 +256,26 @@ def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | N
             raise ClinicNumberError(f"Clinic {clinic.id} ({clinic.name}) is already releasing its number.")
         _set_state(clinic, NumberState.RELEASING)
         _event(clinic, NumberEvent.Kind.RELEASE_REQUESTED, number=clinic.twilio_number, sid=clinic.twilio_number_sid, actor=actor)
-        from telephony.tasks import release_number
+        from telephony.tasks import release_clinic_number
 
-        release_number.delay_on_commit(clinic.twilio_number_sid)
+        release_clinic_number.delay_on_commit(clinic.id, clinic.twilio_number_sid)
     return clinic
 
 
-def clinic_number_release_begin(*, phone_sid: str) -> Clinic | None:
-    """Mark the clinic holding `phone_sid` as releasing; None when no clinic holds it."""
+def clinic_number_release_begin(*, phone_sid: str, clinic_id: int | None = None) -> Clinic | None:
+    """Mark the clinic holding `phone_sid` as releasing; None when no clinic holds it.
+
+    With `clinic_id`, the number must be that clinic's: a release meant for one clinic
+    never releases another's number (ClinicNumberError), and a release already done
+    for it raises AlreadyReleased.
+    """
     with transaction.atomic():
         clinic = Clinic.objects.select_for_update().filter(twilio_number_sid=phone_sid).first()
+        if clinic_id is not None and (clinic is None or clinic.id != clinic_id):
+            done = NumberEvent.objects.filter(clinic_id=clinic_id, phone_sid=phone_sid, kind=NumberEvent.Kind.RELEASED)
+            if clinic is None and done.exists():
+                raise AlreadyReleased(f"{phone_sid} was already released from clinic {clinic_id}.")
+            raise ClinicNumberError(f"{phone_sid} is not clinic {clinic_id}'s number; nothing was released.")
         if clinic is None:
             return None
         if clinic.number_state != NumberState.RELEASING:
@@ -337,3 +355,36 @@ def clinic_number_adopt(
         return clinic_number_activate(
             clinic_id=clinic.id, phone_number=phone_number, phone_sid=phone_sid, webhooks=webhooks, adopted=True
         )
+
+
+def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic]:
+    """Claim the clinics stuck in provisioning/releasing for the periodic re-drive.
+
+    Stuck means in that state longer than NUMBER_STUCK_AFTER_SECONDS and not re-driven
+    within that time; each claimed clinic gets `last_redriven_at` and a history event.
+    """
+    seconds = settings.NUMBER_STUCK_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    with transaction.atomic():
+        clinics = list(
+            Clinic.objects.select_for_update(skip_locked=True).filter(
+                Q(last_redriven_at__isnull=True) | Q(last_redriven_at__lt=cutoff),
+                number_state__in=(NumberState.PROVISIONING, NumberState.RELEASING),
+                number_state_changed_at__lt=cutoff,
+            )
+        )
+        Clinic.objects.filter(pk__in=[c.pk for c in clinics]).update(last_redriven_at=timezone.now())
+        NumberEvent.objects.bulk_create(
+            [
+                NumberEvent(
+                    clinic=c,
+                    clinic_name=c.name,
+                    kind=NumberEvent.Kind.REDRIVEN,
+                    phone_number=c.twilio_number or c.pending_number,
+                    phone_sid=c.twilio_number_sid or "",
+                    detail=f"{c.get_number_state_display()} since {c.number_state_changed_at:%Y-%m-%d %H:%M} UTC; re-sent",
+                )
+                for c in clinics
+            ]
+        )
+    return clinics

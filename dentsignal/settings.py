@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dentsignal.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "dentsignal.urls"
@@ -89,6 +90,11 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: per-process memory by default; set CACHE_URL=redis://… in production so
+# that limits (the provisioning API's rate limit) hold across web processes.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # ---------------------------------------------------------------------------
 # Auth, i18n, static files
@@ -148,6 +154,12 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # task including its retry countdown, or a slow task would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A clinic in provisioning/releasing longer than this has lost its task (a crash
+# between commit and broker, or a dropped message): Celery beat re-sends it.
+NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE = {
+    "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},
+}
 
 # ---------------------------------------------------------------------------
 # Twilio
@@ -173,6 +185,9 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # Country searched for numbers to buy (clinics are in the US and Canada).
 TWILIO_NUMBER_COUNTRY = env("TWILIO_NUMBER_COUNTRY", default="US")
 
+# Buying numbers costs money: each user may ask the provisioning API this many
+# times per window ("requests/seconds"); more get 429 with Retry-After.
+API_PROVISION_RATE_LIMIT = env("API_PROVISION_RATE_LIMIT", default="10/60")
 # Webhooks refuse requests without a valid X-Twilio-Signature. Switching the check
 # off is only allowed with DEBUG on (a warning is logged at start-up).
 TWILIO_WEBHOOK_SIGNATURE_CHECK = env.bool("TWILIO_WEBHOOK_SIGNATURE_CHECK", default=True)

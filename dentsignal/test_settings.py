@@ -15,3 +15,6 @@ SECURE_SSL_REDIRECT = False
 # TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: tests close connections (outages) and use several threads.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-dentsignal.sqlite3")}  # noqa: F405

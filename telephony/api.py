@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -15,6 +16,7 @@ from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
 
 from .auth import ApiAuthError, api_staff_user
+from .ratelimit import rate_limit_hit
 
 ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name"}
 
@@ -80,6 +82,14 @@ def provision_number(request: HttpRequest) -> JsonResponse:
     """POST /api/admin/provision-number {"clinic_id", "area_code", "friendly_name"?} -> 202."""
     try:
         user = api_staff_user(request)
+    except ApiAuthError as exc:
+        return json_error(exc.status, str(exc))
+    wait = rate_limit_hit(key=f"provision:{user.pk}", rate=settings.API_PROVISION_RATE_LIMIT)
+    if wait is not None:
+        response = json_error(429, f"Too many provisioning requests; try again in {wait} s.", retry_after=wait)
+        response["Retry-After"] = str(wait)
+        return response
+    try:
         payload = _parse_body(request)
     except ApiAuthError as exc:
         return json_error(exc.status, str(exc))

@@ -57,6 +57,17 @@ def release_number(self: Task, phone_sid: str) -> dict[str, Any]:
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
+def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[str, Any]:
+    """Release the number a clinic holds; refuses a SID that is not that clinic's."""
+    result = twilio_service.release_number(phone_sid, clinic_id=clinic_id)
+    return _retry_or_give_up(
+        self,
+        result,
+        lambda error: clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=error, code=result["code"]),
+    )
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
 def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     """Point a number's webhooks at today's API_BASE_URL."""
     result = twilio_service.update_number_webhooks(phone_sid)
@@ -70,6 +81,23 @@ def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]
 
     result = messaging.reminder_send(appointment_id=appointment_id)
     return _retry_or_give_up(self, result, lambda error: None)
+
+
+@shared_task
+def redrive_stuck_clinics() -> int:
+    """Periodic (Celery beat): resend the work of clinics stuck in provisioning or releasing.
+
+    Covers a task lost between our commit and the broker, or dropped by it. The tasks
+    are idempotent, so re-sending one that is merely slow buys nothing twice.
+    """
+    count = 0
+    for clinic in clinic_services.clinics_stuck_claim():
+        if clinic.number_state == "provisioning":
+            provision_number.delay_on_commit(clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None)
+        elif clinic.twilio_number_sid:
+            release_clinic_number.delay_on_commit(clinic.id, clinic.twilio_number_sid)
+        count += 1
+    return count
 
 
 @shared_task

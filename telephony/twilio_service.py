@@ -360,14 +360,21 @@ def check_credentials() -> dict[str, Any]:
     return {"success": True, "sid": account.sid, "status": account.status, "friendly_name": account.friendly_name}
 
 
-def release_number(phone_sid: str) -> dict[str, Any]:
+def release_number(phone_sid: str, *, clinic_id: int | None = None) -> dict[str, Any]:
     """Release the number at Twilio and clear it from its clinic, keeping the history.
 
-    A number Twilio no longer has (20404) counts as released. Safe to repeat.
+    A number Twilio no longer has (20404) counts as released. Safe to repeat. With
+    `clinic_id`, only that clinic's number is released (a stale or wrong request
+    releases nothing).
     """
     if not isinstance(phone_sid, str) or not re.fullmatch(r"PN[0-9a-fA-F]{32}", phone_sid):
         return _failure(f"{str(phone_sid)[:40]!r} is not a Twilio phone number SID (PN followed by 32 hex digits).")
-    clinic = clinic_services.clinic_number_release_begin(phone_sid=phone_sid)
+    try:
+        clinic = clinic_services.clinic_number_release_begin(phone_sid=phone_sid, clinic_id=clinic_id)
+    except clinic_services.AlreadyReleased:
+        return {"success": True, "sid": phone_sid, "phone_number": "", "clinic_id": clinic_id, "already_released": True}
+    except clinic_services.ClinicNumberError as exc:
+        return _failure(str(exc))
     phone_number = clinic.twilio_number if clinic else ""
     already = False
     try:
