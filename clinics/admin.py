@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
@@ -14,6 +14,18 @@ from .forms import ProvisionNumberForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national
 from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+
+
+class SafeSelectionMixin:
+    """Admin actions get a clear error, not a 500, for a forged or garbled selection."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if request.method == "POST" and "action" in request.POST:
+            selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+            if any(not value.isdigit() or len(value) > 18 for value in selected):
+                self.message_user(request, "The selection was not valid; nothing was done.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
 
 
 class NumberEventInline(admin.TabularInline):
@@ -34,7 +46,7 @@ class NumberEventInline(admin.TabularInline):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
     list_filter = ("number_state",)
     search_fields = ("name", "twilio_number", "twilio_number_sid")
@@ -253,7 +265,7 @@ class ClinicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "phone", "clinic", "sms_opted_out")
     list_filter = ("sms_opted_out", "clinic")
     search_fields = ("name", "phone")
@@ -261,7 +273,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("patient", "clinic", "starts_at", "status", "needs_staff_attention", "reminder_sent_at")
     list_filter = ("status", "needs_staff_attention", "clinic")
     search_fields = ("patient__name", "patient__phone")

@@ -9,6 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from clinics.admin import SafeSelectionMixin
+
 from .models import ApiToken, AuditRun, CallLog, MessageLog
 from .tasks import adopt_orphan_number, run_number_audit, update_number_webhooks
 
@@ -27,7 +29,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(MessageLog)
-class MessageLogAdmin(admin.ModelAdmin):
+class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
     """Every SMS; filter "needs reading" per clinic for the staff inbox."""
 
     list_display = ("created_at", "clinic", "direction", "from_number", "body_short", "action", "status", "needs_reading")

@@ -5,6 +5,7 @@ signatures.py). They read only the parameters they need: Twilio adds new ones ov
 """
 
 import logging
+import re
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -18,10 +19,17 @@ from . import calls, messaging, replies
 from .signatures import twilio_webhook
 
 logger = logging.getLogger(__name__)
+# Twilio SIDs: two letters and 32 hex digits. Anything else is not from Twilio.
+SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
 NO_AGENT_MESSAGE = "Thank you for calling {name}. We cannot take your call right now. Please call back during office hours."
 TROUBLE_MESSAGE = "Sorry, we are having trouble answering right now. Please call back in a few minutes."
+
+
+def _param(request: HttpRequest, name: str, default: str = "") -> str:
+    """A form parameter without NUL characters (PostgreSQL text cannot hold them)."""
+    return request.POST.get(name, default).replace("\x00", "")
 
 
 def _twiml(response: object) -> HttpResponse:
@@ -59,9 +67,9 @@ def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
 @twilio_webhook
 def inbound_voice(request: HttpRequest) -> HttpResponse:
     """An inbound call: the AI agent for an active clinic, a fallback otherwise."""
-    to_number = request.POST.get("To", "")
-    caller = request.POST.get("From", "")
-    call_sid = request.POST.get("CallSid", "")
+    to_number = _param(request, "To", "")
+    caller = _param(request, "From", "")
+    call_sid = _param(request, "CallSid", "")
     try:
         target = calls.call_target_for(to_number=to_number)
     except DatabaseError:
@@ -77,13 +85,13 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
         response = _agent_twiml(target.clinic, caller=caller, call_sid=call_sid)
     else:
         response = _fallback_twiml(target.clinic)
-    if call_sid:
+    if SID_RE.match(call_sid):
         calls.call_log_inbound(
             call_sid=call_sid,
             clinic=target.clinic,
             from_number=caller,
             to_number=to_number,
-            status=request.POST.get("CallStatus", "ringing"),
+            status=_param(request, "CallStatus", "ringing"),
         )
         if target.clinic is not None and not target.call_tested:
             calls.call_checklist_tick(clinic_id=target.clinic.id, call_sid=call_sid)
@@ -93,14 +101,14 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
 @twilio_webhook
 def inbound_sms(request: HttpRequest) -> HttpResponse:
     """A patient's SMS: act on it once and answer with TwiML."""
-    message_sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
-    if not message_sid:
-        return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
+    message_sid = _param(request, "MessageSid") or _param(request, "SmsSid") or ""
+    if not SID_RE.match(message_sid):
+        return HttpResponse("MessageSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
     text = replies.sms_reply_process(
         message_sid=message_sid,
-        to_number=request.POST.get("To", ""),
-        from_number=request.POST.get("From", ""),
-        body=request.POST.get("Body", ""),
+        to_number=_param(request, "To", ""),
+        from_number=_param(request, "From", ""),
+        body=_param(request, "Body", ""),
     )
     response = MessagingResponse()
     if text:
@@ -108,28 +116,32 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
     return _twiml(response)
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+def _int_or_none(value: str) -> int | None:
+    """A non-negative 32-bit integer from a form value, or None (bad values are ignored)."""
+    if not value.isdigit() or len(value) > 10:
         return None
+    number = int(value)
+    return number if number < 2**31 else None
 
 
 @twilio_webhook
 def status_callback(request: HttpRequest) -> HttpResponse:
     """A call or message status: recorded forward-only; 204 fast."""
-    data = request.POST
-    if data.get("MessageSid") and data.get("MessageStatus"):
+    message_sid, call_sid = _param(request, "MessageSid"), _param(request, "CallSid")
+    message_status, call_status = _param(request, "MessageStatus"), _param(request, "CallStatus")
+    if SID_RE.match(message_sid) and message_status:
         messaging.message_status_record(
-            message_sid=data["MessageSid"], status=data["MessageStatus"], error_code=_int_or_none(data.get("ErrorCode"))
+            message_sid=message_sid, status=message_status, error_code=_int_or_none(_param(request, "ErrorCode"))
         )
-    elif data.get("CallSid") and data.get("CallStatus"):
+    elif SID_RE.match(call_sid) and call_status:
         calls.call_status_record(
-            call_sid=data["CallSid"],
-            status=data["CallStatus"],
-            duration=_int_or_none(data.get("CallDuration")),
-            sequence=_int_or_none(data.get("SequenceNumber")),
+            call_sid=call_sid,
+            status=call_status,
+            duration=_int_or_none(_param(request, "CallDuration")),
+            sequence=_int_or_none(_param(request, "SequenceNumber")),
         )
     else:
-        return HttpResponse("Expected CallSid+CallStatus or MessageSid+MessageStatus.", status=400, content_type="text/plain")
+        return HttpResponse(
+            "Expected a Twilio CallSid with CallStatus, or MessageSid with MessageStatus.", status=400, content_type="text/plain"
+        )
     return HttpResponse(status=204)

@@ -1,0 +1,247 @@
+"""Hostile and malformed input on every surface: a clear 4xx or error, nothing bought, nothing written, no 500."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from twilio.request_validator import RequestValidator
+
+from clinics.models import ChecklistItem, Clinic, NumberEvent, NumberState, Patient
+from telephony.models import ApiToken, CallLog, MessageLog
+from tests.conftest import PUBLIC_BASE_URL
+from tests.factories import ClinicFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOSTILE_STRINGS = [
+    "",
+    " ",
+    "\x00",
+    "' OR 1=1; DROP TABLE clients; --",
+    "<script>alert(1)</script>",
+    "５１２",
+    "🦷🦷🦷",
+    "x" * 10_000,
+    "512\n513",
+    "%00%ff",
+    "-1",
+    "99999999999999999999999999",
+]
+HOSTILE_IDS = [-1, 0, 2**63, 2**80, "1; DROP TABLE clients", "abc", None, True, 1.5, [1], {"id": 1}, ""]
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(sandbox, settings):
+    settings.API_BASE_URL = PUBLIC_BASE_URL
+    from django.core.cache import cache
+
+    cache.clear()
+    return sandbox
+
+
+def snapshot():
+    """Everything a request could write."""
+    return (
+        list(Clinic.objects.values_list("id", "number_state", "twilio_number", "pending_number").order_by("id")),
+        NumberEvent.objects.count(),
+        ChecklistItem.objects.count(),
+        CallLog.objects.count(),
+        MessageLog.objects.count(),
+        Patient.objects.count(),
+    )
+
+
+@pytest.fixture
+def clinic():
+    return ClinicFactory()
+
+
+@pytest.fixture
+def token(django_user_model):
+    user = django_user_model.objects.create_user(username="ops", password="pw-ops-123456", is_staff=True)
+    return ApiToken.issue(user=user)[1]
+
+
+def api_post(client, token, data, content_type="application/json"):
+    body = data if isinstance(data, (bytes, str)) else json.dumps(data)
+    return client.post("/api/admin/provision-number", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.mark.parametrize("value", [*HOSTILE_STRINGS, None, 12, -512, 5.12, True, [], {}])
+def test_api_area_code(client, token, clinic, sandbox, value):
+    before = snapshot()
+
+    response = api_post(client, token, {"clinic_id": clinic.id, "area_code": value})
+
+    assert response.status_code == 400, response.content
+    assert "area_code" in response.json()["errors"]
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_api_clinic_id(client, token, sandbox, value):
+    before = snapshot()
+
+    response = api_post(client, token, {"clinic_id": value, "area_code": "512"})
+
+    assert response.status_code in (400, 404), response.content
+    assert response["Content-Type"] == "application/json"
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{", "application/json"),
+        (b"null", "application/json"),
+        (b"\xc3\x28", "application/json"),
+        (b'{"clinic_id": 1, "area_code": "512"' + b" " * 10, "application/json"),
+        (b"clinic_id=1&area_code=512", "application/x-www-form-urlencoded"),
+        (b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--b--', "multipart/form-data; boundary=b"),
+        (b'{"clinic_id": 1}', "text/plain"),
+        (b'{"clinic_id": 1}', "application/json-patch+json"),
+        (json.dumps({"clinic_id": 1, "area_code": "512", "nested": {"a": [1] * 1000}}).encode(), "application/json"),
+    ],
+)
+def test_api_malformed_bodies(client, token, sandbox, body, content_type):
+    before = snapshot()
+
+    response = api_post(client, token, body, content_type=content_type)
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/admin/clinics/-1/number",
+        "/api/admin/clinics/99999999999999999999999/number",
+        "/api/admin/clinics/abc/number",
+        "/api/admin/clinics/%00/number",
+    ],
+)
+def test_api_status_url_ids(client, token, path):
+    response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("value", HOSTILE_STRINGS)
+def test_admin_provision_form(admin_client, clinic, sandbox, value):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_changelist"),
+        {
+            "action": "provision_number",
+            ACTION_CHECKBOX_NAME: [clinic.pk],
+            "apply": "1",
+            "area_code": value,
+            "friendly_name": value,
+        },
+    )
+
+    assert page.status_code == 200
+    assert page.context["form"].errors
+    assert b"<script>alert(1)</script>" not in page.content
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize("selected", [["abc"], ["-1"], ["99999999999999999999"], ["1; DROP TABLE clients"], [""]])
+def test_admin_action_with_hostile_selection(admin_client, clinic, sandbox, selected):
+    before = snapshot()
+
+    response = admin_client.post(
+        reverse("admin:clinics_clinic_changelist"),
+        {"action": "provision_number", ACTION_CHECKBOX_NAME: selected, "apply": "1", "area_code": "512"},
+    )
+
+    assert response.status_code in (200, 302, 400)
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("provision_number", "abc", "512"),
+        ("provision_number", "-1", "512"),
+        ("provision_number", "99999999999999999999", "512"),
+        ("provision_number", "CLINIC", "' OR 1=1 --"),
+        ("provision_number", "CLINIC", "🦷"),
+        ("provision_number", "CLINIC", ""),
+        ("release_number", "--sid", "<script>", "--yes"),
+        ("release_number", "--clinic", "abc", "--yes"),
+        ("update_webhooks", "--sid", "x" * 5000),
+        ("twilio_sign_request", "voice", "not-a-pair"),
+        ("create_api_token", "' OR 1=1 --"),
+    ],
+)
+def test_management_commands(clinic, sandbox, args):
+    before = snapshot()
+    args = tuple(str(clinic.id) if a == "CLINIC" else a for a in args)
+
+    with pytest.raises((CommandError, SystemExit)):
+        call_command(*args, stdout=StringIO(), stderr=StringIO())
+
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+def signed(client, path, params):
+    signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+@pytest.mark.parametrize("path", ["/inbound/voice", "/api/sms/inbound", "/twilio/status"])
+@pytest.mark.parametrize("sid", ["", "x" * 500, "SM' OR 1=1 --", "CA🦷", "SM" + "g" * 32])
+def test_webhooks_with_bad_sids_write_nothing(client, path, sid):
+    before = snapshot()
+    params = {
+        "CallSid": sid,
+        "MessageSid": sid,
+        "From": "+15125550999",
+        "To": "+15125550142",
+        "Body": "C",
+        "CallStatus": "completed",
+        "MessageStatus": "delivered",
+    }
+
+    response = signed(client, path, params)
+
+    assert response.status_code in (200, 400), response.content  # voice still answers the caller
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE_STRINGS)
+def test_webhooks_with_odd_but_signed_values_never_500(client, value):
+    clinic = ClinicFactory(twilio_number="+15125550142", twilio_number_sid="PN" + "1" * 32, number_state=NumberState.ACTIVE)
+    sid = "SM" + "a" * 32
+
+    sms = signed(client, "/api/sms/inbound", {"MessageSid": sid, "From": value, "To": value or "+15125550142", "Body": value})
+    voice = signed(client, "/inbound/voice", {"CallSid": "CA" + "a" * 32, "From": value, "To": value, "CallStatus": value})
+    status = signed(
+        client,
+        "/twilio/status",
+        {"CallSid": "CA" + "a" * 32, "CallStatus": value, "CallDuration": value, "SequenceNumber": value},
+    )
+
+    assert sms.status_code == 200 and voice.status_code == 200
+    assert status.status_code == (204 if value.replace("\x00", "") else 400)  # an empty CallStatus is malformed
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+
+
+def test_webhook_with_a_json_body_is_refused(client):
+    response = client.post(
+        "/api/sms/inbound", b'{"MessageSid": "SM"}', content_type="application/json", HTTP_X_TWILIO_SIGNATURE="abc"
+    )
+
+    assert response.status_code == 403
