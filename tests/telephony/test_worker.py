@@ -41,9 +41,7 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(sandbox_server, sandbox) -> Iterator[subprocess.Popen]:
-    """A `celery worker` process on the test database, Redis and the sandbox Twilio."""
+def _worker_env(sandbox_server, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -53,34 +51,87 @@ def worker(sandbox_server, sandbox) -> Iterator[subprocess.Popen]:
         "TWILIO_API_BASE_URL": sandbox_server.url,
         "API_BASE_URL": PUBLIC_BASE_URL,
         "DJANGO_SECRET_KEY": "worker-test-secret-key-" + "x" * 40,
+        **extra,
     }
     env.pop("DJANGO_DEBUG", None)
-    # A clean queue: nothing left from an earlier run may be delivered to this worker.
+    return env
+
+
+class Workers:
+    """Real `celery worker` processes on the test database, Redis and the sandbox Twilio."""
+
+    def __init__(self, sandbox_server) -> None:
+        self.sandbox_server = sandbox_server
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dentsignal", "worker", "--loglevel=INFO", "--without-gossip",
+             "--without-mingle", f"--hostname=w{len(self.procs)}@%h", *args],
+            env=_worker_env(self.sandbox_server, **env),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                output, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+            print(output[-3000:] if output else "")
+
+
+@pytest.fixture
+def workers(sandbox_server, sandbox) -> Iterator[Workers]:
+    # A clean queue: nothing left from an earlier run may be delivered to these workers.
     subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dentsignal", "worker", "--concurrency=2", "--loglevel=INFO", "--without-gossip"],
-        env=env,
+        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f"],
+        env=_worker_env(sandbox_server),
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        check=True,
+        capture_output=True,
     )
+    redis_client().delete("unacked", "unacked_index")
     # dentsignal.test_settings points the broker at TEST_CELERY_BROKER_URL.
     assert celery_app.conf.broker_url == BROKER_URL
     celery_app.conf.task_always_eager = False
+    pool = Workers(sandbox_server)
     try:
-        yield proc
+        yield pool
     finally:
         celery_app.conf.task_always_eager = True
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-        print(output[-5000:])
+        pool.stop_all()
+
+
+@pytest.fixture
+def worker(workers) -> subprocess.Popen:
+    return workers.start("--concurrency=2")
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(BROKER_URL)
+
+
+def wait_queue_drained(timeout: float = 90.0) -> None:
+    """Until no task waits in Redis or is held unacknowledged by a worker."""
+    client = redis_client()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.llen("celery") == 0 and client.hlen("unacked") == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"tasks still queued after {timeout}s")
 
 
 def wait_for_state(clinic_id: int, state: str, timeout: float = 60.0) -> Clinic:
@@ -116,3 +167,95 @@ def test_admin_click_is_provisioned_by_a_worker_from_redis(worker, admin_client,
     admin_client.post(changelist, {"action": "release_number", ACTION_CHECKBOX_NAME: [clinic.pk], "apply": "1"}, follow=True)
     wait_for_state(clinic.id, NumberState.RELEASED)
     assert sandbox.owned_numbers() == []
+
+
+def test_fifty_concurrent_requests_of_every_kind_buy_one_number(workers, sandbox, settings, django_user_model):
+    """Admin clicks, API calls and direct enqueues at once, over three worker processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import close_old_connections
+    from django.test import Client
+
+    from telephony.models import ApiToken
+    from telephony.tasks import provision_number
+
+    settings.API_PROVISION_RATE_LIMIT = "1000/60"
+    # Slow purchases keep many tasks in flight at once: the race is real.
+    sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_before", delay=1.0, times=50)
+    for _ in range(3):
+        workers.start("--concurrency=3")
+    clinic = ClinicFactory(name="Crowded Dental")
+    admin = django_user_model.objects.create_superuser(username="boss", password="pw-boss-123456")
+    token = ApiToken.issue(user=admin)[1]
+    changelist = reverse("admin:clinics_clinic_changelist")
+
+    def one(i: int) -> int:
+        try:
+            if i % 3 == 0:
+                client = Client()
+                client.force_login(admin)
+                data = {"action": "provision_number", ACTION_CHECKBOX_NAME: [clinic.pk], "apply": "1", "area_code": "512"}
+                return client.post(changelist, data).status_code
+            if i % 3 == 1:
+                return Client().post(
+                    "/api/admin/provision-number",
+                    f'{{"clinic_id": {clinic.id}, "area_code": "512"}}',
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {token}",
+                ).status_code
+            provision_number.delay(clinic.id, "512", None)
+            return 0
+        finally:
+            close_old_connections()
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(one, range(50)))
+
+    assert all(status in (0, 302, 202, 409) for status in statuses), statuses
+    clinic = wait_for_state(clinic.id, NumberState.ACTIVE)
+    wait_queue_drained()
+    owned = sandbox.owned_numbers()
+    assert [n["sid"] for n in owned] == [clinic.twilio_number_sid]
+    purchases = sandbox.api_requests("POST", "IncomingPhoneNumbers.json")
+    assert {p["form"]["PhoneNumber"] for p in purchases} == {clinic.twilio_number}
+    assert sum(1 for p in purchases if p["status"] == 201) == 1
+    assert len(purchases) >= 2, "no two purchases overlapped; the test did not race"
+    print(f"{len(purchases)} purchase attempts of {clinic.twilio_number}, 1 sold; statuses {sorted(set(statuses))}")
+
+
+def test_worker_killed_after_twilio_sold_the_number_buys_no_second_one(workers, sandbox):
+    """SIGKILL between Twilio's sale and our database write; the task is delivered again."""
+    from clinics import services
+
+    env = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_INTERVAL": "1", "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+           "TWILIO_HTTP_TIMEOUT": "60"}
+    # Twilio commits the purchase, then its answer takes 30 s: the worker is waiting for it.
+    sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_after", delay=30)
+    first = workers.start("--pool=solo", **env)
+    clinic = ClinicFactory(name="Crash Dental")
+
+    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    deadline = time.monotonic() + 60
+    while not sandbox.owned_numbers():
+        assert time.monotonic() < deadline, "the purchase never reached the sandbox"
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    sold = sandbox.owned_numbers()[0]
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.PROVISIONING and clinic.twilio_number is None
+    assert clinic.pending_number == sold["phone_number"]  # committed before the purchase
+    sandbox._call("DELETE", "faults")
+
+    time.sleep(3.5)  # past the visibility timeout: the unacknowledged task is due again
+    workers.start("--pool=solo", **env)
+
+    clinic = wait_for_state(clinic.id, NumberState.ACTIVE, timeout=60)
+    wait_queue_drained()
+    assert clinic.twilio_number_sid == sold["sid"]
+    assert [n["sid"] for n in sandbox.owned_numbers()] == [sold["sid"]]
+    from clinics.models import NumberEvent
+
+    assert NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.ADOPTED, phone_sid=sold["sid"]).exists()
