@@ -174,9 +174,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         failed = []
         for clinic in queryset:
             if clinic.number_state != NumberState.FAILED or clinic.twilio_number or not clinic.requested_area_code:
-                self.message_user(
-                    request, f"Skipped {clinic.name}: only a failed provisioning can be retried.", messages.WARNING
-                )
+                self.message_user(request, f"Skipped {clinic.name}: only a failed provisioning can be retried.", messages.WARNING)
             else:
                 failed.append(clinic)
         self._request_each(

@@ -29,9 +29,7 @@ class Clinic(models.Model):
         help_text="The clinic's own line in E.164 (+15125551234); calls fall back to it.",
     )
     # NULL (not "") when there is no number, so that "unique when set" is a plain UNIQUE.
-    twilio_number = models.CharField(
-        max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164]
-    )
+    twilio_number = models.CharField(max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164])
     twilio_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
@@ -55,6 +53,13 @@ class Clinic(models.Model):
     class Meta:
         db_table = "clients"
         ordering = ["name", "id"]
+        constraints = [
+            # Two clinics never reserve the same number: concurrent provisioning in one
+            # area code sees the same search results.
+            models.UniqueConstraint(
+                fields=["pending_number"], condition=~models.Q(pending_number=""), name="clinic_pending_number_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,6 +41,10 @@ class ClinicNotFound(ClinicNumberError):
 
 class ClinicInputError(ClinicNumberError):
     status = 400
+
+
+class NumberTaken(ClinicNumberError):
+    """Another clinic has reserved or holds this number."""
 
 
 class AlreadyReleased(ClinicNumberError):
@@ -148,17 +152,26 @@ def clinic_number_reserve(*, clinic_id: int, phone_number: str) -> str:
     """Commit the exact number about to be bought; return the number to buy.
 
     If another run already reserved a number for this clinic, that one is returned, so
-    two runs never buy two different numbers.
+    two runs never buy two different numbers. A number another clinic has reserved or
+    holds raises NumberTaken (the caller tries the next one).
     """
-    with transaction.atomic():
-        clinic = _clinic_lock(clinic_id)
-        if clinic.number_state != NumberState.PROVISIONING or clinic.twilio_number:
-            raise ClinicNumberError(f"Clinic {clinic.id} is no longer being provisioned ({clinic.get_number_state_display()}).")
-        if clinic.pending_number:
-            return clinic.pending_number
-        clinic.pending_number = phone_number
-        clinic.save(update_fields=["pending_number", "updated_at"])
-        _event(clinic, NumberEvent.Kind.RESERVED, number=phone_number)
+    try:
+        with transaction.atomic():
+            clinic = _clinic_lock(clinic_id)
+            if clinic.number_state != NumberState.PROVISIONING or clinic.twilio_number:
+                state = clinic.get_number_state_display()
+                raise ClinicNumberError(f"Clinic {clinic.id} is no longer being provisioned ({state}).")
+            if clinic.pending_number:
+                return clinic.pending_number
+            others = Clinic.objects.filter(Q(pending_number=phone_number) | Q(twilio_number=phone_number))
+            if others.exclude(pk=clinic.pk).exists():
+                raise NumberTaken(f"{phone_number} is reserved by another clinic.")
+            clinic.pending_number = phone_number
+            clinic.save(update_fields=["pending_number", "updated_at"])
+            _event(clinic, NumberEvent.Kind.RESERVED, number=phone_number)
+    except IntegrityError as exc:
+        # Another clinic reserved it between our check and our write.
+        raise NumberTaken(f"{phone_number} is reserved by another clinic.") from exc
     return phone_number
 
 

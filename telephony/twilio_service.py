@@ -183,16 +183,24 @@ def _search(area_code: str, *, limit: int) -> list[Any]:
     )
 
 
-def _find_owned(client: Client, *, phone_number: str | None, friendly_name: str) -> Any | None:
-    """The account's own number matching `phone_number`, else one named `friendly_name`."""
+def _find_owned(client: Client, *, clinic_id: int, phone_number: str | None, friendly_name: str) -> Any | None:
+    """The account's own number bought for this clinic: by number, else by friendly name.
+
+    Only a number whose friendly name identifies this clinic counts: a number the
+    account bought for another clinic is not ours to adopt.
+    """
+    candidates = []
     if phone_number:
-        for number in client.incoming_phone_numbers.list(phone_number=phone_number, limit=5):
-            if number.phone_number == phone_number:
-                return number
-    for number in client.incoming_phone_numbers.list(friendly_name=friendly_name, limit=5):
-        if number.friendly_name == friendly_name:
-            return number
-    return None
+        candidates += [
+            n for n in client.incoming_phone_numbers.list(phone_number=phone_number, limit=5) if n.phone_number == phone_number
+        ]
+    if not candidates:
+        candidates += [
+            n
+            for n in client.incoming_phone_numbers.list(friendly_name=friendly_name, limit=5)
+            if n.friendly_name == friendly_name
+        ]
+    return next((n for n in candidates if clinic_id_from_friendly_name(n.friendly_name) == clinic_id), None)
 
 
 def provision_clinic_number(clinic_id: int, area_code: str, friendly_name: str | None = None) -> dict[str, Any]:
@@ -227,6 +235,8 @@ def provision_clinic_number(clinic_id: int, area_code: str, friendly_name: str |
     except _ProvisionFailed as exc:
         clinic_services.clinic_number_provision_fail(clinic_id=clinic.id, error=exc.error, code=exc.code)
         return _failure(exc.error, exc.code)
+    except _RetryLater as exc:
+        return _failure(f"Waiting to buy a number: {exc}.", retryable=True)
     except clinic_services.ClinicNumberError as exc:
         return _failure(str(exc))
     clinic_services.clinic_number_activate(
@@ -237,6 +247,10 @@ def provision_clinic_number(clinic_id: int, area_code: str, friendly_name: str |
         adopted=adopted,
     )
     return {"success": True, "phone_number": number.phone_number, "sid": number.sid, "webhooks": _webhooks_of(number)}
+
+
+class _RetryLater(Exception):
+    """Nothing went wrong, but the purchase must wait (handled like a rate limit)."""
 
 
 class _ProvisionFailed(Exception):
@@ -251,7 +265,7 @@ def _buy_or_adopt(client: Client, *, clinic: Clinic, area_code: str, friendly_na
     if pending and _area_code_of(pending) != area_code:
         # Left by an earlier attempt in another area code: adopt it if it was bought
         # unseen, else forget it; never buy it now.
-        owned = _find_owned(client, phone_number=pending, friendly_name=friendly_name)
+        owned = _find_owned(client, clinic_id=clinic.id, phone_number=pending, friendly_name=friendly_name)
         if owned is not None:
             return owned, True
         clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
@@ -262,8 +276,13 @@ def _buy_or_adopt(client: Client, *, clinic: Clinic, area_code: str, friendly_na
             f"No numbers with voice and SMS are available in area code {area_code}. Try a nearby area code.",
             ERR_NO_NUMBERS_IN_AREA_CODE,
         )
+    taken_by_others = 0
     for candidate in candidates:
-        to_buy = clinic_services.clinic_number_reserve(clinic_id=clinic.id, phone_number=candidate)
+        try:
+            to_buy = clinic_services.clinic_number_reserve(clinic_id=clinic.id, phone_number=candidate)
+        except clinic_services.NumberTaken:
+            taken_by_others += 1
+            continue
         try:
             number = client.incoming_phone_numbers.create(phone_number=to_buy, friendly_name=friendly_name, **webhook_params())
             return number, False
@@ -272,7 +291,7 @@ def _buy_or_adopt(client: Client, *, clinic: Clinic, area_code: str, friendly_na
                 raise
         # Unavailable: either our own earlier purchase went through unseen, or someone
         # else bought it after our search.
-        owned = _find_owned(client, phone_number=to_buy, friendly_name=friendly_name)
+        owned = _find_owned(client, clinic_id=clinic.id, phone_number=to_buy, friendly_name=friendly_name)
         if owned is not None:
             return owned, True
         clinic_services.clinic_number_unreserve(
@@ -280,6 +299,10 @@ def _buy_or_adopt(client: Client, *, clinic: Clinic, area_code: str, friendly_na
         )
         if to_buy != candidate:
             break
+    if taken_by_others == len(candidates):
+        # Every number found is being bought for our other clinics right now: a later
+        # search will show others.
+        raise _RetryLater(f"all numbers found in area code {area_code} are being bought for other clinics")
     raise _ProvisionFailed(
         f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
         "Try again: a new search will be made.",

@@ -9,7 +9,6 @@ import clinics.phone
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,99 +17,220 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Clinic',
+            name="Clinic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('office_phone', models.CharField(blank=True, help_text="The clinic's own line in E.164 (+15125551234); calls fall back to it.", max_length=16, validators=[clinics.phone.phone_validate_e164])),
-                ('twilio_number', models.CharField(blank=True, max_length=16, null=True, unique=True, validators=[clinics.phone.phone_validate_e164])),
-                ('twilio_number_sid', models.CharField(blank=True, max_length=34, null=True, unique=True)),
-                ('number_state', models.CharField(choices=[('none', 'No number'), ('provisioning', 'Provisioning'), ('active', 'Active'), ('releasing', 'Releasing'), ('released', 'Released'), ('failed', 'Failed')], db_index=True, default='none', max_length=16)),
-                ('number_state_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('number_error', models.TextField(blank=True)),
-                ('number_error_code', models.IntegerField(blank=True, null=True)),
-                ('requested_area_code', models.CharField(blank=True, max_length=3)),
-                ('requested_friendly_name', models.CharField(blank=True, max_length=64)),
-                ('pending_number', models.CharField(blank=True, max_length=16)),
-                ('twilio_webhooks', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "office_phone",
+                    models.CharField(
+                        blank=True,
+                        help_text="The clinic's own line in E.164 (+15125551234); calls fall back to it.",
+                        max_length=16,
+                        validators=[clinics.phone.phone_validate_e164],
+                    ),
+                ),
+                (
+                    "twilio_number",
+                    models.CharField(
+                        blank=True, max_length=16, null=True, unique=True, validators=[clinics.phone.phone_validate_e164]
+                    ),
+                ),
+                ("twilio_number_sid", models.CharField(blank=True, max_length=34, null=True, unique=True)),
+                (
+                    "number_state",
+                    models.CharField(
+                        choices=[
+                            ("none", "No number"),
+                            ("provisioning", "Provisioning"),
+                            ("active", "Active"),
+                            ("releasing", "Releasing"),
+                            ("released", "Released"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="none",
+                        max_length=16,
+                    ),
+                ),
+                ("number_state_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("number_error", models.TextField(blank=True)),
+                ("number_error_code", models.IntegerField(blank=True, null=True)),
+                ("requested_area_code", models.CharField(blank=True, max_length=3)),
+                ("requested_friendly_name", models.CharField(blank=True, max_length=64)),
+                ("pending_number", models.CharField(blank=True, max_length=16)),
+                ("twilio_webhooks", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'clients',
-                'ordering': ['name', 'id'],
+                "db_table": "clients",
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('phone', models.CharField(help_text='E.164, e.g. +15125551234', max_length=16, validators=[clinics.phone.phone_validate_e164])),
-                ('sms_opted_out', models.BooleanField(default=False)),
-                ('sms_opted_out_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='patients', to='clinics.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "phone",
+                    models.CharField(
+                        help_text="E.164, e.g. +15125551234", max_length=16, validators=[clinics.phone.phone_validate_e164]
+                    ),
+                ),
+                ("sms_opted_out", models.BooleanField(default=False)),
+                ("sms_opted_out_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="patients", to="clinics.clinic"),
+                ),
             ],
             options={
-                'ordering': ['clinic', 'name'],
+                "ordering": ["clinic", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('confirmed', 'Confirmed'), ('reschedule_requested', 'Reschedule requested'), ('cancelled', 'Cancelled')], default='scheduled', max_length=24)),
-                ('needs_staff_attention', models.BooleanField(default=False)),
-                ('reminder_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appointments', to='clinics.clinic')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appointments', to='clinics.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("starts_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("confirmed", "Confirmed"),
+                            ("reschedule_requested", "Reschedule requested"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=24,
+                    ),
+                ),
+                ("needs_staff_attention", models.BooleanField(default=False)),
+                ("reminder_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="appointments", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="appointments", to="clinics.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at'],
+                "ordering": ["starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='ChecklistItem',
+            name="ChecklistItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.CharField(choices=[('buy_number', 'Buy a Twilio number'), ('save_number', 'Save the number to the clinic'), ('save_sid', "Save the number's SID to the clinic"), ('test_inbound_call', 'Test an inbound call'), ('test_inbound_sms', 'Test an inbound SMS'), ('update_listing', 'Update the Google/website listing')], max_length=32)),
-                ('done_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('done_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checklist_items', to='clinics.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "step",
+                    models.CharField(
+                        choices=[
+                            ("buy_number", "Buy a Twilio number"),
+                            ("save_number", "Save the number to the clinic"),
+                            ("save_sid", "Save the number's SID to the clinic"),
+                            ("test_inbound_call", "Test an inbound call"),
+                            ("test_inbound_sms", "Test an inbound SMS"),
+                            ("update_listing", "Update the Google/website listing"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("done_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="checklist_items", to="clinics.clinic"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic', 'done_at'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'step'), name='checklist_step_once')],
+                "ordering": ["clinic", "done_at"],
+                "constraints": [models.UniqueConstraint(fields=("clinic", "step"), name="checklist_step_once")],
             },
         ),
         migrations.CreateModel(
-            name='NumberEvent',
+            name="NumberEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clinic_name', models.CharField(blank=True, max_length=200)),
-                ('kind', models.CharField(choices=[('provision_requested', 'Provisioning requested'), ('reserved', 'Number chosen'), ('purchased', 'Number bought'), ('adopted', 'Number adopted'), ('failed', 'Failed'), ('webhooks_updated', 'Webhooks updated'), ('release_requested', 'Release requested'), ('released', 'Number released')], max_length=24)),
-                ('phone_number', models.CharField(blank=True, max_length=16)),
-                ('phone_sid', models.CharField(blank=True, max_length=34)),
-                ('detail', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('clinic', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='number_events', to='clinics.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("clinic_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("provision_requested", "Provisioning requested"),
+                            ("reserved", "Number chosen"),
+                            ("purchased", "Number bought"),
+                            ("adopted", "Number adopted"),
+                            ("failed", "Failed"),
+                            ("webhooks_updated", "Webhooks updated"),
+                            ("release_requested", "Release requested"),
+                            ("released", "Number released"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("phone_number", models.CharField(blank=True, max_length=16)),
+                ("phone_sid", models.CharField(blank=True, max_length=34)),
+                ("detail", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="number_events",
+                        to="clinics.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['phone_sid'], name='clinics_num_phone_s_b0d1c2_idx'), models.Index(fields=['phone_number'], name='clinics_num_phone_n_b0038c_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["phone_sid"], name="clinics_num_phone_s_b0d1c2_idx"),
+                    models.Index(fields=["phone_number"], name="clinics_num_phone_n_b0038c_idx"),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.UniqueConstraint(fields=('clinic', 'phone'), name='patient_phone_per_clinic'),
+            model_name="patient",
+            constraint=models.UniqueConstraint(fields=("clinic", "phone"), name="patient_phone_per_clinic"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['patient', 'starts_at'], name='clinics_app_patient_36da81_idx'),
+            model_name="appointment",
+            index=models.Index(fields=["patient", "starts_at"], name="clinics_app_patient_36da81_idx"),
         ),
     ]

@@ -4,20 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinics', '0001_initial'),
+        ("clinics", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinic',
-            name='last_redriven_at',
+            model_name="clinic",
+            name="last_redriven_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='numberevent',
-            name='kind',
-            field=models.CharField(choices=[('provision_requested', 'Provisioning requested'), ('reserved', 'Number chosen'), ('purchased', 'Number bought'), ('adopted', 'Number adopted'), ('failed', 'Failed'), ('webhooks_updated', 'Webhooks updated'), ('release_requested', 'Release requested'), ('released', 'Number released'), ('redriven', 'Stuck work re-sent')], max_length=24),
+            model_name="numberevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("provision_requested", "Provisioning requested"),
+                    ("reserved", "Number chosen"),
+                    ("purchased", "Number bought"),
+                    ("adopted", "Number adopted"),
+                    ("failed", "Failed"),
+                    ("webhooks_updated", "Webhooks updated"),
+                    ("release_requested", "Release requested"),
+                    ("released", "Number released"),
+                    ("redriven", "Stuck work re-sent"),
+                ],
+                max_length=24,
+            ),
         ),
     ]

@@ -11,7 +11,9 @@ REST API (HTTP Basic auth with the sandbox account, Twilio's JSON shapes and err
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
 
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/:
-  POST reset; POST/DELETE faults; POST area-codes {"area_code", "empty"};
+  POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
+  "times", "probability"}: the next `times` matching requests (each with `probability`) fail;
+  POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests; GET state.

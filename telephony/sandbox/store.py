@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import sqlite3
 import threading
@@ -141,6 +142,9 @@ class Store:
                 "SELECT id, method, path, spec, remaining FROM faults ORDER BY id"
             ).fetchall():
                 if fault_method not in (method, "*") or not (pattern in path or re.search(pattern, path)):
+                    continue
+                probability = json.loads(spec).get("probability")
+                if probability is not None and random.random() >= float(probability):
                     continue
                 if remaining <= 1:
                     db.execute("DELETE FROM faults WHERE id = ?", (fault_id,))

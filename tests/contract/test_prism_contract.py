@@ -111,7 +111,7 @@ def test_provisioning_through_the_task():
 def test_lookups_of_owned_numbers_by_number_and_friendly_name():
     client = twilio_service.get_client()
 
-    twilio_service._find_owned(client, phone_number="+15125550100", friendly_name="Dental (clinic #1)")
+    twilio_service._find_owned(client, clinic_id=1, phone_number="+15125550100", friendly_name="Dental (clinic #1)")
 
 
 def test_update_webhooks():

@@ -313,3 +313,51 @@ def test_release_failure_keeps_the_number_on_the_clinic(sandbox):
 
 def test_clinic_table_is_clients():
     assert Clinic._meta.db_table == "clients"
+
+
+def test_two_clinics_never_reserve_the_same_number(sandbox):
+    first_choice = twilio_service.list_available_numbers("512")["numbers"][0]["phone_number"]
+    busy = ClinicFactory(name="Busy Dental")
+    Clinic.objects.filter(pk=busy.pk).update(number_state=NumberState.PROVISIONING, pending_number=first_choice)
+    clinic = ClinicFactory(name="Second Dental")
+
+    result = twilio_service.provision_clinic_number(clinic.id, "512")
+
+    assert result["success"] and result["phone_number"] != first_choice
+    assert [r["form"]["PhoneNumber"] for r in purchases(sandbox)] == [result["phone_number"]]
+
+
+def test_a_number_bought_for_another_clinic_is_never_adopted(sandbox):
+    """21422 on our own account's number: adopt it only if its name identifies this clinic."""
+    other = ClinicFactory(name="Other Dental")
+    (other_sid,) = sandbox.seed_numbers(
+        [{"phone_number": "+15125550100", "friendly_name": f"Other Dental (clinic #{other.id})"}]
+    )
+    clinic = ClinicFactory(name="Late Dental")
+    Clinic.objects.filter(pk=clinic.pk).update(
+        number_state=NumberState.PROVISIONING, pending_number="+15125550100", requested_area_code="512"
+    )
+
+    result = twilio_service.provision_clinic_number(clinic.id, "512")
+
+    assert result["success"] is False and result["code"] == 21422
+    clinic.refresh_from_db()
+    assert clinic.twilio_number is None and clinic.pending_number == ""
+    assert [n["sid"] for n in sandbox.owned_numbers()] == [other_sid]
+
+    retried = twilio_service.provision_clinic_number(clinic.id, "512")
+
+    assert retried["success"] and retried["phone_number"] != "+15125550100"
+
+
+def test_when_every_number_found_is_reserved_by_other_clinics_it_waits(sandbox):
+    found = [n["phone_number"] for n in twilio_service.list_available_numbers("512")["numbers"]]
+    for number in found:
+        Clinic.objects.filter(pk=ClinicFactory().pk).update(number_state=NumberState.PROVISIONING, pending_number=number)
+    clinic = ClinicFactory()
+
+    result = twilio_service.provision_clinic_number(clinic.id, "512")
+
+    assert result["success"] is False and result["retryable"] is True
+    assert "being bought for other clinics" in result["error"]
+    assert purchases(sandbox) == []

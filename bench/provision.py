@@ -1,0 +1,160 @@
+"""Provision many clinics through the real Celery pipeline against the sandbox Twilio.
+
+Run with `bench/run-provision` (starts PostgreSQL, Redis, the sandbox and the workers).
+Twilio trouble is injected: a share of purchases answer 429 (20429) or a 5xx, so the
+retry path with backoff runs for real. Prints clinics provisioned, numbers bought,
+duplicates and orphans (both must be 0) and the elapsed time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clinics", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=4, help="task slots per worker process")
+    parser.add_argument("--fault-rate", type=float, default=0.15, help="share of purchases that first fail")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("CELERY_BROKER_URL"):
+        print("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), or run bench/run-provision.", file=sys.stderr)
+        return 2
+
+    import requests
+
+    from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from telephony.sandbox.server import start_in_thread
+
+    sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
+    os.environ.update(
+        {
+            "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": sandbox.url,
+            "API_BASE_URL": "https://bench.dentsignal.example.com",
+            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("DJANGO_DEBUG", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from clinics import services
+    from clinics.models import Clinic, NumberState
+
+    call_command("migrate", verbosity=0)
+    Clinic.objects.all().delete()
+
+    control = f"{sandbox.url}/__sandbox__"
+    requests.post(f"{control}/reset", timeout=10)
+    share = args.fault_rate / 3
+    for fault in (
+        {"status": 429, "code": 20429, "message": "Too Many Requests"},
+        {"status": 500, "code": 20500, "message": "Internal Server Error"},
+        {"status": 503, "code": 20503, "message": "Service Unavailable"},
+    ):
+        requests.post(
+            f"{control}/faults",
+            json={
+                "method": "POST",
+                "path": "IncomingPhoneNumbers.json",
+                "mode": "error",
+                "times": 10**6,
+                "probability": share,
+                **fault,
+            },
+            timeout=10,
+        )
+
+    area_codes = [f"{a}{b}{c}" for a in "2345678" for b in "0123456789" for c in "12"][: (args.clinics + 9) // 10]
+    clinics = Clinic.objects.bulk_create([Clinic(name=f"Bench Dental {i}") for i in range(args.clinics)])
+    env = {**os.environ, "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"]}
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / "bench-workers.log", "w")  # closed when the process exits
+    workers = [
+        subprocess.Popen(  # noqa: S603 - fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dentsignal",
+                "worker",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--concurrency={args.concurrency}",
+                f"--hostname=bench{i}@%h",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(args.workers)
+    ]
+    try:
+        started = time.monotonic()
+        for i, clinic in enumerate(clinics):
+            services.clinic_number_provision_request(clinic_id=clinic.id, area_code=area_codes[i // 10])
+        while time.monotonic() - started < args.timeout:
+            if not Clinic.objects.filter(number_state=NumberState.PROVISIONING).exists():
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+
+    owned = requests.get(f"{control}/state", timeout=30).json()["incoming_phone_numbers"]
+    api_log = requests.get(f"{control}/requests", timeout=60).json()["requests"]
+    sandbox.stop()
+    purchases = [r for r in api_log if r["method"] == "POST" and r["path"].endswith("/IncomingPhoneNumbers.json")]
+    injected = sum(1 for r in purchases if r["fault"] == "error")
+    held = dict(Clinic.objects.exclude(twilio_number_sid=None).values_list("twilio_number_sid", "id"))
+    by_clinic: dict[str, int] = {}
+    for number in owned:
+        tag = number["friendly_name"].rsplit("#", 1)[-1].rstrip(")")
+        by_clinic[tag] = by_clinic.get(tag, 0) + 1
+    duplicates = sum(count - 1 for count in by_clinic.values() if count > 1)
+    orphans = sum(1 for number in owned if number["sid"] not in held)
+    states = {state: Clinic.objects.filter(number_state=state).count() for state in NumberState.values}
+    print(f"clinics:              {args.clinics} ({args.workers} workers x {args.concurrency} slots)")
+    print(f"clinics provisioned:  {states['active']}")
+    print(f"clinics failed:       {states['failed']}  still provisioning: {states['provisioning']}")
+    print(f"numbers bought:       {len(owned)}")
+    print(f"duplicates:           {duplicates}")
+    print(f"orphans:              {orphans}")
+    print(f"purchase requests:    {len(purchases)} ({injected} answered with an injected 429/500/503)")
+    print(f"elapsed:              {elapsed:.1f} s ({args.clinics / elapsed:.1f} clinics/s)")
+    for error, count in Counter(Clinic.objects.filter(number_state="failed").values_list("number_error", flat=True)).items():
+        print(f"  failed x{count}: {error}")
+    ok = duplicates == 0 and orphans == 0 and states["active"] == args.clinics
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
