@@ -3,9 +3,12 @@
 from collections.abc import Callable, Iterable
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -45,14 +48,34 @@ class NumberEventInline(admin.TabularInline):
         return False
 
 
+class ChecklistFilter(admin.SimpleListFilter):
+    """Clinics by onboarding progress."""
+
+    title = "checklist"
+    parameter_name = "checklist"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("complete", "All steps done"), ("incomplete", "Steps to do")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> QuerySet[Clinic]:
+        if self.value() == "complete":
+            return queryset.filter(checklist_done=CHECKLIST_TOTAL)
+        if self.value() == "incomplete":
+            return queryset.filter(checklist_done__lt=CHECKLIST_TOTAL)
+        return queryset
+
+
 @admin.register(Clinic)
 class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
-    list_filter = ("number_state",)
+    list_filter = ("number_state", ChecklistFilter)
+    change_form_template = "admin/clinics/clinic/change_form.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
     inlines = [NumberEventInline]
     readonly_fields = (
+        "next_step",
+        "number_for_people",
         "number_state",
         "number_state_changed_at",
         "twilio_number",
@@ -68,13 +91,14 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "office_phone")}),
+        ("Onboarding", {"fields": ("next_step", "checklist_display")}),
         (
             "Twilio number",
             {
                 "fields": (
                     "number_state",
                     "number_state_changed_at",
-                    "twilio_number",
+                    "number_for_people",
                     "twilio_number_sid",
                     "webhooks_display",
                     "number_error",
@@ -84,7 +108,6 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Onboarding checklist", {"fields": ("checklist_display",)}),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -98,6 +121,38 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         if not clinic.twilio_number:
             return "—"
         return format_html("{}<br><small>{}</small>", phone_format_national(clinic.twilio_number), clinic.twilio_number)
+
+    @admin.display(description="Number")
+    def number_for_people(self, clinic: Clinic) -> str:
+        if not clinic.twilio_number:
+            return "—"
+        return format_html(
+            "<strong>{}</strong> &nbsp;<code>{}</code>", phone_format_national(clinic.twilio_number), clinic.twilio_number
+        )
+
+    @admin.display(description="Next step")
+    def next_step(self, clinic: Clinic) -> str:
+        if clinic.pk is None:
+            return "Save the clinic, then provision its number."
+        state = clinic.number_state
+        if state == NumberState.PROVISIONING:
+            return "A number is being bought; this page refreshes until it is there."
+        if state == NumberState.RELEASING:
+            return "The number is being released; this page refreshes until it is done."
+        if state == NumberState.FAILED:
+            return format_html("<strong>Fix:</strong> {} — then retry.", clinic.number_error or "the last operation failed")
+        if not clinic.twilio_number:
+            return "Provision a number (button above)."
+        todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
+        if todo is None:
+            return "Live: every onboarding step is done."
+        hints = {
+            OnboardingStep.TEST_INBOUND_CALL: f"call {phone_format_national(clinic.twilio_number)} from any phone",
+            OnboardingStep.TEST_INBOUND_SMS: f"text anything to {phone_format_national(clinic.twilio_number)}",
+            OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
+        }
+        hint = hints.get(todo["step"], "")
+        return f"{todo['label']}{': ' + hint if hint else ''}."
 
     @admin.display(description="In state for", ordering="number_state_changed_at")
     def state_age(self, clinic: Clinic) -> str:
@@ -141,30 +196,46 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
     @admin.action(description="Provision number", permissions=["change"])
     def provision_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
-        form = ProvisionNumberForm(request.POST if "apply" in request.POST else None)
+        clinics = list(queryset)
+        return self._provision_page(request, clinics, action="provision_number")
+
+    def _provision_page(self, request: HttpRequest, clinics: list[Clinic], *, action: str = "") -> HttpResponse | None:
+        """The area-code form (with the numbers for sale, on request); buys on 'apply'."""
+        form = ProvisionNumberForm(request.POST if {"apply", "search"} & set(request.POST) else None)
+        available: dict = {}
         if "apply" in request.POST and form.is_valid():
+            # A picked number only makes sense for one clinic.
+            number = form.cleaned_data["phone_number"] if len(clinics) == 1 else ""
             self._request_each(
                 request,
-                queryset,
+                clinics,
                 lambda clinic: services.clinic_number_provision_request(
                     clinic_id=clinic.id,
                     area_code=form.cleaned_data["area_code"],
                     friendly_name=form.cleaned_data["friendly_name"],
+                    phone_number=number,
                     actor=request.user,
                 ),
                 started="Provisioning started",
             )
+            if len(clinics) == 1:
+                return redirect("admin:clinics_clinic_change", clinics[0].pk)
             return None
+        if "search" in request.POST and form.is_valid():
+            from telephony import twilio_service
+
+            available = twilio_service.list_available_numbers(form.cleaned_data["area_code"])
         return TemplateResponse(
             request,
             "admin/clinics/clinic/provision_number.html",
             {
                 **self.admin_site.each_context(request),
                 "title": "Provision a number",
-                "clinics": queryset,
+                "clinics": clinics,
                 "form": form,
+                "available": available,
                 "opts": self.model._meta,
-                "action": "provision_number",
+                "action": action,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
@@ -227,13 +298,81 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     @admin.action(description="Mark Google/website listing updated", permissions=["change"])
     def mark_listing_updated(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
         for clinic in queryset:
-            if not clinic.twilio_number:
-                self.message_user(request, f"Skipped {clinic.name}: it has no number to list yet.", messages.WARNING)
-                continue
-            if services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.UPDATE_LISTING, actor=request.user):
-                self.message_user(request, f"{clinic.name}: listing step ticked.")
-            else:
-                self.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)
+            self._tick_listing(request, clinic)
+
+    # ------------------------------------------------------------------ the clinic page
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:clinic_id>/provision/", view(self.provision_view), name="clinics_clinic_provision"),
+            path("<int:clinic_id>/release/", view(self.release_view), name="clinics_clinic_release"),
+            path("<int:clinic_id>/listing-done/", view(self.listing_done_view), name="clinics_clinic_listing_done"),
+            *super().get_urls(),
+        ]
+
+    def _clinic_for_change(self, request: HttpRequest, clinic_id: int) -> Clinic:
+        clinic = Clinic.objects.filter(pk=clinic_id).first()
+        if clinic is None:
+            raise Http404("No such clinic.")
+        if not self.has_change_permission(request, clinic):
+            raise PermissionDenied
+        return clinic
+
+    def provision_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        clinic = self._clinic_for_change(request, clinic_id)
+        return self._provision_page(request, [clinic])
+
+    def release_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        clinic = self._clinic_for_change(request, clinic_id)
+        if request.method == "POST":
+            self._request_each(
+                request,
+                [clinic],
+                lambda c: services.clinic_number_release_request(clinic_id=c.id, actor=request.user),
+                started="Release started",
+            )
+            return redirect("admin:clinics_clinic_change", clinic.pk)
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/release_number.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Release number",
+                "clinics": [clinic],
+                "with_number": [clinic] if clinic.twilio_number_sid else [],
+                "opts": self.model._meta,
+                "action": "",
+            },
+        )
+
+    def listing_done_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        clinic = self._clinic_for_change(request, clinic_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._tick_listing(request, clinic)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+
+    def _tick_listing(self, request: HttpRequest, clinic: Clinic) -> None:
+        if not clinic.twilio_number:
+            self.message_user(request, f"Skipped {clinic.name}: it has no number to list yet.", messages.WARNING)
+        elif services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.UPDATE_LISTING, actor=request.user):
+            self.message_user(request, f"{clinic.name}: listing step ticked.")
+        else:
+            self.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        clinic = Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        extra = {"clinic": clinic}
+        if clinic is not None:
+            extra.update(
+                can_provision=clinic.number_state in services.REQUESTABLE_STATES and not clinic.twilio_number,
+                can_release=bool(clinic.twilio_number_sid) and clinic.number_state != NumberState.RELEASING,
+                listing_due=bool(clinic.twilio_number)
+                and not clinic.checklist_items.filter(step=OnboardingStep.UPDATE_LISTING).exists(),
+                in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
+            )
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def _request_each(
         self, request: HttpRequest, queryset: Iterable[Clinic], service: Callable[[Clinic], object], *, started: str

@@ -21,11 +21,25 @@ class ProvisionNumberForm(forms.Form):
         "The clinic's id is always added so the number can be traced back to it.",
     )
 
+    phone_number = forms.CharField(
+        max_length=16,
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Optional: one of the numbers for sale in the area code (pick it from the list).",
+    )
+
     def clean_area_code(self) -> str:
         try:
             return area_code_validate(self.cleaned_data["area_code"])
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages[0], code="invalid") from exc
+
+    def clean(self) -> dict:
+        data = super().clean()
+        number, area_code = data.get("phone_number"), data.get("area_code")
+        if number and area_code and not number.startswith(f"+1{area_code}"):
+            self.add_error("phone_number", f"{number} is not in area code {area_code}.")
+        return data
 
 
 class ApiProvisionNumberForm(ProvisionNumberForm):

@@ -16,12 +16,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
-from .phone import area_code_validate
+from .phone import area_code_validate, phone_normalize
 
 # Steps that provisioning completes by itself.
 PROVISIONING_STEPS = (OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, OnboardingStep.SAVE_SID)
@@ -106,29 +107,49 @@ def _enter_provisioning(clinic: Clinic, *, area_code: str, friendly_name: str, a
 
 
 def clinic_number_provision_request(
-    *, clinic_id: int, area_code: str, friendly_name: str = "", actor: AbstractBaseUser | None = None
+    *,
+    clinic_id: int,
+    area_code: str,
+    friendly_name: str = "",
+    phone_number: str = "",
+    actor: AbstractBaseUser | None = None,
 ) -> Clinic:
     """Move the clinic to `provisioning` and enqueue the purchase after commit.
 
-    Raises ClinicInputError for a bad area code, ClinicNotFound, or ClinicNumberError
-    when the clinic already has a number or one is on its way. Nothing is bought here.
+    `phone_number` optionally picks one of the numbers for sale in the area code; it is
+    reserved at once. Raises ClinicInputError for bad input, ClinicNotFound, or
+    ClinicNumberError when the clinic already has a number or one is on its way.
+    Nothing is bought here.
     """
-    from django.core.exceptions import ValidationError
-
     try:
         area_code = area_code_validate(area_code)
+        phone_number = phone_normalize(phone_number) if phone_number else ""
     except ValidationError as exc:
         raise ClinicInputError(exc.messages[0]) from exc
+    if phone_number and not phone_number.startswith(f"+1{area_code}"):
+        raise ClinicInputError(f"{phone_number} is not in area code {area_code}.")
     friendly_name = (friendly_name or "").strip()[:64]
-    with transaction.atomic():
-        clinic = _clinic_lock(clinic_id)
-        blocker = _has_number_blocker(clinic)
-        if blocker:
-            raise ClinicNumberError(blocker)
-        _enter_provisioning(clinic, area_code=area_code, friendly_name=friendly_name, actor=actor)
-        from telephony.tasks import provision_number
+    try:
+        with transaction.atomic():
+            clinic = _clinic_lock(clinic_id)
+            blocker = _has_number_blocker(clinic)
+            if blocker:
+                raise ClinicNumberError(blocker)
+            if phone_number and clinic.pending_number not in ("", phone_number):
+                raise ClinicNumberError(
+                    f"The last attempt for {clinic.name} may have bought {clinic.pending_number}; retry without picking "
+                    "a number so that it is checked first."
+                )
+            _enter_provisioning(clinic, area_code=area_code, friendly_name=friendly_name, actor=actor)
+            if phone_number:
+                clinic.pending_number = phone_number
+                clinic.save(update_fields=["pending_number", "updated_at"])
+                _event(clinic, NumberEvent.Kind.RESERVED, number=phone_number, actor=actor)
+            from telephony.tasks import provision_number
 
-        provision_number.delay_on_commit(clinic.id, area_code, friendly_name or None)
+            provision_number.delay_on_commit(clinic.id, area_code, friendly_name or None)
+    except IntegrityError as exc:
+        raise ClinicInputError(f"{phone_number} is being bought for another clinic; pick another number.") from exc
     return clinic
 
 

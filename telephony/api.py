@@ -18,7 +18,7 @@ from clinics.models import Clinic
 from .auth import ApiAuthError, api_staff_user
 from .ratelimit import rate_limit_hit
 
-ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name"}
+ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name", "phone_number"}
 
 
 def json_error(status: int, message: str, **extra: Any) -> JsonResponse:
@@ -106,7 +106,11 @@ def provision_number(request: HttpRequest) -> JsonResponse:
     data = form.cleaned_data
     try:
         clinic = clinic_services.clinic_number_provision_request(
-            clinic_id=data["clinic_id"], area_code=data["area_code"], friendly_name=data["friendly_name"], actor=user
+            clinic_id=data["clinic_id"],
+            area_code=data["area_code"],
+            friendly_name=data["friendly_name"],
+            phone_number=data["phone_number"],
+            actor=user,
         )
     except clinic_services.ClinicNumberError as exc:
         return json_error(exc.status, str(exc))

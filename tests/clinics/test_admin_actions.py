@@ -153,3 +153,59 @@ def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_clinic_page_provisions_a_picked_number_and_shows_the_next_step(admin_client, sandbox):
+    clinic = ClinicFactory(name="Pick Dental")
+    page_url = reverse("admin:clinics_clinic_provision", args=[clinic.pk])
+
+    listing = admin_client.post(page_url, {"search": "1", "area_code": "512"})
+
+    assert b"Numbers for sale in 512" in listing.content and b"Austin" in listing.content
+    assert sandbox.owned_numbers() == []
+    pick = listing.context["available"]["numbers"][3]["phone_number"]
+
+    done = admin_client.post(page_url, {"apply": "1", "area_code": "512", "phone_number": pick}, follow=True)
+
+    clinic.refresh_from_db()
+    assert clinic.twilio_number == pick
+    assert done.request["PATH_INFO"] == reverse("admin:clinics_clinic_change", args=[clinic.pk])
+    assert b"Test an inbound call" in done.content
+
+
+def test_a_picked_number_outside_the_area_code_is_refused(admin_client, sandbox):
+    clinic = ClinicFactory()
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_provision", args=[clinic.pk]),
+        {"apply": "1", "area_code": "512", "phone_number": "+17375550100"},
+    )
+
+    assert page.status_code == 200 and "not in area code 512" in str(page.context["form"].errors)
+    assert sandbox.requests() == []
+
+
+def test_clinic_list_filters_by_checklist_completion(admin_client, sandbox):
+    done = ClinicFactory(name="Done Dental")
+    act(admin_client, "provision_number", [done], apply="1", area_code="512")
+    for step in OnboardingStep.values:
+        ChecklistItem.objects.get_or_create(clinic=done, step=step)
+    ClinicFactory(name="Fresh Dental")
+
+    complete = admin_client.get(CHANGELIST, {"checklist": "complete"}).content
+    incomplete = admin_client.get(CHANGELIST, {"checklist": "incomplete"}).content
+
+    assert b"Done Dental" in complete and b"Fresh Dental" not in complete
+    assert b"Fresh Dental" in incomplete and b"Done Dental" not in incomplete
+    done.refresh_from_db()
+    assert b"Done Dental" in admin_client.get(CHANGELIST, {"q": done.twilio_number}).content
+
+
+def test_listing_button_on_the_clinic_page(admin_client, sandbox):
+    clinic = ClinicFactory()
+    act(admin_client, "provision_number", [clinic], apply="1", area_code="512")
+
+    assert admin_client.get(reverse("admin:clinics_clinic_listing_done", args=[clinic.pk])).status_code == 405
+    admin_client.post(reverse("admin:clinics_clinic_listing_done", args=[clinic.pk]))
+
+    assert ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.UPDATE_LISTING).exists()

@@ -225,3 +225,11 @@ def test_create_api_token_command_prints_a_working_token(client, staff_user, cap
 
     assert post(client, {"clinic_id": clinic.id, "area_code": "512"}, raw).status_code == 202
     assert Clinic.objects.get(pk=clinic.id).number_state == NumberState.ACTIVE
+
+
+def test_api_may_pick_one_of_the_numbers_for_sale(client, token, sandbox):
+    clinic = ClinicFactory()
+
+    body = post(client, {"clinic_id": clinic.id, "area_code": "512", "phone_number": "+15125550105"}, token).json()
+
+    assert body["state"] == NumberState.ACTIVE and body["phone_number"] == "+15125550105"
