@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
 
+from .db import forward_only_write, insert_or_ignore
 from .models import CallLog
 from .statuses import call_status_rank
 
@@ -48,34 +49,31 @@ def call_log_inbound(*, call_sid: str, clinic: Clinic | None, from_number: str, 
     """
     now = timezone.now()
     try:
-        CallLog.objects.bulk_create(
-            [
-                CallLog(
-                    call_sid=call_sid,
-                    clinic=clinic,
-                    from_number=from_number[:32],
-                    to_number=to_number[:32],
-                    direction="inbound",
-                    status=status[:20],
-                    status_rank=call_status_rank(status),
-                    created_at=now,
-                    updated_at=now,
-                )
-            ],
-            ignore_conflicts=True,
+        # A duplicate CallSid (Twilio retried) hits the unique index and is ignored.
+        insert_or_ignore(
+            lambda: CallLog.objects.create(
+                call_sid=call_sid,
+                clinic=clinic,
+                from_number=from_number[:32],
+                to_number=to_number[:32],
+                direction="inbound",
+                status=status[:20],
+                status_rank=call_status_rank(status),
+                created_at=now,
+                updated_at=now,
+            )
         )
     except DatabaseError:
         logger.exception("Could not log inbound call %s; the caller was answered anyway", call_sid)
 
 
 def call_status_record(*, call_sid: str, status: str, duration: int | None, sequence: int | None) -> None:
-    """Apply a call status callback: forward-only, duplicate-safe, unknown SIDs kept."""
-    rank = call_status_rank(status)
+    """Apply a call status callback: forward-only, duplicate-safe, unknown SIDs kept.
+
+    One UPDATE when the call is known (the usual case); an INSERT when it is not.
+    """
     now = timezone.now()
-    CallLog.objects.bulk_create(
-        [CallLog(call_sid=call_sid, direction="", status="", status_rank=0, created_at=now, updated_at=now)],
-        ignore_conflicts=True,
-    )
+    rank = call_status_rank(status)
     update = {"status": status[:20], "status_rank": rank, "updated_at": now, "sequence_number": sequence}
     if duration is not None:
         update["duration_seconds"] = duration
@@ -83,7 +81,11 @@ def call_status_record(*, call_sid: str, status: str, duration: int | None, sequ
     if sequence is not None:
         # Same rank (e.g. two in-progress callbacks): the higher SequenceNumber wins.
         newer |= Q(status_rank=rank) & (Q(sequence_number__lt=sequence) | Q(sequence_number__isnull=True))
-    CallLog.objects.filter(Q(call_sid=call_sid) & newer).update(**update)
+    forward_only_write(
+        CallLog.objects.filter(Q(call_sid=call_sid) & newer),
+        update=update,
+        create=lambda: CallLog.objects.create(call_sid=call_sid, created_at=now, **update),
+    )
 
 
 def call_checklist_tick(*, clinic_id: int, call_sid: str) -> None:

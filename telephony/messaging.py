@@ -3,6 +3,7 @@
 from django.db.models import Q
 from django.utils import timezone
 
+from .db import forward_only_write
 from .models import MessageLog
 from .statuses import message_status_rank
 
@@ -10,15 +11,17 @@ from .statuses import message_status_rank
 def message_status_record(*, message_sid: str, status: str, error_code: int | None) -> None:
     """Apply a message status callback: forward-only, duplicate-safe, unknown SIDs kept."""
     now = timezone.now()
-    MessageLog.objects.bulk_create(
-        [MessageLog(message_sid=message_sid, direction=MessageLog.Direction.OUTBOUND, created_at=now, updated_at=now)],
-        ignore_conflicts=True,
-    )
     rank = message_status_rank(status)
     update = {"status": status[:20], "status_rank": rank, "updated_at": now}
     if error_code is not None:
         update["error_code"] = error_code
-    MessageLog.objects.filter(Q(message_sid=message_sid) & (Q(status_rank__lt=rank) | Q(status=""))).update(**update)
+    forward_only_write(
+        MessageLog.objects.filter(Q(message_sid=message_sid) & (Q(status_rank__lt=rank) | Q(status=""))),
+        update=update,
+        create=lambda: MessageLog.objects.create(
+            message_sid=message_sid, direction=MessageLog.Direction.OUTBOUND, created_at=now, **update
+        ),
+    )
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."

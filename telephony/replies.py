@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, OnboardingStep, Patient
 from clinics.phone import phone_format_national
 
+from .db import insert_or_ignore
 from .models import MessageLog
 
 logger = logging.getLogger(__name__)
@@ -44,14 +46,37 @@ class Reply:
     text: str
 
 
-def _next_appointment(patient: Patient) -> Appointment | None:
+def _with_sms_tested(queryset: QuerySet, clinic_field: str) -> QuerySet:
+    """Annotate `sms_tested`: whether the clinic's first SMS was already seen (no query later)."""
+    step = ChecklistItem.objects.filter(clinic=OuterRef(clinic_field), step=OnboardingStep.TEST_INBOUND_SMS)
+    return queryset.annotate(sms_tested=Exists(step))
+
+
+def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
+    """The patient's next open appointment at the clinic owning `to_number`, with the
+    patient and the clinic, in one query."""
     return (
-        Appointment.objects.filter(
-            patient=patient, clinic_id=patient.clinic_id, starts_at__gte=timezone.now(), status__in=OPEN_STATUSES
+        _with_sms_tested(Appointment.objects.select_related("patient", "clinic"), "clinic")
+        .filter(
+            clinic__twilio_number=to_number,
+            patient__clinic=F("clinic"),
+            patient__phone=phone,
+            starts_at__gte=timezone.now(),
+            status__in=OPEN_STATUSES,
         )
         .order_by("starts_at")
         .first()
     )
+
+
+def _clinic(to_number: str) -> Clinic | None:
+    if not to_number:
+        return None
+    return _with_sms_tested(Clinic.objects.filter(twilio_number=to_number), "pk").first()
+
+
+def _patient(clinic: Clinic, phone: str) -> Patient | None:
+    return Patient.objects.filter(clinic=clinic, phone=phone).first()
 
 
 def appointment_when(appointment: Appointment) -> str:
@@ -60,91 +85,103 @@ def appointment_when(appointment: Appointment) -> str:
     return f"{local:%a %b} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
 
 
-def _act(
-    clinic: Clinic, patient: Patient | None, from_number: str, keyword: str
-) -> tuple[Reply, Patient | None, Appointment | None]:
-    name = clinic.name
-    if keyword in OPT_OUT or keyword in OPT_IN:
-        opted_out = keyword in OPT_OUT
-        if patient is None:
-            patient, _ = Patient.objects.get_or_create(clinic=clinic, phone=from_number)
-        patient.sms_opted_out = opted_out
-        patient.sms_opted_out_at = timezone.now() if opted_out else None
-        patient.save(update_fields=["sms_opted_out", "sms_opted_out_at"])
-        return Reply("opt_out" if opted_out else "opt_in", ""), patient, None
-    if keyword in HELP:
-        phone = phone_format_national(clinic.office_phone or clinic.twilio_number or "")
-        text = f"{name}: call us at {phone}. Reply STOP to stop texts." if phone else f"{name}. Reply STOP to stop texts."
-        return Reply("help", text), patient, None
-    if keyword in CONFIRM or keyword in RESCHEDULE:
-        appointment = _next_appointment(patient) if patient else None
-        if appointment is None:
-            return (
-                Reply("no_appointment", f"{name}: we could not find an upcoming appointment for this number. Please call us."),
-                patient,
-                None,
-            )
-        if keyword in CONFIRM:
-            appointment.status = AppointmentStatus.CONFIRMED
-            appointment.save(update_fields=["status", "updated_at"])
-            return (
-                Reply("confirmed", f"Thanks! Your appointment at {name} on {appointment_when(appointment)} is confirmed."),
-                patient,
-                appointment,
-            )
-        appointment.status = AppointmentStatus.RESCHEDULE_REQUESTED
-        appointment.needs_staff_attention = True
-        appointment.save(update_fields=["status", "needs_staff_attention", "updated_at"])
-        return Reply("reschedule", f"Thanks. {name} will call you to find a new time."), patient, appointment
-    return Reply("inbox", f"Thanks, {name} got your message and will get back to you."), patient, None
-
-
 def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, body: str) -> str:
     """Act on an inbound SMS once and return the reply text ('' for none).
 
     The same MessageSid delivered again returns the reply given the first time and
-    changes nothing. Replies act only on the patient's next appointment at the clinic
-    that owns `to_number`.
+    changes nothing (its log row is the claim). Replies act only on the patient's next
+    appointment at the clinic that owns `to_number`. At most five queries whatever the
+    number of clinics, patients and appointments.
     """
-    earlier = MessageLog.objects.filter(message_sid=message_sid).only("reply", "direction").first()
-    if earlier is not None:
-        return earlier.reply
-    clinic = Clinic.objects.filter(twilio_number=to_number).first() if to_number else None
+    keyword = keyword_of(body)
     message = MessageLog(
         message_sid=message_sid,
-        clinic=clinic,
         direction=MessageLog.Direction.INBOUND,
         from_number=from_number[:32],
         to_number=to_number[:32],
         body=body[:1600],
         status="received",
     )
+    if keyword in CONFIRM or keyword in RESCHEDULE:
+        appointment = _next_appointment(to_number=to_number, phone=from_number)
+        if appointment is not None:
+            clinic = appointment.clinic
+            clinic.sms_tested = appointment.sms_tested
+            reply = _act_on_appointment(message, appointment, confirm=keyword in CONFIRM)
+            return _finish(message, clinic, reply)
+    clinic = _clinic(to_number)
+    message.clinic = clinic
+    if clinic is not None and (keyword in OPT_OUT or keyword in OPT_IN):
+        return _finish(message, clinic, _opt(message, clinic, from_number, opted_out=keyword in OPT_OUT))
     if clinic is None:
-        _log(message, Reply("unknown_number", ""))
-        return ""
-    with transaction.atomic():
-        message.patient = Patient.objects.filter(clinic=clinic, phone=from_number).first()
-        reply, message.patient, message.appointment = _act(clinic, message.patient, from_number, keyword_of(body))
-        created = _log(message, reply)
-        if not created:
-            # Another delivery of this message won the race: undo ours, answer like it.
-            transaction.set_rollback(True)
-    if not created:
-        return MessageLog.objects.get(message_sid=message_sid).reply
-    ChecklistItem.objects.get_or_create(
-        clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS, defaults={"note": f"first SMS {message_sid}"}
-    )
-    return reply.text
+        reply = Reply("unknown_number", "")
+    else:
+        message.patient = _patient(clinic, from_number)
+        if keyword in HELP:
+            phone = phone_format_national(clinic.office_phone or clinic.twilio_number or "")
+            reply = Reply("help", f"{clinic.name}: call us at {phone}. Reply STOP to stop texts.")
+        elif keyword in CONFIRM or keyword in RESCHEDULE:
+            text = f"{clinic.name}: we could not find an upcoming appointment for this number. Please call us."
+            reply = Reply("no_appointment", text)
+        else:
+            reply = Reply("inbox", f"Thanks, {clinic.name} got your message and will get back to you.")
+    _describe(message, reply)
+    if not insert_or_ignore(lambda: message.save(force_insert=True)):
+        return _earlier_reply(message_sid)
+    return _finish(message, clinic, reply)
 
 
-def _log(message: MessageLog, reply: Reply) -> bool:
-    """Save the inbound message with what it did; False if its MessageSid is already logged."""
+def _describe(message: MessageLog, reply: Reply) -> None:
     message.action = reply.action
     message.reply = reply.text
     message.needs_reading = reply.action == "inbox"
+
+
+def _earlier_reply(message_sid: str) -> str:
+    return MessageLog.objects.filter(message_sid=message_sid).values_list("reply", flat=True).first() or ""
+
+
+def _act_on_appointment(message: MessageLog, appointment: Appointment, *, confirm: bool) -> Reply | None:
+    """Log the message and change the appointment in one transaction; None if it is a repeat."""
+    name = appointment.clinic.name
+    if confirm:
+        appointment.status = AppointmentStatus.CONFIRMED
+        reply = Reply("confirmed", f"Thanks! Your appointment at {name} on {appointment_when(appointment)} is confirmed.")
+    else:
+        appointment.status = AppointmentStatus.RESCHEDULE_REQUESTED
+        appointment.needs_staff_attention = True
+        reply = Reply("reschedule", f"Thanks. {name} will call you to find a new time.")
+    message.clinic, message.patient, message.appointment = appointment.clinic, appointment.patient, appointment
+    _describe(message, reply)
     try:
         with transaction.atomic():
+            # The log row first: a repeated MessageSid fails here and changes nothing.
             message.save(force_insert=True)
+            appointment.save(update_fields=["status", "needs_staff_attention", "updated_at"])
     except IntegrityError:
-        return False
-    return True
+        return None
+    return reply
+
+
+def _opt(message: MessageLog, clinic: Clinic, phone: str, *, opted_out: bool) -> Reply:
+    """Opt the patient out or back in (idempotent, so no transaction) and log the message."""
+    patient, _ = Patient.objects.get_or_create(clinic=clinic, phone=phone)
+    message.patient = patient
+    reply = Reply("opt_out" if opted_out else "opt_in", "")
+    _describe(message, reply)
+    if insert_or_ignore(lambda: message.save(force_insert=True)):
+        Patient.objects.filter(pk=patient.pk).update(
+            sms_opted_out=opted_out, sms_opted_out_at=timezone.now() if opted_out else None
+        )
+    return reply
+
+
+def _finish(message: MessageLog, clinic: Clinic | None, reply: Reply | None) -> str:
+    """Tick the clinic's first-SMS step (once) and return the reply to give."""
+    if reply is None:
+        return _earlier_reply(message.message_sid)
+    if clinic is not None and not getattr(clinic, "sms_tested", True):
+        ChecklistItem.objects.get_or_create(
+            clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS, defaults={"note": f"first SMS {message.message_sid}"}
+        )
+    return reply.text

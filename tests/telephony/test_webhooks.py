@@ -176,6 +176,7 @@ def test_call_is_logged_once_and_ticks_the_checklist(client):
     assert item.done_by is None
 
 
+@pytest.mark.django_db(transaction=True)  # real transactions, as in production
 def test_a_voice_call_costs_at_most_two_queries(client, django_assert_max_num_queries):
     active_clinic()
     signed_post(client, VOICE, call_params(sid="CA" + "0" * 32))  # first call ticks the checklist
@@ -387,3 +388,44 @@ def test_status_for_an_unknown_sid_is_kept(client):
 
 def test_status_without_sids_is_a_400(client):
     assert signed_post(client, STATUS, {"Foo": "bar"}).status_code == 400
+
+
+@pytest.fixture
+def crowded():
+    """Many clinics, patients and appointments, all live (checklist ticked): the steady state."""
+    clinics = []
+    for i in range(30):
+        clinic = active_clinic(number=f"+1512555{1000 + i:04d}", name=f"Crowded {i}")
+        for step in OnboardingStep.values:
+            ChecklistItem.objects.get_or_create(clinic=clinic, step=step)
+        for j in range(5):
+            patient = Patient.objects.create(clinic=clinic, name=f"P{j}", phone=f"+1737555{i:02d}{j:02d}")
+            for k in range(3):
+                Appointment.objects.create(clinic=clinic, patient=patient, starts_at=timezone.now() + dt.timedelta(days=k + 1))
+    return clinics
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions, as in production: no test savepoints counted
+@pytest.mark.parametrize(
+    ("path", "params", "budget"),
+    [
+        (VOICE, {"CallSid": "CA" + "7" * 32, "From": "+17375551502", "To": "+15125551015", "CallStatus": "ringing"}, 2),
+        (STATUS, {"CallSid": "CA" + "8" * 32, "CallStatus": "completed", "CallDuration": "12"}, 2),
+        (STATUS, {"MessageSid": "SM" + "8" * 32, "MessageStatus": "delivered"}, 2),
+        (SMS, {"MessageSid": "SM" + "7" * 32, "From": "+17375551502", "To": "+15125551015", "Body": "C"}, 5),
+        (SMS, {"MessageSid": "SM" + "6" * 32, "From": "+17375551502", "To": "+15125551015", "Body": "R"}, 5),
+        (SMS, {"MessageSid": "SM" + "5" * 32, "From": "+17375551502", "To": "+15125551015", "Body": "Can I come at 4?"}, 5),
+    ],
+)
+def test_query_budget_per_webhook_whatever_the_data_size(client, crowded, django_assert_max_num_queries, path, params, budget):
+    with django_assert_max_num_queries(budget):
+        response = signed_post(client, path, params)
+
+    assert response.status_code in (200, 204)
+
+
+def test_sms_to_a_number_we_do_not_know_is_logged_and_not_answered(client):
+    assert reply_text(sms(client, "C", to="+19995550000")) is None
+
+    log = MessageLog.objects.get()
+    assert (log.clinic, log.action, log.to_number) == (None, "unknown_number", "+19995550000")
