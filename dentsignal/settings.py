@@ -58,7 +58,8 @@ MIDDLEWARE = [
     "dentsignal.middleware.DatabaseUnavailableMiddleware",
 ]
 
-ROOT_URLCONF = "dentsignal.urls"
+# Overridable so the webhook benchmark can add its baseline view (bench/urls.py).
+ROOT_URLCONF = env("DJANGO_ROOT_URLCONF", default="dentsignal.urls")
 WSGI_APPLICATION = "dentsignal.wsgi.application"
 
 TEMPLATES = [

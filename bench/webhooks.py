@@ -1,0 +1,240 @@
+"""Webhook benchmark: our three webhooks against a bare Django view, in the same run.
+
+Run with `bench/run-webhooks` (starts PostgreSQL). Serves the app with gunicorn
+(production settings, DEBUG off, 2 workers) on 127.0.0.1 with 1,000 live clinics, each
+with a patient and appointments; a separate load-generator process (bench/loadgen.py)
+sends correctly signed requests with unique SIDs at 1, 16 and 64 connections. Prints
+requests/s, p50/p99 latency, errors and the ratio to the baseline's requests/s, then the
+database queries per request and the Twilio API calls per provisioning and per audit of
+1,000 numbers. Exits non-zero on any non-2xx answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+KINDS = ("baseline", "voice", "status", "sms")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clinics", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per webhook and concurrency")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        print("Set DATABASE_URL to a PostgreSQL database, or run bench/run-webhooks.", file=sys.stderr)
+        return 2
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
+            "DJANGO_ROOT_URLCONF": "bench.urls",
+            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "API_BASE_URL": base_url,
+            "AI_AGENT_STREAM_URL": "wss://agent.example.com/stream",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("DJANGO_DEBUG", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    clinics = seed(args.clinics)
+    clinics_file = Path(tempfile.mkdtemp()) / "clinics.json"
+    clinics_file.write_text(json.dumps(clinics))
+
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "dentsignal.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        wait_for(base_url)
+        results = {}
+        for concurrency in (int(c) for c in args.concurrency.split(",")):
+            for kind in KINDS:
+                out = subprocess.run(  # noqa: S603 - fixed arguments
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "loadgen.py"),
+                        "--base-url",
+                        base_url,
+                        "--kind",
+                        kind,
+                        "--concurrency",
+                        str(concurrency),
+                        "--duration",
+                        str(args.duration),
+                        "--clinics",
+                        str(clinics_file),
+                        "--token",
+                        SANDBOX_AUTH_TOKEN,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                results[(kind, concurrency)] = json.loads(out.stdout)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(
+        f"Webhook benchmark, {dt.date.today()}, {os.cpu_count()} cores, gunicorn {args.workers} sync workers, "
+        f"PostgreSQL, {args.clinics} clinics, {args.duration:g} s per cell"
+    )
+    print(f"{'webhook':<9}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs baseline':>13}")
+    failed = False
+    for (kind, concurrency), r in results.items():
+        base = results[("baseline", concurrency)]["rps"]
+        failed |= r["errors"] > 0
+        note = " (request pool exhausted)" if r["exhausted"] else ""
+        print(
+            f"{kind:<9}{concurrency:>6}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+            f"{r['rps'] / base:>13.2f}{note}"
+        )
+    print()
+    print_queries(clinics[0], base_url)
+    print_twilio_calls()
+    if failed:
+        print("Some requests were not answered with 2xx.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def seed(count: int) -> list[dict]:
+    """`count` live clinics with numbers, each with a patient and three appointments."""
+    from django.utils import timezone
+
+    from clinics.models import Appointment, ChecklistItem, Clinic, NumberState, OnboardingStep, Patient
+
+    Clinic.objects.all().delete()
+    clinics = Clinic.objects.bulk_create(
+        [
+            Clinic(
+                name=f"Bench Dental {i}",
+                office_phone="+15125557000",
+                twilio_number=f"+1{200 + i // 10000}{i:07d}",
+                twilio_number_sid=f"PN{i:032x}",
+                number_state=NumberState.ACTIVE,
+            )
+            for i in range(count)
+        ]
+    )
+    patients = Patient.objects.bulk_create([Patient(clinic=c, name="Pat", phone=f"+1737{i:07d}") for i, c in enumerate(clinics)])
+    soon = timezone.now() + dt.timedelta(days=2)
+    Appointment.objects.bulk_create(
+        [Appointment(clinic=p.clinic, patient=p, starts_at=soon + dt.timedelta(days=k)) for p in patients for k in range(3)]
+    )
+    ChecklistItem.objects.bulk_create([ChecklistItem(clinic=c, step=step) for c in clinics for step in OnboardingStep.values])
+    return [{"number": c.twilio_number, "patient": p.phone} for c, p in zip(clinics, patients, strict=True)]
+
+
+def wait_for(base_url: str) -> None:
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base_url + "/admin/login/", timeout=1)  # noqa: S310 - loopback
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start")
+
+
+def print_queries(clinic: dict, base_url: str) -> None:
+    """Database queries per request, measured with the test client and query capture."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from twilio.request_validator import RequestValidator
+
+    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+
+    client, validator = Client(HTTP_HOST="127.0.0.1"), RequestValidator(SANDBOX_AUTH_TOKEN)
+    cases = {
+        "voice": ("/inbound/voice", {"CallSid": "CA" + "e" * 32, "From": clinic["patient"], "To": clinic["number"]}),
+        "status": ("/twilio/status", {"CallSid": "CA" + "f" * 32, "CallStatus": "completed", "CallDuration": "3"}),
+        "sms": (
+            "/api/sms/inbound",
+            {"MessageSid": "SM" + "e" * 32, "From": clinic["patient"], "To": clinic["number"], "Body": "C"},
+        ),
+    }
+    counts = []
+    for name, (path, params) in cases.items():
+        signature = validator.compute_signature(base_url + path, params)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+        assert response.status_code in (200, 204), (name, response.status_code)
+        counts.append(f"{name} {len(queries)}")
+    print("Database queries per request: " + ", ".join(counts))
+
+
+def print_twilio_calls() -> None:
+    """Twilio API calls for one provisioning and for an audit of 1,000 numbers (sandbox)."""
+    import requests
+    from django.conf import settings
+
+    from clinics.models import Clinic
+    from telephony import audit, twilio_service
+    from telephony.sandbox.server import start_in_thread
+
+    sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
+    settings.TWILIO_API_BASE_URL = sandbox.url
+    control = f"{sandbox.url}/__sandbox__"
+    clinic = Clinic.objects.create(name="Provision probe")
+    twilio_service.provision_clinic_number(clinic.id, "512")
+    provisioning = len(requests.get(f"{control}/requests", timeout=10).json()["requests"])
+    requests.delete(f"{control}/requests", timeout=10)
+    numbers = list(Clinic.objects.exclude(pk=clinic.pk).values_list("twilio_number", flat=True)[:999])
+    requests.post(f"{control}/numbers", json={"numbers": [{"phone_number": n} for n in numbers]}, timeout=60)
+    requests.delete(f"{control}/requests", timeout=10)
+    audit.number_audit()
+    audit_calls = requests.get(f"{control}/requests", timeout=10).json()["requests"]
+    sandbox.stop()
+    lists = sum(1 for r in audit_calls if r["path"].endswith("IncomingPhoneNumbers.json"))
+    print(
+        f"Twilio API calls: provisioning {provisioning}; audit of 1,000 numbers {len(audit_calls)} "
+        f"({lists} number list page(s) + {len(audit_calls) - lists} Messaging Service list)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
