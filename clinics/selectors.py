@@ -2,25 +2,30 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from .models import ChecklistItem, Clinic, OnboardingStep
 
 CHECKLIST_TOTAL = len(OnboardingStep.choices)
 
 
-def clinic_get_by_twilio_number(*, phone_number: str) -> Clinic | None:
-    """The clinic that holds this E.164 number, or None (one indexed query)."""
+def checklist_step_done(step: str, *, clinic_ref: str = "pk") -> Exists:
+    """An annotation: whether the clinic's checklist `step` is ticked, read with the row."""
+    return Exists(ChecklistItem.objects.filter(clinic=OuterRef(clinic_ref), step=step))
+
+
+def clinic_get_by_twilio_number(*, phone_number: str, step_done: str | None = None) -> Clinic | None:
+    """The clinic that holds this E.164 number, or None (one indexed query).
+
+    With `step_done`, the clinic carries `step_done`: whether that checklist step is
+    already ticked (the webhooks tick their step on the first real call or SMS).
+    """
     if not phone_number:
         return None
-    return Clinic.objects.filter(twilio_number=phone_number).first()
-
-
-def clinic_get_by_number_sid(*, phone_sid: str) -> Clinic | None:
-    """The clinic that holds the Twilio number with this SID, or None."""
-    if not phone_sid:
-        return None
-    return Clinic.objects.filter(twilio_number_sid=phone_sid).first()
+    clinics = Clinic.objects.filter(twilio_number=phone_number)
+    if step_done is not None:
+        clinics = clinics.annotate(step_done=checklist_step_done(step_done))
+    return clinics.first()
 
 
 def clinics_by_numbers(*, phone_numbers: Iterable[str], phone_sids: Iterable[str]) -> list[Clinic]:

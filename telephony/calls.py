@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from django.db import DatabaseError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
+from clinics.selectors import clinic_get_by_twilio_number
 
 from .db import forward_only_write, insert_or_ignore
 from .models import CallLog
@@ -29,17 +30,10 @@ class CallTarget:
 
 def call_target_for(*, to_number: str) -> CallTarget:
     """The clinic holding `to_number`, with its checklist flag, in one indexed query."""
-    clinic = (
-        Clinic.objects.filter(twilio_number=to_number)
-        .annotate(call_tested=Exists(ChecklistItem.objects.filter(clinic=OuterRef("pk"), step=OnboardingStep.TEST_INBOUND_CALL)))
-        .only("id", "name", "office_phone", "number_state", "twilio_number")
-        .first()
-        if to_number
-        else None
-    )
+    clinic = clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_CALL)
     if clinic is None:
         return CallTarget(clinic=None, active=False, call_tested=True)
-    return CallTarget(clinic=clinic, active=clinic.number_state == NumberState.ACTIVE, call_tested=clinic.call_tested)
+    return CallTarget(clinic=clinic, active=clinic.number_state == NumberState.ACTIVE, call_tested=clinic.step_done)
 
 
 def call_log_inbound(*, call_sid: str, clinic: Clinic | None, from_number: str, to_number: str, status: str) -> None:

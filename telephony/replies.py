@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, OnboardingStep, Patient
 from clinics.phone import phone_format_national
+from clinics.selectors import checklist_step_done, clinic_get_by_twilio_number
 
 from .db import insert_or_ignore
 from .models import MessageLog
@@ -46,17 +47,12 @@ class Reply:
     text: str
 
 
-def _with_sms_tested(queryset: QuerySet, clinic_field: str) -> QuerySet:
-    """Annotate `sms_tested`: whether the clinic's first SMS was already seen (no query later)."""
-    step = ChecklistItem.objects.filter(clinic=OuterRef(clinic_field), step=OnboardingStep.TEST_INBOUND_SMS)
-    return queryset.annotate(sms_tested=Exists(step))
-
-
 def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
     """The patient's next open appointment at the clinic owning `to_number`, with the
     patient and the clinic, in one query."""
     return (
-        _with_sms_tested(Appointment.objects.select_related("patient", "clinic"), "clinic")
+        Appointment.objects.select_related("patient", "clinic")
+        .annotate(step_done=checklist_step_done(OnboardingStep.TEST_INBOUND_SMS, clinic_ref="clinic"))
         .filter(
             clinic__twilio_number=to_number,
             patient__clinic=F("clinic"),
@@ -67,12 +63,6 @@ def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
         .order_by("starts_at")
         .first()
     )
-
-
-def _clinic(to_number: str) -> Clinic | None:
-    if not to_number:
-        return None
-    return _with_sms_tested(Clinic.objects.filter(twilio_number=to_number), "pk").first()
 
 
 def _patient(clinic: Clinic, phone: str) -> Patient | None:
@@ -106,10 +96,10 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
         appointment = _next_appointment(to_number=to_number, phone=from_number)
         if appointment is not None:
             clinic = appointment.clinic
-            clinic.sms_tested = appointment.sms_tested
+            clinic.step_done = appointment.step_done
             reply = _act_on_appointment(message, appointment, confirm=keyword in CONFIRM)
             return _finish(message, clinic, reply)
-    clinic = _clinic(to_number)
+    clinic = clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_SMS)
     message.clinic = clinic
     if clinic is not None and (keyword in OPT_OUT or keyword in OPT_IN):
         return _finish(message, clinic, _opt(message, clinic, from_number, opted_out=keyword in OPT_OUT))
@@ -180,7 +170,7 @@ def _finish(message: MessageLog, clinic: Clinic | None, reply: Reply | None) -> 
     """Tick the clinic's first-SMS step (once) and return the reply to give."""
     if reply is None:
         return _earlier_reply(message.message_sid)
-    if clinic is not None and not getattr(clinic, "sms_tested", True):
+    if clinic is not None and not clinic.step_done:
         ChecklistItem.objects.get_or_create(
             clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS, defaults={"note": f"first SMS {message.message_sid}"}
         )
