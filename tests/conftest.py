@@ -80,6 +80,17 @@ def sandbox(sandbox_server: Any, settings: Any) -> SandboxControl:
     return control
 
 
+@pytest.fixture(autouse=True)
+def _twilio_is_the_sandbox(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Every test reaches a fresh sandbox Twilio through the real SDK (unless marked no_sandbox)."""
+    from django.core.cache import cache
+
+    settings.API_BASE_URL = PUBLIC_BASE_URL
+    cache.clear()  # rate-limit counters must not leak between tests
+    if request.node.get_closest_marker("no_sandbox") is None:
+        request.getfixturevalue("sandbox")
+
+
 @pytest.fixture
 def staff_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(username="staff", password="pw-staff-1234", is_staff=True)

@@ -37,15 +37,6 @@ HOSTILE_STRINGS = [
 HOSTILE_IDS = [-1, 0, 2**63, 2**80, "1; DROP TABLE clients", "abc", None, True, 1.5, [1], {"id": 1}, ""]
 
 
-@pytest.fixture(autouse=True)
-def _sandbox(sandbox, settings):
-    settings.API_BASE_URL = PUBLIC_BASE_URL
-    from django.core.cache import cache
-
-    cache.clear()
-    return sandbox
-
-
 def snapshot():
     """Everything a request could write."""
     return (

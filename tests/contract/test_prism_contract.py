@@ -22,7 +22,7 @@ from telephony import twilio_service
 from tests.factories import ClinicFactory
 from tests.openapi import MESSAGING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
-pytestmark = [pytest.mark.contract, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db(transaction=True)]
 ACCOUNT = "AC" + "c0" * 16
 PHONE_SID = "PN" + "ab" * 16
 

@@ -18,6 +18,8 @@ from tests.openapi import assert_matches_spec
 
 BASE = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}"
 AUTH = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+# These tests drive the sandbox server directly, each with its own control handle.
+pytestmark = pytest.mark.no_sandbox
 
 
 @pytest.fixture
