@@ -26,7 +26,7 @@ def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str)
     requests = []
     for i in range(count):
         clinic = clinics[i % len(clinics)]
-        sid_hex = f"{run}{i:026x}"[:32]
+        sid_hex = f"{run}{i:020x}"  # 12 + 20 hex digits: unique within and across runs
         if kind in ("voice", "baseline"):
             params = {
                 "CallSid": "CA" + sid_hex,

@@ -6,7 +6,8 @@ with a patient and appointments; a separate load-generator process (bench/loadge
 sends correctly signed requests with unique SIDs at 1, 16 and 64 connections. Prints
 requests/s, p50/p99 latency, errors and the ratio to the baseline's requests/s, then the
 database queries per request and the Twilio API calls per provisioning and per audit of
-1,000 numbers. Exits non-zero on any non-2xx answer.
+1,000 numbers. Exits non-zero on any non-2xx answer, or if a request wrote no log row of
+its own (which would mean it took the duplicate-SID shortcut).
 """
 
 from __future__ import annotations
@@ -46,27 +47,9 @@ def main() -> int:
         return 2
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    setup_django(base_url)
     from telephony.sandbox import SANDBOX_AUTH_TOKEN
 
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
-            "DJANGO_ROOT_URLCONF": "bench.urls",
-            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "API_BASE_URL": base_url,
-            "AI_AGENT_STREAM_URL": "wss://agent.example.com/stream",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("DJANGO_DEBUG", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     clinics = seed(args.clinics)
     clinics_file = Path(tempfile.mkdtemp()) / "clinics.json"
     clinics_file.write_text(json.dumps(clinics))
@@ -91,6 +74,7 @@ def main() -> int:
         results = {}
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             for kind in KINDS:
+                rows_before = log_rows()
                 out = subprocess.run(  # noqa: S603 - fixed arguments
                     [
                         sys.executable,
@@ -112,7 +96,8 @@ def main() -> int:
                     capture_output=True,
                     text=True,
                 )
-                results[(kind, concurrency)] = json.loads(out.stdout)
+                results[(kind, concurrency)] = result = json.loads(out.stdout)
+                result["rows"] = log_rows() - rows_before
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -126,6 +111,11 @@ def main() -> int:
     for (kind, concurrency), r in results.items():
         base = results[("baseline", concurrency)]["rps"]
         failed |= r["errors"] > 0
+        # Every webhook request carries a new SID, so each one writes its own log row:
+        # fewer rows would mean some took the duplicate shortcut.
+        if kind != "baseline" and r["rows"] != r["requests"]:
+            print(f"{kind} at {concurrency}: {r['requests']} requests wrote {r['rows']} log rows", file=sys.stderr)
+            failed = True
         note = " (request pool exhausted)" if r["exhausted"] else ""
         print(
             f"{kind:<9}{concurrency:>6}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
@@ -137,6 +127,29 @@ def main() -> int:
     if failed:
         print("Some requests were not answered with 2xx.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def setup_django(base_url: str) -> None:
+    """Production settings (DEBUG off) with the baseline view's URLs; migrate the database."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
+            "DJANGO_ROOT_URLCONF": "bench.urls",
+            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "API_BASE_URL": base_url,
+            "AI_AGENT_STREAM_URL": "wss://agent.example.com/stream",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("DJANGO_DEBUG", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
 
 
 def seed(count: int) -> list[dict]:
@@ -165,6 +178,13 @@ def seed(count: int) -> list[dict]:
     )
     ChecklistItem.objects.bulk_create([ChecklistItem(clinic=c, step=step) for c in clinics for step in OnboardingStep.values])
     return [{"number": c.twilio_number, "patient": p.phone} for c, p in zip(clinics, patients, strict=True)]
+
+
+def log_rows() -> int:
+    """Call and message log rows: one per webhook request with a new SID."""
+    from telephony.models import CallLog, MessageLog
+
+    return CallLog.objects.count() + MessageLog.objects.count()
 
 
 def wait_for(base_url: str) -> None:
