@@ -36,7 +36,7 @@ pytestmark = [
 
 def _database_url() -> str:
     db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("the worker test shares the test database with another process: PostgreSQL only")
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
