@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from dentsignal.sql import ModelColumns, sql_fetch_one
+
 from .models import ChecklistItem, Clinic, OnboardingStep
 
 CHECKLIST_TOTAL = len(OnboardingStep.choices)
@@ -14,18 +16,35 @@ def checklist_step_done(step: str, *, clinic_ref: str = "pk") -> Exists:
     return Exists(ChecklistItem.objects.filter(clinic=OuterRef(clinic_ref), step=step))
 
 
-def clinic_get_by_twilio_number(*, phone_number: str, step_done: str | None = None) -> Clinic | None:
+# Webhooks run this for every call and SMS: fixed SQL (see dentsignal/sql.py), the
+# columns they use, and the checklist step read in the same statement. Parameters:
+# the checklist step, then the number. The voice webhook embeds it in its own statement.
+_ROUTE_COLUMNS = ModelColumns(Clinic, "c", "id", "name", "office_phone", "twilio_number", "number_state")
+CLINIC_BY_TWILIO_NUMBER_SQL = (
+    f"SELECT {_ROUTE_COLUMNS.sql}, EXISTS (SELECT 1 FROM {ChecklistItem._meta.db_table} i"  # noqa: S608 - names from the models; values are parameters
+    f" WHERE i.clinic_id = c.id AND i.step = %s) FROM {Clinic._meta.db_table} c WHERE c.twilio_number = %s"
+)
+
+
+def clinic_from_row(row: tuple | None) -> Clinic | None:
+    """The clinic (carrying `step_done`) from a row of CLINIC_BY_TWILIO_NUMBER_SQL."""
+    if row is None:
+        return None
+    clinic = _ROUTE_COLUMNS.build(row)
+    clinic.step_done = bool(row[_ROUTE_COLUMNS.width])
+    return clinic
+
+
+def clinic_get_by_twilio_number(*, phone_number: str, step_done: str) -> Clinic | None:
     """The clinic that holds this E.164 number, or None (one indexed query).
 
-    With `step_done`, the clinic carries `step_done`: whether that checklist step is
-    already ticked (the webhooks tick their step on the first real call or SMS).
+    Loads the fields the webhooks use (id, name, office_phone, twilio_number,
+    number_state; others load on access) and `step_done`: whether that checklist step
+    is already ticked (the webhooks tick their step on the first real call or SMS).
     """
     if not phone_number:
         return None
-    clinics = Clinic.objects.filter(twilio_number=phone_number)
-    if step_done is not None:
-        clinics = clinics.annotate(step_done=checklist_step_done(step_done))
-    return clinics.first()
+    return clinic_from_row(sql_fetch_one(CLINIC_BY_TWILIO_NUMBER_SQL, [step_done, phone_number]))
 
 
 def clinics_by_numbers(*, phone_numbers: Iterable[str], phone_sids: Iterable[str]) -> list[Clinic]:

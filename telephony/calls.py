@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import DatabaseError
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
-from clinics.selectors import clinic_get_by_twilio_number
+from clinics.selectors import CLINIC_BY_TWILIO_NUMBER_SQL, clinic_from_row, clinic_get_by_twilio_number
+from dentsignal.sql import instance_insert_or_ignore, sql_fetch_one
 
-from .db import forward_only_write, insert_or_ignore
+from .db import status_write_forward_only
 from .models import CallLog
 from .statuses import call_status_rank
 
@@ -28,58 +29,99 @@ class CallTarget:
     call_tested: bool
 
 
-def call_target_for(*, to_number: str) -> CallTarget:
-    """The clinic holding `to_number`, with its checklist flag, in one indexed query."""
-    clinic = clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_CALL)
+def _target(clinic: Clinic | None) -> CallTarget:
     if clinic is None:
         return CallTarget(clinic=None, active=False, call_tested=True)
     return CallTarget(clinic=clinic, active=clinic.number_state == NumberState.ACTIVE, call_tested=clinic.step_done)
 
 
-def call_log_inbound(*, call_sid: str, clinic: Clinic | None, from_number: str, to_number: str, status: str) -> None:
-    """Record an inbound call in one INSERT; a repeated CallSid changes nothing.
+def call_target_for(*, to_number: str) -> CallTarget:
+    """The clinic holding `to_number`, with its checklist flag, in one indexed query."""
+    return _target(clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_CALL))
 
-    A database error is logged and swallowed: the caller must be answered anyway.
-    """
+
+def _log_columns() -> list[str]:
+    return [f.column for f in CallLog._meta.concrete_fields if not f.primary_key]
+
+
+# PostgreSQL: find the clinic and log the call in one statement (a data-modifying WITH);
+# the log row takes the clinic's id from the lookup.
+_ROUTE_AND_LOG_SQL = (
+    f"WITH c AS ({CLINIC_BY_TWILIO_NUMBER_SQL}), logged AS ("  # noqa: S608 - names from the models; values are parameters
+    f"INSERT INTO {CallLog._meta.db_table} ({', '.join(_log_columns())})"
+    f" SELECT {', '.join('(SELECT c.id FROM c)' if column == 'clinic_id' else '%s' for column in _log_columns())}"
+    f" ON CONFLICT (call_sid) DO NOTHING) SELECT * FROM c"
+)
+
+
+def _inbound_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> CallLog:
     now = timezone.now()
+    return CallLog(
+        call_sid=call_sid,
+        from_number=from_number[:32],
+        to_number=to_number[:32],
+        direction="inbound",
+        status=status[:20],
+        status_rank=call_status_rank(status),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> CallTarget:
+    """The clinic holding `to_number` (as call_target_for), and the call logged with it
+    (a repeated CallSid changes nothing).
+
+    On PostgreSQL both in one statement. If that fails, or elsewhere, the lookup and the
+    log are two statements, and a failed log write is logged and swallowed: the caller
+    must be answered anyway. A failed lookup raises DatabaseError.
+    """
+    call = _inbound_log(call_sid=call_sid, from_number=from_number, to_number=to_number, status=status)
+    if connection.vendor == "postgresql" and to_number:
+        fields = [f for f in CallLog._meta.concrete_fields if not f.primary_key and f.attname != "clinic_id"]
+        params = [f.get_db_prep_save(f.pre_save(call, True), connection) for f in fields]
+        try:
+            with _savepoint_in_transaction():
+                row = sql_fetch_one(_ROUTE_AND_LOG_SQL, [OnboardingStep.TEST_INBOUND_CALL, to_number, *params])
+            return _target(clinic_from_row(row))
+        except DatabaseError:
+            logger.exception("Could not route and log inbound call %s in one statement; trying apart", call_sid)
+    target = call_target_for(to_number=to_number)
+    call.clinic = target.clinic
     try:
-        # A duplicate CallSid (Twilio retried) hits the unique index and is ignored.
-        insert_or_ignore(
-            lambda: CallLog.objects.create(
-                call_sid=call_sid,
-                clinic=clinic,
-                from_number=from_number[:32],
-                to_number=to_number[:32],
-                direction="inbound",
-                status=status[:20],
-                status_rank=call_status_rank(status),
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        with _savepoint_in_transaction():
+            # A duplicate CallSid (Twilio retried) hits the unique index and is ignored.
+            instance_insert_or_ignore(call, conflict="call_sid")
     except DatabaseError:
         logger.exception("Could not log inbound call %s; the caller was answered anyway", call_sid)
+    return target
+
+
+def _savepoint_in_transaction():
+    """Inside a caller's transaction a failed statement must not spoil it: a savepoint.
+    In autocommit (every webhook in production) nothing: no extra round trips."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 def call_status_record(*, call_sid: str, status: str, duration: int | None, sequence: int | None) -> None:
     """Apply a call status callback: forward-only, duplicate-safe, unknown SIDs kept.
 
-    One UPDATE when the call is known (the usual case); an INSERT when it is not.
+    One statement: an UPDATE when the call is known (the usual case), an INSERT when not.
     """
     now = timezone.now()
-    rank = call_status_rank(status)
-    update = {"status": status[:20], "status_rank": rank, "updated_at": now, "sequence_number": sequence}
-    if duration is not None:
-        update["duration_seconds"] = duration
-    newer = Q(status_rank__lt=rank) | Q(status="")
-    if sequence is not None:
-        # Same rank (e.g. two in-progress callbacks): the higher SequenceNumber wins.
-        newer |= Q(status_rank=rank) & (Q(sequence_number__lt=sequence) | Q(sequence_number__isnull=True))
-    forward_only_write(
-        CallLog.objects.filter(Q(call_sid=call_sid) & newer),
-        update=update,
-        create=lambda: CallLog.objects.create(call_sid=call_sid, created_at=now, **update),
+    call = CallLog(
+        call_sid=call_sid,
+        status=status[:20],
+        status_rank=call_status_rank(status),
+        sequence_number=sequence,
+        duration_seconds=duration,
+        created_at=now,
+        updated_at=now,
     )
+    fields = ["status", "status_rank", "updated_at", "sequence_number"]
+    if duration is not None:
+        fields.append("duration_seconds")
+    status_write_forward_only(call, sid_field="call_sid", fields=fields, by_sequence=True)
 
 
 def call_checklist_tick(*, clinic_id: int, call_sid: str) -> None:

@@ -1,35 +1,41 @@
-"""Database helpers for the webhooks' hot path, where every round trip counts."""
+"""The webhooks' status writes to call and message logs, in fixed SQL (see dentsignal/sql.py)."""
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from functools import cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
+from django.db.models import Model
+
+from dentsignal.sql import sql_execute
 
 
-def insert_or_ignore(create: Callable[[], object]) -> bool:
-    """Run one INSERT; False if it hit a unique constraint (a duplicate delivery).
+@cache
+def _forward_only_upsert_sql(model: type[Model], sid_field: str, attnames: tuple[str, ...], by_sequence: bool) -> str:
+    meta, table = model._meta, model._meta.db_table
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = {f.attname: f.column for f in fields}
+    assignments = ", ".join(f"{columns[name]} = excluded.{columns[name]}" for name in attnames)
+    newer = f"{table}.status_rank < excluded.status_rank OR {table}.status = ''"
+    if by_sequence:
+        # Same rank (e.g. two in-progress callbacks): the higher SequenceNumber wins.
+        newer += (
+            f" OR ({table}.status_rank = excluded.status_rank AND excluded.sequence_number IS NOT NULL"
+            f" AND ({table}.sequence_number < excluded.sequence_number OR {table}.sequence_number IS NULL))"
+        )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - names from the model
+        f" ON CONFLICT ({columns[sid_field]}) DO UPDATE SET {assignments} WHERE {newer}"
+    )
 
-    In autocommit a failed INSERT spoils nothing, so it runs bare: one round trip.
-    Inside a transaction (a caller's atomic block) a savepoint keeps it usable.
+
+def status_write_forward_only(row: Model, *, sid_field: str, fields: Sequence[str], by_sequence: bool = False) -> None:
+    """Apply a status callback in one statement: INSERT `row` if no log row has its SID,
+    else UPDATE that row's `fields` to `row`'s if its status is newer (by rank; with
+    `by_sequence`, a higher `sequence_number` wins at the same rank).
+
+    Duplicates and out-of-order deliveries change nothing, and two deliveries racing
+    for a new SID cannot lose a status: the database settles the conflict.
     """
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                create()
-        else:
-            create()
-    except IntegrityError:
-        return False
-    return True
-
-
-def forward_only_write(newer, *, update: dict, create: Callable[[], object]) -> None:
-    """UPDATE the row if the new status is newer; INSERT it if there is no row yet.
-
-    One UPDATE in the usual case (the row exists). If another delivery inserts the row
-    between our UPDATE and INSERT, the INSERT fails on the unique SID and the UPDATE is
-    tried once more, so no status is lost.
-    """
-    if newer.update(**update):
-        return
-    if not insert_or_ignore(create):
-        newer.update(**update)
+    model_fields = [f for f in row._meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in model_fields]
+    sql_execute(_forward_only_upsert_sql(type(row), sid_field, tuple(fields), by_sequence), params)

@@ -1,9 +1,8 @@
 """Messages: status callbacks for SMS, and outbound appointment reminders."""
 
-from django.db.models import Q
 from django.utils import timezone
 
-from .db import forward_only_write
+from .db import status_write_forward_only
 from .models import MessageLog
 from .statuses import message_status_rank
 
@@ -11,17 +10,19 @@ from .statuses import message_status_rank
 def message_status_record(*, message_sid: str, status: str, error_code: int | None) -> None:
     """Apply a message status callback: forward-only, duplicate-safe, unknown SIDs kept."""
     now = timezone.now()
-    rank = message_status_rank(status)
-    update = {"status": status[:20], "status_rank": rank, "updated_at": now}
-    if error_code is not None:
-        update["error_code"] = error_code
-    forward_only_write(
-        MessageLog.objects.filter(Q(message_sid=message_sid) & (Q(status_rank__lt=rank) | Q(status=""))),
-        update=update,
-        create=lambda: MessageLog.objects.create(
-            message_sid=message_sid, direction=MessageLog.Direction.OUTBOUND, created_at=now, **update
-        ),
+    message = MessageLog(
+        message_sid=message_sid,
+        direction=MessageLog.Direction.OUTBOUND,
+        status=status[:20],
+        status_rank=message_status_rank(status),
+        error_code=error_code,
+        created_at=now,
+        updated_at=now,
     )
+    fields = ["status", "status_rank", "updated_at"]
+    if error_code is not None:
+        fields.append("error_code")
+    status_write_forward_only(message, sid_field="message_sid", fields=fields)
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."

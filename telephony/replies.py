@@ -13,15 +13,14 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, OnboardingStep, Patient
 from clinics.phone import phone_format_national
-from clinics.selectors import checklist_step_done, clinic_get_by_twilio_number
+from clinics.selectors import clinic_get_by_twilio_number
+from dentsignal.sql import ModelColumns, instance_insert_or_ignore, instance_insert_then_update, sql_fetch_one
 
-from .db import insert_or_ignore
 from .models import MessageLog
 
 logger = logging.getLogger(__name__)
@@ -47,22 +46,37 @@ class Reply:
     text: str
 
 
+# The confirm/reschedule hot path (see dentsignal/sql.py): the patient's next open
+# appointment at the clinic owning the number, with the patient, the clinic and its
+# first-SMS checklist step, in one statement.
+_APPOINTMENT = ModelColumns(Appointment, "a", "id", "clinic_id", "patient_id", "starts_at", "status", "needs_staff_attention")
+_PATIENT = ModelColumns(Patient, "p", "id", "clinic_id", "name", "phone", "sms_opted_out")
+_CLINIC = ModelColumns(Clinic, "c", "id", "name", "office_phone", "twilio_number", "number_state")
+_NEXT_APPOINTMENT_SQL = (
+    f"SELECT {_APPOINTMENT.sql}, {_PATIENT.sql}, {_CLINIC.sql},"  # noqa: S608 - names from the models; values are parameters
+    f" EXISTS (SELECT 1 FROM {ChecklistItem._meta.db_table} i WHERE i.clinic_id = c.id AND i.step = %s)"
+    f" FROM {Appointment._meta.db_table} a"
+    f" JOIN {Patient._meta.db_table} p ON p.id = a.patient_id AND p.clinic_id = a.clinic_id"
+    f" JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id"
+    f" WHERE c.twilio_number = %s AND p.phone = %s AND a.starts_at >= %s"
+    f" AND a.status IN ({', '.join(['%s'] * len(OPEN_STATUSES))})"
+    f" ORDER BY a.starts_at, a.id LIMIT 1"
+)
+
+
 def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
     """The patient's next open appointment at the clinic owning `to_number`, with the
-    patient and the clinic, in one query."""
-    return (
-        Appointment.objects.select_related("patient", "clinic")
-        .annotate(step_done=checklist_step_done(OnboardingStep.TEST_INBOUND_SMS, clinic_ref="clinic"))
-        .filter(
-            clinic__twilio_number=to_number,
-            patient__clinic=F("clinic"),
-            patient__phone=phone,
-            starts_at__gte=timezone.now(),
-            status__in=OPEN_STATUSES,
-        )
-        .order_by("starts_at")
-        .first()
-    )
+    patient and the clinic (carrying `step_done` for the first-SMS step), in one query."""
+    starts_at = Appointment._meta.get_field("starts_at")
+    now = starts_at.get_db_prep_value(timezone.now(), connection)
+    row = sql_fetch_one(_NEXT_APPOINTMENT_SQL, [OnboardingStep.TEST_INBOUND_SMS, to_number, phone, now, *OPEN_STATUSES])
+    if row is None:
+        return None
+    appointment = _APPOINTMENT.build(row)
+    appointment.patient = _PATIENT.build(row, _APPOINTMENT.width)
+    appointment.clinic = clinic = _CLINIC.build(row, _APPOINTMENT.width + _PATIENT.width)
+    clinic.step_done = bool(row[-1])
+    return appointment
 
 
 def _patient(clinic: Clinic, phone: str) -> Patient | None:
@@ -96,7 +110,6 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
         appointment = _next_appointment(to_number=to_number, phone=from_number)
         if appointment is not None:
             clinic = appointment.clinic
-            clinic.step_done = appointment.step_done
             reply = _act_on_appointment(message, appointment, confirm=keyword in CONFIRM)
             return _finish(message, clinic, reply)
     clinic = clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_SMS)
@@ -116,7 +129,7 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
         else:
             reply = Reply("inbox", f"Thanks, {clinic.name} got your message and will get back to you.")
     _describe(message, reply)
-    if not insert_or_ignore(lambda: message.save(force_insert=True)):
+    if not instance_insert_or_ignore(message, conflict="message_sid"):
         return _earlier_reply(message_sid)
     return _finish(message, clinic, reply)
 
@@ -132,7 +145,7 @@ def _earlier_reply(message_sid: str) -> str:
 
 
 def _act_on_appointment(message: MessageLog, appointment: Appointment, *, confirm: bool) -> Reply | None:
-    """Log the message and change the appointment in one transaction; None if it is a repeat."""
+    """Log the message and change the appointment atomically; None if it is a repeat."""
     name = appointment.clinic.name
     if confirm:
         appointment.status = AppointmentStatus.CONFIRMED
@@ -143,12 +156,9 @@ def _act_on_appointment(message: MessageLog, appointment: Appointment, *, confir
         reply = Reply("reschedule", f"Thanks. {name} will call you to find a new time.")
     message.clinic, message.patient, message.appointment = appointment.clinic, appointment.patient, appointment
     _describe(message, reply)
-    try:
-        with transaction.atomic():
-            # The log row first: a repeated MessageSid fails here and changes nothing.
-            message.save(force_insert=True)
-            appointment.save(update_fields=["status", "needs_staff_attention", "updated_at"])
-    except IntegrityError:
+    # The log row first: a repeated MessageSid is ignored there and changes nothing.
+    fields = ["status", "needs_staff_attention", "updated_at"]
+    if not instance_insert_then_update(message, conflict="message_sid", update=appointment, fields=fields):
         return None
     return reply
 
@@ -159,7 +169,7 @@ def _opt(message: MessageLog, clinic: Clinic, phone: str, *, opted_out: bool) ->
     message.patient = patient
     reply = Reply("opt_out" if opted_out else "opt_in", "")
     _describe(message, reply)
-    if insert_or_ignore(lambda: message.save(force_insert=True)):
+    if instance_insert_or_ignore(message, conflict="message_sid"):
         Patient.objects.filter(pk=patient.pk).update(
             sms_opted_out=opted_out, sms_opted_out_at=timezone.now() if opted_out else None
         )

@@ -70,8 +70,13 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
     to_number = _param(request, "To", "")
     caller = _param(request, "From", "")
     call_sid = _param(request, "CallSid", "")
+    logged = SID_RE.match(call_sid) is not None
     try:
-        target = calls.call_target_for(to_number=to_number)
+        if logged:
+            status = _param(request, "CallStatus", "ringing")
+            target = calls.call_route_and_log(call_sid=call_sid, from_number=caller, to_number=to_number, status=status)
+        else:
+            target = calls.call_target_for(to_number=to_number)
     except DatabaseError:
         logger.exception("Clinic lookup failed for an inbound call to %s", to_number)
         response = VoiceResponse()
@@ -85,16 +90,8 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
         response = _agent_twiml(target.clinic, caller=caller, call_sid=call_sid)
     else:
         response = _fallback_twiml(target.clinic)
-    if SID_RE.match(call_sid):
-        calls.call_log_inbound(
-            call_sid=call_sid,
-            clinic=target.clinic,
-            from_number=caller,
-            to_number=to_number,
-            status=_param(request, "CallStatus", "ringing"),
-        )
-        if target.clinic is not None and not target.call_tested:
-            calls.call_checklist_tick(clinic_id=target.clinic.id, call_sid=call_sid)
+    if logged and target.clinic is not None and not target.call_tested:
+        calls.call_checklist_tick(clinic_id=target.clinic.id, call_sid=call_sid)
     return _twiml(response)
 
 

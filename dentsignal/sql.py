@@ -1,0 +1,141 @@
+"""Fixed SQL for the webhooks' hot path, where building an ORM query costs more than running it.
+
+Measured with bench/profile_webhooks.py on PostgreSQL: compiling `filter().first()` on a
+clinic costs ~0.4 ms of CPU and an `Exists` annotation ~0.7 ms more, while executing a
+fixed SQL string costs ~0.15 ms. Twilio waits for every webhook (and a caller hears
+silence meanwhile), so the few statements each webhook runs are written once here and in
+the modules that use them, in SQL that PostgreSQL and SQLite both accept
+(`ON CONFLICT … DO NOTHING` included). Values go in through each field's own
+`get_db_prep_save` and come out through the backend's converters, exactly as the ORM
+would do it; everything off the hot path uses the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+
+def sql_fetch_one(sql: str, params: Sequence) -> tuple | None:
+    """The first row of a SELECT, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def sql_execute(sql: str, params: Sequence) -> int:
+    """Run one INSERT/UPDATE; the number of rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+class ModelColumns:
+    """Some columns of a model in a hand-written SELECT, and the instance built from them.
+
+    `ModelColumns(Clinic, "c", "id", "name")` gives `.sql` ("c.id, c.name") for the
+    SELECT list and `.build(row, start)` to turn those values of a row back into a
+    Clinic (the other fields deferred, as with `only()`).
+    """
+
+    def __init__(self, model: type[Model], alias: str, *attnames: str) -> None:
+        wanted = set(attnames)
+        # Model.from_db expects the values in the order of the model's concrete fields.
+        self.fields = [f for f in model._meta.concrete_fields if f.attname in wanted]
+        unknown = wanted - {f.attname for f in self.fields}
+        if unknown:
+            raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
+        self.model, self.attnames = model, [f.attname for f in self.fields]
+        self.sql = ", ".join(f"{alias}.{f.column}" for f in self.fields)
+        self.width = len(self.fields)
+
+    def build(self, row: Sequence, start: int = 0) -> Model:
+        values = list(row[start : start + self.width])
+        for i, converters in enumerate(_converters(connection.vendor, self.model, tuple(self.attnames))):
+            for convert in converters:
+                values[i] = convert(values[i], self.fields[i], connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+@cache
+def _converters(vendor: str, model: type[Model], attnames: tuple[str, ...]) -> list[list]:
+    """The backend's and the field's from-database converters for each column."""
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    result = []
+    for name in attnames:
+        column = fields[name].get_col(model._meta.db_table)
+        result.append(connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+    return result
+
+
+def _insert_params(instance: Model) -> list:
+    fields = [f for f in instance._meta.concrete_fields if not f.primary_key]
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+
+
+@cache
+def _insert_sql(model: type[Model], conflict: str) -> str:
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(f.column for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return (
+        f"INSERT INTO {meta.db_table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the models; values are parameters
+        f"ON CONFLICT ({meta.get_field(conflict).column}) DO NOTHING"
+    )
+
+
+def instance_insert_or_ignore(instance: Model, *, conflict: str) -> bool:
+    """INSERT an unsaved instance in one statement; False if a row with the same
+    `conflict` value (a unique field, e.g. a Twilio SID) already exists.
+
+    Unlike `save()`, a duplicate raises nothing, so it needs no savepoint inside a
+    transaction; the instance gets no primary key (the hot path never needs it).
+    """
+    return sql_execute(_insert_sql(type(instance), conflict), _insert_params(instance)) == 1
+
+
+@cache
+def _update_sql(model: type[Model], attnames: tuple[str, ...]) -> str:
+    meta = model._meta
+    fields = {f.attname: f for f in meta.concrete_fields}
+    assignments = ", ".join(f"{fields[name].column} = %s" for name in attnames)
+    return f"UPDATE {meta.db_table} SET {assignments} WHERE {meta.pk.column} = %s"  # noqa: S608 - names from the model
+
+
+def _update_params(instance: Model, names: tuple[str, ...]) -> list:
+    fields = {f.attname: f for f in instance._meta.concrete_fields}
+    return [*(fields[name].get_db_prep_save(fields[name].pre_save(instance, False), connection) for name in names), instance.pk]
+
+
+def instance_update(instance: Model, *, fields: Sequence[str]) -> int:
+    """Like `save(update_fields=fields)` in one fixed statement (auto_now fields included)."""
+    names = tuple(fields)
+    return sql_execute(_update_sql(type(instance), names), _update_params(instance, names))
+
+
+@cache
+def _insert_then_update_sql(insert_model: type[Model], conflict: str, update_model: type[Model], names: tuple[str, ...]) -> str:
+    insert, update = _insert_sql(insert_model, conflict), _update_sql(update_model, names)
+    return f"WITH inserted AS ({insert} RETURNING 1) {update} AND EXISTS (SELECT 1 FROM inserted)"  # noqa: S608 - from the models
+
+
+def instance_insert_then_update(insert: Model, *, conflict: str, update: Model, fields: Sequence[str]) -> bool:
+    """Atomically: INSERT `insert` unless a row with its `conflict` value exists, and only
+    if it was inserted, UPDATE `update`'s `fields`. False if it was a duplicate.
+
+    On PostgreSQL one statement (a data-modifying WITH), so no BEGIN/COMMIT round trips;
+    elsewhere the two statements in a transaction.
+    """
+    names = tuple(fields)
+    if connection.vendor == "postgresql":
+        sql = _insert_then_update_sql(type(insert), conflict, type(update), names)
+        return sql_execute(sql, [*_insert_params(insert), *_update_params(update, names)]) == 1
+    with transaction.atomic():
+        if not instance_insert_or_ignore(insert, conflict=conflict):
+            return False
+        instance_update(update, fields=names)
+    return True
