@@ -44,6 +44,9 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (medians are printed)")
+    parser.add_argument(
+        "--py-spy", metavar="DIR", help="profile a gunicorn worker with py-spy (pip install py-spy) in each webhook's first round"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("Set DATABASE_URL to a PostgreSQL database, or run bench/run-webhooks.", file=sys.stderr)
@@ -75,13 +78,19 @@ def main() -> int:
     try:
         wait_for(base_url)
         results: dict[tuple[str, int], list[dict]] = {}
+        profiles: dict[tuple[str, int], str] = {}
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             # Rounds interleave the webhooks with the baseline, so that drift in what the
             # machine gives us (shared cores) hits all of them alike.
-            for _ in range(args.rounds):
+            for round_ in range(args.rounds):
                 for kind in KINDS:
                     rows_before = log_rows()
+                    spy = None
+                    if args.py_spy and round_ == 0 and kind != "baseline":
+                        spy = py_spy_start(server.pid, Path(args.py_spy) / f"{kind}-{concurrency}.txt")
                     result = run_loadgen(base_url, kind, concurrency, args.duration, clinics_file, SANDBOX_AUTH_TOKEN)
+                    if spy:
+                        profiles[(kind, concurrency)] = py_spy_summary(spy)
                     result["rows"] = log_rows() - rows_before
                     results.setdefault((kind, concurrency), []).append(result)
     finally:
@@ -110,6 +119,8 @@ def main() -> int:
             f"{kind:<9}{concurrency:>6}{median(rounds, 'rps'):>9.0f}{median(rounds, 'p50_ms'):>9.1f}"
             f"{median(rounds, 'p99_ms'):>9.1f}{errors:>8}{ratio:>13.2f}{note}"
         )
+    for (kind, concurrency), summary in profiles.items():
+        print(f"\npy-spy, one gunicorn worker, {kind} at {concurrency} connections: {summary}")
     print()
     print_queries(clinics[0], base_url)
     print_twilio_calls()
@@ -157,6 +168,44 @@ def run_loadgen(base_url: str, kind: str, concurrency: int, duration: float, cli
         text=True,
     )
     return json.loads(out.stdout)
+
+
+# Where a worker's samples fall, first match wins (py-spy's raw format: stack;stack count).
+PROFILE_BUCKETS = [
+    ("waiting for PostgreSQL", "wait (psycopg/"),
+    ("form parsing", "_load_post_and_files"),
+    ("signature", "twilio_signature_valid"),
+    ("TwiML", "to_xml ("),
+    ("our SQL helpers", "dentsignal/sql.py"),
+    ("our webhook code", "telephony/"),
+    ("Django's handler", "get_response ("),
+    ("gunicorn: accept, read, write", "gunicorn/"),
+]
+
+
+def py_spy_start(master_pid: int, output: Path) -> tuple[subprocess.Popen, Path]:
+    """py-spy recording one gunicorn worker (non-idle samples) until stopped."""
+    import shutil
+
+    workers = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "--pid", workers[0], "--rate", "200", "--format", "raw", "-o", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), output  # noqa: S603
+
+
+def py_spy_summary(spy: tuple[subprocess.Popen, Path]) -> str:
+    process, output = spy
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    counts: dict[str, int] = {}
+    for line in output.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        name = next((name for name, key in PROFILE_BUCKETS if key in stack), "other")
+        counts[name] = counts.get(name, 0) + int(n)
+    total = sum(counts.values()) or 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return f"{total} samples: " + ", ".join(f"{name} {n / total:.0%}" for name, n in ranked)
 
 
 def median(rounds: list[dict], key: str) -> float:
