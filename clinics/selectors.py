@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from dentsignal.sql import ModelColumns, sql_fetch_one
 
@@ -11,27 +11,26 @@ from .models import ChecklistItem, Clinic, OnboardingStep
 CHECKLIST_TOTAL = len(OnboardingStep.choices)
 
 
-def checklist_step_done(step: str, *, clinic_ref: str = "pk") -> Exists:
-    """An annotation: whether the clinic's checklist `step` is ticked, read with the row."""
-    return Exists(ChecklistItem.objects.filter(clinic=OuterRef(clinic_ref), step=step))
-
-
-# Webhooks run this for every call and SMS: fixed SQL (see dentsignal/sql.py), the
-# columns they use, and the checklist step read in the same statement. Parameters:
-# the checklist step, then the number. The voice webhook embeds it in its own statement.
+# Webhooks read this for every call and SMS: fixed SQL (see dentsignal/sql.py). The
+# SELECT list of a clinic aliased `c`: the columns the webhooks use, then whether the
+# checklist step given as its one parameter is ticked. The voice webhook embeds
+# CLINIC_BY_TWILIO_NUMBER_SQL (parameters: the step, the number) in its own statement;
+# the SMS confirmation reads the clinic with the appointment.
 _ROUTE_COLUMNS = ModelColumns(Clinic, "c", "id", "name", "office_phone", "twilio_number", "number_state")
-CLINIC_BY_TWILIO_NUMBER_SQL = (
-    f"SELECT {_ROUTE_COLUMNS.sql}, EXISTS (SELECT 1 FROM {ChecklistItem._meta.db_table} i"  # noqa: S608 - names from the models; values are parameters
-    f" WHERE i.clinic_id = c.id AND i.step = %s) FROM {Clinic._meta.db_table} c WHERE c.twilio_number = %s"
+CLINIC_ROUTE_SELECT = (
+    f"{_ROUTE_COLUMNS.sql}, EXISTS (SELECT 1 FROM {ChecklistItem._meta.db_table} i"  # noqa: S608 - names from the models; values are parameters
+    " WHERE i.clinic_id = c.id AND i.step = %s)"
 )
+CLINIC_BY_TWILIO_NUMBER_SQL = f"SELECT {CLINIC_ROUTE_SELECT} FROM {Clinic._meta.db_table} c WHERE c.twilio_number = %s"  # noqa: S608
 
 
-def clinic_from_row(row: tuple | None) -> Clinic | None:
-    """The clinic (carrying `step_done`) from a row of CLINIC_BY_TWILIO_NUMBER_SQL."""
+def clinic_from_row(row: tuple | None, start: int = 0) -> Clinic | None:
+    """The clinic (carrying `step_done`) from the CLINIC_ROUTE_SELECT values of a row,
+    which begin at `start`."""
     if row is None:
         return None
-    clinic = _ROUTE_COLUMNS.build(row)
-    clinic.step_done = bool(row[_ROUTE_COLUMNS.width])
+    clinic = _ROUTE_COLUMNS.build(row, start)
+    clinic.step_done = bool(row[start + _ROUTE_COLUMNS.width])
     return clinic
 
 

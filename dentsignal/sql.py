@@ -12,11 +12,11 @@ would do it; everything off the hot path uses the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cache
 
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def sql_fetch_one(sql: str, params: Sequence) -> tuple | None:
@@ -48,13 +48,13 @@ class ModelColumns:
         unknown = wanted - {f.attname for f in self.fields}
         if unknown:
             raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
-        self.model, self.attnames = model, [f.attname for f in self.fields]
+        self.model, self.attnames = model, tuple(f.attname for f in self.fields)
         self.sql = ", ".join(f"{alias}.{f.column}" for f in self.fields)
         self.width = len(self.fields)
 
     def build(self, row: Sequence, start: int = 0) -> Model:
         values = list(row[start : start + self.width])
-        for i, converters in enumerate(_converters(connection.vendor, self.model, tuple(self.attnames))):
+        for i, converters in enumerate(_converters(connection.vendor, self.model, self.attnames)):
             for convert in converters:
                 values[i] = convert(values[i], self.fields[i], connection)
         return self.model.from_db(connection.alias, self.attnames, values)
@@ -63,7 +63,7 @@ class ModelColumns:
 @cache
 def _converters(vendor: str, model: type[Model], attnames: tuple[str, ...]) -> list[list]:
     """The backend's and the field's from-database converters for each column."""
-    fields = {f.attname: f for f in model._meta.concrete_fields}
+    fields = _fields_by_attname(model)
     result = []
     for name in attnames:
         column = fields[name].get_col(model._meta.db_table)
@@ -71,15 +71,27 @@ def _converters(vendor: str, model: type[Model], attnames: tuple[str, ...]) -> l
     return result
 
 
-def _insert_params(instance: Model) -> list:
-    fields = [f for f in instance._meta.concrete_fields if not f.primary_key]
+@cache
+def _fields_by_attname(model: type[Model]) -> dict[str, Field]:
+    return {f.attname: f for f in model._meta.concrete_fields}
+
+
+@cache
+def insert_fields(model: type[Model]) -> tuple[Field, ...]:
+    """The columns an INSERT of `model` writes, in order: every concrete field but the key."""
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+
+
+def instance_insert_params(instance: Model, *, exclude: Collection[str] = ()) -> list:
+    """The values of insert_fields() for an unsaved instance (but the `exclude` attnames),
+    prepared for the database as `save()` would prepare them."""
+    fields = [f for f in insert_fields(type(instance)) if f.attname not in exclude]
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
 @cache
 def _insert_sql(model: type[Model], conflict: str) -> str:
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    meta, fields = model._meta, insert_fields(model)
     columns = ", ".join(f.column for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return (
@@ -95,19 +107,18 @@ def instance_insert_or_ignore(instance: Model, *, conflict: str) -> bool:
     Unlike `save()`, a duplicate raises nothing, so it needs no savepoint inside a
     transaction; the instance gets no primary key (the hot path never needs it).
     """
-    return sql_execute(_insert_sql(type(instance), conflict), _insert_params(instance)) == 1
+    return sql_execute(_insert_sql(type(instance), conflict), instance_insert_params(instance)) == 1
 
 
 @cache
 def _update_sql(model: type[Model], attnames: tuple[str, ...]) -> str:
-    meta = model._meta
-    fields = {f.attname: f for f in meta.concrete_fields}
+    meta, fields = model._meta, _fields_by_attname(model)
     assignments = ", ".join(f"{fields[name].column} = %s" for name in attnames)
     return f"UPDATE {meta.db_table} SET {assignments} WHERE {meta.pk.column} = %s"  # noqa: S608 - names from the model
 
 
 def _update_params(instance: Model, names: tuple[str, ...]) -> list:
-    fields = {f.attname: f for f in instance._meta.concrete_fields}
+    fields = _fields_by_attname(type(instance))
     return [*(fields[name].get_db_prep_save(fields[name].pre_save(instance, False), connection) for name in names), instance.pk]
 
 
@@ -133,7 +144,7 @@ def instance_insert_then_update(insert: Model, *, conflict: str, update: Model, 
     names = tuple(fields)
     if connection.vendor == "postgresql":
         sql = _insert_then_update_sql(type(insert), conflict, type(update), names)
-        return sql_execute(sql, [*_insert_params(insert), *_update_params(update, names)]) == 1
+        return sql_execute(sql, [*instance_insert_params(insert), *_update_params(update, names)]) == 1
     with transaction.atomic():
         if not instance_insert_or_ignore(insert, conflict=conflict):
             return False

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
 from clinics.selectors import CLINIC_BY_TWILIO_NUMBER_SQL, clinic_from_row, clinic_get_by_twilio_number
-from dentsignal.sql import instance_insert_or_ignore, sql_fetch_one
+from dentsignal.sql import insert_fields, instance_insert_or_ignore, instance_insert_params, sql_fetch_one
 
 from .db import status_write_forward_only
 from .models import CallLog
@@ -40,16 +40,12 @@ def call_target_for(*, to_number: str) -> CallTarget:
     return _target(clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_CALL))
 
 
-def _log_columns() -> list[str]:
-    return [f.column for f in CallLog._meta.concrete_fields if not f.primary_key]
-
-
 # PostgreSQL: find the clinic and log the call in one statement (a data-modifying WITH);
 # the log row takes the clinic's id from the lookup.
 _ROUTE_AND_LOG_SQL = (
     f"WITH c AS ({CLINIC_BY_TWILIO_NUMBER_SQL}), logged AS ("  # noqa: S608 - names from the models; values are parameters
-    f"INSERT INTO {CallLog._meta.db_table} ({', '.join(_log_columns())})"
-    f" SELECT {', '.join('(SELECT c.id FROM c)' if column == 'clinic_id' else '%s' for column in _log_columns())}"
+    f"INSERT INTO {CallLog._meta.db_table} ({', '.join(f.column for f in insert_fields(CallLog))})"
+    f" SELECT {', '.join('(SELECT c.id FROM c)' if f.attname == 'clinic_id' else '%s' for f in insert_fields(CallLog))}"
     f" ON CONFLICT (call_sid) DO NOTHING) SELECT * FROM c"
 )
 
@@ -78,8 +74,7 @@ def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, statu
     """
     call = _inbound_log(call_sid=call_sid, from_number=from_number, to_number=to_number, status=status)
     if connection.vendor == "postgresql" and to_number:
-        fields = [f for f in CallLog._meta.concrete_fields if not f.primary_key and f.attname != "clinic_id"]
-        params = [f.get_db_prep_save(f.pre_save(call, True), connection) for f in fields]
+        params = instance_insert_params(call, exclude={"clinic_id"})
         try:
             with _savepoint_in_transaction():
                 row = sql_fetch_one(_ROUTE_AND_LOG_SQL, [OnboardingStep.TEST_INBOUND_CALL, to_number, *params])

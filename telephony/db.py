@@ -3,16 +3,14 @@
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import connection
 from django.db.models import Model
 
-from dentsignal.sql import sql_execute
+from dentsignal.sql import insert_fields, instance_insert_params, sql_execute
 
 
 @cache
 def _forward_only_upsert_sql(model: type[Model], sid_field: str, attnames: tuple[str, ...], by_sequence: bool) -> str:
-    meta, table = model._meta, model._meta.db_table
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    table, fields = model._meta.db_table, insert_fields(model)
     columns = {f.attname: f.column for f in fields}
     assignments = ", ".join(f"{columns[name]} = excluded.{columns[name]}" for name in attnames)
     newer = f"{table}.status_rank < excluded.status_rank OR {table}.status = ''"
@@ -36,6 +34,5 @@ def status_write_forward_only(row: Model, *, sid_field: str, fields: Sequence[st
     Duplicates and out-of-order deliveries change nothing, and two deliveries racing
     for a new SID cannot lose a status: the database settles the conflict.
     """
-    model_fields = [f for f in row._meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in model_fields]
-    sql_execute(_forward_only_upsert_sql(type(row), sid_field, tuple(fields), by_sequence), params)
+    sql = _forward_only_upsert_sql(type(row), sid_field, tuple(fields), by_sequence)
+    sql_execute(sql, instance_insert_params(row))

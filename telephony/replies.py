@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, OnboardingStep, Patient
 from clinics.phone import phone_format_national
-from clinics.selectors import clinic_get_by_twilio_number
+from clinics.selectors import CLINIC_ROUTE_SELECT, clinic_from_row, clinic_get_by_twilio_number
 from dentsignal.sql import ModelColumns, instance_insert_or_ignore, instance_insert_then_update, sql_fetch_one
 
 from .models import MessageLog
@@ -51,10 +51,8 @@ class Reply:
 # first-SMS checklist step, in one statement.
 _APPOINTMENT = ModelColumns(Appointment, "a", "id", "clinic_id", "patient_id", "starts_at", "status", "needs_staff_attention")
 _PATIENT = ModelColumns(Patient, "p", "id", "clinic_id", "name", "phone", "sms_opted_out")
-_CLINIC = ModelColumns(Clinic, "c", "id", "name", "office_phone", "twilio_number", "number_state")
 _NEXT_APPOINTMENT_SQL = (
-    f"SELECT {_APPOINTMENT.sql}, {_PATIENT.sql}, {_CLINIC.sql},"  # noqa: S608 - names from the models; values are parameters
-    f" EXISTS (SELECT 1 FROM {ChecklistItem._meta.db_table} i WHERE i.clinic_id = c.id AND i.step = %s)"
+    f"SELECT {_APPOINTMENT.sql}, {_PATIENT.sql}, {CLINIC_ROUTE_SELECT}"  # noqa: S608 - names from the models; values are parameters
     f" FROM {Appointment._meta.db_table} a"
     f" JOIN {Patient._meta.db_table} p ON p.id = a.patient_id AND p.clinic_id = a.clinic_id"
     f" JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id"
@@ -74,8 +72,7 @@ def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
         return None
     appointment = _APPOINTMENT.build(row)
     appointment.patient = _PATIENT.build(row, _APPOINTMENT.width)
-    appointment.clinic = clinic = _CLINIC.build(row, _APPOINTMENT.width + _PATIENT.width)
-    clinic.step_done = bool(row[-1])
+    appointment.clinic = clinic_from_row(row, _APPOINTMENT.width + _PATIENT.width)
     return appointment
 
 
