@@ -16,7 +16,13 @@ from urllib.parse import urlencode
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-PATHS = {"baseline": "/bench/baseline", "voice": "/inbound/voice", "sms": "/api/sms/inbound", "status": "/twilio/status"}
+PATHS = {
+    "baseline": "/bench/baseline",
+    "one-write": "/bench/one-write",
+    "voice": "/inbound/voice",
+    "sms": "/api/sms/inbound",
+    "status": "/twilio/status",
+}
 
 
 def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str) -> list[tuple[str, dict]]:
@@ -27,7 +33,7 @@ def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str)
     for i in range(count):
         clinic = clinics[i % len(clinics)]
         sid_hex = f"{run}{i:020x}"  # 12 + 20 hex digits: unique within and across runs
-        if kind in ("voice", "baseline"):
+        if kind in ("voice", "baseline", "one-write"):
             params = {
                 "CallSid": "CA" + sid_hex,
                 "From": clinic["patient"],

@@ -93,7 +93,7 @@ def main() -> int:
 
     clinics = seed(args.clinics)
     application = get_wsgi_application()
-    kinds = ["baseline", "voice", "status", "sms"] if args.kind == "all" else [args.kind]
+    kinds = ["baseline", "one-write", "voice", "status", "sms"] if args.kind == "all" else [args.kind]
     for kind in kinds:
         warmup, requests = (build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN) for n in (200, args.requests))
         run(application, PATHS[kind], warmup)

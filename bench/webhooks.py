@@ -4,7 +4,8 @@ Run with `bench/run-webhooks` (starts PostgreSQL). Serves the app with gunicorn
 (production settings, DEBUG off, 2 workers) on 127.0.0.1 with 1,000 live clinics, each
 with a patient and appointments; a separate load-generator process (bench/loadgen.py)
 sends correctly signed requests with unique SIDs at 1, 16 and 64 connections, each cell
-in interleaved rounds with the baseline. Prints the medians of requests/s and p50/p99
+in interleaved rounds with the baseline and with one-write, a bare view that does one
+INSERT (the ceiling for any webhook that records each request; bench/urls.py). Prints the medians of requests/s and p50/p99
 latency, errors, and the median of the rounds' ratios to the baseline's requests/s; then the
 database queries per request and the Twilio API calls per provisioning and per audit of
 1,000 numbers. Exits non-zero on any non-2xx answer, or if a request wrote no log row of
@@ -28,7 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-KINDS = ("baseline", "voice", "status", "sms")
+# The two references first: the baseline (constant TwiML) and one-write (one INSERT, then
+# the same TwiML; the least a webhook that durably records each request can do).
+KINDS = ("baseline", "one-write", "voice", "status", "sms")
+WEBHOOKS = KINDS[2:]
 
 
 def free_port() -> int:
@@ -86,7 +90,7 @@ def main() -> int:
                 for kind in KINDS:
                     rows_before = log_rows()
                     spy = None
-                    if args.py_spy and round_ == 0 and kind != "baseline":
+                    if args.py_spy and round_ == 0 and kind in WEBHOOKS:
                         spy = py_spy_start(server.pid, Path(args.py_spy) / f"{kind}-{concurrency}.txt")
                     result = run_loadgen(base_url, kind, concurrency, args.duration, clinics_file, SANDBOX_AUTH_TOKEN)
                     if spy:
@@ -101,14 +105,14 @@ def main() -> int:
         f"Webhook benchmark, {dt.date.today()}, {os.cpu_count()} cores, gunicorn {args.workers} sync workers, "
         f"PostgreSQL, {args.clinics} clinics, {args.rounds} rounds of {args.duration:g} s per cell (medians)"
     )
-    print(f"{'webhook':<9}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs baseline':>13}")
+    print(f"{'webhook':<10}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs baseline':>13}")
     failed = False
     for (kind, concurrency), rounds in results.items():
         baseline = results[("baseline", concurrency)]
         errors = sum(r["errors"] for r in rounds)
         failed |= errors > 0
-        # Every webhook request carries a new SID, so each one writes its own log row:
-        # fewer rows would mean some took the duplicate shortcut.
+        # Every webhook request carries a new SID, so each one writes its own log row
+        # (one-write too): fewer rows would mean some took the duplicate shortcut.
         requests, rows = sum(r["requests"] for r in rounds), sum(r["rows"] for r in rounds)
         if kind != "baseline" and rows != requests:
             print(f"{kind} at {concurrency}: {requests} requests wrote {rows} log rows", file=sys.stderr)
@@ -116,7 +120,7 @@ def main() -> int:
         ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(rounds, baseline, strict=True))
         note = " (request pool exhausted)" if any(r["exhausted"] for r in rounds) else ""
         print(
-            f"{kind:<9}{concurrency:>6}{median(rounds, 'rps'):>9.0f}{median(rounds, 'p50_ms'):>9.1f}"
+            f"{kind:<10}{concurrency:>6}{median(rounds, 'rps'):>9.0f}{median(rounds, 'p50_ms'):>9.1f}"
             f"{median(rounds, 'p99_ms'):>9.1f}{errors:>8}{ratio:>13.2f}{note}"
         )
     for (kind, concurrency), summary in profiles.items():

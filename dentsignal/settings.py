@@ -87,6 +87,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (runserver, eager tasks) write; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # The embedded default's files live in var/ (git-ignored): a fresh clone has none.
+    VAR_DIR.mkdir(exist_ok=True)
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend, minus the health check on connections used < 0.5 s ago.
@@ -213,6 +215,10 @@ if not TWILIO_WEBHOOK_SIGNATURE_CHECK and not DEBUG:
     raise ImproperlyConfigured("TWILIO_WEBHOOK_SIGNATURE_CHECK=false is only allowed with DJANGO_DEBUG=true.")
 # Voice hand-off: "stream" (<Connect><Stream>) or "conversation_relay" (<Connect><ConversationRelay>).
 AI_AGENT_MODE = env("AI_AGENT_MODE", default="stream")
+if AI_AGENT_MODE not in ("stream", "conversation_relay"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"AI_AGENT_MODE must be stream or conversation_relay, not {AI_AGENT_MODE!r}.")
 
 # The public origin Twilio calls back (webhook URLs and signature checks).
 API_BASE_URL = env("API_BASE_URL", default="http://localhost:8000").rstrip("/")

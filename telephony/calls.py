@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
 from clinics.selectors import CLINIC_BY_TWILIO_NUMBER_SQL, clinic_from_row, clinic_get_by_twilio_number
-from dentsignal.sql import insert_fields, instance_insert_or_ignore, instance_insert_params, sql_fetch_one
+from dentsignal.sql import insert_fields, row_insert_or_ignore, row_insert_params, sql_fetch_one
 
 from .db import status_write_forward_only
 from .models import CallLog
@@ -50,18 +50,19 @@ _ROUTE_AND_LOG_SQL = (
 )
 
 
-def _inbound_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> CallLog:
+def _inbound_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> dict:
+    """The new CallLog row's values, by attname."""
     now = timezone.now()
-    return CallLog(
-        call_sid=call_sid,
-        from_number=from_number[:32],
-        to_number=to_number[:32],
-        direction="inbound",
-        status=status[:20],
-        status_rank=call_status_rank(status),
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "call_sid": call_sid,
+        "from_number": from_number[:32],
+        "to_number": to_number[:32],
+        "direction": "inbound",
+        "status": status[:20],
+        "status_rank": call_status_rank(status),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> CallTarget:
@@ -74,7 +75,7 @@ def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, statu
     """
     call = _inbound_log(call_sid=call_sid, from_number=from_number, to_number=to_number, status=status)
     if connection.vendor == "postgresql" and to_number:
-        params = instance_insert_params(call, exclude={"clinic_id"})
+        params = row_insert_params(CallLog, call, exclude={"clinic_id"})
         try:
             with _savepoint_in_transaction():
                 row = sql_fetch_one(_ROUTE_AND_LOG_SQL, [OnboardingStep.TEST_INBOUND_CALL, to_number, *params])
@@ -82,11 +83,11 @@ def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, statu
         except DatabaseError:
             logger.exception("Could not route and log inbound call %s in one statement; trying apart", call_sid)
     target = call_target_for(to_number=to_number)
-    call.clinic = target.clinic
+    call["clinic_id"] = target.clinic.id if target.clinic else None
     try:
         with _savepoint_in_transaction():
             # A duplicate CallSid (Twilio retried) hits the unique index and is ignored.
-            instance_insert_or_ignore(call, conflict="call_sid")
+            row_insert_or_ignore(CallLog, call, conflict="call_sid")
     except DatabaseError:
         logger.exception("Could not log inbound call %s; the caller was answered anyway", call_sid)
     return target
@@ -104,19 +105,19 @@ def call_status_record(*, call_sid: str, status: str, duration: int | None, sequ
     One statement: an UPDATE when the call is known (the usual case), an INSERT when not.
     """
     now = timezone.now()
-    call = CallLog(
-        call_sid=call_sid,
-        status=status[:20],
-        status_rank=call_status_rank(status),
-        sequence_number=sequence,
-        duration_seconds=duration,
-        created_at=now,
-        updated_at=now,
-    )
+    call = {
+        "call_sid": call_sid,
+        "status": status[:20],
+        "status_rank": call_status_rank(status),
+        "sequence_number": sequence,
+        "duration_seconds": duration,
+        "created_at": now,
+        "updated_at": now,
+    }
     fields = ["status", "status_rank", "updated_at", "sequence_number"]
     if duration is not None:
         fields.append("duration_seconds")
-    status_write_forward_only(call, sid_field="call_sid", fields=fields, by_sequence=True)
+    status_write_forward_only(CallLog, call, sid_field="call_sid", fields=fields, by_sequence=True)
 
 
 def call_checklist_tick(*, clinic_id: int, call_sid: str) -> None:

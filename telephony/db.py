@@ -1,11 +1,11 @@
 """The webhooks' status writes to call and message logs, in fixed SQL (see dentsignal/sql.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 from django.db.models import Model
 
-from dentsignal.sql import insert_fields, instance_insert_params, sql_execute
+from dentsignal.sql import insert_fields, row_insert_params, sql_execute
 
 
 @cache
@@ -26,13 +26,16 @@ def _forward_only_upsert_sql(model: type[Model], sid_field: str, attnames: tuple
     )
 
 
-def status_write_forward_only(row: Model, *, sid_field: str, fields: Sequence[str], by_sequence: bool = False) -> None:
-    """Apply a status callback in one statement: INSERT `row` if no log row has its SID,
-    else UPDATE that row's `fields` to `row`'s if its status is newer (by rank; with
-    `by_sequence`, a higher `sequence_number` wins at the same rank).
+def status_write_forward_only(
+    model: type[Model], row: Mapping[str, object], *, sid_field: str, fields: Sequence[str], by_sequence: bool = False
+) -> None:
+    """Apply a status callback in one statement: INSERT `row` (a new `model` row's values
+    by attname) if no log row has its SID, else UPDATE that row's `fields` to `row`'s if
+    its status is newer (by rank; with `by_sequence`, a higher `sequence_number` wins at
+    the same rank).
 
     Duplicates and out-of-order deliveries change nothing, and two deliveries racing
     for a new SID cannot lose a status: the database settles the conflict.
     """
-    sql = _forward_only_upsert_sql(type(row), sid_field, tuple(fields), by_sequence)
-    sql_execute(sql, instance_insert_params(row))
+    sql = _forward_only_upsert_sql(model, sid_field, tuple(fields), by_sequence)
+    sql_execute(sql, row_insert_params(model, row))

@@ -10,19 +10,19 @@ from .statuses import message_status_rank
 def message_status_record(*, message_sid: str, status: str, error_code: int | None) -> None:
     """Apply a message status callback: forward-only, duplicate-safe, unknown SIDs kept."""
     now = timezone.now()
-    message = MessageLog(
-        message_sid=message_sid,
-        direction=MessageLog.Direction.OUTBOUND,
-        status=status[:20],
-        status_rank=message_status_rank(status),
-        error_code=error_code,
-        created_at=now,
-        updated_at=now,
-    )
+    message = {
+        "message_sid": message_sid,
+        "direction": MessageLog.Direction.OUTBOUND,
+        "status": status[:20],
+        "status_rank": message_status_rank(status),
+        "error_code": error_code,
+        "created_at": now,
+        "updated_at": now,
+    }
     fields = ["status", "status_rank", "updated_at"]
     if error_code is not None:
         fields.append("error_code")
-    status_write_forward_only(message, sid_field="message_sid", fields=fields)
+    status_write_forward_only(MessageLog, message, sid_field="message_sid", fields=fields)
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."

@@ -10,12 +10,11 @@ import re
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from clinics.models import Clinic
 
-from . import calls, messaging, replies
+from . import calls, messaging, replies, twiml
 from .signatures import twilio_webhook
 
 logger = logging.getLogger(__name__)
@@ -32,25 +31,14 @@ def _param(request: HttpRequest, name: str, default: str = "") -> str:
     return request.POST.get(name, default).replace("\x00", "")
 
 
-def _twiml(response: object) -> HttpResponse:
+def _twiml(response: VoiceResponse | str) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
-def _agent_twiml(clinic: Clinic, *, caller: str, call_sid: str) -> VoiceResponse:
+def _agent_twiml(clinic: Clinic, *, caller: str, call_sid: str) -> str:
     """Hand the call to the AI voice agent, telling it which clinic it answers for."""
-    response = VoiceResponse()
-    connect = Connect()
     parameters = {"clinic_id": str(clinic.id), "clinic_name": clinic.name, "caller": caller, "call_sid": call_sid}
-    if settings.AI_AGENT_MODE == "conversation_relay":
-        relay = connect.conversation_relay(url=settings.AI_AGENT_STREAM_URL)
-        for name, value in parameters.items():
-            relay.parameter(name=name, value=value)
-    else:
-        stream = connect.stream(url=settings.AI_AGENT_STREAM_URL)
-        for name, value in parameters.items():
-            stream.parameter(name=name, value=value)
-    response.append(connect)
-    return response
+    return twiml.connect_agent(mode=settings.AI_AGENT_MODE, url=settings.AI_AGENT_STREAM_URL, parameters=parameters)
 
 
 def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
@@ -107,10 +95,7 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
         from_number=_param(request, "From", ""),
         body=_param(request, "Body", ""),
     )
-    response = MessagingResponse()
-    if text:
-        response.message(text)
-    return _twiml(response)
+    return _twiml(twiml.message_reply(text))
 
 
 def _int_or_none(value: str) -> int | None:

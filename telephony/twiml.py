@@ -1,0 +1,53 @@
+"""The TwiML the webhooks answer with on their hot path, written as strings.
+
+The SDK's builders (twilio.twiml) build an ElementTree and serialise it: ~80 µs of the
+~215 µs a voice webhook spends beyond a bare Django view besides its database statement
+(bench/profile_webhooks.py). The two shapes answered on every call and every SMS, the
+AI agent's <Connect> and an SMS <Message>, are written here directly, escaped exactly
+as ElementTree escapes; tests/test_twiml.py compares them byte for byte with the SDK's
+output for awkward values. Everything else (the fallbacks, the error messages) uses the
+SDK.
+"""
+
+from collections.abc import Mapping
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+# The agent's two ways in: a bidirectional Media Stream, or Twilio's ConversationRelay.
+AGENT_NOUNS = {"stream": "Stream", "conversation_relay": "ConversationRelay"}
+
+
+def xml_text(value: str) -> str:
+    """Character data escaped as ElementTree escapes it."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
+
+
+def xml_attribute(value: str) -> str:
+    """An attribute value escaped as ElementTree escapes it (quotes and line breaks too)."""
+    value = xml_text(value)
+    for raw, entity in (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
+        if raw in value:
+            value = value.replace(raw, entity)
+    return value
+
+
+def connect_agent(*, mode: str, url: str, parameters: Mapping[str, str]) -> str:
+    """<Response><Connect><Stream|ConversationRelay url=…> with a <Parameter> for each
+    item, as VoiceResponse + Connect.stream()/.conversation_relay() + .parameter() give."""
+    noun = AGENT_NOUNS[mode]
+    items = "".join(f'<Parameter name="{xml_attribute(n)}" value="{xml_attribute(v)}" />' for n, v in parameters.items())
+    body = f'<{noun} url="{xml_attribute(url)}">{items}</{noun}>' if items else f'<{noun} url="{xml_attribute(url)}" />'
+    return f"{XML_DECLARATION}<Response><Connect>{body}</Connect></Response>"
+
+
+def message_reply(text: str) -> str:
+    """<Response><Message>text</Message></Response>, or an empty <Response /> for no
+    reply, as MessagingResponse + .message(text) give."""
+    if not text:
+        return f"{XML_DECLARATION}<Response />"
+    return f"{XML_DECLARATION}<Response><Message>{xml_text(text)}</Message></Response>"
