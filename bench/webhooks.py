@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per webhook, concurrency and round")
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (more than 1: gthread workers)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (medians are printed)")
     parser.add_argument(
         "--py-spy", metavar="DIR", help="profile a gunicorn worker with py-spy (pip install py-spy) in each webhook's first round"
@@ -72,6 +73,8 @@ def main() -> int:
             "dentsignal.wsgi",
             "-w",
             str(args.workers),
+            "--threads",
+            str(args.threads),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -102,7 +105,8 @@ def main() -> int:
         server.wait(timeout=30)
 
     print(
-        f"Webhook benchmark, {dt.date.today()}, {os.cpu_count()} cores, gunicorn {args.workers} sync workers, "
+        f"Webhook benchmark, {dt.date.today()}, {os.cpu_count()} cores, gunicorn {args.workers} workers "
+        f"({'sync' if args.threads == 1 else f'gthread, {args.threads} threads each'}), "
         f"PostgreSQL, {args.clinics} clinics, {args.rounds} rounds of {args.duration:g} s per cell (medians)"
     )
     print(f"{'webhook':<10}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs baseline':>13}")
