@@ -1,15 +1,16 @@
 """Webhook benchmark: our three webhooks against a bare Django view, in the same run.
 
 Run with `bench/run-webhooks` (starts PostgreSQL). Serves the app with gunicorn
-(production settings, DEBUG off, 2 workers) on 127.0.0.1 with 1,000 live clinics, each
-with a patient and appointments; a separate load-generator process (bench/loadgen.py)
-sends correctly signed requests with unique SIDs at 1, 16 and 64 connections, each cell
-in interleaved rounds with the baseline and with one-write, a bare view that does one
-INSERT (the ceiling for any webhook that records each request; bench/urls.py). Prints the medians of requests/s and p50/p99
-latency, errors, and the median of the rounds' ratios to the baseline's requests/s; then the
-database queries per request and the Twilio API calls per provisioning and per audit of
-1,000 numbers. Exits non-zero on any non-2xx answer, or if a request wrote no log row of
-its own (which would mean it took the duplicate-SID shortcut).
+(production settings, DEBUG off, the workers gunicorn.conf.py gives) on 127.0.0.1 with
+1,000 live clinics, each with a patient and appointments; a separate load-generator
+process (bench/loadgen.py) sends correctly signed requests with unique SIDs at 1, 16 and
+64 connections, each cell in interleaved rounds with the baseline and with one-write, a
+bare view that does one INSERT (the ceiling for any webhook that records each request;
+bench/urls.py). Prints the medians of requests/s and p50/p99 latency, errors, and the
+median of the rounds' ratios to the baseline's requests/s; then the database queries
+per request and the Twilio API calls per provisioning and per audit of 1,000 numbers.
+Exits non-zero on any non-2xx answer, or if a request wrote no log row of its own
+(which would mean it took the duplicate-SID shortcut).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import runpy
 import signal
 import socket
 import statistics
@@ -46,13 +48,15 @@ def main() -> int:
     parser.add_argument("--clinics", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per webhook, concurrency and round")
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's, as in production)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (more than 1: gthread workers)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell (medians are printed)")
     parser.add_argument(
         "--py-spy", metavar="DIR", help="profile a gunicorn worker with py-spy (pip install py-spy) in each webhook's first round"
     )
     args = parser.parse_args()
+    if args.workers is None:
+        args.workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("Set DATABASE_URL to a PostgreSQL database, or run bench/run-webhooks.", file=sys.stderr)
         return 2
