@@ -82,17 +82,11 @@ def insert_fields(model: type[Model]) -> tuple[Field, ...]:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
 
-def instance_insert_params(instance: Model, *, exclude: Collection[str] = ()) -> list:
-    """The values of insert_fields() for an unsaved instance (but the `exclude` attnames),
-    prepared for the database as `save()` would prepare them."""
-    fields = [f for f in insert_fields(type(instance)) if f.attname not in exclude]
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-
-
 def row_insert_params(model: type[Model], values: Mapping[str, object], *, exclude: Collection[str] = ()) -> list:
-    """As instance_insert_params() for `model(**values)` (attnames; missing fields take
-    their defaults), without building the instance: its __init__ and signals cost a
-    webhook ~40 µs."""
+    """The values of insert_fields() (but the `exclude` attnames) for a new row given by
+    attname, missing fields taking their defaults, prepared for the database as
+    `model(**values).save()` would prepare them. No instance is built: its __init__ and
+    signals cost a webhook ~40 µs."""
     return [
         f.get_db_prep_save(values[f.attname] if f.attname in values else f.get_default(), connection)
         for f in _plain_insert_fields(model)
@@ -121,18 +115,13 @@ def _insert_sql(model: type[Model], conflict: str) -> str:
     )
 
 
-def instance_insert_or_ignore(instance: Model, *, conflict: str) -> bool:
-    """INSERT an unsaved instance in one statement; False if a row with the same
-    `conflict` value (a unique field, e.g. a Twilio SID) already exists.
+def row_insert_or_ignore(model: type[Model], values: Mapping[str, object], *, conflict: str) -> bool:
+    """INSERT a new row (values by attname, as row_insert_params) in one statement; False
+    if a row with the same `conflict` value (a unique field, e.g. a Twilio SID) exists.
 
     Unlike `save()`, a duplicate raises nothing, so it needs no savepoint inside a
-    transaction; the instance gets no primary key (the hot path never needs it).
+    transaction; nothing returns the new primary key (the hot path never needs it).
     """
-    return sql_execute(_insert_sql(type(instance), conflict), instance_insert_params(instance)) == 1
-
-
-def row_insert_or_ignore(model: type[Model], values: Mapping[str, object], *, conflict: str) -> bool:
-    """instance_insert_or_ignore() for `model(**values)`, without building the instance."""
     return sql_execute(_insert_sql(model, conflict), row_insert_params(model, values)) == 1
 
 
@@ -160,19 +149,22 @@ def _insert_then_update_sql(insert_model: type[Model], conflict: str, update_mod
     return f"WITH inserted AS ({insert} RETURNING 1) {update} AND EXISTS (SELECT 1 FROM inserted)"  # noqa: S608 - from the models
 
 
-def instance_insert_then_update(insert: Model, *, conflict: str, update: Model, fields: Sequence[str]) -> bool:
-    """Atomically: INSERT `insert` unless a row with its `conflict` value exists, and only
-    if it was inserted, UPDATE `update`'s `fields`. False if it was a duplicate.
+def row_insert_then_update(
+    model: type[Model], values: Mapping[str, object], *, conflict: str, update: Model, fields: Sequence[str]
+) -> bool:
+    """Atomically: INSERT a new `model` row (values by attname) unless a row with its
+    `conflict` value exists, and only if it was inserted, UPDATE `update`'s `fields`.
+    False if it was a duplicate.
 
     On PostgreSQL one statement (a data-modifying WITH), so no BEGIN/COMMIT round trips;
     elsewhere the two statements in a transaction.
     """
     names = tuple(fields)
     if connection.vendor == "postgresql":
-        sql = _insert_then_update_sql(type(insert), conflict, type(update), names)
-        return sql_execute(sql, [*instance_insert_params(insert), *_update_params(update, names)]) == 1
+        sql = _insert_then_update_sql(model, conflict, type(update), names)
+        return sql_execute(sql, [*row_insert_params(model, values), *_update_params(update, names)]) == 1
     with transaction.atomic():
-        if not instance_insert_or_ignore(insert, conflict=conflict):
+        if not row_insert_or_ignore(model, values, conflict=conflict):
             return False
         instance_update(update, fields=names)
     return True

@@ -19,7 +19,7 @@ from django.utils import timezone
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, OnboardingStep, Patient
 from clinics.phone import phone_format_national
 from clinics.selectors import CLINIC_ROUTE_SELECT, clinic_from_row, clinic_get_by_twilio_number
-from dentsignal.sql import ModelColumns, instance_insert_or_ignore, instance_insert_then_update, sql_fetch_one
+from dentsignal.sql import ModelColumns, row_insert_or_ignore, row_insert_then_update, sql_fetch_one
 
 from .models import MessageLog
 
@@ -47,12 +47,11 @@ class Reply:
 
 
 # The confirm/reschedule hot path (see dentsignal/sql.py): the patient's next open
-# appointment at the clinic owning the number, with the patient, the clinic and its
-# first-SMS checklist step, in one statement.
+# appointment at the clinic owning the number, with the clinic and its first-SMS
+# checklist step, in one statement.
 _APPOINTMENT = ModelColumns(Appointment, "a", "id", "clinic_id", "patient_id", "starts_at", "status", "needs_staff_attention")
-_PATIENT = ModelColumns(Patient, "p", "id", "clinic_id", "name", "phone", "sms_opted_out")
 _NEXT_APPOINTMENT_SQL = (
-    f"SELECT {_APPOINTMENT.sql}, {_PATIENT.sql}, {CLINIC_ROUTE_SELECT}"  # noqa: S608 - names from the models; values are parameters
+    f"SELECT {_APPOINTMENT.sql}, {CLINIC_ROUTE_SELECT}"  # noqa: S608 - names from the models; values are parameters
     f" FROM {Appointment._meta.db_table} a"
     f" JOIN {Patient._meta.db_table} p ON p.id = a.patient_id AND p.clinic_id = a.clinic_id"
     f" JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id"
@@ -64,15 +63,14 @@ _NEXT_APPOINTMENT_SQL = (
 
 def _next_appointment(*, to_number: str, phone: str) -> Appointment | None:
     """The patient's next open appointment at the clinic owning `to_number`, with the
-    patient and the clinic (carrying `step_done` for the first-SMS step), in one query."""
+    clinic (carrying `step_done` for the first-SMS step), in one query."""
     starts_at = Appointment._meta.get_field("starts_at")
     now = starts_at.get_db_prep_value(timezone.now(), connection)
     row = sql_fetch_one(_NEXT_APPOINTMENT_SQL, [OnboardingStep.TEST_INBOUND_SMS, to_number, phone, now, *OPEN_STATUSES])
     if row is None:
         return None
     appointment = _APPOINTMENT.build(row)
-    appointment.patient = _PATIENT.build(row, _APPOINTMENT.width)
-    appointment.clinic = clinic_from_row(row, _APPOINTMENT.width + _PATIENT.width)
+    appointment.clinic = clinic_from_row(row, _APPOINTMENT.width)
     return appointment
 
 
@@ -95,14 +93,15 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     number of clinics, patients and appointments.
     """
     keyword = keyword_of(body)
-    message = MessageLog(
-        message_sid=message_sid,
-        direction=MessageLog.Direction.INBOUND,
-        from_number=from_number[:32],
-        to_number=to_number[:32],
-        body=body[:1600],
-        status="received",
-    )
+    # The log row's values by attname (dentsignal.sql.row_insert_params).
+    message = {
+        "message_sid": message_sid,
+        "direction": MessageLog.Direction.INBOUND,
+        "from_number": from_number[:32],
+        "to_number": to_number[:32],
+        "body": body[:1600],
+        "status": "received",
+    }
     if keyword in CONFIRM or keyword in RESCHEDULE:
         appointment = _next_appointment(to_number=to_number, phone=from_number)
         if appointment is not None:
@@ -110,13 +109,14 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
             reply = _act_on_appointment(message, appointment, confirm=keyword in CONFIRM)
             return _finish(message, clinic, reply)
     clinic = clinic_get_by_twilio_number(phone_number=to_number, step_done=OnboardingStep.TEST_INBOUND_SMS)
-    message.clinic = clinic
+    message["clinic_id"] = clinic.id if clinic is not None else None
     if clinic is not None and (keyword in OPT_OUT or keyword in OPT_IN):
         return _finish(message, clinic, _opt(message, clinic, from_number, opted_out=keyword in OPT_OUT))
     if clinic is None:
         reply = Reply("unknown_number", "")
     else:
-        message.patient = _patient(clinic, from_number)
+        patient = _patient(clinic, from_number)
+        message["patient_id"] = patient.id if patient is not None else None
         if keyword in HELP:
             phone = phone_format_national(clinic.office_phone or clinic.twilio_number or "")
             reply = Reply("help", f"{clinic.name}: call us at {phone}. Reply STOP to stop texts.")
@@ -126,22 +126,20 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
         else:
             reply = Reply("inbox", f"Thanks, {clinic.name} got your message and will get back to you.")
     _describe(message, reply)
-    if not instance_insert_or_ignore(message, conflict="message_sid"):
+    if not row_insert_or_ignore(MessageLog, message, conflict="message_sid"):
         return _earlier_reply(message_sid)
     return _finish(message, clinic, reply)
 
 
-def _describe(message: MessageLog, reply: Reply) -> None:
-    message.action = reply.action
-    message.reply = reply.text
-    message.needs_reading = reply.action == "inbox"
+def _describe(message: dict, reply: Reply) -> None:
+    message.update(action=reply.action, reply=reply.text, needs_reading=reply.action == "inbox")
 
 
 def _earlier_reply(message_sid: str) -> str:
     return MessageLog.objects.filter(message_sid=message_sid).values_list("reply", flat=True).first() or ""
 
 
-def _act_on_appointment(message: MessageLog, appointment: Appointment, *, confirm: bool) -> Reply | None:
+def _act_on_appointment(message: dict, appointment: Appointment, *, confirm: bool) -> Reply | None:
     """Log the message and change the appointment atomically; None if it is a repeat."""
     name = appointment.clinic.name
     if confirm:
@@ -151,34 +149,34 @@ def _act_on_appointment(message: MessageLog, appointment: Appointment, *, confir
         appointment.status = AppointmentStatus.RESCHEDULE_REQUESTED
         appointment.needs_staff_attention = True
         reply = Reply("reschedule", f"Thanks. {name} will call you to find a new time.")
-    message.clinic, message.patient, message.appointment = appointment.clinic, appointment.patient, appointment
+    message.update(clinic_id=appointment.clinic_id, patient_id=appointment.patient_id, appointment_id=appointment.id)
     _describe(message, reply)
     # The log row first: a repeated MessageSid is ignored there and changes nothing.
     fields = ["status", "needs_staff_attention", "updated_at"]
-    if not instance_insert_then_update(message, conflict="message_sid", update=appointment, fields=fields):
+    if not row_insert_then_update(MessageLog, message, conflict="message_sid", update=appointment, fields=fields):
         return None
     return reply
 
 
-def _opt(message: MessageLog, clinic: Clinic, phone: str, *, opted_out: bool) -> Reply:
+def _opt(message: dict, clinic: Clinic, phone: str, *, opted_out: bool) -> Reply:
     """Opt the patient out or back in (idempotent, so no transaction) and log the message."""
     patient, _ = Patient.objects.get_or_create(clinic=clinic, phone=phone)
-    message.patient = patient
+    message["patient_id"] = patient.id
     reply = Reply("opt_out" if opted_out else "opt_in", "")
     _describe(message, reply)
-    if instance_insert_or_ignore(message, conflict="message_sid"):
+    if row_insert_or_ignore(MessageLog, message, conflict="message_sid"):
         Patient.objects.filter(pk=patient.pk).update(
             sms_opted_out=opted_out, sms_opted_out_at=timezone.now() if opted_out else None
         )
     return reply
 
 
-def _finish(message: MessageLog, clinic: Clinic | None, reply: Reply | None) -> str:
+def _finish(message: dict, clinic: Clinic | None, reply: Reply | None) -> str:
     """Tick the clinic's first-SMS step (once) and return the reply to give."""
     if reply is None:
-        return _earlier_reply(message.message_sid)
+        return _earlier_reply(message["message_sid"])
     if clinic is not None and not clinic.step_done:
         ChecklistItem.objects.get_or_create(
-            clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS, defaults={"note": f"first SMS {message.message_sid}"}
+            clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS, defaults={"note": f"first SMS {message['message_sid']}"}
         )
     return reply.text
