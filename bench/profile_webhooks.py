@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import PATHS, build  # noqa: E402
-from bench.webhooks import seed, setup_django  # noqa: E402
+from bench.webhooks import KINDS, seed, setup_django  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -93,7 +93,7 @@ def main() -> int:
 
     clinics = seed(args.clinics)
     application = get_wsgi_application()
-    kinds = ["baseline", "one-write", "voice", "status", "sms"] if args.kind == "all" else [args.kind]
+    kinds = KINDS if args.kind == "all" else [args.kind]
     for kind in kinds:
         warmup, requests = (build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN) for n in (200, args.requests))
         run(application, PATHS[kind], warmup)

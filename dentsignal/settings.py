@@ -7,8 +7,10 @@ Every variable is listed in `.env.example`. The defaults are the embedded setup
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from telephony.twiml import AGENT_NOUNS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -25,8 +27,6 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it in the environment or in .env "
             "(see .env.example); only DJANGO_DEBUG=true runs without one."
@@ -210,15 +210,11 @@ API_PROVISION_RATE_LIMIT = env("API_PROVISION_RATE_LIMIT", default="10/60")
 # off is only allowed with DEBUG on (a warning is logged at start-up).
 TWILIO_WEBHOOK_SIGNATURE_CHECK = env.bool("TWILIO_WEBHOOK_SIGNATURE_CHECK", default=True)
 if not TWILIO_WEBHOOK_SIGNATURE_CHECK and not DEBUG:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("TWILIO_WEBHOOK_SIGNATURE_CHECK=false is only allowed with DJANGO_DEBUG=true.")
 # Voice hand-off: "stream" (<Connect><Stream>) or "conversation_relay" (<Connect><ConversationRelay>).
 AI_AGENT_MODE = env("AI_AGENT_MODE", default="stream")
-if AI_AGENT_MODE not in ("stream", "conversation_relay"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"AI_AGENT_MODE must be stream or conversation_relay, not {AI_AGENT_MODE!r}.")
+if AI_AGENT_MODE not in AGENT_NOUNS:
+    raise ImproperlyConfigured(f"AI_AGENT_MODE must be {' or '.join(AGENT_NOUNS)}, not {AI_AGENT_MODE!r}.")
 
 # The public origin Twilio calls back (webhook URLs and signature checks).
 API_BASE_URL = env("API_BASE_URL", default="http://localhost:8000").rstrip("/")

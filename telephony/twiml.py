@@ -4,7 +4,7 @@ The SDK's builders (twilio.twiml) build an ElementTree and serialise it: ~80 µs
 ~215 µs a voice webhook spends beyond a bare Django view besides its database statement
 (bench/profile_webhooks.py). The two shapes answered on every call and every SMS, the
 AI agent's <Connect> and an SMS <Message>, are written here directly, escaped exactly
-as ElementTree escapes; tests/test_twiml.py compares them byte for byte with the SDK's
+as ElementTree escapes; tests/telephony/test_twiml.py compares them byte for byte with the SDK's
 output for awkward values. Everything else (the fallbacks, the error messages) uses the
 SDK.
 """
@@ -12,7 +12,8 @@ SDK.
 from collections.abc import Mapping
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-# The agent's two ways in: a bidirectional Media Stream, or Twilio's ConversationRelay.
+# The agent's two ways in (AI_AGENT_MODE, checked in settings): a bidirectional Media
+# Stream, or Twilio's ConversationRelay.
 AGENT_NOUNS = {"stream": "Stream", "conversation_relay": "ConversationRelay"}
 
 
