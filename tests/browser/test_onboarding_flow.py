@@ -39,8 +39,16 @@ def make_driver() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1400",
     ):
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
@@ -150,8 +158,12 @@ class StaffOnboardingFlowTests(StaticLiveServerTestCase):
         self.login("frontdesk", "pw-frontdesk-123")
         assert "correct username and password for a staff account" in self.text()
         self.shot("11-non-staff-login-refused")
-        for path in ("/admin/clinics/clinic/", f"/admin/clinics/clinic/{clinic.pk}/change/",
-                     f"/admin/clinics/clinic/{clinic.pk}/provision/", "/admin/telephony/auditrun/"):
+        for path in (
+            "/admin/clinics/clinic/",
+            f"/admin/clinics/clinic/{clinic.pk}/change/",
+            f"/admin/clinics/clinic/{clinic.pk}/provision/",
+            "/admin/telephony/auditrun/",
+        ):
             self.go(path)
             assert "/admin/login/" in self.browser.current_url
             assert "Private Dental" not in self.text()

@@ -330,9 +330,7 @@ def test_two_clinics_never_reserve_the_same_number(sandbox):
 def test_a_number_bought_for_another_clinic_is_never_adopted(sandbox):
     """21422 on our own account's number: adopt it only if its name identifies this clinic."""
     other = ClinicFactory(name="Other Dental")
-    (other_sid,) = sandbox.seed_numbers(
-        [{"phone_number": "+15125550100", "friendly_name": f"Other Dental (clinic #{other.id})"}]
-    )
+    (other_sid,) = sandbox.seed_numbers([{"phone_number": "+15125550100", "friendly_name": f"Other Dental (clinic #{other.id})"}])
     clinic = ClinicFactory(name="Late Dental")
     Clinic.objects.filter(pk=clinic.pk).update(
         number_state=NumberState.PROVISIONING, pending_number="+15125550100", requested_area_code="512"

@@ -16,7 +16,7 @@ from telephony import twiml
 AWKWARD = [
     "Austin Dental",
     "",
-    "O'Brien & Sons <Dental> \"Smile\"",
+    'O\'Brien & Sons <Dental> "Smile"',
     "a\r\nb\tc\nd",
     "Zoë's Zahnarztpraxis – 歯科 😀",
     "&amp; already escaped &#10;",
