@@ -174,7 +174,8 @@ class Store:
     def owned_page(
         self, *, after_seq: int, limit: int, phone_number: str | None, friendly_name: str | None
     ) -> list[tuple[int, dict]]:
-        sql, args = "SELECT seq, data FROM numbers WHERE seq > ?", [after_seq]
+        sql = "SELECT seq, data FROM numbers WHERE seq > ?"
+        args: list[int | str] = [after_seq]
         if phone_number:
             sql, args = sql + " AND phone_number = ?", [*args, phone_number]
         sql += " ORDER BY seq"

@@ -22,8 +22,10 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        # KEY=VALUE parameters may come before or after the options.
-        parser.parse_args = parser.parse_intermixed_args
+        # KEY=VALUE parameters may come before or after the options. Django calls
+        # parse_args and argparse has no switch for intermixed parsing, so this one
+        # parser's method is replaced on purpose.
+        parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
         return parser
 
     def add_arguments(self, parser) -> None:
