@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api"
@@ -19,9 +20,14 @@ PRISM = ROOT / "node_modules/.bin/prism"
 
 
 def require_node_modules() -> None:
-    """Fail (not skip) with the fix when the npm packages are not installed."""
+    """Fail the calling test (not skip it) with one sentence saying how to install the npm
+    packages when Twilio's spec or Prism is missing; a traceback would only hide the fix."""
     if not SPEC_PATH.exists() or not PRISM.exists():
-        raise RuntimeError(f"{SPEC_PATH.relative_to(ROOT)} or Prism is missing: run `npm ci` (scripts/test does).")
+        pytest.fail(
+            "This test needs the npm packages (Twilio's OpenAPI spec and Prism), which are not installed: "
+            "run `npm ci` in the project folder (scripts/test does it for you).",
+            pytrace=False,
+        )
 
 
 @functools.lru_cache(maxsize=2)
