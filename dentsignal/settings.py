@@ -1,6 +1,7 @@
 """DentSignal settings, read from the environment with django-environ.
 
-Every variable is listed in `.env.example`. The defaults are the embedded setup
+Every variable an operator sets is listed in `.env.example`; values that must agree
+with others are computed here. The defaults are the embedded setup
 (SQLite, eager Celery, sandbox Twilio) so that a bare checkout runs.
 """
 
@@ -160,16 +161,33 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Explicit limits: a Twilio call times out long before these.
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+# Time limits and redelivery must agree with each other, so one value is set (how long
+# one run of a task may take) and the others are computed from it here.
+# Explicit limits: a Twilio call (TWILIO_HTTP_TIMEOUT) times out long before these.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
-# Redis redelivers unacknowledged tasks after this; it must exceed the longest
-# task including its retry countdown, or a slow task would run twice.
+# The soft limit raises SoftTimeLimitExceeded in the task first and leaves it a third of
+# the time to record the failure before the worker kills it.
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 2 // 3
+# The longest countdown a task's retry waits; telephony.tasks caps its backoff at this
+# (its BACKOFF_MAX_SECONDS holds the same 300 until it reads this setting).
+TASK_RETRY_COUNTDOWN_MAX_SECONDS = 300
+# Redis redelivers a message not acknowledged within the visibility timeout, and a retry
+# waiting for its countdown is unacknowledged all that time: the timeout must exceed the
+# wait behind one running task (prefetch 1) + the countdown + the run, or a task runs twice.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#caveats
+# Twice that, for margin. Tests set CELERY_VISIBILITY_TIMEOUT to see a dead worker's
+# task come back within seconds; operators leave it computed.
+_visibility_timeout = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=2 * (2 * CELERY_TASK_TIME_LIMIT + TASK_RETRY_COUNTDOWN_MAX_SECONDS)
+)
+# A worker sweeps for messages whose worker died about ten times per visibility timeout:
+# kombu's Redis transport sweeps every `interval x throttle` seconds.
+_restore_period = max(1, _visibility_timeout // 10)
+_restore_interval = min(_restore_period, 10)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    # How often a worker looks for tasks whose worker died (kombu's Redis transport).
-    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
-    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": _restore_interval,
+    "unacked_restore_throttle": max(1, _restore_period // _restore_interval),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A clinic in provisioning/releasing longer than this has lost its task (a crash
@@ -200,8 +218,9 @@ TWILIO_API_BASE_URL = env(
 TWILIO_MESSAGING_API_BASE_URL = env("TWILIO_MESSAGING_API_BASE_URL", default="")
 # Seconds the SDK waits for Twilio's answer before giving up on a request.
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
-# Country searched for numbers to buy (clinics are in the US and Canada).
-TWILIO_NUMBER_COUNTRY = env("TWILIO_NUMBER_COUNTRY", default="US")
+# Country searched for numbers to buy. Not an environment knob: +1 numbers are assumed
+# where numbers are parsed, so another country could not work.
+TWILIO_NUMBER_COUNTRY = "US"
 
 # Buying numbers costs money: each user may ask the provisioning API this many
 # times per window ("requests/seconds"); more get 429 with Retry-After.
