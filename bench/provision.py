@@ -36,8 +36,8 @@ def main() -> int:
 
     import requests
 
-    from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-    from telephony.sandbox.server import start_in_thread
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
     os.environ.update(

@@ -63,7 +63,7 @@ def main() -> int:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     setup_django(base_url)
-    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
     clinics = seed(args.clinics)
     clinics_file = Path(tempfile.mkdtemp()) / "clinics.json"
@@ -278,7 +278,7 @@ def print_queries(clinic: dict, base_url: str) -> None:
     from django.test.utils import CaptureQueriesContext
     from twilio.request_validator import RequestValidator
 
-    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
     client, validator = Client(HTTP_HOST="127.0.0.1"), RequestValidator(SANDBOX_AUTH_TOKEN)
     cases = {
@@ -306,7 +306,7 @@ def print_twilio_calls() -> None:
 
     from clinics.models import Clinic
     from telephony import audit, twilio_service
-    from telephony.sandbox.server import start_in_thread
+    from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
     settings.TWILIO_API_BASE_URL = sandbox.url

@@ -9,8 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from telephony.twiml import AGENT_NOUNS
+from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "clinics",
     "telephony",
+    "twilio_sandbox",  # the sandbox Twilio and its `manage.py twilio_sandbox` command
 ]
 
 MIDDLEWARE = [
@@ -181,7 +182,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # ---------------------------------------------------------------------------
 # Twilio
-# With no credentials the sandbox Twilio (telephony/sandbox, `manage.py
+# With no credentials the sandbox Twilio (twilio_sandbox/, `manage.py
 # twilio_sandbox`) is used: same SDK, same HTTP path, a local origin.
 # ---------------------------------------------------------------------------
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")

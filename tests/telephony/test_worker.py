@@ -20,9 +20,9 @@ from django.urls import reverse
 
 from clinics.models import Clinic, NumberState
 from dentsignal.celery import app as celery_app
-from telephony.sandbox import SANDBOX_AUTH_TOKEN
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +66,19 @@ class Workers:
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dentsignal", "worker", "--loglevel=INFO", "--without-gossip",
-             "--without-mingle", f"--hostname=w{len(self.procs)}@%h", *args],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dentsignal",
+                "worker",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=w{len(self.procs)}@%h",
+                *args,
+            ],
             env=_worker_env(self.sandbox_server, **env),
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -197,12 +208,16 @@ def test_fifty_concurrent_requests_of_every_kind_buy_one_number(workers, sandbox
                 data = {"action": "provision_number", ACTION_CHECKBOX_NAME: [clinic.pk], "apply": "1", "area_code": "512"}
                 return client.post(changelist, data).status_code
             if i % 3 == 1:
-                return Client().post(
-                    "/api/admin/provision-number",
-                    f'{{"clinic_id": {clinic.id}, "area_code": "512"}}',
-                    content_type="application/json",
-                    HTTP_AUTHORIZATION=f"Bearer {token}",
-                ).status_code
+                return (
+                    Client()
+                    .post(
+                        "/api/admin/provision-number",
+                        f'{{"clinic_id": {clinic.id}, "area_code": "512"}}',
+                        content_type="application/json",
+                        HTTP_AUTHORIZATION=f"Bearer {token}",
+                    )
+                    .status_code
+                )
             provision_number.delay(clinic.id, "512", None)
             return 0
         finally:
@@ -228,8 +243,12 @@ def test_worker_killed_after_twilio_sold_the_number_buys_no_second_one(workers, 
     """SIGKILL between Twilio's sale and our database write; the task is delivered again."""
     from clinics import services
 
-    env = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_INTERVAL": "1", "CELERY_UNACKED_RESTORE_THROTTLE": "1",
-           "TWILIO_HTTP_TIMEOUT": "60"}
+    env = {
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        "TWILIO_HTTP_TIMEOUT": "60",
+    }
     # Twilio commits the purchase, then its answer takes 30 s: the worker is waiting for it.
     sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_after", delay=30)
     first = workers.start("--pool=solo", **env)
