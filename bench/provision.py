@@ -47,7 +47,7 @@ def main() -> int:
             "TWILIO_API_BASE_URL": sandbox.url,
             "API_BASE_URL": "https://bench.dentsignal.example.com",
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -142,11 +142,15 @@ def main() -> int:
 
 
 def setup_django(base_url: str) -> None:
-    """Production settings (DEBUG off) with the baseline view's URLs; migrate the database."""
+    """Production settings (DEBUG off) with the baseline view's URLs (bench.settings); migrate the database."""
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
-            "DJANGO_ROOT_URLCONF": "bench.urls",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            # Production settings need credentials; the load generator signs with these.
+            "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "false",

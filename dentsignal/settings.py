@@ -1,7 +1,8 @@
 """DentSignal settings, read from the environment with django-environ.
 
 Every variable is listed in `.env.example`. The defaults are the embedded setup
-(SQLite, eager Celery, sandbox Twilio) so that a bare checkout runs.
+(SQLite, eager Celery); Twilio needs the account's credentials, or TWILIO_SANDBOX=true
+for the sandbox Twilio (scripts/dev and the tests set it).
 """
 
 from pathlib import Path
@@ -10,7 +11,6 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from telephony.twiml import AGENT_NOUNS
-from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "clinics",
     "telephony",
-    "twilio_sandbox",  # the sandbox Twilio and its `manage.py twilio_sandbox` command
 ]
 
 MIDDLEWARE = [
@@ -59,8 +58,7 @@ MIDDLEWARE = [
     "dentsignal.middleware.DatabaseUnavailableMiddleware",
 ]
 
-# Overridable so the webhook benchmark can add its baseline view (bench/urls.py).
-ROOT_URLCONF = env("DJANGO_ROOT_URLCONF", default="dentsignal.urls")
+ROOT_URLCONF = "dentsignal.urls"
 WSGI_APPLICATION = "dentsignal.wsgi.application"
 
 TEMPLATES = [
@@ -182,17 +180,36 @@ CELERY_BEAT_SCHEDULE = {
 
 # ---------------------------------------------------------------------------
 # Twilio
-# With no credentials the sandbox Twilio (twilio_sandbox/, `manage.py
-# twilio_sandbox`) is used: same SDK, same HTTP path, a local origin.
+# Production needs the account's credentials and refuses to start without them: the
+# webhooks check X-Twilio-Signature with TWILIO_AUTH_TOKEN, and a token nobody set must
+# never be replaced by one anybody can read. TWILIO_SANDBOX=true (scripts/dev, the test
+# settings, or a staging demo on purpose) runs on the sandbox Twilio (twilio_sandbox/,
+# `manage.py twilio_sandbox`) with its published credentials: same SDK, same HTTP path,
+# a local origin. With DEBUG off that is warned by `manage.py check --deploy`
+# (telephony.W001) and reported as an error by `manage.py telephony_doctor`.
 # ---------------------------------------------------------------------------
+TWILIO_SANDBOX = env.bool("TWILIO_SANDBOX", default=False)
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
-TWILIO_SANDBOX = not TWILIO_ACCOUNT_SID
 TWILIO_SANDBOX_URL = env("TWILIO_SANDBOX_URL", default="http://127.0.0.1:8765")
 TWILIO_SANDBOX_DB = env("TWILIO_SANDBOX_DB", default=str(VAR_DIR / "twilio-sandbox.sqlite3"))
+_twilio_credentials = {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN}
+_missing_twilio = [name for name, value in _twilio_credentials.items() if not value]
+if TWILIO_SANDBOX and len(_missing_twilio) == 2:
+    # Imported only here: with production settings no twilio_sandbox module is loaded.
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+    TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN = SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+elif _missing_twilio:
+    _names = " and ".join(_missing_twilio)
+    raise ImproperlyConfigured(
+        f"{_names} {'is' if len(_missing_twilio) == 1 else 'are'} not set. Production needs the Twilio account's "
+        f"credentials: webhooks are accepted only when signed with TWILIO_AUTH_TOKEN. Set {_names} in the environment "
+        "or in .env (see .env.example); to develop or test on the sandbox Twilio instead, set TWILIO_SANDBOX=true and "
+        "leave both unset (scripts/dev does)."
+    )
 if TWILIO_SANDBOX:
-    TWILIO_ACCOUNT_SID = SANDBOX_ACCOUNT_SID
-    TWILIO_AUTH_TOKEN = SANDBOX_AUTH_TOKEN
+    INSTALLED_APPS.append("twilio_sandbox")  # its `manage.py twilio_sandbox` command
 TWILIO_API_BASE_URL = env(
     "TWILIO_API_BASE_URL", default=TWILIO_SANDBOX_URL if TWILIO_SANDBOX else "https://api.twilio.com"
 ).rstrip("/")

@@ -1,6 +1,8 @@
 """A stateful sandbox of the slice of Twilio's REST API (v2010) that DentSignal uses.
 
-A development and test tool, not product code. It is a separate service, as Twilio is: a WSGI app (app.py) over a
+A development and test tool, not product code: production settings never import it
+(it is an installed app only with TWILIO_SANDBOX=true, which scripts/dev and the test
+settings set). It is a separate service, as Twilio is: a WSGI app (app.py) over a
 SQLite file (store.py), served by server.py or `manage.py twilio_sandbox`. It has no
 Django dependency, so importing these constants is cheap.
 """
