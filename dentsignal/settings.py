@@ -5,12 +5,14 @@ Every variable is listed in `.env.example`. The defaults are the embedded setup
 for the sandbox Twilio (scripts/dev and the tests set it).
 """
 
+import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from telephony.twiml import AGENT_NOUNS
+from telephony.webhook_paths import WEBHOOK_PATHS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -129,7 +131,12 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # with DJANGO_SECRET_KEY set and DJANGO_DEBUG off.
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 # ---------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating proxy Django sees plain HTTP; only a proxy that sets
+# X-Forwarded-Proto itself (and drops the client's) may be trusted to say "https", so it
+# is opt-in: otherwise any client could claim https with that header.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+DJANGO_TRUST_X_FORWARDED_PROTO = env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if DJANGO_TRUST_X_FORWARDED_PROTO else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -138,8 +145,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Twilio's webhooks are plain HTTP POSTs to exact paths; no redirect may happen on them.
-SECURE_REDIRECT_EXEMPT: list[str] = []
+# A redirect answers no webhook: Twilio wants TwiML or a 2xx from the URL it called, and
+# a 301 loses the call or the message. The signature over the public URL, not the scheme
+# Django sees, proves a webhook is Twilio's. So the webhook paths (all of them, from the
+# one list in telephony/webhook_paths.py) are never redirected to https. Django matches
+# these regexes against the path without its leading slash.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-redirect-exempt
+SECURE_REDIRECT_EXEMPT = [rf"^{re.escape(path.lstrip('/'))}$" for path in WEBHOOK_PATHS]
 APPEND_SLASH = True
 
 # ---------------------------------------------------------------------------

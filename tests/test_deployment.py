@@ -1,4 +1,4 @@
-"""Production settings fail closed: Twilio credentials, the sandbox opt-in, the benchmark's views.
+"""Production settings fail closed: Twilio credentials, the sandbox opt-in, https behind a proxy.
 
 Settings are read once per process, so these tests start Python with a controlled
 environment (`django.setup()`, `manage.py check --deploy`)
@@ -10,14 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.core import checks
+from django.test import Client
+from twilio.request_validator import RequestValidator
 
 from telephony.checks import SANDBOX_IN_PRODUCTION_ID
+from telephony.webhook_paths import SMS_PATH, STATUS_PATH, VOICE_PATH, WEBHOOK_PATHS
+from tests.conftest import PUBLIC_BASE_URL
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,6 +179,89 @@ def test_the_sandbox_check_runs_with_deploy_checks_only_outside_debug(settings, 
 
     assert (SANDBOX_IN_PRODUCTION_ID in deploy) is warned
     assert SANDBOX_IN_PRODUCTION_ID not in everyday  # runserver and migrate stay quiet
+
+
+# ----------------------------------------------------------------- https, redirects and the proxy
+
+
+def signed_post(client: Client, path: str, params: dict[str, str]):
+    from django.conf import settings
+
+    params = {**params, "AccountSid": settings.TWILIO_ACCOUNT_SID}
+    signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+@pytest.mark.django_db
+@pytest.mark.no_sandbox
+def test_signed_webhooks_are_answered_not_redirected_with_ssl_redirect_on(settings):
+    """Hole 7 of issue 12: a signed POST without X-Forwarded-Proto got a 301."""
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()  # plain http, no proxy header
+    call = {"CallSid": "CA" + "a" * 32, "From": "+15125550999", "To": "+15125550142", "CallStatus": "ringing"}
+    sms = {"MessageSid": "SM" + "a" * 32, "From": "+15125550999", "To": "+15125550142", "Body": "HELP"}
+    status = {"CallSid": "CA" + "a" * 32, "CallStatus": "completed"}
+
+    answers = {
+        path: signed_post(client, path, params) for path, params in ((VOICE_PATH, call), (SMS_PATH, sms), (STATUS_PATH, status))
+    }
+
+    assert {path: r.status_code for path, r in answers.items()} == {VOICE_PATH: 200, SMS_PATH: 200, STATUS_PATH: 204}
+    # Everything else still goes to https, and an unsigned webhook is still refused.
+    admin = client.get("/admin/login/")
+    assert admin.status_code == 301 and admin["Location"].startswith("https://")
+    assert client.post(VOICE_PATH, call).status_code == 403
+
+
+@pytest.mark.no_sandbox
+def test_every_webhook_route_is_exempt_from_the_https_redirect(settings):
+    """A webhook added later must be added to WEBHOOK_PATHS, which the exemption comes from."""
+    from django.urls import URLPattern, get_resolver
+
+    routes = {
+        "/" + str(p.pattern)
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLPattern) and p.callback.__module__ == "telephony.webhooks"
+    }
+
+    def exempt(path: str) -> bool:  # as django.middleware.security.SecurityMiddleware matches
+        return any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+    assert routes == set(WEBHOOK_PATHS)
+    assert all(exempt(route) for route in routes)
+    assert not any(
+        exempt(path) for path in ("/admin/login/", "/inbound/voice/x", "/x/inbound/voice", "/api/admin/provision-number")
+    )
+
+
+PROXY_PROBE = f"""
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST={HOST!r})
+with_header = client.get("/no-such-page", HTTP_X_FORWARDED_PROTO="https")
+without = client.get("/no-such-page")
+print(settings.SECURE_PROXY_SSL_HEADER, with_header.status_code, without.status_code)
+"""
+
+
+@pytest.mark.no_sandbox
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        # Trusted: the proxy's https is believed (404: the page, not a redirect); plain http still redirects.
+        ("true", "('HTTP_X_FORWARDED_PROTO', 'https') 404 301"),
+        # Not trusted (the default): anyone could send the header, so it changes nothing.
+        (None, "None 301 301"),
+        ("false", "None 301 301"),
+    ],
+)
+def test_x_forwarded_proto_is_trusted_only_with_the_flag(flag, expected):
+    result = python(PROXY_PROBE, DJANGO_TRUST_X_FORWARDED_PROTO=flag)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
 
 
 # ----------------------------------------------------------------- benchmark settings
