@@ -1,7 +1,7 @@
 """Production settings fail closed: Twilio credentials, the sandbox opt-in, https behind a proxy.
 
 Settings are read once per process, so these tests start Python with a controlled
-environment (`django.setup()`, `manage.py check --deploy`)
+environment (`django.setup()`, `manage.py check --deploy`, gunicorn's own config dump)
 rather than patching settings in this process.
 """
 
@@ -264,7 +264,7 @@ def test_x_forwarded_proto_is_trusted_only_with_the_flag(flag, expected):
     assert result.stdout.strip() == expected
 
 
-# ----------------------------------------------------------------- benchmark settings
+# ----------------------------------------------------------------- benchmark settings, gunicorn
 
 
 @pytest.mark.no_sandbox
@@ -276,3 +276,13 @@ def test_benchmark_views_exist_only_under_the_benchmarks_settings():
 
     assert production.returncode != 0 and "Resolver404" in production.stderr
     assert bench.returncode == 0 and bench.stdout.strip() == "baseline"
+
+
+@pytest.mark.no_sandbox
+def test_gunicorn_reads_its_timeout_from_the_project_config():
+    result = run(["-m", "gunicorn", "--print-config", "dentsignal.wsgi"])
+
+    assert result.returncode == 0, result.stderr
+    config = {k.strip(): v.strip() for k, _, v in (line.partition(" = ") for line in result.stdout.splitlines())}
+    # Above Twilio's 15 s wait for a webhook, below gunicorn's own default of 30 s.
+    assert 15 < int(config["timeout"]) < 30
