@@ -145,8 +145,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# A redirect answers no webhook: Twilio wants TwiML or a 2xx from the URL it called, and
-# a 301 loses the call or the message. The signature over the public URL, not the scheme
+# A redirect answers no webhook: Twilio wants TwiML or a 2xx from the URL it called, and a
+# 301 is neither (issue 12, hole 7). The signature over the public URL, not the scheme
 # Django sees, proves a webhook is Twilio's. So the webhook paths (all of them, from the
 # one list in telephony/webhook_paths.py) are never redirected to https. Django matches
 # these regexes against the path without its leading slash.
