@@ -18,3 +18,13 @@ def default_workers() -> int:
 
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
+
+# timeout: a sync worker silent for longer than this is killed and replaced (gunicorn's
+# default is 30 s). Twilio waits at most 15 s for a webhook's answer (read timeout and
+# total time both default to 15,000 ms: twilio.com/docs/usage/webhooks/webhooks-connection-overrides),
+# so a worker still busy after that serves nobody, while the same workers are needed for
+# the next calls and messages. 20 s leaves an answer sent at 15 s room to be written out;
+# every other request (admin pages, the provisioning API, whose broker wait is bounded to a
+# few seconds) finishes well within it. With eager Celery (no CELERY_BROKER_URL) a
+# provisioning click calls Twilio inside the request: use a broker in production.
+timeout = 20

@@ -89,7 +89,7 @@ def main() -> int:
     setup_django(BASE_URL)
     from django.core.wsgi import get_wsgi_application
 
-    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
     clinics = seed(args.clinics)
     application = get_wsgi_application()

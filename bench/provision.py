@@ -36,8 +36,8 @@ def main() -> int:
 
     import requests
 
-    from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-    from telephony.sandbox.server import start_in_thread
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
     os.environ.update(
@@ -47,7 +47,7 @@ def main() -> int:
             "TWILIO_API_BASE_URL": sandbox.url,
             "API_BASE_URL": "https://bench.dentsignal.example.com",
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -63,7 +63,7 @@ def main() -> int:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     setup_django(base_url)
-    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
     clinics = seed(args.clinics)
     clinics_file = Path(tempfile.mkdtemp()) / "clinics.json"
@@ -142,11 +142,15 @@ def main() -> int:
 
 
 def setup_django(base_url: str) -> None:
-    """Production settings (DEBUG off) with the baseline view's URLs; migrate the database."""
+    """Production settings (DEBUG off) with the baseline view's URLs (bench.settings); migrate the database."""
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "dentsignal.settings",
-            "DJANGO_ROOT_URLCONF": "bench.urls",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            # Production settings need credentials; the load generator signs with these.
+            "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
@@ -278,7 +282,7 @@ def print_queries(clinic: dict, base_url: str) -> None:
     from django.test.utils import CaptureQueriesContext
     from twilio.request_validator import RequestValidator
 
-    from telephony.sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
     client, validator = Client(HTTP_HOST="127.0.0.1"), RequestValidator(SANDBOX_AUTH_TOKEN)
     cases = {
@@ -306,7 +310,7 @@ def print_twilio_calls() -> None:
 
     from clinics.models import Clinic
     from telephony import audit, twilio_service
-    from telephony.sandbox.server import start_in_thread
+    from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
     settings.TWILIO_API_BASE_URL = sandbox.url

@@ -1,17 +1,19 @@
 """DentSignal settings, read from the environment with django-environ.
 
 Every variable an operator sets is listed in `.env.example`; values that must agree
-with others are computed here. The defaults are the embedded setup
-(SQLite, eager Celery, sandbox Twilio) so that a bare checkout runs.
+with others are computed here. The defaults are the embedded setup (SQLite, eager
+Celery); Twilio needs the account's credentials, or TWILIO_SANDBOX=true for the
+sandbox Twilio (scripts/dev and the tests set it).
 """
 
+import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from telephony.twiml import AGENT_NOUNS
+from telephony.webhook_paths import WEBHOOK_PATHS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -59,8 +61,7 @@ MIDDLEWARE = [
     "dentsignal.middleware.DatabaseUnavailableMiddleware",
 ]
 
-# Overridable so the webhook benchmark can add its baseline view (bench/urls.py).
-ROOT_URLCONF = env("DJANGO_ROOT_URLCONF", default="dentsignal.urls")
+ROOT_URLCONF = "dentsignal.urls"
 WSGI_APPLICATION = "dentsignal.wsgi.application"
 
 TEMPLATES = [
@@ -131,7 +132,12 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # with DJANGO_SECRET_KEY set and DJANGO_DEBUG off.
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 # ---------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating proxy Django sees plain HTTP; only a proxy that sets
+# X-Forwarded-Proto itself (and drops the client's) may be trusted to say "https", so it
+# is opt-in: otherwise any client could claim https with that header.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+DJANGO_TRUST_X_FORWARDED_PROTO = env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if DJANGO_TRUST_X_FORWARDED_PROTO else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -140,8 +146,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Twilio's webhooks are plain HTTP POSTs to exact paths; no redirect may happen on them.
-SECURE_REDIRECT_EXEMPT: list[str] = []
+# A redirect answers no webhook: Twilio wants TwiML or a 2xx from the URL it called, and a
+# 301 is neither (issue 12, hole 7). The signature over the public URL, not the scheme
+# Django sees, proves a webhook is Twilio's. So the webhook paths (all of them, from the
+# one list in telephony/webhook_paths.py) are never redirected to https. Django matches
+# these regexes against the path without its leading slash.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-redirect-exempt
+SECURE_REDIRECT_EXEMPT = [rf"^{re.escape(path.lstrip('/'))}$" for path in WEBHOOK_PATHS]
 APPEND_SLASH = True
 
 # ---------------------------------------------------------------------------
@@ -199,17 +210,36 @@ CELERY_BEAT_SCHEDULE = {
 
 # ---------------------------------------------------------------------------
 # Twilio
-# With no credentials the sandbox Twilio (telephony/sandbox, `manage.py
-# twilio_sandbox`) is used: same SDK, same HTTP path, a local origin.
+# Production needs the account's credentials and refuses to start without them: the
+# webhooks check X-Twilio-Signature with TWILIO_AUTH_TOKEN, and a token nobody set must
+# never be replaced by one anybody can read. TWILIO_SANDBOX=true (scripts/dev, the test
+# settings, or a staging demo on purpose) runs on the sandbox Twilio (twilio_sandbox/,
+# `manage.py twilio_sandbox`) with its published credentials: same SDK, same HTTP path,
+# a local origin. With DEBUG off that is warned by `manage.py check --deploy`
+# (telephony.W001) and reported as an error by `manage.py telephony_doctor`.
 # ---------------------------------------------------------------------------
+TWILIO_SANDBOX = env.bool("TWILIO_SANDBOX", default=False)
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
-TWILIO_SANDBOX = not TWILIO_ACCOUNT_SID
 TWILIO_SANDBOX_URL = env("TWILIO_SANDBOX_URL", default="http://127.0.0.1:8765")
 TWILIO_SANDBOX_DB = env("TWILIO_SANDBOX_DB", default=str(VAR_DIR / "twilio-sandbox.sqlite3"))
+_twilio_credentials = {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN}
+_missing_twilio = [name for name, value in _twilio_credentials.items() if not value]
+if TWILIO_SANDBOX and len(_missing_twilio) == 2:
+    # Imported only here: with production settings no twilio_sandbox module is loaded.
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+    TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN = SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+elif _missing_twilio:
+    _names = " and ".join(_missing_twilio)
+    raise ImproperlyConfigured(
+        f"{_names} {'is' if len(_missing_twilio) == 1 else 'are'} not set. Production needs the Twilio account's "
+        f"credentials: webhooks are accepted only when signed with TWILIO_AUTH_TOKEN. Set {_names} in the environment "
+        "or in .env (see .env.example); to develop or test on the sandbox Twilio instead, set TWILIO_SANDBOX=true and "
+        "leave both unset (scripts/dev does)."
+    )
 if TWILIO_SANDBOX:
-    TWILIO_ACCOUNT_SID = SANDBOX_ACCOUNT_SID
-    TWILIO_AUTH_TOKEN = SANDBOX_AUTH_TOKEN
+    INSTALLED_APPS.append("twilio_sandbox")  # its `manage.py twilio_sandbox` command
 TWILIO_API_BASE_URL = env(
     "TWILIO_API_BASE_URL", default=TWILIO_SANDBOX_URL if TWILIO_SANDBOX else "https://api.twilio.com"
 ).rstrip("/")

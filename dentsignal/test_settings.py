@@ -4,6 +4,9 @@ import os
 
 # Tests must not depend on the developer's environment for a secret.
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+# Tests run on the sandbox Twilio only (tests/conftest.py starts it). Set in the environment,
+# not only here, so that the processes tests start (workers, settings checks) inherit it.
+os.environ["TWILIO_SANDBOX"] = "true"
 
 from .settings import *  # noqa: F403
 

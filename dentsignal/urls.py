@@ -1,4 +1,4 @@
-"""URL routes. Twilio's webhook paths are fixed (see telephony.webhook_urls)."""
+"""URL routes. Twilio's webhook paths are fixed (see telephony.webhook_paths)."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -6,6 +6,7 @@ from django.urls import path
 from django.views import defaults
 
 from telephony import api, webhooks
+from telephony.webhook_paths import SMS_PATH, STATUS_PATH, VOICE_PATH
 
 admin.site.site_header = "DentSignal"
 admin.site.site_title = "DentSignal admin"
@@ -13,10 +14,10 @@ admin.site.index_title = "Clinics and their phone numbers"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Twilio's webhooks: exact paths, no trailing slash (telephony.webhook_urls).
-    path("inbound/voice", webhooks.inbound_voice, name="twilio-voice"),
-    path("api/sms/inbound", webhooks.inbound_sms, name="twilio-sms"),
-    path("twilio/status", webhooks.status_callback, name="twilio-status"),
+    # Twilio's webhooks: exact paths, no trailing slash, defined in telephony.webhook_paths.
+    path(VOICE_PATH.lstrip("/"), webhooks.inbound_voice, name="twilio-voice"),
+    path(SMS_PATH.lstrip("/"), webhooks.inbound_sms, name="twilio-sms"),
+    path(STATUS_PATH.lstrip("/"), webhooks.status_callback, name="twilio-status"),
     path("api/admin/provision-number", api.provision_number, name="api-provision-number"),
     path("api/admin/clinics/<int:clinic_id>/number", api.clinic_number, name="api-clinic-number"),
 ]

@@ -9,6 +9,8 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+
         if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
             logging.getLogger("telephony").warning(
                 "TWILIO_WEBHOOK_SIGNATURE_CHECK is off: anyone can call the Twilio webhooks (DEBUG only)."

@@ -21,6 +21,7 @@ from clinics import services as clinic_services
 from clinics.models import Clinic
 
 from . import twilio_service
+from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from .webhook_urls import SMS_PATH, STATUS_PATH, VOICE_PATH, webhook_params
 
 ERROR, WARNING = "error", "warning"
@@ -397,12 +398,14 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
             f"AI_AGENT_STREAM_URL is {agent!r}; Twilio streams only to wss:// URLs.",
             "Use the agent's wss:// endpoint.",
         )
-    if settings.TWILIO_SANDBOX:
+    if sandbox_in_production():
+        add("sandbox_twilio", ERROR, SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX)
+    elif settings.TWILIO_SANDBOX:
         add(
             "sandbox_twilio",
             WARNING,
-            "No Twilio credentials are set: the sandbox Twilio is used, no real numbers.",
-            "Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.",
+            "TWILIO_SANDBOX=true: the sandbox Twilio is used, no real numbers (fine for development).",
+            "Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and remove TWILIO_SANDBOX for production.",
         )
     if check_credentials:
         result = twilio_service.check_credentials()

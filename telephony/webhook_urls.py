@@ -2,9 +2,10 @@
 
 from django.conf import settings
 
-VOICE_PATH = "/inbound/voice"
-SMS_PATH = "/api/sms/inbound"
-STATUS_PATH = "/twilio/status"
+from .webhook_paths import SMS_PATH, STATUS_PATH, VOICE_PATH, WEBHOOK_PATHS
+
+__all__ = ["SMS_PATH", "STATUS_PATH", "VOICE_PATH", "WEBHOOK_METHOD", "WEBHOOK_PATHS", "webhook_params", "webhook_urls"]
+
 WEBHOOK_METHOD = "POST"
 
 

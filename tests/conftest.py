@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-from telephony.sandbox.server import start_in_thread
+from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from twilio_sandbox.server import start_in_thread
 
 PUBLIC_BASE_URL = "https://dentsignal.example.com"
 

@@ -10,11 +10,11 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from telephony.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-from telephony.sandbox.server import start_in_thread
 from telephony.twilio_http import RedirectingHttpClient
 from tests.conftest import SandboxControl
 from tests.openapi import assert_matches_spec
+from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from twilio_sandbox.server import start_in_thread
 
 BASE = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}"
 AUTH = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)

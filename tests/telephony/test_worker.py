@@ -20,9 +20,9 @@ from django.urls import reverse
 
 from clinics.models import Clinic, NumberState
 from dentsignal.celery import app as celery_app
-from telephony.sandbox import SANDBOX_AUTH_TOKEN
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,12 +3,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from telephony.sandbox import SANDBOX_ACCOUNT_SID
-from telephony.sandbox.server import serve_forever
+from twilio_sandbox import SANDBOX_ACCOUNT_SID
+from twilio_sandbox.server import serve_forever
 
 
 class Command(BaseCommand):
-    help = "Serve the sandbox Twilio REST API (used when no Twilio credentials are set)."
+    help = "Serve the sandbox Twilio REST API (a development and test tool)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")

@@ -10,7 +10,8 @@ REST API (HTTP Basic auth with the sandbox account, Twilio's JSON shapes and err
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
 
-Control API (no auth, JSON), for tests and demos, under /__sandbox__/:
+Control API (no auth, JSON), for tests and demos, under /__sandbox__/; it answers only
+requests from a loopback address (403 otherwise), whatever interface the server binds:
   POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
   "times", "probability"}: the next `times` matching requests (each with `probability`) fail;
   POST area-codes {"area_code", "empty"};
@@ -24,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import re
 import time
@@ -43,6 +45,7 @@ STATUS_TEXT = {
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     429: "Too Many Requests",
@@ -91,6 +94,10 @@ class SandboxApp:
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         body = _read_body(environ)
         if path.startswith("/__sandbox__/"):
+            if not is_loopback(environ.get("REMOTE_ADDR", "")):
+                # Faults, seeded numbers and the request log are for the machine's own
+                # tests and demo, never for whoever can reach the port.
+                return _respond(start_response, 403, {"error": "the sandbox's control API answers loopback clients only"})
             status, payload = self._control(method, path[len("/__sandbox__/") :], body)
             return _respond(start_response, status, payload)
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
@@ -592,6 +599,17 @@ def _page_size(query: dict, *, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise ApiError(400, 20007, f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
     return int(raw)
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.0.0.1); False for anything else."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

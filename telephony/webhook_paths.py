@@ -1,0 +1,12 @@
+"""The paths Twilio posts to on our side: the one place they are defined.
+
+Plain constants with no Django import, so that settings can derive from them (the
+webhook paths are exempt from the https redirect) as well as the URL routes and the
+webhook URLs set on every number (telephony/webhook_urls.py).
+"""
+
+VOICE_PATH = "/inbound/voice"
+SMS_PATH = "/api/sms/inbound"
+STATUS_PATH = "/twilio/status"
+# Every path Twilio calls; a webhook added later belongs here too.
+WEBHOOK_PATHS = (VOICE_PATH, SMS_PATH, STATUS_PATH)
