@@ -60,6 +60,13 @@ class Clinic(models.Model):
                 fields=["pending_number"], condition=~models.Q(pending_number=""), name="clinic_pending_number_unique"
             ),
         ]
+        # The staff powers over a clinic's number (checked by the admin, its custom views and
+        # the admin API); the "Onboarding staff" group holds them (telephony migration 0003).
+        permissions = [
+            ("provision_number", "Can provision (buy) a clinic's Twilio number"),
+            ("release_number", "Can release a clinic's Twilio number"),
+            ("update_number_webhooks", "Can reset the webhooks of a clinic's Twilio number"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -166,6 +173,8 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["patient", "starts_at"])]
+        # Sending a reminder spends money at Twilio: its own power, not plain "change".
+        permissions = [("send_appointment_reminder", "Can send appointment reminder SMS")]
 
     def __str__(self) -> str:
         return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"

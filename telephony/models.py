@@ -117,6 +117,12 @@ class AuditRun(models.Model):
         ordering = ["-started_at"]
         verbose_name = "number audit"
         verbose_name_plural = "number audit"
+        # Viewing the page is the default "view" permission; running and adopting are powers.
+        # Fixing webhooks from the audit is clinics.update_number_webhooks, as on the clinic.
+        permissions = [
+            ("run_number_audit", "Can run the number audit"),
+            ("adopt_number", "Can adopt an orphan Twilio number for a clinic"),
+        ]
 
     def __str__(self) -> str:
         return f"Audit {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
