@@ -69,8 +69,10 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiAuthError(413, "The request body is too large.") from exc
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer over Python's 4300 digits
         raise ApiAuthError(400, f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:  # the parser recurses once per nesting level
+        raise ApiAuthError(400, "The body is nested too deeply to be read; send a flat JSON object.") from exc
     if not isinstance(payload, dict):
         raise ApiAuthError(400, 'The body must be a JSON object like {"clinic_id": 1, "area_code": "512"}.')
     return payload

@@ -101,6 +101,7 @@ def test_api_clinic_id(client, token, sandbox, value):
         (b'{"clinic_id": 1}', "text/plain"),
         (b'{"clinic_id": 1}', "application/json-patch+json"),
         (json.dumps({"clinic_id": 1, "area_code": "512", "nested": {"a": [1] * 1000}}).encode(), "application/json"),
+        (b'{"clinic_id": ' + b"9" * 5000 + b"}", "application/json"),
     ],
 )
 def test_api_malformed_bodies(client, token, sandbox, body, content_type):
@@ -110,6 +111,18 @@ def test_api_malformed_bodies(client, token, sandbox, body, content_type):
 
     assert 400 <= response.status_code < 500
     assert response.json()["error"]
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_api_deeply_nested_json_is_a_400_not_a_500(client, token, sandbox, opening):
+    before = snapshot()
+    depth = 100_000  # far beyond the interpreter's recursion limit
+
+    response = api_post(client, token, opening * depth + b"1" + (b"]" if opening == b"[" else b"}") * depth)
+
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "nested too deeply" in response.json()["error"]
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
