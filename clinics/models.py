@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from .phone import phone_validate_e164
+from .validators import text_validate_printable
 
 
 class NumberState(models.TextChoices):
@@ -21,7 +22,7 @@ class NumberState(models.TextChoices):
 class Clinic(models.Model):
     """A dental clinic and its Twilio number (table `clients`, read by existing tooling)."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[text_validate_printable])
     office_phone = models.CharField(
         max_length=16,
         blank=True,
@@ -38,7 +39,7 @@ class Clinic(models.Model):
     number_error_code = models.IntegerField(null=True, blank=True)
     # The request being worked on: kept so a retried or re-driven task has what it needs.
     requested_area_code = models.CharField(max_length=3, blank=True)
-    requested_friendly_name = models.CharField(max_length=64, blank=True)
+    requested_friendly_name = models.CharField(max_length=64, blank=True, validators=[text_validate_printable])
     # The exact number about to be bought, committed before the purchase call so that a
     # retried task buys this same number (or adopts it) rather than a second one.
     pending_number = models.CharField(max_length=16, blank=True)
@@ -137,7 +138,7 @@ class Patient(models.Model):
     """A clinic's patient, as reminders and replies know them (one per clinic and phone)."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="patients")
-    name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, blank=True, validators=[text_validate_printable])
     phone = models.CharField(max_length=16, validators=[phone_validate_e164], help_text="E.164, e.g. +15125551234")
     sms_opted_out = models.BooleanField(default=False)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)

@@ -251,3 +251,94 @@ def test_webhook_with_a_json_body_is_refused(client):
     )
 
     assert response.status_code == 403
+
+
+# ------------------------------------------------------------------- control characters in names
+
+# Every C0 control (tab and line breaks too: these are one-line names), DEL, a C1 control,
+# the line/paragraph separators and a non-character.
+CONTROL_CHARACTERS = [chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029", "\uffff"]
+PRINTABLE_NAMES = ["O'Brien & Sons <Dental>", "Zoë's Zahnarztpraxis – 歯科", "Smile 😀 Dental", "Dr. Ng (Suite #4)"]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_validator_refuses_each_control_character_and_says_where(char):
+    from django.core.exceptions import ValidationError
+
+    from clinics.validators import text_validate_printable
+
+    with pytest.raises(ValidationError) as refused:
+        text_validate_printable(f"Smile{char}Dental")
+
+    assert f"U+{ord(char):04X} (character 6)" in refused.value.messages[0]
+
+
+@pytest.mark.parametrize("name", PRINTABLE_NAMES)
+def test_validator_accepts_printable_names_of_any_script(name):
+    from clinics.validators import text_validate_printable
+
+    text_validate_printable(name)
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x00", "\n", "\x1b", "\x85", "\u2028"], ids=lambda c: f"U+{ord(c):04X}")
+def test_admin_refuses_a_clinic_name_with_a_control_character(admin_client, clinic, char):
+    before = snapshot()
+    name = f"Smile{char}Dental"
+
+    added = admin_client.post(reverse("admin:clinics_clinic_add"), {"name": name, "office_phone": ""})
+    changed = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": name, "office_phone": clinic.office_phone}
+    )
+
+    for page in (added, changed):
+        assert page.status_code == 200  # the form again, with the error; no redirect
+        messages = page.context["adminform"].form.errors["name"]
+        # Django's form field refuses NUL itself, before the model's validator runs.
+        expected = "Null characters are not allowed." if char == "\x00" else f"U+{ord(char):04X}"
+        assert any(expected in m for m in messages)
+    assert snapshot() == before and Clinic.objects.get(pk=clinic.pk).name == clinic.name
+
+
+def test_admin_saves_a_printable_clinic_name(admin_client, clinic):
+    inline = {"number_events-TOTAL_FORMS": "0", "number_events-INITIAL_FORMS": "0"}  # the history inline's formset
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": PRINTABLE_NAMES[1], "office_phone": "", **inline}
+    )
+
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    assert Clinic.objects.get(pk=clinic.pk).name == PRINTABLE_NAMES[1]
+
+
+def test_admin_refuses_a_patient_name_with_a_control_character(admin_client, clinic):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_patient_add"), {"clinic": clinic.pk, "name": "Pat\x08rick", "phone": "+15125550999"}
+    )
+
+    assert page.status_code == 200 and "U+0008" in page.context["adminform"].form.errors["name"][0]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x00", "\r", "\x7f"], ids=lambda c: f"U+{ord(c):04X}")
+def test_api_refuses_a_friendly_name_with_a_control_character(client, token, clinic, sandbox, char):
+    before = snapshot()
+
+    response = api_post(client, token, {"clinic_id": clinic.id, "area_code": "512", "friendly_name": f"Smile{char}Dental"})
+
+    assert response.status_code == 400
+    assert any(f"U+{ord(char):04X}" in m for m in response.json()["errors"]["friendly_name"])
+    assert snapshot() == before and sandbox.requests() == []
+
+
+def test_admin_provision_form_refuses_a_friendly_name_with_a_control_character(admin_client, clinic, sandbox):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_provision", args=[clinic.pk]),
+        {"apply": "1", "area_code": "512", "friendly_name": "Smile\x0bDental"},
+    )
+
+    assert page.status_code == 200 and "U+000B" in page.context["form"].errors["friendly_name"][0]
+    assert snapshot() == before and sandbox.requests() == []
