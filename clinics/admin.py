@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -80,6 +80,9 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
     list_filter = ("number_state", ChecklistFilter)
     change_form_template = "admin/clinics/clinic/change_form.html"
+    # Say why a delete is refused (see get_deleted_objects) instead of Django's "protected objects".
+    delete_confirmation_template = "admin/clinics/clinic/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
     inlines = [NumberEventInline]
@@ -405,6 +408,25 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def get_deleted_objects(self, objs, request: HttpRequest) -> tuple[list, dict, set, list]:
+        """Django's summary of a delete (one clinic or "delete selected"), with every clinic
+        that holds a number listed as protected: Django then refuses the whole delete.
+
+        The pre_delete guard (clinics.signals) refuses it below the admin too; here staff
+        get the reason and a link to release the number first, and its history is kept.
+        """
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for clinic in objs:
+            reason = clinic.number_hold_reason()
+            if not reason:
+                continue
+            if clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING) or not clinic.twilio_number_sid:
+                link = (reverse("admin:clinics_clinic_change", args=[clinic.pk]), "Open the clinic")
+            else:
+                link = (reverse("admin:clinics_clinic_release", args=[clinic.pk]), "Release the number")
+            protected.append(format_html('{} <a href="{}" class="release-link">{}</a>', reason, *link))
+        return deleted, model_count, perms_needed, protected
 
     def _request_each(
         self, request: HttpRequest, queryset: Iterable[Clinic], service: Callable[[Clinic], object], *, started: str

@@ -72,6 +72,33 @@ class Clinic(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def number_hold_reason(self) -> str:
+        """Why this clinic may not be deleted now, as a sentence; "" when it may.
+
+        A clinic that holds a number, or is getting or giving one back, must not vanish:
+        the number would stay bought (and billed) at Twilio with no clinic to answer for it.
+        """
+        if self.number_state == NumberState.PROVISIONING:
+            return f"{self.name} is getting a number right now; once it has one, release it, then delete the clinic."
+        if self.number_state == NumberState.RELEASING:
+            return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
+        if self.twilio_number or self.twilio_number_sid:
+            return (
+                f"{self.name} holds the number {self.twilio_number} ({self.twilio_number_sid}), "
+                "still bought and billed at Twilio; release it first."
+            )
+        if self.pending_number:
+            # Kept after a failed attempt because the purchase may have gone through unseen.
+            return (
+                f"{self.name}'s last provisioning may have bought {self.pending_number}; "
+                "retry provisioning (or adopt it from the Number audit), release it, then delete the clinic."
+            )
+        return ""
+
+
+class ClinicHoldsNumberError(models.ProtectedError):
+    """A delete refused because a clinic holds a Twilio number (see Clinic.number_hold_reason)."""
+
 
 class OnboardingStep(models.TextChoices):
     """The six steps of the setup guide, in order."""
