@@ -62,7 +62,7 @@ class Clinic(models.Model):
             ),
         ]
         # The staff powers over a clinic's number (checked by the admin, its custom views and
-        # the admin API); the "Onboarding staff" group holds them (telephony migration 0003).
+        # the admin API); the "Onboarding staff" group holds them (migration telephony 0004_onboarding_staff_group).
         permissions = [
             ("provision_number", "Can provision (buy) a clinic's Twilio number"),
             ("release_number", "Can release a clinic's Twilio number"),
