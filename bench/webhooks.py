@@ -234,6 +234,9 @@ def seed(count: int) -> list[dict]:
 
     from clinics.models import Appointment, ChecklistItem, Clinic, NumberState, OnboardingStep, Patient
 
+    # The benchmark's own database, its numbers invented or bought from the sandbox: forget
+    # them, since a clinic holding a number cannot be deleted (clinics.signals).
+    Clinic.objects.update(twilio_number=None, twilio_number_sid=None, pending_number="", number_state=NumberState.NONE)
     Clinic.objects.all().delete()
     clinics = Clinic.objects.bulk_create(
         [

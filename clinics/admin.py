@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -17,6 +17,16 @@ from .forms import ProvisionNumberForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national
 from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+
+
+def permission_require(request: HttpRequest, permission: str) -> None:
+    """Raise PermissionDenied (a 403 page) unless the user holds `permission` ("app.codename").
+
+    The custom admin views call it first, so nothing is read from or sent to Twilio
+    for a user without the power; README "Staff permissions" lists who has which.
+    """
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"You need the permission {permission}.")
 
 
 class SafeSelectionMixin:
@@ -70,6 +80,9 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
     list_filter = ("number_state", ChecklistFilter)
     change_form_template = "admin/clinics/clinic/change_form.html"
+    # Say why a delete is refused (see get_deleted_objects) instead of Django's "protected objects".
+    delete_confirmation_template = "admin/clinics/clinic/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
     inlines = [NumberEventInline]
@@ -192,9 +205,23 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             format_html_join("", "<li>{} {} <small>({})</small></li>", rows),
         )
 
+    # ------------------------------------------------------------------ permissions
+    # Each number power is its own permission (clinics.Clinic.Meta.permissions); an action
+    # declares it with @admin.action(permissions=[name]) and Django calls
+    # has_<name>_permission (Django docs: "Setting permissions for actions").
+
+    def has_provision_number_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.provision_number")
+
+    def has_release_number_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.release_number")
+
+    def has_update_number_webhooks_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.update_number_webhooks")
+
     # ------------------------------------------------------------------ actions
 
-    @admin.action(description="Provision number", permissions=["change"])
+    @admin.action(description="Provision number", permissions=["provision_number"])
     def provision_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
         clinics = list(queryset)
         return self._provision_page(request, clinics, action="provision_number")
@@ -240,7 +267,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Retry failed provisioning (same area code)", permissions=["change"])
+    @admin.action(description="Retry failed provisioning (same area code)", permissions=["provision_number"])
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
         failed = []
         for clinic in queryset:
@@ -260,7 +287,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             started="Provisioning retried",
         )
 
-    @admin.action(description="Release number", permissions=["change"])
+    @admin.action(description="Release number", permissions=["release_number"])
     def release_number(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
         if "apply" in request.POST:
             self._request_each(
@@ -284,7 +311,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Update webhooks", permissions=["change"])
+    @admin.action(description="Update webhooks", permissions=["update_number_webhooks"])
     def update_webhooks(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
         from telephony.tasks import update_number_webhooks
 
@@ -311,20 +338,21 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _clinic_for_change(self, request: HttpRequest, clinic_id: int) -> Clinic:
+    def _clinic_for(self, request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
+        """The clinic a custom view acts on, once the user is known to hold `permission`."""
+        # The permission first: a user without it learns nothing, not even which ids exist.
+        permission_require(request, permission)
         clinic = Clinic.objects.filter(pk=clinic_id).first()
         if clinic is None:
             raise Http404("No such clinic.")
-        if not self.has_change_permission(request, clinic):
-            raise PermissionDenied
         return clinic
 
     def provision_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
-        clinic = self._clinic_for_change(request, clinic_id)
+        clinic = self._clinic_for(request, clinic_id, "clinics.provision_number")
         return self._provision_page(request, [clinic])
 
     def release_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
-        clinic = self._clinic_for_change(request, clinic_id)
+        clinic = self._clinic_for(request, clinic_id, "clinics.release_number")
         if request.method == "POST":
             self._request_each(
                 request,
@@ -347,7 +375,8 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         )
 
     def listing_done_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
-        clinic = self._clinic_for_change(request, clinic_id)
+        # Ticking a checklist step changes the clinic's record and costs nothing: "change".
+        clinic = self._clinic_for(request, clinic_id, "clinics.change_clinic")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         self._tick_listing(request, clinic)
@@ -365,14 +394,39 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         clinic = Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         extra = {"clinic": clinic}
         if clinic is not None:
+            # Each button only for a user who holds its power (the view refuses the others anyway).
             extra.update(
-                can_provision=clinic.number_state in services.REQUESTABLE_STATES and not clinic.twilio_number,
-                can_release=bool(clinic.twilio_number_sid) and clinic.number_state != NumberState.RELEASING,
-                listing_due=bool(clinic.twilio_number)
+                can_provision=self.has_provision_number_permission(request)
+                and clinic.number_state in services.REQUESTABLE_STATES
+                and not clinic.twilio_number,
+                can_release=self.has_release_number_permission(request)
+                and bool(clinic.twilio_number_sid)
+                and clinic.number_state != NumberState.RELEASING,
+                listing_due=self.has_change_permission(request, clinic)
+                and bool(clinic.twilio_number)
                 and not clinic.checklist_items.filter(step=OnboardingStep.UPDATE_LISTING).exists(),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def get_deleted_objects(self, objs, request: HttpRequest) -> tuple[list, dict, set, list]:
+        """Django's summary of a delete (one clinic or "delete selected"), with every clinic
+        that holds a number listed as protected: Django then refuses the whole delete.
+
+        The pre_delete guard (clinics.signals) refuses it below the admin too; here staff
+        get the reason and a link to release the number first, and its history is kept.
+        """
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for clinic in objs:
+            reason = clinic.number_hold_reason()
+            if not reason:
+                continue
+            if clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING) or not clinic.twilio_number_sid:
+                link = (reverse("admin:clinics_clinic_change", args=[clinic.pk]), "Open the clinic")
+            else:
+                link = (reverse("admin:clinics_clinic_release", args=[clinic.pk]), "Release the number")
+            protected.append(format_html('{} <a href="{}" class="release-link">{}</a>', reason, *link))
+        return deleted, model_count, perms_needed, protected
 
     def _request_each(
         self, request: HttpRequest, queryset: Iterable[Clinic], service: Callable[[Clinic], object], *, started: str
@@ -418,7 +472,10 @@ class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
     readonly_fields = ("reminder_sent_at", "updated_at")
     actions = ["send_reminders", "mark_handled"]
 
-    @admin.action(description="Send reminder SMS", permissions=["change"])
+    def has_send_appointment_reminder_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.send_appointment_reminder")
+
+    @admin.action(description="Send reminder SMS", permissions=["send_appointment_reminder"])
     def send_reminders(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         from telephony.tasks import send_appointment_reminder
 

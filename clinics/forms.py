@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .phone import area_code_validate
+from .validators import text_validate_printable
 
 
 class ProvisionNumberForm(forms.Form):
@@ -17,6 +18,7 @@ class ProvisionNumberForm(forms.Form):
     friendly_name = forms.CharField(
         max_length=50,
         required=False,
+        validators=[text_validate_printable],
         help_text="Optional label on the Twilio number; the clinic's name is used when empty. "
         "The clinic's id is always added so the number can be traced back to it.",
     )

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from .phone import phone_validate_e164
+from .validators import text_validate_printable
 
 
 class NumberState(models.TextChoices):
@@ -21,7 +22,7 @@ class NumberState(models.TextChoices):
 class Clinic(models.Model):
     """A dental clinic and its Twilio number (table `clients`, read by existing tooling)."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[text_validate_printable])
     office_phone = models.CharField(
         max_length=16,
         blank=True,
@@ -38,7 +39,7 @@ class Clinic(models.Model):
     number_error_code = models.IntegerField(null=True, blank=True)
     # The request being worked on: kept so a retried or re-driven task has what it needs.
     requested_area_code = models.CharField(max_length=3, blank=True)
-    requested_friendly_name = models.CharField(max_length=64, blank=True)
+    requested_friendly_name = models.CharField(max_length=64, blank=True, validators=[text_validate_printable])
     # The exact number about to be bought, committed before the purchase call so that a
     # retried task buys this same number (or adopts it) rather than a second one.
     pending_number = models.CharField(max_length=16, blank=True)
@@ -60,9 +61,43 @@ class Clinic(models.Model):
                 fields=["pending_number"], condition=~models.Q(pending_number=""), name="clinic_pending_number_unique"
             ),
         ]
+        # The staff powers over a clinic's number (checked by the admin, its custom views and
+        # the admin API); the "Onboarding staff" group holds them (migration telephony 0004_onboarding_staff_group).
+        permissions = [
+            ("provision_number", "Can provision (buy) a clinic's Twilio number"),
+            ("release_number", "Can release a clinic's Twilio number"),
+            ("update_number_webhooks", "Can reset the webhooks of a clinic's Twilio number"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def number_hold_reason(self) -> str:
+        """Why this clinic may not be deleted now, as a sentence; "" when it may.
+
+        A clinic that holds a number, or is getting or giving one back, must not vanish:
+        the number would stay bought (and billed) at Twilio with no clinic to answer for it.
+        """
+        if self.number_state == NumberState.PROVISIONING:
+            return f"{self.name} is getting a number right now; once it has one, release it, then delete the clinic."
+        if self.number_state == NumberState.RELEASING:
+            return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
+        if self.twilio_number or self.twilio_number_sid:
+            return (
+                f"{self.name} holds the number {self.twilio_number} ({self.twilio_number_sid}), "
+                "still bought and billed at Twilio; release it first."
+            )
+        if self.pending_number:
+            # Kept after a failed attempt because the purchase may have gone through unseen.
+            return (
+                f"{self.name}'s last provisioning may have bought {self.pending_number}; "
+                "retry provisioning (or adopt it from the Number audit), release it, then delete the clinic."
+            )
+        return ""
+
+
+class ClinicHoldsNumberError(models.ProtectedError):
+    """A delete refused because a clinic holds a Twilio number (see Clinic.number_hold_reason)."""
 
 
 class OnboardingStep(models.TextChoices):
@@ -130,7 +165,7 @@ class Patient(models.Model):
     """A clinic's patient, as reminders and replies know them (one per clinic and phone)."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="patients")
-    name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, blank=True, validators=[text_validate_printable])
     phone = models.CharField(max_length=16, validators=[phone_validate_e164], help_text="E.164, e.g. +15125551234")
     sms_opted_out = models.BooleanField(default=False)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
@@ -166,6 +201,8 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["patient", "starts_at"])]
+        # Sending a reminder spends money at Twilio: its own power, not plain "change".
+        permissions = [("send_appointment_reminder", "Can send appointment reminder SMS")]
 
     def __str__(self) -> str:
         return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"

@@ -3,19 +3,23 @@
 import datetime as dt
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from clinics.admin import SafeSelectionMixin
+from clinics.admin import SafeSelectionMixin, permission_require
 
 from .models import ApiToken, AuditRun, CallLog, MessageLog
 from .tasks import adopt_orphan_number, run_number_audit, update_number_webhooks
 
 # A run still "running" after this long died with its worker; a new one may start.
 AUDIT_STALE = dt.timedelta(minutes=15)
+# The Number audit page's powers. Fixing webhooks is the same power as the clinic's
+# "Update webhooks" action, so it is the same permission.
+RUN_AUDIT, FIX_WEBHOOKS, ADOPT = "telephony.run_number_audit", "clinics.update_number_webhooks", "telephony.adopt_number"
 
 
 @admin.register(ApiToken)
@@ -63,13 +67,14 @@ class CallLogAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRun)
 class NumberAuditAdmin(admin.ModelAdmin):
-    """The "Number audit" page: the last audit's findings, with buttons to run, fix and adopt."""
+    """The "Number audit" page: the last audit's findings, with buttons to run, fix and adopt.
+
+    Seeing it takes telephony.view_auditrun; each button takes its own permission
+    (RUN_AUDIT, FIX_WEBHOOKS, ADOPT) and is hidden without it.
+    """
 
     def has_add_permission(self, request) -> bool:
         return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_staff
 
     def get_urls(self):
         return [
@@ -80,6 +85,8 @@ class NumberAuditAdmin(admin.ModelAdmin):
         ]
 
     def audit_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied("You need the permission telephony.view_auditrun.")
         run = AuditRun.objects.first()
         findings = run.result.get("findings", []) if run else []
         context = {
@@ -90,10 +97,14 @@ class NumberAuditAdmin(admin.ModelAdmin):
             "errors": [f for f in findings if f["severity"] == "error"],
             "warnings": [f for f in findings if f["severity"] == "warning"],
             "webhook_fixable": [f for f in findings if f["fixable"] == "webhooks"],
+            "can_run": request.user.has_perm(RUN_AUDIT),
+            "can_fix": request.user.has_perm(FIX_WEBHOOKS),
+            "can_adopt": request.user.has_perm(ADOPT),
         }
         return TemplateResponse(request, "admin/telephony/number_audit.html", context)
 
     def run_view(self, request: HttpRequest) -> HttpResponse:
+        permission_require(request, RUN_AUDIT)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if AuditRun.objects.filter(status=AuditRun.Status.RUNNING, started_at__gte=timezone.now() - AUDIT_STALE).exists():
@@ -105,6 +116,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         return redirect("admin:telephony_auditrun_changelist")
 
     def fix_view(self, request: HttpRequest) -> HttpResponse:
+        permission_require(request, FIX_WEBHOOKS)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         run = AuditRun.objects.first()
@@ -122,6 +134,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         return redirect("admin:telephony_auditrun_changelist")
 
     def adopt_view(self, request: HttpRequest) -> HttpResponse:
+        permission_require(request, ADOPT)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         run = AuditRun.objects.first()

@@ -15,7 +15,7 @@ from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
 
-from .auth import ApiAuthError, api_staff_user
+from .auth import ApiAuthError, api_permission_require, api_staff_user
 from .ratelimit import rate_limit_hit
 
 ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name", "phone_number"}
@@ -69,8 +69,10 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiAuthError(413, "The request body is too large.") from exc
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer over Python's 4300 digits
         raise ApiAuthError(400, f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:  # the parser recurses once per nesting level
+        raise ApiAuthError(400, "The body is nested too deeply to be read; send a flat JSON object.") from exc
     if not isinstance(payload, dict):
         raise ApiAuthError(400, 'The body must be a JSON object like {"clinic_id": 1, "area_code": "512"}.')
     return payload
@@ -82,6 +84,7 @@ def provision_number(request: HttpRequest) -> JsonResponse:
     """POST /api/admin/provision-number {"clinic_id", "area_code", "friendly_name"?} -> 202."""
     try:
         user = api_staff_user(request)
+        api_permission_require(user, "clinics.provision_number")
     except ApiAuthError as exc:
         return json_error(exc.status, str(exc))
     wait = rate_limit_hit(key=f"provision:{user.pk}", rate=settings.API_PROVISION_RATE_LIMIT)
@@ -125,7 +128,7 @@ def provision_number(request: HttpRequest) -> JsonResponse:
 def clinic_number(request: HttpRequest, clinic_id: int) -> JsonResponse:
     """GET /api/admin/clinics/<id>/number: state, number, SID, webhooks, last error."""
     try:
-        api_staff_user(request)
+        api_permission_require(api_staff_user(request), "clinics.view_clinic")
     except ApiAuthError as exc:
         return json_error(exc.status, str(exc))
     clinic = Clinic.objects.filter(pk=clinic_id).first() if clinic_id < 2**63 else None

@@ -41,3 +41,16 @@ def api_staff_user(request: HttpRequest) -> AbstractBaseUser:
     if not user.is_staff:
         raise ApiAuthError(403, "Only staff may use the admin API.")
     return user
+
+
+def api_permission_require(user: AbstractBaseUser, permission: str) -> None:
+    """Raise ApiAuthError(403) with a sentence naming `permission` unless `user` holds it.
+
+    Checked before the body is read, so a refused request changes nothing and sends
+    nothing to Twilio.
+    """
+    if not user.has_perm(permission):
+        raise ApiAuthError(
+            403,
+            f"Your account lacks the permission {permission}; ask an administrator to add you to the Onboarding staff group.",
+        )

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clinics.validators import text_validate_printable
+
 TOKEN_PREFIX = "ds_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -19,7 +21,7 @@ class ApiToken(models.Model):
     """A per-user bearer token for the admin API; only its hash is stored."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=100, blank=True, validators=[text_validate_printable])
     key_hash = models.CharField(max_length=64, unique=True)
     # The first characters, shown to people to tell tokens apart.
     key_prefix = models.CharField(max_length=12)
@@ -117,6 +119,12 @@ class AuditRun(models.Model):
         ordering = ["-started_at"]
         verbose_name = "number audit"
         verbose_name_plural = "number audit"
+        # Viewing the page is the default "view" permission; running and adopting are powers.
+        # Fixing webhooks from the audit is clinics.update_number_webhooks, as on the clinic.
+        permissions = [
+            ("run_number_audit", "Can run the number audit"),
+            ("adopt_number", "Can adopt an orphan Twilio number for a clinic"),
+        ]
 
     def __str__(self) -> str:
         return f"Audit {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

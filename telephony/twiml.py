@@ -7,18 +7,34 @@ AI agent's <Connect> and an SMS <Message>, are written here directly, escaped ex
 as ElementTree escapes; tests/telephony/test_twiml.py compares them byte for byte with the SDK's
 output for awkward values. Everything else (the fallbacks, the error messages) uses the
 SDK.
+
+Every text from data (a clinic's name, a reply, a number) goes through xml_safe() first,
+here and in the webhooks' SDK-built TwiML: neither escaping nor the SDK removes the
+characters XML 1.0 forbids, and one of them in a clinic's name made the whole answer
+ill-formed, so Twilio dropped the call.
 """
 
+import re
 from collections.abc import Mapping
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 # The agent's two ways in (AI_AGENT_MODE, checked in settings): a bidirectional Media
 # Stream, or Twilio's ConversationRelay.
 AGENT_NOUNS = {"stream": "Stream", "conversation_relay": "ConversationRelay"}
+# What XML 1.0 does not allow anywhere in a document (W3C XML 1.0, section 2.2 "Characters":
+# Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]): the C0
+# controls but tab, LF and CR; lone surrogates (a str can hold them; UTF-8 cannot); U+FFFE/FFFF.
+XML_FORBIDDEN_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: str) -> str:
+    """`value` without the characters XML 1.0 forbids; any other text is returned unchanged."""
+    return XML_FORBIDDEN_RE.sub("", value)
 
 
 def xml_text(value: str) -> str:
-    """Character data escaped as ElementTree escapes it."""
+    """Character data escaped as ElementTree escapes it, forbidden characters dropped."""
+    value = xml_safe(value)
     if "&" in value:
         value = value.replace("&", "&amp;")
     if "<" in value:
@@ -29,7 +45,8 @@ def xml_text(value: str) -> str:
 
 
 def xml_attribute(value: str) -> str:
-    """An attribute value escaped as ElementTree escapes it (quotes and line breaks too)."""
+    """An attribute value escaped as ElementTree escapes it (quotes and line breaks too),
+    forbidden characters dropped."""
     value = xml_text(value)
     for raw, entity in (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
         if raw in value:

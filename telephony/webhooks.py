@@ -45,10 +45,11 @@ def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
     """No agent (or clinic not live): ring the clinic's own line, else a short message."""
     response = VoiceResponse()
     # Never ring the Twilio number itself: that would loop the call back to us.
+    # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
     if clinic.office_phone and clinic.office_phone != clinic.twilio_number:
-        response.dial(clinic.office_phone, caller_id=clinic.twilio_number or None)
+        response.dial(twiml.xml_safe(clinic.office_phone), caller_id=twiml.xml_safe(clinic.twilio_number or "") or None)
     else:
-        response.say(NO_AGENT_MESSAGE.format(name=clinic.name))
+        response.say(twiml.xml_safe(NO_AGENT_MESSAGE.format(name=clinic.name)))
     return response
 
 

@@ -93,7 +93,12 @@ def _twilio_is_the_sandbox(request: pytest.FixtureRequest, settings: Any) -> Non
 
 @pytest.fixture
 def staff_user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user(username="staff", password="pw-staff-1234", is_staff=True)
+    """An operator as they are set up: staff, in the Onboarding staff group (its permissions)."""
+    from tests.permissions import onboarding_staff_group
+
+    user = django_user_model.objects.create_user(username="staff", password="pw-staff-1234", is_staff=True)
+    user.groups.add(onboarding_staff_group())
+    return user
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from clinics.models import ChecklistItem, Clinic, NumberEvent, NumberState, Pati
 from telephony.models import ApiToken, CallLog, MessageLog
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from tests.permissions import onboarding_staff_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,6 +58,7 @@ def clinic():
 @pytest.fixture
 def token(django_user_model):
     user = django_user_model.objects.create_user(username="ops", password="pw-ops-123456", is_staff=True)
+    user.groups.add(onboarding_staff_group())  # so the input, not the permission, is what fails
     return ApiToken.issue(user=user)[1]
 
 
@@ -99,6 +101,7 @@ def test_api_clinic_id(client, token, sandbox, value):
         (b'{"clinic_id": 1}', "text/plain"),
         (b'{"clinic_id": 1}', "application/json-patch+json"),
         (json.dumps({"clinic_id": 1, "area_code": "512", "nested": {"a": [1] * 1000}}).encode(), "application/json"),
+        (b'{"clinic_id": ' + b"9" * 5000 + b"}", "application/json"),
     ],
 )
 def test_api_malformed_bodies(client, token, sandbox, body, content_type):
@@ -108,6 +111,18 @@ def test_api_malformed_bodies(client, token, sandbox, body, content_type):
 
     assert 400 <= response.status_code < 500
     assert response.json()["error"]
+    assert snapshot() == before and sandbox.owned_numbers() == []
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_api_deeply_nested_json_is_a_400_not_a_500(client, token, sandbox, opening):
+    before = snapshot()
+    depth = 100_000  # far beyond the interpreter's recursion limit
+
+    response = api_post(client, token, opening * depth + b"1" + (b"]" if opening == b"[" else b"}") * depth)
+
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "nested too deeply" in response.json()["error"]
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
@@ -236,3 +251,94 @@ def test_webhook_with_a_json_body_is_refused(client):
     )
 
     assert response.status_code == 403
+
+
+# ------------------------------------------------------------------- control characters in names
+
+# Every C0 control (tab and line breaks too: these are one-line names), DEL, a C1 control,
+# the line/paragraph separators and a non-character.
+CONTROL_CHARACTERS = [chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029", "\uffff"]
+PRINTABLE_NAMES = ["O'Brien & Sons <Dental>", "Zoë's Zahnarztpraxis – 歯科", "Smile 😀 Dental", "Dr. Ng (Suite #4)"]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_validator_refuses_each_control_character_and_says_where(char):
+    from django.core.exceptions import ValidationError
+
+    from clinics.validators import text_validate_printable
+
+    with pytest.raises(ValidationError) as refused:
+        text_validate_printable(f"Smile{char}Dental")
+
+    assert f"U+{ord(char):04X} (character 6)" in refused.value.messages[0]
+
+
+@pytest.mark.parametrize("name", PRINTABLE_NAMES)
+def test_validator_accepts_printable_names_of_any_script(name):
+    from clinics.validators import text_validate_printable
+
+    text_validate_printable(name)
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x00", "\n", "\x1b", "\x85", "\u2028"], ids=lambda c: f"U+{ord(c):04X}")
+def test_admin_refuses_a_clinic_name_with_a_control_character(admin_client, clinic, char):
+    before = snapshot()
+    name = f"Smile{char}Dental"
+
+    added = admin_client.post(reverse("admin:clinics_clinic_add"), {"name": name, "office_phone": ""})
+    changed = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": name, "office_phone": clinic.office_phone}
+    )
+
+    for page in (added, changed):
+        assert page.status_code == 200  # the form again, with the error; no redirect
+        messages = page.context["adminform"].form.errors["name"]
+        # Django's form field refuses NUL itself, before the model's validator runs.
+        expected = "Null characters are not allowed." if char == "\x00" else f"U+{ord(char):04X}"
+        assert any(expected in m for m in messages)
+    assert snapshot() == before and Clinic.objects.get(pk=clinic.pk).name == clinic.name
+
+
+def test_admin_saves_a_printable_clinic_name(admin_client, clinic):
+    inline = {"number_events-TOTAL_FORMS": "0", "number_events-INITIAL_FORMS": "0"}  # the history inline's formset
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": PRINTABLE_NAMES[1], "office_phone": "", **inline}
+    )
+
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    assert Clinic.objects.get(pk=clinic.pk).name == PRINTABLE_NAMES[1]
+
+
+def test_admin_refuses_a_patient_name_with_a_control_character(admin_client, clinic):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_patient_add"), {"clinic": clinic.pk, "name": "Pat\x08rick", "phone": "+15125550999"}
+    )
+
+    assert page.status_code == 200 and "U+0008" in page.context["adminform"].form.errors["name"][0]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x00", "\r", "\x7f"], ids=lambda c: f"U+{ord(c):04X}")
+def test_api_refuses_a_friendly_name_with_a_control_character(client, token, clinic, sandbox, char):
+    before = snapshot()
+
+    response = api_post(client, token, {"clinic_id": clinic.id, "area_code": "512", "friendly_name": f"Smile{char}Dental"})
+
+    assert response.status_code == 400
+    assert any(f"U+{ord(char):04X}" in m for m in response.json()["errors"]["friendly_name"])
+    assert snapshot() == before and sandbox.requests() == []
+
+
+def test_admin_provision_form_refuses_a_friendly_name_with_a_control_character(admin_client, clinic, sandbox):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_provision", args=[clinic.pk]),
+        {"apply": "1", "area_code": "512", "friendly_name": "Smile\x0bDental"},
+    )
+
+    assert page.status_code == 200 and "U+000B" in page.context["form"].errors["friendly_name"][0]
+    assert snapshot() == before and sandbox.requests() == []

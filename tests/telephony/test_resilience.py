@@ -16,6 +16,7 @@ from clinics.models import Clinic, NumberEvent, NumberState
 from telephony import tasks, twilio_service
 from telephony.models import ApiToken
 from tests.factories import ClinicFactory
+from tests.permissions import onboarding_staff_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,6 +201,7 @@ def test_the_provisioning_api_is_rate_limited_per_user(client, staff_user, djang
     settings.API_PROVISION_RATE_LIMIT = "3/60"
     token = ApiToken.issue(user=staff_user)[1]
     other = django_user_model.objects.create_user(username="other", password="pw-other-12345", is_staff=True)
+    other.groups.add(onboarding_staff_group())  # provisioning is a permission (issue 12)
     other_token = ApiToken.issue(user=other)[1]
     clinics = ClinicFactory.create_batch(5)
 
