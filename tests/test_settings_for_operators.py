@@ -15,7 +15,6 @@ pytestmark = pytest.mark.no_sandbox
 
 # Read by settings.py but not an operator's business, with the reason.
 NOT_FOR_OPERATORS = {
-    "DJANGO_ROOT_URLCONF": "the webhook benchmark adds its baseline view with it",
     "CELERY_VISIBILITY_TIMEOUT": "tests shorten it to see a dead worker's task come back",
 }
 
