@@ -22,5 +22,5 @@ def clinic_delete_guard(sender: type[Clinic], instance: Clinic, using: str, **kw
     """
     current = Clinic.objects.using(using).select_for_update().filter(pk=instance.pk).first()
     reason = current.number_hold_reason() if current is not None else ""
-    if reason:
-        raise ClinicHoldsNumberError(f"Clinic {instance.pk} cannot be deleted: {reason}", [current])
+    if current is not None and reason:
+        raise ClinicHoldsNumberError(f"Clinic {instance.pk} cannot be deleted: {reason}", {current})
