@@ -9,6 +9,10 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
+        # Register the Celery tasks: workflows send them by name (telephony.queue), and
+        # Celery's autodiscovery only imports them in a worker, not in the web process.
+        from . import tasks  # noqa: F401
+
         if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
             logging.getLogger("telephony").warning(
                 "TWILIO_WEBHOOK_SIGNATURE_CHECK is off: anyone can call the Twilio webhooks (DEBUG only)."

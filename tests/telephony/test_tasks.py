@@ -2,9 +2,8 @@
 
 import pytest
 
-from clinics import services
 from clinics.models import NumberState
-from telephony import tasks
+from telephony import provisioning, tasks
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.
@@ -20,7 +19,7 @@ def test_transient_errors_are_retried_until_the_number_is_bought(sandbox, status
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=status, code=code, message="busy", times=2)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -36,7 +35,7 @@ def test_connection_timeouts_are_retried_and_a_number_bought_unseen_is_adopted(s
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_after", delay=2.0)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -48,7 +47,7 @@ def test_retries_give_up_with_a_message_staff_can_act_on(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=429, code=20429, message="slow down", times=50)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.FAILED
@@ -62,7 +61,7 @@ def test_client_errors_are_not_retried(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid", times=5)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     assert len(purchases(sandbox)) == 1
     clinic.refresh_from_db()
@@ -72,9 +71,9 @@ def test_client_errors_are_not_retried(sandbox):
 def test_a_failed_clinic_can_be_provisioned_again(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -83,10 +82,10 @@ def test_a_failed_clinic_can_be_provisioned_again(sandbox):
 
 def test_release_task_retries_5xx(sandbox):
     clinic = ClinicFactory()
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
     sandbox.fault(method="DELETE", path="IncomingPhoneNumbers/", status=502, code=20500, message="bad gateway", times=2)
 
-    services.clinic_number_release_request(clinic_id=clinic.id)
+    provisioning.clinic_number_release_request(clinic_id=clinic.id)
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.RELEASED
