@@ -163,6 +163,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Explicit limits: a Twilio call times out long before these.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+# Seconds a send waits on Redis to connect or answer (see the transport options below).
+CELERY_BROKER_SOCKET_TIMEOUT = 2.5
 # Redis redelivers unacknowledged tasks after this; it must exceed the longest
 # task including its retry countdown, or a slow task would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -170,10 +172,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How often a worker looks for tasks whose worker died (kombu's Redis transport).
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    # Bounded waits on Redis (kombu's Redis transport, passed to redis-py): a broker that
+    # is down or accepts connections and never answers fails a send within seconds
+    # instead of holding a web worker (which also serves Twilio's webhooks). The read
+    # timeout stays above the worker's 1 s BRPOP poll.
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
 }
+# One quick publish retry, not Celery's default 3: a click with Redis hung or down answers
+# within ~2 x CELERY_BROKER_SOCKET_TIMEOUT, keeps its committed state, and the clinic is
+# marked for re-send at beat's next tick (telephony/queue.py).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A clinic in provisioning/releasing longer than this has lost its task (a crash
-# between commit and broker, or a dropped message): Celery beat re-sends it.
+# between commit and broker, or a dropped message): Celery beat re-sends it. A clinic
+# whose send failed (Redis down or hung) is re-sent at beat's next tick (<= 2 minutes).
 NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},

@@ -1,8 +1,9 @@
 """Celery tasks (eager here): retries on 429/5xx/timeouts, never on other 4xx."""
 
 import pytest
+from django.db import OperationalError, connection
 
-from clinics.models import NumberState
+from clinics.models import Clinic, NumberEvent, NumberState
 from telephony import provisioning, tasks
 from tests.factories import ClinicFactory
 
@@ -96,3 +97,30 @@ def test_release_task_retries_5xx(sandbox):
 def test_backoff_grows_and_is_capped():
     assert all(0 <= tasks.backoff_seconds(n) <= tasks.BACKOFF_BASE_SECONDS * 2**n for n in range(6))
     assert max(tasks.backoff_seconds(30) for _ in range(50)) <= tasks.BACKOFF_MAX_SECONDS
+
+
+def test_a_database_error_after_the_purchase_is_retried_and_adopts_the_number_bought(sandbox):
+    """Issue 12 hole 5: PostgreSQL restarting between Twilio's sale and our write."""
+    clinic = ClinicFactory()
+    failed = []
+
+    def database_restarts_once(execute, sql, params, many, context):
+        # Django's documented execute_wrapper: the database, not our code, fails the
+        # first write of the bought number onto the clinic row.
+        if not failed and sql.startswith(f'UPDATE "{Clinic._meta.db_table}"') and '"twilio_number_sid"' in sql:
+            failed.append(sql)
+            raise OperationalError("terminating connection due to administrator command")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(database_restarts_once):
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    assert failed, "the write of the bought number was never attempted"
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    (owned,) = sandbox.owned_numbers()
+    assert owned["sid"] == clinic.twilio_number_sid
+    assert NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.ADOPTED, phone_sid=owned["sid"]).exists()
+    # The retry asked Twilio for the same reserved number again and adopted it (21422).
+    attempts = purchases(sandbox)
+    assert len({a["form"]["PhoneNumber"] for a in attempts}) == 1
