@@ -272,7 +272,7 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
         clinic = clinic_services.clinic_number_release_begin(phone_sid=phone_sid, clinic_id=clinic_id)
     except clinic_services.AlreadyReleased:
         return Released(sid=phone_sid, phone_number="", clinic_id=clinic_id, already_released=True)
-    phone_number = clinic.twilio_number or "" if clinic else ""
+    phone_number = (clinic.twilio_number or "") if clinic else ""
     already = False
     try:
         twilio.incoming_number_delete(phone_sid)

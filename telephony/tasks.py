@@ -72,14 +72,11 @@ def _no_give_up(error: str, code: int | None) -> None:
 @shared_task(**RETRY_POLICY)
 def provision_number(self: Task, clinic_id: int, area_code: str, friendly_name: str | None = None) -> dict[str, Any]:
     """Buy and set up the clinic's number (idempotent; see provisioning.clinic_number_provision_run)."""
-
-    def work() -> dict[str, Any]:
-        number = provisioning.clinic_number_provision_run(clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name)
-        return {"success": True, "phone_number": number.phone_number, "sid": number.sid, "webhooks": number.webhooks}
-
     return _outcome(
         self,
-        work,
+        lambda: twilio_service.provisioned_dict(
+            provisioning.clinic_number_provision_run(clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name)
+        ),
         lambda error, code: provisioning.clinic_number_provision_give_up(clinic_id=clinic_id, error=error, code=code),
     )
 
@@ -107,12 +104,11 @@ def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[st
 @shared_task(**RETRY_POLICY)
 def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     """Point a number's webhooks at today's API_BASE_URL."""
-
-    def work() -> dict[str, Any]:
-        number = provisioning.number_webhooks_update_run(phone_sid=phone_sid)
-        return {"success": True, "sid": number.sid, "phone_number": number.phone_number, "webhooks": number.webhooks}
-
-    return _outcome(self, work, _no_give_up)
+    return _outcome(
+        self,
+        lambda: twilio_service.webhooks_updated_dict(provisioning.number_webhooks_update_run(phone_sid=phone_sid)),
+        _no_give_up,
+    )
 
 
 @shared_task(**RETRY_POLICY)

@@ -82,6 +82,11 @@ def provision_clinic_number(clinic_id: int, area_code: str, friendly_name: str |
         number = provisioning.clinic_number_provision_run(clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name)
     except EXPECTED_FAILURES as exc:
         return failure_from(exc)
+    return provisioned_dict(number)
+
+
+def provisioned_dict(number: twilio.IncomingNumber) -> dict[str, Any]:
+    """The seed's success shape of provision_clinic_number."""
     return {"success": True, "phone_number": number.phone_number, "sid": number.sid, "webhooks": number.webhooks}
 
 
@@ -91,6 +96,11 @@ def update_number_webhooks(phone_sid: str) -> dict[str, Any]:
         number = provisioning.number_webhooks_update_run(phone_sid=phone_sid)
     except EXPECTED_FAILURES as exc:
         return failure_from(exc)
+    return webhooks_updated_dict(number)
+
+
+def webhooks_updated_dict(number: twilio.IncomingNumber) -> dict[str, Any]:
+    """The seed's success shape of update_number_webhooks."""
     return {"success": True, "sid": number.sid, "phone_number": number.phone_number, "webhooks": number.webhooks}
 
 

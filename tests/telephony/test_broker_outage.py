@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from celery import Celery
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
@@ -68,18 +69,23 @@ def refused_port() -> int:
 
 @pytest.fixture(params=["hung", "refused"])
 def broken_broker(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Point the real Celery app at a hung or refusing Redis, sending for real (not eager)."""
+    """The current Celery app sends for real (not eager) to a hung or refusing Redis.
+
+    A fresh app configured from the same Django settings as dentsignal's (so with the
+    same broker timeouts and publish retry policy), only the broker URL differs; it is
+    made the current app, the one telephony.queue sends with, for the test.
+    """
     hung = HungBroker() if request.param == "hung" else None
     port = hung.port if hung else refused_port()
-    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
-    celery_app.conf.task_always_eager = False
-    celery_app.close()  # drop pooled connections to the previous broker
+    broken = Celery("dentsignal-broken-broker", set_as_current=False)
+    broken.config_from_object("django.conf:settings", namespace="CELERY")
+    broken.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", task_always_eager=False)
+    broken.set_current()
     try:
         yield request.param
     finally:
-        celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-        celery_app.close()
+        celery_app.set_current()
+        broken.close()
         if hung:
             hung.close()
 
@@ -140,8 +146,8 @@ def test_a_failed_send_is_resent_at_the_next_beat_tick_not_after_the_stuck_delay
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    # The broker is back (the in-process stand-in for it: eager mode), seconds later.
-    celery_app.conf.task_always_eager = True
+    # The broker is back (the in-process stand-in for it: dentsignal's eager app), seconds later.
+    celery_app.set_current()
 
     assert tasks.redrive_stuck_clinics.delay().get() == 1
 
