@@ -72,7 +72,7 @@ def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> N
     clinic.save(update_fields=["number_state", "number_state_changed_at", "send_failed_at", "updated_at", *fields])
 
 
-def _event(clinic: Clinic | None, kind: str, *, number: str = "", sid: str = "", detail: str = "", actor=None) -> None:
+def _event(clinic: Clinic | None, kind: str, *, number: str | None = "", sid: str = "", detail: str = "", actor=None) -> None:
     NumberEvent.objects.create(
         clinic=clinic,
         clinic_name=clinic.name if clinic else "",
@@ -247,7 +247,9 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
     return clinic
 
 
-def _fail(clinic: Clinic | None, *, expected: str, error: str, code: int | None, number: str, sid: str = "") -> Clinic | None:
+def _fail(
+    clinic: Clinic | None, *, expected: str, error: str, code: int | None, number: str | None, sid: str = ""
+) -> Clinic | None:
     """Move a locked clinic from `expected` to `failed` with why; no-op in any other state."""
     if clinic is None or clinic.number_state != expected:
         return clinic

@@ -197,7 +197,7 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tupl
         if owned is not None:
             return owned, True
         clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
-        pending = None
+        pending = ""
     if pending:
         candidates = [pending]
     else:
@@ -302,16 +302,6 @@ def number_webhooks_update_request(*, phone_sids: list[str]) -> list[str]:
     for sid in sids:
         task_send_on_commit(TASK_WEBHOOKS, sid)
     return sids
-
-
-def clinic_webhooks_update_request(*, clinic_id: int) -> Clinic:
-    """Send a reset of the clinic's number's webhooks after commit.
-
-    Raises ClinicNumberError when the clinic has no active number.
-    """
-    clinic = clinic_services.clinic_with_active_number(clinic_id=clinic_id)
-    number_webhooks_update_request(phone_sids=[clinic.twilio_number_sid or ""])
-    return clinic
 
 
 def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:

@@ -56,7 +56,7 @@ def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
     except TRANSIENT as exc:
         if isinstance(exc, TwilioError) and not exc.retryable:
             return twilio_service.failure_from(exc)
-        if task.request.retries < task.max_retries:
+        if task.max_retries is None or task.request.retries < task.max_retries:
             raise
         result = twilio_service.failure_from(exc)
         give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])

@@ -17,9 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="confirm: the number may be sold to someone else")
 
     def handle(self, *args, clinic: int | None, sid: str | None, yes: bool, **options) -> None:
+        phone_sid = ""
         if sid is not None:
             try:
-                sid = provisioning.phone_sid_clean(sid)
+                phone_sid = provisioning.phone_sid_clean(sid)
             except provisioning.InvalidInput as exc:
                 raise CommandError(str(exc)) from exc
         if not yes:
@@ -35,8 +36,8 @@ class Command(BaseCommand):
         # Through the release workflow: the clinic holding it (if any) goes through
         # releasing -> released with its history, exactly as a clinic release does.
         try:
-            released = provisioning.number_release_run(phone_sid=sid)
+            released = provisioning.number_release_run(phone_sid=phone_sid)
         except twilio_service.EXPECTED_FAILURES as exc:
             raise CommandError(twilio_service.failure_from(exc)["error"]) from exc
         note = " (Twilio no longer had it)" if released.already_released else ""
-        self.stdout.write(self.style.SUCCESS(f"Released {sid}{note}."))
+        self.stdout.write(self.style.SUCCESS(f"Released {phone_sid}{note}."))
