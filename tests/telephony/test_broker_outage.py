@@ -134,6 +134,22 @@ def test_admin_click_with_the_broker_hung_or_down_says_the_work_is_queued_for_re
     assert sandbox.requests() == []
 
 
+def test_an_admin_action_over_many_clinics_waits_for_the_broker_once(admin_client, sandbox, broken_broker):
+    clinics = ClinicFactory.create_batch(4)
+
+    started = time.monotonic()
+    admin_client.post(
+        reverse("admin:clinics_clinic_changelist"),
+        {"action": "provision_number", ACTION_CHECKBOX_NAME: [c.pk for c in clinics], "apply": "1", "area_code": "512"},
+        follow=True,
+    )
+    elapsed = time.monotonic() - started
+
+    assert elapsed < CLICK_BOUND_SECONDS, f"the click took {elapsed:.1f} s with the broker {broken_broker}"
+    marked = Clinic.objects.filter(pk__in=[c.pk for c in clinics], send_failed_at__isnull=False)
+    assert marked.count() == 4, "every clinic's work is queued for re-send"
+
+
 def test_a_failed_send_is_resent_at_the_next_beat_tick_not_after_the_stuck_delay(
     client, staff_user, sandbox, settings, broken_broker
 ):
