@@ -224,8 +224,10 @@ def _incoming(number: Any) -> IncomingNumber:
 # --------------------------------------------------------------------------- calls
 
 
-def available_numbers_search(*, area_code: str, limit: int, country: str = "US") -> list[AvailableNumber]:
+def available_numbers_search(*, area_code: str, limit: int) -> list[AvailableNumber]:
     """Local numbers for sale in `area_code` that can do both voice and SMS (one request)."""
+    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
+    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
     found = _calling(
         f"searching numbers in area code {area_code}",
         lambda: (
