@@ -1,5 +1,8 @@
 """Messages: status callbacks for SMS, and outbound appointment reminders."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
@@ -40,24 +43,38 @@ def reminder_request(*, appointment_id: int) -> None:
     task_send_on_commit(TASK_REMINDER, appointment_id)
 
 
-def reminder_send(*, appointment_id: int) -> dict:
+@dataclass(frozen=True)
+class ReminderOutcome:
+    """One reminder: the message Twilio accepted, or why nothing was sent."""
+
+    message: twilio.Message | None = None
+    skipped: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """{"success": True, "sid", "status"}, or {"success": False, "skipped": why, "retryable": False}."""
+        if self.message is not None:
+            return {"success": True, "sid": self.message.sid, "status": self.message.status}
+        return {"success": False, "skipped": self.skipped, "retryable": False}
+
+
+def reminder_send(*, appointment_id: int) -> ReminderOutcome:
     """Text the patient a reminder of the appointment from the clinic's number.
 
-    Skips opted-out patients and clinics without an active number; Twilio's 21610
-    (unsubscribed recipient) marks the patient opted out. Returns {"success": True,
-    "sid", "status"}, or a failure dict with `skipped` set when nothing was sent.
-    A transient Twilio failure (TwilioError.retryable) is raised for the task to retry.
+    Skips opted-out patients, clinics without an active number, cancelled or past
+    appointments; Twilio's 21610 (unsubscribed recipient) marks the patient opted out
+    and skips. Any other Twilio failure is raised as TwilioError (the task retries the
+    retryable ones).
     """
     appointment = Appointment.objects.select_related("patient", "clinic").filter(pk=appointment_id).first()
     if appointment is None:
-        return _skipped(f"No appointment with id {appointment_id}.")
+        return ReminderOutcome(skipped=f"No appointment with id {appointment_id}.")
     patient, clinic = appointment.patient, appointment.clinic
     if patient.sms_opted_out:
-        return _skipped(f"{patient} has opted out of texts.")
+        return ReminderOutcome(skipped=f"{patient} has opted out of texts.")
     if clinic.number_state != NumberState.ACTIVE or not clinic.twilio_number:
-        return _skipped(f"{clinic.name} has no active number to text from.")
+        return ReminderOutcome(skipped=f"{clinic.name} has no active number to text from.")
     if appointment.status == AppointmentStatus.CANCELLED or appointment.starts_at < timezone.now():
-        return _skipped("The appointment is cancelled or past.")
+        return ReminderOutcome(skipped="The appointment is cancelled or past.")
     body = REMINDER_TEXT.format(clinic=clinic.name, when=appointment_when(appointment))
     try:
         sent = twilio.message_send(
@@ -67,13 +84,10 @@ def reminder_send(*, appointment_id: int) -> dict:
             status_callback=webhook_urls()["status_callback"],
         )
     except twilio.TwilioError as exc:
-        if exc.retryable:
+        if exc.code != twilio.ERR_UNSUBSCRIBED_RECIPIENT:
             raise
-        result = {"success": False, "error": str(exc), "code": exc.code, "retryable": False}
-        if exc.code == twilio.ERR_UNSUBSCRIBED_RECIPIENT:
-            Patient.objects.filter(pk=patient.pk).update(sms_opted_out=True, sms_opted_out_at=timezone.now())
-            result["skipped"] = f"{patient} has unsubscribed at the carrier (Twilio 21610); marked opted out."
-        return result
+        Patient.objects.filter(pk=patient.pk).update(sms_opted_out=True, sms_opted_out_at=timezone.now())
+        return ReminderOutcome(skipped=f"{patient} has unsubscribed at the carrier (Twilio 21610); marked opted out.")
     fields = {
         "clinic": clinic,
         "patient": patient,
@@ -91,8 +105,4 @@ def reminder_send(*, appointment_id: int) -> dict:
         create_defaults={**fields, "status": sent.status, "status_rank": message_status_rank(sent.status)},
     )
     Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
-    return {"success": True, "sid": sent.sid, "status": sent.status}
-
-
-def _skipped(why: str) -> dict:
-    return {"success": False, "skipped": why, "retryable": False}
+    return ReminderOutcome(message=sent)

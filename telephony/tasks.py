@@ -114,7 +114,7 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
 @shared_task(**RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
-    return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id), _no_give_up)
+    return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)
 
 
 @shared_task
