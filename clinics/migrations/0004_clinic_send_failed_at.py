@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinics', '0003_clinic_clinic_pending_number_unique'),
+        ("clinics", "0003_clinic_clinic_pending_number_unique"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinic',
-            name='send_failed_at',
+            model_name="clinic",
+            name="send_failed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
