@@ -45,7 +45,8 @@ def task_send(task_name: str, args: tuple[Any, ...], *, clinic_id: int | None = 
     task = app.tasks[task_name]
     # Eager mode has no broker to wait for (tasks run in-process).
     broker = None if app.conf.task_always_eager else (app.conf.broker_write_url or "")
-    if broker is not None and time.monotonic() - _broker_failed_at.get(broker, -BROKER_SKIP_SECONDS) < BROKER_SKIP_SECONDS:
+    failed_at = _broker_failed_at.get(broker) if broker is not None else None
+    if failed_at is not None and time.monotonic() - failed_at < BROKER_SKIP_SECONDS:
         return _not_sent(task_name, args, clinic_id, "a send to it failed moments ago")
     try:
         task.apply_async(args)
