@@ -1,4 +1,5 @@
-"""Django admin for clinics: actions hand the work to services, which enqueue tasks."""
+"""Django admin for clinics: actions hand the work to the workflows (telephony.provisioning),
+which change the clinic's state and send the tasks; the admin never sends tasks itself."""
 
 from collections.abc import Callable, Iterable
 
@@ -11,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+
+from telephony import messaging, provisioning, twilio_service
 
 from . import services
 from .forms import ProvisionNumberForm
@@ -236,7 +239,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             self._request_each(
                 request,
                 clinics,
-                lambda clinic: services.clinic_number_provision_request(
+                lambda clinic: provisioning.clinic_number_provision_request(
                     clinic_id=clinic.id,
                     area_code=form.cleaned_data["area_code"],
                     friendly_name=form.cleaned_data["friendly_name"],
@@ -249,8 +252,6 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 return redirect("admin:clinics_clinic_change", clinics[0].pk)
             return None
         if "search" in request.POST and form.is_valid():
-            from telephony import twilio_service
-
             available = twilio_service.list_available_numbers(form.cleaned_data["area_code"])
         return TemplateResponse(
             request,
@@ -278,7 +279,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         self._request_each(
             request,
             failed,
-            lambda clinic: services.clinic_number_provision_request(
+            lambda clinic: provisioning.clinic_number_provision_request(
                 clinic_id=clinic.id,
                 area_code=clinic.requested_area_code,
                 friendly_name=clinic.requested_friendly_name,
@@ -293,7 +294,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             self._request_each(
                 request,
                 queryset,
-                lambda clinic: services.clinic_number_release_request(clinic_id=clinic.id, actor=request.user),
+                lambda clinic: provisioning.clinic_number_release_request(clinic_id=clinic.id, actor=request.user),
                 started="Release started",
             )
             return None
@@ -313,13 +314,11 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
     @admin.action(description="Update webhooks", permissions=["update_number_webhooks"])
     def update_webhooks(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
-        from telephony.tasks import update_number_webhooks
-
         for clinic in queryset:
             if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
                 self.message_user(request, f"Skipped {clinic.name}: it has no active number.", messages.WARNING)
                 continue
-            update_number_webhooks.delay_on_commit(clinic.twilio_number_sid)
+            provisioning.number_webhooks_update_request(phone_sids=[clinic.twilio_number_sid])
             self.message_user(request, f"Webhook update started for {clinic.name} ({clinic.twilio_number}).")
 
     @admin.action(description="Mark Google/website listing updated", permissions=["change"])
@@ -357,7 +356,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             self._request_each(
                 request,
                 [clinic],
-                lambda c: services.clinic_number_release_request(clinic_id=c.id, actor=request.user),
+                lambda c: provisioning.clinic_number_release_request(clinic_id=c.id, actor=request.user),
                 started="Release started",
             )
             return redirect("admin:clinics_clinic_change", clinic.pk)
@@ -443,7 +442,14 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     def _report_outcome(self, request: HttpRequest, clinic_id: int, *, started: str) -> None:
         """Say what happened; with eager Celery the task has already run."""
         clinic = Clinic.objects.get(pk=clinic_id)
-        if clinic.number_state == NumberState.FAILED:
+        if clinic.send_failed_at:
+            self.message_user(
+                request,
+                f"{clinic.name}: {started.lower()} and saved, but the task queue did not take it; it is queued for "
+                "re-send within 2 minutes. Refresh to see the result.",
+                messages.WARNING,
+            )
+        elif clinic.number_state == NumberState.FAILED:
             self.message_user(request, f"{clinic.name}: {clinic.number_error}", messages.ERROR)
         elif clinic.number_state == NumberState.ACTIVE:
             self.message_user(
@@ -477,13 +483,11 @@ class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
     @admin.action(description="Send reminder SMS", permissions=["send_appointment_reminder"])
     def send_reminders(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        from telephony.tasks import send_appointment_reminder
-
         for appointment in queryset.select_related("patient"):
             if appointment.patient.sms_opted_out:
                 self.message_user(request, f"Skipped {appointment}: the patient opted out of texts.", messages.WARNING)
                 continue
-            send_appointment_reminder.delay_on_commit(appointment.id)
+            messaging.reminder_request(appointment_id=appointment.id)
             self.message_user(request, f"Reminder queued for {appointment}.")
 
     @admin.action(description="Mark handled by staff", permissions=["change"])

@@ -46,6 +46,9 @@ class Clinic(models.Model):
     # When the periodic job last re-sent this clinic's stuck work (at most once per
     # NUMBER_STUCK_AFTER_SECONDS, so a long outage does not flood the queue).
     last_redriven_at = models.DateTimeField(null=True, blank=True)
+    # When sending this clinic's work to the task queue failed (broker down or hung):
+    # beat's next tick re-sends it, without waiting NUMBER_STUCK_AFTER_SECONDS.
+    send_failed_at = models.DateTimeField(null=True, blank=True)
     # Webhooks as Twilio last confirmed them for this clinic's number.
     twilio_webhooks = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,7 +3,9 @@
 Every write runs in `transaction.atomic()`, locks the clinic row where two actors can
 race (admin clicks, API calls, task retries, several workers), checks the current state
 and raises a ClinicNumberError instead of acting when the change is not allowed. Each
-write also records its NumberEvent, and work for Twilio is enqueued on commit.
+write also records its NumberEvent. Nothing here talks to Twilio or sends tasks: the
+workflows in telephony/provisioning.py call these functions, the Twilio adapter, and
+send the follow-up tasks on commit (this module imports nothing from telephony).
 
     none/released/failed --request--> provisioning --activate--> active
     provisioning --fail--> failed
@@ -28,20 +30,20 @@ from .phone import area_code_validate, phone_normalize
 PROVISIONING_STEPS = (OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, OnboardingStep.SAVE_SID)
 # States in which a new number may be requested.
 REQUESTABLE_STATES = (NumberState.NONE, NumberState.RELEASED, NumberState.FAILED)
+# States whose work is done by a task (and so can be stuck when the task is lost).
+STUCKABLE_STATES = (NumberState.PROVISIONING, NumberState.RELEASING)
 
 
 class ClinicNumberError(Exception):
     """A change of a clinic's number that is not allowed now; the message says why."""
 
-    status = 409
-
 
 class ClinicNotFound(ClinicNumberError):
-    status = 404
+    """No clinic has the given id."""
 
 
 class ClinicInputError(ClinicNumberError):
-    status = 400
+    """The input is not valid (area code, number); nothing was changed."""
 
 
 class NumberTaken(ClinicNumberError):
@@ -65,10 +67,12 @@ def _clinic_lock(clinic_id: object) -> Clinic:
 def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> None:
     clinic.number_state = state
     clinic.number_state_changed_at = timezone.now()
-    clinic.save(update_fields=["number_state", "number_state_changed_at", "updated_at", *fields])
+    # A send that failed belonged to the state being left.
+    clinic.send_failed_at = None
+    clinic.save(update_fields=["number_state", "number_state_changed_at", "send_failed_at", "updated_at", *fields])
 
 
-def _event(clinic: Clinic | None, kind: str, *, number: str = "", sid: str = "", detail: str = "", actor=None) -> None:
+def _event(clinic: Clinic | None, kind: str, *, number: str | None = "", sid: str = "", detail: str = "", actor=None) -> None:
     NumberEvent.objects.create(
         clinic=clinic,
         clinic_name=clinic.name if clinic else "",
@@ -114,7 +118,7 @@ def clinic_number_provision_request(
     phone_number: str = "",
     actor: AbstractBaseUser | None = None,
 ) -> Clinic:
-    """Move the clinic to `provisioning` and enqueue the purchase after commit.
+    """Move the clinic to `provisioning` (the purchase itself is the workflow's task).
 
     `phone_number` optionally picks one of the numbers for sale in the area code; it is
     reserved at once. Raises ClinicInputError for bad input, ClinicNotFound, or
@@ -145,9 +149,6 @@ def clinic_number_provision_request(
                 clinic.pending_number = phone_number
                 clinic.save(update_fields=["pending_number", "updated_at"])
                 _event(clinic, NumberEvent.Kind.RESERVED, number=phone_number, actor=actor)
-            from telephony.tasks import provision_number
-
-            provision_number.delay_on_commit(clinic.id, area_code, friendly_name or None)
     except IntegrityError as exc:
         raise ClinicInputError(f"{phone_number} is being bought for another clinic; pick another number.") from exc
     return clinic
@@ -246,7 +247,9 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
     return clinic
 
 
-def _fail(clinic: Clinic | None, *, expected: str, error: str, code: int | None, number: str, sid: str = "") -> Clinic | None:
+def _fail(
+    clinic: Clinic | None, *, expected: str, error: str, code: int | None, number: str | None, sid: str = ""
+) -> Clinic | None:
     """Move a locked clinic from `expected` to `failed` with why; no-op in any other state."""
     if clinic is None or clinic.number_state != expected:
         return clinic
@@ -281,7 +284,7 @@ def clinic_number_webhooks_saved(*, phone_sid: str, webhooks: dict, actor=None) 
 
 
 def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> Clinic:
-    """Move the clinic to `releasing` and enqueue the release of its number after commit."""
+    """Move the clinic to `releasing` (the release itself is the workflow's task)."""
     with transaction.atomic():
         clinic = _clinic_lock(clinic_id)
         if not clinic.twilio_number_sid:
@@ -290,9 +293,6 @@ def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | N
             raise ClinicNumberError(f"Clinic {clinic.id} ({clinic.name}) is already releasing its number.")
         _set_state(clinic, NumberState.RELEASING)
         _event(clinic, NumberEvent.Kind.RELEASE_REQUESTED, number=clinic.twilio_number, sid=clinic.twilio_number_sid, actor=actor)
-        from telephony.tasks import release_clinic_number
-
-        release_clinic_number.delay_on_commit(clinic.id, clinic.twilio_number_sid)
     return clinic
 
 
@@ -366,12 +366,6 @@ def clinic_checklist_tick(*, clinic_id: int, step: str, actor: AbstractBaseUser 
     return created
 
 
-def clinic_checklist_untick(*, clinic_id: int, step: str) -> bool:
-    """Mark a checklist step not done; return True if it was done."""
-    deleted, _ = ChecklistItem.objects.filter(clinic_id=clinic_id, step=step).delete()
-    return bool(deleted)
-
-
 def clinic_number_adopt(
     *, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, actor: AbstractBaseUser | None = None
 ) -> Clinic:
@@ -391,23 +385,31 @@ def clinic_number_adopt(
         )
 
 
-def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic]:
-    """Claim the clinics stuck in provisioning/releasing for the periodic re-drive.
+def clinic_send_failed_mark(*, clinic_id: int) -> None:
+    """Record that the clinic's work could not be sent to the task queue (re-sent at beat's next tick)."""
+    Clinic.objects.filter(pk=clinic_id, number_state__in=STUCKABLE_STATES).update(send_failed_at=timezone.now())
 
-    Stuck means in that state longer than NUMBER_STUCK_AFTER_SECONDS and not re-driven
-    within that time; each claimed clinic gets `last_redriven_at` and a history event.
+
+def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic]:
+    """Claim the clinics whose work must be sent again, for the periodic re-drive.
+
+    That is a clinic in provisioning/releasing whose send failed (`send_failed_at`,
+    claimed at once), or that has been in that state longer than
+    NUMBER_STUCK_AFTER_SECONDS and was not re-driven within that time (a task lost
+    after the send). Each claimed clinic gets `last_redriven_at`, its send mark
+    cleared, and a history event.
     """
     seconds = settings.NUMBER_STUCK_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
     cutoff = timezone.now() - timedelta(seconds=seconds)
+    stuck = Q(number_state_changed_at__lt=cutoff) & (Q(last_redriven_at__isnull=True) | Q(last_redriven_at__lt=cutoff))
     with transaction.atomic():
         clinics = list(
             Clinic.objects.select_for_update(skip_locked=True).filter(
-                Q(last_redriven_at__isnull=True) | Q(last_redriven_at__lt=cutoff),
-                number_state__in=(NumberState.PROVISIONING, NumberState.RELEASING),
-                number_state_changed_at__lt=cutoff,
+                Q(send_failed_at__isnull=False) | stuck,
+                number_state__in=STUCKABLE_STATES,
             )
         )
-        Clinic.objects.filter(pk__in=[c.pk for c in clinics]).update(last_redriven_at=timezone.now())
+        Clinic.objects.filter(pk__in=[c.pk for c in clinics]).update(last_redriven_at=timezone.now(), send_failed_at=None)
         NumberEvent.objects.bulk_create(
             [
                 NumberEvent(
@@ -416,7 +418,11 @@ def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic
                     kind=NumberEvent.Kind.REDRIVEN,
                     phone_number=c.twilio_number or c.pending_number,
                     phone_sid=c.twilio_number_sid or "",
-                    detail=f"{c.get_number_state_display()} since {c.number_state_changed_at:%Y-%m-%d %H:%M} UTC; re-sent",
+                    detail=(
+                        "the task queue could not take it; re-sent"
+                        if c.send_failed_at
+                        else f"{c.get_number_state_display()} since {c.number_state_changed_at:%Y-%m-%d %H:%M} UTC; re-sent"
+                    ),
                 )
                 for c in clinics
             ]

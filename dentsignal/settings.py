@@ -176,11 +176,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # one run of a task may take) and the others are computed from it here.
 # Explicit limits: a Twilio call (TWILIO_HTTP_TIMEOUT) times out long before these.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+# Seconds a send waits on Redis to connect or answer (see the transport options below).
+CELERY_BROKER_SOCKET_TIMEOUT = 2.5
 # The soft limit raises SoftTimeLimitExceeded in the task first and leaves it a third of
 # the time to record the failure before the worker kills it.
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 2 // 3
-# The longest countdown a task's retry waits; telephony.tasks caps its backoff at this
-# (its BACKOFF_MAX_SECONDS holds the same 300 until it reads this setting).
+# The longest countdown a task's retry waits (telephony.tasks caps its backoff at this).
 TASK_RETRY_COUNTDOWN_MAX_SECONDS = 300
 # Redis redelivers a message not acknowledged within the visibility timeout, and a retry
 # waiting for its countdown is unacknowledged all that time: the timeout must exceed the
@@ -199,10 +200,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _visibility_timeout,
     "unacked_restore_interval": _restore_interval,
     "unacked_restore_throttle": max(1, _restore_period // _restore_interval),
+    # Bounded waits on Redis (kombu's Redis transport, passed to redis-py): a broker that
+    # is down or accepts connections and never answers fails a send within seconds
+    # instead of holding a web worker (which also serves Twilio's webhooks). The read
+    # timeout stays above the worker's 1 s BRPOP poll.
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
 }
+# One quick publish retry, not Celery's default 3: a click with Redis hung or down answers
+# within ~2 x CELERY_BROKER_SOCKET_TIMEOUT, keeps its committed state, and the clinic is
+# marked for re-send at beat's next tick (telephony/queue.py).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A clinic in provisioning/releasing longer than this has lost its task (a crash
-# between commit and broker, or a dropped message): Celery beat re-sends it.
+# between commit and broker, or a dropped message): Celery beat re-sends it. A clinic
+# whose send failed (Redis down or hung) is re-sent at beat's next tick (<= 2 minutes).
 NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from clinics.admin import SafeSelectionMixin, permission_require
 
+from . import audit, provisioning
 from .models import ApiToken, AuditRun, CallLog, MessageLog
-from .tasks import adopt_orphan_number, run_number_audit, update_number_webhooks
 
 # A run still "running" after this long died with its worker; a new one may start.
 AUDIT_STALE = dt.timedelta(minutes=15)
@@ -110,8 +110,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if AuditRun.objects.filter(status=AuditRun.Status.RUNNING, started_at__gte=timezone.now() - AUDIT_STALE).exists():
             self.message_user(request, "An audit is already running.", messages.WARNING)
         else:
-            run = AuditRun.objects.create(requested_by=request.user, progress="Queued…")
-            run_number_audit.delay_on_commit(run.id)
+            audit.audit_run_request(requested_by=request.user)
             self.message_user(request, "Audit started.")
         return redirect("admin:telephony_auditrun_changelist")
 
@@ -127,8 +126,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         )
         if not sids:
             self.message_user(request, "Nothing to fix: run the audit again to see the current state.", messages.WARNING)
-        for sid in sids:
-            update_number_webhooks.delay_on_commit(sid)
+        provisioning.number_webhooks_update_request(phone_sids=sids)
         if sids:
             self.message_user(request, f"Webhook reset started for {len(sids)} number(s); run the audit again to check.")
         return redirect("admin:telephony_auditrun_changelist")
@@ -145,6 +143,8 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if finding is None:
             self.message_user(request, "That number is not an adoptable orphan in the last audit.", messages.ERROR)
         else:
-            adopt_orphan_number.delay_on_commit(finding["clinic_id"], finding["sid"], finding["phone_number"])
+            provisioning.orphan_adopt_request(
+                clinic_id=finding["clinic_id"], phone_sid=finding["sid"], phone_number=finding["phone_number"]
+            )
             self.message_user(request, f"Adopting {finding['phone_number']} for {finding['clinic_name']}.")
         return redirect("admin:telephony_auditrun_changelist")

@@ -15,6 +15,7 @@ from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
 
+from . import provisioning
 from .auth import ApiAuthError, api_permission_require, api_staff_user
 from .ratelimit import rate_limit_hit
 
@@ -39,7 +40,24 @@ def clinic_number_status(clinic: Clinic) -> dict[str, Any]:
         "error": clinic.number_error or None,
         "error_code": clinic.number_error_code,
         "status_url": reverse("api-clinic-number", args=[clinic.id]),
+        **({"queued_for_resend": True, "message": RESEND_MESSAGE} if clinic.send_failed_at else {}),
     }
+
+
+# What the API says when the task queue could not take the work (kept, re-sent by beat).
+RESEND_MESSAGE = (
+    "The request is saved, but the task queue did not take it: it is queued for re-send and will be "
+    "sent again within 2 minutes. Check the status URL."
+)
+
+
+def domain_error_status(exc: clinic_services.ClinicNumberError) -> int:
+    """The HTTP status for a refused change: 404 no such clinic, 400 bad input, else 409."""
+    if isinstance(exc, clinic_services.ClinicNotFound):
+        return 404
+    if isinstance(exc, clinic_services.ClinicInputError):
+        return 400
+    return 409
 
 
 def api_method(method: str) -> Callable:
@@ -108,7 +126,7 @@ def provision_number(request: HttpRequest) -> JsonResponse:
         return json_error(400, "Invalid input.", errors=errors)
     data = form.cleaned_data
     try:
-        clinic = clinic_services.clinic_number_provision_request(
+        clinic = provisioning.clinic_number_provision_request(
             clinic_id=data["clinic_id"],
             area_code=data["area_code"],
             friendly_name=data["friendly_name"],
@@ -116,7 +134,7 @@ def provision_number(request: HttpRequest) -> JsonResponse:
             actor=user,
         )
     except clinic_services.ClinicNumberError as exc:
-        return json_error(exc.status, str(exc))
+        return json_error(domain_error_status(exc), str(exc))
     # With eager Celery the task already ran on commit: show its outcome.
     clinic.refresh_from_db()
     response = JsonResponse(clinic_number_status(clinic), status=202)

@@ -16,12 +16,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 
-from clinics import services as clinic_services
 from clinics.models import Clinic
 
-from . import twilio_service
+from . import provisioning, twilio_service
 from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
+from .models import AuditRun
+from .queue import task_send_on_commit
 from .webhook_urls import SMS_PATH, STATUS_PATH, VOICE_PATH, webhook_params
 
 ERROR, WARNING = "error", "warning"
@@ -222,7 +224,7 @@ def number_audit() -> AuditResult:
 
 
 def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:
-    clinic_id = twilio_service.clinic_id_from_friendly_name(row["friendly_name"])
+    clinic_id = provisioning.clinic_id_from_friendly_name(row["friendly_name"])
     clinic = by_id.get(clinic_id) if clinic_id else None
     base = f"{row['phone_number']} ({row['sid']}, named {row['friendly_name']!r}) is on the Twilio account but no clinic holds it"
     if clinic is not None and not clinic.twilio_number_sid:
@@ -284,21 +286,10 @@ def adopt_orphans(findings: list[Finding]) -> list[str]:
     for finding in findings:
         if finding.fixable != FIX_ADOPT or finding.clinic_id is None:
             continue
-        changes.append(adopt_orphan(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number))
-    return changes
-
-
-def adopt_orphan(*, clinic_id: int, phone_sid: str, phone_number: str, actor=None) -> str:
-    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
-    try:
-        clinic = clinic_services.clinic_number_adopt(
-            clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
+        changes.append(
+            provisioning.orphan_adopt_run(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number)
         )
-    except clinic_services.ClinicNumberError as exc:
-        return f"Did not adopt {phone_number}: {exc}"
-    result = twilio_service.update_number_webhooks(phone_sid)
-    tail = "" if result["success"] else f" (its webhooks could not be reset: {result['error']})"
-    return f"Adopted {phone_number} ({phone_sid}) for {clinic.name}{tail}."
+    return changes
 
 
 # --------------------------------------------------------------------------- configuration
@@ -428,12 +419,18 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
     return findings
 
 
+TASK_AUDIT = "telephony.tasks.run_number_audit"
+
+
+def audit_run_request(*, requested_by: Any) -> AuditRun:
+    """Create a queued AuditRun and send the audit task after commit; the run."""
+    run = AuditRun.objects.create(requested_by=requested_by, progress="Queued…")
+    task_send_on_commit(TASK_AUDIT, run.id)
+    return run
+
+
 def audit_run_execute(*, audit_run_id: int) -> None:
     """Run config and number checks for an AuditRun row, recording progress and findings."""
-    from django.utils import timezone
-
-    from .models import AuditRun
-
     AuditRun.objects.filter(pk=audit_run_id).update(progress="Checking configuration and credentials…")
     config = config_check()
     AuditRun.objects.filter(pk=audit_run_id).update(progress="Listing the account's numbers and comparing with clinics…")

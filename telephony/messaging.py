@@ -1,10 +1,19 @@
 """Messages: status callbacks for SMS, and outbound appointment reminders."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.utils import timezone
 
+from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
+
+from . import twilio_client as twilio
 from .db import status_write_forward_only
 from .models import MessageLog
+from .queue import task_send_on_commit
+from .replies import appointment_when
 from .statuses import message_status_rank
+from .webhook_urls import webhook_urls
 
 
 def message_status_record(*, message_sid: str, status: str, error_code: int | None) -> None:
@@ -26,51 +35,74 @@ def message_status_record(*, message_sid: str, status: str, error_code: int | No
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."
+TASK_REMINDER = "telephony.tasks.send_appointment_reminder"
 
 
-def reminder_send(*, appointment_id: int) -> dict:
+def reminder_request(*, appointment_id: int) -> None:
+    """Send the reminder task for the appointment after commit (the task skips what it must)."""
+    task_send_on_commit(TASK_REMINDER, appointment_id)
+
+
+@dataclass(frozen=True)
+class ReminderOutcome:
+    """One reminder: the message Twilio accepted, or why nothing was sent."""
+
+    message: twilio.Message | None = None
+    skipped: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """{"success": True, "sid", "status"}, or {"success": False, "skipped": why, "retryable": False}."""
+        if self.message is not None:
+            return {"success": True, "sid": self.message.sid, "status": self.message.status}
+        return {"success": False, "skipped": self.skipped, "retryable": False}
+
+
+def reminder_send(*, appointment_id: int) -> ReminderOutcome:
     """Text the patient a reminder of the appointment from the clinic's number.
 
-    Skips opted-out patients and clinics without an active number; Twilio's 21610
-    (unsubscribed recipient) marks the patient opted out. Returns the service result
-    with `skipped` set when nothing was sent.
+    Skips opted-out patients, clinics without an active number, cancelled or past
+    appointments; Twilio's 21610 (unsubscribed recipient) marks the patient opted out
+    and skips. Any other Twilio failure is raised as TwilioError (the task retries the
+    retryable ones).
     """
-    from clinics.models import Appointment, AppointmentStatus, NumberState
-
-    from . import twilio_service
-    from .replies import appointment_when
-
     appointment = Appointment.objects.select_related("patient", "clinic").filter(pk=appointment_id).first()
     if appointment is None:
-        return {"success": False, "skipped": f"No appointment with id {appointment_id}.", "retryable": False}
+        return ReminderOutcome(skipped=f"No appointment with id {appointment_id}.")
     patient, clinic = appointment.patient, appointment.clinic
     if patient.sms_opted_out:
-        return {"success": False, "skipped": f"{patient} has opted out of texts.", "retryable": False}
+        return ReminderOutcome(skipped=f"{patient} has opted out of texts.")
     if clinic.number_state != NumberState.ACTIVE or not clinic.twilio_number:
-        return {"success": False, "skipped": f"{clinic.name} has no active number to text from.", "retryable": False}
+        return ReminderOutcome(skipped=f"{clinic.name} has no active number to text from.")
     if appointment.status == AppointmentStatus.CANCELLED or appointment.starts_at < timezone.now():
-        return {"success": False, "skipped": "The appointment is cancelled or past.", "retryable": False}
+        return ReminderOutcome(skipped="The appointment is cancelled or past.")
     body = REMINDER_TEXT.format(clinic=clinic.name, when=appointment_when(appointment))
-    result = twilio_service.send_sms(from_number=clinic.twilio_number, to_number=patient.phone, body=body)
-    if result["success"]:
-        fields = {
-            "clinic": clinic,
-            "patient": patient,
-            "appointment": appointment,
-            "direction": MessageLog.Direction.OUTBOUND,
-            "from_number": clinic.twilio_number,
-            "to_number": patient.phone,
-            "body": body,
-            "action": "reminder",
-        }
-        # A status callback may have created the row first: keep its (later) status.
-        MessageLog.objects.update_or_create(
-            message_sid=result["sid"],
-            defaults=fields,
-            create_defaults={**fields, "status": result["status"], "status_rank": message_status_rank(result["status"])},
+    try:
+        sent = twilio.message_send(
+            from_number=clinic.twilio_number,
+            to_number=patient.phone,
+            body=body,
+            status_callback=webhook_urls()["status_callback"],
         )
-        type(appointment).objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
-    elif result["code"] == twilio_service.ERR_UNSUBSCRIBED_RECIPIENT:
-        type(patient).objects.filter(pk=patient.pk).update(sms_opted_out=True, sms_opted_out_at=timezone.now())
-        result["skipped"] = f"{patient} has unsubscribed at the carrier (Twilio 21610); marked opted out."
-    return result
+    except twilio.TwilioError as exc:
+        if exc.code != twilio.ERR_UNSUBSCRIBED_RECIPIENT:
+            raise
+        Patient.objects.filter(pk=patient.pk).update(sms_opted_out=True, sms_opted_out_at=timezone.now())
+        return ReminderOutcome(skipped=f"{patient} has unsubscribed at the carrier (Twilio 21610); marked opted out.")
+    fields = {
+        "clinic": clinic,
+        "patient": patient,
+        "appointment": appointment,
+        "direction": MessageLog.Direction.OUTBOUND,
+        "from_number": clinic.twilio_number,
+        "to_number": patient.phone,
+        "body": body,
+        "action": "reminder",
+    }
+    # A status callback may have created the row first: keep its (later) status.
+    MessageLog.objects.update_or_create(
+        message_sid=sent.sid,
+        defaults=fields,
+        create_defaults={**fields, "status": sent.status, "status_rank": message_status_rank(sent.status)},
+    )
+    Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
+    return ReminderOutcome(message=sent)

@@ -1,116 +1,137 @@
-"""Celery tasks: thin wrappers that take ids and plain values and call twilio_service.
+"""Celery tasks: thin. Ids and plain values in, one workflow call, a dict out.
 
-Transient Twilio trouble (429/20429, 5xx, timeouts, connection errors) is retried with
-exponential backoff and jitter up to MAX_RETRIES; other 4xx errors are final at once.
-When retries run out the clinic is marked failed with a message staff can act on.
+Retry policy, declared on each task (`autoretry_for`, `retry_backoff`, `retry_jitter`,
+`max_retries`; https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions):
+transient trouble (Twilio 429/20429, 5xx, timeouts, connection errors; a purchase that
+must wait; a database error, e.g. after Twilio answered) is retried with exponential
+backoff and full jitter, up to MAX_RETRIES; other Twilio 4xx are final at once. When
+retries run out the clinic is marked failed with a message staff can act on. A retried
+or redelivered provisioning task resumes with the number reserved on the clinic row,
+adopting it if the purchase went through, so nothing is bought twice.
 """
 
-import random
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError
 
-from clinics import services as clinic_services
-
-from . import twilio_service
+from . import audit, messaging, provisioning, twilio_service
+from .twilio_client import TwilioError
 
 MAX_RETRIES = 6
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_MAX_SECONDS = 300.0
+BACKOFF_BASE_SECONDS = 2
+# The cap on a retry's countdown; the Redis visibility timeout is computed from it (settings).
+BACKOFF_MAX_SECONDS = settings.TASK_RETRY_COUNTDOWN_MAX_SECONDS
+
+# What autoretry_for retries (a TwilioError that is not retryable is answered before).
+TRANSIENT = (TwilioError, provisioning.RetryLater, DatabaseError, InterfaceError)
+RETRY_POLICY: dict[str, Any] = {
+    "bind": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": BACKOFF_BASE_SECONDS,
+    "retry_backoff_max": BACKOFF_MAX_SECONDS,
+    "retry_jitter": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
 def backoff_seconds(retries: int) -> float:
-    """Exponential backoff with full jitter: up to base * 2**retries, capped."""
-    return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries))
-
-
-def _retry_or_give_up(task: Task, result: dict[str, Any], give_up: Callable[[str], None]) -> dict[str, Any]:
-    if result["success"] or not result.get("retryable"):
-        return result
-    if task.request.retries >= task.max_retries:
-        give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.")
-        return result
-    raise task.retry(countdown=backoff_seconds(task.request.retries))
-
-
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def provision_number(self: Task, clinic_id: int, area_code: str, friendly_name: str | None = None) -> dict[str, Any]:
-    """Buy and set up the clinic's number (idempotent; see provision_clinic_number)."""
-    result = twilio_service.provision_clinic_number(clinic_id, area_code, friendly_name)
-    return _retry_or_give_up(
-        self,
-        result,
-        lambda error: clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=error, code=result["code"]),
+    """The countdown before retry number `retries` + 1: what `retry_backoff` computes (full jitter, capped)."""
+    return get_exponential_backoff_interval(
+        factor=BACKOFF_BASE_SECONDS, retries=retries, maximum=BACKOFF_MAX_SECONDS, full_jitter=True
     )
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[str, int | None], None]) -> dict[str, Any]:
+    """Run `work`; a final failure is returned as a failure dict, a transient one raised to autoretry.
+
+    On the last attempt a transient failure calls `give_up(sentence, code)` and is
+    returned instead of raised.
+    """
+    try:
+        return work()
+    except TRANSIENT as exc:
+        if isinstance(exc, TwilioError) and not exc.retryable:
+            return twilio_service.failure_from(exc)
+        if task.max_retries is None or task.request.retries < task.max_retries:
+            raise
+        result = twilio_service.failure_from(exc)
+        give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
+        return result
+    except twilio_service.EXPECTED_FAILURES as exc:
+        return twilio_service.failure_from(exc)
+
+
+def _no_give_up(error: str, code: int | None) -> None:
+    """Nothing to mark: the failure is returned (and logged by Celery)."""
+
+
+@shared_task(**RETRY_POLICY)
+def provision_number(self: Task, clinic_id: int, area_code: str, friendly_name: str | None = None) -> dict[str, Any]:
+    """Buy and set up the clinic's number (idempotent; see provisioning.clinic_number_provision_run)."""
+    return _outcome(
+        self,
+        lambda: twilio_service.provisioned_dict(
+            provisioning.clinic_number_provision_run(clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name)
+        ),
+        lambda error, code: provisioning.clinic_number_provision_give_up(clinic_id=clinic_id, error=error, code=code),
+    )
+
+
+@shared_task(**RETRY_POLICY)
 def release_number(self: Task, phone_sid: str) -> dict[str, Any]:
     """Release a number at Twilio and clear it from its clinic (safe to repeat)."""
-    result = twilio_service.release_number(phone_sid)
-    return _retry_or_give_up(
+    return _outcome(
         self,
-        result,
-        lambda error: clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=error, code=result["code"]),
+        lambda: twilio_service.released_dict(provisioning.number_release_run(phone_sid=phone_sid)),
+        lambda error, code: provisioning.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
     )
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+@shared_task(**RETRY_POLICY)
 def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[str, Any]:
     """Release the number a clinic holds; refuses a SID that is not that clinic's."""
-    result = twilio_service.release_number(phone_sid, clinic_id=clinic_id)
-    return _retry_or_give_up(
+    return _outcome(
         self,
-        result,
-        lambda error: clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=error, code=result["code"]),
+        lambda: twilio_service.released_dict(provisioning.number_release_run(phone_sid=phone_sid, clinic_id=clinic_id)),
+        lambda error, code: provisioning.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
     )
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+@shared_task(**RETRY_POLICY)
 def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     """Point a number's webhooks at today's API_BASE_URL."""
-    result = twilio_service.update_number_webhooks(phone_sid)
-    return _retry_or_give_up(self, result, lambda error: None)
+    return _outcome(
+        self,
+        lambda: twilio_service.webhooks_updated_dict(provisioning.number_webhooks_update_run(phone_sid=phone_sid)),
+        _no_give_up,
+    )
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+@shared_task(**RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
-    from . import messaging
-
-    result = messaging.reminder_send(appointment_id=appointment_id)
-    return _retry_or_give_up(self, result, lambda error: None)
+    return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)
 
 
 @shared_task
 def redrive_stuck_clinics() -> int:
-    """Periodic (Celery beat): resend the work of clinics stuck in provisioning or releasing.
-
-    Covers a task lost between our commit and the broker, or dropped by it. The tasks
-    are idempotent, so re-sending one that is merely slow buys nothing twice.
-    """
-    count = 0
-    for clinic in clinic_services.clinics_stuck_claim():
-        if clinic.number_state == "provisioning":
-            provision_number.delay_on_commit(clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None)
-        elif clinic.twilio_number_sid:
-            release_clinic_number.delay_on_commit(clinic.id, clinic.twilio_number_sid)
-        count += 1
-    return count
+    """Periodic (Celery beat, every 2 minutes): re-send the work of clinics whose send failed or that are stuck."""
+    return provisioning.stuck_work_resend()
 
 
 @shared_task
 def run_number_audit(audit_run_id: int) -> None:
     """Run the number audit and store its findings on the AuditRun (long audits run here)."""
-    from . import audit
-
     audit.audit_run_execute(audit_run_id=audit_run_id)
 
 
 @shared_task
 def adopt_orphan_number(clinic_id: int, phone_sid: str, phone_number: str) -> str:
     """Adopt an orphan number for the clinic its name identifies."""
-    from . import audit
-
-    return audit.adopt_orphan(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)
+    return provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)

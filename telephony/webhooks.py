@@ -5,7 +5,6 @@ signatures.py). They read only the parameters they need: Twilio adds new ones ov
 """
 
 import logging
-import re
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -15,11 +14,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from clinics.models import Clinic
 
 from . import calls, messaging, replies, twiml
+from .sids import SID_RE
 from .signatures import twilio_webhook
 
 logger = logging.getLogger(__name__)
 # Twilio SIDs: two letters and 32 hex digits. Anything else is not from Twilio.
-SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
 NO_AGENT_MESSAGE = "Thank you for calling {name}. We cannot take your call right now. Please call back during office hours."

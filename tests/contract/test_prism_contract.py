@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from clinics import services
 from clinics.models import NumberState
-from telephony import twilio_service
+from telephony import provisioning, twilio_client, twilio_service
 from tests.factories import ClinicFactory
 from tests.openapi import MESSAGING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
@@ -102,16 +101,15 @@ def test_provision_search_and_purchase_with_webhooks():
 def test_provisioning_through_the_task():
     clinic = ClinicFactory()
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="737")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="737")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE, clinic.number_error
 
 
 def test_lookups_of_owned_numbers_by_number_and_friendly_name():
-    client = twilio_service.get_client()
-
-    twilio_service._find_owned(client, clinic_id=1, phone_number="+15125550100", friendly_name="Dental (clinic #1)")
+    twilio_client.incoming_numbers_find(phone_number="+15125550100")
+    twilio_client.incoming_numbers_find(friendly_name="Dental (clinic #1)")
 
 
 def test_update_webhooks():

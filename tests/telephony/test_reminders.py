@@ -8,9 +8,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from clinics import services
 from clinics.models import Appointment, Patient
-from telephony import tasks
+from telephony import provisioning, tasks
 from telephony.models import MessageLog
 from tests.factories import ClinicFactory
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def appointment(sandbox):
     clinic = ClinicFactory(name="Austin Dental")
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
     patient = Patient.objects.create(clinic=clinic, name="Pat", phone="+15125550999")
     return Appointment.objects.create(clinic=clinic, patient=patient, starts_at=timezone.now() + dt.timedelta(days=1))
 

@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from clinics import services
 from clinics.models import Clinic, NumberEvent, NumberState
-from telephony import tasks, twilio_service
+from telephony import provisioning, tasks, twilio_service
 from telephony.models import ApiToken
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
@@ -180,7 +179,7 @@ def test_release_never_releases_another_clinics_number(sandbox):
 def test_failed_provisioning_has_a_retry_action(admin_client, sandbox):
     clinic = ClinicFactory(name="Retry Dental")
     sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="737")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="737")
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.FAILED
 

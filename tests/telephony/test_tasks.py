@@ -1,10 +1,10 @@
 """Celery tasks (eager here): retries on 429/5xx/timeouts, never on other 4xx."""
 
 import pytest
+from django.db import OperationalError, connection
 
-from clinics import services
-from clinics.models import NumberState
-from telephony import tasks
+from clinics.models import Clinic, NumberEvent, NumberState
+from telephony import provisioning, tasks
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.
@@ -20,7 +20,7 @@ def test_transient_errors_are_retried_until_the_number_is_bought(sandbox, status
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=status, code=code, message="busy", times=2)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -36,7 +36,7 @@ def test_connection_timeouts_are_retried_and_a_number_bought_unseen_is_adopted(s
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", mode="delay_after", delay=2.0)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -48,7 +48,7 @@ def test_retries_give_up_with_a_message_staff_can_act_on(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=429, code=20429, message="slow down", times=50)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.FAILED
@@ -62,7 +62,7 @@ def test_client_errors_are_not_retried(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid", times=5)
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     assert len(purchases(sandbox)) == 1
     clinic.refresh_from_db()
@@ -72,9 +72,9 @@ def test_client_errors_are_not_retried(sandbox):
 def test_a_failed_clinic_can_be_provisioned_again(sandbox):
     clinic = ClinicFactory()
     sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
@@ -83,10 +83,10 @@ def test_a_failed_clinic_can_be_provisioned_again(sandbox):
 
 def test_release_task_retries_5xx(sandbox):
     clinic = ClinicFactory()
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
     sandbox.fault(method="DELETE", path="IncomingPhoneNumbers/", status=502, code=20500, message="bad gateway", times=2)
 
-    services.clinic_number_release_request(clinic_id=clinic.id)
+    provisioning.clinic_number_release_request(clinic_id=clinic.id)
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.RELEASED
@@ -97,3 +97,30 @@ def test_release_task_retries_5xx(sandbox):
 def test_backoff_grows_and_is_capped():
     assert all(0 <= tasks.backoff_seconds(n) <= tasks.BACKOFF_BASE_SECONDS * 2**n for n in range(6))
     assert max(tasks.backoff_seconds(30) for _ in range(50)) <= tasks.BACKOFF_MAX_SECONDS
+
+
+def test_a_database_error_after_the_purchase_is_retried_and_adopts_the_number_bought(sandbox):
+    """Issue 12 hole 5: PostgreSQL restarting between Twilio's sale and our write."""
+    clinic = ClinicFactory()
+    failed = []
+
+    def database_restarts_once(execute, sql, params, many, context):
+        # Django's documented execute_wrapper: the database, not our code, fails the
+        # first write of the bought number onto the clinic row.
+        if not failed and sql.startswith(f'UPDATE "{Clinic._meta.db_table}"') and '"twilio_number_sid"' in sql:
+            failed.append(sql)
+            raise OperationalError("terminating connection due to administrator command")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(database_restarts_once):
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    assert failed, "the write of the bought number was never attempted"
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE
+    (owned,) = sandbox.owned_numbers()
+    assert owned["sid"] == clinic.twilio_number_sid
+    assert NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.ADOPTED, phone_sid=owned["sid"]).exists()
+    # The retry asked Twilio for the same reserved number again and adopted it (21422).
+    attempts = purchases(sandbox)
+    assert len({a["form"]["PhoneNumber"] for a in attempts}) == 1

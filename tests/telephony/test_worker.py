@@ -241,7 +241,7 @@ def test_fifty_concurrent_requests_of_every_kind_buy_one_number(workers, sandbox
 
 def test_worker_killed_after_twilio_sold_the_number_buys_no_second_one(workers, sandbox):
     """SIGKILL between Twilio's sale and our database write; the task is delivered again."""
-    from clinics import services
+    from telephony import provisioning
 
     # A 3 s visibility timeout also makes the workers sweep for it every second (settings.py).
     env = {"CELERY_VISIBILITY_TIMEOUT": "3", "TWILIO_HTTP_TIMEOUT": "60"}
@@ -250,7 +250,7 @@ def test_worker_killed_after_twilio_sold_the_number_buys_no_second_one(workers, 
     first = workers.start("--pool=solo", **env)
     clinic = ClinicFactory(name="Crash Dental")
 
-    services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     deadline = time.monotonic() + 60
     while not sandbox.owned_numbers():

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinics import services
 from clinics.models import NumberState
+from telephony import provisioning
 
 from ._base import clinic_or_error, outcome_or_error
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, clinic_id: int, area_code: str, friendly_name: str, **options) -> None:
         clinic = clinic_or_error(clinic_id)
         try:
-            services.clinic_number_provision_request(clinic_id=clinic.id, area_code=area_code, friendly_name=friendly_name)
+            provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code=area_code, friendly_name=friendly_name)
         except services.ClinicNumberError as exc:
             raise CommandError(str(exc)) from exc
         line = outcome_or_error(clinic, done_state=NumberState.ACTIVE)

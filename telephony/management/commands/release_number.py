@@ -1,10 +1,8 @@
-import re
-
 from django.core.management.base import BaseCommand, CommandError
 
 from clinics import services
 from clinics.models import NumberState
-from telephony import twilio_service
+from telephony import provisioning, twilio_service
 
 from ._base import clinic_or_error, outcome_or_error
 
@@ -19,20 +17,27 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="confirm: the number may be sold to someone else")
 
     def handle(self, *args, clinic: int | None, sid: str | None, yes: bool, **options) -> None:
-        if sid is not None and not re.fullmatch(r"PN[0-9a-fA-F]{32}", sid):
-            raise CommandError(f"{sid[:40]!r} is not a phone number SID (PN followed by 32 hex digits).")
+        phone_sid = ""
+        if sid is not None:
+            try:
+                phone_sid = provisioning.phone_sid_clean(sid)
+            except provisioning.InvalidInput as exc:
+                raise CommandError(str(exc)) from exc
         if not yes:
             raise CommandError("Releasing a number cannot be undone; run again with --yes to confirm.")
         if clinic is not None:
             record = clinic_or_error(clinic)
             try:
-                services.clinic_number_release_request(clinic_id=record.id)
+                provisioning.clinic_number_release_request(clinic_id=record.id)
             except services.ClinicNumberError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(self.style.SUCCESS(outcome_or_error(record, done_state=NumberState.RELEASED)))
             return
-        result = twilio_service.release_number(sid)
-        if not result["success"]:
-            raise CommandError(result["error"])
-        note = " (Twilio no longer had it)" if result["already_released"] else ""
-        self.stdout.write(self.style.SUCCESS(f"Released {sid}{note}."))
+        # Through the release workflow: the clinic holding it (if any) goes through
+        # releasing -> released with its history, exactly as a clinic release does.
+        try:
+            released = provisioning.number_release_run(phone_sid=phone_sid)
+        except twilio_service.EXPECTED_FAILURES as exc:
+            raise CommandError(twilio_service.failure_from(exc)["error"]) from exc
+        note = " (Twilio no longer had it)" if released.already_released else ""
+        self.stdout.write(self.style.SUCCESS(f"Released {phone_sid}{note}."))

@@ -1,0 +1,360 @@
+"""Provisioning workflows: a clinic's number bought, adopted, re-pointed and released.
+
+Each workflow combines a state change (clinics.services, which also writes the number
+history), the Twilio adapter call (telephony.twilio_client), and follow-up tasks sent
+on commit by name (telephony.queue). Surfaces (admin, API, commands) call the
+`*_request` workflows, which change state and enqueue; Celery tasks call the `*_run`
+workflows, which do the Twilio work. Nothing here imports the tasks.
+
+Failures are exceptions, never result dicts: `TwilioError` (from the adapter; its
+`retryable` says whether a retry may help), `ProvisionFailed` (final, the clinic is
+marked failed), `RetryLater` (nothing is wrong, but wait), and the domain's
+`ClinicNumberError` (the change is not allowed now).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from clinics import services as clinic_services
+from clinics.models import Clinic, NumberState
+from clinics.phone import area_code_validate
+
+from . import twilio_client as twilio
+from .queue import task_send, task_send_on_commit
+from .sids import phone_sid_error
+from .webhook_urls import webhook_params
+
+# How many candidates one search asks for; later ones are tried if earlier ones are
+# sold to someone else between the search and the purchase.
+SEARCH_LIMIT = 10
+FRIENDLY_NAME_MAX = 64
+_CLINIC_TAG_RE = re.compile(r"\(clinic #(\d+)\)\s*$")
+
+# Celery task names (telephony/tasks.py); sent by name so that workflows never import tasks.
+TASK_PROVISION = "telephony.tasks.provision_number"
+TASK_RELEASE = "telephony.tasks.release_clinic_number"
+TASK_WEBHOOKS = "telephony.tasks.update_number_webhooks"
+TASK_ADOPT = "telephony.tasks.adopt_orphan_number"
+
+
+class ProvisionFailed(Exception):
+    """The purchase cannot succeed as asked (final); the message says what to do."""
+
+    def __init__(self, error: str, code: int | None = None) -> None:
+        super().__init__(error)
+        self.error, self.code = error, code
+
+
+class RetryLater(Exception):
+    """Nothing went wrong, but the purchase must wait (retried like a rate limit)."""
+
+
+class InvalidInput(ValueError):
+    """Input refused before anything was changed or asked of Twilio; the message says why."""
+
+
+@dataclass(frozen=True)
+class Released:
+    """A finished release: the number is gone from Twilio and from its clinic."""
+
+    sid: str
+    phone_number: str
+    clinic_id: int | None
+    already_released: bool
+
+
+# --------------------------------------------------------------------------- names
+
+
+def clinic_friendly_name(*, clinic_id: int, name: str) -> str:
+    """A Twilio friendly name (max 64 chars) that always names the clinic's id."""
+    tag = f" (clinic #{clinic_id})"
+    return (name.strip()[: FRIENDLY_NAME_MAX - len(tag)].rstrip() or "DentSignal") + tag
+
+
+def clinic_id_from_friendly_name(friendly_name: str | None) -> int | None:
+    """The clinic id a number's friendly name identifies, if it was bought by us."""
+    match = _CLINIC_TAG_RE.search(friendly_name or "")
+    return int(match.group(1)) if match else None
+
+
+def area_code_clean(area_code: object) -> str:
+    """The three-digit area code, or InvalidInput saying what is wrong with it."""
+    try:
+        return area_code_validate(area_code)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0]) from exc
+
+
+def phone_sid_clean(phone_sid: object) -> str:
+    """The phone number SID (PN + 32 hex digits), or InvalidInput saying it is not one."""
+    error = phone_sid_error(phone_sid)
+    if error:
+        raise InvalidInput(error)
+    return str(phone_sid)
+
+
+def _area_code_of(e164: str) -> str:
+    return e164[2:5] if e164.startswith("+1") else ""
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def clinic_number_provision_request(
+    *,
+    clinic_id: int,
+    area_code: str,
+    friendly_name: str = "",
+    phone_number: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> Clinic:
+    """Move the clinic to `provisioning` and send the purchase task after commit.
+
+    Raises the domain's ClinicNumberError subclasses (bad input, no such clinic, a
+    number already held or on its way); nothing is bought here. If the broker cannot
+    take the task, the clinic stays in provisioning, marked for re-send at beat's
+    next tick (`clinic.send_failed_at`).
+    """
+    with transaction.atomic():
+        clinic = clinic_services.clinic_number_provision_request(
+            clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name, phone_number=phone_number, actor=actor
+        )
+        task_send_on_commit(
+            TASK_PROVISION, clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None, clinic_id=clinic.id
+        )
+    return clinic
+
+
+def clinic_number_provision_run(*, clinic_id: int, area_code: str, friendly_name: str | None = None) -> twilio.IncomingNumber:
+    """Buy one voice+SMS number in `area_code` for the clinic, webhooks set in the purchase.
+
+    Two Twilio calls on the normal path: a search filtered to voice+SMS, then the
+    purchase of that exact number, which is committed on the clinic row first. A rerun
+    (retry, redelivery, second click) resumes with that number: if Twilio says it is
+    unavailable (21422) and the account owns it, it is adopted; a second number is never
+    bought. A final failure (ProvisionFailed, a non-retryable TwilioError) marks the
+    clinic failed before it is raised; retryable ones (TwilioError.retryable,
+    RetryLater, a database error after Twilio answered) leave it in provisioning.
+    """
+    area_code = area_code_clean(area_code)
+    clinic = clinic_services.clinic_number_provision_begin(
+        clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name or ""
+    )
+    name = clinic_friendly_name(clinic_id=clinic.id, name=friendly_name or clinic.requested_friendly_name or clinic.name)
+    try:
+        number, adopted = _buy_or_adopt(clinic=clinic, area_code=area_code, friendly_name=name)
+    except twilio.TwilioError as exc:
+        error = exc.while_doing(f"buying a number in area code {area_code}")
+        if not error.retryable:
+            clinic_services.clinic_number_provision_fail(clinic_id=clinic.id, error=str(error), code=error.code)
+        raise error from exc
+    except ProvisionFailed as exc:
+        clinic_services.clinic_number_provision_fail(clinic_id=clinic.id, error=exc.error, code=exc.code)
+        raise
+    # Twilio has answered: a database error from here on propagates to the task, which
+    # retries; the retry finds the reserved number owned by us and adopts it.
+    clinic_services.clinic_number_activate(
+        clinic_id=clinic.id,
+        phone_number=number.phone_number,
+        phone_sid=number.sid,
+        webhooks=number.webhooks,
+        adopted=adopted,
+    )
+    return number
+
+
+def clinic_number_provision_give_up(*, clinic_id: int, error: str, code: int | None) -> None:
+    """Retries ran out: mark the clinic failed with why, so staff can act (no-op if it moved on)."""
+    clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=error, code=code)
+
+
+def _owned_for_clinic(*, clinic_id: int, phone_number: str | None, friendly_name: str) -> twilio.IncomingNumber | None:
+    """The account's own number bought for this clinic: by number, else by friendly name.
+
+    Only a number whose friendly name identifies this clinic counts: a number the
+    account bought for another clinic is not ours to adopt.
+    """
+    candidates = twilio.incoming_numbers_find(phone_number=phone_number) if phone_number else []
+    if not candidates:
+        candidates = twilio.incoming_numbers_find(friendly_name=friendly_name)
+    return next((n for n in candidates if clinic_id_from_friendly_name(n.friendly_name) == clinic_id), None)
+
+
+def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tuple[twilio.IncomingNumber, bool]:
+    """Return (incoming number, adopted?) for the clinic; see clinic_number_provision_run."""
+    pending = clinic.pending_number
+    if pending and _area_code_of(pending) != area_code:
+        # Left by an earlier attempt in another area code: adopt it if it was bought
+        # unseen, else forget it; never buy it now.
+        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=pending, friendly_name=friendly_name)
+        if owned is not None:
+            return owned, True
+        clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
+        pending = ""
+    if pending:
+        candidates = [pending]
+    else:
+        candidates = [n.phone_number for n in twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT)]
+    if not candidates:
+        raise ProvisionFailed(
+            f"No numbers with voice and SMS are available in area code {area_code}. Try a nearby area code.",
+            twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
+        )
+    taken_by_others = 0
+    for candidate in candidates:
+        try:
+            to_buy = clinic_services.clinic_number_reserve(clinic_id=clinic.id, phone_number=candidate)
+        except clinic_services.NumberTaken:
+            taken_by_others += 1
+            continue
+        try:
+            return twilio.incoming_number_buy(
+                phone_number=to_buy, friendly_name=friendly_name, webhook_fields=webhook_params()
+            ), False
+        except twilio.TwilioError as exc:
+            if exc.code != twilio.ERR_NUMBER_UNAVAILABLE:
+                raise
+        # Unavailable: either our own earlier purchase went through unseen, or someone
+        # else bought it after our search.
+        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=to_buy, friendly_name=friendly_name)
+        if owned is not None:
+            return owned, True
+        clinic_services.clinic_number_unreserve(
+            clinic_id=clinic.id, phone_number=to_buy, reason=f"{to_buy} was sold to someone else before we could buy it"
+        )
+        if to_buy != candidate:
+            break
+    if taken_by_others == len(candidates):
+        # Every number found is being bought for our other clinics right now: a later
+        # search will show others.
+        raise RetryLater(
+            f"Waiting to buy a number: all numbers found in area code {area_code} are being bought for other clinics."
+        )
+    raise ProvisionFailed(
+        f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
+        "Try again: a new search will be made.",
+        twilio.ERR_NUMBER_UNAVAILABLE,
+    )
+
+
+# --------------------------------------------------------------------------- release
+
+
+def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> Clinic:
+    """Move the clinic to `releasing` and send the release task after commit.
+
+    Raises ClinicNumberError when the clinic has no number or is already releasing.
+    """
+    with transaction.atomic():
+        clinic = clinic_services.clinic_number_release_request(clinic_id=clinic_id, actor=actor)
+        task_send_on_commit(TASK_RELEASE, clinic.id, clinic.twilio_number_sid, clinic_id=clinic.id)
+    return clinic
+
+
+def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Released:
+    """Release the number at Twilio and clear it from its clinic, keeping the history.
+
+    A number Twilio no longer has (20404) counts as released, and so does a release
+    already done for `clinic_id` (safe to repeat). With `clinic_id`, only that clinic's
+    number is released: a stale or wrong request raises ClinicNumberError and releases
+    nothing. A non-retryable TwilioError marks the clinic failed before it is raised.
+    Any number on the account (an orphan no clinic holds) can be released by SID.
+    """
+    phone_sid = phone_sid_clean(phone_sid)
+    try:
+        clinic = clinic_services.clinic_number_release_begin(phone_sid=phone_sid, clinic_id=clinic_id)
+    except clinic_services.AlreadyReleased:
+        return Released(sid=phone_sid, phone_number="", clinic_id=clinic_id, already_released=True)
+    phone_number = (clinic.twilio_number or "") if clinic else ""
+    already = False
+    try:
+        twilio.incoming_number_delete(phone_sid)
+    except twilio.TwilioError as exc:
+        if not exc.not_found:
+            if not exc.retryable:
+                clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=str(exc), code=exc.code)
+            raise
+        already = True
+    clinic_services.clinic_number_released(
+        phone_sid=phone_sid, phone_number=phone_number, detail="Twilio no longer had it" if already else ""
+    )
+    return Released(sid=phone_sid, phone_number=phone_number, clinic_id=clinic.id if clinic else None, already_released=already)
+
+
+def number_release_give_up(*, phone_sid: str, error: str, code: int | None) -> None:
+    """Retries ran out: the clinic keeps its number, in `failed`, with why."""
+    clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=error, code=code)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def number_webhooks_update_request(*, phone_sids: list[str]) -> list[str]:
+    """Send a webhook reset per number after commit; the SIDs sent (invalid ones raise InvalidInput)."""
+    sids = [phone_sid_clean(sid) for sid in dict.fromkeys(phone_sids)]
+    for sid in sids:
+        task_send_on_commit(TASK_WEBHOOKS, sid)
+    return sids
+
+
+def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
+    """Point an existing number's webhooks at today's API_BASE_URL (fixes drift) and record it."""
+    phone_sid = phone_sid_clean(phone_sid)
+    number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params())
+    clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
+    return number
+
+
+# --------------------------------------------------------------------------- orphans
+
+
+def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -> None:
+    """Send the adoption of an orphan number by its clinic after commit."""
+    task_send_on_commit(TASK_ADOPT, clinic_id, phone_sid_clean(phone_sid), phone_number)
+
+
+def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: AbstractBaseUser | None = None) -> str:
+    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
+    try:
+        clinic = clinic_services.clinic_number_adopt(
+            clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
+        )
+    except clinic_services.ClinicNumberError as exc:
+        return f"Did not adopt {phone_number}: {exc}"
+    try:
+        number_webhooks_update_run(phone_sid=phone_sid)
+    except twilio.TwilioError as exc:
+        return f"Adopted {phone_number} ({phone_sid}) for {clinic.name} (its webhooks could not be reset: {exc})."
+    return f"Adopted {phone_number} ({phone_sid}) for {clinic.name}."
+
+
+# --------------------------------------------------------------------------- re-drive
+
+
+def stuck_work_resend() -> int:
+    """Re-send the work of clinics whose send failed or that are stuck; how many were re-sent.
+
+    A clinic whose send failed is re-sent at once (beat's next tick); one merely stuck
+    in provisioning/releasing after NUMBER_STUCK_AFTER_SECONDS (a task lost after the
+    send, or dropped by the broker). The tasks are idempotent, so re-sending one that
+    is merely slow buys nothing twice.
+    """
+    count = 0
+    for clinic in clinic_services.clinics_stuck_claim():
+        if clinic.number_state == NumberState.PROVISIONING:
+            task_send(
+                TASK_PROVISION,
+                (clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None),
+                clinic_id=clinic.id,
+            )
+        elif clinic.twilio_number_sid:
+            task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
+        count += 1
+    return count

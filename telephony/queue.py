@@ -1,0 +1,74 @@
+"""Follow-up work sent to Celery after the database change that asked for it commits.
+
+Workflows name tasks ("telephony.tasks.provision_number") instead of importing them,
+so tasks can import workflows and never the other way round. The task is looked up in
+the Celery app's registry when it is sent, which also works in eager mode (the task
+runs in-process) because `telephony.apps` imports the tasks module at start-up.
+
+The database change is already committed when the send happens, so a broker that is
+down or hung never turns into an error for the user: the send is bounded (broker
+socket timeouts and one publish retry, see the Celery section of settings), logged,
+and for clinic work marked on the clinic (`send_failed_at`) so that beat's next tick
+re-sends it (telephony.tasks.redrive_stuck_clinics). After a failed send, this process
+does not try the same broker again for BROKER_SKIP_SECONDS: an admin action over many
+clinics with Redis hung answers within one send timeout, not one per clinic.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+
+from celery import current_app
+from django.db import DatabaseError, transaction
+from kombu.exceptions import OperationalError
+
+from clinics import services as clinic_services
+
+logger = logging.getLogger(__name__)
+
+# What a broker outage raises from apply_async: kombu wraps redis-py's connection and
+# timeout errors in OperationalError; a raw socket error may also surface.
+BROKER_ERRORS = (OperationalError, OSError)
+# Seconds during which sends to a broker that just failed are not tried (marked for
+# re-send at once instead); shorter than beat's 2-minute tick, which re-sends them.
+BROKER_SKIP_SECONDS = 10.0
+# Broker URL -> time.monotonic() of its last failed send, in this process.
+_broker_failed_at: dict[str, float] = {}
+
+
+def task_send(task_name: str, args: tuple[Any, ...], *, clinic_id: int | None = None) -> bool:
+    """Send the task now; False (logged, and marked on the clinic if given) when the broker failed."""
+    app = current_app
+    task = app.tasks[task_name]
+    # Eager mode has no broker to wait for (tasks run in-process).
+    broker = None if app.conf.task_always_eager else (app.conf.broker_write_url or "")
+    failed_at = _broker_failed_at.get(broker) if broker is not None else None
+    if failed_at is not None and time.monotonic() - failed_at < BROKER_SKIP_SECONDS:
+        return _not_sent(task_name, args, clinic_id, "a send to it failed moments ago")
+    try:
+        task.apply_async(args)
+    except BROKER_ERRORS as exc:
+        if broker is not None:
+            _broker_failed_at[broker] = time.monotonic()
+        return _not_sent(task_name, args, clinic_id, exc)
+    _broker_failed_at.pop(broker or "", None)
+    return True
+
+
+def _not_sent(task_name: str, args: tuple[Any, ...], clinic_id: int | None, why: object) -> bool:
+    logger.error("Task queue unreachable, %s%r not sent (queued for re-send): %s", task_name, args, why)
+    if clinic_id is not None:
+        try:
+            clinic_services.clinic_send_failed_mark(clinic_id=clinic_id)
+        except DatabaseError:
+            # The periodic re-drive of stuck clinics still finds it, later.
+            logger.exception("Could not mark clinic %s for re-send", clinic_id)
+    return False
+
+
+def task_send_on_commit(task_name: str, *args: Any, clinic_id: int | None = None) -> None:
+    """Send the task once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(functools.partial(task_send, task_name, args, clinic_id=clinic_id))

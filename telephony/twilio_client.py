@@ -1,0 +1,337 @@
+"""The Twilio adapter: the only module that talks to Twilio's REST API through the SDK.
+
+Pure: no Django models, no `clinics`, no database. Credentials and origins are read
+from `django.conf.settings` lazily, and the SDK client is built once per configuration.
+Each function makes one kind of Twilio request and returns small frozen dataclasses;
+every failure (Twilio's answer or the network) is raised as one `TwilioError` carrying
+Twilio's code, the HTTP status, whether a retry may help, and a sentence a person can
+act on. List calls page through everything at LIST_PAGE_SIZE per page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from .twilio_http import RedirectingHttpClient
+
+# Twilio error codes our callers act on.
+ERR_AUTH = 20003
+ERR_NOT_FOUND = 20404
+ERR_TOO_MANY_REQUESTS = 20429
+ERR_NUMBER_UNAVAILABLE = 21422
+ERR_NO_NUMBERS_IN_AREA_CODE = 21452
+ERR_UNSUBSCRIBED_RECIPIENT = 21610
+
+LIST_PAGE_SIZE = 1000
+WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class TwilioError(Exception):
+    """Twilio refused, failed or could not be reached; `str(exc)` is the sentence.
+
+    `retryable` is True for rate limits (429/20429), Twilio 5xx, timeouts and
+    connection errors, never for other 4xx. `status` is None when no HTTP answer came.
+    """
+
+    def __init__(self, *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "") -> None:
+        self.doing, self.status, self.code, self.message, self.kind = doing, status, code, message, kind
+        self.retryable, self.sentence = _judge(doing=doing, status=status, code=code, message=message, kind=kind)
+        if self.code is None and self.status == 429:
+            self.code = ERR_TOO_MANY_REQUESTS
+        elif self.code is None and self.status == 401:
+            self.code = ERR_AUTH
+        super().__init__(self.sentence)
+
+    def while_doing(self, doing: str) -> TwilioError:
+        """The same failure told as part of a larger step (e.g. 'buying a number in 512')."""
+        return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
+
+    @property
+    def not_found(self) -> bool:
+        """Twilio has no such resource (404 / 20404)."""
+        return self.status == 404 or self.code == ERR_NOT_FOUND
+
+
+def _judge(*, doing: str, status: int | None, code: int | None, message: str, kind: str) -> tuple[bool, str]:
+    """(retryable, sentence) for a failure; the rules callers and staff rely on."""
+    if status is None:
+        if kind == "Timeout":
+            return True, f"Twilio did not answer in time while {doing}."
+        return True, f"Could not reach Twilio while {doing} ({kind})."
+    if status == 429 or code == ERR_TOO_MANY_REQUESTS:
+        return True, f"Twilio is rate-limiting us while {doing}."
+    if status >= 500:
+        return True, f"Twilio had a server error ({status}) while {doing}."
+    if code == ERR_AUTH or status == 401:
+        return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
+    return False, f"Twilio refused {doing}: {message} (Twilio error {code})."
+
+
+def _error_from(exc: Exception, *, doing: str) -> TwilioError:
+    if isinstance(exc, TwilioException) and not isinstance(exc, TwilioRestException):
+        # The SDK raises a bare TwilioException("Unable to fetch page", response) for
+        # list pages; read the status and Twilio code from the response like the others.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        try:
+            body = json.loads(getattr(response, "text", "") or "{}")
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        code = body.get("code")
+        return TwilioError(
+            doing=doing,
+            status=getattr(response, "status_code", 500),
+            code=code if isinstance(code, int) else None,
+            message=body.get("message") or str(exc.args[0]),
+        )
+    if isinstance(exc, TwilioRestException):
+        return TwilioError(doing=doing, status=exc.status, code=exc.code if isinstance(exc.code, int) else None, message=exc.msg)
+    kind = "Timeout" if isinstance(exc, requests.Timeout) else type(exc).__name__
+    return TwilioError(doing=doing, status=None, code=None, kind=kind)
+
+
+def _calling(doing: str, call: Callable[[], T]) -> T:
+    """Run one SDK call; any SDK or network failure becomes a TwilioError about `doing`."""
+    try:
+        return call()
+    except (TwilioException, requests.RequestException) as exc:
+        raise _error_from(exc, doing=doing) from exc
+
+
+# --------------------------------------------------------------------------- client
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float) -> Client:
+    http_client = RedirectingHttpClient(base_url=base_url, messaging_base_url=messaging_base_url, timeout=timeout)
+    return Client(account_sid, auth_token, http_client=http_client)
+
+
+def get_client() -> Client:
+    """The SDK client for the configured account and API origin (built once per configuration)."""
+    return _client_for(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.TWILIO_API_BASE_URL,
+        getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
+        float(settings.TWILIO_HTTP_TIMEOUT),
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a number can do."""
+
+    voice: bool
+    sms: bool
+    mms: bool
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> Capabilities:
+        """From Twilio's capabilities object (available numbers say "SMS", owned ones "sms")."""
+        caps = {str(key).lower(): value for key, value in (raw or {}).items()}
+        return cls(voice=bool(caps.get("voice")), sms=bool(caps.get("sms")), mms=bool(caps.get("mms")))
+
+    def as_dict(self) -> dict[str, bool]:
+        """{"voice": ..., "sms": ..., "mms": ...}."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    """A number for sale."""
+
+    phone_number: str
+    friendly_name: str
+    locality: str | None
+    region: str | None
+    postal_code: str | None
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True)
+class IncomingNumber:
+    """A number the account owns, with its six webhook settings."""
+
+    sid: str
+    phone_number: str
+    friendly_name: str
+    webhook_fields: Mapping[str, str]
+    capabilities: Capabilities
+
+    @property
+    def webhooks(self) -> dict[str, str]:
+        """The three webhook URLs, keyed voice / sms / status_callback."""
+        fields = self.webhook_fields
+        return {"voice": fields["voice_url"], "sms": fields["sms_url"], "status_callback": fields["status_callback"]}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Twilio account as fetched."""
+
+    sid: str
+    status: str
+    friendly_name: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message Twilio accepted for sending."""
+
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MessagingService:
+    """A Messaging Service and whether its inbound settings replace its numbers' SMS URLs."""
+
+    sid: str
+    friendly_name: str
+    use_inbound_webhook_on_number: bool
+    inbound_request_url: str
+
+
+def _incoming(number: Any) -> IncomingNumber:
+    return IncomingNumber(
+        sid=number.sid,
+        phone_number=number.phone_number,
+        friendly_name=number.friendly_name or "",
+        webhook_fields={name: getattr(number, name, None) or "" for name in WEBHOOK_FIELDS},
+        capabilities=Capabilities.parse(number.capabilities),
+    )
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def available_numbers_search(*, area_code: str, limit: int) -> list[AvailableNumber]:
+    """Local numbers for sale in `area_code` that can do both voice and SMS (one request)."""
+    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
+    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
+    found = _calling(
+        f"searching numbers in area code {area_code}",
+        lambda: (
+            get_client()
+            .available_phone_numbers(country)
+            .local.list(area_code=int(area_code), voice_enabled=True, sms_enabled=True, limit=limit)
+        ),
+    )
+    return [
+        AvailableNumber(
+            phone_number=n.phone_number,
+            friendly_name=n.friendly_name,
+            locality=n.locality,
+            region=n.region,
+            postal_code=n.postal_code,
+            capabilities=Capabilities.parse(n.capabilities),
+        )
+        for n in found
+    ]
+
+
+def incoming_number_buy(*, phone_number: str, friendly_name: str, webhook_fields: Mapping[str, str]) -> IncomingNumber:
+    """Buy exactly `phone_number`, named and with its webhooks set in the purchase request."""
+    return _incoming(
+        _calling(
+            f"buying {phone_number}",
+            lambda: get_client().incoming_phone_numbers.create(
+                phone_number=phone_number, friendly_name=friendly_name, **webhook_fields
+            ),
+        )
+    )
+
+
+def incoming_numbers_find(*, phone_number: str = "", friendly_name: str = "", limit: int = 5) -> list[IncomingNumber]:
+    """The account's numbers exactly equal to `phone_number` or else `friendly_name` (one request)."""
+    if phone_number:
+        found = _calling(
+            f"looking up {phone_number}",
+            lambda: get_client().incoming_phone_numbers.list(phone_number=phone_number, limit=limit),
+        )
+        return [_incoming(n) for n in found if n.phone_number == phone_number]
+    found = _calling(
+        f"looking up numbers named {friendly_name!r}",
+        lambda: get_client().incoming_phone_numbers.list(friendly_name=friendly_name, limit=limit),
+    )
+    return [_incoming(n) for n in found if n.friendly_name == friendly_name]
+
+
+def incoming_numbers_list() -> list[IncomingNumber]:
+    """Every number on the account (all pages)."""
+    found = _calling("listing the account's numbers", lambda: get_client().incoming_phone_numbers.list(page_size=LIST_PAGE_SIZE))
+    return [_incoming(n) for n in found]
+
+
+def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str]) -> IncomingNumber:
+    """Set a number's webhook fields; the number as Twilio now has it."""
+    return _incoming(
+        _calling(
+            f"updating the webhooks of {phone_sid}",
+            lambda: get_client().incoming_phone_numbers(phone_sid).update(**webhook_fields),
+        )
+    )
+
+
+def incoming_number_delete(phone_sid: str) -> None:
+    """Release a number; TwilioError with `.not_found` when Twilio no longer has it."""
+    _calling(f"releasing {phone_sid}", lambda: get_client().incoming_phone_numbers(phone_sid).delete())
+
+
+def messaging_services_list() -> list[MessagingService]:
+    """Every Messaging Service on the account (all pages)."""
+    found = _calling("listing Messaging Services", lambda: get_client().messaging.v1.services.list(page_size=LIST_PAGE_SIZE))
+    return [
+        MessagingService(
+            sid=s.sid,
+            friendly_name=s.friendly_name or "",
+            use_inbound_webhook_on_number=bool(s.use_inbound_webhook_on_number),
+            inbound_request_url=s.inbound_request_url or "",
+        )
+        for s in found
+    ]
+
+
+def messaging_service_number_sids(service_sid: str) -> list[str]:
+    """The phone number SIDs (PN...) in a Messaging Service's sender pool (all pages)."""
+    found = _calling(
+        "listing Messaging Services",
+        lambda: get_client().messaging.v1.services(service_sid).phone_numbers.list(page_size=LIST_PAGE_SIZE),
+    )
+    return [n.sid for n in found]
+
+
+def account_fetch() -> Account:
+    """Our own account: proves Twilio accepts the credentials, and says whether it is active."""
+    account = _calling(
+        "checking the Twilio credentials", lambda: get_client().api.v2010.accounts(settings.TWILIO_ACCOUNT_SID).fetch()
+    )
+    return Account(sid=account.sid, status=account.status, friendly_name=account.friendly_name or "")
+
+
+def message_send(*, from_number: str, to_number: str, body: str, status_callback: str) -> Message:
+    """Send an SMS, with status callbacks to `status_callback`."""
+    message = _calling(
+        f"sending an SMS to {to_number}",
+        lambda: get_client().messages.create(from_=from_number, to=to_number, body=body, status_callback=status_callback),
+    )
+    return Message(sid=message.sid, status=message.status)
