@@ -188,7 +188,7 @@ PROFILE_BUCKETS = [
     ("form parsing", "_load_post_and_files"),
     ("signature", "twilio_signature_valid"),
     ("TwiML", "to_xml ("),
-    ("our SQL helpers", "dentsignal/sql.py"),
+    ("our hot-path helpers", "telephony/hot_path.py"),
     ("our webhook code", "telephony/"),
     ("Django's handler", "get_response ("),
     ("gunicorn: accept, read, write", "gunicorn/"),
