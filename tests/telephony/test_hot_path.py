@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 
 from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony import hot_path
-from telephony.models import CallLog, LogWriteFailure
+from telephony.models import CallLog, LogWriteFailure, MessageLog
 from tests.conftest import PUBLIC_BASE_URL
 from tests.telephony.test_webhooks import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
 
@@ -145,3 +145,19 @@ def test_the_doctor_reports_failed_log_writes(settings):
     assert finding["severity"] == "error"
     assert finding["details"] == {"log": "call_log", "count": 2, "last_sid": CALL_SID}
     assert "column missing" in finding["message"]
+
+
+def test_a_failed_status_write_is_counted_and_answered_with_an_error_for_twilio_to_retry(client, caplog):
+    message_sid = "SM" + "d" * 32
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {MessageLog._meta.db_table} RENAME TO messagelog_away")
+    client.raise_request_exception = False  # answered as in production: a 5xx
+
+    with caplog.at_level(logging.ERROR, logger="telephony"):
+        response = signed_post(client, "/twilio/status", {"MessageSid": message_sid, "MessageStatus": "delivered"})
+
+    assert response.status_code >= 500
+
+    assert any(r.levelno == logging.ERROR and message_sid in r.getMessage() for r in caplog.records)
+    counter = LogWriteFailure.objects.get(log=hot_path.MESSAGE_LOG)
+    assert (counter.count, counter.last_sid) == (1, message_sid)
