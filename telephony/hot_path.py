@@ -31,12 +31,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from functools import cache
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Exists, Expression, F, Field, Model, OuterRef, QuerySet
+from django.db.models import BooleanField, Exists, Expression, F, Field, Model, OuterRef, Q, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -83,7 +82,9 @@ class Param(Expression):
         super().__init__(output_field=field)
         self.slot = _Slot(name, field, for_save, default)
 
-    def as_sql(self, compiler: Any, connection: BaseDatabaseWrapper) -> tuple[str, list]:
+    # The parameter is a _Slot marker, which Statement.bind replaces: django-stubs type
+    # parameters as str | int only.
+    def as_sql(self, compiler: Any, connection: BaseDatabaseWrapper) -> tuple[str, list]:  # type: ignore[override]
         return "%s", [self.slot]
 
 
@@ -121,12 +122,17 @@ class Statement:
             return cursor.rowcount
 
 
-_COMPILED: list[Callable] = []
+class _Cached(Protocol):
+    def __call__(self, *args: Any) -> Statement: ...
+    def cache_clear(self) -> None: ...
+
+
+_COMPILED: list[_Cached] = []
 
 
 def compiled_per_vendor(build: Callable[..., Statement]) -> Callable[..., Statement]:
     """Cache a statement builder's result per database vendor (and arguments)."""
-    cached = cache(build)
+    cached: _Cached = cache(build)
     _COMPILED.append(cached)
 
     def statement(*args: Any) -> Statement:
@@ -155,6 +161,14 @@ def _select(queryset: QuerySet, *, columns: Sequence[str]) -> Statement:
     return Statement(sql, tuple(params), tuple(names), converters)
 
 
+def _field(model: type[Model], name: str) -> Field:
+    """The concrete field `name` of `model` (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
 def insert_fields(model: type[Model]) -> tuple[Field, ...]:
     """The columns an INSERT of `model` writes: every concrete field but the auto key,
     generated fields and fields with a database default (the database fills those)."""
@@ -170,30 +184,30 @@ def insert_fields(model: type[Model]) -> tuple[Field, ...]:
 
 def _insert(
     model: type[Model], *, on_conflict: OnConflict | None = None, update: Sequence[str] = (), **given: Any
-) -> tuple[str, list]:
+) -> tuple[str, tuple]:
     """`model`'s INSERT of one row (every insert_fields() value a Param named by its
     attname, unless `given` as an expression), with Django's ON CONFLICT ... DO UPDATE SET
     suffix when asked; (sql, params)."""
     written = insert_fields(model)
     values = {f.attname: Param(f.attname, f, for_save=True, default=True) for f in written}
-    row = SimpleNamespace(**{**values, **given})
-    sid = model._meta.get_field(_sid_field(model))
+    # An instance holding the Params, built once here: the compiler reads values from it.
+    row = model(**{**values, **given})
     query = InsertQuery(
         model,
         on_conflict=on_conflict,
-        update_fields=[model._meta.get_field(name) for name in update],
-        unique_fields=[sid] if on_conflict else [],
+        update_fields=[_field(model, name) for name in update],
+        unique_fields=[_field(model, _sid_field(model))] if on_conflict else [],
     )
     query.insert_values(written, [row])
     ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-    return sql, params
+    return sql, tuple(params)
 
 
 def _sid_field(model: type[Model]) -> str:
     return {CallLog: "call_sid", MessageLog: "message_sid"}[model]
 
 
-def _insert_or_ignore(model: type[Model], **given: Any) -> tuple[str, list]:
+def _insert_or_ignore(model: type[Model], **given: Any) -> tuple[str, tuple]:
     """INSERT ... ON CONFLICT (<sid>) DO NOTHING: a repeated SID changes nothing. Named
     conflict target: other constraints still raise (SQLite's INSERT OR IGNORE, which
     Django's ignore_conflicts uses, would also hide NOT NULL failures)."""
@@ -241,7 +255,7 @@ def _with_step_flags(queryset: QuerySet, clinic: str) -> QuerySet:
 @compiled_per_vendor
 def _route_select(vendor: str) -> Statement:
     """The clinic holding the number `twilio_number` (unique), with its step flags."""
-    queryset = Clinic.objects.filter(twilio_number=Param("twilio_number", Clinic._meta.get_field("twilio_number"))).order_by()
+    queryset = Clinic.objects.filter(twilio_number=Param("twilio_number", _field(Clinic, "twilio_number"))).order_by()
     return _select(_with_step_flags(queryset, "pk").values_list(*_ROUTE_COLUMNS), columns=_ROUTE_COLUMNS)
 
 
@@ -390,10 +404,10 @@ def _next_appointment_select(vendor: str) -> Statement:
     `twilio_number`, starting at or after `now`, with that clinic's route."""
     clinic_fields = [f"clinic__{name}" for name in _ROUTE_FIELDS]
     queryset = Appointment.objects.filter(
-        clinic__twilio_number=Param("twilio_number", Clinic._meta.get_field("twilio_number")),
-        patient__phone=Param("patient_phone", Patient._meta.get_field("phone")),
+        clinic__twilio_number=Param("twilio_number", _field(Clinic, "twilio_number")),
+        patient__phone=Param("patient_phone", _field(Patient, "phone")),
         patient__clinic_id=F("clinic_id"),
-        starts_at__gte=Param("now", Appointment._meta.get_field("starts_at")),
+        starts_at__gte=Param("now", _field(Appointment, "starts_at")),
         status__in=OPEN_STATUSES,
     ).order_by("starts_at", "id")
     queryset = _with_step_flags(queryset, "clinic_id").values_list(*_APPOINTMENT_COLUMNS, *clinic_fields, *_STEP_FLAGS)
@@ -406,8 +420,9 @@ def sms_next_appointment(*, to_number: str, from_number: str) -> NextAppointment
     row = _next_appointment_select().fetch_one(twilio_number=to_number, patient_phone=from_number, now=timezone.now())
     if row is None:
         return None
-    width = len(_APPOINTMENT_COLUMNS)
-    return NextAppointment(*row[:width], clinic=ClinicRoute(*row[width:]))
+    appointment_id, patient_id, starts_at, needs_staff_attention = row[: len(_APPOINTMENT_COLUMNS)]
+    clinic = ClinicRoute(*row[len(_APPOINTMENT_COLUMNS) :])
+    return NextAppointment(appointment_id, patient_id, starts_at, needs_staff_attention, clinic)
 
 
 def message_log_insert(values: Mapping[str, object]) -> bool:
@@ -422,9 +437,11 @@ _APPOINTMENT_UPDATE = ("status", "needs_staff_attention", "updated_at")
 def _appointment_update_query(*conditions: Any) -> UpdateQuery:
     """UPDATE one appointment's status fields WHERE id = `appointment_pk`; each field's
     Param is named `appointment_<field>`, apart from the log row's attnames."""
-    field = Appointment._meta.get_field
-    query = Appointment.objects.filter(*conditions, pk=Param("appointment_pk", field("id"))).query.chain(UpdateQuery)
-    query.add_update_values({name: Param(f"appointment_{name}", field(name), for_save=True) for name in _APPOINTMENT_UPDATE})
+    query = UpdateQuery(Appointment)
+    query.add_update_values(
+        {name: Param(f"appointment_{name}", _field(Appointment, name), for_save=True) for name in _APPOINTMENT_UPDATE}
+    )
+    query.add_q(Q(*conditions, pk=Param("appointment_pk", _field(Appointment, "id"))))
     return query
 
 

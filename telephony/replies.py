@@ -60,7 +60,7 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     """
     keyword = keyword_of(body)
     # The log row's values by attname (hot_path.message_log_insert).
-    message = {
+    message: dict[str, object] = {
         "message_sid": message_sid,
         "direction": MessageLog.Direction.INBOUND,
         "from_number": from_number[:32],
