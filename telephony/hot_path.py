@@ -13,9 +13,11 @@ binds its values and runs the SQL:
 - an INSERT writes every concrete field but the auto key, `GeneratedField`s and fields
   with a `db_default` (the database fills those), a missing value taking the field's
   default, so adding such a field to a log model never breaks a webhook's write;
-- the one thing the ORM cannot say, `ON CONFLICT (sid) DO NOTHING` / `DO UPDATE ... WHERE`
-  (a duplicate or out-of-order delivery changes nothing, without a savepoint), is
-  appended to the compiled INSERT with quoted names; PostgreSQL and SQLite both accept it.
+- a duplicate or out-of-order delivery must change nothing, without a savepoint: `ON
+  CONFLICT (<sid>) DO NOTHING`, and for status callbacks Django's `DO UPDATE SET` plus a
+  `WHERE` (the status is newer). The ORM has no such WHERE, and its ignore_conflicts
+  names no conflict target, so these are appended to the compiled INSERT with quoted
+  names; PostgreSQL and SQLite both accept them.
 
 The webhooks read a clinic as a frozen `ClinicRoute`, never as a half-loaded Clinic.
 A log write that fails is logged at ERROR with its Call/Message SID and counted in
@@ -267,7 +269,7 @@ def clinic_route_get(*, to_number: str) -> ClinicRoute | None:
     return None if row is None else ClinicRoute(*row)
 
 
-# ----------------------------------------------------------------- failed log writes
+# ----------------------------------------------------------------- log writes
 
 
 @contextmanager
@@ -295,14 +297,13 @@ def log_write_failure_count(*, log: str, sid: str, error: BaseException) -> None
     note = {"last_sid": sid[:34], "last_error": f"{type(error).__name__}: {error}"[:300], "last_failed_at": now}
     try:
         with transaction.atomic():
-            counter, created = LogWriteFailure.objects.select_for_update().get_or_create(log=log, defaults={"count": 1, **note})
+            # Two first failures at once: the loser's create hits the unique `log`, and
+            # get_or_create then finds the winner's row, which it adds to.
+            counter, created = LogWriteFailure.objects.get_or_create(log=log, defaults={"count": 1, **note})
             if not created:
                 LogWriteFailure.objects.filter(pk=counter.pk).update(count=F("count") + 1, **note)
     except DatabaseError:
         logger.exception("Could not count the failed %s write of %s either", log, sid)
-
-
-# ----------------------------------------------------------------- voice
 
 
 @compiled_per_vendor
@@ -314,6 +315,9 @@ def _log_insert(vendor: str, model: type[Model]) -> Statement:
 def _log_row_insert(model: type[Model], log: str, values: Mapping[str, object]) -> bool:
     with _log_write(log, str(values[_sid_field(model)])):
         return _log_insert(model).execute(**values) == 1
+
+
+# ----------------------------------------------------------------- voice
 
 
 def call_log_insert(values: Mapping[str, object]) -> bool:
