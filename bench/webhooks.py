@@ -7,7 +7,9 @@ process (bench/loadgen.py) sends correctly signed requests with unique SIDs at 1
 64 connections, each cell in interleaved rounds with the baseline and with one-write, a
 bare view that does one INSERT (the ceiling for any webhook that records each request;
 bench/urls.py). Prints the medians of requests/s and p50/p99 latency, errors, and the
-median of the rounds' ratios to the baseline's requests/s; then the database queries
+median of the rounds' ratios to the baseline's and to one-write's requests/s (with
+--compare-with, the same for another checkout served side by side, every cell
+alternating between the two: a before/after in one run); then the database queries
 per request and the Twilio API calls per provisioning and per audit of 1,000 numbers.
 Exits non-zero on any non-2xx answer, or if a request wrote no log row of its own
 (which would mean it took the duplicate-SID shortcut).
@@ -54,6 +56,12 @@ def main() -> int:
     parser.add_argument(
         "--py-spy", metavar="DIR", help="profile a gunicorn worker with py-spy (pip install py-spy) in each webhook's first round"
     )
+    parser.add_argument(
+        "--compare-with",
+        metavar="DIR",
+        help="another checkout of the project with its own .venv (e.g. a git worktree of an older commit), served "
+        "side by side on the same database (migrated by this checkout); every cell alternates between the two",
+    )
     args = parser.parse_args()
     if args.workers is None:
         args.workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
@@ -69,54 +77,82 @@ def main() -> int:
     clinics_file = Path(tempfile.mkdtemp()) / "clinics.json"
     clinics_file.write_text(json.dumps(clinics))
 
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "dentsignal.wsgi",
-            "-w",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-    )
+    servers = {"this": (base_url, start_server(ROOT, sys.executable, port, args.workers, args.threads))}
+    if args.compare_with:
+        other, other_port = Path(args.compare_with).resolve(), free_port()
+        other_python = str(other / ".venv" / "bin" / "python")
+        other_url = f"http://127.0.0.1:{other_port}"
+        servers[f"other: {other}"] = (other_url, start_server(other, other_python, other_port, args.workers, args.threads))
     try:
-        wait_for(base_url)
-        results: dict[tuple[str, int], list[dict]] = {}
+        for url, _ in servers.values():
+            wait_for(url)
+        results: dict[tuple[str, str, int], list[dict]] = {}
         profiles: dict[tuple[str, int], str] = {}
         for concurrency in (int(c) for c in args.concurrency.split(",")):
-            # Rounds interleave the webhooks with the baseline, so that drift in what the
-            # machine gives us (shared cores) hits all of them alike.
+            # Rounds interleave the webhooks with the baseline (and the two checkouts), so
+            # that drift in what the machine gives us (shared cores) hits all of them alike.
             for round_ in range(args.rounds):
                 for kind in KINDS:
-                    rows_before = log_rows()
-                    spy = None
-                    if args.py_spy and round_ == 0 and kind in WEBHOOKS:
-                        spy = py_spy_start(server.pid, Path(args.py_spy) / f"{kind}-{concurrency}.txt")
-                    result = run_loadgen(base_url, kind, concurrency, args.duration, clinics_file, SANDBOX_AUTH_TOKEN)
-                    if spy:
-                        profiles[(kind, concurrency)] = py_spy_summary(spy)
-                    result["rows"] = log_rows() - rows_before
-                    results.setdefault((kind, concurrency), []).append(result)
+                    # Each checkout goes first in every other round: neither always runs
+                    # right after the other's load.
+                    for label, (url, server) in list(servers.items())[:: -1 if round_ % 2 else 1]:
+                        rows_before = log_rows()
+                        spy = None
+                        if args.py_spy and round_ == 0 and kind in WEBHOOKS and label == "this":
+                            spy = py_spy_start(server.pid, Path(args.py_spy) / f"{kind}-{concurrency}.txt")
+                        result = run_loadgen(url, kind, concurrency, args.duration, clinics_file, SANDBOX_AUTH_TOKEN)
+                        if spy:
+                            profiles[(kind, concurrency)] = py_spy_summary(spy)
+                        result["rows"] = log_rows() - rows_before
+                        results.setdefault((label, kind, concurrency), []).append(result)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for _, server in servers.values():
+            server.send_signal(signal.SIGTERM)
+        for _, server in servers.values():
+            server.wait(timeout=30)
 
     print(
         f"Webhook benchmark, {dt.date.today()}, {os.cpu_count()} cores, gunicorn {args.workers} workers "
         f"({'sync' if args.threads == 1 else f'gthread, {args.threads} threads each'}), "
         f"PostgreSQL, {args.clinics} clinics, {args.rounds} rounds of {args.duration:g} s per cell (medians)"
     )
-    print(f"{'webhook':<10}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs baseline':>13}")
+    failed = False
+    for label in servers:
+        if len(servers) > 1:
+            print(f"\n{label}")
+        failed |= print_table({(k, c): rounds for (lab, k, c), rounds in results.items() if lab == label})
+    for (kind, concurrency), summary in profiles.items():
+        print(f"\npy-spy, one gunicorn worker, {kind} at {concurrency} connections: {summary}")
+    print()
+    print_queries(clinics[0], base_url)
+    print_twilio_calls()
+    if failed:
+        print("Some requests were not answered with 2xx.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def start_server(root: Path, python: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    """gunicorn serving the checkout at `root` on 127.0.0.1:`port` (signatures over that URL)."""
+    return subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            python,
+            *("-m", "gunicorn", "dentsignal.wsgi", "-w", str(workers), "--threads", str(threads)),
+            *("-b", f"127.0.0.1:{port}", "--log-level", "warning"),
+        ],
+        cwd=root,
+        env={**os.environ, "API_BASE_URL": f"http://127.0.0.1:{port}"},
+    )
+
+
+def print_table(results: dict[tuple[str, int], list[dict]]) -> bool:
+    """One checkout's medians per cell, the medians of the rounds' ratios to the baseline
+    and to one-write, and the lowest and highest of the latter; True if any request
+    failed or skipped its log row."""
+    columns = f"{'webhook':<10}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    print(f"{columns}{'vs baseline':>13}{'vs one-write':>14}{'(rounds)':>13}")
     failed = False
     for (kind, concurrency), rounds in results.items():
-        baseline = results[("baseline", concurrency)]
+        baseline, one_write = results[("baseline", concurrency)], results[("one-write", concurrency)]
         errors = sum(r["errors"] for r in rounds)
         failed |= errors > 0
         # Every webhook request carries a new SID, so each one writes its own log row
@@ -126,19 +162,14 @@ def main() -> int:
             print(f"{kind} at {concurrency}: {requests} requests wrote {rows} log rows", file=sys.stderr)
             failed = True
         ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(rounds, baseline, strict=True))
+        to_one_write = [r["rps"] / w["rps"] for r, w in zip(rounds, one_write, strict=True)]
+        spread = f"{min(to_one_write):.2f}-{max(to_one_write):.2f}"
         note = " (request pool exhausted)" if any(r["exhausted"] for r in rounds) else ""
         print(
             f"{kind:<10}{concurrency:>6}{median(rounds, 'rps'):>9.0f}{median(rounds, 'p50_ms'):>9.1f}"
-            f"{median(rounds, 'p99_ms'):>9.1f}{errors:>8}{ratio:>13.2f}{note}"
+            f"{median(rounds, 'p99_ms'):>9.1f}{errors:>8}{ratio:>13.2f}{statistics.median(to_one_write):>14.2f}{spread:>13}{note}"
         )
-    for (kind, concurrency), summary in profiles.items():
-        print(f"\npy-spy, one gunicorn worker, {kind} at {concurrency} connections: {summary}")
-    print()
-    print_queries(clinics[0], base_url)
-    print_twilio_calls()
-    if failed:
-        print("Some requests were not answered with 2xx.", file=sys.stderr)
-    return 1 if failed else 0
+    return failed
 
 
 def setup_django(base_url: str) -> None:
@@ -192,7 +223,7 @@ PROFILE_BUCKETS = [
     ("form parsing", "_load_post_and_files"),
     ("signature", "twilio_signature_valid"),
     ("TwiML", "to_xml ("),
-    ("our SQL helpers", "dentsignal/sql.py"),
+    ("our hot-path helpers", "telephony/hot_path.py"),
     ("our webhook code", "telephony/"),
     ("Django's handler", "get_response ("),
     ("gunicorn: accept, read, write", "gunicorn/"),

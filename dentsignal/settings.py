@@ -92,11 +92,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default's files live in var/ (git-ignored): a fresh clone has none.
     VAR_DIR.mkdir(exist_ok=True)
 else:
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend, minus the health check on connections used < 0.5 s ago.
-        DATABASES["default"]["ENGINE"] = "dentsignal.postgresql"
+    # Persistent connections, as Django documents them: a connection lives up to
+    # CONN_MAX_AGE seconds; with CONN_HEALTH_CHECKS off no request pays a `SELECT 1`
+    # round trip before its first query, and a connection that broke while idle (a
+    # database restart, a firewall) fails at most one request per worker: Django
+    # closes it at the end of that request. Turn the checks on (or lower the age below
+    # the firewall's idle timeout) where idle connections are cut often.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False))
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         # Parameters bound by the server and statements prepared after 5 runs: PostgreSQL
         # parses and plans the webhooks' few statements once per connection, not per

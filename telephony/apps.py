@@ -9,10 +9,10 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
-        # Register the Celery tasks: workflows send them by name (telephony.queue), and
-        # Celery's autodiscovery only imports them in a worker, not in the web process.
-        from . import tasks  # noqa: F401
+        # The system checks register on import. So do the Celery tasks: workflows send
+        # them by name (telephony.queue), and Celery's autodiscovery only imports them in
+        # a worker, not in the web process.
+        from . import checks, tasks  # noqa: F401
 
         if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
             logging.getLogger("telephony").warning(

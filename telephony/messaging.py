@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
 
+from . import hot_path
 from . import twilio_client as twilio
-from .db import status_write_forward_only
 from .models import MessageLog
 from .queue import task_send_on_commit
 from .replies import appointment_when
@@ -28,10 +28,10 @@ def message_status_record(*, message_sid: str, status: str, error_code: int | No
         "created_at": now,
         "updated_at": now,
     }
-    fields = ["status", "status_rank", "updated_at"]
+    update = ["status", "status_rank", "updated_at"]
     if error_code is not None:
-        fields.append("error_code")
-    status_write_forward_only(MessageLog, message, sid_field="message_sid", fields=fields)
+        update.append("error_code")
+    hot_path.message_status_upsert(message, update=update)
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."

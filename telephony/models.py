@@ -128,3 +128,20 @@ class AuditRun(models.Model):
 
     def __str__(self) -> str:
         return f"Audit {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class LogWriteFailure(models.Model):
+    """How many writes of a webhook log (call or message) failed, and the last one.
+
+    A voice webhook answers the caller even when its log write fails; this count (and
+    the ERROR log line) keeps that from going unnoticed: telephony_doctor reports it.
+    """
+
+    log = models.CharField(max_length=20, unique=True)  # telephony.hot_path.CALL_LOG / MESSAGE_LOG
+    count = models.PositiveBigIntegerField(default=0)
+    last_sid = models.CharField(max_length=34, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.log}: {self.count} failed write(s)"

@@ -1,8 +1,8 @@
 """The TwiML the webhooks answer with on their hot path, written as strings.
 
-The SDK's builders (twilio.twiml) build an ElementTree and serialise it: ~80 µs of the
-~215 µs a voice webhook spends beyond a bare Django view besides its database statement
-(bench/profile_webhooks.py). The two shapes answered on every call and every SMS, the
+The SDK's builders (twilio.twiml) build an ElementTree and serialise it: over a third of
+what a voice webhook spends beyond a bare Django view besides its database statement
+(bench/profile_webhooks.py; figures in bench/README.md). The two shapes answered on every call and every SMS, the
 AI agent's <Connect> and an SMS <Message>, are written here directly, escaped exactly
 as ElementTree escapes; tests/telephony/test_twiml.py compares them byte for byte with the SDK's
 output for awkward values. Everything else (the fallbacks, the error messages) uses the

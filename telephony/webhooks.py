@@ -11,9 +11,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from clinics.models import Clinic
-
-from . import calls, messaging, replies, twiml
+from . import calls, hot_path, messaging, replies, twiml
+from .hot_path import ClinicRoute
 from .sids import SID_RE
 from .signatures import twilio_webhook
 
@@ -34,13 +33,13 @@ def _twiml(response: VoiceResponse | str) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
-def _agent_twiml(clinic: Clinic, *, caller: str, call_sid: str) -> str:
+def _agent_twiml(clinic: ClinicRoute, *, caller: str, call_sid: str) -> str:
     """Hand the call to the AI voice agent, telling it which clinic it answers for."""
     parameters = {"clinic_id": str(clinic.id), "clinic_name": clinic.name, "caller": caller, "call_sid": call_sid}
     return twiml.connect_agent(mode=settings.AI_AGENT_MODE, url=settings.AI_AGENT_STREAM_URL, parameters=parameters)
 
 
-def _fallback_twiml(clinic: Clinic) -> VoiceResponse:
+def _fallback_twiml(clinic: ClinicRoute) -> VoiceResponse:
     """No agent (or clinic not live): ring the clinic's own line, else a short message."""
     response = VoiceResponse()
     # Never ring the Twilio number itself: that would loop the call back to us.
@@ -62,24 +61,24 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
     try:
         if logged:
             status = _param(request, "CallStatus", "ringing")
-            target = calls.call_route_and_log(call_sid=call_sid, from_number=caller, to_number=to_number, status=status)
+            clinic = calls.call_route_and_log(call_sid=call_sid, from_number=caller, to_number=to_number, status=status)
         else:
-            target = calls.call_target_for(to_number=to_number)
+            clinic = hot_path.clinic_route_get(to_number=to_number)
     except DatabaseError:
         logger.exception("Clinic lookup failed for an inbound call to %s", to_number)
         response = VoiceResponse()
         response.say(TROUBLE_MESSAGE)
         return _twiml(response)
-    if target.clinic is None:
+    if clinic is None:
         response = VoiceResponse()
         response.say(UNKNOWN_NUMBER_MESSAGE)
         response.hangup()
-    elif target.active and settings.AI_AGENT_STREAM_URL:
-        response = _agent_twiml(target.clinic, caller=caller, call_sid=call_sid)
+    elif clinic.active and settings.AI_AGENT_STREAM_URL:
+        response = _agent_twiml(clinic, caller=caller, call_sid=call_sid)
     else:
-        response = _fallback_twiml(target.clinic)
-    if logged and target.clinic is not None and not target.call_tested:
-        calls.call_checklist_tick(clinic_id=target.clinic.id, call_sid=call_sid)
+        response = _fallback_twiml(clinic)
+    if logged and clinic is not None and not clinic.call_tested:
+        calls.call_checklist_tick(clinic_id=clinic.id, call_sid=call_sid)
     return _twiml(response)
 
 

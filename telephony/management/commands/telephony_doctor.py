@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from telephony import audit
+from telephony.models import LogWriteFailure
 
 EXIT_OK, EXIT_WARNINGS, EXIT_ERRORS, EXIT_AUDIT_FAILED = 0, 1, 2, 3
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             if adopt:
                 changes += audit.adopt_orphans(numbers.findings)
             numbers = audit.number_audit()  # report what is left
-        findings = config + numbers.findings
+        findings = config + numbers.findings + _log_write_findings()
         errors = [f for f in findings if f.severity == audit.ERROR]
         warnings = [f for f in findings if f.severity == audit.WARNING]
         code = EXIT_AUDIT_FAILED if not numbers.success else EXIT_ERRORS if errors else EXIT_WARNINGS if warnings else EXIT_OK
@@ -73,6 +74,24 @@ class Command(BaseCommand):
                 out.write(f"    fix: {f.fix}")
         if not errors and not warnings and numbers.success:
             out.write(self.style.SUCCESS("All good: configuration and numbers match."))
+
+
+def _log_write_findings() -> list[audit.Finding]:
+    """An error per webhook log whose writes failed (counted by telephony.hot_path)."""
+    return [
+        audit.Finding(
+            code="log_writes_failed",
+            severity=audit.ERROR,
+            message=f"{f.count} webhook {f.log} write(s) failed, the last for {f.last_sid} "
+            f"at {f.last_failed_at:%Y-%m-%d %H:%M:%S %Z}: {f.last_error}",
+            fix="Calls were answered but not logged (status callbacks and SMS got a 500 for Twilio to retry). Find the "
+            "cause in the ERROR lines of logger telephony.hot_path (often a model changed without its migration: run "
+            '`manage.py migrate`); once fixed, clear the count: `manage.py shell -c "from telephony.models import '
+            f"LogWriteFailure; LogWriteFailure.objects.filter(log='{f.log}').delete()\"`.",
+            details={"log": f.log, "count": f.count, "last_sid": f.last_sid},
+        )
+        for f in LogWriteFailure.objects.filter(count__gt=0).order_by("log")
+    ]
 
 
 def _summary(code: int, errors: list, warnings: list, audit_error: str) -> str:
