@@ -1,5 +1,7 @@
 """Forms shared by the admin pages and the admin API."""
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -36,8 +38,9 @@ class ProvisionNumberForm(forms.Form):
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages[0], code="invalid") from exc
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         number, area_code = data.get("phone_number"), data.get("area_code")
         if number and area_code and not number.startswith(f"+1{area_code}"):
             self.add_error("phone_number", f"{number} is not in area code {area_code}.")

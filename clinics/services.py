@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -72,7 +72,9 @@ def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> N
     clinic.save(update_fields=["number_state", "number_state_changed_at", "send_failed_at", "updated_at", *fields])
 
 
-def _event(clinic: Clinic | None, kind: str, *, number: str | None = "", sid: str = "", detail: str = "", actor=None) -> None:
+def _event(
+    clinic: Clinic | None, kind: str, *, number: str | None = "", sid: str = "", detail: str = "", actor: User | None = None
+) -> None:
     NumberEvent.objects.create(
         clinic=clinic,
         clinic_name=clinic.name if clinic else "",
@@ -116,7 +118,7 @@ def clinic_number_provision_request(
     area_code: str,
     friendly_name: str = "",
     phone_number: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Clinic:
     """Move the clinic to `provisioning` (the purchase itself is the workflow's task).
 
@@ -283,7 +285,7 @@ def clinic_number_webhooks_saved(*, phone_sid: str, webhooks: dict, actor=None) 
     return clinic
 
 
-def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> Clinic:
+def clinic_number_release_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
     """Move the clinic to `releasing` (the release itself is the workflow's task)."""
     with transaction.atomic():
         clinic = _clinic_lock(clinic_id)
@@ -356,7 +358,7 @@ def clinic_number_release_fail(*, phone_sid: str, error: str, code: int | None =
         return _fail(clinic, expected=NumberState.RELEASING, error=error, code=code, number=number, sid=phone_sid)
 
 
-def clinic_checklist_tick(*, clinic_id: int, step: str, actor: AbstractBaseUser | None = None, note: str = "") -> bool:
+def clinic_checklist_tick(*, clinic_id: int, step: str, actor: User | None = None, note: str = "") -> bool:
     """Mark a checklist step done (once); return True if this call ticked it."""
     if step not in OnboardingStep.values:
         raise ClinicInputError(f"Unknown checklist step {step!r}.")
@@ -367,7 +369,7 @@ def clinic_checklist_tick(*, clinic_id: int, step: str, actor: AbstractBaseUser 
 
 
 def clinic_number_adopt(
-    *, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, actor: AbstractBaseUser | None = None
+    *, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, actor: User | None = None
 ) -> Clinic:
     """Give a clinic without a number an orphan number the account already owns.
 

@@ -122,7 +122,7 @@ def provision_number(request: HttpRequest) -> JsonResponse:
     form = ApiProvisionNumberForm(data={k: v for k, v in payload.items() if k in ALLOWED_FIELDS and k not in errors})
     if not form.is_valid() or errors:
         for name, messages in form.errors.items():
-            errors.setdefault(name, list(messages))
+            errors.setdefault(name, [str(message) for message in messages])
         return json_error(400, "Invalid input.", errors=errors)
     data = form.cleaned_data
     try:

@@ -1,6 +1,6 @@
 """Authentication for the admin API: a staff session, or `Authorization: Bearer <token>`."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
@@ -14,13 +14,14 @@ class ApiAuthError(Exception):
         self.status = status
 
 
-def api_staff_user(request: HttpRequest) -> AbstractBaseUser:
+def api_staff_user(request: HttpRequest) -> User:
     """The staff user making this API request, or raise ApiAuthError (401/403).
 
     A bearer token is checked against the stored hashes; a session must also pass
     Django's CSRF check, since a browser sends its cookie on any site's request.
     """
     header = request.headers.get("Authorization", "")
+    user: User | AnonymousUser
     if header:
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
@@ -35,15 +36,20 @@ def api_staff_user(request: HttpRequest) -> AbstractBaseUser:
         if not user.is_authenticated:
             raise ApiAuthError(401, "Log in as staff or send an API token ('Authorization: Bearer <token>').")
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            rejected: HttpResponse | None = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+            rejected: HttpResponse | None = CsrfViewMiddleware(_no_response).process_view(request, _no_response, (), {})
             if rejected is not None:
                 raise ApiAuthError(403, "CSRF check failed: a session needs the CSRF token; scripts should use an API token.")
-    if not user.is_staff:
+    if not user.is_authenticated or not user.is_staff:
         raise ApiAuthError(403, "Only staff may use the admin API.")
     return user
 
 
-def api_permission_require(user: AbstractBaseUser, permission: str) -> None:
+def _no_response(request: HttpRequest) -> HttpResponse:
+    """A stand-in view for running Django's CSRF check alone (it only reads the view's csrf_exempt flag)."""
+    return HttpResponse()
+
+
+def api_permission_require(user: User, permission: str) -> None:
     """Raise ApiAuthError(403) with a sentence naming `permission` unless `user` holds it.
 
     Checked before the body is read, so a refused request changes nothing and sends

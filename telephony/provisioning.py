@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -113,7 +113,7 @@ def clinic_number_provision_request(
     area_code: str,
     friendly_name: str = "",
     phone_number: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Clinic:
     """Move the clinic to `provisioning` and send the purchase task after commit.
 
@@ -247,7 +247,7 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tupl
 # --------------------------------------------------------------------------- release
 
 
-def clinic_number_release_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> Clinic:
+def clinic_number_release_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
     """Move the clinic to `releasing` and send the release task after commit.
 
     Raises ClinicNumberError when the clinic has no number or is already releasing.
@@ -320,7 +320,7 @@ def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -
     task_send_on_commit(TASK_ADOPT, clinic_id, phone_sid_clean(phone_sid), phone_number)
 
 
-def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: AbstractBaseUser | None = None) -> str:
+def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
     """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
     try:
         clinic = clinic_services.clinic_number_adopt(
