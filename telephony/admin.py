@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from clinics.admin import SafeSelectionMixin, permission_require
+from dentsignal.admin_tools import SafeSelectionMixin, permission_require
 
 from . import audit, provisioning
 from .models import ApiToken, AuditRun, CallLog, MessageLog
