@@ -142,3 +142,9 @@ def relay_session_record(*, call_sid: str, session_status: str, session_id: str 
     for event in RELAY_SESSION_EVENTS.get(session_status, ()):
         started = stream_event_record(call_sid=call_sid, event=event, stream_sid=session_id, error=error)
     return started
+
+
+def call_test_latest(*, clinic_id: int) -> CallLog | None:
+    """The clinic's latest inbound call whose answer was noted (while its "test inbound
+    call" step was open): what the clinic page explains until the agent has answered."""
+    return CallLog.objects.filter(clinic_id=clinic_id).exclude(answered_by="").order_by("-created_at", "-id").first()
