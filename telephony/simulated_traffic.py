@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
 from django.urls import resolve
 from twilio.request_validator import RequestValidator
 
@@ -72,6 +71,9 @@ def twilio_signature(path: str, form: dict[str, str]) -> str:
 
 def _post(path: str, form: dict[str, str]) -> HttpResponse:
     """POST `form`, signed, to the view that serves `path` (no HTTP: the view itself)."""
+    # Imported here: the admin imports this module, and production needs no test tools.
+    from django.test import RequestFactory
+
     request: HttpRequest = RequestFactory().post(path, form, HTTP_X_TWILIO_SIGNATURE=twilio_signature(path, form))
     view: Callable[[HttpRequest], HttpResponse] = resolve(path).func
     return view(request)
