@@ -3,6 +3,7 @@ which change the clinic's state and send the tasks; the admin never sends tasks 
 
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -14,7 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import messaging, provisioning, twilio_service
+from telephony import calls, messaging, provisioning, simulated_traffic, twilio_service
+from telephony.models import CallAnswer, CallLog
 
 from . import services
 from .forms import ProvisionNumberForm
@@ -83,12 +85,13 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "requested_area_code",
         "webhooks_display",
         "checklist_display",
+        "test_call_display",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("name", "office_phone")}),
-        ("Onboarding", {"fields": ("next_step", "checklist_display")}),
+        ("Onboarding", {"fields": ("next_step", "checklist_display", "test_call_display")}),
         (
             "Twilio number",
             {
@@ -190,6 +193,34 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             format_html_join("", "<li>{} {} <small>({})</small></li>", rows),
         )
 
+    @admin.display(description="Test call")
+    def test_call_display(self, clinic: Clinic) -> str:
+        """Whether a test call reached the AI agent; if not, why, linking to that call."""
+        if clinic.pk is None:
+            return "—"
+        if clinic.checklist_items.filter(step=OnboardingStep.TEST_INBOUND_CALL).exists():
+            return "The AI agent answered a test call (its stream started)."
+        call = calls.call_test_latest(clinic_id=clinic.pk)
+        if call is None:
+            return "No test call yet. The step is ticked when the AI agent's stream starts for a call to this number."
+        return format_html(
+            '<a href="{}" class="test-call-link">Last test call</a> ({}): {}',
+            reverse("admin:telephony_calllog_changelist") + "?q=" + call.call_sid,
+            f"{call.created_at:%Y-%m-%d %H:%M}",
+            self._test_call_outcome(call),
+        )
+
+    @staticmethod
+    def _test_call_outcome(call: CallLog) -> str:
+        if call.answered_by != CallAnswer.AGENT:
+            place = "the office line" if call.answered_by == CallAnswer.OFFICE_LINE else "a spoken message"
+            return f"reached {place}, not the agent: {call.fallback_reason or 'the agent was not used'}."
+        if call.stream_started_at is not None:
+            return "the AI agent answered."
+        if call.stream_error:
+            return f"handed to the AI agent, whose stream failed: {call.stream_error}."
+        return "handed to the AI agent, but Twilio has not reported its stream as started."
+
     # ------------------------------------------------------------------ permissions
     # Each number power is its own permission (clinics.Clinic.Meta.permissions); an action
     # declares it with @admin.action(permissions=[name]) and Django calls
@@ -203,6 +234,10 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
     def has_update_number_webhooks_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("clinics.update_number_webhooks")
+
+    def has_simulate_test_traffic_permission(self, request: HttpRequest) -> bool:
+        """Simulated test traffic: the sandbox Twilio only, and the permission."""
+        return settings.TWILIO_SANDBOX and request.user.has_perm("clinics.simulate_test_traffic")
 
     # ------------------------------------------------------------------ actions
 
@@ -316,6 +351,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             path("<int:clinic_id>/provision/", view(self.provision_view), name="clinics_clinic_provision"),
             path("<int:clinic_id>/release/", view(self.release_view), name="clinics_clinic_release"),
             path("<int:clinic_id>/listing-done/", view(self.listing_done_view), name="clinics_clinic_listing_done"),
+            path("<int:clinic_id>/simulate-test-traffic/", view(self.simulate_view), name="clinics_clinic_simulate"),
             *super().get_urls(),
         ]
 
@@ -364,6 +400,21 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         self._tick_listing(request, clinic)
         return redirect("admin:clinics_clinic_change", clinic.pk)
 
+    def simulate_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        """Sandbox only: a signed test call and SMS through our own webhooks, reported."""
+        clinic = self._clinic_for(request, clinic_id, "clinics.simulate_test_traffic")
+        if not settings.TWILIO_SANDBOX:
+            raise Http404("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not clinic.twilio_number:
+            self.message_user(request, f"{clinic.name} has no number to call yet: provision one first.", messages.ERROR)
+            return redirect("admin:clinics_clinic_change", clinic.pk)
+        result = simulated_traffic.traffic_simulate(twilio_number=clinic.twilio_number)
+        for step in result.steps:
+            self.message_user(request, step)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+
     def _tick_listing(self, request: HttpRequest, clinic: Clinic) -> None:
         if not clinic.twilio_number:
             self.message_user(request, f"Skipped {clinic.name}: it has no number to list yet.", messages.WARNING)
@@ -390,6 +441,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 and bool(clinic.twilio_number)
                 and not clinic.checklist_items.filter(step=OnboardingStep.UPDATE_LISTING).exists(),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
+                can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

@@ -70,6 +70,8 @@ class Clinic(models.Model):
             ("provision_number", "Can provision (buy) a clinic's Twilio number"),
             ("release_number", "Can release a clinic's Twilio number"),
             ("update_number_webhooks", "Can reset the webhooks of a clinic's Twilio number"),
+            # Sandbox Twilio only: signed test traffic through our own webhooks (clinics.admin).
+            ("simulate_test_traffic", "Can simulate a test call and SMS to a clinic's number (sandbox Twilio)"),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from django.urls import path
 from django.views import defaults
 
 from telephony import api, webhooks
-from telephony.webhook_paths import SMS_PATH, STATUS_PATH, VOICE_PATH
+from telephony.webhook_paths import SMS_PATH, STATUS_PATH, STREAM_STATUS_PATH, VOICE_PATH
 
 admin.site.site_header = "DentSignal"
 admin.site.site_title = "DentSignal admin"
@@ -18,6 +18,7 @@ urlpatterns = [
     path(VOICE_PATH.lstrip("/"), webhooks.inbound_voice, name="twilio-voice"),
     path(SMS_PATH.lstrip("/"), webhooks.inbound_sms, name="twilio-sms"),
     path(STATUS_PATH.lstrip("/"), webhooks.status_callback, name="twilio-status"),
+    path(STREAM_STATUS_PATH.lstrip("/"), webhooks.stream_status, name="twilio-stream-status"),
     path("api/admin/provision-number", api.provision_number, name="api-provision-number"),
     path("api/admin/clinics/<int:clinic_id>/number", api.clinic_number, name="api-clinic-number"),
 ]

@@ -56,8 +56,17 @@ class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
 @admin.register(CallLog)
 class CallLogAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "clinic", "from_number", "to_number", "status", "duration_seconds")
-    list_filter = ("status", "clinic")
+    list_display = (
+        "created_at",
+        "clinic",
+        "from_number",
+        "to_number",
+        "status",
+        "duration_seconds",
+        "answered_by",
+        "stream_status",
+    )
+    list_filter = ("status", "answered_by", "stream_status", "clinic")
     search_fields = ("call_sid", "from_number", "to_number")
     readonly_fields = [f.name for f in CallLog._meta.fields]
 

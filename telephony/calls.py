@@ -1,16 +1,18 @@
-"""Inbound calls: which clinic answers, the call log, and call status updates."""
+"""Inbound calls: which clinic answers, the call log, call status updates, and the AI
+agent's stream events (the proof that the agent, not a fallback, answered)."""
 
 from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from clinics.models import OnboardingStep
 
 from . import hot_path
 from .hot_path import ClinicRoute
+from .models import CallLog
 from .statuses import call_status_rank
 
 logger = logging.getLogger(__name__)
@@ -76,9 +78,73 @@ def call_status_record(*, call_sid: str, status: str, duration: int | None, sequ
     hot_path.call_status_upsert(call, update=update)
 
 
-def call_checklist_tick(*, clinic_id: int, call_sid: str) -> None:
-    """Tick "test inbound call" on the clinic's first real call (only then: no cost after)."""
+def call_answer_record(*, call_sid: str, answered_by: str, reason: str) -> None:
+    """Note on the call's log row how the voice webhook answered (agent, office line or a
+    message) and why not the agent; one UPDATE. A failure is logged, never raised: the
+    caller is answered anyway."""
     try:
-        hot_path.checklist_step_tick(clinic_id=clinic_id, step=OnboardingStep.TEST_INBOUND_CALL, note=f"first call {call_sid}")
+        hot_path.call_answer_update(call_sid=call_sid, answered_by=answered_by, reason=reason)
     except DatabaseError:
-        logger.exception("Could not tick the inbound-call step for clinic %s", clinic_id)
+        logger.warning("Could not note how call %s was answered", call_sid, exc_info=True)
+
+
+# Twilio's <Stream> statusCallback events (TwiML docs, "<Stream>": StreamEvent), ranked so
+# that the call log's stream status only moves forward: a late "started" never hides a
+# "stopped", and an error stays visible (stream_error) whatever comes after it.
+STREAM_STARTED, STREAM_STOPPED, STREAM_ERROR = "stream-started", "stream-stopped", "stream-error"
+STREAM_EVENT_RANKS = {STREAM_STARTED: 1, STREAM_ERROR: 2, STREAM_STOPPED: 3}
+# A <ConversationRelay> session reports only its end, as SessionStatus on the <Connect>
+# action request (TwiML docs, "<ConversationRelay>"): a session that ended or completed
+# ran, so the agent had the call; a failed one never connected.
+RELAY_SESSION_EVENTS = {
+    "completed": (STREAM_STARTED, STREAM_STOPPED),
+    "ended": (STREAM_STARTED, STREAM_STOPPED),
+    "failed": (STREAM_ERROR,),
+}
+
+
+def stream_event_record(*, call_sid: str, event: str, stream_sid: str = "", error: str = "") -> bool:
+    """Record one of the AI agent's stream events (a STREAM_EVENT_RANKS key) on the call's
+    log row, created if the CallSid is unknown; repeats and late deliveries change nothing.
+
+    On "stream-started" for a call to a clinic's number, tick that clinic's "test inbound
+    call" step: the agent answered. Returns whether the stream has started for this call.
+    """
+    now, rank = timezone.now(), STREAM_EVENT_RANKS[event]
+    with transaction.atomic():
+        call, _ = CallLog.objects.select_for_update().get_or_create(
+            call_sid=call_sid, defaults={"created_at": now, "updated_at": now}
+        )
+        changed: dict[str, object] = {"updated_at": now}
+        if rank > call.stream_status_rank:
+            changed.update(stream_status=event, stream_status_rank=rank)
+        if event == STREAM_STARTED and call.stream_started_at is None:
+            changed["stream_started_at"] = now
+        if stream_sid and not call.stream_sid:
+            changed["stream_sid"] = stream_sid[:40]
+        if error:
+            changed["stream_error"] = error[:300]
+        for name, value in changed.items():
+            setattr(call, name, value)
+        call.save(update_fields=list(changed))
+    if event == STREAM_STARTED and call.clinic_id is not None:
+        hot_path.checklist_step_tick(
+            clinic_id=call.clinic_id, step=OnboardingStep.TEST_INBOUND_CALL, note=f"AI agent answered call {call_sid}"
+        )
+    return call.stream_started_at is not None
+
+
+def relay_session_record(*, call_sid: str, session_status: str, session_id: str = "", error: str = "") -> bool:
+    """Record a ConversationRelay session's end (its SessionStatus) as the stream events it
+    implies (RELAY_SESSION_EVENTS); an unknown status records nothing. Returns whether the
+    agent's session ran."""
+    started = False
+    for event in RELAY_SESSION_EVENTS.get(session_status, ()):
+        started = stream_event_record(call_sid=call_sid, event=event, stream_sid=session_id, error=error)
+    return started
+
+
+def call_test_latest(*, clinic_id: int) -> CallLog | None:
+    """The clinic's latest inbound call whose answer was noted (while its "test inbound
+    call" step was open): what the clinic page explains until the agent has answered."""
+    return CallLog.objects.filter(clinic_id=clinic_id).exclude(answered_by="").order_by("-created_at", "-id").first()

@@ -326,6 +326,14 @@ def call_log_insert(values: Mapping[str, object]) -> bool:
     return _log_row_insert(CallLog, CALL_LOG, values)
 
 
+def call_answer_update(*, call_sid: str, answered_by: str, reason: str) -> None:
+    """Note on the call's log row how the voice webhook answered it and why not the agent
+    (one UPDATE, while the clinic's call step is open). Raises DatabaseError (after a
+    savepoint inside a transaction); not counted: it fails with the row's insert, which is."""
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        CallLog.objects.filter(call_sid=call_sid).update(answered_by=answered_by, fallback_reason=reason[:200])
+
+
 @compiled_per_vendor
 def _route_and_log(vendor: str) -> Statement:
     """PostgreSQL: the route read and the call log insert in one statement (a

@@ -42,6 +42,14 @@ class ApiToken(models.Model):
         return token, raw
 
 
+class CallAnswer(models.TextChoices):
+    """Who answered an inbound call, as our voice webhook decided."""
+
+    AGENT = "agent", "Handed to the AI agent"
+    OFFICE_LINE = "office_line", "Office line (fallback)"
+    MESSAGE = "message", "Spoken message (fallback)"
+
+
 class CallLog(models.Model):
     """One call to (or status of) a clinic's number; statuses only move forward."""
 
@@ -56,6 +64,18 @@ class CallLog(models.Model):
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # How our voice webhook answered (recorded while the clinic's "test inbound call" step
+    # is open: that is when staff need to know), and why, when it was not the agent.
+    answered_by = models.CharField(max_length=12, choices=CallAnswer.choices, blank=True, default="")
+    fallback_reason = models.CharField(max_length=200, blank=True, default="")
+    # The AI agent's stream, from its statusCallback (or a ConversationRelay session's end):
+    # the furthest event so far (forward only, by stream_status_rank), when it started
+    # (the proof the agent answered), and the last error Twilio reported.
+    stream_status = models.CharField(max_length=20, blank=True, default="")
+    stream_status_rank = models.PositiveSmallIntegerField(default=0)
+    stream_sid = models.CharField(max_length=40, blank=True, default="")
+    stream_started_at = models.DateTimeField(null=True, blank=True, default=None)
+    stream_error = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -54,13 +54,27 @@ def xml_attribute(value: str) -> str:
     return value
 
 
-def connect_agent(*, mode: str, url: str, parameters: Mapping[str, str]) -> str:
+def connect_agent(*, mode: str, url: str, parameters: Mapping[str, str], status_callback: str = "") -> str:
     """<Response><Connect><Stream|ConversationRelay url=…> with a <Parameter> for each
-    item, as VoiceResponse + Connect.stream()/.conversation_relay() + .parameter() give."""
+    item, as VoiceResponse + Connect.stream()/.conversation_relay() + .parameter() give.
+
+    With `status_callback`, Twilio reports whether the agent really answered: a <Stream>
+    carries statusCallback + statusCallbackMethod="POST" (stream-started, stream-stopped,
+    stream-error: TwiML docs, "<Stream>" attributes); <ConversationRelay> has no such
+    attribute, so <Connect> carries action + method="POST", which Twilio requests with
+    SessionStatus when the session ends (TwiML docs, "<ConversationRelay>"). Attributes
+    are in the SDK's (sorted) order.
+    """
     noun = AGENT_NOUNS[mode]
+    connect, attributes = "<Connect>", f'url="{xml_attribute(url)}"'
+    if status_callback and mode == "stream":
+        callback = xml_attribute(status_callback)
+        attributes = f'statusCallback="{callback}" statusCallbackMethod="POST" {attributes}'
+    elif status_callback:
+        connect = f'<Connect action="{xml_attribute(status_callback)}" method="POST">'
     items = "".join(f'<Parameter name="{xml_attribute(n)}" value="{xml_attribute(v)}" />' for n, v in parameters.items())
-    body = f'<{noun} url="{xml_attribute(url)}">{items}</{noun}>' if items else f'<{noun} url="{xml_attribute(url)}" />'
-    return f"{XML_DECLARATION}<Response><Connect>{body}</Connect></Response>"
+    body = f"<{noun} {attributes}>{items}</{noun}>" if items else f"<{noun} {attributes} />"
+    return f"{XML_DECLARATION}<Response>{connect}{body}</Connect></Response>"
 
 
 def message_reply(text: str) -> str:

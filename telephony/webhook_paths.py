@@ -8,5 +8,9 @@ webhook URLs set on every number (telephony/webhook_urls.py).
 VOICE_PATH = "/inbound/voice"
 SMS_PATH = "/api/sms/inbound"
 STATUS_PATH = "/twilio/status"
+# The AI agent's <Connect><Stream statusCallback> (stream-started/-stopped/-error) and the
+# <Connect action> Twilio requests when a <ConversationRelay> session ends: set in the
+# TwiML of each call, not on the number.
+STREAM_STATUS_PATH = "/twilio/stream-status"
 # Every path Twilio calls; a webhook added later belongs here too.
-WEBHOOK_PATHS = (VOICE_PATH, SMS_PATH, STATUS_PATH)
+WEBHOOK_PATHS = (VOICE_PATH, SMS_PATH, STATUS_PATH, STREAM_STATUS_PATH)

@@ -2,9 +2,19 @@
 
 from django.conf import settings
 
-from .webhook_paths import SMS_PATH, STATUS_PATH, VOICE_PATH, WEBHOOK_PATHS
+from .webhook_paths import SMS_PATH, STATUS_PATH, STREAM_STATUS_PATH, VOICE_PATH, WEBHOOK_PATHS
 
-__all__ = ["SMS_PATH", "STATUS_PATH", "VOICE_PATH", "WEBHOOK_METHOD", "WEBHOOK_PATHS", "webhook_params", "webhook_urls"]
+__all__ = [
+    "SMS_PATH",
+    "STATUS_PATH",
+    "STREAM_STATUS_PATH",
+    "VOICE_PATH",
+    "WEBHOOK_METHOD",
+    "WEBHOOK_PATHS",
+    "stream_status_url",
+    "webhook_params",
+    "webhook_urls",
+]
 
 WEBHOOK_METHOD = "POST"
 
@@ -26,3 +36,9 @@ def webhook_params() -> dict[str, str]:
         "status_callback": urls["status_callback"],
         "status_callback_method": WEBHOOK_METHOD,
     }
+
+
+def stream_status_url() -> str:
+    """Where Twilio reports the AI agent's stream events (and a ConversationRelay session's
+    end) for a call: API_BASE_URL + STREAM_STATUS_PATH, put in each call's TwiML."""
+    return settings.API_BASE_URL.rstrip("/") + STREAM_STATUS_PATH

@@ -1,4 +1,5 @@
-"""Twilio's three webhooks: inbound voice, inbound SMS, status callbacks.
+"""Twilio's webhooks: inbound voice, inbound SMS, status callbacks, and the AI agent's
+stream status (set in each agent call's TwiML).
 
 Each is POST-only, CSRF-exempt and requires a valid X-Twilio-Signature (see
 signatures.py). They read only the parameters they need: Twilio adds new ones over time.
@@ -13,8 +14,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from . import calls, hot_path, messaging, replies, twiml
 from .hot_path import ClinicRoute
+from .models import CallAnswer
 from .sids import SID_RE
 from .signatures import twilio_webhook
+from .webhook_urls import stream_status_url
 
 logger = logging.getLogger(__name__)
 # Twilio SIDs: two letters and 32 hex digits. Anything else is not from Twilio.
@@ -36,19 +39,33 @@ def _twiml(response: VoiceResponse | str) -> HttpResponse:
 def _agent_twiml(clinic: ClinicRoute, *, caller: str, call_sid: str) -> str:
     """Hand the call to the AI voice agent, telling it which clinic it answers for."""
     parameters = {"clinic_id": str(clinic.id), "clinic_name": clinic.name, "caller": caller, "call_sid": call_sid}
-    return twiml.connect_agent(mode=settings.AI_AGENT_MODE, url=settings.AI_AGENT_STREAM_URL, parameters=parameters)
+    # Twilio reports on stream_status_url whether the agent's stream really started.
+    return twiml.connect_agent(
+        mode=settings.AI_AGENT_MODE, url=settings.AI_AGENT_STREAM_URL, parameters=parameters, status_callback=stream_status_url()
+    )
 
 
-def _fallback_twiml(clinic: ClinicRoute) -> VoiceResponse:
-    """No agent (or clinic not live): ring the clinic's own line, else a short message."""
+def _fallback_twiml(clinic: ClinicRoute) -> tuple[VoiceResponse, str]:
+    """No agent (or clinic not live): ring the clinic's own line, else a short message;
+    with the CallAnswer it amounts to."""
     response = VoiceResponse()
     # Never ring the Twilio number itself: that would loop the call back to us.
     # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
     if clinic.office_phone and clinic.office_phone != clinic.twilio_number:
         response.dial(twiml.xml_safe(clinic.office_phone), caller_id=twiml.xml_safe(clinic.twilio_number or "") or None)
-    else:
-        response.say(twiml.xml_safe(NO_AGENT_MESSAGE.format(name=clinic.name)))
-    return response
+        return response, CallAnswer.OFFICE_LINE
+    response.say(twiml.xml_safe(NO_AGENT_MESSAGE.format(name=clinic.name)))
+    return response, CallAnswer.MESSAGE
+
+
+def _fallback_reason(clinic: ClinicRoute) -> str:
+    """Why a call to this clinic did not go to the AI agent, in words staff can act on."""
+    reasons = []
+    if not settings.AI_AGENT_STREAM_URL:
+        reasons.append("no AI agent is configured (AI_AGENT_STREAM_URL is empty)")
+    if not clinic.active:
+        reasons.append(f"the clinic's number is not active (it is {clinic.number_state})")
+    return "; ".join(reasons)
 
 
 @twilio_webhook
@@ -70,16 +87,24 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
         response.say(TROUBLE_MESSAGE)
         return _twiml(response)
     if clinic is None:
-        response = VoiceResponse()
-        response.say(UNKNOWN_NUMBER_MESSAGE)
-        response.hangup()
-    elif clinic.active and settings.AI_AGENT_STREAM_URL:
-        response = _agent_twiml(clinic, caller=caller, call_sid=call_sid)
+        unknown = VoiceResponse()
+        unknown.say(UNKNOWN_NUMBER_MESSAGE)
+        unknown.hangup()
+        return _twiml(unknown)
+    answer: VoiceResponse | str
+    if clinic.active and settings.AI_AGENT_STREAM_URL:
+        answer = _agent_twiml(clinic, caller=caller, call_sid=call_sid)
+        answered_by, reason = str(CallAnswer.AGENT), ""
     else:
-        response = _fallback_twiml(clinic)
-    if logged and clinic is not None and not clinic.call_tested:
-        calls.call_checklist_tick(clinic_id=clinic.id, call_sid=call_sid)
-    return _twiml(response)
+        answer, answered_by = _fallback_twiml(clinic)
+        reason = _fallback_reason(clinic)
+    # The "test inbound call" step is ticked by the agent's stream-started callback
+    # (stream_status), never here: a call the fallback answered proves nothing about the
+    # agent. Until the step is ticked, the log notes how the call was answered and why,
+    # for the clinic page; once it is, this costs nothing.
+    if logged and not clinic.call_tested:
+        calls.call_answer_record(call_sid=call_sid, answered_by=answered_by, reason=reason)
+    return _twiml(answer)
 
 
 @twilio_webhook
@@ -126,3 +151,36 @@ def status_callback(request: HttpRequest) -> HttpResponse:
             "Expected a Twilio CallSid with CallStatus, or MessageSid with MessageStatus.", status=400, content_type="text/plain"
         )
     return HttpResponse(status=204)
+
+
+@twilio_webhook
+def stream_status(request: HttpRequest) -> HttpResponse:
+    """The AI agent's stream for a call: a <Stream> statusCallback (StreamEvent; 204) or
+    the <Connect> action of a <ConversationRelay> session that ended (SessionStatus;
+    answered with an empty <Response />, which ends the call as no action would).
+
+    Recorded on the call log; stream-started ticks the clinic's "test inbound call" step.
+    """
+    call_sid = _param(request, "CallSid")
+    if not SID_RE.match(call_sid):
+        return HttpResponse("CallSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
+    event, session_status = _param(request, "StreamEvent"), _param(request, "SessionStatus")
+    if event:
+        if event not in calls.STREAM_EVENT_RANKS:
+            expected = ", ".join(calls.STREAM_EVENT_RANKS)
+            return HttpResponse(f"StreamEvent must be one of {expected}.", status=400, content_type="text/plain")
+        calls.stream_event_record(
+            call_sid=call_sid, event=event, stream_sid=_param(request, "StreamSid"), error=_param(request, "StreamError")
+        )
+        return HttpResponse(status=204)
+    if session_status:
+        error = " ".join(filter(None, (_param(request, "ErrorCode"), _param(request, "ErrorMessage"))))
+        calls.relay_session_record(
+            call_sid=call_sid, session_status=session_status, session_id=_param(request, "SessionId"), error=error
+        )
+        return _twiml(VoiceResponse())
+    return HttpResponse(
+        "Expected StreamEvent (a <Stream> status callback) or SessionStatus (a <ConversationRelay> session's end).",
+        status=400,
+        content_type="text/plain",
+    )

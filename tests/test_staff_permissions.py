@@ -28,6 +28,7 @@ ONBOARDING_STAFF = {
     "clinics.provision_number",
     "clinics.release_number",
     "clinics.update_number_webhooks",
+    "clinics.simulate_test_traffic",
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",
@@ -233,6 +234,7 @@ def test_reminders_need_their_own_permission(clerk, onboarding, appointment, san
         ("provision", "post", {"apply": "1", "area_code": "512"}),
         ("release", "get", {}),
         ("release", "post", {"apply": "1"}),
+        ("simulate", "post", {}),
     ],
 )
 @pytest.mark.parametrize("who", ["bare", "clerk"])

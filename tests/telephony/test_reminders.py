@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from clinics.models import Appointment, Patient
 from telephony import provisioning, tasks
-from telephony.models import MessageLog
+from telephony.models import CallLog, MessageLog
+from telephony.sids import sid_is_valid
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.
@@ -93,3 +94,49 @@ def test_sign_request_command_prints_a_curl_the_webhook_accepts(client, capsys, 
 
     assert response.status_code == 200
     assert b"not in service" in response.content
+
+
+def _signed_curl(capsys, *args):
+    import shlex
+    from urllib.parse import parse_qs
+
+    call_command("twilio_sign_request", *args)
+    argv = shlex.split(capsys.readouterr().out)
+    header = argv[argv.index("-H") + 1].split(": ", 1)[1]
+    data = argv[argv.index("--data") + 1]
+    return header, data, {key: values[0] for key, values in parse_qs(data).items()}
+
+
+def test_sign_request_makes_a_fresh_sid_each_run_unless_given(client, capsys, settings):
+    settings.API_BASE_URL = "http://testserver"
+    first = _signed_curl(capsys, "voice", "--to", "+15125550142")[2]["CallSid"]
+    second = _signed_curl(capsys, "voice", "--to", "+15125550142")[2]["CallSid"]
+    sms_one = _signed_curl(capsys, "sms", "--to", "+15125550142")[2]["MessageSid"]
+    sms_two = _signed_curl(capsys, "sms", "--to", "+15125550142")[2]["MessageSid"]
+    given = _signed_curl(capsys, "voice", "CallSid=CA" + "1" * 32)[2]["CallSid"]
+
+    assert first != second and sms_one != sms_two
+    assert all(sid_is_valid(sid, prefix="CA") for sid in (first, second))
+    assert all(sid_is_valid(sid, prefix="SM") for sid in (sms_one, sms_two))
+    assert given == "CA" + "1" * 32
+
+    # Two runs are two calls, not a retry of one: both are logged.
+    for _ in range(2):
+        header, data, _form = _signed_curl(capsys, "voice", "--to", "+15125550142")
+        response = client.post(
+            "/inbound/voice", data, content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=header
+        )
+        assert response.status_code == 200
+    assert CallLog.objects.count() == 2
+
+
+def test_sign_request_signs_a_stream_callback_the_webhook_accepts(client, capsys, settings):
+    settings.API_BASE_URL = "http://testserver"
+    header, data, form = _signed_curl(capsys, "stream", "StreamEvent=stream-stopped")
+
+    response = client.post(
+        "/twilio/stream-status", data, content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=header
+    )
+
+    assert response.status_code == 204
+    assert CallLog.objects.get(call_sid=form["CallSid"]).stream_status == "stream-stopped"

@@ -34,9 +34,15 @@ AWKWARD = [
 ]
 
 
-def sdk_connect_agent(mode: str, url: str, parameters: dict) -> str:
-    response, connect = VoiceResponse(), Connect()
-    noun = connect.conversation_relay(url=url) if mode == "conversation_relay" else connect.stream(url=url)
+def sdk_connect_agent(mode: str, url: str, parameters: dict, status_callback: str = "") -> str:
+    response = VoiceResponse()
+    if mode == "conversation_relay":
+        connect = Connect(action=status_callback, method="POST") if status_callback else Connect()
+        noun = connect.conversation_relay(url=url)
+    else:
+        connect = Connect()
+        callback = {"status_callback": status_callback, "status_callback_method": "POST"} if status_callback else {}
+        noun = connect.stream(url=url, **callback)
     for name, value in parameters.items():
         noun.parameter(name=name, value=value)
     response.append(connect)
@@ -50,6 +56,26 @@ def test_agent_connect_matches_the_sdk(mode, value):
     url = "wss://agent.example.com/stream?a=1&b=" + value
 
     assert twiml.connect_agent(mode=mode, url=url, parameters=parameters) == sdk_connect_agent(mode, url, parameters)
+
+
+@pytest.mark.parametrize("mode", ["stream", "conversation_relay"])
+@pytest.mark.parametrize("value", AWKWARD)
+def test_agent_connect_with_a_status_callback_matches_the_sdk(mode, value):
+    parameters = {"clinic_id": "42", "clinic_name": value}
+    url, callback = "wss://agent.example.com/stream", "https://api.example.com/twilio/stream-status?x=1&y=" + value
+
+    built = twiml.connect_agent(mode=mode, url=url, parameters=parameters, status_callback=callback)
+
+    assert built == sdk_connect_agent(mode, url, parameters, callback)
+    root = ET.fromstring(built)
+    if mode == "stream":
+        stream = root.find("Connect/Stream")
+        assert (stream.get("statusCallback"), stream.get("statusCallbackMethod")) == (twiml.xml_safe(callback), "POST")
+    else:
+        connect = root.find("Connect")
+        assert (connect.get("action"), connect.get("method")) == (twiml.xml_safe(callback), "POST")
+    empty = twiml.connect_agent(mode=mode, url=url, parameters={}, status_callback=callback)
+    assert empty == sdk_connect_agent(mode, url, {}, callback)
 
 
 @pytest.mark.parametrize("mode", ["stream", "conversation_relay"])

@@ -3,21 +3,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from twilio.request_validator import RequestValidator
 
-from telephony.webhook_urls import SMS_PATH, STATUS_PATH, VOICE_PATH
-
-EXAMPLES = {
-    "voice": (VOICE_PATH, {"CallSid": "CA" + "1" * 32, "From": "+15125550111", "To": "", "CallStatus": "ringing"}),
-    "sms": (SMS_PATH, {"MessageSid": "SM" + "1" * 32, "From": "+15125550111", "To": "", "Body": "C"}),
-    "status": (STATUS_PATH, {"CallSid": "CA" + "1" * 32, "CallStatus": "completed", "CallDuration": "42"}),
-}
+from telephony.simulated_traffic import WEBHOOKS, twilio_signature, webhook_example
 
 
 class Command(BaseCommand):
     help = (
         "Print a ready-to-run curl command with a valid X-Twilio-Signature for one of our webhooks, "
-        "signed with TWILIO_AUTH_TOKEN over API_BASE_URL + path, as Twilio signs it."
+        "signed with TWILIO_AUTH_TOKEN over API_BASE_URL + path, as Twilio signs it. "
+        "Each run makes a fresh CallSid/MessageSid (pass CallSid=... or MessageSid=... to reuse one)."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs):
@@ -29,23 +23,23 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("webhook", choices=sorted(EXAMPLES), help="which webhook")
+        parser.add_argument("webhook", choices=WEBHOOKS, help="which webhook (stream: the AI agent's stream status)")
         parser.add_argument("params", nargs="*", help="KEY=VALUE form parameters (override the example's)")
         parser.add_argument("--to", default="", help="the clinic number called or texted (To)")
         parser.add_argument("--url", default="", help="where to send it (default: API_BASE_URL)")
 
     def handle(self, *args, webhook: str, params: list[str], to: str, url: str, **options) -> None:
-        path, example = EXAMPLES[webhook]
-        form = dict(example)
-        if "To" in form:
-            form["To"] = to
+        # Fresh SIDs each run: a repeated CallSid/MessageSid is a Twilio retry, which our
+        # webhooks rightly ignore, so a second hand-made test would silently do nothing.
+        path, form = webhook_example(webhook, to=to)
         for item in params:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 raise CommandError(f"{item!r} is not KEY=VALUE.")
             form[key] = value
-        public = settings.API_BASE_URL.rstrip("/") + path
-        signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(public, form)
+        if webhook == "sms" and "MessageSid" in form:
+            form["SmsSid"] = form["MessageSid"]  # Twilio sends both, equal
+        signature = twilio_signature(path, form)
         target = (url.rstrip("/") or settings.API_BASE_URL.rstrip("/")) + path
         self.stdout.write(
             f"curl -sS -X POST {shlex.quote(target)} -H {shlex.quote('X-Twilio-Signature: ' + signature)} "
