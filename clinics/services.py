@@ -463,6 +463,15 @@ def clinic_subaccount_intend(*, clinic_id: int) -> SubaccountIntent:
     return SubaccountIntent(account_sid="", asked_before=asked_before)
 
 
+def clinic_subaccount_intent_clear(*, clinic_id: int) -> None:
+    """Forget the intent after Twilio definitely refused the create (a 4xx): nothing was made."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if not clinic.twilio_account_sid and clinic.twilio_account_requested_at is not None:
+            clinic.twilio_account_requested_at = None
+            clinic.save(update_fields=["twilio_account_requested_at", "updated_at"])
+
+
 def clinic_subaccount_save(*, clinic_id: int, account_sid: str, auth_token: str, created: bool) -> Clinic:
     """Save the clinic's subaccount and its auth token (sealed); a repeat is a no-op.
 

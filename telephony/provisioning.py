@@ -291,7 +291,14 @@ def clinic_subaccount_ensure(*, clinic: Clinic) -> str:
             return found.sid
         if timezone.now() - intent.asked_before < subaccount_create_lease():
             raise RetryLater(f"Waiting for Twilio's answer to the creation of {clinic.name}'s subaccount.")
-    account = twilio.subaccount_create(friendly_name=name)
+    try:
+        account = twilio.subaccount_create(friendly_name=name)
+    except twilio.TwilioError as exc:
+        if exc.status is not None and exc.status < 500 and not exc.retryable:
+            # A definite refusal (e.g. 21480, too many subaccounts): nothing was created,
+            # so the next attempt need neither look nor wait.
+            clinic_services.clinic_subaccount_intent_clear(clinic_id=clinic.id)
+        raise
     clinic_services.clinic_subaccount_save(
         clinic_id=clinic.id, account_sid=account.sid, auth_token=account.auth_token, created=True
     )

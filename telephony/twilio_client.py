@@ -64,7 +64,11 @@ class TwilioError(Exception):
         super().__init__(self.sentence)
 
     def while_doing(self, doing: str) -> TwilioError:
-        """The same failure told as part of a larger step (e.g. 'buying a number in 512')."""
+        """The same failure told as part of a larger step (e.g. 'buying a number in 512');
+        the subaccount it happened in stays named."""
+        where = " in subaccount "
+        if where in self.doing and where not in doing:
+            doing += self.doing[self.doing.index(where) :]
         return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
 
     @property
