@@ -394,7 +394,22 @@ def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -
 
 
 def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: AbstractBaseUser | None = None) -> str:
-    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
+    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened.
+
+    A clinic with its own subaccount adopts only a number in that subaccount: its number
+    operations run there, so a number on another account would be out of reach.
+    """
+    account_sid = clinic_selectors.clinic_account_sid(clinic_id=clinic_id)
+    if account_sid:
+        try:
+            held = twilio.incoming_numbers_find(phone_number=phone_number, account_sid=account_sid)
+        except twilio.TwilioError as exc:
+            return f"Did not adopt {phone_number}: {exc}"
+        if not any(n.sid == phone_sid for n in held):
+            return (
+                f"Did not adopt {phone_number}: it is not in the clinic's Twilio subaccount {account_sid}, where its "
+                "numbers are managed. Transfer the number into that subaccount first, then adopt it."
+            )
     try:
         clinic = clinic_services.clinic_number_adopt(
             clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor

@@ -312,3 +312,30 @@ def test_the_subaccount_token_is_in_no_admin_page_api_answer_log_or_repr(client,
     ):
         for secret in secrets:
             assert secret not in text
+
+
+# ------------------------------------------------------------------ orphans
+
+
+@pytest.mark.django_db
+def test_a_clinic_with_a_subaccount_adopts_only_an_orphan_in_that_subaccount(sandbox):
+    clinic = ClinicFactory(name="Orphaned Dental")
+    sub = twilio_client.subaccount_create(friendly_name=f"Orphaned Dental (clinic #{clinic.id})")
+    clinic_services.clinic_subaccount_save(clinic_id=clinic.id, account_sid=sub.sid, auth_token=sub.auth_token, created=True)
+    tag = f"Orphaned Dental (clinic #{clinic.id})"
+    on_main, in_sub = sandbox.seed_numbers(
+        [
+            {"phone_number": "+15125550161", "friendly_name": tag},
+            {"phone_number": "+15125550162", "friendly_name": tag, "account_sid": sub.sid},
+        ]
+    )
+
+    refused = provisioning.orphan_adopt_run(clinic_id=clinic.id, phone_sid=on_main, phone_number="+15125550161")
+    adopted = provisioning.orphan_adopt_run(clinic_id=clinic.id, phone_sid=in_sub, phone_number="+15125550162")
+
+    assert refused.startswith("Did not adopt +15125550161: it is not in the clinic's Twilio subaccount")
+    assert adopted.startswith("Adopted +15125550162") and "could not be reset" not in adopted
+    clinic.refresh_from_db()
+    assert clinic.twilio_number_sid == in_sub and clinic.number_state == NumberState.ACTIVE
+    # The webhooks were reset where the number lives.
+    assert sandbox.requests()[-1]["path"] == f"/2010-04-01/Accounts/{sub.sid}/IncomingPhoneNumbers/{in_sub}.json"
