@@ -72,6 +72,8 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
     inlines = [NumberEventInline]
+    # The subaccount's auth token (sealed) is a secret: never on an admin page or form.
+    exclude = ("twilio_account_token_sealed",)
     readonly_fields = (
         "next_step",
         "number_for_people",
@@ -79,6 +81,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "number_state_changed_at",
         "twilio_number",
         "twilio_number_sid",
+        "twilio_account_sid",
         "number_error",
         "number_error_code",
         "pending_number",
@@ -100,6 +103,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                     "number_state_changed_at",
                     "number_for_people",
                     "twilio_number_sid",
+                    "twilio_account_sid",
                     "webhooks_display",
                     "number_error",
                     "number_error_code",

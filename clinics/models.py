@@ -32,6 +32,17 @@ class Clinic(models.Model):
     # NULL (not "") when there is no number, so that "unique when set" is a plain UNIQUE.
     twilio_number = models.CharField(max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164])
     twilio_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
+    # The Twilio account holding the clinic's number: its own subaccount (AC...), or ""
+    # for the main account (TWILIO_SUBACCOUNT_PER_CLINIC=false, or clinics provisioned
+    # before subaccounts). Number operations run under /Accounts/{this}/ with the main
+    # credentials; webhooks from it are signed with its auth token, kept sealed below.
+    twilio_account_sid = models.CharField(max_length=34, blank=True, default="", db_index=True)
+    # The subaccount's auth token, encrypted with FIELD_ENCRYPTION_KEY (clinics.sealed);
+    # not editable, so never in admin forms. Read only by the webhook signature check.
+    twilio_account_token_sealed = models.TextField(blank=True, default="", editable=False)
+    # When the subaccount's creation was last asked of Twilio, committed before the call:
+    # a retry then looks the subaccount up by friendly name before creating another.
+    twilio_account_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
     # What a person can act on when the last operation failed, and Twilio's code if any.
@@ -147,6 +158,7 @@ class NumberEvent(models.Model):
         RELEASE_REQUESTED = "release_requested", "Release requested"
         RELEASED = "released", "Number released"
         REDRIVEN = "redriven", "Stuck work re-sent"
+        SUBACCOUNT_SET = "subaccount_set", "Twilio subaccount set"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -36,3 +36,13 @@ def clinic_checklist(*, clinic: Clinic) -> list[dict]:
             }
         )
     return steps
+
+
+def clinic_account_sid_for_number(*, phone_sid: str) -> str:
+    """The Twilio account holding this number: its clinic's subaccount, or "" (the main account)."""
+    return Clinic.objects.filter(twilio_number_sid=phone_sid).values_list("twilio_account_sid", flat=True).first() or ""
+
+
+def clinic_account_sid(*, clinic_id: int) -> str:
+    """The clinic's own Twilio subaccount, or "" (its numbers are on the main account)."""
+    return Clinic.objects.filter(pk=clinic_id).values_list("twilio_account_sid", flat=True).first() or ""

@@ -14,7 +14,8 @@ send the follow-up tasks on commit (this module imports nothing from telephony).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
 from .phone import area_code_validate, phone_normalize
+from .sealed import secret_seal
 
 # Steps that provisioning completes by itself.
 PROVISIONING_STEPS = (OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, OnboardingStep.SAVE_SID)
@@ -430,3 +432,75 @@ def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic
             ]
         )
     return clinics
+
+
+# --------------------------------------------------------------------------- subaccount
+# A clinic's own Twilio subaccount (TWILIO_SUBACCOUNT_PER_CLINIC). Creating one is
+# idempotent like a purchase: the intent is committed here before Twilio is asked, so
+# that a retry knows an earlier create may have happened unseen and looks first.
+
+
+@dataclass(frozen=True)
+class SubaccountIntent:
+    """Where a clinic's subaccount stands before asking Twilio for one.
+
+    `account_sid` is set when the clinic already has its subaccount (nothing to do).
+    Otherwise `asked_before` is when an earlier attempt asked Twilio to create it (None
+    if never): that attempt may have succeeded unseen, so look it up before creating.
+    """
+
+    account_sid: str
+    asked_before: datetime | None
+
+
+def clinic_subaccount_intend(*, clinic_id: int) -> SubaccountIntent:
+    """Record (committed) that the clinic's subaccount is about to be created at Twilio."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.twilio_account_sid:
+            return SubaccountIntent(account_sid=clinic.twilio_account_sid, asked_before=None)
+        asked_before = clinic.twilio_account_requested_at
+        clinic.twilio_account_requested_at = timezone.now()
+        clinic.save(update_fields=["twilio_account_requested_at", "updated_at"])
+    return SubaccountIntent(account_sid="", asked_before=asked_before)
+
+
+def clinic_subaccount_intent_clear(*, clinic_id: int) -> None:
+    """Forget the intent after Twilio definitely refused the create (a 4xx): nothing was made."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if not clinic.twilio_account_sid and clinic.twilio_account_requested_at is not None:
+            clinic.twilio_account_requested_at = None
+            clinic.save(update_fields=["twilio_account_requested_at", "updated_at"])
+
+
+def clinic_subaccount_save(*, clinic_id: int, account_sid: str, auth_token: str, created: bool) -> Clinic:
+    """Save the clinic's subaccount and its auth token (sealed); a repeat is a no-op.
+
+    A clinic that already has another subaccount keeps it (ClinicNumberError): one
+    clinic, one subaccount.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.twilio_account_sid == account_sid:
+            return clinic
+        if clinic.twilio_account_sid:
+            raise ClinicNumberError(
+                f"Clinic {clinic.id} already has the Twilio subaccount {clinic.twilio_account_sid}; {account_sid} was not saved."
+            )
+        clinic.twilio_account_sid = account_sid
+        clinic.twilio_account_token_sealed = secret_seal(auth_token)
+        clinic.twilio_account_requested_at = None
+        clinic.save(
+            update_fields=["twilio_account_sid", "twilio_account_token_sealed", "twilio_account_requested_at", "updated_at"]
+        )
+        _event(clinic, NumberEvent.Kind.SUBACCOUNT_SET, detail=f"{account_sid} ({'created' if created else 'found at Twilio'})")
+    return clinic
+
+
+def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
+    """Store a new auth token for a subaccount (after a rotation); how many clinics hold it."""
+    with transaction.atomic():
+        return Clinic.objects.filter(twilio_account_sid=account_sid).update(
+            twilio_account_token_sealed=secret_seal(auth_token), updated_at=timezone.now()
+        )

@@ -271,6 +271,27 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # where numbers are parsed, so another country could not work.
 TWILIO_NUMBER_COUNTRY = "US"
 
+# Each clinic's numbers live in its own Twilio subaccount (Twilio's ISV guidance:
+# credentials, usage, rate limits and compliance per customer), created by provisioning.
+# false keeps every number on the main account, for number types whose regulatory
+# bundles subaccounts cannot use (Twilio error 21649).
+# https://www.twilio.com/docs/iam/api/subaccounts
+TWILIO_SUBACCOUNT_PER_CLINIC = env.bool("TWILIO_SUBACCOUNT_PER_CLINIC", default=True)
+# Fernet key (urlsafe base64 of 32 bytes) for secrets stored at rest: the subaccounts'
+# auth tokens, which check their numbers' webhook signatures. Production with
+# subaccounts refuses to start without it; DEBUG and the sandbox use a fixed dev key.
+# Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
+if not FIELD_ENCRYPTION_KEY:
+    if TWILIO_SUBACCOUNT_PER_CLINIC and not (DEBUG or TWILIO_SANDBOX):
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY is not set. With TWILIO_SUBACCOUNT_PER_CLINIC=true the subaccounts' auth tokens are "
+            "stored encrypted with it: set it in the environment or .env (see .env.example), or set "
+            "TWILIO_SUBACCOUNT_PER_CLINIC=false to keep every number on the main account."
+        )
+    # Published here, so it protects nothing: development and the sandbox only.
+    FIELD_ENCRYPTION_KEY = "ZGVudHNpZ25hbC1kZXYtb25seS1maWVsZC1rZXktMzI="
+
 # Buying numbers costs money: each user may ask the provisioning API this many
 # times per window ("requests/seconds"); more get 429 with Retry-After.
 API_PROVISION_RATE_LIMIT = env("API_PROVISION_RATE_LIMIT", default="10/60")

@@ -522,3 +522,17 @@ def patient_sms_opt_set(*, patient_id: int, opted_out: bool) -> None:
 def checklist_step_tick(*, clinic_id: int, step: str, note: str) -> None:
     """Tick a checklist step done by the system (once: a ticked step stays as it was)."""
     ChecklistItem.objects.get_or_create(clinic_id=clinic_id, step=step, defaults={"note": note})
+
+
+# ----------------------------------------------------------------- signing accounts
+
+
+def account_token_sealed_get(*, account_sid: str) -> str | None:
+    """The sealed auth token of a clinic's subaccount (clinics.sealed), or None if no
+    clinic has that subaccount: one indexed query, which the signature check caches."""
+    return (
+        Clinic.objects.filter(twilio_account_sid=account_sid)
+        .exclude(twilio_account_token_sealed="")
+        .values_list("twilio_account_token_sealed", flat=True)
+        .first()
+    )

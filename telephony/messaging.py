@@ -82,6 +82,8 @@ def reminder_send(*, appointment_id: int) -> ReminderOutcome:
             to_number=patient.phone,
             body=body,
             status_callback=webhook_urls()["status_callback"],
+            # A number in the clinic's subaccount sends only as that subaccount.
+            account_sid=clinic.twilio_account_sid,
         )
     except twilio.TwilioError as exc:
         if exc.code != twilio.ERR_UNSUBSCRIBED_RECIPIENT:

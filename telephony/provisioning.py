@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.phone import area_code_validate
@@ -149,7 +153,8 @@ def clinic_number_provision_run(*, clinic_id: int, area_code: str, friendly_name
     )
     name = clinic_friendly_name(clinic_id=clinic.id, name=friendly_name or clinic.requested_friendly_name or clinic.name)
     try:
-        number, adopted = _buy_or_adopt(clinic=clinic, area_code=area_code, friendly_name=name)
+        account_sid = clinic_subaccount_ensure(clinic=clinic)
+        number, adopted = _buy_or_adopt(clinic=clinic, area_code=area_code, friendly_name=name, account_sid=account_sid)
     except twilio.TwilioError as exc:
         error = exc.while_doing(f"buying a number in area code {area_code}")
         if not error.retryable:
@@ -175,25 +180,28 @@ def clinic_number_provision_give_up(*, clinic_id: int, error: str, code: int | N
     clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=error, code=code)
 
 
-def _owned_for_clinic(*, clinic_id: int, phone_number: str | None, friendly_name: str) -> twilio.IncomingNumber | None:
+def _owned_for_clinic(
+    *, clinic_id: int, phone_number: str | None, friendly_name: str, account_sid: str
+) -> twilio.IncomingNumber | None:
     """The account's own number bought for this clinic: by number, else by friendly name.
 
     Only a number whose friendly name identifies this clinic counts: a number the
     account bought for another clinic is not ours to adopt.
     """
-    candidates = twilio.incoming_numbers_find(phone_number=phone_number) if phone_number else []
+    candidates = twilio.incoming_numbers_find(phone_number=phone_number, account_sid=account_sid) if phone_number else []
     if not candidates:
-        candidates = twilio.incoming_numbers_find(friendly_name=friendly_name)
+        candidates = twilio.incoming_numbers_find(friendly_name=friendly_name, account_sid=account_sid)
     return next((n for n in candidates if clinic_id_from_friendly_name(n.friendly_name) == clinic_id), None)
 
 
-def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tuple[twilio.IncomingNumber, bool]:
-    """Return (incoming number, adopted?) for the clinic; see clinic_number_provision_run."""
+def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account_sid: str) -> tuple[twilio.IncomingNumber, bool]:
+    """Return (incoming number, adopted?) for the clinic, bought into `account_sid` ("" =
+    main); see clinic_number_provision_run."""
     pending = clinic.pending_number
     if pending and _area_code_of(pending) != area_code:
         # Left by an earlier attempt in another area code: adopt it if it was bought
         # unseen, else forget it; never buy it now.
-        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=pending, friendly_name=friendly_name)
+        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=pending, friendly_name=friendly_name, account_sid=account_sid)
         if owned is not None:
             return owned, True
         clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
@@ -201,7 +209,8 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tupl
     if pending:
         candidates = [pending]
     else:
-        candidates = [n.phone_number for n in twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT)]
+        found = twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT, account_sid=account_sid)
+        candidates = [n.phone_number for n in found]
     if not candidates:
         raise ProvisionFailed(
             f"No numbers with voice and SMS are available in area code {area_code}. Try a nearby area code.",
@@ -216,14 +225,14 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tupl
             continue
         try:
             return twilio.incoming_number_buy(
-                phone_number=to_buy, friendly_name=friendly_name, webhook_fields=webhook_params()
+                phone_number=to_buy, friendly_name=friendly_name, webhook_fields=webhook_params(), account_sid=account_sid
             ), False
         except twilio.TwilioError as exc:
             if exc.code != twilio.ERR_NUMBER_UNAVAILABLE:
                 raise
         # Unavailable: either our own earlier purchase went through unseen, or someone
         # else bought it after our search.
-        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=to_buy, friendly_name=friendly_name)
+        owned = _owned_for_clinic(clinic_id=clinic.id, phone_number=to_buy, friendly_name=friendly_name, account_sid=account_sid)
         if owned is not None:
             return owned, True
         clinic_services.clinic_number_unreserve(
@@ -242,6 +251,67 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str) -> tupl
         "Try again: a new search will be made.",
         twilio.ERR_NUMBER_UNAVAILABLE,
     )
+
+
+# --------------------------------------------------------------------------- subaccount
+
+
+def subaccount_create_lease() -> timedelta:
+    """How long an unanswered subaccount create may still be in flight at Twilio: a
+    retry within it that finds nothing waits (RetryLater) rather than create a second."""
+    return timedelta(seconds=2 * float(settings.TWILIO_HTTP_TIMEOUT) + 5)
+
+
+def clinic_subaccount_ensure(*, clinic: Clinic) -> str:
+    """The Twilio account the clinic's new number goes in: its own subaccount, created
+    once (POST /2010-04-01/Accounts.json), or "" (the main account) when
+    TWILIO_SUBACCOUNT_PER_CLINIC is off.
+
+    Idempotent like a purchase: the intent is committed on the clinic row before the
+    create call, and a later run that sees an earlier intent first looks the subaccount
+    up at Twilio by its friendly name (which ends in "(clinic #<id>)", so a renamed clinic
+    is still found): a lost answer, a retried task or a second click never makes a second
+    subaccount. A create whose answer may still come (within subaccount_create_lease)
+    raises RetryLater. Raises TwilioError (21476/21478 with sentences staff can act on).
+    """
+    if clinic.twilio_account_sid:
+        return clinic.twilio_account_sid
+    if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
+        return ""
+    intent = clinic_services.clinic_subaccount_intend(clinic_id=clinic.id)
+    if intent.account_sid:
+        return intent.account_sid
+    name = clinic_friendly_name(clinic_id=clinic.id, name=clinic.name)
+    if intent.asked_before is not None:
+        found = _subaccount_of_clinic(clinic_id=clinic.id, friendly_name=name)
+        if found is not None:
+            clinic_services.clinic_subaccount_save(
+                clinic_id=clinic.id, account_sid=found.sid, auth_token=found.auth_token, created=False
+            )
+            return found.sid
+        if timezone.now() - intent.asked_before < subaccount_create_lease():
+            raise RetryLater(f"Waiting for Twilio's answer to the creation of {clinic.name}'s subaccount.")
+    try:
+        account = twilio.subaccount_create(friendly_name=name)
+    except twilio.TwilioError as exc:
+        if exc.status is not None and exc.status < 500 and not exc.retryable:
+            # A definite refusal (e.g. 21480, too many subaccounts): nothing was created,
+            # so the next attempt need neither look nor wait.
+            clinic_services.clinic_subaccount_intent_clear(clinic_id=clinic.id)
+        raise
+    clinic_services.clinic_subaccount_save(
+        clinic_id=clinic.id, account_sid=account.sid, auth_token=account.auth_token, created=True
+    )
+    return account.sid
+
+
+def _subaccount_of_clinic(*, clinic_id: int, friendly_name: str) -> twilio.Subaccount | None:
+    """The clinic's subaccount at Twilio: by exact friendly name, else (the clinic was
+    renamed since) by the "(clinic #<id>)" tag among all subaccounts. Closed ones never."""
+    found = twilio.subaccounts_find(friendly_name=friendly_name)
+    if not found:
+        found = [a for a in twilio.subaccounts_list() if a.status != "closed"]
+    return next((a for a in found if clinic_id_from_friendly_name(a.friendly_name) == clinic_id), None)
 
 
 # --------------------------------------------------------------------------- release
@@ -273,9 +343,11 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
     except clinic_services.AlreadyReleased:
         return Released(sid=phone_sid, phone_number="", clinic_id=clinic_id, already_released=True)
     phone_number = (clinic.twilio_number or "") if clinic else ""
+    # The number lives in its clinic's subaccount (kept after the release), else on main.
+    account_sid = clinic.twilio_account_sid if clinic else ""
     already = False
     try:
-        twilio.incoming_number_delete(phone_sid)
+        twilio.incoming_number_delete(phone_sid, account_sid=account_sid)
     except twilio.TwilioError as exc:
         if not exc.not_found:
             if not exc.retryable:
@@ -307,7 +379,8 @@ def number_webhooks_update_request(*, phone_sids: list[str]) -> list[str]:
 def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
     """Point an existing number's webhooks at today's API_BASE_URL (fixes drift) and record it."""
     phone_sid = phone_sid_clean(phone_sid)
-    number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params())
+    account_sid = clinic_selectors.clinic_account_sid_for_number(phone_sid=phone_sid)
+    number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=account_sid)
     clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
     return number
 
@@ -321,7 +394,22 @@ def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -
 
 
 def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
-    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened."""
+    """Save an orphan number on its clinic and point its webhooks at us; a line saying what happened.
+
+    A clinic with its own subaccount adopts only a number in that subaccount: its number
+    operations run there, so a number on another account would be out of reach.
+    """
+    account_sid = clinic_selectors.clinic_account_sid(clinic_id=clinic_id)
+    if account_sid:
+        try:
+            held = twilio.incoming_numbers_find(phone_number=phone_number, account_sid=account_sid)
+        except twilio.TwilioError as exc:
+            return f"Did not adopt {phone_number}: {exc}"
+        if not any(n.sid == phone_sid for n in held):
+            return (
+                f"Did not adopt {phone_number}: it is not in the clinic's Twilio subaccount {account_sid}, where its "
+                "numbers are managed. Transfer the number into that subaccount first, then adopt it."
+            )
     try:
         clinic = clinic_services.clinic_number_adopt(
             clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor

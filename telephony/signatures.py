@@ -3,6 +3,14 @@
 The signature is computed by Twilio over the URL it called, which is our PUBLIC URL
 (API_BASE_URL + path + query) — not the host Django sees behind a TLS-terminating proxy
 or a tunnel — so that is what we validate against.
+
+Twilio signs with the auth token of the account that owns the number: the main
+account's (TWILIO_AUTH_TOKEN), or for a number in a clinic's subaccount that
+subaccount's (https://www.twilio.com/docs/usage/webhooks/webhooks-security). The
+request's `AccountSid` names it; a subaccount no clinic holds is refused. Subaccount
+tokens are kept per process (keyed by account SID) after one query, so the hot path's
+query budget holds; a cached token that no longer matches (rotated in another process)
+is read again once before the request is refused.
 """
 
 import functools
@@ -15,7 +23,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from twilio.request_validator import RequestValidator
 
+from clinics.sealed import SealError, secret_open
+
+from . import hot_path
+from .sids import sid_is_valid
+
 logger = logging.getLogger(__name__)
+
+# Subaccount SID -> its auth token (plain), for this process. Bounded: one per clinic.
+_subaccount_tokens: dict[str, str] = {}
 
 
 def public_url(request: HttpRequest) -> str:
@@ -23,18 +39,60 @@ def public_url(request: HttpRequest) -> str:
     return settings.API_BASE_URL.rstrip("/") + request.get_full_path()
 
 
-def twilio_signature_valid(request: HttpRequest) -> bool:
-    """True if the request's X-Twilio-Signature matches our auth token and public URL."""
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not settings.TWILIO_AUTH_TOKEN:
-        return False
-    validator, url = RequestValidator(settings.TWILIO_AUTH_TOKEN), public_url(request)
+def signing_tokens_forget(account_sid: str | None = None) -> None:
+    """Forget this process's cached subaccount token(s) (after a change, and between tests)."""
+    if account_sid is None:
+        _subaccount_tokens.clear()
+    else:
+        _subaccount_tokens.pop(account_sid, None)
+
+
+def _subaccount_token_load(account_sid: str) -> str:
+    """A clinic subaccount's auth token from the database ("" if no clinic has it), cached."""
+    sealed = hot_path.account_token_sealed_get(account_sid=account_sid)
+    if not sealed:
+        _subaccount_tokens.pop(account_sid, None)
+        return ""
+    try:
+        token = secret_open(sealed)
+    except SealError:
+        logger.error("The stored auth token of subaccount %s cannot be decrypted: check FIELD_ENCRYPTION_KEY", account_sid)
+        return ""
+    _subaccount_tokens[account_sid] = token
+    return token
+
+
+def _signature_matches(token: str, url: str, request: HttpRequest, signature: str) -> bool:
+    validator = RequestValidator(token)
     # Twilio signs the URL exactly as configured on the number, which is ours: one HMAC
     # settles the usual request. Otherwise the SDK's full check (URL with and without
     # the port, body hash) has the last word.
     if hmac.compare_digest(validator.compute_signature(url, request.POST).encode(), signature.encode()):
         return True
     return validator.validate(url, request.POST, signature)
+
+
+def twilio_signature_valid(request: HttpRequest) -> bool:
+    """True if X-Twilio-Signature matches the public URL and the auth token of the
+    account named by `AccountSid`: the main account (also when absent) or a clinic's
+    subaccount. Any other account is refused."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not settings.TWILIO_AUTH_TOKEN:
+        return False
+    url = public_url(request)
+    account_sid = request.POST.get("AccountSid", "")
+    if not account_sid or account_sid == settings.TWILIO_ACCOUNT_SID:
+        return _signature_matches(settings.TWILIO_AUTH_TOKEN, url, request, signature)
+    # Clinics keep their subaccount even if TWILIO_SUBACCOUNT_PER_CLINIC is turned off
+    # later: their numbers are still signed with its token.
+    if not sid_is_valid(account_sid, prefix="AC"):
+        return False
+    cached = _subaccount_tokens.get(account_sid)
+    if cached and _signature_matches(cached, url, request, signature):
+        return True
+    # Not cached, or cached but no longer matching (the token was rotated): read it again.
+    token = _subaccount_token_load(account_sid)
+    return bool(token) and token != cached and _signature_matches(token, url, request, signature)
 
 
 def twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:

@@ -31,6 +31,12 @@ ERR_TOO_MANY_REQUESTS = 20429
 ERR_NUMBER_UNAVAILABLE = 21422
 ERR_NO_NUMBERS_IN_AREA_CODE = 21452
 ERR_UNSUBSCRIBED_RECIPIENT = 21610
+# Subaccounts (https://www.twilio.com/docs/api/errors/214xx): the parent account is
+# suspended (21476), the subaccount was suspended by Twilio (21478); a number type whose
+# regulatory bundle a subaccount cannot use (21649: set TWILIO_SUBACCOUNT_PER_CLINIC=false).
+ERR_PARENT_SUSPENDED = 21476
+ERR_SUBACCOUNT_SUSPENDED_BY_TWILIO = 21478
+ERR_BUNDLE_NOT_IN_ACCOUNT = 21649
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
@@ -58,7 +64,11 @@ class TwilioError(Exception):
         super().__init__(self.sentence)
 
     def while_doing(self, doing: str) -> TwilioError:
-        """The same failure told as part of a larger step (e.g. 'buying a number in 512')."""
+        """The same failure told as part of a larger step (e.g. 'buying a number in 512');
+        the subaccount it happened in stays named."""
+        where = " in subaccount "
+        if where in self.doing and where not in doing:
+            doing += self.doing[self.doing.index(where) :]
         return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
 
     @property
@@ -79,6 +89,27 @@ def _judge(*, doing: str, status: int | None, code: int | None, message: str, ki
         return True, f"Twilio had a server error ({status}) while {doing}."
     if code == ERR_AUTH or status == 401:
         return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
+    if code == ERR_PARENT_SUSPENDED:
+        return False, (
+            f"Twilio refused {doing}: our main Twilio account is suspended, so its subaccounts cannot be used "
+            f"(Twilio error {code}). Bring the main account back in good standing in the Twilio Console, then retry."
+        )
+    if code == ERR_SUBACCOUNT_SUSPENDED_BY_TWILIO:
+        return False, (
+            f"Twilio refused {doing}: Twilio itself suspended this clinic's subaccount (Twilio error {code}). "
+            "Only Twilio Support can reactivate it: https://www.twilio.com/help"
+        )
+    if code == ERR_BUNDLE_NOT_IN_ACCOUNT:
+        return False, (
+            f"Twilio refused {doing}: this number type needs a regulatory bundle that a subaccount cannot use "
+            f"(Twilio error {code}). Set TWILIO_SUBACCOUNT_PER_CLINIC=false to keep numbers on the main account."
+        )
+    if (code == ERR_NOT_FOUND or status == 404) and " subaccount AC" in doing:
+        return False, (
+            f"Twilio found nothing while {doing} (Twilio error {ERR_NOT_FOUND}): the number is no longer there, or the "
+            "subaccount was closed (Twilio deletes a closed subaccount after 30 days). Check the clinic's subaccount "
+            "in the Twilio Console (Account > Subaccounts)."
+        )
     return False, f"Twilio refused {doing}: {message} (Twilio error {code})."
 
 
@@ -131,6 +162,18 @@ def get_client() -> Client:
         getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
         float(settings.TWILIO_HTTP_TIMEOUT),
     )
+
+
+def _account_api(account_sid: str = "") -> Any:
+    """The v2010 Account context for `account_sid` ("" = the main account), with the MAIN
+    credentials: a parent account may act on its subaccounts' resources under
+    /2010-04-01/Accounts/{subaccount}/... (https://www.twilio.com/docs/iam/api/subaccounts)."""
+    return get_client().api.v2010.accounts(account_sid or settings.TWILIO_ACCOUNT_SID)
+
+
+def _in(account_sid: str) -> str:
+    """' in subaccount AC...' for a subaccount's request (the sentences name it), else ''."""
+    return f" in subaccount {account_sid}" if account_sid and account_sid != settings.TWILIO_ACCOUNT_SID else ""
 
 
 # --------------------------------------------------------------------------- results
@@ -224,14 +267,15 @@ def _incoming(number: Any) -> IncomingNumber:
 # --------------------------------------------------------------------------- calls
 
 
-def available_numbers_search(*, area_code: str, limit: int) -> list[AvailableNumber]:
-    """Local numbers for sale in `area_code` that can do both voice and SMS (one request)."""
+def available_numbers_search(*, area_code: str, limit: int, account_sid: str = "") -> list[AvailableNumber]:
+    """Local numbers for sale in `area_code` that can do both voice and SMS (one request),
+    searched as `account_sid` ("" = the main account)."""
     # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
     country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
     found = _calling(
-        f"searching numbers in area code {area_code}",
+        f"searching numbers in area code {area_code}{_in(account_sid)}",
         lambda: (
-            get_client()
+            _account_api(account_sid)
             .available_phone_numbers(country)
             .local.list(area_code=int(area_code), voice_enabled=True, sms_enabled=True, limit=limit)
         ),
@@ -249,52 +293,64 @@ def available_numbers_search(*, area_code: str, limit: int) -> list[AvailableNum
     ]
 
 
-def incoming_number_buy(*, phone_number: str, friendly_name: str, webhook_fields: Mapping[str, str]) -> IncomingNumber:
-    """Buy exactly `phone_number`, named and with its webhooks set in the purchase request."""
+def incoming_number_buy(
+    *, phone_number: str, friendly_name: str, webhook_fields: Mapping[str, str], account_sid: str = ""
+) -> IncomingNumber:
+    """Buy exactly `phone_number` into `account_sid` ("" = the main account), named and
+    with its webhooks set in the purchase request."""
     return _incoming(
         _calling(
-            f"buying {phone_number}",
-            lambda: get_client().incoming_phone_numbers.create(
+            f"buying {phone_number}{_in(account_sid)}",
+            lambda: _account_api(account_sid).incoming_phone_numbers.create(
                 phone_number=phone_number, friendly_name=friendly_name, **webhook_fields
             ),
         )
     )
 
 
-def incoming_numbers_find(*, phone_number: str = "", friendly_name: str = "", limit: int = 5) -> list[IncomingNumber]:
-    """The account's numbers exactly equal to `phone_number` or else `friendly_name` (one request)."""
+def incoming_numbers_find(
+    *, phone_number: str = "", friendly_name: str = "", limit: int = 5, account_sid: str = ""
+) -> list[IncomingNumber]:
+    """The numbers of `account_sid` ("" = the main account) exactly equal to `phone_number`
+    or else `friendly_name` (one request)."""
+    numbers = _account_api(account_sid).incoming_phone_numbers
     if phone_number:
         found = _calling(
-            f"looking up {phone_number}",
-            lambda: get_client().incoming_phone_numbers.list(phone_number=phone_number, limit=limit),
+            f"looking up {phone_number}{_in(account_sid)}",
+            lambda: numbers.list(phone_number=phone_number, limit=limit),
         )
         return [_incoming(n) for n in found if n.phone_number == phone_number]
     found = _calling(
-        f"looking up numbers named {friendly_name!r}",
-        lambda: get_client().incoming_phone_numbers.list(friendly_name=friendly_name, limit=limit),
+        f"looking up numbers named {friendly_name!r}{_in(account_sid)}",
+        lambda: numbers.list(friendly_name=friendly_name, limit=limit),
     )
     return [_incoming(n) for n in found if n.friendly_name == friendly_name]
 
 
-def incoming_numbers_list() -> list[IncomingNumber]:
-    """Every number on the account (all pages)."""
-    found = _calling("listing the account's numbers", lambda: get_client().incoming_phone_numbers.list(page_size=LIST_PAGE_SIZE))
+def incoming_numbers_list(*, account_sid: str = "") -> list[IncomingNumber]:
+    """Every number on `account_sid` ("" = the main account; all pages)."""
+    found = _calling(
+        f"listing the account's numbers{_in(account_sid)}",
+        lambda: _account_api(account_sid).incoming_phone_numbers.list(page_size=LIST_PAGE_SIZE),
+    )
     return [_incoming(n) for n in found]
 
 
-def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str]) -> IncomingNumber:
-    """Set a number's webhook fields; the number as Twilio now has it."""
+def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str], account_sid: str = "") -> IncomingNumber:
+    """Set the webhook fields of a number of `account_sid` ("" = main); the number as Twilio now has it."""
     return _incoming(
         _calling(
-            f"updating the webhooks of {phone_sid}",
-            lambda: get_client().incoming_phone_numbers(phone_sid).update(**webhook_fields),
+            f"updating the webhooks of {phone_sid}{_in(account_sid)}",
+            lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).update(**webhook_fields),
         )
     )
 
 
-def incoming_number_delete(phone_sid: str) -> None:
-    """Release a number; TwilioError with `.not_found` when Twilio no longer has it."""
-    _calling(f"releasing {phone_sid}", lambda: get_client().incoming_phone_numbers(phone_sid).delete())
+def incoming_number_delete(phone_sid: str, *, account_sid: str = "") -> None:
+    """Release a number of `account_sid` ("" = main); TwilioError with `.not_found` when Twilio no longer has it."""
+    _calling(
+        f"releasing {phone_sid}{_in(account_sid)}", lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).delete()
+    )
 
 
 def messaging_services_list() -> list[MessagingService]:
@@ -328,10 +384,86 @@ def account_fetch() -> Account:
     return Account(sid=account.sid, status=account.status, friendly_name=account.friendly_name or "")
 
 
-def message_send(*, from_number: str, to_number: str, body: str, status_callback: str) -> Message:
-    """Send an SMS, with status callbacks to `status_callback`."""
+def message_send(*, from_number: str, to_number: str, body: str, status_callback: str, account_sid: str = "") -> Message:
+    """Send an SMS from a number of `account_sid` ("" = main), with status callbacks to `status_callback`."""
     message = _calling(
-        f"sending an SMS to {to_number}",
-        lambda: get_client().messages.create(from_=from_number, to=to_number, body=body, status_callback=status_callback),
+        f"sending an SMS to {to_number}{_in(account_sid)}",
+        lambda: _account_api(account_sid).messages.create(
+            from_=from_number, to=to_number, body=body, status_callback=status_callback
+        ),
     )
     return Message(sid=message.sid, status=message.status)
+
+
+# --------------------------------------------------------------------------- subaccounts
+# One subaccount per clinic (TWILIO_SUBACCOUNT_PER_CLINIC), managed with the main
+# credentials: https://www.twilio.com/docs/iam/api/subaccounts and the Account resource
+# (https://www.twilio.com/docs/iam/api/account). Twilio returns a subaccount's auth token
+# to its parent in the create and fetch answers; it signs that subaccount's webhooks.
+
+
+@dataclass(frozen=True)
+class Subaccount:
+    """A subaccount of the main account, with its auth token (never printed in reprs)."""
+
+    sid: str
+    status: str  # active, suspended or closed
+    friendly_name: str
+    owner_account_sid: str
+    auth_token: str = dataclasses.field(repr=False)
+
+
+def _subaccount(account: Any) -> Subaccount:
+    return Subaccount(
+        sid=account.sid,
+        status=account.status or "",
+        friendly_name=account.friendly_name or "",
+        owner_account_sid=account.owner_account_sid or "",
+        auth_token=account.auth_token or "",
+    )
+
+
+def subaccount_create(*, friendly_name: str) -> Subaccount:
+    """Create a subaccount named `friendly_name` (POST /2010-04-01/Accounts.json); it costs
+    nothing but counts toward Twilio's limit (21480), so callers make it idempotent."""
+    return _subaccount(
+        _calling(
+            f"creating the Twilio subaccount {friendly_name!r}",
+            lambda: get_client().api.v2010.accounts.create(friendly_name=friendly_name),
+        )
+    )
+
+
+def subaccounts_find(*, friendly_name: str) -> list[Subaccount]:
+    """The main account's subaccounts named exactly `friendly_name`, closed ones left out
+    (GET /2010-04-01/Accounts.json?FriendlyName=..., all pages)."""
+    found = _calling(
+        f"looking up Twilio subaccounts named {friendly_name!r}",
+        lambda: get_client().api.v2010.accounts.list(friendly_name=friendly_name, page_size=LIST_PAGE_SIZE),
+    )
+    main = settings.TWILIO_ACCOUNT_SID
+    return [_subaccount(a) for a in found if a.sid != main and a.friendly_name == friendly_name and a.status != "closed"]
+
+
+def subaccounts_list() -> list[Subaccount]:
+    """Every subaccount of the main account, closed ones included (all pages)."""
+    found = _calling("listing the Twilio subaccounts", lambda: get_client().api.v2010.accounts.list(page_size=LIST_PAGE_SIZE))
+    return [_subaccount(a) for a in found if a.sid != settings.TWILIO_ACCOUNT_SID]
+
+
+def subaccount_fetch(account_sid: str) -> Subaccount:
+    """One subaccount as Twilio has it now, with its current auth token."""
+    return _subaccount(
+        _calling(f"fetching the subaccount {account_sid}", lambda: get_client().api.v2010.accounts(account_sid).fetch())
+    )
+
+
+def subaccount_status_set(account_sid: str, *, status: str) -> Subaccount:
+    """Set a subaccount's Status: "suspended" and "active" are reversible, "closed" is not
+    (Twilio deletes a closed subaccount after 30 days). 21476/21478/21479 say why not."""
+    return _subaccount(
+        _calling(
+            f"setting the subaccount {account_sid} to {status}",
+            lambda: get_client().api.v2010.accounts(account_sid).update(status=status),
+        )
+    )

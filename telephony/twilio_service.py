@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from clinics import services as clinic_services
 from clinics.selectors import clinics_by_numbers
 
@@ -105,21 +107,26 @@ def webhooks_updated_dict(number: twilio.IncomingNumber) -> dict[str, Any]:
 
 
 def list_clinic_numbers() -> dict[str, Any]:
-    """Every number on the account (all pages of 1000) with its clinic and webhook health."""
+    """Every number on the main account and its open subaccounts (all pages of 1000 each)
+    with its clinic and webhook health; `account_sid` says where each lives."""
     try:
-        numbers = twilio.incoming_numbers_list()
+        numbers = [(n, "") for n in twilio.incoming_numbers_list()]
+        for sub in twilio.subaccounts_list():
+            if sub.status != "closed":
+                numbers += [(n, sub.sid) for n in twilio.incoming_numbers_list(account_sid=sub.sid)]
     except twilio.TwilioError as exc:
         return failure_from(exc)
-    clinics = clinics_by_numbers(phone_numbers=[n.phone_number for n in numbers], phone_sids=[n.sid for n in numbers])
+    clinics = clinics_by_numbers(phone_numbers=[n.phone_number for n, _ in numbers], phone_sids=[n.sid for n, _ in numbers])
     by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
     by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
     expected = webhook_params()
     rows = []
-    for n in numbers:
+    for n, account_sid in numbers:
         clinic = by_sid.get(n.sid) or by_number.get(n.phone_number)
         rows.append(
             {
                 "sid": n.sid,
+                "account_sid": account_sid or settings.TWILIO_ACCOUNT_SID,
                 "phone_number": n.phone_number,
                 "friendly_name": n.friendly_name,
                 "clinic_id": clinic.id if clinic else None,
@@ -191,9 +198,16 @@ def released_dict(released: provisioning.Released) -> dict[str, Any]:
 
 def send_sms(*, from_number: str, to_number: str, body: str) -> dict[str, Any]:
     """Send an SMS from one of our numbers, with status callbacks to /twilio/status."""
+    # A clinic's number in its own subaccount sends only as that subaccount.
+    holders = clinics_by_numbers(phone_numbers=[from_number], phone_sids=[])
+    account_sid = holders[0].twilio_account_sid if holders else ""
     try:
         message = twilio.message_send(
-            from_number=from_number, to_number=to_number, body=body, status_callback=webhook_urls()["status_callback"]
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            status_callback=webhook_urls()["status_callback"],
+            account_sid=account_sid,
         )
     except twilio.TwilioError as exc:
         return failure_from(exc)

@@ -36,10 +36,12 @@ PRODUCTION = {
     "TWILIO_ACCOUNT_SID": "AC" + "1f" * 16,
     "TWILIO_AUTH_TOKEN": "0123456789abcdef" * 2,
     "API_BASE_URL": f"https://{HOST}",
+    # Seals the subaccounts' auth tokens at rest (TWILIO_SUBACCOUNT_PER_CLINIC is on by default).
+    "FIELD_ENCRYPTION_KEY": "cHJvZC1saWtlLWZpZWxkLWtleS1mb3ItdGhlLXRlc3Q=",
 }
 # Variables of ours that the test process itself has set (the test settings turn the
 # sandbox on) and that must not leak into a "production" child.
-OURS = ("DJANGO_", "TWILIO_", "API_BASE_URL", "AI_AGENT_")
+OURS = ("DJANGO_", "TWILIO_", "API_BASE_URL", "AI_AGENT_", "FIELD_ENCRYPTION_KEY")
 SANDBOX_ON = {"TWILIO_SANDBOX": "true", "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None}
 
 
@@ -76,6 +78,17 @@ def test_production_refuses_to_start_without_twilio_credentials(unset, sentence)
     assert f"ImproperlyConfigured: {sentence}" in result.stderr
     assert "TWILIO_SANDBOX=true" in result.stderr  # how to run on the sandbox instead
     assert SANDBOX_AUTH_TOKEN not in result.stderr
+
+
+@pytest.mark.no_sandbox
+def test_production_with_subaccounts_refuses_to_start_without_a_field_encryption_key():
+    refused = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None)
+    without_subaccounts = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None, TWILIO_SUBACCOUNT_PER_CLINIC="false")
+
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured: FIELD_ENCRYPTION_KEY is not set." in refused.stderr
+    assert "TWILIO_SUBACCOUNT_PER_CLINIC=false" in refused.stderr  # the other way out
+    assert without_subaccounts.returncode == 0, without_subaccounts.stderr
 
 
 @pytest.mark.no_sandbox

@@ -1,8 +1,12 @@
 """The sandbox Twilio as a WSGI app: REST API v2010 (the slice we use) + a control API.
 
-REST API (HTTP Basic auth with the sandbox account, Twilio's JSON shapes and errors):
-  GET    /2010-04-01/Accounts/{AccountSid}.json
+REST API (HTTP Basic auth with the sandbox account, or a subaccount's own SID and token
+for its own resources; Twilio's JSON shapes and errors):
+  GET/POST /2010-04-01/Accounts.json                                      (subaccounts: list by FriendlyName/Status, create)
+  GET/POST /2010-04-01/Accounts/{AccountSid}.json                         (fetch; update FriendlyName/Status: 21477, 21479)
   GET    /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/US/Local.json
+  Numbers and messages belong to the account in the path: the main account, or one of
+  its subaccounts (an unknown or other account's SID is 20404).
   GET    /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (paged, PageSize <= 1000)
   POST   /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (buy: 21422, 21452)
   GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404)
@@ -17,7 +21,8 @@ requests from a loopback address (403 otherwise), whatever interface the server 
   POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
-  DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests; GET state.
+  DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
+  GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import hmac
 import ipaddress
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -136,13 +142,17 @@ class SandboxApp:
     def _api(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
         if path.startswith("/v1/"):
             return self._messaging_api(method, path, query, environ)
+        if path == f"{API}/Accounts.json":
+            return self._accounts_api(method, query, form, environ)
         match = re.fullmatch(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json", path)
         if not match:
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
-        self._authenticate(environ, match["account"])
+        account = match["account"]
+        self._authenticate(environ, account)
         rest = match["rest"] or ""
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
-            ("GET", r"", lambda query, form: (200, self._account())),
+            ("GET", r"", lambda query, form, account: (200, self._account(account))),
+            ("POST", r"", self._update_account),
             ("GET", r"/AvailablePhoneNumbers/(?P<country>[A-Z]{2})/Local", self._available),
             ("GET", r"/IncomingPhoneNumbers", self._list_numbers),
             ("POST", r"/IncomingPhoneNumbers", self._buy),
@@ -159,26 +169,38 @@ class SandboxApp:
                 continue
             path_matched = True
             if route_method == method:
-                return handler(**route.groupdict(), query=query, form=form)
+                return handler(**route.groupdict(), query=query, form=form, account=account)
         if path_matched:
             raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
         raise ApiError(404, 20404, f"The requested resource {path} was not found")
 
     def _authenticate(self, environ: dict, account: str) -> None:
+        """The main account may act on itself and its subaccounts; a subaccount (with its
+        own token) on itself only; any other account in the path is 20003."""
         header = environ.get("HTTP_AUTHORIZATION", "")
         scheme, _, encoded = header.partition(" ")
         try:
             user, _, password = base64.b64decode(encoded).decode().partition(":") if scheme.lower() == "basic" else ("", "", "")
         except (binascii.Error, UnicodeDecodeError):
             user, password = "", ""
-        ok = hmac.compare_digest(user, self.account_sid) and hmac.compare_digest(password, self.auth_token)
-        if not ok or account != self.account_sid:
+        if hmac.compare_digest(user, self.account_sid) and hmac.compare_digest(password, self.auth_token):
+            if account != self.account_sid and self.store.get_account(account) is None:
+                # Not ours (nor one of our subaccounts): Twilio does not say whether it exists.
+                raise ApiError(401, 20003, "Authenticate")
+            return
+        sub = self.store.get_account(user) if user.startswith("AC") else None
+        if sub is None or not hmac.compare_digest(password, sub["auth_token"]) or account != user:
             raise ApiError(401, 20003, "Authenticate")
 
-    def _base(self) -> str:
-        return f"{API}/Accounts/{self.account_sid}"
+    def _base(self, account: str | None = None) -> str:
+        return f"{API}/Accounts/{account or self.account_sid}"
 
-    def _account(self) -> dict[str, Any]:
+    def _account(self, account: str | None = None) -> dict[str, Any]:
+        if account and account != self.account_sid:
+            sub = self.store.get_account(account)
+            if sub is None:
+                raise ApiError(404, 20404, f"The requested resource {self._base(account)}.json was not found")
+            return sub
         now = now_rfc2822()
         return {
             "auth_token": self.auth_token,
@@ -196,6 +218,76 @@ class SandboxApp:
             "uri": f"{self._base()}.json",
         }
 
+    # subaccounts ---------------------------------------------------------------
+    # https://www.twilio.com/docs/iam/api/subaccounts: created by the main account, listed
+    # with the main account first, filtered by exact FriendlyName and Status; the create
+    # and fetch answers carry the subaccount's auth token.
+
+    def _accounts_api(self, method: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
+        self._authenticate(environ, self.account_sid)
+        if method == "POST":
+            return 201, self._create_account(form)
+        if method != "GET":
+            raise ApiError(405, 20004, f"Method {method} not allowed on {API}/Accounts.json")
+        accounts = [self._account(), *self.store.accounts()]
+        if "FriendlyName" in query:
+            accounts = [a for a in accounts if a["friendly_name"] == query["FriendlyName"]]
+        if "Status" in query:
+            accounts = [a for a in accounts if a["status"] == query["Status"]]
+        page_size = _page_size(query, default=50)
+        uri = f"{API}/Accounts.json"
+        filters = {k: query[k] for k in ("FriendlyName", "Status") if k in query}
+        return 200, {
+            "accounts": accounts[:page_size],
+            "end": max(min(len(accounts), page_size) - 1, 0),
+            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+        }
+
+    def _create_account(self, form: dict) -> dict[str, Any]:
+        sid, now = new_sid("AC"), now_rfc2822()
+        base = self._base(sid)
+        account = {
+            "auth_token": secrets.token_hex(16),
+            "date_created": now,
+            "date_updated": now,
+            # Twilio names an unnamed subaccount "SubAccount Created at {date}".
+            "friendly_name": form.get("FriendlyName") or f"SubAccount Created at {now}",
+            "owner_account_sid": self.account_sid,
+            "sid": sid,
+            "status": "active",
+            "type": "Full",
+            "subresource_uris": {
+                "incoming_phone_numbers": f"{base}/IncomingPhoneNumbers.json",
+                "messages": f"{base}/Messages.json",
+            },
+            "uri": f"{base}.json",
+        }
+        self.store.insert_account(account)
+        return account
+
+    def _update_account(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        if account == self.account_sid:
+            if "Status" in form:
+                raise ApiError(400, 21477, "Unable to update Status for parent accounts")
+            return 200, self._account()
+        current = self._account(account)
+        changes: dict[str, Any] = {}
+        if "Status" in form:
+            if form["Status"] not in ("active", "suspended", "closed"):
+                raise ApiError(400, 20001, f"Status must be active, suspended or closed, not {form['Status']!r}")
+            if current["status"] == "closed" and form["Status"] != "closed":
+                raise ApiError(400, 21479, "Unable to update Status for subaccount, subaccount has been closed.")
+            changes["status"] = form["Status"]
+        if "FriendlyName" in form:
+            changes["friendly_name"] = form["FriendlyName"]
+        return 200, self.store.update_account(account, changes)
+
     # numbers for sale --------------------------------------------------------
 
     def _for_sale(self, area_code: str) -> list[str]:
@@ -205,14 +297,14 @@ class SandboxApp:
         # Numbers taken by another account stay listed: a search index is never exact.
         return [n for n in inventory(area_code) if n not in owned]
 
-    def _available(self, *, country: str, query: dict, form: dict) -> tuple[int, Any]:
+    def _available(self, *, country: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         area_code = query.get("AreaCode", "")
         voice_only = self.store.flags("voice_only")
         numbers = self._for_sale(area_code) if country == "US" else []
         if query.get("SmsEnabled", "").lower() == "true":
             numbers = [n for n in numbers if n not in voice_only]
         page_size = _page_size(query, default=50)
-        uri = f"{self._base()}/AvailablePhoneNumbers/{country}/Local.json"
+        uri = f"{self._base(account)}/AvailablePhoneNumbers/{country}/Local.json"
         return 200, {
             "available_phone_numbers": [_available_number(n, sms=n not in voice_only) for n in numbers[:page_size]],
             "end": min(len(numbers), page_size) - 1 if numbers else 0,
@@ -227,7 +319,7 @@ class SandboxApp:
 
     # owned numbers ------------------------------------------------------------
 
-    def _list_numbers(self, *, query: dict, form: dict) -> tuple[int, Any]:
+    def _list_numbers(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
         page_size = _page_size(query, default=50)
         page = int(query.get("Page", "0") or 0) if query.get("Page", "0").isdigit() else 0
         after = (
@@ -236,10 +328,14 @@ class SandboxApp:
             else -1
         )
         rows = self.store.owned_page(
-            after_seq=after, limit=page_size, phone_number=query.get("PhoneNumber"), friendly_name=query.get("FriendlyName")
+            after_seq=after,
+            limit=page_size,
+            phone_number=query.get("PhoneNumber"),
+            friendly_name=query.get("FriendlyName"),
+            account_sid=account,
         )
         items, more = rows[:page_size], len(rows) > page_size
-        uri = f"{self._base()}/IncomingPhoneNumbers.json"
+        uri = f"{self._base(account)}/IncomingPhoneNumbers.json"
         filters = {k: query[k] for k in ("PhoneNumber", "FriendlyName") if k in query}
         next_uri = None
         if more:
@@ -260,7 +356,7 @@ class SandboxApp:
             "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page})}",
         }
 
-    def _buy(self, *, query: dict, form: dict) -> tuple[int, Any]:
+    def _buy(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
         phone_number = form.get("PhoneNumber", "")
         area_code = form.get("AreaCode", "")
         if not phone_number and not area_code:
@@ -275,17 +371,24 @@ class SandboxApp:
         area = phone_number[2:5] if phone_number.startswith("+1") else ""
         if phone_number not in inventory(area) or area in self.store.flags("empty_area_codes"):
             raise ApiError(400, 21422, f"PhoneNumber {phone_number} is not available")
-        number = self._new_number(phone_number, form, sms=phone_number not in self.store.flags("voice_only"))
+        number = self._new_number(phone_number, form, sms=phone_number not in self.store.flags("voice_only"), account=account)
         if not self.store.insert_number(number):
             raise ApiError(400, 21422, f"PhoneNumber {phone_number} is not available")
         return 201, _public(number)
 
     def _new_number(
-        self, phone_number: str, form: dict, *, sms: bool = True, voice: bool = True, extra: dict | None = None
+        self,
+        phone_number: str,
+        form: dict,
+        *,
+        sms: bool = True,
+        voice: bool = True,
+        extra: dict | None = None,
+        account: str | None = None,
     ) -> dict:
         sid, now = new_sid("PN"), now_rfc2822()
         number = {
-            "account_sid": self.account_sid,
+            "account_sid": account or self.account_sid,
             "address_sid": None,
             "address_requirements": "none",
             "api_version": "2010-04-01",
@@ -309,7 +412,7 @@ class SandboxApp:
             "status_callback": "",
             "status_callback_method": "POST",
             "trunk_sid": None,
-            "uri": f"{self._base()}/IncomingPhoneNumbers/{sid}.json",
+            "uri": f"{self._base(account)}/IncomingPhoneNumbers/{sid}.json",
             "voice_receive_mode": "voice",
             "voice_application_sid": None,
             "voice_caller_id_lookup": False,
@@ -327,32 +430,44 @@ class SandboxApp:
         number.update(extra or {})
         return number
 
-    def _fetch_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+    def _number_of(self, sid: str, account: str) -> dict[str, Any]:
+        """The number `sid` if `account` owns it; another account's number is 20404, as at Twilio."""
         number = self.store.get_number(sid)
-        if number is None:
-            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
-        return 200, _public(number)
+        if number is None or number["account_sid"] != account:
+            raise ApiError(
+                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
+            )
+        return number
 
-    def _update_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+    def _fetch_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        return 200, _public(self._number_of(sid, account))
+
+    def _update_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        self._number_of(sid, account)
         number = self.store.update_number(sid, _number_changes(form))
         if number is None:
-            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+            raise ApiError(
+                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
+            )
         return 200, _public(number)
 
-    def _delete_number(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+    def _delete_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        self._number_of(sid, account)
         if not self.store.delete_number(sid):
-            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+            raise ApiError(
+                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
+            )
         return 204, None
 
     # messages -------------------------------------------------------------------
 
-    def _send_message(self, *, query: dict, form: dict) -> tuple[int, Any]:
+    def _send_message(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
         if not E164.match(to):
             raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if not body and not form.get("MediaUrl"):
             raise ApiError(400, 21602, "Message body is required.")
-        owned = {n["phone_number"]: n for n in self.store.owned()}
+        owned = {n["phone_number"]: n for n in self.store.owned() if n["account_sid"] == account}
         if sender not in owned or not owned[sender]["capabilities"].get("sms"):
             raise ApiError(
                 400,
@@ -364,7 +479,7 @@ class SandboxApp:
             raise ApiError(400, 21610, "Attempt to send to unsubscribed recipient")
         sid, now = new_sid("SM"), now_rfc2822()
         message = {
-            "account_sid": self.account_sid,
+            "account_sid": account,
             "api_version": "2010-04-01",
             "body": body,
             "date_created": now,
@@ -381,18 +496,18 @@ class SandboxApp:
             "price_unit": "USD",
             "sid": sid,
             "status": "queued",
-            "subresource_uris": {"media": f"{self._base()}/Messages/{sid}/Media.json"},
+            "subresource_uris": {"media": f"{self._base(account)}/Messages/{sid}/Media.json"},
             "to": to,
-            "uri": f"{self._base()}/Messages/{sid}.json",
+            "uri": f"{self._base(account)}/Messages/{sid}.json",
             "_sandbox": {"status_callback": form.get("StatusCallback")},
         }
         self.store.insert_message(message)
         return 201, _public(message)
 
-    def _fetch_message(self, *, sid: str, query: dict, form: dict) -> tuple[int, Any]:
+    def _fetch_message(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         message = self.store.get_message(sid)
-        if message is None:
-            raise ApiError(404, 20404, f"The requested resource {self._base()}/Messages/{sid}.json was not found")
+        if message is None or message["account_sid"] != account:
+            raise ApiError(404, 20404, f"The requested resource {self._base(account)}/Messages/{sid}.json was not found")
         return 200, _public(message)
 
     # ------------------------------------------------------------------ Messaging API v1
@@ -498,14 +613,21 @@ class SandboxApp:
             store.clear_requests()
             return 200, {"ok": True}
         if (method, path) == ("GET", "state"):
-            return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages()}
+            return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
         return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
 
     def _seeded(self, spec: dict[str, Any]) -> dict[str, Any]:
         caps = spec.get("capabilities") or {}
         form = {key: spec[field] for field, key in _SEED_FIELDS.items() if field in spec}
         extra = {"_sandbox": {"messaging_service_sid": spec.get("messaging_service_sid")}}
-        return self._new_number(spec["phone_number"], form, sms=caps.get("sms", True), voice=caps.get("voice", True), extra=extra)
+        return self._new_number(
+            spec["phone_number"],
+            form,
+            sms=caps.get("sms", True),
+            voice=caps.get("voice", True),
+            extra=extra,
+            account=spec.get("account_sid"),
+        )
 
 
 _SEED_FIELDS = {

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS empty_area_codes (area_code TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS unsubscribed (phone_number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS messaging_services (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -106,6 +107,7 @@ class Store:
                 "unsubscribed",
                 "messages",
                 "messaging_services",
+                "accounts",
                 "faults",
                 "requests",
             ):
@@ -172,7 +174,13 @@ class Store:
             return [json.loads(row[0]) for row in db.execute("SELECT data FROM numbers ORDER BY seq")]
 
     def owned_page(
-        self, *, after_seq: int, limit: int, phone_number: str | None, friendly_name: str | None
+        self,
+        *,
+        after_seq: int,
+        limit: int,
+        phone_number: str | None,
+        friendly_name: str | None,
+        account_sid: str | None = None,
     ) -> list[tuple[int, dict]]:
         sql = "SELECT seq, data FROM numbers WHERE seq > ?"
         args: list[int | str] = [after_seq]
@@ -183,6 +191,8 @@ class Store:
             rows = [(seq, json.loads(data)) for seq, data in db.execute(sql, args)]
         if friendly_name is not None:
             rows = [r for r in rows if r[1]["friendly_name"] == friendly_name]
+        if account_sid is not None:
+            rows = [r for r in rows if r[1]["account_sid"] == account_sid]
         return rows[: limit + 1]
 
     def owned_count(self, *, phone_number: str | None, friendly_name: str | None) -> int:
@@ -230,6 +240,33 @@ class Store:
     def delete_number(self, sid: str) -> bool:
         with self.tx() as db:
             return db.execute("DELETE FROM numbers WHERE sid = ?", (sid,)).rowcount > 0
+
+    # ---------------------------------------------------------------- subaccounts
+
+    def insert_account(self, account: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO accounts (sid, data, seq) VALUES (?, ?, ?)", (account["sid"], json.dumps(account), _next_seq())
+            )
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every subaccount, oldest first."""
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM accounts ORDER BY seq")]
+
+    def get_account(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM accounts WHERE sid = ?", (sid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def update_account(self, sid: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM accounts WHERE sid = ?", (sid,)).fetchone()
+            if row is None:
+                return None
+            account = {**json.loads(row[0]), **changes, "date_updated": now_rfc2822()}
+            db.execute("UPDATE accounts SET data = ? WHERE sid = ?", (json.dumps(account), sid))
+        return account
 
     # ---------------------------------------------------------------- messaging services
 

@@ -142,6 +142,51 @@ def test_the_whole_audit():
     assert audit.number_audit().success
 
 
+# Issue 14: the clinic's subaccount (Accounts API) and number calls under it.
+SUBACCOUNT = "AC" + "5b" * 16
+
+
+def test_subaccount_create_lookup_by_friendly_name_list_fetch_and_status():
+    created = twilio_client.subaccount_create(friendly_name="Contract Dental (clinic #1)")
+    twilio_client.subaccounts_find(friendly_name="Contract Dental (clinic #1)")
+    twilio_client.subaccounts_list()
+    twilio_client.subaccount_fetch(SUBACCOUNT)
+    twilio_client.subaccount_status_set(SUBACCOUNT, status="suspended")
+
+    assert created.sid.startswith("AC")
+
+
+def test_number_calls_under_a_subaccount():
+    twilio_client.available_numbers_search(area_code="512", limit=10, account_sid=SUBACCOUNT)
+    twilio_client.incoming_number_buy(
+        phone_number="+15125550100", friendly_name="Dental (clinic #1)", webhook_fields={}, account_sid=SUBACCOUNT
+    )
+    twilio_client.incoming_numbers_find(phone_number="+15125550100", account_sid=SUBACCOUNT)
+    twilio_client.incoming_numbers_find(friendly_name="Dental (clinic #1)", account_sid=SUBACCOUNT)
+    twilio_client.incoming_numbers_list(account_sid=SUBACCOUNT)
+    twilio_client.incoming_number_update(
+        PHONE_SID, webhook_fields={"voice_url": "https://x.example.com/v"}, account_sid=SUBACCOUNT
+    )
+    twilio_client.incoming_number_delete(PHONE_SID, account_sid=SUBACCOUNT)
+    twilio_client.message_send(
+        from_number="+15125550100",
+        to_number="+15125550999",
+        body="Hi",
+        status_callback="https://x.example.com/s",
+        account_sid=SUBACCOUNT,
+    )
+
+
+def test_provisioning_ensures_the_subaccount_then_buys_under_it(settings):
+    settings.TWILIO_SUBACCOUNT_PER_CLINIC = True
+    clinic = ClinicFactory(name="Subaccount Contract Dental")
+
+    assert_accepted(twilio_service.provision_clinic_number(clinic.id, "512"))
+
+    clinic.refresh_from_db()
+    assert clinic.twilio_account_sid.startswith("AC") and clinic.twilio_account_token_sealed
+
+
 def test_prism_does_reject_a_request_the_spec_forbids(prism):
     """The suite can fail: an out-of-range PageSize is refused with 422."""
     response = requests.get(

@@ -44,13 +44,15 @@ def test_provision_buys_one_number_with_webhooks_in_the_purchase(sandbox, expect
     assert result["phone_number"].startswith("+1512")
     assert result["sid"].startswith("PN")
     assert result["webhooks"] == expected_webhooks
-    # Exactly two Twilio calls: the filtered search, then the purchase of that number.
+    # Issue 14: the clinic's subaccount first (TWILIO_SUBACCOUNT_PER_CLINIC, the default),
+    # then exactly two calls under it: the filtered search, then the purchase of that number.
     calls = sandbox.requests()
     assert [(c["method"], c["path"].rsplit("/", 1)[-1]) for c in calls] == [
+        ("POST", "Accounts.json"),
         ("GET", "Local.json"),
         ("POST", "IncomingPhoneNumbers.json"),
     ]
-    form = calls[1]["form"]
+    form = calls[2]["form"]
     assert form["PhoneNumber"] == result["phone_number"]
     assert form["VoiceUrl"] == expected_webhooks["voice"]
     assert form["SmsUrl"] == expected_webhooks["sms"]
@@ -259,8 +261,12 @@ def test_list_clinic_numbers_maps_numbers_to_clinics_over_all_pages(sandbox, exp
     assert by_sid[mine["sid"]]["webhooks_ok"] is True
     orphans = [n for n in result["numbers"] if n["clinic_id"] is None]
     assert len(orphans) == 1500 and not any(n["webhooks_ok"] for n in orphans)
+    # Issue 14: the main account's two pages, then the clinic's subaccount's one.
     pages = sandbox.api_requests("GET", "IncomingPhoneNumbers.json")
-    assert len(pages) == 2
+    assert (
+        len(pages) == 3
+        and pages[2]["path"] == f"/2010-04-01/Accounts/{by_sid[mine['sid']]['account_sid']}/IncomingPhoneNumbers.json"
+    )
     assert pages[0]["query"]["PageSize"] == "1000"
 
 

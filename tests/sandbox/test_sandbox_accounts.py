@@ -1,0 +1,109 @@
+"""The sandbox Twilio's Accounts API (subaccounts) and numbers owned per account, with
+every answer validated against Twilio's OpenAPI description of API v2010."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.conftest import SandboxControl
+from tests.openapi import assert_matches_spec
+from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+API = "/2010-04-01"
+MAIN = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+pytestmark = pytest.mark.no_sandbox
+
+
+@pytest.fixture
+def control(sandbox_server) -> SandboxControl:
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    return control
+
+
+@pytest.fixture
+def call(sandbox_server, control):
+    """Raw HTTP to the sandbox's REST API; 2xx answers checked against Twilio's spec."""
+
+    def call(method: str, path: str, *, expect: int, auth=MAIN, **kwargs):
+        response = requests.request(method, sandbox_server.url + API + path, auth=auth, timeout=10, **kwargs)
+        assert response.status_code == expect, response.text
+        if expect < 300 and response.content:
+            assert_matches_spec(API + path, method, expect, response.json())
+        return response.json() if response.content else None
+
+    return call
+
+
+def test_subaccounts_are_created_listed_by_friendly_name_fetched_and_updated(call):
+    created = call("POST", "/Accounts.json", data={"FriendlyName": "Austin Dental (clinic #7)"}, expect=201)
+    call("POST", "/Accounts.json", data={"FriendlyName": "Other Dental (clinic #8)"}, expect=201)
+    sid = created["sid"]
+
+    assert created["owner_account_sid"] == SANDBOX_ACCOUNT_SID and created["status"] == "active"
+    assert created["auth_token"] and created["auth_token"] != SANDBOX_AUTH_TOKEN
+    everyone = call("GET", "/Accounts.json", expect=200)["accounts"]
+    assert everyone[0]["sid"] == SANDBOX_ACCOUNT_SID and len(everyone) == 3  # the main account first
+    named = call("GET", "/Accounts.json", params={"FriendlyName": "Austin Dental (clinic #7)"}, expect=200)["accounts"]
+    assert [a["sid"] for a in named] == [sid]
+    fetched = call("GET", f"/Accounts/{sid}.json", expect=200)
+    assert fetched["auth_token"] == created["auth_token"]  # the parent reads its subaccount's token
+
+    suspended = call("POST", f"/Accounts/{sid}.json", data={"Status": "suspended"}, expect=200)
+    assert suspended["status"] == "suspended"
+    assert [a["sid"] for a in call("GET", "/Accounts.json", params={"Status": "suspended"}, expect=200)["accounts"]] == [sid]
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "closed"}, expect=200)["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "code"),
+    [("main", "suspended", 21477), ("closed", "active", 21479), ("sub", "sleeping", 20001)],
+)
+def test_status_changes_twilio_refuses(call, target, status, code):
+    sid = call("POST", "/Accounts.json", data={"FriendlyName": "X (clinic #1)"}, expect=201)["sid"]
+    if target == "closed":
+        call("POST", f"/Accounts/{sid}.json", data={"Status": "closed"}, expect=200)
+
+    refused = call(
+        "POST", f"/Accounts/{SANDBOX_ACCOUNT_SID if target == 'main' else sid}.json", data={"Status": status}, expect=400
+    )
+
+    assert refused["code"] == code and refused["more_info"].endswith(str(code))
+
+
+def test_numbers_belong_to_the_account_in_the_path(call):
+    sub = call("POST", "/Accounts.json", data={"FriendlyName": "Mine (clinic #1)"}, expect=201)
+    on_sub = f"/Accounts/{sub['sid']}/IncomingPhoneNumbers"
+    on_main = f"/Accounts/{SANDBOX_ACCOUNT_SID}/IncomingPhoneNumbers"
+
+    bought = call("POST", f"{on_sub}.json", data={"PhoneNumber": "+15125550100"}, expect=201)
+    call("POST", f"{on_main}.json", data={"PhoneNumber": "+15125550101"}, expect=201)
+
+    assert bought["account_sid"] == sub["sid"] and bought["uri"] == f"{API}{on_sub}/{bought['sid']}.json"
+    assert [n["phone_number"] for n in call("GET", f"{on_sub}.json", expect=200)["incoming_phone_numbers"]] == ["+15125550100"]
+    assert [n["phone_number"] for n in call("GET", f"{on_main}.json", expect=200)["incoming_phone_numbers"]] == ["+15125550101"]
+    # Another account's number is not found there (Twilio's 20404), whatever the verb.
+    for method in ("GET", "POST", "DELETE"):
+        assert call(method, f"{on_main}/{bought['sid']}.json", expect=404)["code"] == 20404
+    # Bought numbers are off the market for every account.
+    taken = call("POST", f"{on_main}.json", data={"PhoneNumber": "+15125550100"}, expect=400)
+    assert taken["code"] == 21422
+    # The subaccount's own credentials reach its own numbers, never the main account's.
+    own = (sub["sid"], sub["auth_token"])
+    assert call("GET", f"{on_sub}.json", auth=own, expect=200)["incoming_phone_numbers"][0]["sid"] == bought["sid"]
+    assert call("GET", f"{on_main}.json", auth=own, expect=401)["code"] == 20003
+    assert (
+        call("GET", f"/Accounts/{sub['sid']}/IncomingPhoneNumbers.json", auth=(sub["sid"], "wrong"), expect=401)["code"] == 20003
+    )
+
+
+def test_messages_are_sent_from_a_number_of_the_account_in_the_path(call):
+    sub = call("POST", "/Accounts.json", data={"FriendlyName": "Texting (clinic #1)"}, expect=201)["sid"]
+    call("POST", f"/Accounts/{sub}/IncomingPhoneNumbers.json", data={"PhoneNumber": "+15125550100"}, expect=201)
+    message = {"From": "+15125550100", "To": "+15125550999", "Body": "Reply C to confirm"}
+
+    sent = call("POST", f"/Accounts/{sub}/Messages.json", data=message, expect=201)
+    refused = call("POST", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Messages.json", data=message, expect=400)
+
+    assert sent["account_sid"] == sub and refused["code"] == 21606
