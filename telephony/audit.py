@@ -35,6 +35,10 @@ FIELD_LABELS = {
     "sms_method": "SMS method",
     "status_callback": "Status callback URL",
     "status_callback_method": "Status callback method",
+    "voice_fallback_url": "Voice fallback URL",
+    "voice_fallback_method": "Voice fallback method",
+    "sms_fallback_url": "SMS fallback URL",
+    "sms_fallback_method": "SMS fallback method",
 }
 
 

@@ -1,8 +1,9 @@
 """Only Twilio may call our webhooks: every request carries a valid X-Twilio-Signature.
 
 The signature is computed by Twilio over the URL it called, which is our PUBLIC URL
-(API_BASE_URL + path + query) — not the host Django sees behind a TLS-terminating proxy
-or a tunnel — so that is what we validate against.
+(API_BASE_URL + path + query; API_FALLBACK_BASE_URL for the fallback paths) — not the
+host Django sees behind a TLS-terminating proxy or a tunnel — so that is what we
+validate against.
 """
 
 import functools
@@ -15,12 +16,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from twilio.request_validator import RequestValidator
 
+from .webhook_urls import public_base_url_for
+
 logger = logging.getLogger(__name__)
 
 
 def public_url(request: HttpRequest) -> str:
-    """The URL Twilio called: API_BASE_URL + the path and query Django received."""
-    return settings.API_BASE_URL.rstrip("/") + request.get_full_path()
+    """The URL Twilio called: its public origin (API_BASE_URL, or API_FALLBACK_BASE_URL
+    for a fallback path) + the path and query Django received."""
+    return public_base_url_for(request.path) + request.get_full_path()
 
 
 def twilio_signature_valid(request: HttpRequest) -> bool:
