@@ -347,3 +347,18 @@ def test_workers_replay_a_text_spooled_in_redis_once_the_database_is_back(client
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CONFIRMED
     assert fallback_store.sms_spool_count() == 0
+
+
+def test_the_doctor_reports_waiting_texts_and_a_fallback_origin_twilio_cannot_reach(client, settings, database_down):  # noqa: F811
+    settings.API_FALLBACK_BASE_URL = "http://localhost:9000"
+    with database_down:
+        twiml(signed_post(client, SMS_FALLBACK, sms_params("hello"), base="http://localhost:9000"))
+
+    found = {f.code: f for f in audit.config_check(check_credentials=False)}
+
+    assert "1 text(s)" in found["fallback_sms_waiting"].message
+    assert "API_FALLBACK_BASE_URL" in found["api_fallback_base_url_not_public"].message
+    assert "webhook_path_missing" not in found
+    settings.API_FALLBACK_BASE_URL = ""
+    fallbacks.fallback_sms_replay()
+    assert "fallback_sms_waiting" not in {f.code for f in audit.config_check(check_credentials=False)}
