@@ -33,6 +33,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from .sids import sid_is_valid
+
 logger = logging.getLogger(__name__)
 
 OFFICE_LINES_KEY = "dentsignal:fallback:office-lines"
@@ -157,7 +159,9 @@ def office_line_get(twilio_number: str) -> OfficeLine | None:
 
 
 def _spool_file(message_sid: str) -> Path:
-    # The SID is checked by the caller (SID_RE): two letters and 32 hex digits.
+    # The SID names the file: two letters and 32 hex digits, nothing else (no path).
+    if not sid_is_valid(message_sid):
+        raise ValueError(f"{message_sid[:40]!r} is not a Twilio SID")
     return _spool_dir() / SMS_SPOOL_DIR / f"{message_sid}.json"
 
 

@@ -32,7 +32,7 @@ from clinics.models import Clinic
 
 from . import fallback_store, replies, twiml
 from .fallback_store import FallbackStoreError, OfficeLine, SpooledSms
-from .sids import SID_RE
+from .sids import sid_is_valid
 from .signatures import twilio_webhook
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def sms_fallback(request: HttpRequest) -> HttpResponse:
     rather than the patient being told it arrived.
     """
     message_sid = _param(request, "MessageSid") or _param(request, "SmsSid")
-    if not SID_RE.match(message_sid):
+    # fullmatch: the SID names the spool file, so not even a trailing newline may pass.
+    if not sid_is_valid(message_sid):
         return HttpResponse("MessageSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
     message = SpooledSms(
         message_sid=message_sid,

@@ -163,8 +163,9 @@ def test_fallbacks_are_signed_over_the_fallback_origin(client, settings):
     assert fallback_store.sms_spool_count() == 1
 
 
-def test_an_sms_fallback_without_a_message_sid_is_a_400(client):
-    response = signed_post(client, SMS_FALLBACK, {**sms_params(), "MessageSid": "not-a-sid"})
+@pytest.mark.parametrize("sid", ["not-a-sid", "SM" + "c" * 32 + "\n", "SM" + "c" * 31 + "/"])
+def test_an_sms_fallback_without_a_message_sid_is_a_400(client, sid):
+    response = signed_post(client, SMS_FALLBACK, {**sms_params(), "MessageSid": sid})
 
     assert response.status_code == 400 and b"MessageSid" in response.content
     assert fallback_store.sms_spool_count() == 0
