@@ -20,11 +20,13 @@ Nothing here imports a model or touches django.db.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -39,7 +41,11 @@ logger = logging.getLogger(__name__)
 
 OFFICE_LINES_KEY = "dentsignal:fallback:office-lines"
 SMS_SPOOL_KEY = "dentsignal:fallback:sms-spool"
+OFFICE_LINES_LOCK_KEY = "dentsignal:fallback:office-lines:lock"
 OFFICE_LINES_FILE = "office-lines.json"
+OFFICE_LINES_LOCK_FILE = ".office-lines.lock"
+# Seconds a rebuild of the office-line cache may hold its lock, and wait for it.
+OFFICE_LINES_LOCK_SECONDS = 60
 SMS_SPOOL_DIR = "sms"
 # Seconds a fallback waits on Redis: Twilio waits 15 s for the whole answer.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -134,6 +140,41 @@ def office_lines_replace(lines: Mapping[str, OfficeLine]) -> None:
             pipe.execute()
     except REDIS_ERRORS as exc:
         raise FallbackStoreError(f"Could not write the office-line cache to Redis: {exc}") from exc
+
+
+@contextmanager
+def office_lines_lock() -> Iterator[None]:
+    """Hold the office-line cache's rebuild lock (one rebuild at a time, across processes).
+
+    A rebuild reads the clinics and writes the cache inside it, so the last rebuild to
+    write is also the last to read: an older snapshot never overwrites a newer one.
+    Raises FallbackStoreError if the lock cannot be had.
+    """
+    client = _redis_client()
+    if client is None:
+        path = _spool_dir() / OFFICE_LINES_LOCK_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                yield
+        except OSError as exc:
+            raise FallbackStoreError(f"Could not lock the office-line cache: {exc}") from exc
+        return
+    lock = client.lock(OFFICE_LINES_LOCK_KEY, timeout=OFFICE_LINES_LOCK_SECONDS, blocking_timeout=OFFICE_LINES_LOCK_SECONDS)
+    try:
+        acquired = lock.acquire()
+    except REDIS_ERRORS as exc:
+        raise FallbackStoreError(f"Could not lock the office-line cache in Redis: {exc}") from exc
+    if not acquired:
+        raise FallbackStoreError("Another rebuild of the office-line cache held its lock too long.")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except REDIS_ERRORS:
+            logger.warning("The office-line cache's lock expired before its rebuild ended")
 
 
 def office_line_get(twilio_number: str) -> OfficeLine | None:

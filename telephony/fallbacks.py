@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -116,16 +116,25 @@ def sms_fallback(request: HttpRequest) -> HttpResponse:
 
 def fallback_sms_replay() -> int:
     """Process every spooled SMS, oldest first, exactly as the primary SMS webhook would,
-    and forget each once processed; the number processed. Stops at the first database
-    error (still down: the rest waits for the next run) by raising it."""
+    and forget each once processed; the number processed. Stops at the first sign that
+    the database is unreachable (OperationalError/InterfaceError) by raising it; a message
+    that fails on its own is logged and left spooled, and the next ones still run."""
     processed = 0
     for message in fallback_store.sms_spooled():
-        replies.sms_reply_process(
-            message_sid=message.message_sid,
-            to_number=message.to_number,
-            from_number=message.from_number,
-            body=message.body,
-        )
+        try:
+            replies.sms_reply_process(
+                message_sid=message.message_sid,
+                to_number=message.to_number,
+                from_number=message.from_number,
+                body=message.body,
+            )
+        except (OperationalError, InterfaceError):
+            raise  # the database is (still) unreachable: the rest waits for the next run
+        except Exception:
+            # This one message fails on its own (bad data): it stays spooled, reported by
+            # telephony_doctor, and must not hold back the texts behind it.
+            logger.exception("Could not replay the spooled SMS %s; it stays spooled", message.message_sid)
+            continue
         # Forgotten only after processing: a crash in between replays it once more,
         # and the MessageSid's log row makes that replay change nothing.
         fallback_store.sms_unspool(message.message_sid)
@@ -141,13 +150,14 @@ def fallback_sms_replay() -> int:
 def office_lines_refresh() -> int:
     """Rebuild the voice fallback's office-line cache from the clinics table; the number
     of clinic numbers cached. Raises DatabaseError or FallbackStoreError."""
-    rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
-    lines = {
-        number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "")
-        for pk, name, number, office_phone in rows.values_list("id", "name", "twilio_number", "office_phone")
-        if number
-    }
-    fallback_store.office_lines_replace(lines)
+    with fallback_store.office_lines_lock():
+        rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
+        lines = {
+            number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "")
+            for pk, name, number, office_phone in rows.values_list("id", "name", "twilio_number", "office_phone")
+            if number
+        }
+        fallback_store.office_lines_replace(lines)
     return len(lines)
 
 

@@ -3,6 +3,7 @@
 import datetime as dt
 import shutil
 import signal
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -11,11 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
+from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
 from dentsignal.celery import app as celery_app
 from telephony import audit, fallback_store, fallbacks, tasks, twilio_service
 from telephony.fallbacks import SMS_ACKNOWLEDGEMENT, UNKNOWN_LINE_MESSAGE
@@ -363,3 +364,39 @@ def test_the_doctor_reports_waiting_texts_and_a_fallback_origin_twilio_cannot_re
     settings.API_FALLBACK_BASE_URL = ""
     fallbacks.fallback_sms_replay()
     assert "fallback_sms_waiting" not in {f.code for f in audit.config_check(check_credentials=False)}
+
+
+def test_rebuilds_of_the_office_line_cache_wait_for_each_other(client):
+    """One rebuild at a time: the last to write is the last to read, so a slower rebuild's
+    older snapshot can never overwrite a newer one."""
+    clinic, _ = booked_clinic()
+
+    def rebuild() -> None:
+        try:
+            fallbacks.office_lines_refresh()
+        finally:
+            connection.close()
+
+    with fallback_store.office_lines_lock():  # another rebuild is running
+        Clinic.objects.filter(pk=clinic.pk).update(office_phone="+15125550123")  # a bulk update: no signal
+        waiting = threading.Thread(target=rebuild)
+        waiting.start()
+        time.sleep(0.5)
+        assert fallback_store.office_line_get(CLINIC_NUMBER).office_phone == OFFICE  # it waits
+    waiting.join(timeout=30)
+
+    assert fallback_store.office_line_get(CLINIC_NUMBER).office_phone == "+15125550123"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL refuses NUL in text; SQLite keeps it")
+def test_a_message_that_fails_on_its_own_stays_spooled_and_does_not_block_the_others(client):
+    booked_clinic()
+    bad = fallback_store.SpooledSms("SM" + "1" * 32, CLINIC_NUMBER, PATIENT, "hel\x00lo", 1.0)
+    good = fallback_store.SpooledSms("SM" + "2" * 32, CLINIC_NUMBER, PATIENT, "C", 2.0)
+    fallback_store.sms_spool(bad)
+    fallback_store.sms_spool(good)
+
+    assert fallbacks.fallback_sms_replay() == 1
+
+    assert MessageLog.objects.get().message_sid == good.message_sid
+    assert [m.message_sid for m in fallback_store.sms_spooled()] == [bad.message_sid]
