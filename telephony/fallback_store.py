@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -44,8 +45,11 @@ SMS_SPOOL_KEY = "dentsignal:fallback:sms-spool"
 OFFICE_LINES_LOCK_KEY = "dentsignal:fallback:office-lines:lock"
 OFFICE_LINES_FILE = "office-lines.json"
 OFFICE_LINES_LOCK_FILE = ".office-lines.lock"
-# Seconds a rebuild of the office-line cache may hold its lock, and wait for it.
+# Seconds a rebuild of the office-line cache may hold its lock (Redis expires it after a
+# crash), and seconds another waits for it: a rebuild takes milliseconds, and the wait
+# happens after a clinic save's commit, in that request.
 OFFICE_LINES_LOCK_SECONDS = 60
+OFFICE_LINES_LOCK_WAIT_SECONDS = 10
 SMS_SPOOL_DIR = "sms"
 # Seconds a fallback waits on Redis: Twilio waits 15 s for the whole answer.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -143,6 +147,30 @@ def office_lines_replace(lines: Mapping[str, OfficeLine]) -> None:
 
 
 @contextmanager
+def _office_lines_file_lock() -> Iterator[None]:
+    """flock on a file beside the cache, waited for at most OFFICE_LINES_LOCK_WAIT_SECONDS."""
+    path = _spool_dir() / OFFICE_LINES_LOCK_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = open(path, "a")  # closed in the finally below
+    except OSError as exc:
+        raise FallbackStoreError(f"Could not lock the office-line cache: {exc}") from exc
+    try:
+        deadline = time.monotonic() + OFFICE_LINES_LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise FallbackStoreError("Another rebuild of the office-line cache held its lock too long.") from None
+                time.sleep(0.05)
+        yield  # closing the file releases the lock
+    finally:
+        lock_file.close()
+
+
+@contextmanager
 def office_lines_lock() -> Iterator[None]:
     """Hold the office-line cache's rebuild lock (one rebuild at a time, across processes).
 
@@ -152,16 +180,10 @@ def office_lines_lock() -> Iterator[None]:
     """
     client = _redis_client()
     if client is None:
-        path = _spool_dir() / OFFICE_LINES_LOCK_FILE
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a") as lock_file:
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
-                yield
-        except OSError as exc:
-            raise FallbackStoreError(f"Could not lock the office-line cache: {exc}") from exc
+        with _office_lines_file_lock():
+            yield
         return
-    lock = client.lock(OFFICE_LINES_LOCK_KEY, timeout=OFFICE_LINES_LOCK_SECONDS, blocking_timeout=OFFICE_LINES_LOCK_SECONDS)
+    lock = client.lock(OFFICE_LINES_LOCK_KEY, timeout=OFFICE_LINES_LOCK_SECONDS, blocking_timeout=OFFICE_LINES_LOCK_WAIT_SECONDS)
     try:
         acquired = lock.acquire()
     except REDIS_ERRORS as exc:
