@@ -7,6 +7,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from telephony.webhook_paths import WEBHOOK_PATHS
+
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
 MESSAGE = "The database is unavailable right now; nothing was changed. Please try again in a minute."
@@ -28,8 +30,12 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         logger.error("Database unavailable during %s %s: %s", request.method, request.path, exception)
-        if request.path.startswith("/api/admin/"):
-            response: HttpResponse = JsonResponse({"error": MESSAGE}, status=503)
+        if request.path in WEBHOOK_PATHS:
+            # Twilio reads only the status: a 5xx makes it request the number's fallback
+            # URL (SMS, voice) or retry, so answer at once and briefly.
+            response: HttpResponse = HttpResponse(MESSAGE, status=503, content_type="text/plain")
+        elif request.path.startswith("/api/admin/"):
+            response = JsonResponse({"error": MESSAGE}, status=503)
         else:
             response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

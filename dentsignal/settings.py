@@ -108,6 +108,11 @@ else:
         # off behind a transaction-mode pooler without prepared-statement support.
         # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+    # Seconds a new connection may take (libpq's connect_timeout). A database host that
+    # is down or unreachable then fails a webhook within seconds, so Twilio gets a 5xx
+    # well inside its 15 s webhook timeout and calls the number's fallback URL instead.
+    # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: per-process memory by default; set CACHE_URL=redis://… in production so
@@ -225,6 +230,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},
+    # Patients' texts taken by the SMS fallback while the database was down: processed
+    # once it is back (telephony/fallbacks.py).
+    "replay-fallback-sms": {"task": "telephony.tasks.replay_fallback_sms", "schedule": 60.0},
+    # The fallback's office-line cache is refreshed on every clinic save that changes a
+    # number or office line; this catches bulk updates that send no signal.
+    "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
 }
 
 # ---------------------------------------------------------------------------
@@ -307,6 +318,15 @@ if AI_AGENT_MODE not in AGENT_NOUNS:
 
 # The public origin Twilio calls back (webhook URLs and signature checks).
 API_BASE_URL = env("API_BASE_URL", default="http://localhost:8000").rstrip("/")
+# The origin of the fallback webhooks (Twilio's VoiceFallbackUrl/SmsFallbackUrl), e.g. a
+# second host that keeps answering when the main one is down; empty: API_BASE_URL.
+API_FALLBACK_BASE_URL = env("API_FALLBACK_BASE_URL", default="").rstrip("/")
+# Where the fallbacks keep what they need without our database (telephony/fallback_store.py):
+# Redis (shared by every web process and the worker; survives the database being down)
+# when a redis:// URL is given, by default the Celery broker's; otherwise files in
+# FALLBACK_SPOOL_DIR (the embedded default: one host, so one directory serves all).
+FALLBACK_REDIS_URL = env("FALLBACK_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+FALLBACK_SPOOL_DIR = env("FALLBACK_SPOOL_DIR", default=str(VAR_DIR / "fallback"))
 # wss:// endpoint of the AI voice agent; empty means the fallback call flow.
 AI_AGENT_STREAM_URL = env("AI_AGENT_STREAM_URL", default="")
 

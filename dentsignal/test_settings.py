@@ -18,6 +18,10 @@ SECURE_SSL_REDIRECT = False
 # TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = True
+# The fallbacks' store: the test Redis when there is one (as production with a broker),
+# else files; never the developer's own var/fallback.
+FALLBACK_REDIS_URL = CELERY_BROKER_URL
+FALLBACK_SPOOL_DIR = str(VAR_DIR / "test-fallback")  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: tests close connections (outages) and use several threads.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-dentsignal.sqlite3")}  # noqa: F405

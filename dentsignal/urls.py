@@ -5,8 +5,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views import defaults
 
-from telephony import api, webhooks
-from telephony.webhook_paths import SMS_PATH, STATUS_PATH, STREAM_STATUS_PATH, VOICE_PATH
+from telephony import api, fallbacks, webhooks
+from telephony.webhook_paths import (
+    SMS_FALLBACK_PATH,
+    SMS_PATH,
+    STATUS_PATH,
+    STREAM_STATUS_PATH,
+    VOICE_FALLBACK_PATH,
+    VOICE_PATH,
+)
 
 admin.site.site_header = "DentSignal"
 admin.site.site_title = "DentSignal admin"
@@ -19,6 +26,9 @@ urlpatterns = [
     path(SMS_PATH.lstrip("/"), webhooks.inbound_sms, name="twilio-sms"),
     path(STATUS_PATH.lstrip("/"), webhooks.status_callback, name="twilio-status"),
     path(STREAM_STATUS_PATH.lstrip("/"), webhooks.stream_status, name="twilio-stream-status"),
+    # Their fallbacks (Twilio's VoiceFallbackUrl/SmsFallbackUrl): answered without the database.
+    path(VOICE_FALLBACK_PATH.lstrip("/"), fallbacks.voice_fallback, name="twilio-voice-fallback"),
+    path(SMS_FALLBACK_PATH.lstrip("/"), fallbacks.sms_fallback, name="twilio-sms-fallback"),
     path("api/admin/provision-number", api.provision_number, name="api-provision-number"),
     path("api/admin/clinics/<int:clinic_id>/number", api.clinic_number, name="api-clinic-number"),
 ]

@@ -12,7 +12,9 @@ class TelephonyConfig(AppConfig):
         # The system checks register on import. So do the Celery tasks: workflows send
         # them by name (telephony.queue), and Celery's autodiscovery only imports them in
         # a worker, not in the web process.
-        from . import checks, tasks  # noqa: F401
+        from . import checks, fallbacks, tasks  # noqa: F401
+
+        fallbacks.office_lines_follow_clinics()
 
         if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
             logging.getLogger("telephony").warning(

@@ -20,11 +20,19 @@ from django.utils import timezone
 
 from clinics.models import Clinic
 
-from . import provisioning, twilio_service
+from . import fallback_store, provisioning, twilio_service
 from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from .models import AuditRun
 from .queue import task_send_on_commit
-from .webhook_urls import SMS_PATH, STATUS_PATH, VOICE_PATH, webhook_params
+from .webhook_urls import (
+    SMS_FALLBACK_PATH,
+    SMS_PATH,
+    STATUS_PATH,
+    STREAM_STATUS_PATH,
+    VOICE_FALLBACK_PATH,
+    VOICE_PATH,
+    webhook_params,
+)
 
 ERROR, WARNING = "error", "warning"
 FIX_WEBHOOKS, FIX_ADOPT = "webhooks", "adopt"
@@ -35,6 +43,10 @@ FIELD_LABELS = {
     "sms_method": "SMS method",
     "status_callback": "Status callback URL",
     "status_callback_method": "Status callback method",
+    "voice_fallback_url": "Voice fallback URL",
+    "voice_fallback_method": "Voice fallback method",
+    "sms_fallback_url": "SMS fallback URL",
+    "sms_fallback_method": "SMS fallback method",
 }
 
 
@@ -355,7 +367,15 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
                 f"API_BASE_URL {base!r} has a path or query; webhook URLs are built by appending /inbound/voice etc. to it.",
                 "Use the bare origin, e.g. https://api.example.com.",
             )
-    for path, name in ((VOICE_PATH, "inbound_voice"), (SMS_PATH, "inbound_sms"), (STATUS_PATH, "status_callback")):
+    routes = (
+        (VOICE_PATH, "inbound_voice"),
+        (SMS_PATH, "inbound_sms"),
+        (STATUS_PATH, "status_callback"),
+        (STREAM_STATUS_PATH, "stream_status"),
+        (VOICE_FALLBACK_PATH, "voice_fallback"),
+        (SMS_FALLBACK_PATH, "sms_fallback"),
+    )
+    for path, name in routes:
         try:
             match = resolve(path)
         except Resolver404:
@@ -416,6 +436,47 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
             )
         elif result["status"] != "active":
             add("account_not_active", ERROR, f"The Twilio account is {result['status']}.", "Reactivate it in the Twilio console.")
+    findings.extend(_fallback_config_findings())
+    return findings
+
+
+def _fallback_config_findings() -> list[Finding]:
+    """The fallbacks' own configuration: their origin, and texts waiting to be replayed."""
+    findings = []
+    base = settings.API_FALLBACK_BASE_URL
+    if base:
+        parts = urlsplit(base)
+        why = "it is not https" if parts.scheme != "https" else _host_is_private(parts.hostname or "")
+        if why:
+            findings.append(
+                Finding(
+                    code="api_fallback_base_url_not_public",
+                    severity=ERROR,
+                    message=f"API_FALLBACK_BASE_URL is {base!r}: {why}, so Twilio's fallback requests fail too.",
+                    fix="Set API_FALLBACK_BASE_URL to a public https origin, or leave it empty to use API_BASE_URL.",
+                )
+            )
+    try:
+        waiting = fallback_store.sms_spool_count()
+    except fallback_store.REDIS_ERRORS as exc:
+        findings.append(
+            Finding(
+                code="fallback_store_unreachable",
+                severity=ERROR,
+                message=f"The fallbacks' store (FALLBACK_REDIS_URL) cannot be read: {exc}.",
+                fix="Check that Redis at FALLBACK_REDIS_URL is up; until then texts are spooled to FALLBACK_SPOOL_DIR.",
+            )
+        )
+        return findings
+    if waiting:
+        findings.append(
+            Finding(
+                code="fallback_sms_waiting",
+                severity=WARNING,
+                message=f"{waiting} text(s) taken by the SMS fallback wait to be processed.",
+                fix="Run `manage.py telephony_fallback_replay`, and check that Celery beat is running (it replays every minute).",
+            )
+        )
     return findings
 
 

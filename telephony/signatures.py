@@ -1,8 +1,9 @@
 """Only Twilio may call our webhooks: every request carries a valid X-Twilio-Signature.
 
 The signature is computed by Twilio over the URL it called, which is our PUBLIC URL
-(API_BASE_URL + path + query) — not the host Django sees behind a TLS-terminating proxy
-or a tunnel — so that is what we validate against.
+(API_BASE_URL + path + query; API_FALLBACK_BASE_URL for the fallback paths) — not the
+host Django sees behind a TLS-terminating proxy or a tunnel — so that is what we
+validate against.
 
 Twilio signs with the auth token of the account that owns the number: the main
 account's (TWILIO_AUTH_TOKEN), or for a number in a clinic's subaccount that
@@ -27,6 +28,7 @@ from clinics.sealed import SealError, secret_open
 
 from . import hot_path
 from .sids import sid_is_valid
+from .webhook_urls import public_base_url_for
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,9 @@ _subaccount_tokens: dict[str, str] = {}
 
 
 def public_url(request: HttpRequest) -> str:
-    """The URL Twilio called: API_BASE_URL + the path and query Django received."""
-    return settings.API_BASE_URL.rstrip("/") + request.get_full_path()
+    """The URL Twilio called: its public origin (API_BASE_URL, or API_FALLBACK_BASE_URL
+    for a fallback path) + the path and query Django received."""
+    return public_base_url_for(request.path) + request.get_full_path()
 
 
 def signing_tokens_forget(account_sid: str | None = None) -> None:

@@ -20,7 +20,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
-from . import audit, messaging, provisioning, twilio_service
+from . import audit, fallbacks, messaging, provisioning, twilio_service
 from .twilio_client import TwilioError
 
 MAX_RETRIES = 6
@@ -135,3 +135,16 @@ def run_number_audit(audit_run_id: int) -> None:
 def adopt_orphan_number(clinic_id: int, phone_sid: str, phone_number: str) -> str:
     """Adopt an orphan number for the clinic its name identifies."""
     return provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)
+
+
+@shared_task
+def replay_fallback_sms() -> int:
+    """Periodic (Celery beat, every minute): process the texts the SMS fallback spooled
+    while the database was down (each once; see fallbacks.fallback_sms_replay)."""
+    return fallbacks.fallback_sms_replay()
+
+
+@shared_task
+def refresh_office_lines() -> int:
+    """Periodic (Celery beat, every 10 minutes): rebuild the voice fallback's office-line cache."""
+    return fallbacks.office_lines_refresh()

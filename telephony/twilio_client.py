@@ -40,6 +40,8 @@ ERR_BUNDLE_NOT_IN_ACCOUNT = 21649
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
+# The fallback webhooks (API v2010 IncomingPhoneNumber), read alongside the primary ones.
+FALLBACK_WEBHOOK_FIELDS = ("voice_fallback_url", "voice_fallback_method", "sms_fallback_url", "sms_fallback_method")
 
 T = TypeVar("T")
 
@@ -259,7 +261,7 @@ def _incoming(number: Any) -> IncomingNumber:
         sid=number.sid,
         phone_number=number.phone_number,
         friendly_name=number.friendly_name or "",
-        webhook_fields={name: getattr(number, name, None) or "" for name in WEBHOOK_FIELDS},
+        webhook_fields={name: getattr(number, name, None) or "" for name in (*WEBHOOK_FIELDS, *FALLBACK_WEBHOOK_FIELDS)},
         capabilities=Capabilities.parse(number.capabilities),
     )
 

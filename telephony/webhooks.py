@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from . import calls, hot_path, messaging, replies, twiml
+from . import calls, fallbacks, hot_path, messaging, replies, twiml
 from .hot_path import ClinicRoute
 from .models import CallAnswer
 from .sids import SID_RE
@@ -48,14 +48,13 @@ def _agent_twiml(clinic: ClinicRoute, *, caller: str, call_sid: str) -> str:
 def _fallback_twiml(clinic: ClinicRoute) -> tuple[VoiceResponse, str]:
     """No agent (or clinic not live): ring the clinic's own line, else a short message;
     with the CallAnswer it amounts to."""
-    response = VoiceResponse()
-    # Never ring the Twilio number itself: that would loop the call back to us.
-    # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
-    if clinic.office_phone and clinic.office_phone != clinic.twilio_number:
-        response.dial(twiml.xml_safe(clinic.office_phone), caller_id=twiml.xml_safe(clinic.twilio_number or "") or None)
-        return response, CallAnswer.OFFICE_LINE
-    response.say(twiml.xml_safe(NO_AGENT_MESSAGE.format(name=clinic.name)))
-    return response, CallAnswer.MESSAGE
+    response = fallbacks.office_dial_twiml(
+        office_phone=clinic.office_phone,
+        twilio_number=clinic.twilio_number or "",
+        message=NO_AGENT_MESSAGE.format(name=clinic.name),
+    )
+    rings_office = bool(clinic.office_phone) and clinic.office_phone != clinic.twilio_number
+    return response, CallAnswer.OFFICE_LINE if rings_office else CallAnswer.MESSAGE
 
 
 def _fallback_reason(clinic: ClinicRoute) -> str:
@@ -82,10 +81,10 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
         else:
             clinic = hot_path.clinic_route_get(to_number=to_number)
     except DatabaseError:
+        # The database is down: the caller still reaches the office, from the voice
+        # fallback's cache (no query), or hears that we are in trouble.
         logger.exception("Clinic lookup failed for an inbound call to %s", to_number)
-        response = VoiceResponse()
-        response.say(TROUBLE_MESSAGE)
-        return _twiml(response)
+        return _twiml(fallbacks.office_line_twiml(to_number=to_number, message=TROUBLE_MESSAGE))
     if clinic is None:
         unknown = VoiceResponse()
         unknown.say(UNKNOWN_NUMBER_MESSAGE)

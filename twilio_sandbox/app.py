@@ -638,6 +638,10 @@ _SEED_FIELDS = {
     "sms_method": "SmsMethod",
     "status_callback": "StatusCallback",
     "status_callback_method": "StatusCallbackMethod",
+    "voice_fallback_url": "VoiceFallbackUrl",
+    "voice_fallback_method": "VoiceFallbackMethod",
+    "sms_fallback_url": "SmsFallbackUrl",
+    "sms_fallback_method": "SmsFallbackMethod",
 }
 _UPDATABLE = {
     "FriendlyName": "friendly_name",

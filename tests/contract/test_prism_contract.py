@@ -193,3 +193,29 @@ def test_prism_does_reject_a_request_the_spec_forbids(prism):
         f"{prism}/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers.json?PageSize=5000", auth=(ACCOUNT, "x"), timeout=10
     )
     assert response.status_code == 422
+
+
+# ------------------------------------------------------------------ fallback webhooks (issue 14)
+
+
+def test_purchase_and_update_with_fallbacks_on_their_own_host(settings):
+    """VoiceFallbackUrl/SmsFallbackUrl (+ methods) are allowed on create and update."""
+    from telephony.webhook_urls import webhook_params
+
+    settings.API_FALLBACK_BASE_URL = "https://fallback.dentsignal.example.net"
+    assert webhook_params()["voice_fallback_url"] == "https://fallback.dentsignal.example.net/inbound/voice/fallback"
+    clinic = ClinicFactory(name="Fallback Dental")
+
+    assert_accepted(twilio_service.provision_clinic_number(clinic.id, "512", "Fallback Dental"))
+    assert_accepted(twilio_service.update_number_webhooks(PHONE_SID))
+
+
+def test_prism_checks_the_fallback_parameters(prism):
+    """The fallback parameters are validated too: a method the spec does not allow is a 422."""
+    response = requests.post(
+        f"{prism}/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers/{PHONE_SID}.json",
+        data={"VoiceFallbackUrl": "https://dentsignal.example.com/inbound/voice/fallback", "VoiceFallbackMethod": "PATCH"},
+        auth=(ACCOUNT, "x"),
+        timeout=10,
+    )
+    assert response.status_code == 422

@@ -82,6 +82,28 @@ def test_buy_fetch_update_list_release_match_twilios_schema(api):
     assert api("GET", "/IncomingPhoneNumbers.json", expect=200)["incoming_phone_numbers"] == []
 
 
+def test_fallback_urls_are_stored_and_returned_as_twilio_does(api):
+    """voice_fallback_url/method and sms_fallback_url/method (API v2010 IncomingPhoneNumber)."""
+    fallbacks = {
+        "VoiceFallbackUrl": "https://f.example.com/inbound/voice/fallback",
+        "VoiceFallbackMethod": "post",
+        "SmsFallbackUrl": "https://f.example.com/api/sms/inbound/fallback",
+        "SmsFallbackMethod": "POST",
+    }
+    bought = api("POST", "/IncomingPhoneNumbers.json", data={"PhoneNumber": "+15125550100", **fallbacks}, expect=201)
+    fetched = api("GET", f"/IncomingPhoneNumbers/{bought['sid']}.json", expect=200)
+    updated = api(
+        "POST", f"/IncomingPhoneNumbers/{bought['sid']}.json", data={"SmsFallbackUrl": "https://g.example.com/s"}, expect=200
+    )
+
+    for number in (bought, fetched):
+        assert number["voice_fallback_url"] == "https://f.example.com/inbound/voice/fallback"
+        assert number["sms_fallback_url"] == "https://f.example.com/api/sms/inbound/fallback"
+        assert number["voice_fallback_method"] == number["sms_fallback_method"] == "POST"
+    assert updated["sms_fallback_url"] == "https://g.example.com/s"
+    assert updated["voice_fallback_url"] == "https://f.example.com/inbound/voice/fallback"
+
+
 def test_messages_match_twilios_schema(api):
     api("POST", "/IncomingPhoneNumbers.json", data={"PhoneNumber": "+15125550100"}, expect=201)
 

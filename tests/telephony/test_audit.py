@@ -20,6 +20,8 @@ GOOD = {
     "voice_url": f"{PUBLIC_BASE_URL}/inbound/voice",
     "sms_url": f"{PUBLIC_BASE_URL}/api/sms/inbound",
     "status_callback": f"{PUBLIC_BASE_URL}/twilio/status",
+    "voice_fallback_url": f"{PUBLIC_BASE_URL}/inbound/voice/fallback",
+    "sms_fallback_url": f"{PUBLIC_BASE_URL}/api/sms/inbound/fallback",
 }
 
 

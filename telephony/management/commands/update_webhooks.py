@@ -6,7 +6,7 @@ from ._base import clinic_or_error
 
 
 class Command(BaseCommand):
-    help = "Point numbers' Voice, SMS and status-callback webhooks at today's API_BASE_URL."
+    help = "Point numbers' Voice, SMS, status-callback and fallback webhooks at today's API_BASE_URL (and fallback base URL)."
 
     def add_arguments(self, parser) -> None:
         target = parser.add_mutually_exclusive_group(required=True)

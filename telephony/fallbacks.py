@@ -1,0 +1,186 @@
+"""The fallback webhooks: what Twilio calls when our primary webhooks fail or time out.
+
+Every number's VoiceFallbackUrl and SmsFallbackUrl point here (telephony/webhook_urls.py,
+served from API_FALLBACK_BASE_URL). Twilio requests a fallback URL when the primary one
+answers an error (5xx) or does not answer in time, so these views assume our database is
+down and never touch it: they are signed like the other webhooks (over the fallback's
+public URL) and read and write only the fallback store (telephony/fallback_store.py).
+
+- Voice: dial the clinic's office line from the office-line cache, or say a clear
+  message when the number is unknown there.
+- SMS: keep the message durably in the spool and acknowledge it; `fallback_sms_replay()`
+  (Celery task on beat, or `manage.py telephony_fallback_replay`) later runs every spooled
+  message through the primary SMS webhook's own code (replies.sms_reply_process) once the
+  database is back. That code claims a MessageSid with its log row, so a message replayed
+  twice, or also delivered to the primary webhook, acts once.
+
+The office-line cache is rebuilt from the clinics table whenever a clinic's number,
+office line or name is saved (a signal, on commit) and every ten minutes (beat).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest, HttpResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from clinics.models import Clinic
+
+from . import fallback_store, replies, twiml
+from .fallback_store import FallbackStoreError, OfficeLine, SpooledSms
+from .sids import sid_is_valid
+from .signatures import twilio_webhook
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_LINE_MESSAGE = (
+    "Sorry, we are having trouble answering right now and cannot connect you to the office. Please call back in a few minutes."
+)
+SMS_ACKNOWLEDGEMENT = "Thanks, {name} got your message and will get back to you."
+# A clinic save that changes one of these changes what the voice fallback dials.
+OFFICE_LINE_FIELDS = frozenset({"twilio_number", "office_phone", "name"})
+
+
+def _param(request: HttpRequest, name: str) -> str:
+    return request.POST.get(name, "").replace("\x00", "")
+
+
+def _xml(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="text/xml")
+
+
+def office_dial_twiml(*, office_phone: str, twilio_number: str, message: str) -> VoiceResponse:
+    """Ring the clinic's office line, with the clinic's Twilio number as caller ID; or
+    say `message` when there is no office line (or it is the Twilio number itself, which
+    would loop the call back to us)."""
+    response = VoiceResponse()
+    # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
+    if office_phone and office_phone != twilio_number:
+        response.dial(twiml.xml_safe(office_phone), caller_id=twiml.xml_safe(twilio_number) or None)
+    else:
+        response.say(twiml.xml_safe(message))
+    return response
+
+
+def office_line_twiml(*, to_number: str, message: str = UNKNOWN_LINE_MESSAGE) -> VoiceResponse:
+    """A call to `to_number` rung through to the office line in the cache (no database
+    query), or `message` when the cache does not know one."""
+    line = fallback_store.office_line_get(to_number)
+    return office_dial_twiml(office_phone=line.office_phone if line else "", twilio_number=to_number, message=message)
+
+
+@twilio_webhook
+def voice_fallback(request: HttpRequest) -> HttpResponse:
+    """Twilio's VoiceFallbackUrl: dial the office line from the cache (no database)."""
+    return _xml(str(office_line_twiml(to_number=_param(request, "To"))))
+
+
+@twilio_webhook
+def sms_fallback(request: HttpRequest) -> HttpResponse:
+    """Twilio's SmsFallbackUrl: spool the text durably (no database) and acknowledge it.
+
+    500 if it could not be kept anywhere: Twilio then reports the message as failed to us
+    rather than the patient being told it arrived.
+    """
+    message_sid = _param(request, "MessageSid") or _param(request, "SmsSid")
+    # fullmatch: the SID names the spool file, so not even a trailing newline may pass.
+    if not sid_is_valid(message_sid):
+        return HttpResponse("MessageSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
+    message = SpooledSms(
+        message_sid=message_sid,
+        to_number=_param(request, "To")[:32],
+        from_number=_param(request, "From")[:32],
+        body=_param(request, "Body")[:1600],
+        received_at=time.time(),
+    )
+    try:
+        fallback_store.sms_spool(message)
+    except FallbackStoreError:
+        logger.exception("Lost SMS %s: the fallback could not spool it", message_sid)
+        return HttpResponse("The message could not be stored.", status=500, content_type="text/plain")
+    logger.warning("SMS %s taken by the fallback; it is processed when the database is back", message_sid)
+    keyword = replies.keyword_of(message.body)
+    line = fallback_store.office_line_get(message.to_number)
+    # Twilio answers opt-out and opt-in keywords itself (see replies.py): stay silent on them.
+    if line is None or keyword in replies.OPT_OUT or keyword in replies.OPT_IN:
+        return _xml(twiml.message_reply(""))
+    return _xml(twiml.message_reply(SMS_ACKNOWLEDGEMENT.format(name=line.name)))
+
+
+# ----------------------------------------------------------------- replay
+
+
+def fallback_sms_replay() -> int:
+    """Process every spooled SMS, oldest first, exactly as the primary SMS webhook would,
+    and forget each once processed; the number processed. Stops at the first sign that
+    the database is unreachable (OperationalError/InterfaceError) by raising it; a message
+    that fails on its own is logged and left spooled, and the next ones still run."""
+    processed = 0
+    for message in fallback_store.sms_spooled():
+        try:
+            replies.sms_reply_process(
+                message_sid=message.message_sid,
+                to_number=message.to_number,
+                from_number=message.from_number,
+                body=message.body,
+            )
+        except (OperationalError, InterfaceError):
+            raise  # the database is (still) unreachable: the rest waits for the next run
+        except Exception:
+            # This one message fails on its own (bad data): it stays spooled, reported by
+            # telephony_doctor, and must not hold back the texts behind it.
+            logger.exception("Could not replay the spooled SMS %s; it stays spooled", message.message_sid)
+            continue
+        # Forgotten only after processing: a crash in between replays it once more,
+        # and the MessageSid's log row makes that replay change nothing.
+        fallback_store.sms_unspool(message.message_sid)
+        processed += 1
+    if processed:
+        logger.info("Replayed %s SMS taken by the fallback", processed)
+    return processed
+
+
+# ----------------------------------------------------------------- the office-line cache
+
+
+def office_lines_refresh() -> int:
+    """Rebuild the voice fallback's office-line cache from the clinics table; the number
+    of clinic numbers cached. Raises DatabaseError or FallbackStoreError."""
+    with fallback_store.office_lines_lock():
+        rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
+        lines = {
+            number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "")
+            for pk, name, number, office_phone in rows.values_list("id", "name", "twilio_number", "office_phone")
+            if number
+        }
+        fallback_store.office_lines_replace(lines)
+    return len(lines)
+
+
+def _office_lines_refresh_quietly() -> None:
+    try:
+        office_lines_refresh()
+    except (DatabaseError, FallbackStoreError):
+        # Never fail a clinic's save for the cache; beat rebuilds it within ten minutes.
+        logger.exception("Could not refresh the office-line cache of the voice fallback")
+
+
+def _clinic_saved(sender: type[Clinic], instance: Clinic, update_fields: frozenset[str] | None = None, **kwargs: object) -> None:
+    if update_fields is not None and not (OFFICE_LINE_FIELDS & set(update_fields)):
+        return
+    transaction.on_commit(_office_lines_refresh_quietly)
+
+
+def _clinic_deleted(sender: type[Clinic], instance: Clinic, **kwargs: object) -> None:
+    transaction.on_commit(_office_lines_refresh_quietly)
+
+
+def office_lines_follow_clinics() -> None:
+    """Refresh the office-line cache after every committed clinic save that changes a
+    number, office line or name, and after a clinic is deleted (called from apps.ready)."""
+    post_save.connect(_clinic_saved, sender=Clinic, dispatch_uid="telephony.fallbacks.office_lines")
+    post_delete.connect(_clinic_deleted, sender=Clinic, dispatch_uid="telephony.fallbacks.office_lines_delete")
