@@ -22,7 +22,8 @@ from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from .twilio_http import RedirectingHttpClient
+from .twilio_errors import staff_sentence
+from .twilio_http import RedirectingHttpClient, last_retry_after
 
 # Twilio error codes our callers act on.
 ERR_AUTH = 20003
@@ -68,18 +69,8 @@ class TwilioError(Exception):
 
 
 def _judge(*, doing: str, status: int | None, code: int | None, message: str, kind: str) -> tuple[bool, str]:
-    """(retryable, sentence) for a failure; the rules callers and staff rely on."""
-    if status is None:
-        if kind == "Timeout":
-            return True, f"Twilio did not answer in time while {doing}."
-        return True, f"Could not reach Twilio while {doing} ({kind})."
-    if status == 429 or code == ERR_TOO_MANY_REQUESTS:
-        return True, f"Twilio is rate-limiting us while {doing}."
-    if status >= 500:
-        return True, f"Twilio had a server error ({status}) while {doing}."
-    if code == ERR_AUTH or status == 401:
-        return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
-    return False, f"Twilio refused {doing}: {message} (Twilio error {code})."
+    """(retryable, sentence) for a failure: the one mapping in telephony.twilio_errors."""
+    return staff_sentence(doing=doing, status=status, code=code, message=message, kind=kind, retry_after=last_retry_after())
 
 
 def _error_from(exc: Exception, *, doing: str) -> TwilioError:
@@ -117,8 +108,12 @@ def _calling(doing: str, call: Callable[[], T]) -> T:
 
 
 @functools.lru_cache(maxsize=4)
-def _client_for(account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float) -> Client:
-    http_client = RedirectingHttpClient(base_url=base_url, messaging_base_url=messaging_base_url, timeout=timeout)
+def _client_for(
+    account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float, pricing_base_url: str = ""
+) -> Client:
+    http_client = RedirectingHttpClient(
+        base_url=base_url, messaging_base_url=messaging_base_url, pricing_base_url=pricing_base_url, timeout=timeout
+    )
     return Client(account_sid, auth_token, http_client=http_client)
 
 
@@ -130,6 +125,7 @@ def get_client() -> Client:
         settings.TWILIO_API_BASE_URL,
         getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
         float(settings.TWILIO_HTTP_TIMEOUT),
+        getattr(settings, "TWILIO_PRICING_API_BASE_URL", ""),
     )
 
 
@@ -226,27 +222,7 @@ def _incoming(number: Any) -> IncomingNumber:
 
 def available_numbers_search(*, area_code: str, limit: int) -> list[AvailableNumber]:
     """Local numbers for sale in `area_code` that can do both voice and SMS (one request)."""
-    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
-    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
-    found = _calling(
-        f"searching numbers in area code {area_code}",
-        lambda: (
-            get_client()
-            .available_phone_numbers(country)
-            .local.list(area_code=int(area_code), voice_enabled=True, sms_enabled=True, limit=limit)
-        ),
-    )
-    return [
-        AvailableNumber(
-            phone_number=n.phone_number,
-            friendly_name=n.friendly_name,
-            locality=n.locality,
-            region=n.region,
-            postal_code=n.postal_code,
-            capabilities=Capabilities.parse(n.capabilities),
-        )
-        for n in found
-    ]
+    return available_numbers_find(NumberSearch(area_code=area_code), limit=limit)
 
 
 def incoming_number_buy(*, phone_number: str, friendly_name: str, webhook_fields: Mapping[str, str]) -> IncomingNumber:
@@ -335,3 +311,102 @@ def message_send(*, from_number: str, to_number: str, body: str, status_callback
         lambda: get_client().messages.create(from_=from_number, to=to_number, body=body, status_callback=status_callback),
     )
     return Message(sid=message.sid, status=message.status)
+
+
+# --------------------------------------------------------------------------- search filters and pricing
+# The AvailablePhoneNumbers Local filters (twilio_api_v2010.json: AreaCode, InLocality,
+# InRegion, InPostalCode, Contains, NearNumber) and the Pricing API v1
+# (twilio_pricing_v1.json: GET /v1/PhoneNumbers/Countries/{IsoCountry}).
+
+
+@dataclass(frozen=True)
+class NumberSearch:
+    """What staff search numbers by; empty fields are not sent. Voice and SMS are always required."""
+
+    area_code: str = ""
+    in_locality: str = ""
+    in_region: str = ""
+    in_postal_code: str = ""
+    contains: str = ""
+    near_number: str = ""
+
+    def describe(self) -> str:
+        """The search in words: 'in area code 512, in Austin, TX'."""
+        parts = [
+            f"in area code {self.area_code}" if self.area_code else "",
+            f"in {self.in_locality}" if self.in_locality else "",
+            f"in {self.in_region}" if self.in_region else "",
+            f"in ZIP {self.in_postal_code}" if self.in_postal_code else "",
+            f"containing {self.contains}" if self.contains else "",
+            f"near {self.near_number}" if self.near_number else "",
+        ]
+        return ", ".join(part for part in parts if part) or "anywhere"
+
+    def params(self) -> dict[str, Any]:
+        """The SDK's keyword arguments for the filters that are set."""
+        given = {
+            "area_code": int(self.area_code) if self.area_code else None,
+            "in_locality": self.in_locality,
+            "in_region": self.in_region,
+            "in_postal_code": self.in_postal_code,
+            "contains": self.contains,
+            "near_number": self.near_number,
+        }
+        return {name: value for name, value in given.items() if value}
+
+
+@dataclass(frozen=True)
+class NumberPrice:
+    """The monthly price of one kind of number in a country (Pricing API v1)."""
+
+    number_type: str
+    current_price: str
+    base_price: str
+    price_unit: str
+
+    def for_people(self) -> str:
+        """'$1.15/month' (USD), else '1.15 EUR/month'."""
+        return f"${self.current_price}/month" if self.price_unit == "USD" else f"{self.current_price} {self.price_unit}/month"
+
+
+def available_numbers_find(search: NumberSearch, *, limit: int) -> list[AvailableNumber]:
+    """Local numbers for sale matching `search` that can do both voice and SMS (one request)."""
+    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
+    found = _calling(
+        f"searching numbers {search.describe()}",
+        lambda: (
+            get_client()
+            .available_phone_numbers(country)
+            .local.list(voice_enabled=True, sms_enabled=True, limit=limit, **search.params())
+        ),
+    )
+    return [
+        AvailableNumber(
+            phone_number=n.phone_number,
+            friendly_name=n.friendly_name,
+            locality=n.locality,
+            region=n.region,
+            postal_code=n.postal_code,
+            capabilities=Capabilities.parse(n.capabilities),
+        )
+        for n in found
+    ]
+
+
+def phone_number_prices(country: str) -> list[NumberPrice]:
+    """Monthly prices of the kinds of numbers in `country` (one Pricing API request)."""
+    found = _calling(
+        f"reading Twilio's number prices for {country}",
+        lambda: get_client().pricing.v1.phone_numbers.countries(country).fetch(),
+    )
+    unit = found.price_unit or "USD"
+    return [
+        NumberPrice(
+            number_type=str(price.get("number_type", "")),
+            current_price=str(price.get("current_price", "")),
+            base_price=str(price.get("base_price", "")),
+            price_unit=unit,
+        )
+        for price in (found.phone_number_prices or [])
+        if isinstance(price, dict)
+    ]
