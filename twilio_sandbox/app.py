@@ -16,7 +16,7 @@ SmsEnabled (see PLACES for where each area code's numbers are).
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/; it answers only
 requests from a loopback address (403 otherwise), whatever interface the server binds:
   POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
-  "times", "probability"}: the next `times` matching requests (each with `probability`) fail;
+  "times", "probability", "retry_after"}: the next `times` matching requests (each with `probability`) fail;
   POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
@@ -171,7 +171,9 @@ class SandboxApp:
         if fault and fault.get("mode") == "drop_after":
             environ["sandbox.drop_connection"]()
             return []
-        return _respond(start_response, status, payload)
+        # A fault may carry Twilio's Retry-After (seconds), as Twilio sends with a 429.
+        retry_after = (("Retry-After", str(int(fault["retry_after"]))),) if fault and fault.get("retry_after") else ()
+        return _respond(start_response, status, payload, extra_headers=retry_after)
 
     # ------------------------------------------------------------------ REST API
 
@@ -710,12 +712,13 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
-def _respond(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+def _respond(start_response: Callable, status: int, payload: Any, *, extra_headers: tuple = ()) -> list[bytes]:
     if status == 204 or payload is None:
-        start_response(f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Length", "0")])
+        start_response(f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Length", "0"), *extra_headers])
         return [b""]
     data = json.dumps(payload).encode()
     start_response(
-        f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        f"{status} {STATUS_TEXT.get(status, '')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra_headers],
     )
     return [data]
