@@ -276,7 +276,12 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                     search = number_search.NumberSearch(**form.search_criteria())
                     context["for_sale"] = number_search.numbers_for_sale(search)
                 elif step == "confirm":
-                    context.update(confirm_number=number, confirm_area_code=area_code, price=number_search.local_number_price())
+                    context.update(
+                        confirm_number=number,
+                        confirm_number_national=phone_format_national(number),
+                        confirm_area_code=area_code,
+                        price=number_search.local_number_price(),
+                    )
                 else:
                     return self._provision_buy(request, clinics, form=form, number=number)
             except number_search.NothingForSale as exc:
