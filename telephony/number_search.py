@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import twilio_client as twilio
+from .twilio_errors import with_code
 
 NumberSearch = twilio.NumberSearch
 TwilioError = twilio.TwilioError
@@ -32,10 +33,13 @@ LOCAL = "local"
 class NothingForSale(Exception):
     """A definite answer: no voice+SMS number is for sale as asked; retrying the same search cannot help.
 
-    `code` is Twilio's 21452 ("No numbers found"); the message says what to try instead.
+    `code` is Twilio's 21452 (no numbers found) or 21422 (the picked number is no longer
+    for sale); the message says what to try instead.
     """
 
-    code = twilio.ERR_NO_NUMBERS_IN_AREA_CODE
+    def __init__(self, sentence: str, code: int = twilio.ERR_NO_NUMBERS_IN_AREA_CODE) -> None:
+        super().__init__(sentence)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,10 @@ def local_number_price() -> twilio.NumberPrice | None:
 
 def nothing_for_sale_sentence(search: twilio.NumberSearch) -> str:
     """What staff read when a search finds nothing (the one wording, admin and API alike)."""
-    return (
+    return with_code(
         f"No numbers with voice and SMS are for sale {search.describe()}. Nothing was bought and the clinic is unchanged. "
-        "Search a nearby area code, or by city, state or ZIP instead."
+        "Search a nearby area code, or by city, state or ZIP instead.",
+        twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
     )
 
 
@@ -112,8 +117,12 @@ def provision_offer_check(*, area_code: str, phone_number: str = "") -> None:
         found = []
     if phone_number and all(n.phone_number != phone_number for n in found):
         raise NothingForSale(
-            f"{phone_number} is no longer for sale. Nothing was bought and the clinic is unchanged. "
-            "Search again and pick another number."
+            with_code(
+                f"{phone_number} is no longer for sale. Nothing was bought and the clinic is unchanged. "
+                "Search again and pick another number.",
+                twilio.ERR_NUMBER_UNAVAILABLE,
+            ),
+            twilio.ERR_NUMBER_UNAVAILABLE,
         )
 
 

@@ -49,7 +49,8 @@ def wait_words(seconds: int | None) -> str:
     return f"{(seconds + 59) // 60} minutes"
 
 
-def _with_code(sentence: str, code: int | None) -> str:
+def with_code(sentence: str, code: int | None) -> str:
+    """`sentence` followed by Twilio's code and the link to its page, for a sentence written elsewhere."""
     return f"{sentence} (Twilio error {code}: {error_link(code)})" if code else sentence
 
 
@@ -75,16 +76,16 @@ def staff_sentence(
         return True, f"Could not reach Twilio while {doing} ({kind}). Nothing is lost: it is tried again automatically."
     if status == 429 or code == 20429:
         sentence = STAFF_SENTENCES[20429].format(doing=doing, wait=wait_words(retry_after))
-        return True, _with_code(sentence, code or 20429)
+        return True, with_code(sentence, code or 20429)
     if status >= 500:
         sentence = (
             f"Twilio had a problem on its side (HTTP {status}) while {doing}. It is tried again automatically; nothing to do."
         )
-        return True, _with_code(sentence, code if code and code != status else None)
+        return True, with_code(sentence, code if code and code != status else None)
     template = STAFF_SENTENCES.get(code or 0)
     if template is not None:
-        return False, _with_code(template.format(doing=doing), code)
+        return False, with_code(template.format(doing=doing), code)
     detail = _twilio_detail(message)
     sentence = f"Twilio refused {doing}" + (f": {detail.rstrip('.')}." if detail else ".")
     sentence += " Check what was entered; if it looks right, send this message to the DentSignal operator."
-    return False, _with_code(sentence, code if code and code != status else None)
+    return False, with_code(sentence, code if code and code != status else None)

@@ -147,6 +147,7 @@ def test_api_refuses_a_picked_number_no_longer_for_sale_with_409(client, sandbox
     )
 
     assert response.status_code == 409 and "no longer for sale" in response.json()["error"]
+    assert response.json()["code"] == 21422
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.NONE
 
