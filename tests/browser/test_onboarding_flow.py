@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -82,7 +83,21 @@ class BrowserTestCase(StaticLiveServerTestCase):
     def click_and_wait(self, css: str) -> None:
         old = self.browser.find_element(By.TAG_NAME, "html")
         self.find(css).click()
-        WebDriverWait(self.browser, 15).until(EC.staleness_of(old))
+
+        def page_replaced(_driver) -> bool:
+            try:
+                old.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:
+                # Chromium may answer mid-navigation "Node with given id does not belong to
+                # the document" instead of a stale reference: the old page is gone all the same.
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+            return False
+
+        WebDriverWait(self.browser, 15).until(page_replaced)
 
     def text(self) -> str:
         return self.browser.find_element(By.TAG_NAME, "body").text
