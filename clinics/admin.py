@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -15,14 +15,35 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import calls, messaging, provisioning, simulated_traffic, twilio_service
+from telephony import calls, messaging, number_search, provisioning, simulated_traffic
 from telephony.models import CallAnswer, CallLog
 
 from . import services
-from .forms import ProvisionNumberForm
+from .forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
-from .phone import phone_format_national
+from .phone import phone_format_national, phone_search_term
 from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+
+
+class PhoneSearchMixin(admin.ModelAdmin):
+    """The list search also finds a phone number typed in any common format.
+
+    "(512) 555-0103", "512-555-0103", "5125550103" and "+15125550103" are all looked up
+    as +15125550103 (exactly, so an index serves it) in `phone_search_fields`, besides
+    Django's usual search.
+    """
+
+    phone_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        e164 = phone_search_term(search_term)
+        if e164 is None:
+            return found, may_have_duplicates
+        by_number = Q()
+        for field in self.phone_search_fields:
+            by_number |= Q(**{field: e164})
+        return found | queryset.filter(by_number), may_have_duplicates
 
 
 class NumberEventInline(admin.TabularInline):
@@ -62,7 +83,9 @@ class ChecklistFilter(admin.SimpleListFilter):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
+class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
+    form = ClinicAdminForm
+    phone_search_fields = ("twilio_number", "office_phone")
     list_display = ("name", "number_display", "number_state", "state_age", "checklist_progress", "number_error_short")
     list_filter = ("number_state", ChecklistFilter)
     change_form_template = "admin/clinics/clinic/change_form.html"
@@ -143,6 +166,11 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             return "A number is being bought; this page refreshes until it is there."
         if state == NumberState.RELEASING:
             return "The number is being released; this page refreshes until it is done."
+        if state == NumberState.FAILED and not number_search.provision_retry_helps(clinic.number_error_code):
+            return format_html(
+                "<strong>Search again:</strong> {} Use Provision number (button above).",
+                clinic.number_error or "nothing was for sale",
+            )
         if state == NumberState.FAILED:
             return format_html("<strong>Fix:</strong> {} — then retry.", clinic.number_error or "the last operation failed")
         if not clinic.twilio_number:
@@ -251,43 +279,78 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         return self._provision_page(request, clinics, action="provision_number")
 
     def _provision_page(self, request: HttpRequest, clinics: list[Clinic], *, action: str = "") -> HttpResponse | None:
-        """The area-code form (with the numbers for sale, on request); buys on 'apply'."""
-        form = ProvisionNumberForm(request.POST if {"apply", "search"} & set(request.POST) else None)
-        available: dict = {}
-        if "apply" in request.POST and form.is_valid():
+        """Search numbers for sale (with the monthly price), confirm one, then buy ('apply').
+
+        Nothing is changed before the Buy on the confirm page; when nothing is for sale
+        the page says so, offers no Buy, and the clinics stay as they were.
+        """
+        step = next((name for name in ("apply", "confirm", "search") if name in request.POST), "")
+        form = ProvisionNumberForm(request.POST if step else None, buying=step in ("apply", "confirm"))
+        context: dict = {"step": step}
+        single = len(clinics) == 1
+        if step and form.is_valid():
             # A picked number only makes sense for one clinic.
-            number = form.cleaned_data["phone_number"] if len(clinics) == 1 else ""
-            self._request_each(
-                request,
-                clinics,
-                lambda clinic: provisioning.clinic_number_provision_request(
-                    clinic_id=clinic.id,
-                    area_code=form.cleaned_data["area_code"],
-                    friendly_name=form.cleaned_data["friendly_name"],
-                    phone_number=number,
-                    actor=request_actor(request),
-                ),
-                started="Provisioning started",
-            )
-            if len(clinics) == 1:
-                return redirect("admin:clinics_clinic_change", clinics[0].pk)
-            return None
-        if "search" in request.POST and form.is_valid():
-            available = twilio_service.list_available_numbers(form.cleaned_data["area_code"])
+            number = form.cleaned_data["phone_number"] if single else ""
+            area_code = form.cleaned_data["area_code"]
+            try:
+                if step == "search":
+                    search = number_search.NumberSearch(**form.search_criteria())
+                    context["for_sale"] = number_search.numbers_for_sale(search)
+                elif step == "confirm":
+                    context.update(
+                        confirm_number=number,
+                        confirm_number_national=phone_format_national(number),
+                        confirm_area_code=area_code,
+                        price=number_search.local_number_price(),
+                    )
+                else:
+                    return self._provision_buy(request, clinics, form=form, number=number)
+            except number_search.NothingForSale as exc:
+                context["nothing_for_sale"] = str(exc)
+            except number_search.TwilioError as exc:
+                context["twilio_error"], context["retryable"] = str(exc), exc.retryable
         return TemplateResponse(
             request,
             "admin/clinics/clinic/provision_number.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Provision a number",
+                **context,
+                "title": "Confirm the number to buy" if "confirm_area_code" in context else "Find a number to buy",
                 "clinics": clinics,
+                "single": single,
                 "form": form,
-                "available": available,
                 "opts": self.model._meta,
                 "action": action,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
+
+    def _provision_buy(
+        self, request: HttpRequest, clinics: list[Clinic], *, form: ProvisionNumberForm, number: str
+    ) -> HttpResponse | None:
+        """Check something is for sale (else NothingForSale, nothing changed), then request each purchase."""
+        area_code = form.cleaned_data["area_code"]
+        try:
+            number_search.provision_offer_check(area_code=area_code, phone_number=number)
+        except number_search.TwilioError as exc:
+            if not exc.retryable:
+                raise
+            # Twilio is busy or down: the purchase task searches again and retries.
+        self._request_each(
+            request,
+            clinics,
+            lambda clinic: provisioning.clinic_number_provision_request(
+                clinic_id=clinic.id,
+                area_code=area_code,
+                friendly_name=form.cleaned_data["friendly_name"],
+                phone_number=number,
+                actor=request_actor(request),
+            ),
+            started="Provisioning started",
+        )
+        if len(clinics) == 1:
+            return redirect("admin:clinics_clinic_change", clinics[0].pk)
+        return None
 
     @admin.action(description="Retry failed provisioning (same area code)", permissions=["provision_number"])
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
@@ -295,6 +358,13 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         for clinic in queryset:
             if clinic.number_state != NumberState.FAILED or clinic.twilio_number or not clinic.requested_area_code:
                 self.message_user(request, f"Skipped {clinic.name}: only a failed provisioning can be retried.", messages.WARNING)
+            elif not number_search.provision_retry_helps(clinic.number_error_code):
+                self.message_user(
+                    request,
+                    f"Skipped {clinic.name}: retrying cannot help ({clinic.number_error}) Use Provision number to search "
+                    "another area code, city or ZIP.",
+                    messages.WARNING,
+                )
             else:
                 failed.append(clinic)
         self._request_each(
@@ -503,7 +573,9 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(SafeSelectionMixin, admin.ModelAdmin):
+class PatientAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
+    form = PatientAdminForm
+    phone_search_fields = ("phone",)
     list_display = ("name", "phone", "clinic", "sms_opted_out")
     list_filter = ("sms_opted_out", "clinic")
     search_fields = ("name", "phone")

@@ -6,7 +6,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 
 DEFAULT_REGION = "US"
-AREA_CODE_RE = re.compile(r"^[2-9][0-9]{2}$")
+# What a phone number typed by a person may contain: digits, spaces, + ( ) - . /
+PHONE_LIKE_RE = re.compile(r"[0-9+()\-. /]{10,30}")
 
 
 def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
@@ -41,11 +42,48 @@ def phone_format_national(value: str) -> str:
 
 
 def area_code_validate(value: object) -> str:
-    """Return a US/Canada area code as three digits, or raise ValidationError."""
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not AREA_CODE_RE.match(text):
+    """Return a US/Canada area code as three digits, or raise ValidationError saying what is wrong.
+
+    One specific sentence per kind of mistake (empty, not digits, wrong length, starting
+    with 0 or 1, an N11 service code), the same in the admin, the API and the commands.
+    Surrounding spaces and parentheses, as in "(512)", are forgiven.
+    """
+    raw = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    text = raw.strip().strip("()").strip()
+    shown = text[:20]
+    example = "for example 512"
+    if not text:
+        raise ValidationError(f"Enter an area code: three digits, {example}.", code="required")
+    if not text.isascii() or not text.isdigit():
+        raise ValidationError(f"'{shown}' is not an area code: an area code is three digits, {example}.", code="invalid")
+    if len(text) != 3:
         raise ValidationError(
-            "An area code is three digits and does not start with 0 or 1 (for example 512).",
+            f"'{shown}' has {len(text)} digit{'s' if len(text) != 1 else ''}: an area code is three digits, {example}.",
+            code="invalid",
+        )
+    if text[0] in "01":
+        raise ValidationError(
+            f"{text} is not an area code: an area code is three digits that never start with {text[0]}, {example}.",
+            code="invalid",
+        )
+    if text[1:] == "11":
+        raise ValidationError(
+            f"{text} is a service code (like 411 or 911), not an area code: an area code is three digits, {example}.",
             code="invalid",
         )
     return text
+
+
+def phone_search_term(term: str, *, region: str = DEFAULT_REGION) -> str | None:
+    """The E.164 form of a search term typed as a phone number in any common format, else None.
+
+    "(512) 555-0103", "512-555-0103", "5125550103", "+1 512 555 0103" all give
+    "+15125550103"; a name or a SID gives None.
+    """
+    text = (term or "").strip()
+    if not PHONE_LIKE_RE.fullmatch(text) or sum(ch.isdigit() for ch in text) < 10:
+        return None
+    try:
+        return phone_normalize(text, region=region)
+    except ValidationError:
+        return None

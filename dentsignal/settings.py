@@ -276,6 +276,10 @@ TWILIO_API_BASE_URL = env(
 # Origin of the Messaging API (messaging.twilio.com); empty follows TWILIO_API_BASE_URL
 # when that points at a mock. Only tests against Prism need it.
 TWILIO_MESSAGING_API_BASE_URL = env("TWILIO_MESSAGING_API_BASE_URL", default="")
+# Origin of the Pricing API (pricing.twilio.com, the monthly price of a number shown before
+# buying); empty follows TWILIO_API_BASE_URL when that points at a mock.
+# https://www.twilio.com/docs/phone-numbers/pricing
+TWILIO_PRICING_API_BASE_URL = env("TWILIO_PRICING_API_BASE_URL", default="")
 # Seconds the SDK waits for Twilio's answer before giving up on a request.
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # Country searched for numbers to buy. Not an environment knob: +1 numbers are assumed

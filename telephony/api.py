@@ -15,7 +15,7 @@ from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
 
-from . import provisioning
+from . import number_search, provisioning
 from .auth import ApiAuthError, api_permission_require, api_staff_user
 from .ratelimit import rate_limit_hit
 
@@ -99,7 +99,11 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
 @csrf_exempt
 @api_method("POST")
 def provision_number(request: HttpRequest) -> JsonResponse:
-    """POST /api/admin/provision-number {"clinic_id", "area_code", "friendly_name"?} -> 202."""
+    """POST /api/admin/provision-number {"clinic_id", "area_code" or "phone_number", "friendly_name"?} -> 202.
+
+    A definite failure (nothing for sale, the picked number no longer for sale, Twilio
+    refusing the search) is a 409 JSON error with Twilio's code; the clinic is unchanged.
+    """
     try:
         user = api_staff_user(request)
         api_permission_require(user, "clinics.provision_number")
@@ -125,6 +129,17 @@ def provision_number(request: HttpRequest) -> JsonResponse:
             errors.setdefault(name, [str(message) for message in messages])
         return json_error(400, "Invalid input.", errors=errors)
     data = form.cleaned_data
+    try:
+        clinic = Clinic.objects.filter(pk=data["clinic_id"]).first()
+        if clinic is not None and clinic.number_state in clinic_services.REQUESTABLE_STATES and not clinic.twilio_number:
+            # A definite "nothing to buy" is answered now (409), before the clinic changes.
+            number_search.provision_offer_check(area_code=data["area_code"], phone_number=data["phone_number"])
+    except number_search.NothingForSale as exc:
+        return json_error(409, str(exc), code=exc.code)
+    except number_search.TwilioError as exc:
+        if not exc.retryable:
+            return json_error(502 if exc.status is None or exc.status >= 500 else 409, str(exc), code=exc.code)
+        # Twilio is busy or unreachable: the purchase task searches again and retries.
     try:
         clinic = provisioning.clinic_number_provision_request(
             clinic_id=data["clinic_id"],

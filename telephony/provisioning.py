@@ -32,6 +32,7 @@ from clinics.phone import area_code_validate
 from . import twilio_client as twilio
 from .queue import task_send, task_send_on_commit
 from .sids import phone_sid_error
+from .twilio_errors import with_code
 from .webhook_urls import webhook_params
 
 # How many candidates one search asks for; later ones are tried if earlier ones are
@@ -213,7 +214,10 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
         candidates = [n.phone_number for n in found]
     if not candidates:
         raise ProvisionFailed(
-            f"No numbers with voice and SMS are available in area code {area_code}. Try a nearby area code.",
+            with_code(
+                f"No numbers with voice and SMS are available in area code {area_code}. Try a nearby area code.",
+                twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
+            ),
             twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
         )
     taken_by_others = 0
@@ -247,8 +251,11 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
             f"Waiting to buy a number: all numbers found in area code {area_code} are being bought for other clinics."
         )
     raise ProvisionFailed(
-        f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
-        "Try again: a new search will be made.",
+        with_code(
+            f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
+            "Try again: a new search will be made.",
+            twilio.ERR_NUMBER_UNAVAILABLE,
+        ),
         twilio.ERR_NUMBER_UNAVAILABLE,
     )
 

@@ -22,7 +22,8 @@ from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from .twilio_http import RedirectingHttpClient
+from .twilio_errors import staff_sentence
+from .twilio_http import RedirectingHttpClient, last_retry_after
 
 # Twilio error codes our callers act on.
 ERR_AUTH = 20003
@@ -31,12 +32,8 @@ ERR_TOO_MANY_REQUESTS = 20429
 ERR_NUMBER_UNAVAILABLE = 21422
 ERR_NO_NUMBERS_IN_AREA_CODE = 21452
 ERR_UNSUBSCRIBED_RECIPIENT = 21610
-# Subaccounts (https://www.twilio.com/docs/api/errors/214xx): the parent account is
-# suspended (21476), the subaccount was suspended by Twilio (21478); a number type whose
-# regulatory bundle a subaccount cannot use (21649: set TWILIO_SUBACCOUNT_PER_CLINIC=false).
-ERR_PARENT_SUSPENDED = 21476
-ERR_SUBACCOUNT_SUSPENDED_BY_TWILIO = 21478
-ERR_BUNDLE_NOT_IN_ACCOUNT = 21649
+# The sentences staff read for each code (subaccount troubles 21476/21478/21649 too)
+# live in telephony/twilio_errors.py.
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
@@ -80,39 +77,8 @@ class TwilioError(Exception):
 
 
 def _judge(*, doing: str, status: int | None, code: int | None, message: str, kind: str) -> tuple[bool, str]:
-    """(retryable, sentence) for a failure; the rules callers and staff rely on."""
-    if status is None:
-        if kind == "Timeout":
-            return True, f"Twilio did not answer in time while {doing}."
-        return True, f"Could not reach Twilio while {doing} ({kind})."
-    if status == 429 or code == ERR_TOO_MANY_REQUESTS:
-        return True, f"Twilio is rate-limiting us while {doing}."
-    if status >= 500:
-        return True, f"Twilio had a server error ({status}) while {doing}."
-    if code == ERR_AUTH or status == 401:
-        return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
-    if code == ERR_PARENT_SUSPENDED:
-        return False, (
-            f"Twilio refused {doing}: our main Twilio account is suspended, so its subaccounts cannot be used "
-            f"(Twilio error {code}). Bring the main account back in good standing in the Twilio Console, then retry."
-        )
-    if code == ERR_SUBACCOUNT_SUSPENDED_BY_TWILIO:
-        return False, (
-            f"Twilio refused {doing}: Twilio itself suspended this clinic's subaccount (Twilio error {code}). "
-            "Only Twilio Support can reactivate it: https://www.twilio.com/help"
-        )
-    if code == ERR_BUNDLE_NOT_IN_ACCOUNT:
-        return False, (
-            f"Twilio refused {doing}: this number type needs a regulatory bundle that a subaccount cannot use "
-            f"(Twilio error {code}). Set TWILIO_SUBACCOUNT_PER_CLINIC=false to keep numbers on the main account."
-        )
-    if (code == ERR_NOT_FOUND or status == 404) and " subaccount AC" in doing:
-        return False, (
-            f"Twilio found nothing while {doing} (Twilio error {ERR_NOT_FOUND}): the number is no longer there, or the "
-            "subaccount was closed (Twilio deletes a closed subaccount after 30 days). Check the clinic's subaccount "
-            "in the Twilio Console (Account > Subaccounts)."
-        )
-    return False, f"Twilio refused {doing}: {message} (Twilio error {code})."
+    """(retryable, sentence) for a failure: the one mapping in telephony.twilio_errors."""
+    return staff_sentence(doing=doing, status=status, code=code, message=message, kind=kind, retry_after=last_retry_after())
 
 
 def _error_from(exc: Exception, *, doing: str) -> TwilioError:
@@ -150,8 +116,12 @@ def _calling(doing: str, call: Callable[[], T]) -> T:
 
 
 @functools.lru_cache(maxsize=4)
-def _client_for(account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float) -> Client:
-    http_client = RedirectingHttpClient(base_url=base_url, messaging_base_url=messaging_base_url, timeout=timeout)
+def _client_for(
+    account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float, pricing_base_url: str = ""
+) -> Client:
+    http_client = RedirectingHttpClient(
+        base_url=base_url, messaging_base_url=messaging_base_url, pricing_base_url=pricing_base_url, timeout=timeout
+    )
     return Client(account_sid, auth_token, http_client=http_client)
 
 
@@ -163,6 +133,7 @@ def get_client() -> Client:
         settings.TWILIO_API_BASE_URL,
         getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
         float(settings.TWILIO_HTTP_TIMEOUT),
+        getattr(settings, "TWILIO_PRICING_API_BASE_URL", ""),
     )
 
 
@@ -272,27 +243,7 @@ def _incoming(number: Any) -> IncomingNumber:
 def available_numbers_search(*, area_code: str, limit: int, account_sid: str = "") -> list[AvailableNumber]:
     """Local numbers for sale in `area_code` that can do both voice and SMS (one request),
     searched as `account_sid` ("" = the main account)."""
-    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
-    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
-    found = _calling(
-        f"searching numbers in area code {area_code}{_in(account_sid)}",
-        lambda: (
-            _account_api(account_sid)
-            .available_phone_numbers(country)
-            .local.list(area_code=int(area_code), voice_enabled=True, sms_enabled=True, limit=limit)
-        ),
-    )
-    return [
-        AvailableNumber(
-            phone_number=n.phone_number,
-            friendly_name=n.friendly_name,
-            locality=n.locality,
-            region=n.region,
-            postal_code=n.postal_code,
-            capabilities=Capabilities.parse(n.capabilities),
-        )
-        for n in found
-    ]
+    return available_numbers_find(NumberSearch(area_code=area_code), limit=limit, account_sid=account_sid)
 
 
 def incoming_number_buy(
@@ -469,3 +420,104 @@ def subaccount_status_set(account_sid: str, *, status: str) -> Subaccount:
             lambda: get_client().api.v2010.accounts(account_sid).update(status=status),
         )
     )
+
+
+# --------------------------------------------------------------------------- search filters and pricing
+# The AvailablePhoneNumbers Local filters (twilio_api_v2010.json: AreaCode, InLocality,
+# InRegion, InPostalCode, Contains, NearNumber) and the Pricing API v1
+# (twilio_pricing_v1.json: GET /v1/PhoneNumbers/Countries/{IsoCountry}).
+
+
+@dataclass(frozen=True)
+class NumberSearch:
+    """What staff search numbers by; empty fields are not sent. Voice and SMS are always required."""
+
+    area_code: str = ""
+    in_locality: str = ""
+    in_region: str = ""
+    in_postal_code: str = ""
+    contains: str = ""
+    near_number: str = ""
+
+    def describe(self) -> str:
+        """The search in words: 'in area code 512, in Austin, TX'."""
+        parts = [
+            f"in area code {self.area_code}" if self.area_code else "",
+            f"in {self.in_locality}" if self.in_locality else "",
+            f"in {self.in_region}" if self.in_region else "",
+            f"in ZIP {self.in_postal_code}" if self.in_postal_code else "",
+            f"containing {self.contains}" if self.contains else "",
+            f"near {self.near_number}" if self.near_number else "",
+        ]
+        return ", ".join(part for part in parts if part) or "anywhere"
+
+    def params(self) -> dict[str, Any]:
+        """The SDK's keyword arguments for the filters that are set."""
+        given = {
+            "area_code": int(self.area_code) if self.area_code else None,
+            "in_locality": self.in_locality,
+            "in_region": self.in_region,
+            "in_postal_code": self.in_postal_code,
+            "contains": self.contains,
+            "near_number": self.near_number,
+        }
+        return {name: value for name, value in given.items() if value}
+
+
+@dataclass(frozen=True)
+class NumberPrice:
+    """The monthly price of one kind of number in a country (Pricing API v1)."""
+
+    number_type: str
+    current_price: str
+    base_price: str
+    price_unit: str
+
+    def for_people(self) -> str:
+        """'$1.15/month' (USD), else '1.15 EUR/month'."""
+        return f"${self.current_price}/month" if self.price_unit == "USD" else f"{self.current_price} {self.price_unit}/month"
+
+
+def available_numbers_find(search: NumberSearch, *, limit: int, account_sid: str = "") -> list[AvailableNumber]:
+    """Local numbers for sale matching `search` that can do both voice and SMS (one
+    request), searched as `account_sid` ("" = the main account)."""
+    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
+    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
+    found = _calling(
+        f"searching numbers {search.describe()}{_in(account_sid)}",
+        lambda: (
+            _account_api(account_sid)
+            .available_phone_numbers(country)
+            .local.list(voice_enabled=True, sms_enabled=True, limit=limit, **search.params())
+        ),
+    )
+    return [
+        AvailableNumber(
+            phone_number=n.phone_number,
+            friendly_name=n.friendly_name,
+            locality=n.locality,
+            region=n.region,
+            postal_code=n.postal_code,
+            capabilities=Capabilities.parse(n.capabilities),
+        )
+        for n in found
+    ]
+
+
+def phone_number_prices(country: str) -> list[NumberPrice]:
+    """Monthly prices of the kinds of numbers in `country` (one Pricing API request)."""
+    found = _calling(
+        f"reading Twilio's number prices for {country}",
+        lambda: get_client().pricing.v1.phone_numbers.countries(country).fetch(),
+    )
+    unit = found.price_unit or "USD"
+    return [
+        NumberPrice(
+            number_type=str(price.get("number_type", "")),
+            current_price=str(price.get("current_price", "")),
+            base_price=str(price.get("base_price", "")),
+            price_unit=unit,
+        )
+        for price in (found.phone_number_prices or [])
+        if isinstance(price, dict)
+    ]

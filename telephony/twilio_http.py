@@ -4,12 +4,22 @@ The real twilio SDK builds every request; only the origin is swapped, so the san
 Twilio or a Prism mock sees exactly what Twilio would see.
 """
 
+import threading
 from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 TWILIO_MESSAGING_ORIGIN = "https://messaging.twilio.com"
+TWILIO_PRICING_ORIGIN = "https://pricing.twilio.com"
+
+# The Retry-After of this thread's last 429 from Twilio: the SDK's exception keeps no headers.
+_last_429 = threading.local()
+
+
+def last_retry_after() -> int | None:
+    """Seconds Twilio asked us to wait in this thread's latest 429 (its Retry-After), if any."""
+    return getattr(_last_429, "seconds", None)
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -18,7 +28,9 @@ class RedirectingHttpClient(TwilioHttpClient):
     With the real origin as `base_url` nothing is redirected: production talks to Twilio.
     """
 
-    def __init__(self, *, base_url: str, timeout: float, messaging_base_url: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *, base_url: str, timeout: float, messaging_base_url: str = "", pricing_base_url: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(timeout=timeout, **kwargs)
         base_url = base_url.rstrip("/")
         self.origins: dict[str, str] = {}
@@ -27,10 +39,23 @@ class RedirectingHttpClient(TwilioHttpClient):
                 TWILIO_API_ORIGIN: base_url,
                 TWILIO_MESSAGING_ORIGIN: (messaging_base_url or base_url).rstrip("/"),
             }
+        if pricing_base_url.rstrip("/") not in ("", TWILIO_PRICING_ORIGIN):
+            # The Pricing API can be sent elsewhere on its own (TWILIO_PRICING_API_BASE_URL), even in production.
+            self.origins[TWILIO_PRICING_ORIGIN] = pricing_base_url.rstrip("/")
+        elif self.origins:
+            self.origins[TWILIO_PRICING_ORIGIN] = base_url
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):
         for origin, target in self.origins.items():
             if url.startswith(origin + "/"):
                 url = target + url[len(origin) :]
                 break
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        _last_429.seconds = _retry_after_seconds(response) if response.status_code == 429 else None
+        return response
+
+
+def _retry_after_seconds(response: Any) -> int | None:
+    """Retry-After in seconds (RFC 9110 allows a date too; only the seconds form is read)."""
+    value = str((getattr(response, "headers", None) or {}).get("Retry-After", "")).strip()
+    return min(int(value), 86400) if value.isdigit() else None

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api"
 SPEC_PATH = SPECS / "twilio_api_v2010.json"
 MESSAGING_SPEC_PATH = SPECS / "twilio_messaging_v1.json"
+PRICING_SPEC_PATH = SPECS / "twilio_pricing_v1.json"
 PRISM = ROOT / "node_modules/.bin/prism"
 
 
@@ -30,7 +31,7 @@ def require_node_modules() -> None:
         )
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     require_node_modules()
     return json.loads(path.read_text())
@@ -54,6 +55,10 @@ def _json_schema(node: Any, *, strict: bool, document: dict[str, Any]) -> Any:
         for key, value in node.items()
         if key not in ("nullable", "format")
     }
+    override = (node.get("x-twilio") or {}).get("overrideType")
+    if override == "string":
+        # Twilio marks decimals sent as strings ("1.15", the spec's own examples) this way.
+        out["type"] = "string"
     if node.get("nullable"):
         kind = out.get("type")
         if kind is not None:
@@ -67,7 +72,10 @@ def _json_schema(node: Any, *, strict: bool, document: dict[str, Any]) -> Any:
 
 def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
     """The JSON Schema of the spec's response for a concrete request path."""
-    document = spec(MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH)
+    if path.startswith("/v1/PhoneNumbers"):
+        document = spec(PRICING_SPEC_PATH)
+    else:
+        document = spec(MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH)
     for template, operations in document["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in operations:

@@ -13,11 +13,14 @@ for its own resources; Twilio's JSON shapes and errors):
   POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
+  GET    /v1/PhoneNumbers/Countries/{IsoCountry}                           (Pricing API v1; US only)
+Number search filters: AreaCode, InLocality, InRegion, InPostalCode, Contains, NearNumber,
+SmsEnabled (see PLACES for where each area code's numbers are).
 
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/; it answers only
 requests from a loopback address (403 otherwise), whatever interface the server binds:
   POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
-  "times", "probability"}: the next `times` matching requests (each with `probability`) fail;
+  "times", "probability", "retry_after"}: the next `times` matching requests (each with `probability`) fail;
   POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
@@ -79,6 +82,45 @@ class ApiError(Exception):
         }
 
 
+# Where the sandbox's numbers are, per area code (locality, region, ZIP, lat, long); an area
+# code not listed sells numbers in Springfield, IL. A search without AreaCode looks here.
+PLACES: dict[str, tuple[str, str, str, float, float]] = {
+    "512": ("Austin", "TX", "78701", 30.2672, -97.7431),
+    "737": ("Austin", "TX", "78702", 30.2633, -97.7144),
+    "214": ("Dallas", "TX", "75201", 32.7767, -96.7970),
+    "312": ("Chicago", "IL", "60601", 41.8857, -87.6182),
+    "217": ("Springfield", "IL", "62701", 39.8017, -89.6436),
+}
+DEFAULT_PLACE = ("Springfield", "IL", "62701", 39.8017, -89.6436)
+# The local monthly price the sandbox's Pricing API answers (Twilio's US list price).
+LOCAL_PRICE, TOLL_FREE_PRICE = "1.15", "2.15"
+KEYPAD = {
+    letter: digit
+    for digit, letters in {
+        "2": "abc",
+        "3": "def",
+        "4": "ghi",
+        "5": "jkl",
+        "6": "mno",
+        "7": "pqrs",
+        "8": "tuv",
+        "9": "wxyz",
+    }.items()
+    for letter in letters
+}
+
+
+def place_of(phone_number: str) -> tuple[str, str, str, float, float]:
+    """(locality, region, ZIP, lat, long) of a sandbox number (+1 numbers only)."""
+    return PLACES.get(phone_number[2:5], DEFAULT_PLACE) if phone_number.startswith("+1") else DEFAULT_PLACE
+
+
+def contains_pattern(value: str) -> re.Pattern[str]:
+    """Twilio's Contains: digits, letters (as on a keypad) and * for any one digit, anywhere in the number."""
+    digits = "".join(KEYPAD.get(ch.lower(), ch) for ch in value)
+    return re.compile("".join("[0-9]" if ch == "*" else re.escape(ch) for ch in digits))
+
+
 def inventory(area_code: str) -> list[str]:
     """The numbers the sandbox has for sale in an area code (before removing sold ones)."""
     return [f"+1{area_code}{INVENTORY_EXCHANGE}{line:04d}" for line in range(100, 100 + NUMBERS_PER_AREA_CODE)]
@@ -135,11 +177,15 @@ class SandboxApp:
         if fault and fault.get("mode") == "drop_after":
             environ["sandbox.drop_connection"]()
             return []
-        return _respond(start_response, status, payload)
+        # A fault may carry Twilio's Retry-After (seconds), as Twilio sends with a 429.
+        retry_after = (("Retry-After", str(int(fault["retry_after"]))),) if fault and fault.get("retry_after") else ()
+        return _respond(start_response, status, payload, extra_headers=retry_after)
 
     # ------------------------------------------------------------------ REST API
 
     def _api(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
+        if path.startswith("/v1/PhoneNumbers/"):
+            return self._pricing_api(method, path, environ)
         if path.startswith("/v1/"):
             return self._messaging_api(method, path, query, environ)
         if path == f"{API}/Accounts.json":
@@ -298,9 +344,8 @@ class SandboxApp:
         return [n for n in inventory(area_code) if n not in owned]
 
     def _available(self, *, country: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
-        area_code = query.get("AreaCode", "")
         voice_only = self.store.flags("voice_only")
-        numbers = self._for_sale(area_code) if country == "US" else []
+        numbers = self._search(query) if country == "US" else []
         if query.get("SmsEnabled", "").lower() == "true":
             numbers = [n for n in numbers if n not in voice_only]
         page_size = _page_size(query, default=50)
@@ -315,6 +360,52 @@ class SandboxApp:
             "previous_page_uri": None,
             "start": 0,
             "uri": f"{uri}?{urlencode(query)}",
+        }
+
+    def _search(self, query: dict) -> list[str]:
+        """The numbers for sale matching the AvailablePhoneNumbers Local filters in `query`."""
+        area_code = query.get("AreaCode", "")
+        near = query.get("NearNumber", "")
+        if area_code:
+            numbers = self._for_sale(area_code)
+        else:
+            numbers = [n for code in PLACES for n in self._for_sale(code)]
+        if near:
+            if not E164.match(near):
+                raise ApiError(400, 21452, "No phone numbers found near an invalid NearNumber")
+            numbers = [n for n in numbers if place_of(n)[0] == place_of(near)[0]]
+        wanted = {
+            0: query.get("InLocality", "").strip().lower(),
+            1: query.get("InRegion", "").strip().upper(),
+            2: query.get("InPostalCode", "").strip(),
+        }
+        for index, value in wanted.items():
+            if value:
+                numbers = [n for n in numbers if str(place_of(n)[index]).lower() == value.lower()]
+        contains = query.get("Contains", "")
+        if contains:
+            pattern = contains_pattern(contains)
+            numbers = [n for n in numbers if pattern.search(n[1:])]
+        return numbers
+
+    # ------------------------------------------------------------------ Pricing API v1
+
+    def _pricing_api(self, method: str, path: str, environ: dict) -> tuple[int, Any]:
+        self._authenticate(environ, self.account_sid)
+        if method != "GET":
+            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
+        match = re.fullmatch(r"/v1/PhoneNumbers/Countries/(?P<country>[A-Z]{2})", path)
+        if match is None or match["country"] != "US":
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        return 200, {
+            "country": "United States",
+            "iso_country": "US",
+            "phone_number_prices": [
+                {"number_type": "local", "base_price": LOCAL_PRICE, "current_price": LOCAL_PRICE},
+                {"number_type": "toll free", "base_price": TOLL_FREE_PRICE, "current_price": TOLL_FREE_PRICE},
+            ],
+            "price_unit": "USD",
+            "url": f"https://pricing.twilio.com{path}",
         }
 
     # owned numbers ------------------------------------------------------------
@@ -701,16 +792,17 @@ def _format_friendly(phone_number: str) -> str:
 
 
 def _available_number(phone_number: str, *, sms: bool) -> dict[str, Any]:
+    locality, region, postal_code, latitude, longitude = place_of(phone_number)
     return {
         "friendly_name": _format_friendly(phone_number),
         "phone_number": phone_number,
         "lata": "558",
-        "locality": "Austin" if phone_number.startswith("+1512") else "Springfield",
-        "rate_center": "AUSTIN",
-        "latitude": 30.2672,
-        "longitude": -97.7431,
-        "region": "TX" if phone_number.startswith("+1512") else "IL",
-        "postal_code": "78701",
+        "locality": locality,
+        "rate_center": locality.upper(),
+        "latitude": latitude,
+        "longitude": longitude,
+        "region": region,
+        "postal_code": postal_code,
         "iso_country": "US",
         "address_requirements": "none",
         "beta": False,
@@ -746,12 +838,13 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
-def _respond(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+def _respond(start_response: Callable, status: int, payload: Any, *, extra_headers: tuple = ()) -> list[bytes]:
     if status == 204 or payload is None:
-        start_response(f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Length", "0")])
+        start_response(f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Length", "0"), *extra_headers])
         return [b""]
     data = json.dumps(payload).encode()
     start_response(
-        f"{status} {STATUS_TEXT.get(status, '')}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        f"{status} {STATUS_TEXT.get(status, '')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra_headers],
     )
     return [data]

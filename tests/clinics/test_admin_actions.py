@@ -77,16 +77,20 @@ def test_provision_action_skips_clinics_that_have_a_number_and_says_why(admin_cl
     assert len(sandbox.owned_numbers()) == 2
 
 
-def test_provision_failure_is_shown_next_to_the_clinic(admin_client, sandbox):
+def test_nothing_for_sale_is_said_and_leaves_the_clinic_unchanged(admin_client, sandbox):
+    # Issue 16: an area code with nothing for sale no longer marks the clinic Failed.
     sandbox.empty_area_code("907")
     clinic = ClinicFactory(name="Juneau Dental")
 
     done = act(admin_client, "provision_number", [clinic], apply="1", area_code="907")
 
-    assert any("907" in m for m in messages_of(done))
+    body = done.content.decode()
+    assert "No numbers with voice and SMS are for sale in area code 907" in body
+    assert 'id="buy-button"' not in body and "clinic is unchanged" in body
     clinic.refresh_from_db()
-    assert clinic.number_state == NumberState.FAILED
-    assert b"No numbers with voice and SMS are available in area code 907" in done.content
+    assert clinic.number_state == NumberState.NONE and not clinic.number_error
+    assert not NumberEvent.objects.filter(clinic=clinic).exists()
+    assert sandbox.api_requests("POST", "IncomingPhoneNumbers") == []
 
 
 def test_release_action_confirms_then_releases(admin_client, sandbox):
@@ -161,9 +165,9 @@ def test_clinic_page_provisions_a_picked_number_and_shows_the_next_step(admin_cl
 
     listing = admin_client.post(page_url, {"search": "1", "area_code": "512"})
 
-    assert b"Numbers for sale in 512" in listing.content and b"Austin" in listing.content
+    assert b"Numbers for sale in area code 512" in listing.content and b"Austin" in listing.content
     assert sandbox.owned_numbers() == []
-    pick = listing.context["available"]["numbers"][3]["phone_number"]
+    pick = listing.context["for_sale"].numbers[3].phone_number
 
     done = admin_client.post(page_url, {"apply": "1", "area_code": "512", "phone_number": pick}, follow=True)
 

@@ -19,7 +19,7 @@ import requests
 from clinics.models import NumberState
 from telephony import provisioning, twilio_client, twilio_service
 from tests.factories import ClinicFactory
-from tests.openapi import MESSAGING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
+from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
 pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db(transaction=True)]
 ACCOUNT = "AC" + "c0" * 16
@@ -219,3 +219,45 @@ def test_prism_checks_the_fallback_parameters(prism):
         timeout=10,
     )
     assert response.status_code == 422
+
+
+# --------------------------------------------------------------------------- search filters and pricing (issue 16)
+
+
+@pytest.fixture(scope="module")
+def prism_pricing() -> Iterator[str]:
+    """Prism serving Twilio's Pricing v1 description (pricing.twilio.com)."""
+    yield from _prism(PRICING_SPEC_PATH, "prism-pricing.log")
+
+
+def test_search_with_every_filter_staff_can_use():
+    search = twilio_client.NumberSearch(
+        area_code="512",
+        in_locality="Austin",
+        in_region="TX",
+        in_postal_code="78701",
+        contains="55501*7",
+        near_number="+15125557100",
+    )
+    found = twilio_client.available_numbers_find(search, limit=20)
+
+    assert isinstance(found, list)
+
+
+def test_local_number_price_from_the_pricing_api(prism_pricing, settings):
+    from django.core.cache import cache
+
+    from telephony import number_search
+
+    settings.TWILIO_PRICING_API_BASE_URL = prism_pricing
+    cache.clear()
+    prices = twilio_client.phone_number_prices("US")
+
+    assert prices and all(p.price_unit for p in prices)
+    assert number_search.local_number_price() is not None
+
+
+def test_prism_pricing_rejects_an_unknown_path(prism_pricing):
+    """The suite can fail: Prism answers 404 for a Pricing path the spec does not have."""
+    response = requests.get(f"{prism_pricing}/v1/PhoneNumbers/Nowhere/US", auth=(ACCOUNT, "x"), timeout=10)
+    assert response.status_code == 404

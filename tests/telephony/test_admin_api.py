@@ -207,15 +207,19 @@ def test_status_url_of_unknown_clinic_is_json_404(client, token):
     assert unknown["Content-Type"] == "application/json"
 
 
-def test_failed_provisioning_shows_the_error_in_the_202(client, token, sandbox):
+def test_nothing_for_sale_is_a_409_and_changes_nothing(client, token, sandbox):
+    # Issue 16: a definite failure is a 4xx JSON error, not 202 with "state": "failed".
     sandbox.empty_area_code("907")
     clinic = ClinicFactory()
 
-    body = post(client, {"clinic_id": clinic.id, "area_code": "907"}, token).json()
+    response = post(client, {"clinic_id": clinic.id, "area_code": "907"}, token)
 
-    assert body["state"] == NumberState.FAILED
-    assert "907" in body["error"]
-    assert body["error_code"] == 21452
+    assert response.status_code == 409
+    body = response.json()
+    assert "907" in body["error"] and body["code"] == 21452
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.NONE
+    assert sandbox.api_requests("POST", "IncomingPhoneNumbers") == []
 
 
 def test_create_api_token_command_prints_a_working_token(client, staff_user, capsys, sandbox):

@@ -198,10 +198,13 @@ def test_client_errors_are_final(sandbox):
     assert result["code"] == 21421
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.FAILED
-    assert "PhoneNumber is invalid" in clinic.number_error
+    # Issue 16: staff read a sentence with the action, the code and Twilio's page, not the SDK's text.
+    assert "not one Twilio can sell" in clinic.number_error and "Search again" in clinic.number_error
+    assert "https://www.twilio.com/docs/errors/21421" in clinic.number_error
+    assert "Unable to create record" not in clinic.number_error
 
 
-def test_bad_credentials_say_what_to_check(sandbox, settings):
+def test_bad_credentials_say_who_to_tell(sandbox, settings):
     settings.TWILIO_AUTH_TOKEN = "wrong-token-wrong-token-wrong-to"
     clinic = ClinicFactory()
 
@@ -209,7 +212,9 @@ def test_bad_credentials_say_what_to_check(sandbox, settings):
 
     assert result["success"] is False
     assert result["code"] == 20003
-    assert "TWILIO_AUTH_TOKEN" in result["error"]
+    # Issue 16: staff are told to tell the operator; setting names are for the doctor, not staff.
+    assert "TWILIO_" not in result["error"]
+    assert "DentSignal operator" in result["error"] and "https://www.twilio.com/docs/errors/20003" in result["error"]
 
 
 def test_update_number_webhooks_fixes_drift(sandbox, expected_webhooks):
