@@ -22,7 +22,7 @@ class PhoneNumberField(forms.CharField):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def to_python(self, value: object) -> str:
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         return phone_normalize(text) if text else text
 
 
@@ -135,8 +135,8 @@ class ApiProvisionNumberForm(ProvisionNumberForm):
     clinic_id = forms.IntegerField(min_value=1, max_value=2**63 - 1)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs["buying"] = True  # the API buys: an area code or a number is needed
-        super().__init__(*args, **kwargs)
+        # The API buys: an area code or a number is needed.
+        super().__init__(*args, buying=True, **kwargs)
 
 
 class ClinicAdminForm(forms.ModelForm):
