@@ -25,8 +25,9 @@ PATHS = {
 }
 
 
-def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str) -> list[tuple[str, dict]]:
-    """`count` (body, headers) pairs for one webhook, signed as Twilio signs them."""
+def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str, account_sid: str) -> list[tuple[str, dict]]:
+    """`count` (body, headers) pairs for one webhook, signed as Twilio signs them: with the
+    auth token of `account_sid`, which Twilio sends as AccountSid."""
     validator, run = RequestValidator(token), secrets.token_hex(6)
     url = base_url + PATHS[kind]
     requests = []
@@ -40,7 +41,7 @@ def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str)
                 "To": clinic["number"],
                 "CallStatus": "ringing",
                 "Direction": "inbound",
-                "AccountSid": "AC" + "0" * 32,
+                "AccountSid": account_sid,
             }
         elif kind == "sms":
             params = {
@@ -49,7 +50,7 @@ def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str)
                 "To": clinic["number"],
                 "Body": "C",
                 "NumMedia": "0",
-                "AccountSid": "AC" + "0" * 32,
+                "AccountSid": account_sid,
             }
         else:
             params = {
@@ -57,7 +58,7 @@ def build(kind: str, count: int, clinics: list[dict], base_url: str, token: str)
                 "CallStatus": "completed",
                 "CallDuration": "42",
                 "SequenceNumber": "3",
-                "AccountSid": "AC" + "0" * 32,
+                "AccountSid": account_sid,
             }
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -119,11 +120,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--clinics", required=True, help="JSON file: [{number, patient}, ...]")
     parser.add_argument("--token", required=True)
+    parser.add_argument("--account-sid", required=True, help="the account whose token signs (sent as AccountSid)")
     parser.add_argument("--max-requests", type=int, default=60000)
     args = parser.parse_args()
     with open(args.clinics) as f:
         clinics = json.load(f)
-    requests = build(args.kind, args.max_requests, clinics, args.base_url, args.token)
+    requests = build(args.kind, args.max_requests, clinics, args.base_url, args.token, args.account_sid)
     result = asyncio.run(drive(args.base_url + PATHS[args.kind], requests, args.concurrency, args.duration))
     print(json.dumps(result))
 

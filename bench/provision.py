@@ -36,22 +36,11 @@ def main() -> int:
 
     import requests
 
-    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from bench.environment import production_like_environ
     from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
-    os.environ.update(
-        {
-            "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
-            "TWILIO_API_BASE_URL": sandbox.url,
-            "API_BASE_URL": "https://bench.dentsignal.example.com",
-            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("DJANGO_DEBUG", None)
+    production_like_environ(TWILIO_API_BASE_URL=sandbox.url, API_BASE_URL="https://bench.dentsignal.example.com")
     import django
 
     django.setup()

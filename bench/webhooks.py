@@ -140,8 +140,16 @@ def start_server(root: Path, python: str, port: int, workers: int, threads: int)
             *("-b", f"127.0.0.1:{port}", "--log-level", "warning"),
         ],
         cwd=root,
-        env={**os.environ, "API_BASE_URL": f"http://127.0.0.1:{port}"},
+        env={**os.environ, "API_BASE_URL": f"http://127.0.0.1:{port}", **_settings_of(root)},
     )
+
+
+def _settings_of(root: Path) -> dict[str, str]:
+    """How a checkout mounts the reference views: its bench/settings.py, or (checkouts
+    before 2026-12-02, for --compare-with) production settings with DJANGO_ROOT_URLCONF."""
+    if (root / "bench" / "settings.py").exists():
+        return {}
+    return {"DJANGO_SETTINGS_MODULE": "dentsignal.settings", "DJANGO_ROOT_URLCONF": "bench.urls"}
 
 
 def print_table(results: dict[tuple[str, int], list[dict]]) -> bool:
@@ -174,23 +182,14 @@ def print_table(results: dict[tuple[str, int], list[dict]]) -> bool:
 
 def setup_django(base_url: str) -> None:
     """Production settings (DEBUG off) with the baseline view's URLs (bench.settings); migrate the database."""
-    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from bench.environment import production_like_environ
 
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            # Production settings need credentials; the load generator signs with these.
-            "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
-            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "API_BASE_URL": base_url,
-            "AI_AGENT_STREAM_URL": "wss://agent.example.com/stream",
-            "LOG_LEVEL": "WARNING",
-        }
+    production_like_environ(
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        API_BASE_URL=base_url,
+        AI_AGENT_STREAM_URL="wss://agent.example.com/stream",
     )
-    os.environ.pop("DJANGO_DEBUG", None)
     import django
 
     django.setup()
@@ -201,12 +200,15 @@ def setup_django(base_url: str) -> None:
 
 def run_loadgen(base_url: str, kind: str, concurrency: int, duration: float, clinics_file: Path, token: str) -> dict:
     """One cell: bench/loadgen.py in its own process; its JSON result."""
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID
+
     out = subprocess.run(  # noqa: S603 - fixed arguments
         [
             sys.executable,
             str(ROOT / "bench" / "loadgen.py"),
             *("--base-url", base_url, "--kind", kind, "--concurrency", str(concurrency)),
             *("--duration", str(duration), "--clinics", str(clinics_file), "--token", token),
+            *("--account-sid", SANDBOX_ACCOUNT_SID),
             # Enough signed requests for 3,000 req/s (prepared before the clock starts).
             *("--max-requests", str(int(3000 * duration) + 1000)),
         ],
@@ -316,15 +318,16 @@ def print_queries(clinic: dict, base_url: str) -> None:
     from django.test.utils import CaptureQueriesContext
     from twilio.request_validator import RequestValidator
 
-    from twilio_sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     client, validator = Client(HTTP_HOST="127.0.0.1"), RequestValidator(SANDBOX_AUTH_TOKEN)
+    account = {"AccountSid": SANDBOX_ACCOUNT_SID}
     cases = {
-        "voice": ("/inbound/voice", {"CallSid": "CA" + "e" * 32, "From": clinic["patient"], "To": clinic["number"]}),
-        "status": ("/twilio/status", {"CallSid": "CA" + "f" * 32, "CallStatus": "completed", "CallDuration": "3"}),
+        "voice": ("/inbound/voice", {"CallSid": "CA" + "e" * 32, "From": clinic["patient"], "To": clinic["number"], **account}),
+        "status": ("/twilio/status", {"CallSid": "CA" + "f" * 32, "CallStatus": "completed", "CallDuration": "3", **account}),
         "sms": (
             "/api/sms/inbound",
-            {"MessageSid": "SM" + "e" * 32, "From": clinic["patient"], "To": clinic["number"], "Body": "C"},
+            {"MessageSid": "SM" + "e" * 32, "From": clinic["patient"], "To": clinic["number"], "Body": "C", **account},
         ),
     }
     counts = []

@@ -64,18 +64,20 @@ class CallLog(models.Model):
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # These columns have database defaults too, so that an INSERT naming only the call's
+    # own columns (another tool, bench/urls.py's one-write reference) still works.
     # How our voice webhook answered (recorded while the clinic's "test inbound call" step
     # is open: that is when staff need to know), and why, when it was not the agent.
-    answered_by = models.CharField(max_length=12, choices=CallAnswer.choices, blank=True, default="")
-    fallback_reason = models.CharField(max_length=200, blank=True, default="")
+    answered_by = models.CharField(max_length=12, choices=CallAnswer.choices, blank=True, default="", db_default="")
+    fallback_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     # The AI agent's stream, from its statusCallback (or a ConversationRelay session's end):
     # the furthest event so far (forward only, by stream_status_rank), when it started
     # (the proof the agent answered), and the last error Twilio reported.
-    stream_status = models.CharField(max_length=20, blank=True, default="")
-    stream_status_rank = models.PositiveSmallIntegerField(default=0)
-    stream_sid = models.CharField(max_length=40, blank=True, default="")
+    stream_status = models.CharField(max_length=20, blank=True, default="", db_default="")
+    stream_status_rank = models.PositiveSmallIntegerField(default=0, db_default=0)
+    stream_sid = models.CharField(max_length=40, blank=True, default="", db_default="")
     stream_started_at = models.DateTimeField(null=True, blank=True, default=None)
-    stream_error = models.CharField(max_length=300, blank=True, default="")
+    stream_error = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
