@@ -51,3 +51,14 @@ class ApiProvisionNumberForm(ProvisionNumberForm):
     """The admin API's body: the clinic plus the provisioning form's fields."""
 
     clinic_id = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class UntickStepForm(forms.Form):
+    """Why a checklist step is unticked: kept in the number history with who did it."""
+
+    reason = forms.CharField(
+        max_length=300,
+        validators=[text_validate_printable],
+        widget=forms.TextInput(attrs={"size": 50, "autofocus": True}),
+        help_text="For example: the test call went to the old number.",
+    )
