@@ -513,3 +513,21 @@ def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic
             ]
         )
     return clinics
+
+
+def number_orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> None:
+    """History row for a release asked of a number no clinic holds (the audit's orphans).
+
+    Raises ClinicNumberError when a clinic holds it: that release belongs on the clinic's page.
+    """
+    holder = Clinic.objects.filter(twilio_number_sid=phone_sid).first()
+    if holder is not None:
+        raise ClinicNumberError(f"{holder.name} holds {holder.twilio_number}; release it on the clinic's page.")
+    _event(
+        None,
+        NumberEvent.Kind.RELEASE_REQUESTED,
+        number=phone_number,
+        sid=phone_sid,
+        detail="orphan, from the Number audit",
+        actor=actor,
+    )

@@ -29,6 +29,7 @@ ONBOARDING_STAFF = {
     "clinics.provision_number",
     "clinics.release_number",
     "clinics.update_number_webhooks",
+    "clinics.untick_checklist_step",  # issue 16: untick with a reason (clinics 0008)
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",
