@@ -492,8 +492,8 @@ def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
     if sids:
         kinds = [kind for kind, _ in _RESOLVED_BY.values()] + [NumberEvent.Kind.RELEASE_REQUESTED]
         events = NumberEvent.objects.filter(phone_sid__in=sids, kind__in=kinds, created_at__gte=since)
-        for event in events.select_related("actor").order_by("created_at", "id"):
-            latest[(event.phone_sid, event.kind)] = event
+        for row in events.select_related("actor").order_by("created_at", "id"):
+            latest[(row.phone_sid, row.kind)] = row
     for finding in findings:
         finding["resolved"] = ""
         rule = _RESOLVED_BY.get(finding.get("fixable") or finding["code"])
