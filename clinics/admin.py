@@ -225,7 +225,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             rows.append(("✔" if step["done"] else "☐", step["step"], step["label"], status, action))
         return format_html(
             "<p><strong>{}/{}</strong> done · run {} since {}</p><ol class='checklist'>{}</ol>"
-            "<p class='help'>Earlier runs' ticks and unticks stay in the number history (History button).</p>",
+            "<p><small>Earlier runs' ticks and unticks stay in the number history (History button).</small></p>",
             sum(1 for step in steps if step["done"]),
             CHECKLIST_TOTAL,
             clinic.checklist_run,

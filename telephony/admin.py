@@ -4,12 +4,14 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from clinics.dates import datetime_for_people
 from clinics.models import Clinic
 from clinics.services import ClinicNumberError
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
@@ -36,12 +38,62 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
+# What the reply handler did with an inbound SMS (MessageLog.action, telephony.replies), for people.
+MESSAGE_ACTION_LABELS = {
+    "confirmed": "Appointment confirmed",
+    "reschedule": "Asked to reschedule",
+    "opt_out": "Opted out of texts",
+    "opt_in": "Opted back in to texts",
+    "help": "Asked for help",
+    "inbox": "Free text: waiting in the inbox",
+    "no_appointment": "No upcoming appointment",
+    "unknown_number": "Texted a number no clinic holds",
+}
+
+
+class LogPagesMedia:
+    """Keeps the call and message logs readable from 390 px to 1366 px wide."""
+
+    css = {"all": ("telephony/admin-logs.css",)}
+
+
+class MessageActionFilter(admin.SimpleListFilter):
+    """The message log's "action" filter, with the labels people read."""
+
+    title = "what we did"
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(MESSAGE_ACTION_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class ClinicLogAdmin(admin.ModelAdmin):
+    """What the call and message logs share: each row's date in its clinic's time zone, in
+    the one format (clinics.dates), one blank marker, the layout stylesheet."""
+
+    list_select_related = ("clinic",)
+    empty_value_display = "—"
+    Media = LogPagesMedia
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, row: CallLog | MessageLog) -> str:
+        return datetime_for_people(row.created_at, row.clinic.time_zone if row.clinic else "")
+
+
 @admin.register(MessageLog)
-class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
+class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
     """Every SMS; filter "needs reading" per clinic for the staff inbox."""
 
-    list_display = ("created_at", "clinic", "direction", "from_number", "body_short", "action", "status", "needs_reading")
-    list_filter = ("needs_reading", "direction", "action", "clinic")
+    list_display = ("when", "clinic", "direction", "from_number", "body_short", "action_label", "status", "needs_reading")
+    list_filter = ("needs_reading", "direction", MessageActionFilter, "clinic")
+
+    @admin.display(description="What we did", ordering="action")
+    def action_label(self, message: MessageLog) -> str:
+        return MESSAGE_ACTION_LABELS.get(message.action, message.action) or "—"
+
     search_fields = ("message_sid", "from_number", "to_number", "body")
     readonly_fields = [f.name for f in MessageLog._meta.fields if f.name != "needs_reading"]
     actions = ["mark_read"]
@@ -59,9 +111,10 @@ class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
 
 @admin.register(CallLog)
-class CallLogAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "clinic", "from_number", "to_number", "status", "duration_seconds")
+class CallLogAdmin(ClinicLogAdmin):
+    list_display = ("when", "clinic", "from_number", "to_number", "status", "duration_seconds")
     list_filter = ("status", "clinic")
+
     search_fields = ("call_sid", "from_number", "to_number")
     readonly_fields = [f.name for f in CallLog._meta.fields]
 
