@@ -148,6 +148,13 @@ def test_untick_needs_its_permission(client, django_user_model, admin_client, sa
 
     assert viewer.post(url, {"reason": "no"}).status_code == 403
     assert ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.BUY_NUMBER).exists()
+    # The link is offered only with the power: a clinic clerk sees the ticks, not "Untick…".
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="view_clinic"))
+    page = reverse("admin:clinics_clinic_change", args=[clinic.pk])
+    assert "3/6" in viewer.get(page).content.decode() and "untick-link" not in viewer.get(page).content.decode()
+    assert "untick-link" in admin_client.get(page).content.decode()
 
 
 def test_onboarding_staff_may_untick(staff_user, admin_client, sandbox):
