@@ -184,6 +184,9 @@ class NumberEvent(models.Model):
         CHECKLIST_TICKED = "checklist_ticked", "Checklist step ticked"
         CHECKLIST_UNTICKED = "checklist_unticked", "Checklist step unticked"
         CHECKLIST_RUN_STARTED = "checklist_run_started", "New checklist run"
+        # A reserved number let go before buying it (taken by someone else, area code
+        # changed): nothing failed and nothing was bought; was recorded as "Failed" before.
+        RESERVATION_CANCELLED = "reservation_cancelled", "Reservation cancelled"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -208,7 +208,7 @@ def clinic_number_unreserve(*, clinic_id: int, phone_number: str, reason: str) -
             return
         clinic.pending_number = ""
         clinic.save(update_fields=["pending_number", "updated_at"])
-        _event(clinic, NumberEvent.Kind.FAILED, number=phone_number, detail=reason)
+        _event(clinic, NumberEvent.Kind.RESERVATION_CANCELLED, number=phone_number, detail=reason)
 
 
 def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, adopted: bool = False) -> Clinic:

@@ -228,3 +228,18 @@ def test_clinic_list_costs_the_same_queries_at_5_and_50_clinics(admin_client, pa
         counts.append(len(captured))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 6, [q["sql"] for q in captured.captured_queries]
+
+
+def test_a_cancelled_reservation_is_recorded_as_such_not_as_failed():
+    clinic = ClinicFactory(name="Reserve Dental", number_state=NumberState.PROVISIONING, requested_area_code="512")
+    services.clinic_number_reserve(clinic_id=clinic.id, phone_number="+15125550123")
+
+    services.clinic_number_unreserve(clinic_id=clinic.id, phone_number="+15125550123", reason="sold to someone else")
+
+    (event,) = NumberEvent.objects.filter(clinic=clinic, phone_number="+15125550123").exclude(kind=NumberEvent.Kind.RESERVED)
+    assert (event.kind, event.get_kind_display(), event.detail) == (
+        "reservation_cancelled",
+        "Reservation cancelled",
+        "sold to someone else",
+    )
+    assert not NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.FAILED).exists()
