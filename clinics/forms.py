@@ -161,3 +161,14 @@ class PatientAdminForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ["clinic", "name", "phone", "sms_opted_out"]
+
+
+class UntickStepForm(forms.Form):
+    """Why a checklist step is unticked: kept in the number history with who did it."""
+
+    reason = forms.CharField(
+        max_length=300,
+        validators=[text_validate_printable],
+        widget=forms.TextInput(attrs={"size": 50, "autofocus": True}),
+        help_text="For example: the test call went to the old number.",
+    )

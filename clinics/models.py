@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .dates import time_zone_validate
 from .phone import phone_validate_e164
 from .validators import text_validate_printable
 
@@ -62,12 +63,30 @@ class Clinic(models.Model):
     send_failed_at = models.DateTimeField(null=True, blank=True)
     # Webhooks as Twilio last confirmed them for this clinic's number.
     twilio_webhooks = models.JSONField(default=dict, blank=True)
+    # The clinic's IANA time zone: every date on its pages is shown in it (clinics.dates).
+    # Guessed from the number's area code when first known (clinics.phone), editable.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[time_zone_validate],
+        help_text="IANA name, e.g. America/Chicago; blank: guessed from the clinic's number.",
+    )
+    # The onboarding checklist restarts with every number: run 1 for the first number, +1 per
+    # release. Older runs' ticks stay in the number history (NumberEvent kinds checklist_*).
+    checklist_run = models.PositiveIntegerField(default=1)
+    checklist_run_started_at = models.DateTimeField(default=timezone.now)
+    # Steps done in the current run, kept by clinics.services next to the ChecklistItem rows
+    # so that the clinic list filters and sorts on an indexed column, not a COUNT over
+    # every clinic's items (bench/README.md "Admin list").
+    checklist_done = models.PositiveSmallIntegerField(default=0, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "clients"
         ordering = ["name", "id"]
+        # The admin list's default order, read page by page from the index at any size.
+        indexes = [models.Index(fields=["name", "id"], name="clinic_name_id")]
         constraints = [
             # Two clinics never reserve the same number: concurrent provisioning in one
             # area code sees the same search results.
@@ -83,6 +102,7 @@ class Clinic(models.Model):
             ("update_number_webhooks", "Can reset the webhooks of a clinic's Twilio number"),
             # Sandbox Twilio only: signed test traffic through our own webhooks (clinics.admin).
             ("simulate_test_traffic", "Can simulate a test call and SMS to a clinic's number (sandbox Twilio)"),
+            ("untick_checklist_step", "Can untick a clinic's onboarding checklist step"),
         ]
 
     def __str__(self) -> str:
@@ -127,6 +147,22 @@ class OnboardingStep(models.TextChoices):
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
 
 
+# The ONE place that says in which order the steps are offered and what each waits for
+# (a step is offered for ticking only once every step it requires is done). New steps
+# (e.g. A2P registration) join OnboardingStep and this mapping; the checklist page, the
+# tick service and the "Next step" hint all read it.
+STEP_REQUIRES: dict[str, tuple[str, ...]] = {
+    OnboardingStep.BUY_NUMBER: (),
+    OnboardingStep.SAVE_NUMBER: (OnboardingStep.BUY_NUMBER,),
+    OnboardingStep.SAVE_SID: (OnboardingStep.BUY_NUMBER,),
+    OnboardingStep.TEST_INBOUND_CALL: (OnboardingStep.SAVE_NUMBER,),
+    OnboardingStep.TEST_INBOUND_SMS: (OnboardingStep.SAVE_NUMBER,),
+    OnboardingStep.UPDATE_LISTING: (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS),
+}
+# Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
+MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING})
+
+
 class ChecklistItem(models.Model):
     """One done step of a clinic's onboarding checklist (a missing row is a step to do)."""
 
@@ -159,6 +195,12 @@ class NumberEvent(models.Model):
         RELEASED = "released", "Number released"
         REDRIVEN = "redriven", "Stuck work re-sent"
         SUBACCOUNT_SET = "subaccount_set", "Twilio subaccount set"
+        CHECKLIST_TICKED = "checklist_ticked", "Checklist step ticked"
+        CHECKLIST_UNTICKED = "checklist_unticked", "Checklist step unticked"
+        CHECKLIST_RUN_STARTED = "checklist_run_started", "New checklist run"
+        # A reserved number let go before buying it (taken by someone else, area code
+        # changed): nothing failed and nothing was bought; was recorded as "Failed" before.
+        RESERVATION_CANCELLED = "reservation_cancelled", "Reservation cancelled"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

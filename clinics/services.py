@@ -24,7 +24,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
+from .dates import time_zone_for_number
+from .models import STEP_REQUIRES, ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
 from .phone import area_code_validate, phone_normalize
 from .sealed import secret_seal
 
@@ -209,7 +210,7 @@ def clinic_number_unreserve(*, clinic_id: int, phone_number: str, reason: str) -
             return
         clinic.pending_number = ""
         clinic.save(update_fields=["pending_number", "updated_at"])
-        _event(clinic, NumberEvent.Kind.FAILED, number=phone_number, detail=reason)
+        _event(clinic, NumberEvent.Kind.RESERVATION_CANCELLED, number=phone_number, detail=reason)
 
 
 def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, adopted: bool = False) -> Clinic:
@@ -246,8 +247,11 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
         )
         kind = NumberEvent.Kind.ADOPTED if adopted else NumberEvent.Kind.PURCHASED
         _event(clinic, kind, number=phone_number, sid=phone_sid)
+        if not clinic.time_zone:
+            clinic.time_zone = time_zone_for_number(phone_number)
+            clinic.save(update_fields=["time_zone"])
         for step in PROVISIONING_STEPS:
-            ChecklistItem.objects.get_or_create(clinic=clinic, step=step)
+            _checklist_tick_locked(clinic, step, actor=None, note="")
     return clinic
 
 
@@ -347,8 +351,7 @@ def clinic_number_released(*, phone_sid: str, phone_number: str = "", detail: st
             fields=("twilio_number", "twilio_number_sid", "twilio_webhooks", "number_error", "number_error_code"),
         )
         _event(clinic, NumberEvent.Kind.RELEASED, number=number, sid=phone_sid, detail=detail)
-        # Every step was about the old number; a new number starts the checklist again.
-        ChecklistItem.objects.filter(clinic=clinic).delete()
+        _checklist_run_start(clinic, number=number)
     return clinic
 
 
@@ -361,13 +364,93 @@ def clinic_number_release_fail(*, phone_sid: str, error: str, code: int | None =
 
 
 def clinic_checklist_tick(*, clinic_id: int, step: str, actor: User | None = None, note: str = "") -> bool:
-    """Mark a checklist step done (once); return True if this call ticked it."""
+    """Mark a checklist step of the clinic's current run done (once), with a history event
+    naming who (None: the system) and why; return True if this call ticked it.
+
+    Raises ClinicInputError for an unknown step or one whose required steps
+    (clinics.models.STEP_REQUIRES) are not all done yet, saying which.
+    """
     if step not in OnboardingStep.values:
         raise ClinicInputError(f"Unknown checklist step {step!r}.")
-    _, created = ChecklistItem.objects.get_or_create(
-        clinic_id=clinic_id, step=step, defaults={"done_by": actor, "note": note[:200]}
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if ChecklistItem.objects.filter(clinic=clinic, step=step).exists():
+            return False
+        done = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
+        missing = [OnboardingStep(required).label for required in STEP_REQUIRES.get(step, ()) if required not in done]
+        # The system's ticks (a real first call or SMS) record what happened, in any order;
+        # a person's tick is a claim and waits for the steps it depends on.
+        if missing and actor is not None:
+            raise ClinicInputError(f"“{OnboardingStep(step).label}” comes after: {', '.join(missing)}.")
+        return _checklist_tick_locked(clinic, step, actor=actor, note=note)
+
+
+def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, reason: str) -> bool:
+    """Undo a tick of the current run, keeping who ticked it in the history and recording
+    who unticked it and why; return False when the step was not ticked (nothing changes)."""
+    reason = (reason or "").strip()
+    if step not in OnboardingStep.values:
+        raise ClinicInputError(f"Unknown checklist step {step!r}.")
+    if not reason:
+        raise ClinicInputError("Say why the step is unticked: the reason is kept in the number history.")
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        item = ChecklistItem.objects.filter(clinic=clinic, step=step).first()
+        if item is None:
+            return False
+        item.delete()
+        clinic.checklist_done = ChecklistItem.objects.filter(clinic=clinic).count()
+        clinic.save(update_fields=["checklist_done", "updated_at"])
+        _event(
+            clinic,
+            NumberEvent.Kind.CHECKLIST_UNTICKED,
+            number=clinic.twilio_number,
+            sid=clinic.twilio_number_sid or "",
+            detail=f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {reason[:300]}",
+            actor=actor,
+        )
+    return True
+
+
+def _checklist_tick_locked(clinic: Clinic, step: str, *, actor: User | None, note: str) -> bool:
+    """Tick `step` in the locked clinic's current run: the item, the counter, the event."""
+    _, created = ChecklistItem.objects.get_or_create(clinic=clinic, step=step, defaults={"done_by": actor, "note": note[:200]})
+    if not created:
+        return False
+    # Counted, not incremented: the counter stays equal to the rows whatever happened before.
+    clinic.checklist_done = ChecklistItem.objects.filter(clinic=clinic).count()
+    clinic.save(update_fields=["checklist_done", "updated_at"])
+    detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run})" + (f": {note[:200]}" if note else "")
+    _event(
+        clinic,
+        NumberEvent.Kind.CHECKLIST_TICKED,
+        number=clinic.twilio_number,
+        sid=clinic.twilio_number_sid or "",
+        detail=detail,
+        actor=actor,
     )
-    return created
+    return True
+
+
+def _checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
+    """A released number ends the checklist run: the next number starts run N+1 from zero.
+
+    The ended run's ticks stay in the number history (their checklist_ticked events); the
+    rows of the current run are what the checklist page and the list counter show.
+    """
+    ended = ChecklistItem.objects.filter(clinic=clinic).count()
+    ChecklistItem.objects.filter(clinic=clinic).delete()
+    clinic.checklist_run += 1
+    clinic.checklist_run_started_at = timezone.now()
+    clinic.checklist_done = 0
+    clinic.save(update_fields=["checklist_run", "checklist_run_started_at", "checklist_done", "updated_at"])
+    _event(
+        clinic,
+        NumberEvent.Kind.CHECKLIST_RUN_STARTED,
+        number=number,
+        detail=f"Checklist run {clinic.checklist_run} started; run {clinic.checklist_run - 1} ended with "
+        f"{ended}/{len(OnboardingStep.values)} steps done.",
+    )
 
 
 def clinic_number_adopt(
@@ -504,3 +587,21 @@ def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
         return Clinic.objects.filter(twilio_account_sid=account_sid).update(
             twilio_account_token_sealed=secret_seal(auth_token), updated_at=timezone.now()
         )
+
+
+def number_orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> None:
+    """History row for a release asked of a number no clinic holds (the audit's orphans).
+
+    Raises ClinicNumberError when a clinic holds it: that release belongs on the clinic's page.
+    """
+    holder = Clinic.objects.filter(twilio_number_sid=phone_sid).first()
+    if holder is not None:
+        raise ClinicNumberError(f"{holder.name} holds {holder.twilio_number}; release it on the clinic's page.")
+    _event(
+        None,
+        NumberEvent.Kind.RELEASE_REQUESTED,
+        number=phone_number,
+        sid=phone_sid,
+        detail="orphan, from the Number audit",
+        actor=actor,
+    )

@@ -4,13 +4,17 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from dentsignal.admin_tools import SafeSelectionMixin, permission_require
+from clinics.dates import datetime_for_people
+from clinics.models import Clinic
+from clinics.services import ClinicNumberError
+from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
 
 from . import audit, provisioning
 from .models import ApiToken, AuditRun, CallLog, MessageLog
@@ -20,6 +24,8 @@ AUDIT_STALE = dt.timedelta(minutes=15)
 # The Number audit page's powers. Fixing webhooks is the same power as the clinic's
 # "Update webhooks" action, so it is the same permission.
 RUN_AUDIT, FIX_WEBHOOKS, ADOPT = "telephony.run_number_audit", "clinics.update_number_webhooks", "telephony.adopt_number"
+# Releasing an orphan from the audit page is the same power as the clinic's Release number.
+RELEASE = "clinics.release_number"
 
 
 @admin.register(ApiToken)
@@ -32,12 +38,62 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
+# What the reply handler did with an inbound SMS (MessageLog.action, telephony.replies), for people.
+MESSAGE_ACTION_LABELS = {
+    "confirmed": "Appointment confirmed",
+    "reschedule": "Asked to reschedule",
+    "opt_out": "Opted out of texts",
+    "opt_in": "Opted back in to texts",
+    "help": "Asked for help",
+    "inbox": "Free text: waiting in the inbox",
+    "no_appointment": "No upcoming appointment",
+    "unknown_number": "Texted a number no clinic holds",
+}
+
+
+class LogPagesMedia:
+    """Keeps the call and message logs readable from 390 px to 1366 px wide."""
+
+    css = {"all": ("telephony/admin-logs.css",)}
+
+
+class MessageActionFilter(admin.SimpleListFilter):
+    """The message log's "action" filter, with the labels people read."""
+
+    title = "what we did"
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(MESSAGE_ACTION_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class ClinicLogAdmin(admin.ModelAdmin):
+    """What the call and message logs share: each row's date in its clinic's time zone, in
+    the one format (clinics.dates), one blank marker, the layout stylesheet."""
+
+    list_select_related = ("clinic",)
+    empty_value_display = "—"
+    Media = LogPagesMedia
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, row: CallLog | MessageLog) -> str:
+        return datetime_for_people(row.created_at, row.clinic.time_zone if row.clinic else "")
+
+
 @admin.register(MessageLog)
-class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
+class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
     """Every SMS; filter "needs reading" per clinic for the staff inbox."""
 
-    list_display = ("created_at", "clinic", "direction", "from_number", "body_short", "action", "status", "needs_reading")
-    list_filter = ("needs_reading", "direction", "action", "clinic")
+    list_display = ("when", "clinic", "direction", "from_number", "body_short", "action_label", "status", "needs_reading")
+    list_filter = ("needs_reading", "direction", MessageActionFilter, "clinic")
+
+    @admin.display(description="What we did", ordering="action")
+    def action_label(self, message: MessageLog) -> str:
+        return MESSAGE_ACTION_LABELS.get(message.action, message.action) or "—"
+
     search_fields = ("message_sid", "from_number", "to_number", "body")
     readonly_fields = [f.name for f in MessageLog._meta.fields if f.name != "needs_reading"]
     actions = ["mark_read"]
@@ -55,18 +111,10 @@ class MessageLogAdmin(SafeSelectionMixin, admin.ModelAdmin):
 
 
 @admin.register(CallLog)
-class CallLogAdmin(admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "clinic",
-        "from_number",
-        "to_number",
-        "status",
-        "duration_seconds",
-        "answered_by",
-        "stream_status",
-    )
+class CallLogAdmin(ClinicLogAdmin):
+    list_display = ("when", "clinic", "from_number", "to_number", "status", "duration_seconds", "answered_by", "stream_status")
     list_filter = ("status", "answered_by", "stream_status", "clinic")
+
     search_fields = ("call_sid", "from_number", "to_number")
     readonly_fields = [f.name for f in CallLog._meta.fields]
 
@@ -91,13 +139,17 @@ class NumberAuditAdmin(admin.ModelAdmin):
             path("run/", self.admin_site.admin_view(self.run_view), name="telephony_audit_run"),
             path("fix/", self.admin_site.admin_view(self.fix_view), name="telephony_audit_fix"),
             path("adopt/", self.admin_site.admin_view(self.adopt_view), name="telephony_audit_adopt"),
+            path("release/", self.admin_site.admin_view(self.release_view), name="telephony_audit_release"),
         ]
 
     def audit_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied("You need the permission telephony.view_auditrun.")
         run = AuditRun.objects.first()
-        findings = run.result.get("findings", []) if run else []
+        # Re-read against the number history on every view: what was fixed, adopted or
+        # released since the run says so instead of offering its button again.
+        findings = audit.audit_findings_now(run=run) if run else []
+        open_findings = [f for f in findings if not f["resolved"]]
         context = {
             **self.admin_site.each_context(request),
             "title": "Number audit",
@@ -105,7 +157,9 @@ class NumberAuditAdmin(admin.ModelAdmin):
             "run": run,
             "errors": [f for f in findings if f["severity"] == "error"],
             "warnings": [f for f in findings if f["severity"] == "warning"],
-            "webhook_fixable": [f for f in findings if f["fixable"] == "webhooks"],
+            "webhook_fixable": [f for f in open_findings if f["fixable"] == "webhooks"],
+            "all_good": (run.result or {}).get("all_good", []) if run else [],
+            "can_release": request.user.has_perm(RELEASE),
             "can_run": request.user.has_perm(RUN_AUDIT),
             "can_fix": request.user.has_perm(FIX_WEBHOOKS),
             "can_adopt": request.user.has_perm(ADOPT),
@@ -119,8 +173,13 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if AuditRun.objects.filter(status=AuditRun.Status.RUNNING, started_at__gte=timezone.now() - AUDIT_STALE).exists():
             self.message_user(request, "An audit is already running.", messages.WARNING)
         else:
-            audit.audit_run_request(requested_by=request.user)
-            self.message_user(request, "Audit started.")
+            run = audit.audit_run_request(requested_by=request.user)
+            run.refresh_from_db()
+            # With an eager queue (or a quick worker) it is already over: say that, not "started".
+            if run.status == AuditRun.Status.RUNNING:
+                self.message_user(request, "Audit started; this page refreshes until it is done.")
+            else:
+                self.message_user(request, f"Audit {run.get_status_display().lower()}: {run.progress}")
         return redirect("admin:telephony_auditrun_changelist")
 
     def fix_view(self, request: HttpRequest) -> HttpResponse:
@@ -128,16 +187,17 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         run = AuditRun.objects.first()
-        findings = run.result.get("findings", []) if run else []
+        findings = audit.audit_findings_now(run=run) if run else []
         wanted = request.POST.get("sid", "")
-        sids = list(
-            dict.fromkeys(f["sid"] for f in findings if f["fixable"] == "webhooks" and (not wanted or f["sid"] == wanted))
-        )
-        if not sids:
-            self.message_user(request, "Nothing to fix: run the audit again to see the current state.", messages.WARNING)
+        mine = [f for f in findings if f["fixable"] == "webhooks" and (not wanted or f["sid"] == wanted)]
+        sids = list(dict.fromkeys(f["sid"] for f in mine if not f["resolved"]))
+        if not sids and mine:
+            self.message_user(request, f"Already fixed: {mine[0]['resolved']}", messages.INFO)
+        elif not sids:
+            self.message_user(request, "Nothing to fix in the last audit; press Run audit now to check again.", messages.WARNING)
         provisioning.number_webhooks_update_request(phone_sids=sids)
         if sids:
-            self.message_user(request, f"Webhook reset started for {len(sids)} number(s); run the audit again to check.")
+            self.message_user(request, f"Webhook reset sent for {len(sids)} number(s); each shows “Fixed at …” below once done.")
         return redirect("admin:telephony_auditrun_changelist")
 
     def adopt_view(self, request: HttpRequest) -> HttpResponse:
@@ -147,13 +207,48 @@ class NumberAuditAdmin(admin.ModelAdmin):
         run = AuditRun.objects.first()
         sid = request.POST.get("sid", "")
         finding = next(
-            (f for f in (run.result.get("findings", []) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid), None
+            (f for f in (audit.audit_findings_now(run=run) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid), None
         )
         if finding is None:
             self.message_user(request, "That number is not an adoptable orphan in the last audit.", messages.ERROR)
+        elif finding["resolved"] or Clinic.objects.filter(twilio_number_sid=sid).exists():
+            self.message_user(request, f"{finding['phone_number']} is already adopted; nothing changed.", messages.INFO)
         else:
             provisioning.orphan_adopt_request(
                 clinic_id=finding["clinic_id"], phone_sid=finding["sid"], phone_number=finding["phone_number"]
             )
             self.message_user(request, f"Adopting {finding['phone_number']} for {finding['clinic_name']}.")
         return redirect("admin:telephony_auditrun_changelist")
+
+    def release_view(self, request: HttpRequest) -> HttpResponse:
+        """Release an orphan of the last audit (no clinic holds it): a confirmation page, then
+        the release is sent; idempotent (an orphan already released says so)."""
+        permission_require(request, RELEASE)
+        run = AuditRun.objects.first()
+        sid = request.POST.get("sid") or request.GET.get("sid", "")
+        finding = next(
+            (f for f in (audit.audit_findings_now(run=run) if run else []) if f["code"] == "orphan" and f["sid"] == sid), None
+        )
+        if finding is None:
+            self.message_user(request, "That number is not an orphan in the last audit; nothing was released.", messages.ERROR)
+            return redirect("admin:telephony_auditrun_changelist")
+        if finding["resolved"]:
+            self.message_user(request, f"{finding['phone_number']}: already done. {finding['resolved']}", messages.INFO)
+            return redirect("admin:telephony_auditrun_changelist")
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                provisioning.orphan_release_request(
+                    phone_sid=finding["sid"], phone_number=finding["phone_number"], actor=request_actor(request)
+                )
+            except ClinicNumberError as exc:
+                self.message_user(request, f"Not released: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Release of {finding['phone_number']} sent.")
+            return redirect("admin:telephony_auditrun_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Release {finding['phone_number']}?",
+            "opts": self.model._meta,
+            "finding": finding,
+        }
+        return TemplateResponse(request, "admin/telephony/release_orphan.html", context)

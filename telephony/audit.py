@@ -18,7 +18,8 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
-from clinics.models import Clinic
+from clinics.dates import datetime_for_people
+from clinics.models import Clinic, NumberEvent
 
 from . import fallback_store, provisioning, twilio_service
 from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
@@ -78,6 +79,8 @@ class AuditResult:
     numbers_checked: int = 0
     clinics_checked: int = 0
     error: str = ""
+    # The numbers with nothing to report: held by a clinic, as Twilio and we agree.
+    all_good: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,7 @@ class AuditResult:
             "numbers_checked": self.numbers_checked,
             "clinics_checked": self.clinics_checked,
             "findings": [f.as_dict() for f in self.findings],
+            "all_good": self.all_good,
         }
 
 
@@ -119,7 +123,8 @@ def _webhook_findings(row: dict[str, Any], clinic: Clinic) -> list[Finding]:
                 code=code,
                 severity=ERROR,
                 message=message,
-                fix="Reset the number's webhooks: `manage.py telephony_doctor --fix`, or 'Fix webhooks' on the audit page.",
+                fix="Press Fix webhooks beside this number on the Number audit page "
+                "(from a shell: manage.py telephony_doctor --fix).",
                 phone_number=row["phone_number"],
                 sid=row["sid"],
                 clinic_id=clinic.id,
@@ -232,7 +237,24 @@ def number_audit() -> AuditResult:
                     clinic_name=clinic.name,
                 )
             )
-    return AuditResult(success=True, findings=findings, numbers_checked=len(listing["numbers"]), clinics_checked=len(clinics))
+    flagged = {f.sid for f in findings}
+    all_good = [
+        {
+            "phone_number": row["phone_number"],
+            "sid": row["sid"],
+            "clinic_id": by_sid[row["sid"]].id,
+            "clinic_name": by_sid[row["sid"]].name,
+        }
+        for row in listing["numbers"]
+        if row["sid"] in by_sid and row["sid"] not in flagged
+    ]
+    return AuditResult(
+        success=True,
+        findings=findings,
+        numbers_checked=len(listing["numbers"]),
+        clinics_checked=len(clinics),
+        all_good=all_good,
+    )
 
 
 def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:
@@ -245,7 +267,8 @@ def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:
             severity=WARNING,
             message=f"{base}. Its name identifies {clinic.name} (clinic #{clinic.id}), which has no number: it was "
             "probably bought and then not saved.",
-            fix=f"Adopt it for {clinic.name}: `manage.py telephony_doctor --adopt`, or 'Adopt' on the audit page.",
+            fix=f"Press Adopt for {clinic.name} beside this number on the Number audit page "
+            "(from a shell: manage.py telephony_doctor --adopt).",
             phone_number=row["phone_number"],
             sid=row["sid"],
             clinic_id=clinic.id,
@@ -256,7 +279,8 @@ def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:
         code="orphan",
         severity=WARNING,
         message=f"{base}, and its name identifies no clinic without a number. It costs money every month.",
-        fix=f"If nobody uses it, release it: `manage.py release_number --sid {row['sid']} --yes`.",
+        fix="If nobody uses it, press Release beside this number on the Number audit page (it asks you to confirm; "
+        f"from a shell: manage.py release_number --sid {row['sid']} --yes).",
         phone_number=row["phone_number"],
         sid=row["sid"],
     )
@@ -504,3 +528,47 @@ def audit_run_execute(*, audit_run_id: int) -> None:
         finished_at=timezone.now(),
         result=result,
     )
+
+
+# --------------------------------------------------------------------------- the page after actions
+
+
+# What was done about a finding since its audit, by kind of finding: the history events
+# that resolve it (issue 16: the audit page re-renders from the new state after each action).
+_RESOLVED_BY = {
+    FIX_WEBHOOKS: (NumberEvent.Kind.WEBHOOKS_UPDATED, "Fixed"),
+    FIX_ADOPT: (NumberEvent.Kind.ADOPTED, "Adopted"),
+    "orphan": (NumberEvent.Kind.RELEASED, "Released"),
+}
+
+
+def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
+    """The run's findings, each with `resolved`: "" while still open, else a sentence
+    ("Fixed at 2 Dec 2026, 11:05 CST by ana.") from the number history written since the
+    run finished; one query whatever the number of findings."""
+    findings = [dict(f) for f in (run.result or {}).get("findings", [])]
+    since = run.finished_at or run.started_at
+    sids = {f["sid"] for f in findings if f.get("sid")}
+    latest: dict[tuple[str, str], NumberEvent] = {}
+    if sids:
+        kinds = [kind for kind, _ in _RESOLVED_BY.values()] + [NumberEvent.Kind.RELEASE_REQUESTED]
+        events = NumberEvent.objects.filter(phone_sid__in=sids, kind__in=kinds, created_at__gte=since)
+        for row in events.select_related("actor").order_by("created_at", "id"):
+            latest[(row.phone_sid, row.kind)] = row
+    for finding in findings:
+        finding["resolved"] = ""
+        rule = _RESOLVED_BY.get(finding.get("fixable") or finding["code"])
+        if rule is None or not finding.get("sid"):
+            continue
+        kind, verb = rule
+        event: NumberEvent | None = latest.get((finding["sid"], kind))
+        # A release is done by the worker; who asked for it is on the request's event.
+        asked = latest.get((finding["sid"], NumberEvent.Kind.RELEASE_REQUESTED)) if kind == NumberEvent.Kind.RELEASED else None
+        if event is None and asked is not None:
+            event, verb = asked, "Release requested"
+        if event is None:
+            continue
+        actor = event.actor or (asked.actor if asked else None)
+        by = f" by {actor.get_username()}" if actor else ""
+        finding["resolved"] = f"{verb} at {datetime_for_people(event.created_at)}{by}."
+    return findings

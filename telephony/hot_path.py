@@ -44,6 +44,7 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, NumberState, OnboardingStep, Patient
+from clinics.services import clinic_checklist_tick
 
 from .models import CallLog, LogWriteFailure, MessageLog
 
@@ -521,7 +522,9 @@ def patient_sms_opt_set(*, patient_id: int, opted_out: bool) -> None:
 
 def checklist_step_tick(*, clinic_id: int, step: str, note: str) -> None:
     """Tick a checklist step done by the system (once: a ticked step stays as it was)."""
-    ChecklistItem.objects.get_or_create(clinic_id=clinic_id, step=step, defaults={"note": note})
+    # Callers tick only when the route's step flag says "not yet" (once per clinic): the
+    # service keeps the list counter and writes the history event.
+    clinic_checklist_tick(clinic_id=clinic_id, step=step, note=note)
 
 
 # ----------------------------------------------------------------- signing accounts

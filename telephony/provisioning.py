@@ -453,3 +453,18 @@ def stuck_work_resend() -> int:
             task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
     return count
+
+
+# --------------------------------------------------------------------------- orphans from the audit page
+
+TASK_RELEASE_BY_SID = "telephony.tasks.release_number"
+
+
+def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
+    """Record who asked to release an orphan number (no clinic holds it) and send the
+    release after commit; the SID. Raises ClinicNumberError when a clinic holds it now."""
+    sid = phone_sid_clean(phone_sid)
+    with transaction.atomic():
+        clinic_services.number_orphan_release_request(phone_sid=sid, phone_number=phone_number, actor=actor)
+        task_send_on_commit(TASK_RELEASE_BY_SID, sid)
+    return sid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,3 +112,24 @@ def expected_webhooks() -> dict[str, str]:
         "sms": f"{PUBLIC_BASE_URL}/api/sms/inbound",
         "status_callback": f"{PUBLIC_BASE_URL}/twilio/status",
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_fallback_store() -> Iterator[None]:
+    """Each test starts with no spooled texts and no office-line cache, in whichever store is configured
+    (the office-line cache outlives a test's rolled-back clinics otherwise)."""
+
+    from django.conf import settings
+
+    from telephony import fallback_store
+
+    redis_url, spool_dir = settings.FALLBACK_REDIS_URL, settings.FALLBACK_SPOOL_DIR
+
+    def clear():
+        if redis_url:
+            fallback_store._redis(redis_url).delete(fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY)
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+    clear()
+    yield
+    clear()

@@ -8,8 +8,11 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
-# Later migrations that add to the group, each with its function, in order.
-ADDITIONS = [(("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add")]
+# Later migrations that add powers to the group, each with its function (run in this order).
+GRANTS = [
+    (("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add"),
+    (("clinics", "0010_onboarding_staff_untick"), "permission_grant"),
+]
 
 
 def onboarding_staff_group() -> Group:
@@ -26,9 +29,9 @@ def onboarding_staff_group() -> Group:
         # The function only reads schema_editor.connection; a real schema editor cannot be
         # opened inside a test's transaction on SQLite.
         module.group_create(state.apps, SimpleNamespace(connection=connection))
-        for migration, function in ADDITIONS:
-            module = importlib.import_module(f"{migration[0]}.migrations.{migration[1]}")
-            state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
-            getattr(module, function)(state.apps, SimpleNamespace(connection=connection))
+        for migration, function in GRANTS:
+            grant = importlib.import_module(f"{migration[0]}.migrations.{migration[1]}")
+            grant_state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
+            getattr(grant, function)(grant_state.apps, SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
     return group

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from clinics import services
 from clinics.models import Appointment, ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
 from telephony.models import ApiToken, AuditRun
 from tests.conftest import PUBLIC_BASE_URL
@@ -29,6 +30,7 @@ ONBOARDING_STAFF = {
     "clinics.release_number",
     "clinics.update_number_webhooks",
     "clinics.simulate_test_traffic",
+    "clinics.untick_checklist_step",  # issue 16: untick with a reason (clinics 0008)
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",
@@ -252,9 +254,12 @@ def test_custom_number_views_refuse_without_the_permission(request, sandbox, who
 def test_listing_done_view_needs_change_permission(bare, clerk, sandbox):
     clinic = holding(sandbox)
     url = reverse("admin:clinics_clinic_listing_done", args=[clinic.pk])
+    # Issue 16: the listing step waits for the test call and SMS (clinics.models.STEP_REQUIRES).
+    for step in (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS):
+        services.clinic_checklist_tick(clinic_id=clinic.id, step=step)
 
     assert bare.post(url).status_code == 403
-    assert not ChecklistItem.objects.filter(clinic=clinic).exists()
+    assert not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.UPDATE_LISTING).exists()
 
     clerk.post(url)
     assert ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.UPDATE_LISTING).exists()
@@ -262,6 +267,8 @@ def test_listing_done_view_needs_change_permission(bare, clerk, sandbox):
 
 def test_clinic_page_buttons_follow_the_permissions(clerk, onboarding, sandbox):
     fresh, owned = ClinicFactory(), holding(sandbox)
+    for step in (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS):  # what the listing waits for
+        services.clinic_checklist_tick(clinic_id=owned.id, step=step)
 
     def buttons(client):
         pages = [client.get(reverse("admin:clinics_clinic_change", args=[c.pk])).content for c in (fresh, owned)]

@@ -1,7 +1,6 @@
 """The fallback webhooks: set on every number, audited, and answering with the database down."""
 
 import datetime as dt
-import shutil
 import signal
 import threading
 import time
@@ -34,22 +33,6 @@ VOICE_FALLBACK, SMS_FALLBACK = "/inbound/voice/fallback", "/api/sms/inbound/fall
 SMS, STATUS, VOICE = "/api/sms/inbound", "/twilio/status", "/inbound/voice"
 CLINIC_NUMBER, OFFICE, PATIENT = "+15125550142", "+15125550100", "+15125550999"
 FALLBACK_HOST = "https://fallback.dentsignal.example.net"
-
-
-@pytest.fixture(autouse=True)
-def empty_fallback_store():
-    """Each test starts with no spooled texts and no office-line cache, in whichever store is configured."""
-
-    redis_url, spool_dir = settings.FALLBACK_REDIS_URL, settings.FALLBACK_SPOOL_DIR
-
-    def clear():
-        if redis_url:
-            fallback_store._redis(redis_url).delete(fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY)
-        shutil.rmtree(spool_dir, ignore_errors=True)
-
-    clear()
-    yield
-    clear()
 
 
 def signed_post(client, path, params, *, base=PUBLIC_BASE_URL):
