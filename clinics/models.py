@@ -104,12 +104,17 @@ class ClinicHoldsNumberError(models.ProtectedError):
 
 
 class OnboardingStep(models.TextChoices):
-    """The six steps of the setup guide, in order."""
+    """The steps of the setup guide, in order (the A2P 10DLC ones before texting can be tested)."""
 
     BUY_NUMBER = "buy_number", "Buy a Twilio number"
     SAVE_NUMBER = "save_number", "Save the number to the clinic"
     SAVE_SID = "save_sid", "Save the number's SID to the clinic"
     TEST_INBOUND_CALL = "test_inbound_call", "Test an inbound call"
+    # A2P 10DLC registration (ticked by telephony/registration.py): US carriers block SMS
+    # from a local number outside an approved campaign, so the SMS test waits for them.
+    A2P_PROFILE_APPROVED = "a2p_profile_approved", "Business profile approved"
+    A2P_BRAND_REGISTERED = "a2p_brand_registered", "Brand registered"
+    A2P_CAMPAIGN_APPROVED = "a2p_campaign_approved", "Campaign approved and number in the Messaging Service"
     TEST_INBOUND_SMS = "test_inbound_sms", "Test an inbound SMS"
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
 
@@ -209,3 +214,7 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# A2P 10DLC registration models live in their own module (registered with this app here).
+from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401

@@ -31,6 +31,23 @@ OPT_IN = {"START", "UNSTOP", "YES"}
 HELP = {"HELP", "INFO"}
 
 
+# Our webhook answers STOP and START with nothing: Twilio's Advanced Opt-Out sends its
+# default confirmations, which the A2P campaign registers as ours (telephony/registration.py).
+TWILIO_OPT_OUT_TEXT = (
+    "You have successfully been unsubscribed. You will not receive any more messages from this number. "
+    "Reply START to resubscribe."
+)
+TWILIO_OPT_IN_TEXT = (
+    "You have successfully been re-subscribed to messages from this number. Reply HELP for help. "
+    "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
+)
+
+
+def help_text(clinic_name: str, phone: str) -> str:
+    """The answer to HELP/INFO (also registered as the clinic's A2P campaign help message)."""
+    return f"{clinic_name}: call us at {phone_format_national(phone)}. Reply STOP to stop texts."
+
+
 def keyword_of(body: str) -> str:
     """The message reduced to upper-case letters: ' c. ' -> 'C', 'Stop!' -> 'STOP'."""
     return re.sub(r"[^A-Z]", "", (body or "").upper())
@@ -82,8 +99,7 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     else:
         message["patient_id"] = hot_path.patient_id_get(clinic_id=clinic.id, phone=from_number)
         if keyword in HELP:
-            phone = phone_format_national(clinic.office_phone or clinic.twilio_number or "")
-            reply = Reply("help", f"{clinic.name}: call us at {phone}. Reply STOP to stop texts.")
+            reply = Reply("help", help_text(clinic.name, clinic.office_phone or clinic.twilio_number or ""))
         elif keyword in CONFIRM or keyword in RESCHEDULE:
             text = f"{clinic.name}: we could not find an upcoming appointment for this number. Please call us."
             reply = Reply("no_appointment", text)

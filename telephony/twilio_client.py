@@ -526,6 +526,14 @@ def end_user_create(*, account_sid: str, friendly_name: str, object_type: str, a
     return TrustObject(sid=user.sid, friendly_name=user.friendly_name or "")
 
 
+def end_user_update(*, account_sid: str, sid: str, attributes: Mapping[str, Any]) -> None:
+    """Replace an EndUser's attributes (staff edited the business profile before resubmitting)."""
+    _calling(
+        f"updating the end user {sid}",
+        lambda: _a2p_client(account_sid).trusthub.v1.end_users(sid).update(attributes=dict(attributes)),
+    )
+
+
 def end_users_find(*, account_sid: str, friendly_name: str) -> list[TrustObject]:
     """EndUsers named exactly `friendly_name` (Twilio has no name filter: all pages, filtered here)."""
     found = _calling(

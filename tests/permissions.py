@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
+# Later migrations that add to the group (each has a `permissions_add` function).
+ADDITIONS = [("clinics", "0008_onboarding_staff_a2p_permissions")]
 
 
 def onboarding_staff_group() -> Group:
@@ -24,5 +26,9 @@ def onboarding_staff_group() -> Group:
         # The function only reads schema_editor.connection; a real schema editor cannot be
         # opened inside a test's transaction on SQLite.
         module.group_create(state.apps, SimpleNamespace(connection=connection))
+        for app_label, name in ADDITIONS:
+            addition = importlib.import_module(f"{app_label}.migrations.{name}")
+            addition_state = MigrationExecutor(connection).loader.project_state((app_label, name), at_end=True)
+            addition.permissions_add(addition_state.apps, SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
     return group

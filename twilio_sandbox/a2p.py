@@ -61,6 +61,7 @@ class A2PApi:
             ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})/Evaluations", self._evaluate),
             ("POST", r"/v1/(?P<coll>EndUsers|SupportingDocuments)", self._object_create),
             ("GET", r"/v1/(?P<coll>EndUsers|SupportingDocuments)", self._object_list),
+            ("POST", r"/v1/(?P<coll>EndUsers|SupportingDocuments)/(?P<sid>(IT|RD)[0-9a-f]{32})", self._object_update),
             ("POST", r"/v1/a2p/BrandRegistrations", self._brand_create),
             ("GET", r"/v1/a2p/BrandRegistrations", self._brand_list),
             ("GET", r"/v1/a2p/BrandRegistrations/(?P<sid>BN[0-9a-f]{32})", self._brand_fetch),
@@ -297,6 +298,21 @@ class A2PApi:
             obj.update(mime_type=None, status="DRAFT")
         self.store.a2p_put(obj)
         return 201, _public(obj)
+
+    def _object_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        kind = "end_user" if coll == "EndUsers" else "supporting_document"
+        self._get(sid, kind)
+        changes: dict[str, Any] = {"date_updated": iso_now()}
+        if "FriendlyName" in form:
+            changes["friendly_name"] = form["FriendlyName"]
+        if "Attributes" in form:
+            try:
+                changes["attributes"] = json.loads(form["Attributes"] or "{}")
+            except ValueError:
+                from .app import ApiError
+
+                raise ApiError(400, 20001, "Attributes must be a JSON object") from None
+        return 200, _public(self.store.a2p_update(sid, changes))
 
     def _object_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = "end_user" if coll == "EndUsers" else "supporting_document"
