@@ -16,6 +16,7 @@ from django.utils.timesince import timesince
 from telephony import messaging, provisioning, twilio_service
 
 from . import services
+from .admin_a2p import A2PEventInline, a2p_pipeline_html
 from .forms import ProvisionNumberForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national
@@ -88,7 +89,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
-    inlines = [NumberEventInline]
+    inlines = [NumberEventInline, A2PEventInline]
     readonly_fields = (
         "next_step",
         "number_for_people",
@@ -102,6 +103,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "requested_area_code",
         "webhooks_display",
         "checklist_display",
+        "a2p_pipeline_display",
         "created_at",
         "updated_at",
     )
@@ -124,6 +126,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Texting registration (A2P 10DLC)", {"fields": ("a2p_pipeline_display",)}),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -165,6 +168,10 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         hints = {
             OnboardingStep.TEST_INBOUND_CALL: f"call {phone_format_national(clinic.twilio_number)} from any phone",
             OnboardingStep.TEST_INBOUND_SMS: f"text anything to {phone_format_national(clinic.twilio_number)}",
+            OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
+            "block texts from unregistered numbers, so the SMS test waits for it)",
+            OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",
+            OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
             OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
         }
         hint = hints.get(todo["step"], "")
@@ -187,6 +194,10 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         if not clinic.twilio_webhooks:
             return "—"
         return format_html_join("", "<div><strong>{}</strong>: <code>{}</code></div>", sorted(clinic.twilio_webhooks.items()))
+
+    @admin.display(description="Pipeline")
+    def a2p_pipeline_display(self, clinic: Clinic) -> str:
+        return a2p_pipeline_html(clinic)
 
     @admin.display(description="Steps")
     def checklist_display(self, clinic: Clinic) -> str:

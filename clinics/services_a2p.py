@@ -125,10 +125,23 @@ def a2p_resubmit_request(*, clinic_id: int, actor: AbstractBaseUser | None = Non
     """Staff edited the profile after a rejection: clear the error so the workflow resubmits."""
     with transaction.atomic():
         registration = _registration_lock(clinic_id)
-        if not registration.error and not registration.rejected:
+        if not registration.error and not registration.rejected and not registration.messaging_blocked_reason:
             raise A2PError("Nothing to resubmit: no step of this registration was rejected or failed.")
         registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
-        registration.save(update_fields=["error_step", "error_code", "error", "error_at"])
+        # A block by carriers is what staff just fixed; the next failure blocks again.
+        registration.messaging_blocked_code, registration.messaging_blocked_reason = None, ""
+        registration.messaging_blocked_at = None
+        registration.save(
+            update_fields=[
+                "error_step",
+                "error_code",
+                "error",
+                "error_at",
+                "messaging_blocked_code",
+                "messaging_blocked_reason",
+                "messaging_blocked_at",
+            ]
+        )
         _event(registration, detail="Edited and resubmitted by staff.", actor=actor)
         return registration
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfi
 
 from . import replies
 from . import twilio_client as twilio
+from .models import MessageLog
 from .queue import task_send_on_commit
 from .webhook_urls import webhook_urls
 
@@ -515,3 +517,56 @@ def registrations_poll() -> int:
             continue  # transient: the next tick tries again; refusals are already recorded
         polled += 1
     return polled
+
+
+# --------------------------------------------------------------------------- outbound texts
+
+# Message status error codes that mean carriers (or Twilio) refuse the clinic's texts until
+# its registration is fixed (https://www.twilio.com/docs/api/errors/<code>).
+CARRIER_BLOCK_SENTENCES = {
+    30034: "US carriers blocked a text because the number is not in an approved A2P 10DLC campaign (Twilio 30034).",
+    30032: "Carriers blocked a text from an unverified toll-free number (Twilio 30032).",
+    30035: "Carriers blocked a text for a registration reason (Twilio 30035, https://www.twilio.com/docs/api/errors/30035).",
+    21712: "The number is in another Messaging Service than the clinic's registered one (Twilio 21712).",
+}
+
+
+@dataclass(frozen=True)
+class TextingRoute:
+    """How a clinic's outbound SMS go: through its Messaging Service, from its number, or not at all (`skipped`)."""
+
+    service_sid: str = ""
+    account_sid: str = ""
+    skipped: str = ""
+
+
+def texting_route(clinic: Clinic) -> TextingRoute:
+    """The route for the clinic's next outbound SMS.
+
+    With registration enabled, texts go only through the clinic's Messaging Service once
+    its campaign is approved and the number is in it; before that (or while carriers
+    block the clinic) they are skipped with the reason, never sent to fail. With it
+    disabled (no TWILIO_PRIMARY_CUSTOMER_PROFILE_SID), from the number as before.
+    """
+    if registration_disabled_reason():
+        return TextingRoute()
+    registration = A2PRegistration.objects.filter(clinic=clinic).first()
+    if registration is not None and registration.messaging_blocked_reason:
+        return TextingRoute(skipped=f"Texting is blocked for {clinic.name}: {registration.messaging_blocked_reason}")
+    if registration is None or not registration.campaign_ready:
+        return TextingRoute(
+            skipped=f"{clinic.name}'s A2P 10DLC campaign is not approved yet: US carriers block texts from unregistered "
+            "numbers (Twilio 30034), so nothing was sent."
+        )
+    return TextingRoute(service_sid=registration.messaging_service_sid, account_sid=registration_account_sid(clinic))
+
+
+def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> bool:
+    """A message failed with a registration error: mark its clinic's texting blocked with the reason."""
+    if error_code not in CARRIER_BLOCK_SENTENCES:
+        return False
+    clinic_id = MessageLog.objects.filter(message_sid=message_sid).values_list("clinic_id", flat=True).first()
+    if clinic_id is None:
+        return False
+    reason = f"{CARRIER_BLOCK_SENTENCES[error_code]} Check the registration pipeline, fix, then Edit and resubmit."
+    return services_a2p.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, OnboardingStep
@@ -148,7 +149,10 @@ def _finish(message: dict, clinic: ClinicRoute | None, reply: Reply | None) -> s
     """Tick the clinic's first-SMS step (once) and return the reply to give."""
     if reply is None:
         return hot_path.message_reply_earlier(message_sid=message["message_sid"])
-    if clinic is not None and not clinic.sms_tested:
+    # With A2P registration on, our replies reach patients only once the campaign is
+    # approved: the SMS test is ticked only then (the clinic page says why it waits).
+    a2p_waits = bool(settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID) and clinic is not None and not clinic.campaign_approved
+    if clinic is not None and not clinic.sms_tested and not a2p_waits:
         note = f"first SMS {message['message_sid']}"
         hot_path.checklist_step_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_SMS, note=note)
     return reply.text

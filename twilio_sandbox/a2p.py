@@ -516,6 +516,19 @@ class A2PApi:
             raise ApiError(404, 20404, f"The requested resource {sid} was not found")
         return 200, _public(campaign)
 
+    def service_sender(self, service_sid: str) -> str:
+        """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
+        from .app import ApiError
+
+        service = next((s for s in self.store.services() if s["sid"] == service_sid), None)
+        if service is None:
+            raise ApiError(404, 20404, f"The requested resource /v1/Services/{service_sid} was not found")
+        owned = {n["sid"]: n["phone_number"] for n in self.store.owned()}
+        senders = [owned[sid] for sid in service["_sandbox"]["number_sids"] if sid in owned]
+        if not senders:
+            raise ApiError(400, 21704, "The Messaging Service contains no phone numbers")
+        return senders[0]
+
     def _number_add(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         from .app import ApiError
 

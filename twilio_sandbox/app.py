@@ -356,6 +356,9 @@ class SandboxApp:
 
     def _send_message(self, *, query: dict, form: dict) -> tuple[int, Any]:
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        service_sid = form.get("MessagingServiceSid") or None
+        if service_sid and not sender:
+            sender = self.a2p.service_sender(service_sid)
         if not E164.match(to):
             raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if not body and not form.get("MediaUrl"):
@@ -382,7 +385,7 @@ class SandboxApp:
             "error_code": None,
             "error_message": None,
             "from": sender,
-            "messaging_service_sid": None,
+            "messaging_service_sid": service_sid,
             "num_media": "0",
             "num_segments": str(max(1, (len(body) + 152) // 153)),
             "price": None,
