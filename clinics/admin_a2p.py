@@ -114,7 +114,7 @@ class BusinessProfileAdmin(admin.ModelAdmin):
     form = BusinessProfileForm
     list_display = ("clinic", "legal_name", "ein_display", "pipeline_state")
     search_fields = ("legal_name", "clinic__name")
-    actions = ["start_registration", "resubmit_registration"]
+    actions = ["start_registration", "resubmit_registration", "check_reviews"]
     readonly_fields = ("pipeline",)
     fieldsets = (
         (None, {"fields": ("clinic", "legal_name", "ein", "business_type", "website")}),
@@ -151,11 +151,19 @@ class BusinessProfileAdmin(admin.ModelAdmin):
     def resubmit_registration(self, request: HttpRequest, queryset: QuerySet[BusinessProfile]) -> None:
         self._each(request, queryset, registration_workflows.registration_resubmit, "Resubmitted")
 
+    @admin.action(description="Check Twilio's reviews now", permissions=["start_a2p_registration"])
+    def check_reviews(self, request: HttpRequest, queryset: QuerySet[BusinessProfile]) -> None:
+        self._each(request, queryset, registration_workflows.registration_poll_now, "Checked")
+
     def _each(self, request: HttpRequest, queryset: QuerySet[BusinessProfile], workflow, done: str) -> None:
         for profile in queryset.select_related("clinic"):
             try:
                 workflow(clinic_id=profile.clinic_id, actor=request.user)
-            except (registration_workflows.RegistrationDisabled, ClinicInputError) as exc:
+            except (
+                registration_workflows.RegistrationDisabled,
+                ClinicInputError,
+                registration_workflows.twilio.TwilioError,
+            ) as exc:
                 self.message_user(request, f"{profile.clinic.name}: {exc}", messages.ERROR)
                 continue
             self.message_user(request, f"{profile.clinic.name}: {done}; Twilio's reviews take days, the page shows each step.")

@@ -120,6 +120,15 @@ def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PR
     return registration
 
 
+def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
+    """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
+    if registration_disabled_reason():
+        raise RegistrationDisabled(registration_disabled_reason())
+    if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
+        raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+    return registration_poll(clinic_id=clinic_id)
+
+
 def registration_next_action(registration: A2PRegistration | None, *, profile: bool) -> str:
     """What happens next, for the clinic page."""
     if registration is None:
@@ -362,6 +371,11 @@ def _brand(ctx: _Context) -> bool:
         return False
     if registration.brand_status in IN_REVIEW:
         return False
+    if registration.brand_status in REJECTED and registration.brand_sid:
+        # Staff corrected the profile and chose Edit and resubmit: the same brand is reviewed again.
+        brand = twilio.brand_registration_resubmit(account_sid=ctx.account, sid=registration.brand_sid)
+        _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail="Brand resubmitted for review.")
+        return ctx.registration.step_approved(A2PStep.BRAND)
     brand = _created(
         ctx,
         A2PStep.BRAND,
@@ -480,7 +494,7 @@ def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegi
             _record_review(ctx, step, bundle.sid, bundle.status, bundle.errors)
     if registration.brand_status in IN_REVIEW:
         brand = twilio.brand_registration_fetch(account_sid=account, sid=registration.brand_sid)
-        _record_review(ctx, A2PStep.BRAND, brand.sid, brand.status, (brand.failure_reason,) if brand.failure_reason else ())
+        _record_review(ctx, A2PStep.BRAND, brand.sid, brand.status, brand.errors or (brand.failure_reason,))
     if registration.campaign_status in IN_REVIEW:
         campaign = twilio.campaign_fetch(
             account_sid=account, service_sid=registration.messaging_service_sid, sid=registration.campaign_sid

@@ -389,6 +389,7 @@ class BrandRegistration:
     status: str
     a2p_profile_bundle_sid: str
     failure_reason: str
+    errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -602,6 +603,7 @@ def _brand(raw: Any) -> BrandRegistration:
         status=raw.status or "",
         a2p_profile_bundle_sid=raw.a2p_profile_bundle_sid or "",
         failure_reason=raw.failure_reason or "",
+        errors=_errors(raw.errors),
     )
 
 
@@ -634,6 +636,13 @@ def brand_registration_fetch(*, account_sid: str, sid: str) -> BrandRegistration
     """A brand as Twilio has it now."""
     return _brand(
         _calling(f"fetching the brand {sid}", lambda: _a2p_client(account_sid).messaging.v1.brand_registrations(sid).fetch())
+    )
+
+
+def brand_registration_resubmit(*, account_sid: str, sid: str) -> BrandRegistration:
+    """Ask Twilio to review a FAILED brand again, after its bundles were corrected (202)."""
+    return _brand(
+        _calling(f"resubmitting the brand {sid}", lambda: _a2p_client(account_sid).messaging.v1.brand_registrations(sid).update())
     )
 
 

@@ -65,6 +65,7 @@ class A2PApi:
             ("POST", r"/v1/a2p/BrandRegistrations", self._brand_create),
             ("GET", r"/v1/a2p/BrandRegistrations", self._brand_list),
             ("GET", r"/v1/a2p/BrandRegistrations/(?P<sid>BN[0-9a-f]{32})", self._brand_fetch),
+            ("POST", r"/v1/a2p/BrandRegistrations/(?P<sid>BN[0-9a-f]{32})", self._brand_resubmit),
             ("POST", r"/v1/Services", self._service_create),
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_create),
             ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_list),
@@ -417,6 +418,16 @@ class A2PApi:
 
     def _brand_fetch(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         return 200, _public(self._get(sid, "brand"))
+
+    def _brand_resubmit(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        brand = self._get(sid, "brand")
+        if brand["status"] != "FAILED":
+            raise ApiError(400, 20001, f"Only a FAILED brand can be resubmitted; {sid} is {brand['status']}")
+        changes: dict[str, Any] = {"status": "PENDING", "failure_reason": None, "errors": [], "date_updated": iso_now()}
+        meta = {"submitted_at": time.time(), "decided": False}
+        return 202, _public(self.store.a2p_update(sid, changes, meta=meta))
 
     # ------------------------------------------------------------------ services, campaigns, senders
 

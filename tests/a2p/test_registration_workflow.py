@@ -170,3 +170,26 @@ def test_a_number_in_another_messaging_service_is_a_sentence(clinic, sandbox, a2
         reg = _poll(clinic)
     assert reg.error_code == 21712
     assert "another Messaging Service" in reg.error
+
+
+def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p_enabled):
+    review(sandbox, mode="approve", after_seconds=0)
+    reg = _start(clinic)
+    for _ in range(3):
+        reg = _poll(clinic)
+        if reg.brand_sid:
+            break
+    review(sandbox, mode="manual")
+    decide(sandbox, reg.brand_sid, "reject", 30793)
+    reg = _poll(clinic)
+    assert reg.brand_status == "FAILED" and reg.error_code == 30793
+    assert "errors/30793" in reg.error
+
+    review(sandbox, mode="approve", after_seconds=0)
+    registration.registration_resubmit(clinic_id=clinic.id)
+    reg = registration.registration_advance(clinic_id=clinic.id)
+    assert reg.brand_status == "PENDING"
+    reg = _poll(clinic)
+    assert reg.brand_status == "APPROVED"
+    assert len(_creates(sandbox, "/v1/a2p/BrandRegistrations")) == 1
+    assert [r["status"] for r in sandbox.api_requests("POST", f"/v1/a2p/BrandRegistrations/{reg.brand_sid}")] == [202]

@@ -109,6 +109,14 @@ def test_the_whole_registration_matches_twilios_schemas_and_reviews_are_controll
     assert brand["status"] == "PENDING"
     assert api("GET", "/v1/a2p/BrandRegistrations", expect=200)["data"][0]["sid"] == brand["sid"]
 
+    # A failed brand is reviewed again on POST (202).
+    _control(control, "a2p-decide", {"sid": brand["sid"], "outcome": "reject", "code": 30793})
+    assert api("GET", f"/v1/a2p/BrandRegistrations/{brand['sid']}", expect=200)["status"] == "FAILED"
+    assert api("POST", f"/v1/a2p/BrandRegistrations/{brand['sid']}", expect=202)["status"] == "PENDING"
+    user = api("GET", "/v1/EndUsers", expect=200)["results"][0]
+    updated = api("POST", f"/v1/EndUsers/{user['sid']}", data={"Attributes": '{"business_name": "B"}'}, expect=200)
+    assert updated["attributes"] == {"business_name": "B"}
+
     service = api("POST", "/v1/Services", data={"FriendlyName": "s", "UseInboundWebhookOnNumber": "true"}, expect=201)
     assert service["use_inbound_webhook_on_number"] is True
     campaign_form = {
