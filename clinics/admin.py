@@ -16,7 +16,7 @@ from django.utils.timesince import timesince
 from telephony import messaging, provisioning, twilio_service
 
 from . import services
-from .admin_a2p import A2PEventInline, a2p_pipeline_html
+from .admin_a2p import a2p_pipeline_html
 from .forms import ProvisionNumberForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national
@@ -89,7 +89,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
     actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
-    inlines = [NumberEventInline, A2PEventInline]
+    inlines = [NumberEventInline]
     readonly_fields = (
         "next_step",
         "number_for_people",

@@ -1,7 +1,8 @@
 """Admin for A2P 10DLC registration: the business profile form, Start registration,
 Edit and resubmit, and the pipeline (state and date per step, next action).
 
-Registered from clinics/admin.py. The EIN is write-only here: the form never renders it
+Registered from clinics/admin.py. The registration history is shown inside the pipeline
+(an inline would add a formset to the clinic form's POST). The EIN is write-only here: the form never renders it
 back (a blank field keeps the saved one) and pages show only its last four digits.
 """
 
@@ -21,6 +22,7 @@ from .models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep
 from .services import ClinicInputError
 
 START_PERMISSION = "clinics.start_a2p_registration"
+HISTORY_SHOWN = 30  # latest registration events on the clinic page
 
 
 def a2p_pipeline_html(clinic: Clinic) -> str:
@@ -37,12 +39,22 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
         mark = "✔" if registration and registration.step_approved(step) else ("✖" if status in REJECTED else "☐")
         rows.append((mark, step.label, status or "not started", f"{at:%Y-%m-%d %H:%M}" if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
+    history = [
+        (f"{event.created_at:%Y-%m-%d %H:%M}", event.step or "registration", event.status, event.detail)
+        for event in A2PEvent.objects.filter(clinic=clinic).order_by("-created_at", "-id")[:HISTORY_SHOWN]
+    ]
     return format_html(
-        "{}<ul class='a2p-pipeline'>{}</ul>{}<p><strong>Next:</strong> {}</p>",
+        "{}<ul class='a2p-pipeline'>{}</ul>{}<p><strong>Next:</strong> {}</p>{}",
         format_html("<p class='errornote'>{}</p>", disabled) if disabled else "",
         format_html_join("", "<li>{} {}: <code>{}</code> <small>{}</small></li>", rows),
         format_html("<p class='errornote'>Texting blocked: {}</p>", blocked) if blocked else "",
         registration_workflows.registration_next_action(registration, profile=has_profile),
+        format_html(
+            "<details><summary>History</summary><ul>{}</ul></details>",
+            format_html_join("", "<li><small>{}</small> {} <code>{}</code> {}</li>", history),
+        )
+        if history
+        else "",
     )
 
 
@@ -91,22 +103,6 @@ class BusinessProfileForm(forms.ModelForm):
             raise ValidationError("Enter the clinic's EIN (9 digits): carriers check it against the legal name.")
         EIN_FORMAT(value)
         return value
-
-
-class A2PEventInline(admin.TabularInline):
-    model = A2PEvent
-    fk_name = "clinic"
-    verbose_name_plural = "Registration history"
-    fields = ("created_at", "step", "status", "error_code", "detail", "actor")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(BusinessProfile)

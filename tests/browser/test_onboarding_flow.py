@@ -129,12 +129,12 @@ class StaffOnboardingFlowTests(StaticLiveServerTestCase):
         assert chosen in page and clinic.twilio_number_sid in page
         national = f"({chosen[2:5]}) {chosen[5:8]}-{chosen[8:]}"
         assert national in page
-        assert "3/6" in page and "https://dentsignal.example.com/inbound/voice" in page
+        assert "3/9" in page and "https://dentsignal.example.com/inbound/voice" in page
         assert "Test an inbound call" in page  # the next step
         self.shot("06-number-active-3-of-6")
 
         self.click_and_wait("#listing-done-button")
-        assert "4/6" in self.text() and "by staff" in self.text()
+        assert "4/9" in self.text() and "by staff" in self.text()
         self.shot("07-listing-ticked-4-of-6")
 
         self.click_and_wait("#release-button")
