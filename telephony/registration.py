@@ -433,6 +433,18 @@ def _campaign(ctx: _Context) -> bool:
         return True
     if registration.campaign_status in IN_REVIEW:
         return True  # the number can join the service while the campaign is reviewed
+    if registration.campaign_status in REJECTED and registration.campaign_sid:
+        # Twilio does not review a failed campaign again: it must be deleted and registered
+        # anew (another vetting fee). Not automated yet; say so rather than pretend.
+        services_a2p.a2p_step_fail(
+            clinic_id=ctx.clinic.pk,
+            step=A2PStep.CAMPAIGN,
+            error=f"The campaign {registration.campaign_sid} was rejected and cannot be resubmitted from here yet: "
+            "delete it in Twilio's Console (Messaging → Services → the clinic's service → Compliance), register it "
+            "again there, and tell engineering its new SID.",
+            code=registration.error_code,
+        )
+        return False
     service_sid = registration.messaging_service_sid
     campaign = _created(
         ctx,

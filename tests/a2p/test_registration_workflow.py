@@ -193,3 +193,22 @@ def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p
     assert reg.brand_status == "APPROVED"
     assert len(_creates(sandbox, "/v1/a2p/BrandRegistrations")) == 1
     assert [r["status"] for r in sandbox.api_requests("POST", f"/v1/a2p/BrandRegistrations/{reg.brand_sid}")] == [202]
+
+
+def test_a_rejected_campaign_says_what_staff_must_do_and_registers_nothing_new(clinic, sandbox, a2p_enabled):
+    review(sandbox, mode="approve", after_seconds=0)
+    reg = _start(clinic)
+    for _ in range(4):
+        reg = _poll(clinic)
+        if reg.campaign_sid:
+            break
+    review(sandbox, mode="manual")
+    decide(sandbox, reg.campaign_sid, "reject", 30909)
+    reg = _poll(clinic)
+    assert reg.campaign_status == "FAILED" and reg.error_code == 30909
+
+    registration.registration_resubmit(clinic_id=clinic.id)
+    reg = registration.registration_advance(clinic_id=clinic.id)
+
+    assert "cannot be resubmitted from here yet" in reg.error
+    assert len(_creates(sandbox, f"/v1/Services/{reg.messaging_service_sid}/Compliance/Usa2p")) == 1
