@@ -19,6 +19,7 @@ from telephony import calls, messaging, number_search, provisioning, simulated_t
 from telephony.models import CallAnswer, CallLog
 
 from . import services
+from .admin_a2p import a2p_pipeline_html
 from .dates import datetime_for_people, time_zone_for_number
 from .forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm, UntickStepForm
 from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
@@ -134,6 +135,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "webhooks_display",
         "checklist_display",
         "test_call_display",
+        "a2p_pipeline_display",
         "created_on",
         "updated_on",
     )
@@ -157,6 +159,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Texting registration (A2P 10DLC)", {"fields": ("a2p_pipeline_display",)}),
         ("Record", {"fields": ("created_on", "updated_on"), "classes": ("collapse",)}),
     )
 
@@ -203,6 +206,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         hints = {
             OnboardingStep.TEST_INBOUND_CALL: f"call {phone_format_national(clinic.twilio_number)} from any phone",
             OnboardingStep.TEST_INBOUND_SMS: f"text anything to {phone_format_national(clinic.twilio_number)}",
+            OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
+            "block texts from unregistered numbers, so the SMS test waits for it)",
+            OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",
+            OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
             OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
         }
         hint = hints.get(todo["step"], "")
@@ -239,6 +246,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         if not clinic.twilio_webhooks:
             return "—"
         return format_html_join("", "<div><strong>{}</strong>: <code>{}</code></div>", sorted(clinic.twilio_webhooks.items()))
+
+    @admin.display(description="Pipeline")
+    def a2p_pipeline_display(self, clinic: Clinic) -> str:
+        return a2p_pipeline_html(clinic)
 
     @admin.display(description="Steps")
     def checklist_display(self, clinic: Clinic) -> str:

@@ -137,12 +137,17 @@ class ClinicHoldsNumberError(models.ProtectedError):
 
 
 class OnboardingStep(models.TextChoices):
-    """The six steps of the setup guide, in order."""
+    """The steps of the setup guide, in order (the A2P 10DLC ones before texting can be tested)."""
 
     BUY_NUMBER = "buy_number", "Buy a Twilio number"
     SAVE_NUMBER = "save_number", "Save the number to the clinic"
     SAVE_SID = "save_sid", "Save the number's SID to the clinic"
     TEST_INBOUND_CALL = "test_inbound_call", "Test an inbound call"
+    # A2P 10DLC registration (ticked by telephony/registration.py): US carriers block SMS
+    # from a local number outside an approved campaign, so the SMS test waits for them.
+    A2P_PROFILE_APPROVED = "a2p_profile_approved", "Business profile approved"
+    A2P_BRAND_REGISTERED = "a2p_brand_registered", "Brand registered"
+    A2P_CAMPAIGN_APPROVED = "a2p_campaign_approved", "Campaign approved and number in the Messaging Service"
     TEST_INBOUND_SMS = "test_inbound_sms", "Test an inbound SMS"
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
 
@@ -156,7 +161,12 @@ STEP_REQUIRES: dict[str, tuple[str, ...]] = {
     OnboardingStep.SAVE_NUMBER: (OnboardingStep.BUY_NUMBER,),
     OnboardingStep.SAVE_SID: (OnboardingStep.BUY_NUMBER,),
     OnboardingStep.TEST_INBOUND_CALL: (OnboardingStep.SAVE_NUMBER,),
-    OnboardingStep.TEST_INBOUND_SMS: (OnboardingStep.SAVE_NUMBER,),
+    # A2P 10DLC: the brand needs the approved business profile; the campaign, the brand
+    # and the number (which joins the clinic's Messaging Service); texting waits for it.
+    OnboardingStep.A2P_PROFILE_APPROVED: (),
+    OnboardingStep.A2P_BRAND_REGISTERED: (OnboardingStep.A2P_PROFILE_APPROVED,),
+    OnboardingStep.A2P_CAMPAIGN_APPROVED: (OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.SAVE_NUMBER),
+    OnboardingStep.TEST_INBOUND_SMS: (OnboardingStep.SAVE_NUMBER, OnboardingStep.A2P_CAMPAIGN_APPROVED),
     OnboardingStep.UPDATE_LISTING: (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS),
 }
 # Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
@@ -265,3 +275,7 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# A2P 10DLC registration models live in their own module (registered with this app here).
+from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401

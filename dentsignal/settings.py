@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     # The fallback's office-line cache is refreshed on every clinic save that changes a
     # number or office line; this catches bulk updates that send no signal.
     "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
+    # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
+    "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
 }
 
 # ---------------------------------------------------------------------------
@@ -280,6 +282,14 @@ TWILIO_MESSAGING_API_BASE_URL = env("TWILIO_MESSAGING_API_BASE_URL", default="")
 # buying); empty follows TWILIO_API_BASE_URL when that points at a mock.
 # https://www.twilio.com/docs/phone-numbers/pricing
 TWILIO_PRICING_API_BASE_URL = env("TWILIO_PRICING_API_BASE_URL", default="")
+# Origin of the Trust Hub API (trusthub.twilio.com), the same way (A2P 10DLC registration).
+TWILIO_TRUSTHUB_API_BASE_URL = env("TWILIO_TRUSTHUB_API_BASE_URL", default="")
+# A2P 10DLC: our own (ISV) Primary Customer Profile, approved in Twilio's Trust Hub (BU...).
+# Every clinic's secondary profile is assigned to it; empty disables registration.
+# https://www.twilio.com/docs/messaging/compliance/a2p-10dlc/onboarding-isv-api
+TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = env("TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", default="")
+# Where Twilio mails the review outcome of each clinic's Trust Hub bundles.
+A2P_NOTIFICATION_EMAIL = env("A2P_NOTIFICATION_EMAIL", default="compliance@dentsignal.example.com")
 # Seconds the SDK waits for Twilio's answer before giving up on a request.
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # Country searched for numbers to buy. Not an environment knob: +1 numbers are assumed

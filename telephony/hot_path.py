@@ -232,6 +232,7 @@ class ClinicRoute:
     number_state: str
     call_tested: bool  # "test inbound call" is ticked
     sms_tested: bool  # "test inbound SMS" is ticked
+    campaign_approved: bool = False  # A2P "campaign approved and number in the Messaging Service" is ticked
 
     @property
     def active(self) -> bool:
@@ -252,6 +253,7 @@ def _with_step_flags(queryset: QuerySet, clinic: str) -> QuerySet:
     return queryset.annotate(
         call_tested=_step_ticked(OnboardingStep.TEST_INBOUND_CALL, clinic),
         sms_tested=_step_ticked(OnboardingStep.TEST_INBOUND_SMS, clinic),
+        campaign_approved=_step_ticked(OnboardingStep.A2P_CAMPAIGN_APPROVED, clinic),
     )
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
 
-from . import hot_path
+from . import hot_path, registration
 from . import twilio_client as twilio
 from .models import MessageLog
 from .queue import task_send_on_commit
@@ -32,6 +32,8 @@ def message_status_record(*, message_sid: str, status: str, error_code: int | No
     if error_code is not None:
         update.append("error_code")
     hot_path.message_status_upsert(message, update=update)
+    # Rare path (a failed message): carriers refusing the clinic's texts block them with the reason.
+    registration.texting_block_on_failure(message_sid=message_sid, error_code=error_code)
 
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."
@@ -61,8 +63,10 @@ def reminder_send(*, appointment_id: int) -> ReminderOutcome:
     """Text the patient a reminder of the appointment from the clinic's number.
 
     Skips opted-out patients, clinics without an active number, cancelled or past
-    appointments; Twilio's 21610 (unsubscribed recipient) marks the patient opted out
-    and skips. Any other Twilio failure is raised as TwilioError (the task retries the
+    appointments, and (with A2P registration on) clinics whose campaign is not approved
+    or whose texting carriers blocked (it sends through the clinic's Messaging Service
+    then). Twilio's 21610 (unsubscribed recipient) marks the patient opted out and
+    skips. Any other Twilio failure is raised as TwilioError (the task retries the
     retryable ones).
     """
     appointment = Appointment.objects.select_related("patient", "clinic").filter(pk=appointment_id).first()
@@ -75,16 +79,29 @@ def reminder_send(*, appointment_id: int) -> ReminderOutcome:
         return ReminderOutcome(skipped=f"{clinic.name} has no active number to text from.")
     if appointment.status == AppointmentStatus.CANCELLED or appointment.starts_at < timezone.now():
         return ReminderOutcome(skipped="The appointment is cancelled or past.")
+    route = registration.texting_route(clinic)
+    if route.skipped:
+        return ReminderOutcome(skipped=route.skipped)
     body = REMINDER_TEXT.format(clinic=clinic.name, when=appointment_when(appointment))
+    status_callback = webhook_urls()["status_callback"]
     try:
-        sent = twilio.message_send(
-            from_number=clinic.twilio_number,
-            to_number=patient.phone,
-            body=body,
-            status_callback=webhook_urls()["status_callback"],
-            # A number in the clinic's subaccount sends only as that subaccount.
-            account_sid=clinic.twilio_account_sid,
-        )
+        if route.service_sid:
+            sent = twilio.message_send_via_service(
+                account_sid=route.account_sid,
+                service_sid=route.service_sid,
+                to_number=patient.phone,
+                body=body,
+                status_callback=status_callback,
+            )
+        else:
+            sent = twilio.message_send(
+                from_number=clinic.twilio_number,
+                to_number=patient.phone,
+                body=body,
+                status_callback=status_callback,
+                # A number in the clinic's subaccount sends only as that subaccount.
+                account_sid=clinic.twilio_account_sid,
+            )
     except twilio.TwilioError as exc:
         if exc.code != twilio.ERR_UNSUBSCRIBED_RECIPIENT:
             raise

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, OnboardingStep
@@ -29,6 +30,23 @@ RESCHEDULE = {"R", "RESCHEDULE"}
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPT_IN = {"START", "UNSTOP", "YES"}
 HELP = {"HELP", "INFO"}
+
+
+# Our webhook answers STOP and START with nothing: Twilio's Advanced Opt-Out sends its
+# default confirmations, which the A2P campaign registers as ours (telephony/registration.py).
+TWILIO_OPT_OUT_TEXT = (
+    "You have successfully been unsubscribed. You will not receive any more messages from this number. "
+    "Reply START to resubscribe."
+)
+TWILIO_OPT_IN_TEXT = (
+    "You have successfully been re-subscribed to messages from this number. Reply HELP for help. "
+    "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
+)
+
+
+def help_text(clinic_name: str, phone: str) -> str:
+    """The answer to HELP/INFO (also registered as the clinic's A2P campaign help message)."""
+    return f"{clinic_name}: call us at {phone_format_national(phone)}. Reply STOP to stop texts."
 
 
 def keyword_of(body: str) -> str:
@@ -82,8 +100,7 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     else:
         message["patient_id"] = hot_path.patient_id_get(clinic_id=clinic.id, phone=from_number)
         if keyword in HELP:
-            phone = phone_format_national(clinic.office_phone or clinic.twilio_number or "")
-            reply = Reply("help", f"{clinic.name}: call us at {phone}. Reply STOP to stop texts.")
+            reply = Reply("help", help_text(clinic.name, clinic.office_phone or clinic.twilio_number or ""))
         elif keyword in CONFIRM or keyword in RESCHEDULE:
             text = f"{clinic.name}: we could not find an upcoming appointment for this number. Please call us."
             reply = Reply("no_appointment", text)
@@ -132,7 +149,10 @@ def _finish(message: dict, clinic: ClinicRoute | None, reply: Reply | None) -> s
     """Tick the clinic's first-SMS step (once) and return the reply to give."""
     if reply is None:
         return hot_path.message_reply_earlier(message_sid=message["message_sid"])
-    if clinic is not None and not clinic.sms_tested:
+    # With A2P registration on, our replies reach patients only once the campaign is
+    # approved: the SMS test is ticked only then (the clinic page says why it waits).
+    a2p_waits = bool(settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID) and clinic is not None and not clinic.campaign_approved
+    if clinic is not None and not clinic.sms_tested and not a2p_waits:
         note = f"first SMS {message['message_sid']}"
         hot_path.checklist_step_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_SMS, note=note)
     return reply.text

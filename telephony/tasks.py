@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
 from . import audit, fallbacks, messaging, provisioning, twilio_service
+from . import registration as registration_workflows
 from .twilio_client import TwilioError
 
 MAX_RETRIES = 6
@@ -148,3 +149,23 @@ def replay_fallback_sms() -> int:
 def refresh_office_lines() -> int:
     """Periodic (Celery beat, every 10 minutes): rebuild the voice fallback's office-line cache."""
     return fallbacks.office_lines_refresh()
+
+
+# --------------------------------------------------------------------------- A2P 10DLC registration
+
+
+@shared_task(**RETRY_POLICY)
+def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Run the clinic's due A2P registration steps (idempotent; see registration.registration_advance)."""
+
+    def work() -> dict[str, Any]:
+        registration = registration_workflows.registration_advance(clinic_id=clinic_id)
+        return {"success": not registration.error, "error": registration.error, "code": registration.error_code}
+
+    return _outcome(self, work, _no_give_up)
+
+
+@shared_task
+def a2p_registrations_poll() -> int:
+    """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
+    return registration_workflows.registrations_poll()

@@ -12,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 TWILIO_MESSAGING_ORIGIN = "https://messaging.twilio.com"
 TWILIO_PRICING_ORIGIN = "https://pricing.twilio.com"
+TWILIO_TRUSTHUB_ORIGIN = "https://trusthub.twilio.com"
 
 # The Retry-After of this thread's last 429 from Twilio: the SDK's exception keeps no headers.
 _last_429 = threading.local()
@@ -23,13 +24,20 @@ def last_retry_after() -> int | None:
 
 
 class RedirectingHttpClient(TwilioHttpClient):
-    """A TwilioHttpClient that sends api.twilio.com (and messaging.twilio.com) requests elsewhere.
+    """A TwilioHttpClient that sends api.twilio.com (and messaging., trusthub.twilio.com) requests elsewhere.
 
     With the real origin as `base_url` nothing is redirected: production talks to Twilio.
     """
 
     def __init__(
-        self, *, base_url: str, timeout: float, messaging_base_url: str = "", pricing_base_url: str = "", **kwargs: Any
+        self,
+        *,
+        base_url: str,
+        timeout: float,
+        messaging_base_url: str = "",
+        trusthub_base_url: str = "",
+        pricing_base_url: str = "",
+        **kwargs: Any,
     ) -> None:
         super().__init__(timeout=timeout, **kwargs)
         base_url = base_url.rstrip("/")
@@ -38,6 +46,7 @@ class RedirectingHttpClient(TwilioHttpClient):
             self.origins = {
                 TWILIO_API_ORIGIN: base_url,
                 TWILIO_MESSAGING_ORIGIN: (messaging_base_url or base_url).rstrip("/"),
+                TWILIO_TRUSTHUB_ORIGIN: (trusthub_base_url or base_url).rstrip("/"),
             }
         if pricing_base_url.rstrip("/") not in ("", TWILIO_PRICING_ORIGIN):
             # The Pricing API can be sent elsewhere on its own (TWILIO_PRICING_API_BASE_URL), even in production.

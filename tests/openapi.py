@@ -17,6 +17,8 @@ SPECS = ROOT / "node_modules/@twilio/cli-core/src/services/twilio-api"
 SPEC_PATH = SPECS / "twilio_api_v2010.json"
 MESSAGING_SPEC_PATH = SPECS / "twilio_messaging_v1.json"
 PRICING_SPEC_PATH = SPECS / "twilio_pricing_v1.json"
+TRUSTHUB_SPEC_PATH = SPECS / "twilio_trusthub_v1.json"
+TRUSTHUB_PATHS = ("/v1/CustomerProfiles", "/v1/TrustProducts", "/v1/EndUsers", "/v1/SupportingDocuments", "/v1/Policies")
 PRISM = ROOT / "node_modules/.bin/prism"
 
 
@@ -31,7 +33,7 @@ def require_node_modules() -> None:
         )
 
 
-@functools.lru_cache(maxsize=3)
+@functools.lru_cache(maxsize=5)
 def spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     require_node_modules()
     return json.loads(path.read_text())
@@ -70,12 +72,18 @@ def _json_schema(node: Any, *, strict: bool, document: dict[str, Any]) -> Any:
     return out
 
 
+def spec_path_for(path: str) -> Path:
+    """Which of Twilio's descriptions covers a request path: Trust Hub, Pricing, Messaging v1 or API v2010."""
+    if path.startswith(TRUSTHUB_PATHS):
+        return TRUSTHUB_SPEC_PATH
+    if path.startswith("/v1/PhoneNumbers"):
+        return PRICING_SPEC_PATH
+    return MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH
+
+
 def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
     """The JSON Schema of the spec's response for a concrete request path."""
-    if path.startswith("/v1/PhoneNumbers"):
-        document = spec(PRICING_SPEC_PATH)
-    else:
-        document = spec(MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH)
+    document = spec(spec_path_for(path))
     for template, operations in document["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in operations:

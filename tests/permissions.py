@@ -12,6 +12,7 @@ MIGRATION = ("telephony", "0004_onboarding_staff_group")
 GRANTS = [
     (("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add"),
     (("clinics", "0010_onboarding_staff_untick"), "permission_grant"),
+    (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
 ]
 
 

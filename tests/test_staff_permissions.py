@@ -44,6 +44,13 @@ ONBOARDING_STAFF = {
     "telephony.view_auditrun",
     "telephony.run_number_audit",
     "telephony.adopt_number",
+    # A2P 10DLC registration (issue 15): the business profile, Start registration, Edit and resubmit.
+    "clinics.view_businessprofile",
+    "clinics.add_businessprofile",
+    "clinics.change_businessprofile",
+    "clinics.start_a2p_registration",
+    "clinics.view_a2pregistration",
+    "clinics.view_a2pevent",
 }
 # A clerk may edit clinics and appointments but holds none of the powers that reach Twilio.
 CLERK = ["clinics.view_clinic", "clinics.change_clinic", "clinics.view_appointment", "clinics.change_appointment"]

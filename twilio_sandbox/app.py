@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from . import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from .a2p import A2PApi
 from .store import Store, new_sid, now_rfc2822
 
 API = "/2010-04-01"
@@ -133,6 +134,7 @@ class SandboxApp:
         self.store = Store(db_path)
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.a2p = A2PApi(self)
 
     # ------------------------------------------------------------------ WSGI
 
@@ -148,7 +150,9 @@ class SandboxApp:
                 return _respond(start_response, 403, {"error": "the sandbox's control API answers loopback clients only"})
             status, payload = self._control(method, path[len("/__sandbox__/") :], body)
             return _respond(start_response, status, payload)
-        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        form_lists = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        form = {k: v[-1] for k, v in form_lists.items()}
+        environ["sandbox.form_lists"] = form_lists  # repeated parameters (MessageSamples, keywords)
         fault = self.store.take_fault(method, path)
         try:
             if fault and fault.get("mode", "error") == "error":
@@ -186,6 +190,10 @@ class SandboxApp:
     def _api(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any]:
         if path.startswith("/v1/PhoneNumbers/"):
             return self._pricing_api(method, path, environ)
+        # A2P 10DLC: Trust Hub, brands, campaigns, senders, Addresses (twilio_sandbox/a2p.py).
+        a2p = self.a2p.handle(method, path, query, form, environ)
+        if a2p is not None:
+            return a2p
         if path.startswith("/v1/"):
             return self._messaging_api(method, path, query, environ)
         if path == f"{API}/Accounts.json":
@@ -554,6 +562,9 @@ class SandboxApp:
 
     def _send_message(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        service_sid = form.get("MessagingServiceSid") or None
+        if service_sid and not sender:
+            sender = self.a2p.service_sender(service_sid)
         if not E164.match(to):
             raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if not body and not form.get("MediaUrl"):
@@ -580,7 +591,7 @@ class SandboxApp:
             "error_code": None,
             "error_message": None,
             "from": sender,
-            "messaging_service_sid": None,
+            "messaging_service_sid": service_sid,
             "num_media": "0",
             "num_segments": str(max(1, (len(body) + 152) // 153)),
             "price": None,
@@ -703,6 +714,21 @@ class SandboxApp:
         if path == "requests" and method == "DELETE":
             store.clear_requests()
             return 200, {"ok": True}
+        if (method, path) == ("POST", "a2p-review"):
+            if payload.get("mode") not in ("approve", "reject", "manual"):
+                return 400, {"error": "mode must be approve, reject or manual"}
+            store.a2p_review_set(payload)
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "a2p-decide"):
+            if payload.get("outcome") not in ("approve", "reject"):
+                return 400, {"error": "outcome must be approve or reject"}
+            try:
+                decided = self.a2p.decide(str(payload.get("sid", "")), payload["outcome"], int(payload.get("code") or 30909))
+            except KeyError:
+                return 404, {"error": "no submitted bundle, brand or campaign with that sid"}
+            return 200, {"sid": decided["sid"]}
+        if (method, path) == ("GET", "a2p-state"):
+            return 200, {"objects": store.a2p_all(), "services": store.services()}
         if (method, path) == ("GET", "state"):
             return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
         return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}

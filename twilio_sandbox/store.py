@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS unsubscribed (phone_number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS messaging_services (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS a2p_objects (sid TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS a2p_review (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -108,6 +110,8 @@ class Store:
                 "messages",
                 "messaging_services",
                 "accounts",
+                "a2p_objects",
+                "a2p_review",
                 "faults",
                 "requests",
             ):
@@ -280,6 +284,58 @@ class Store:
     def services(self) -> list[dict[str, Any]]:
         with self.read() as db:
             return [json.loads(row[0]) for row in db.execute("SELECT data FROM messaging_services ORDER BY seq")]
+
+    def update_service(self, sid: str, changes: dict[str, Any], *, add_number: str = "") -> None:
+        """Change a service's fields; `add_number` puts a PN SID in its sender pool."""
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM messaging_services WHERE sid = ?", (sid,)).fetchone()
+            if row is None:
+                return
+            service = {**json.loads(row[0]), **changes}
+            if add_number:
+                service["_sandbox"]["number_sids"] = [*service["_sandbox"]["number_sids"], add_number]
+            db.execute("UPDATE messaging_services SET data = ? WHERE sid = ?", (json.dumps(service), sid))
+
+    # ---------------------------------------------------------------- A2P objects (Trust Hub, brands, campaigns)
+
+    def a2p_put(self, obj: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO a2p_objects (sid, kind, data, seq) VALUES (?, ?, ?, ?)",
+                (obj["sid"], obj["_sandbox"]["kind"], json.dumps(obj), _next_seq()),
+            )
+
+    def a2p_get(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def a2p_list(self, kind: str, *, parent: str = "") -> list[dict[str, Any]]:
+        with self.read() as db:
+            rows = [json.loads(r[0]) for r in db.execute("SELECT data FROM a2p_objects WHERE kind = ? ORDER BY seq", (kind,))]
+        return [r for r in rows if not parent or r["_sandbox"].get("parent") == parent]
+
+    def a2p_all(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(r[0]) for r in db.execute("SELECT data FROM a2p_objects ORDER BY seq")]
+
+    def a2p_update(self, sid: str, changes: dict[str, Any], *, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Change an object's public fields and its sandbox bookkeeping, atomically."""
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
+            obj = {**json.loads(row[0]), **changes}
+            obj["_sandbox"] = {**obj["_sandbox"], **(meta or {})}
+            db.execute("UPDATE a2p_objects SET data = ? WHERE sid = ?", (json.dumps(obj), sid))
+        return obj
+
+    def a2p_review(self) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM a2p_review WHERE id = 1").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def a2p_review_set(self, review: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO a2p_review (id, data) VALUES (1, ?)", (json.dumps(review),))
 
     # ---------------------------------------------------------------- messages
 

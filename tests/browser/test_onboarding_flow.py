@@ -150,9 +150,9 @@ class StaffOnboardingFlowTests(BrowserTestCase):
         assert chosen in page and clinic.twilio_number_sid in page
         national = f"({chosen[2:5]}) {chosen[5:8]}-{chosen[8:]}"
         assert national in page
-        assert "3/6" in page and "https://dentsignal.example.com/inbound/voice" in page
+        assert "3/9" in page and "https://dentsignal.example.com/inbound/voice" in page
         assert "Test an inbound call" in page  # the next step
-        self.shot("06-number-active-3-of-6")
+        self.shot("06-number-active-3-of-9")
         # Issue 16: the listing waits for the test call and SMS (ticked by the system).
         assert "to do, after: Test an inbound call, Test an inbound SMS" in page
         for step in (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS):
@@ -160,8 +160,8 @@ class StaffOnboardingFlowTests(BrowserTestCase):
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
 
         self.click_and_wait("#listing-done-button")
-        assert "6/6" in self.text() and "by staff" in self.text()
-        self.shot("07-listing-ticked-6-of-6")
+        assert "6/9" in self.text() and "by staff" in self.text()
+        self.shot("07-listing-ticked-6-of-9")
 
         self.click_and_wait("#release-button")
         assert chosen in self.text()
@@ -310,20 +310,20 @@ class RecordAuditAndLayoutTests(BrowserTestCase):
             services.clinic_checklist_tick(clinic_id=clinic.id, step=step, note="browser test")
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
         self.click_and_wait("#listing-done-button")  # tick
-        assert "6/6 done · run 1 since" in self.text()
-        self.shot("20-checklist-6-of-6-run-1")
+        assert "6/9 done · run 1 since" in self.text()
+        self.shot("20-checklist-6-of-9-run-1")
 
         self.click_and_wait("a.untick-link[data-step='update_listing']")
         self.find("#id_reason").send_keys("the website still shows the old number")
         self.shot("21-untick-with-reason")
         self.click_and_wait("#untick-submit")
-        assert "5/6 done" in self.text() and "unticked; the reason is in the history" in self.text()
+        assert "5/9 done" in self.text() and "unticked; the reason is in the history" in self.text()
 
         self.click_and_wait("#release-button")
         self.click_and_wait("#confirm-release")
         clinic.refresh_from_db()
         assert clinic.number_state == NumberState.RELEASED
-        assert "0/6 done · run 2 since" in self.text()
+        assert "0/9 done · run 2 since" in self.text()
         self.shot("22-released-run-2")
 
         self.go(f"/admin/clinics/clinic/{clinic.pk}/history/")
@@ -434,7 +434,7 @@ class RecordAuditAndLayoutTests(BrowserTestCase):
                 )
                 assert overflow <= 0 and cut <= 0, (name, width, overflow, cut)
                 if name == "clinic-list":
-                    assert "checklist" in self.text().lower() and "3/6" not in self.text()
+                    assert "checklist" in self.text().lower() and "3/9" not in self.text()
         self.narrow(1280)
         self.go("/admin/telephony/messagelog/")
         assert "No upcoming appointment" in self.text()

@@ -39,7 +39,7 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     assert clinic.number_state == NumberState.ACTIVE
     assert clinic.twilio_number.startswith("+1512")
     assert any(clinic.twilio_number in m and clinic.twilio_number_sid in m for m in messages_of(done))
-    assert b"3/6" in done.content  # the changelist shows the checklist progress
+    assert b"3/9" in done.content  # the changelist shows the checklist progress
     assert len(sandbox.owned_numbers()) == 1
     event = NumberEvent.objects.get(clinic=clinic, kind=NumberEvent.Kind.PROVISION_REQUESTED)
     assert event.actor.username == "admin"
@@ -47,7 +47,7 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     detail = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
     body = detail.content.decode()
     assert clinic.twilio_number in body and clinic.twilio_number_sid in body
-    assert "3/6" in body
+    assert "3/9" in body
     assert "https://dentsignal.example.com/inbound/voice" in body
 
 
@@ -152,7 +152,7 @@ def test_listing_step_is_ticked_by_staff(admin_client, sandbox):
     item = ChecklistItem.objects.get(clinic=clinic, step=OnboardingStep.UPDATE_LISTING)
     assert item.done_by.username == "admin"
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
-    assert b"6/6" in page.content
+    assert b"6/9" in page.content  # 9 steps since A2P registration (issue 15)
 
 
 def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):

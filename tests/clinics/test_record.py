@@ -153,7 +153,7 @@ def test_untick_needs_its_permission(client, django_user_model, admin_client, sa
 
     user.user_permissions.add(Permission.objects.get(codename="view_clinic"))
     page = reverse("admin:clinics_clinic_change", args=[clinic.pk])
-    assert "3/6" in viewer.get(page).content.decode() and "untick-link" not in viewer.get(page).content.decode()
+    assert "3/9" in viewer.get(page).content.decode() and "untick-link" not in viewer.get(page).content.decode()
     assert "untick-link" in admin_client.get(page).content.decode()
 
 
@@ -173,9 +173,9 @@ def test_release_starts_a_new_run_and_keeps_the_ticks_in_the_history(admin_clien
     assert (clinic.checklist_run, clinic.checklist_done) == (2, 0)
     assert len(events(clinic, NumberEvent.Kind.CHECKLIST_TICKED)) == 3  # run 1's ticks kept
     (run,) = events(clinic, NumberEvent.Kind.CHECKLIST_RUN_STARTED)
-    assert run.phone_number == number and "run 1 ended with 3/6" in run.detail
+    assert run.phone_number == number and "run 1 ended with 3/9" in run.detail
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
-    assert "0/6</strong> done · run 2 since" in page
+    assert "0/9</strong> done · run 2 since" in page
 
 
 def test_history_button_lists_the_number_history(admin_client, sandbox):

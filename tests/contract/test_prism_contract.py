@@ -48,7 +48,8 @@ def _prism(spec_path: Path, log_name: str) -> Iterator[str]:
             try:
                 requests.get(url, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening but still loading the spec (slow on a busy machine).
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"Prism did not start within 60 s; see var/{log_name}")

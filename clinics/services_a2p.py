@@ -1,0 +1,170 @@
+"""State changes of a clinic's A2P 10DLC registration (imports nothing from telephony).
+
+Each function is one transaction that locks the registration row, changes it, and
+writes the history row (A2PEvent). The EIN never reaches a log line, an event or an
+exception message: only `BusinessProfile.ein_masked` does.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Clinic, OnboardingStep
+from .models_a2p import CREATING, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
+from .services import ClinicInputError, ClinicNotFound, clinic_checklist_tick
+
+# The checklist step each approval ticks.
+CHECKLIST_ON_APPROVAL = {
+    A2PStep.CUSTOMER_PROFILE: OnboardingStep.A2P_PROFILE_APPROVED,
+    A2PStep.BRAND: OnboardingStep.A2P_BRAND_REGISTERED,
+}
+
+
+class A2PError(ClinicInputError):
+    """A registration request that cannot be acted on now; the message says why."""
+
+
+def _registration_lock(clinic_id: int) -> A2PRegistration:
+    registration = A2PRegistration.objects.select_for_update().select_related("clinic").filter(clinic_id=clinic_id).first()
+    if registration is None:
+        raise A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+    return registration
+
+
+def _event(registration: A2PRegistration, *, step: str = "", status: str = "", detail: str = "", code=None, actor=None) -> None:
+    A2PEvent.objects.create(
+        clinic_id=registration.clinic_id, step=step, status=status, detail=detail, error_code=code, actor=actor
+    )
+
+
+def a2p_profile_missing(*, clinic: Clinic) -> str:
+    """Why registration cannot start for lack of a business profile ("" when it can)."""
+    profile = BusinessProfile.objects.filter(clinic=clinic).first()
+    if profile is None:
+        return f"{clinic.name} has no business profile yet: fill it in first (legal name, EIN, address, representative)."
+    return ""
+
+
+def a2p_registration_start(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> A2PRegistration:
+    """Start (or restart after a rejection) a clinic's registration; idempotent while one is running."""
+    with transaction.atomic():
+        clinic = Clinic.objects.select_for_update().filter(pk=clinic_id).first()
+        if clinic is None:
+            raise ClinicNotFound(f"No clinic with id {clinic_id}.")
+        missing = a2p_profile_missing(clinic=clinic)
+        if missing:
+            raise A2PError(missing)
+        registration, created = A2PRegistration.objects.get_or_create(
+            clinic=clinic, defaults={"started_by_id": getattr(actor, "pk", None)}
+        )
+        if created:
+            _event(registration, detail="Registration started.", actor=actor)
+        return registration
+
+
+def a2p_step_intent(*, clinic_id: int, step: str) -> A2PRegistration:
+    """Commit that `step`'s object is about to be created (before the Twilio call).
+
+    A retry that finds the step still "creating" without a SID must look the object up
+    by its friendly name before creating another.
+    """
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        if not registration.step_sid(step) and registration.step_status(step) != CREATING:
+            setattr(registration, f"{step}_status", CREATING)
+            setattr(registration, f"{step}_at", timezone.now())
+            registration.save(update_fields=[f"{step}_status", f"{step}_at"])
+            _event(registration, step=step, status=CREATING, detail="Creating at Twilio.")
+        return registration
+
+
+def a2p_step_record(*, clinic_id: int, step: str, sid: str, status: str, detail: str = "", code: int | None = None) -> bool:
+    """Save a step's SID and status as Twilio reports them; a history row when the status changed.
+
+    A rejection also becomes the registration's error (a sentence staff act on); an
+    approval ticks its checklist step. Returns True when the status changed.
+    """
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        changed = registration.step_status(step) != status or registration.step_sid(step) != sid
+        if not changed:
+            return False
+        setattr(registration, f"{step}_sid", sid)
+        setattr(registration, f"{step}_status", status)
+        setattr(registration, f"{step}_at", timezone.now())
+        fields = [f"{step}_sid", f"{step}_status", f"{step}_at"]
+        if status in REJECTED:
+            registration.error_step, registration.error_code, registration.error_at = step, code, timezone.now()
+            registration.error = detail
+            fields += ["error_step", "error_code", "error", "error_at"]
+        elif registration.error_step == step:
+            registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
+            fields += ["error_step", "error_code", "error", "error_at"]
+        registration.save(update_fields=fields)
+        _event(registration, step=step, status=status, detail=detail, code=code)
+        if registration.step_approved(step) and step in CHECKLIST_ON_APPROVAL:
+            clinic_checklist_tick(clinic_id=clinic_id, step=CHECKLIST_ON_APPROVAL[A2PStep(step)], note=f"{step} {sid}")
+        if registration.campaign_ready:
+            clinic_checklist_tick(clinic_id=clinic_id, step=OnboardingStep.A2P_CAMPAIGN_APPROVED, note="campaign approved")
+        return True
+
+
+def a2p_step_fail(*, clinic_id: int, step: str, error: str, code: int | None) -> None:
+    """Record a step that could not be done (Twilio refused it): the sentence and code staff see."""
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        registration.error_step, registration.error_code, registration.error = step, code, error
+        registration.error_at = timezone.now()
+        registration.save(update_fields=["error_step", "error_code", "error", "error_at"])
+        _event(registration, step=step, status="error", detail=error, code=code)
+
+
+def a2p_resubmit_request(*, clinic_id: int, actor: AbstractBaseUser | None = None) -> A2PRegistration:
+    """Staff edited the profile after a rejection: clear the error so the workflow resubmits."""
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        if not registration.error and not registration.rejected and not registration.messaging_blocked_reason:
+            raise A2PError("Nothing to resubmit: no step of this registration was rejected or failed.")
+        registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
+        # A block by carriers is what staff just fixed; the next failure blocks again.
+        registration.messaging_blocked_code, registration.messaging_blocked_reason = None, ""
+        registration.messaging_blocked_at = None
+        registration.save(
+            update_fields=[
+                "error_step",
+                "error_code",
+                "error",
+                "error_at",
+                "messaging_blocked_code",
+                "messaging_blocked_reason",
+                "messaging_blocked_at",
+            ]
+        )
+        _event(registration, detail="Edited and resubmitted by staff.", actor=actor)
+        return registration
+
+
+def a2p_polled(*, clinic_id: int) -> None:
+    """Remember when the registration was last polled."""
+    A2PRegistration.objects.filter(clinic_id=clinic_id).update(polled_at=timezone.now())
+
+
+def a2p_messaging_block(*, clinic_id: int, code: int, reason: str) -> bool:
+    """Carriers refused a message for registration reasons: block texting with the reason (once)."""
+    with transaction.atomic():
+        registration, _ = A2PRegistration.objects.select_for_update().get_or_create(clinic_id=clinic_id)
+        if registration.messaging_blocked_code == code:
+            return False
+        registration.messaging_blocked_code, registration.messaging_blocked_reason = code, reason
+        registration.messaging_blocked_at = timezone.now()
+        registration.save(update_fields=["messaging_blocked_code", "messaging_blocked_reason", "messaging_blocked_at"])
+        _event(registration, status="blocked", detail=reason, code=code)
+        return True
+
+
+def a2p_registrations_pending() -> list[int]:
+    """Clinic ids whose registration still waits on Twilio or on its next step (not rejected)."""
+    done = A2PRegistration.objects.filter(campaign_status="VERIFIED", number_status="added")
+    return list(A2PRegistration.objects.exclude(pk__in=done).order_by("polled_at", "pk").values_list("clinic_id", flat=True))

@@ -1,0 +1,599 @@
+"""A2P 10DLC registration workflows: each clinic as our secondary customer (Twilio's ISV flow).
+
+Twilio's sequence ("A2P 10DLC - Standard and Low-Volume Standard Brand Onboarding Guide
+for ISVs"), one step at a time, each persisted on the clinic's A2PRegistration:
+
+  1. customer_profile: secondary CustomerProfile (policy RNdfbf...), EndUsers (business
+     information, authorized representative), Address + SupportingDocument, assignments
+     (those and our Primary Customer Profile), Evaluation, submit (pending-review);
+  2. trust_product: TrustProduct (A2P messaging profile policy RNb0d4...), its EndUser,
+     assignments (that and the secondary profile), Evaluation, submit;
+  3. brand: BrandRegistration (low-volume standard: SkipAutomaticSecVet), once both
+     bundles are twilio-approved;
+  4. messaging_service: a Service with UseInboundWebhookOnNumber=true (our number's SmsUrl
+     stays in charge), once the brand is APPROVED;
+  5. campaign: Usa2p on that service, texts matching what telephony/replies.py answers;
+  6. number: the clinic's number in the service's sender pool.
+
+`registration_advance` runs whatever is due and stops at a step Twilio is reviewing or
+refused. Every create is preceded by a committed intent (status "creating") and, when no
+SID is saved yet, a lookup by the object's friendly name (which names the clinic), so a
+lost answer and a retried task never create (or pay for) a second object. Twilio's
+refusals become sentences on the registration; retryable failures are raised for the
+task to retry. `registrations_poll` (Celery beat) fetches pending reviews at most one
+Trust Hub request per second and advances what they unblock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from clinics import services_a2p
+from clinics.models import Clinic
+from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
+
+from . import replies
+from . import twilio_client as twilio
+from .models import MessageLog
+from .queue import task_send_on_commit
+from .webhook_urls import webhook_urls
+
+TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
+POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
+IN_REVIEW = {"pending-review", "in-review", "PENDING", "IN_REVIEW", "IN_PROGRESS"}
+
+# Sentences for Twilio's registration errors (https://www.twilio.com/docs/api/errors/<code>).
+REJECTION_SENTENCES = {
+    21717: (
+        "The brand is not registered (or not approved) yet, so the campaign could not be created: wait for the brand's approval."
+    ),
+    30994: "The campaign waits on its brand, which is pending (often an unanswered 2FA email to the representative).",
+    21712: (
+        "The clinic's number is already in another Messaging Service: remove it there "
+        "(Console → Messaging → Services), then Edit and resubmit."
+    ),
+}
+
+
+class RegistrationDisabled(Exception):
+    """Registration cannot run in this deployment; the message says what to set."""
+
+
+def registration_account_sid(clinic: Clinic) -> str:
+    """The Twilio account a clinic's registration lives in: the ONE place that decides it.
+
+    Today the main account, also for clinics with their own subaccount: registering
+    inside a subaccount needs that subaccount's own credentials for Trust Hub and
+    Messaging (they are scoped by credentials, not by URL), which is not wired yet.
+    """
+    return str(settings.TWILIO_ACCOUNT_SID)
+
+
+def registration_disabled_reason() -> str:
+    """Why registration cannot run here ("" when it can)."""
+    if not getattr(settings, "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", ""):
+        return (
+            "A2P registration is disabled: set TWILIO_PRIMARY_CUSTOMER_PROFILE_SID to our approved Primary Customer "
+            "Profile (Trust Hub → Customer profiles in Twilio's Console, BU…) and restart."
+        )
+    return ""
+
+
+def friendly_name(clinic: Clinic, what: str) -> str:
+    """The name every registration object carries; it names the clinic, so a retry finds it."""
+    return f"DentSignal clinic #{clinic.pk} {what}"
+
+
+def rejection_sentence(code: int | None, fallback: str = "") -> str:
+    """A sentence staff can act on for a registration error code."""
+    if code in REJECTION_SENTENCES:
+        return f"{REJECTION_SENTENCES[code]} (Twilio error {code})"
+    link = f" See https://www.twilio.com/docs/api/errors/{code}" if code else ""
+    reason = fallback or "Twilio rejected this step."
+    return f"{reason} Fix the business profile, then Edit and resubmit.{link}"
+
+
+# --------------------------------------------------------------------------- surfaces call these
+
+
+def registration_start(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
+    """Start a clinic's registration (after its business profile) and run it after commit."""
+    return _then_advance(clinic_id, lambda: services_a2p.a2p_registration_start(clinic_id=clinic_id, actor=actor))
+
+
+def registration_resubmit(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
+    """Staff edited the profile after a rejection: resubmit from the rejected step."""
+    return _then_advance(clinic_id, lambda: services_a2p.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
+
+
+def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PRegistration:
+    """Refuse when registration is disabled; else make the change and send the advance task after commit."""
+    reason = registration_disabled_reason()
+    if reason:
+        raise RegistrationDisabled(reason)
+    registration = change()
+    task_send_on_commit(TASK_ADVANCE, clinic_id, clinic_id=clinic_id)
+    return registration
+
+
+def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
+    """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
+    if registration_disabled_reason():
+        raise RegistrationDisabled(registration_disabled_reason())
+    if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
+        raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+    return registration_poll(clinic_id=clinic_id)
+
+
+def registration_next_action(registration: A2PRegistration | None, *, profile: bool) -> str:
+    """What happens next, for the clinic page."""
+    if registration is None:
+        return "Start registration." if profile else "Fill in the business profile, then Start registration."
+    if registration.error:
+        return f"Fix what is wrong, then Edit and resubmit: {registration.error}"
+    if registration.campaign_ready:
+        return "Nothing: texts go out through the clinic's Messaging Service. Test an inbound SMS."
+    for step in A2PStep.values:
+        status = registration.step_status(step)
+        if status in IN_REVIEW:
+            return f"Wait for Twilio's review of the {A2PStep(step).label.lower()} (checked every 10 minutes)."
+        if not registration.step_approved(step):
+            return f"Next: {A2PStep(step).label.lower()} (runs by itself)."
+    return ""
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+class _Context:
+    """What every step needs: the clinic, its profile and registration, the account."""
+
+    def __init__(self, clinic_id: int) -> None:
+        self.registration = A2PRegistration.objects.select_related("clinic").get(clinic_id=clinic_id)
+        self.clinic = self.registration.clinic
+        self.profile = BusinessProfile.objects.get(clinic_id=clinic_id)
+        self.account = registration_account_sid(self.clinic)
+
+    def reload(self) -> None:
+        self.registration.refresh_from_db()
+
+
+def registration_advance(*, clinic_id: int) -> A2PRegistration:
+    """Run every step that is due, in order; stop at a review, a refusal or a rejection.
+
+    Idempotent: safe to call any number of times, from the task, the poller or a retry.
+    A non-retryable Twilio refusal is recorded on the registration and stops; a
+    retryable one is raised (TwilioError) for the task to retry.
+    """
+    if registration_disabled_reason():
+        raise RegistrationDisabled(registration_disabled_reason())
+    ctx = _Context(clinic_id)
+    steps: list[tuple[str, Callable[[_Context], bool]]] = [
+        (A2PStep.CUSTOMER_PROFILE, _customer_profile),
+        (A2PStep.TRUST_PRODUCT, _trust_product),
+        (A2PStep.BRAND, _brand),
+        (A2PStep.MESSAGING_SERVICE, _messaging_service),
+        (A2PStep.CAMPAIGN, _campaign),
+        (A2PStep.NUMBER, _number),
+    ]
+    for step, run in steps:
+        if ctx.registration.error:
+            break  # staff must Edit and resubmit first
+        try:
+            done = run(ctx)
+        except twilio.TwilioError as exc:
+            if exc.retryable:
+                raise
+            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc), code=exc.code)
+            done = False
+        ctx.reload()
+        if not done:
+            break
+    return ctx.registration
+
+
+def _refusal_sentence(exc: twilio.TwilioError) -> str:
+    if exc.code in REJECTION_SENTENCES:
+        return rejection_sentence(exc.code)
+    return str(exc)
+
+
+def _created(ctx: _Context, step: str, find: Callable[[], list[Any]], create: Callable[[], Any]) -> Any:
+    """The step's object: the saved one, else (intent committed) the one found by name, else a new one."""
+    registration = services_a2p.a2p_step_intent(clinic_id=ctx.clinic.pk, step=step)
+    if registration.step_sid(step):
+        return None
+    found = find()
+    return found[0] if found else create()
+
+
+def _record(ctx: _Context, step: str, sid: str, status: str, *, detail: str = "", code: int | None = None) -> None:
+    services_a2p.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
+    ctx.reload()
+
+
+def _end_user(ctx: _Context, name: str, object_type: str, attributes: dict[str, Any]) -> str:
+    """An EndUser for this clinic with today's profile: found by name (and brought up to date) or created."""
+    full_name = friendly_name(ctx.clinic, name)
+    found = twilio.end_users_find(account_sid=ctx.account, friendly_name=full_name)
+    if found:
+        twilio.end_user_update(account_sid=ctx.account, sid=found[0].sid, attributes=attributes)
+        return found[0].sid
+    return twilio.end_user_create(
+        account_sid=ctx.account, friendly_name=full_name, object_type=object_type, attributes=attributes
+    ).sid
+
+
+def _assign_and_submit(ctx: _Context, step: str, kind: twilio.BundleKind, policy: str, objects: list[str]) -> bool:
+    """Assign what is missing, evaluate, submit; record pending-review. False when not compliant."""
+    sid = ctx.registration.step_sid(step)
+    assigned = twilio.trust_bundle_assigned(account_sid=ctx.account, kind=kind, sid=sid)
+    for object_sid in objects:
+        if object_sid not in assigned:
+            twilio.trust_bundle_assign(account_sid=ctx.account, kind=kind, sid=sid, object_sid=object_sid)
+    evaluation = twilio.trust_bundle_evaluate(account_sid=ctx.account, kind=kind, sid=sid, policy_sid=policy)
+    if evaluation.status != "compliant":
+        services_a2p.a2p_step_fail(
+            clinic_id=ctx.clinic.pk,
+            step=step,
+            error=f"Twilio's evaluation of the {A2PStep(step).label.lower()} found it incomplete "
+            f"(evaluation {evaluation.sid}): check every field of the business profile, then Edit and resubmit.",
+            code=None,
+        )
+        return False
+    bundle = twilio.trust_bundle_submit(account_sid=ctx.account, kind=kind, sid=sid)
+    _record(ctx, step, sid, bundle.status, detail="Submitted for Twilio's review.")
+    return True
+
+
+def _bundle_step(
+    ctx: _Context, step: str, kind: twilio.BundleKind, policy: str, what: str, objects: Callable[[], list[str]]
+) -> bool:
+    """Create (once), fill, evaluate and submit a Trust Hub bundle; True once Twilio approved it."""
+    status = ctx.registration.step_status(step)
+    if ctx.registration.step_approved(step):
+        return True
+    if status in IN_REVIEW:
+        return False
+    name = friendly_name(ctx.clinic, what)
+    bundle = _created(
+        ctx,
+        step,
+        lambda: twilio.trust_bundles_find(account_sid=ctx.account, kind=kind, friendly_name=name),
+        lambda: twilio.trust_bundle_create(
+            account_sid=ctx.account, kind=kind, friendly_name=name, email=settings.A2P_NOTIFICATION_EMAIL, policy_sid=policy
+        ),
+    )
+    if bundle is not None:
+        _record(ctx, step, bundle.sid, bundle.status, detail=f"{bundle.sid} created.")
+        if bundle.status in IN_REVIEW or bundle.status == "twilio-approved":
+            return bundle.status == "twilio-approved"
+    _assign_and_submit(ctx, step, kind, policy, objects())
+    return False
+
+
+def _business_attributes(profile: BusinessProfile) -> dict[str, Any]:
+    return {
+        "business_name": profile.legal_name,
+        "business_identity": "direct_customer",
+        "business_type": profile.business_type,
+        "business_industry": profile.industry,
+        "business_registration_identifier": "EIN",
+        "business_registration_number": profile.ein_digits,
+        "business_regions_of_operation": "USA_AND_CANADA",
+        "website_url": profile.website,
+        "social_media_profile_urls": "",
+    }
+
+
+def _representative_attributes(profile: BusinessProfile) -> dict[str, Any]:
+    return {
+        "first_name": profile.rep_first_name,
+        "last_name": profile.rep_last_name,
+        "email": profile.rep_email,
+        "phone_number": profile.rep_phone,
+        "business_title": profile.rep_title,
+        "job_position": profile.rep_position,
+    }
+
+
+def _customer_profile_objects(ctx: _Context) -> list[str]:
+    profile, account = ctx.profile, ctx.account
+    business = _end_user(ctx, "business information", "customer_profile_business_information", _business_attributes(profile))
+    representative = _end_user(
+        ctx, "authorized representative", "authorized_representative_1", _representative_attributes(profile)
+    )
+    address_name = friendly_name(ctx.clinic, "address")
+    addresses = twilio.addresses_find(account_sid=account, friendly_name=address_name)
+    address = (
+        addresses[0]
+        if addresses
+        else twilio.address_create(
+            account_sid=account,
+            friendly_name=address_name,
+            customer_name=profile.legal_name,
+            street=profile.street,
+            city=profile.city,
+            region=profile.region,
+            postal_code=profile.postal_code,
+        )
+    )
+    doc_name = friendly_name(ctx.clinic, "address document")
+    docs = twilio.supporting_documents_find(account_sid=account, friendly_name=doc_name)
+    document = (
+        docs[0]
+        if docs
+        else twilio.supporting_document_create(
+            account_sid=account,
+            friendly_name=doc_name,
+            object_type="customer_profile_address",
+            attributes={"address_sids": address.sid},
+        )
+    )
+    return [business, representative, document.sid, settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID]
+
+
+def _customer_profile(ctx: _Context) -> bool:
+    return _bundle_step(
+        ctx,
+        A2PStep.CUSTOMER_PROFILE,
+        "customer_profiles",
+        twilio.POLICY_SECONDARY_CUSTOMER_PROFILE,
+        "secondary customer profile",
+        lambda: _customer_profile_objects(ctx),
+    )
+
+
+def _trust_product(ctx: _Context) -> bool:
+    def objects() -> list[str]:
+        profile_info = _end_user(
+            ctx,
+            "A2P messaging profile",
+            "us_a2p_messaging_profile_information",
+            {"company_type": "private", "stock_exchange": "NONE", "stock_ticker": ""},
+        )
+        return [profile_info, ctx.registration.customer_profile_sid]
+
+    return _bundle_step(
+        ctx, A2PStep.TRUST_PRODUCT, "trust_products", twilio.POLICY_A2P_MESSAGING_PROFILE, "A2P trust product", objects
+    ) and ctx.registration.step_approved(A2PStep.CUSTOMER_PROFILE)
+
+
+def _brand(ctx: _Context) -> bool:
+    registration = ctx.registration
+    if registration.step_approved(A2PStep.BRAND):
+        return True
+    if not (registration.step_approved(A2PStep.CUSTOMER_PROFILE) and registration.step_approved(A2PStep.TRUST_PRODUCT)):
+        return False
+    if registration.brand_status in IN_REVIEW:
+        return False
+    if registration.brand_status in REJECTED and registration.brand_sid:
+        # Staff corrected the profile and chose Edit and resubmit: the same brand is reviewed again.
+        brand = twilio.brand_registration_resubmit(account_sid=ctx.account, sid=registration.brand_sid)
+        _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail="Brand resubmitted for review.")
+        return ctx.registration.step_approved(A2PStep.BRAND)
+    brand = _created(
+        ctx,
+        A2PStep.BRAND,
+        lambda: twilio.brand_registrations_find(account_sid=ctx.account, a2p_profile_sid=registration.trust_product_sid),
+        lambda: twilio.brand_registration_create(
+            account_sid=ctx.account,
+            customer_profile_sid=registration.customer_profile_sid,
+            a2p_profile_sid=registration.trust_product_sid,
+        ),
+    )
+    if brand is not None:
+        _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail=f"Brand {brand.sid} registered (low-volume standard).")
+    return ctx.registration.step_approved(A2PStep.BRAND)
+
+
+def _messaging_service(ctx: _Context) -> bool:
+    if ctx.registration.step_approved(A2PStep.MESSAGING_SERVICE):
+        return True
+    name = friendly_name(ctx.clinic, "messaging")
+    service = _created(
+        ctx,
+        A2PStep.MESSAGING_SERVICE,
+        lambda: twilio.messaging_services_find(account_sid=ctx.account, friendly_name=name),
+        lambda: twilio.messaging_service_create(
+            account_sid=ctx.account, friendly_name=name, status_callback=webhook_urls()["status_callback"]
+        ),
+    )
+    sid = service.sid if service is not None else ctx.registration.messaging_service_sid
+    _record(ctx, A2PStep.MESSAGING_SERVICE, sid, "created", detail=f"Messaging Service {sid} (inbound stays on the number).")
+    return True
+
+
+def campaign_texts(clinic: Clinic, profile: BusinessProfile) -> dict[str, Any]:
+    """The campaign's texts: the opt-in/opt-out/help answers our SMS webhook really gives."""
+    return {
+        "usecase": profile.use_case,
+        "description": (
+            f"{clinic.name} texts its own patients appointment reminders (reply C to confirm, R to reschedule) "
+            "and answers their texts."
+        ),
+        "message_flow": profile.opt_in_description,
+        "samples": [profile.sample_message_1, profile.sample_message_2],
+        "help_message": replies.help_text(clinic.name, clinic.office_phone or clinic.twilio_number or ""),
+        "opt_out_message": replies.TWILIO_OPT_OUT_TEXT,
+        "opt_in_message": replies.TWILIO_OPT_IN_TEXT,
+        "help_keywords": sorted(replies.HELP),
+        "opt_out_keywords": sorted(replies.OPT_OUT),
+        "opt_in_keywords": sorted(replies.OPT_IN),
+    }
+
+
+def _campaign(ctx: _Context) -> bool:
+    registration = ctx.registration
+    if registration.step_approved(A2PStep.CAMPAIGN):
+        return True
+    if registration.campaign_status in IN_REVIEW:
+        return True  # the number can join the service while the campaign is reviewed
+    if registration.campaign_status in REJECTED and registration.campaign_sid:
+        # Twilio does not review a failed campaign again: it must be deleted and registered
+        # anew (another vetting fee). Not automated yet; say so rather than pretend.
+        services_a2p.a2p_step_fail(
+            clinic_id=ctx.clinic.pk,
+            step=A2PStep.CAMPAIGN,
+            error=f"The campaign {registration.campaign_sid} was rejected and cannot be resubmitted from here yet: "
+            "delete it in Twilio's Console (Messaging → Services → the clinic's service → Compliance), register it "
+            "again there, and tell engineering its new SID.",
+            code=registration.error_code,
+        )
+        return False
+    service_sid = registration.messaging_service_sid
+    campaign = _created(
+        ctx,
+        A2PStep.CAMPAIGN,
+        lambda: twilio.campaigns_list(account_sid=ctx.account, service_sid=service_sid),
+        lambda: twilio.campaign_create(
+            account_sid=ctx.account,
+            service_sid=service_sid,
+            brand_sid=registration.brand_sid,
+            **campaign_texts(ctx.clinic, ctx.profile),
+        ),
+    )
+    if campaign is not None:
+        _record(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, detail=f"Campaign {campaign.sid} submitted.")
+    return True
+
+
+def _number(ctx: _Context) -> bool:
+    registration, clinic = ctx.registration, ctx.clinic
+    if registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid:
+        return True
+    if not clinic.twilio_number_sid:
+        return False  # provisioning puts a number on the clinic; the poller comes back
+    services_a2p.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
+    pool = twilio.messaging_service_numbers(account_sid=ctx.account, service_sid=registration.messaging_service_sid)
+    if clinic.twilio_number_sid not in pool:
+        twilio.messaging_service_number_add(
+            account_sid=ctx.account, service_sid=registration.messaging_service_sid, phone_sid=clinic.twilio_number_sid
+        )
+    _record(ctx, A2PStep.NUMBER, clinic.twilio_number_sid, "added", detail=f"{clinic.twilio_number} is in the Messaging Service.")
+    return True
+
+
+# --------------------------------------------------------------------------- polling
+
+
+class _Pacer:
+    """At most one request per `interval` seconds (Trust Hub's limit is about 1/s per account)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self.last = interval, 0.0
+
+    def wait(self) -> None:
+        pause = self.last + self.interval - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self.last = time.monotonic()
+
+
+def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegistration:
+    """Fetch every step Twilio is reviewing, record transitions (rejections as sentences), advance."""
+    pacer = pacer or _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    ctx = _Context(clinic_id)
+    registration, account = ctx.registration, ctx.account
+    for step, kind in ((A2PStep.CUSTOMER_PROFILE, "customer_profiles"), (A2PStep.TRUST_PRODUCT, "trust_products")):
+        if registration.step_status(step) in IN_REVIEW:
+            pacer.wait()
+            bundle = twilio.trust_bundle_fetch(account_sid=account, kind=kind, sid=registration.step_sid(step))  # type: ignore[arg-type]
+            _record_review(ctx, step, bundle.sid, bundle.status, bundle.errors)
+    if registration.brand_status in IN_REVIEW:
+        brand = twilio.brand_registration_fetch(account_sid=account, sid=registration.brand_sid)
+        _record_review(ctx, A2PStep.BRAND, brand.sid, brand.status, brand.errors or (brand.failure_reason,))
+    if registration.campaign_status in IN_REVIEW:
+        campaign = twilio.campaign_fetch(
+            account_sid=account, service_sid=registration.messaging_service_sid, sid=registration.campaign_sid
+        )
+        _record_review(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, campaign.errors)
+    services_a2p.a2p_polled(clinic_id=clinic_id)
+    return registration_advance(clinic_id=clinic_id)
+
+
+def _record_review(ctx: _Context, step: str, sid: str, status: str, errors: tuple[str, ...]) -> None:
+    code = _first_code(errors)
+    detail = rejection_sentence(code, "; ".join(e for e in errors if e)) if status in REJECTED else f"Twilio: {status}."
+    _record(ctx, step, sid, status, detail=detail, code=code if status in REJECTED else None)
+
+
+def _first_code(errors: tuple[str, ...]) -> int | None:
+    for error in errors:
+        head = error.split(" ", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def registrations_poll() -> int:
+    """Periodic (Celery beat): poll up to POLL_BATCH pending registrations, oldest poll first."""
+    if registration_disabled_reason():
+        return 0
+    pacer = _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    polled = 0
+    for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
+        try:
+            registration_poll(clinic_id=clinic_id, pacer=pacer)
+        except twilio.TwilioError:
+            continue  # transient: the next tick tries again; refusals are already recorded
+        polled += 1
+    return polled
+
+
+# --------------------------------------------------------------------------- outbound texts
+
+# Message status error codes that mean carriers (or Twilio) refuse the clinic's texts until
+# its registration is fixed (https://www.twilio.com/docs/api/errors/<code>).
+CARRIER_BLOCK_SENTENCES = {
+    30034: "US carriers blocked a text because the number is not in an approved A2P 10DLC campaign (Twilio 30034).",
+    30032: "Carriers blocked a text from an unverified toll-free number (Twilio 30032).",
+    30035: "Carriers blocked a text for a registration reason (Twilio 30035, https://www.twilio.com/docs/api/errors/30035).",
+    21712: "The number is in another Messaging Service than the clinic's registered one (Twilio 21712).",
+}
+
+
+@dataclass(frozen=True)
+class TextingRoute:
+    """How a clinic's outbound SMS go: through its Messaging Service, from its number, or not at all (`skipped`)."""
+
+    service_sid: str = ""
+    account_sid: str = ""
+    skipped: str = ""
+
+
+def texting_route(clinic: Clinic) -> TextingRoute:
+    """The route for the clinic's next outbound SMS.
+
+    With registration enabled, texts go only through the clinic's Messaging Service once
+    its campaign is approved and the number is in it; before that (or while carriers
+    block the clinic) they are skipped with the reason, never sent to fail. With it
+    disabled (no TWILIO_PRIMARY_CUSTOMER_PROFILE_SID), from the number as before.
+    """
+    if registration_disabled_reason():
+        return TextingRoute()
+    registration = A2PRegistration.objects.filter(clinic=clinic).first()
+    if registration is not None and registration.messaging_blocked_reason:
+        return TextingRoute(skipped=f"Texting is blocked for {clinic.name}: {registration.messaging_blocked_reason}")
+    if registration is None or not registration.campaign_ready:
+        return TextingRoute(
+            skipped=f"{clinic.name}'s A2P 10DLC campaign is not approved yet: US carriers block texts from unregistered "
+            "numbers (Twilio 30034), so nothing was sent."
+        )
+    return TextingRoute(service_sid=registration.messaging_service_sid, account_sid=registration_account_sid(clinic))
+
+
+def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> bool:
+    """A message failed with a registration error: mark its clinic's texting blocked with the reason."""
+    if error_code not in CARRIER_BLOCK_SENTENCES:
+        return False
+    clinic_id = MessageLog.objects.filter(message_sid=message_sid).values_list("clinic_id", flat=True).first()
+    if clinic_id is None:
+        return False
+    reason = f"{CARRIER_BLOCK_SENTENCES[error_code]} Check the registration pipeline, fix, then Edit and resubmit."
+    return services_a2p.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)

@@ -1,0 +1,135 @@
+"""Contract: every A2P 10DLC call the project makes, in Twilio's ISV order, sent to Prism
+serving Twilio's own twilio_trusthub_v1.json, twilio_messaging_v1.json and
+twilio_api_v2010.json (Addresses, Messages). Prism answers 422 to any request whose
+path, query or body the spec does not allow; the adapter raises that as a TwilioError,
+so the sequence completing is the proof."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from clinics.models_a2p import BusinessProfile
+from telephony import registration
+from telephony import twilio_client as twilio
+from tests.a2p.conftest import business_profile_data
+from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
+from tests.factories import ClinicFactory
+from tests.openapi import MESSAGING_SPEC_PATH, ROOT, SPEC_PATH, TRUSTHUB_SPEC_PATH
+
+pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db]
+PRIMARY = "BU" + "0a" * 16
+BUNDLE = "BU" + "1b" * 16
+SERVICE = "MG" + "2c" * 16
+BRAND = "BN" + "3d" * 16
+
+
+@pytest.fixture(scope="module")
+def prisms() -> Iterator[tuple[str, str, str]]:
+    api, messaging, trusthub = (
+        _prism(SPEC_PATH, "prism-a2p-api.log"),
+        _prism(MESSAGING_SPEC_PATH, "prism-a2p-messaging.log"),
+        _prism(TRUSTHUB_SPEC_PATH, "prism-a2p-trusthub.log"),
+    )
+    urls = (next(api), next(messaging), next(trusthub))
+    yield urls
+    for generator in (api, messaging, trusthub):
+        generator.close()
+
+
+@pytest.fixture(autouse=True)
+def twilio_is_prism(prisms, settings):
+    settings.TWILIO_API_BASE_URL, settings.TWILIO_MESSAGING_API_BASE_URL, settings.TWILIO_TRUSTHUB_API_BASE_URL = prisms
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT
+    settings.TWILIO_AUTH_TOKEN = "contract-test-token"
+    settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = PRIMARY
+    settings.API_BASE_URL = "https://dentsignal.example.com"
+
+
+def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
+    clinic = ClinicFactory(name="Contract Dental", twilio_number="+15125550100", twilio_number_sid=PHONE_SID)
+    profile = BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
+    a = {"account_sid": ACCOUNT}
+
+    # 1. Secondary customer profile.
+    twilio.trust_bundles_find(**a, kind="customer_profiles", friendly_name="DentSignal clinic #1 secondary customer profile")
+    twilio.trust_bundle_create(
+        **a,
+        kind="customer_profiles",
+        friendly_name="DentSignal clinic #1 secondary customer profile",
+        email="compliance@dentsignal.example.com",
+        policy_sid=twilio.POLICY_SECONDARY_CUSTOMER_PROFILE,
+    )
+    twilio.end_users_find(**a, friendly_name="x")
+    twilio.end_user_create(
+        **a,
+        friendly_name="DentSignal clinic #1 business information",
+        object_type="customer_profile_business_information",
+        attributes=registration._business_attributes(profile),
+    )
+    twilio.end_user_update(**a, sid="IT" + "4e" * 16, attributes=registration._representative_attributes(profile))
+    twilio.addresses_find(**a, friendly_name="DentSignal clinic #1 address")
+    twilio.address_create(
+        **a, friendly_name="a", customer_name=profile.legal_name, street="1 Main", city="Austin", region="TX", postal_code="78701"
+    )
+    twilio.supporting_documents_find(**a, friendly_name="d")
+    twilio.supporting_document_create(
+        **a, friendly_name="d", object_type="customer_profile_address", attributes={"address_sids": "AD" + "5f" * 16}
+    )
+    for kind, policy in (
+        ("customer_profiles", twilio.POLICY_SECONDARY_CUSTOMER_PROFILE),
+        ("trust_products", twilio.POLICY_A2P_MESSAGING_PROFILE),
+    ):
+        twilio.trust_bundle_assigned(**a, kind=kind, sid=BUNDLE)
+        twilio.trust_bundle_assign(**a, kind=kind, sid=BUNDLE, object_sid=PRIMARY)
+        twilio.trust_bundle_evaluate(**a, kind=kind, sid=BUNDLE, policy_sid=policy)
+        twilio.trust_bundle_submit(**a, kind=kind, sid=BUNDLE)
+        twilio.trust_bundle_fetch(**a, kind=kind, sid=BUNDLE)
+    # 2. A2P trust product.
+    twilio.trust_bundle_create(
+        **a,
+        kind="trust_products",
+        friendly_name="t",
+        email="compliance@dentsignal.example.com",
+        policy_sid=twilio.POLICY_A2P_MESSAGING_PROFILE,
+    )
+    twilio.trust_bundles_find(**a, kind="trust_products", friendly_name="t")
+    # 3. Brand.
+    twilio.brand_registrations_find(**a, a2p_profile_sid=BUNDLE)
+    twilio.brand_registration_create(**a, customer_profile_sid=BUNDLE, a2p_profile_sid=BUNDLE)
+    twilio.brand_registration_fetch(**a, sid=BRAND)
+    # 4. Messaging Service, campaign, number.
+    twilio.messaging_services_find(**a, friendly_name="DentSignal clinic #1 messaging")
+    twilio.messaging_service_create(**a, friendly_name="m", status_callback="https://dentsignal.example.com/twilio/status")
+    twilio.campaigns_list(**a, service_sid=SERVICE)
+    _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile)
+    twilio.campaign_fetch(**a, service_sid=SERVICE, sid="QE" + "6a" * 16)
+    twilio.messaging_service_numbers(**a, service_sid=SERVICE)
+    twilio.messaging_service_number_add(**a, service_sid=SERVICE, phone_sid=PHONE_SID)
+    # 5. Texts through the Messaging Service.
+    twilio.message_send_via_service(
+        **a, service_sid=SERVICE, to_number="+15125550999", body="Reply C to confirm", status_callback="https://x.example.com/s"
+    )
+
+
+ARRAY_FIELDS = {"MessageSamples", "OptInKeywords", "OptOutKeywords", "HelpKeywords"}
+
+
+def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile) -> None:
+    """The campaign's array parameters go as repeated keys (MessageSamples=a&MessageSamples=b), which
+    is OpenAPI's default for form bodies (style form, explode true) and what Twilio's SDK sends; Prism
+    keeps only the last value and calls it "not an array" (stoplightio/prism#2473, fix open in #2654).
+    So: the call must fail only with those complaints, and any other parameter Prism objects to fails."""
+    log = ROOT / "var" / "prism-a2p-messaging.log"
+    before = len(log.read_text().splitlines())
+    try:
+        twilio.campaign_create(
+            account_sid=ACCOUNT, service_sid=SERVICE, brand_sid=BRAND, **registration.campaign_texts(clinic, profile)
+        )
+    except twilio.TwilioError as exc:
+        assert exc.status == 422, exc
+    complaints = [line for line in log.read_text().splitlines()[before:] if "[VALIDATOR]" in line and "error" in line]
+    objections = {re.sub(r".*Request body property (\w+) must be array.*", r"\1", line) for line in complaints}
+    assert objections <= ARRAY_FIELDS, complaints

@@ -1,0 +1,572 @@
+"""The sandbox's A2P 10DLC slice: Trust Hub v1, Messaging v1 brands/campaigns, API v2010 Addresses.
+
+Stateful (objects kept in the Store's `a2p_objects` table), with Twilio's JSON shapes
+(checked against twilio_trusthub_v1.json / twilio_messaging_v1.json / twilio_api_v2010.json
+in tests/sandbox) and Twilio's error codes. Reviews are controlled through the control API:
+
+  POST /__sandbox__/a2p-review {"mode": "approve"|"reject"|"manual", "code": 30909, "after_seconds": 30}
+       how every submitted bundle, brand and campaign is decided (default: approve after 30 s);
+  POST /__sandbox__/a2p-decide {"sid": "BU...|BN...|QE...", "outcome": "approve"|"reject", "code": 30909}
+       decide one object now;
+  GET  /__sandbox__/a2p-state   every object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from .store import new_sid
+
+if TYPE_CHECKING:
+    from .app import SandboxApp
+
+TRUSTHUB = "https://trusthub.twilio.com/v1"
+MESSAGING = "https://messaging.twilio.com/v1"
+DEFAULT_REVIEW: dict[str, Any] = {"mode": "approve", "after_seconds": 30, "code": 30909}
+SID = "[A-Z]{2}[0-9a-fA-F]{32}"
+BUNDLE_KINDS = {"CustomerProfiles": "customer_profile", "TrustProducts": "trust_product"}
+DECIDED = {"approve": {"bundle": "twilio-approved", "brand": "APPROVED", "campaign": "VERIFIED"}}
+REJECTED = {"bundle": "twilio-rejected", "brand": "FAILED", "campaign": "FAILED"}
+PENDING = {"bundle": "pending-review", "brand": "PENDING", "campaign": "IN_PROGRESS"}
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class A2PApi:
+    """Routes for the A2P endpoints; `handle` returns None for a path it does not serve."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+        self.store = app.store
+
+    # ------------------------------------------------------------------ routing
+
+    def handle(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any] | None:
+        from .app import ApiError
+
+        lists: dict[str, list[str]] = environ.get("sandbox.form_lists", {})
+
+        routes: list[tuple[str, str, Any]] = [
+            ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)", self._bundle_create),
+            ("GET", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)", self._bundle_list),
+            ("GET", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})", self._bundle_fetch),
+            ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})", self._bundle_update),
+            ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})/EntityAssignments", self._assign),
+            ("GET", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})/EntityAssignments", self._assigned),
+            ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)/(?P<sid>BU[0-9a-f]{32})/Evaluations", self._evaluate),
+            ("POST", r"/v1/(?P<coll>EndUsers|SupportingDocuments)", self._object_create),
+            ("GET", r"/v1/(?P<coll>EndUsers|SupportingDocuments)", self._object_list),
+            ("POST", r"/v1/(?P<coll>EndUsers|SupportingDocuments)/(?P<sid>(IT|RD)[0-9a-f]{32})", self._object_update),
+            ("POST", r"/v1/a2p/BrandRegistrations", self._brand_create),
+            ("GET", r"/v1/a2p/BrandRegistrations", self._brand_list),
+            ("GET", r"/v1/a2p/BrandRegistrations/(?P<sid>BN[0-9a-f]{32})", self._brand_fetch),
+            ("POST", r"/v1/a2p/BrandRegistrations/(?P<sid>BN[0-9a-f]{32})", self._brand_resubmit),
+            ("POST", r"/v1/Services", self._service_create),
+            ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_create),
+            ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_list),
+            ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p/(?P<sid>QE[0-9a-f]{32})", self._campaign_fetch),
+            ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers", self._number_add),
+            ("POST", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_create),
+            ("GET", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_list),
+        ]
+        for route_method, pattern, handler in routes:
+            match = re.fullmatch(pattern, path)
+            if match and route_method == method:
+                self.app._authenticate(environ, self.app.account_sid)
+                result: tuple[int, Any] = handler(**match.groupdict(), query=query, form=form, lists=lists)
+                return result
+        if re.match(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)", path):
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _get(self, sid: str, kind: str) -> dict[str, Any]:
+        from .app import ApiError
+
+        obj = self.store.a2p_get(sid)
+        if obj is None or obj["_sandbox"]["kind"] != kind:
+            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+        return self._reviewed(obj)
+
+    def _reviewed(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Apply the configured review to a submitted object once its time has come."""
+        meta = obj["_sandbox"]
+        family, submitted_at = meta.get("family"), meta.get("submitted_at")
+        if family is None or submitted_at is None or meta.get("decided"):
+            return obj
+        review = self.store.a2p_review() or DEFAULT_REVIEW
+        if review["mode"] == "manual" or time.time() < submitted_at + float(review.get("after_seconds", 0)):
+            return obj
+        return self.decide(obj["sid"], review["mode"], int(review.get("code") or 30909))
+
+    def decide(self, sid: str, outcome: str, code: int) -> dict[str, Any]:
+        """Approve or reject one submitted object now."""
+        obj = self.store.a2p_get(sid)
+        if obj is None or obj["_sandbox"].get("family") is None:
+            raise KeyError(sid)
+        family = obj["_sandbox"]["family"]
+        changes: dict[str, Any] = {"date_updated": self._date(family)}
+        if outcome == "approve":
+            changes["errors"] = [] if family != "bundle" else None
+            changes[self._status_field(family)] = DECIDED["approve"][family]
+            if family == "brand":
+                changes.update(tcr_id="B" + sid[-6:].upper(), identity_status="VERIFIED", failure_reason=None)
+        else:
+            error = {"code": code, "description": f"Rejected in the sandbox review (Twilio error {code}).", "fields": []}
+            changes["errors"] = [error]
+            changes[self._status_field(family)] = REJECTED[family]
+            if family == "brand":
+                changes["failure_reason"] = error["description"]
+        return self.store.a2p_update(sid, changes, meta={"decided": True})
+
+    @staticmethod
+    def _status_field(family: str) -> str:
+        return "campaign_status" if family == "campaign" else "status"
+
+    @staticmethod
+    def _date(family: str) -> str:
+        return iso_now()
+
+    def _page(self, key: str, url: str, items: list[dict[str, Any]], query: dict) -> dict[str, Any]:
+        from .app import _page_size
+
+        size = _page_size(query, default=50)
+        page_url = f"{url}?PageSize={size}&Page=0"
+        return {
+            key: [_public(i) for i in items[:size]],
+            "meta": {
+                "first_page_url": page_url,
+                "key": key,
+                "next_page_url": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_url": None,
+                "url": page_url,
+            },
+        }
+
+    def _required(self, form: dict, *names: str) -> None:
+        from .app import ApiError
+
+        missing = [n for n in names if not form.get(n)]
+        if missing:
+            raise ApiError(400, 20001, f"Missing required parameter {missing[0]} in the post body")
+
+    # ------------------------------------------------------------------ Trust Hub bundles
+
+    def _bundle_create(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        self._required(form, "FriendlyName", "Email", "PolicySid")
+        if not re.fullmatch(r"RN[0-9a-fA-F]{32}", form["PolicySid"]):
+            raise ApiError(400, 20001, f"Invalid PolicySid {form['PolicySid']}")
+        sid, now, kind = new_sid("BU"), iso_now(), BUNDLE_KINDS[coll]
+        url = f"{TRUSTHUB}/{coll}/{sid}"
+        links = {
+            f"{kind}s_entity_assignments": f"{url}/EntityAssignments",
+            f"{kind}s_evaluations": f"{url}/Evaluations",
+            f"{kind}s_channel_endpoint_assignment": f"{url}/ChannelEndpointAssignments",
+        }
+        bundle = {
+            "sid": sid,
+            "account_sid": self.app.account_sid,
+            "policy_sid": form["PolicySid"],
+            "friendly_name": form["FriendlyName"],
+            "status": "draft",
+            "valid_until": None,
+            "email": form["Email"],
+            "status_callback": form.get("StatusCallback") or None,
+            "date_created": now,
+            "date_updated": now,
+            "url": url,
+            "links": links,
+            "errors": None,
+            "_sandbox": {"kind": kind, "assigned": []},
+        }
+        self.store.a2p_put(bundle)
+        return 201, _public(bundle)
+
+    def _bundle_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        kind = BUNDLE_KINDS[coll]
+        items = [self._reviewed(b) for b in self.store.a2p_list(kind)]
+        if query.get("FriendlyName"):
+            items = [b for b in items if b["friendly_name"] == query["FriendlyName"]]
+        return 200, self._page("results", f"{TRUSTHUB}/{coll}", items, query)
+
+    def _bundle_fetch(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        return 200, _public(self._get(sid, BUNDLE_KINDS[coll]))
+
+    def _bundle_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        bundle = self._get(sid, BUNDLE_KINDS[coll])
+        changes: dict[str, Any] = {k.lower(): form[k] for k in ("FriendlyName", "Email") if k in form}
+        changes = {("friendly_name" if k == "friendlyname" else k): v for k, v in changes.items()}
+        meta: dict[str, Any] = {}
+        if form.get("Status") == "pending-review":
+            if bundle["status"] in ("draft", "twilio-rejected"):
+                if not bundle["_sandbox"].get("evaluated_compliant"):
+                    raise ApiError(400, 22219, "The bundle must be evaluated as compliant before it is submitted.")
+                changes.update(status="pending-review", errors=None)
+                meta = {"family": "bundle", "submitted_at": time.time(), "decided": False}
+        elif form.get("Status"):
+            raise ApiError(400, 20001, f"Status {form['Status']} cannot be set")
+        changes["date_updated"] = iso_now()
+        return 200, _public(self.store.a2p_update(sid, changes, meta=meta))
+
+    def _assign(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        kind = BUNDLE_KINDS[coll]
+        bundle = self._get(sid, kind)
+        object_sid = form.get("ObjectSid", "")
+        known = self.store.a2p_get(object_sid)
+        if known is None and not object_sid.startswith("BU"):
+            raise ApiError(400, 22208, f"ObjectSid {object_sid} is not a known Trust Hub object")
+        if object_sid in bundle["_sandbox"]["assigned"]:
+            raise ApiError(400, 22215, f"{object_sid} is already assigned to {sid}")
+        self.store.a2p_update(sid, {}, meta={"assigned": [*bundle["_sandbox"]["assigned"], object_sid]})
+        return 201, self._assignment(coll, sid, object_sid)
+
+    def _assignment(self, coll: str, sid: str, object_sid: str) -> dict[str, Any]:
+        kind = BUNDLE_KINDS[coll]
+        assignment_sid = "BV" + object_sid[2:]
+        return {
+            "sid": assignment_sid,
+            f"{kind}_sid": sid,
+            "account_sid": self.app.account_sid,
+            "object_sid": object_sid,
+            "date_created": iso_now(),
+            "url": f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments/{assignment_sid}",
+        }
+
+    def _assigned(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        bundle = self._get(sid, BUNDLE_KINDS[coll])
+        items = [self._assignment(coll, sid, o) for o in bundle["_sandbox"]["assigned"]]
+        return 200, self._page("results", f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments", items, query)
+
+    def _evaluate(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        kind = BUNDLE_KINDS[coll]
+        bundle = self._get(sid, kind)
+        types = {(self.store.a2p_get(o) or {}).get("type") for o in bundle["_sandbox"]["assigned"]}
+        primary = any(o.startswith("BU") for o in bundle["_sandbox"]["assigned"])
+        if kind == "customer_profile":
+            needed = {"customer_profile_business_information", "authorized_representative_1", "customer_profile_address"}
+            compliant = needed <= types and primary
+        else:
+            compliant = "us_a2p_messaging_profile_information" in types and primary
+        self.store.a2p_update(sid, {}, meta={"evaluated_compliant": compliant})
+        evaluation_sid = new_sid("EL")
+        return 201, {
+            "sid": evaluation_sid,
+            "account_sid": self.app.account_sid,
+            "policy_sid": form.get("PolicySid", bundle["policy_sid"]),
+            f"{kind}_sid": sid,
+            "status": "compliant" if compliant else "noncompliant",
+            "results": [],
+            "date_created": iso_now(),
+            "url": f"{TRUSTHUB}/{coll}/{sid}/Evaluations/{evaluation_sid}",
+        }
+
+    # ------------------------------------------------------------------ end users, documents
+
+    def _object_create(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        self._required(form, "FriendlyName", "Type")
+        prefix, kind = ("IT", "end_user") if coll == "EndUsers" else ("RD", "supporting_document")
+        sid, now = new_sid(prefix), iso_now()
+        try:
+            attributes = json.loads(form.get("Attributes") or "{}")
+        except ValueError:
+            attributes = {}
+        obj: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.app.account_sid,
+            "friendly_name": form["FriendlyName"],
+            "type": form["Type"],
+            "attributes": attributes,
+            "date_created": now,
+            "date_updated": now,
+            "url": f"{TRUSTHUB}/{coll}/{sid}",
+            "_sandbox": {"kind": kind},
+        }
+        if kind == "supporting_document":
+            obj.update(mime_type=None, status="DRAFT")
+        self.store.a2p_put(obj)
+        return 201, _public(obj)
+
+    def _object_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        kind = "end_user" if coll == "EndUsers" else "supporting_document"
+        self._get(sid, kind)
+        changes: dict[str, Any] = {"date_updated": iso_now()}
+        if "FriendlyName" in form:
+            changes["friendly_name"] = form["FriendlyName"]
+        if "Attributes" in form:
+            try:
+                changes["attributes"] = json.loads(form["Attributes"] or "{}")
+            except ValueError:
+                from .app import ApiError
+
+                raise ApiError(400, 20001, "Attributes must be a JSON object") from None
+        return 200, _public(self.store.a2p_update(sid, changes))
+
+    def _object_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        kind = "end_user" if coll == "EndUsers" else "supporting_document"
+        return 200, self._page("results", f"{TRUSTHUB}/{coll}", self.store.a2p_list(kind), query)
+
+    # ------------------------------------------------------------------ addresses (API v2010)
+
+    def _address_create(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        self._required(form, "CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry")
+        sid, now = new_sid("AD"), self.app_now()
+        address = {
+            "account_sid": self.app.account_sid,
+            "city": form["City"],
+            "customer_name": form["CustomerName"],
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": form.get("FriendlyName") or None,
+            "iso_country": form["IsoCountry"],
+            "postal_code": form["PostalCode"],
+            "region": form["Region"],
+            "sid": sid,
+            "street": form["Street"],
+            "street_secondary": form.get("StreetSecondary") or None,
+            "uri": f"/2010-04-01/Accounts/{self.app.account_sid}/Addresses/{sid}.json",
+            "emergency_enabled": False,
+            "validated": True,
+            "verified": False,
+            "_sandbox": {"kind": "address"},
+        }
+        self.store.a2p_put(address)
+        return 201, _public(address)
+
+    def app_now(self) -> str:
+        from .store import now_rfc2822
+
+        return now_rfc2822()
+
+    def _address_list(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import _page_size
+
+        items = self.store.a2p_list("address")
+        if query.get("FriendlyName"):
+            items = [a for a in items if a["friendly_name"] == query["FriendlyName"]]
+        size = _page_size(query, default=50)
+        uri = f"/2010-04-01/Accounts/{self.app.account_sid}/Addresses.json?PageSize={size}&Page=0"
+        return 200, {
+            "addresses": [_public(a) for a in items[:size]],
+            "end": max(min(len(items), size) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+
+    # ------------------------------------------------------------------ brands
+
+    def _brand_create(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        self._required(form, "CustomerProfileBundleSid", "A2PProfileBundleSid")
+        for key in ("CustomerProfileBundleSid", "A2PProfileBundleSid"):
+            bundle = self.store.a2p_get(form[key])
+            if bundle is None or bundle["_sandbox"]["kind"] not in BUNDLE_KINDS.values():
+                raise ApiError(400, 20404, f"{key} {form[key]} was not found")
+        sid, now = new_sid("BN"), iso_now()
+        brand = {
+            "sid": sid,
+            "account_sid": self.app.account_sid,
+            "customer_profile_bundle_sid": form["CustomerProfileBundleSid"],
+            "a2p_profile_bundle_sid": form["A2PProfileBundleSid"],
+            "date_created": now,
+            "date_updated": now,
+            "brand_type": form.get("BrandType") or "STANDARD",
+            "status": "PENDING",
+            "tcr_id": None,
+            "failure_reason": None,
+            "errors": [],
+            "url": f"{MESSAGING}/a2p/BrandRegistrations/{sid}",
+            "brand_score": None,
+            "brand_feedback": None,
+            "identity_status": "UNVERIFIED",
+            "russell_3000": False,
+            "government_entity": False,
+            "tax_exempt_status": None,
+            "skip_automatic_sec_vet": form.get("SkipAutomaticSecVet", "").lower() == "true",
+            "mock": form.get("Mock", "").lower() == "true",
+            "links": {
+                "brand_vettings": f"{MESSAGING}/a2p/BrandRegistrations/{sid}/Vettings",
+                "brand_registration_otps": f"{MESSAGING}/a2p/BrandRegistrations/{sid}/SmsOtp",
+            },
+            "_sandbox": {"kind": "brand", "family": "brand", "submitted_at": time.time(), "decided": False},
+        }
+        self.store.a2p_put(brand)
+        return 201, _public(brand)
+
+    def _brand_list(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        items = [self._reviewed(b) for b in self.store.a2p_list("brand")]
+        return 200, self._page("data", f"{MESSAGING}/a2p/BrandRegistrations", items, query)
+
+    def _brand_fetch(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        return 200, _public(self._get(sid, "brand"))
+
+    def _brand_resubmit(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        brand = self._get(sid, "brand")
+        if brand["status"] != "FAILED":
+            raise ApiError(400, 20001, f"Only a FAILED brand can be resubmitted; {sid} is {brand['status']}")
+        changes: dict[str, Any] = {"status": "PENDING", "failure_reason": None, "errors": [], "date_updated": iso_now()}
+        meta = {"submitted_at": time.time(), "decided": False}
+        return 202, _public(self.store.a2p_update(sid, changes, meta=meta))
+
+    # ------------------------------------------------------------------ services, campaigns, senders
+
+    def _service_create(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        self._required(form, "FriendlyName")
+        service = self.app._new_service(
+            {
+                "friendly_name": form["FriendlyName"],
+                "inbound_request_url": form.get("InboundRequestUrl") or None,
+                "use_inbound_webhook_on_number": form.get("UseInboundWebhookOnNumber", "").lower() == "true",
+            }
+        )
+        if form.get("StatusCallback"):
+            service["status_callback"] = form["StatusCallback"]
+        self.store.insert_service(service)
+        return 201, _public(service)
+
+    def _service(self, sid: str) -> dict[str, Any]:
+        from .app import ApiError
+
+        service = next((s for s in self.store.services() if s["sid"] == sid), None)
+        if service is None:
+            raise ApiError(404, 20404, f"The requested resource /v1/Services/{sid} was not found")
+        return service
+
+    def _campaign_create(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        self._service(service)
+        self._required(form, "BrandRegistrationSid", "Description", "MessageFlow", "UsAppToPersonUsecase")
+        samples = lists.get("MessageSamples", [])
+        if not samples:
+            raise ApiError(400, 20001, "Missing required parameter MessageSamples in the post body")
+        brand = self.store.a2p_get(form["BrandRegistrationSid"])
+        brand = self._reviewed(brand) if brand else None
+        if brand is None or brand.get("status") != "APPROVED":
+            raise ApiError(
+                400,
+                21717,
+                "Brand Registration SID for US A2P Campaign Use Case is Not Registered or Not Valid",
+            )
+        if self.store.a2p_list("campaign", parent=service):
+            raise ApiError(409, 21714, "A campaign is already registered for this Messaging Service")
+        sid, now = new_sid("QE"), iso_now()
+        url = f"{MESSAGING}/Services/{service}/Compliance/Usa2p/{sid}"
+        campaign = {
+            "sid": sid,
+            "account_sid": self.app.account_sid,
+            "brand_registration_sid": form["BrandRegistrationSid"],
+            "messaging_service_sid": service,
+            "description": form["Description"],
+            "message_samples": samples,
+            "us_app_to_person_usecase": form["UsAppToPersonUsecase"],
+            "has_embedded_links": form.get("HasEmbeddedLinks", "").lower() == "true",
+            "has_embedded_phone": form.get("HasEmbeddedPhone", "").lower() == "true",
+            "subscriber_opt_in": form.get("SubscriberOptIn", "").lower() == "true",
+            "age_gated": False,
+            "direct_lending": False,
+            "campaign_status": "IN_PROGRESS",
+            "campaign_id": None,
+            "is_externally_registered": False,
+            "rate_limits": {},
+            "message_flow": form["MessageFlow"],
+            "opt_in_message": form.get("OptInMessage") or None,
+            "opt_out_message": form.get("OptOutMessage") or None,
+            "help_message": form.get("HelpMessage") or None,
+            "opt_in_keywords": lists.get("OptInKeywords") or None,
+            "opt_out_keywords": lists.get("OptOutKeywords") or None,
+            "help_keywords": lists.get("HelpKeywords") or None,
+            "date_created": now,
+            "date_updated": now,
+            "url": url,
+            "mock": False,
+            "errors": [],
+            "_sandbox": {
+                "kind": "campaign",
+                "parent": service,
+                "family": "campaign",
+                "submitted_at": time.time(),
+                "decided": False,
+            },
+        }
+        self.store.a2p_put(campaign)
+        self.store.update_service(service, {"us_app_to_person_registered": True, "usecase": form["UsAppToPersonUsecase"]})
+        return 201, _public(campaign)
+
+    def _campaign_list(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        self._service(service)
+        items = [self._reviewed(c) for c in self.store.a2p_list("campaign", parent=service)]
+        return 200, self._page("compliance", f"{MESSAGING}/Services/{service}/Compliance/Usa2p", items, query)
+
+    def _campaign_fetch(self, *, service: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        campaign = self._get(sid, "campaign")
+        if campaign["messaging_service_sid"] != service:
+            from .app import ApiError
+
+            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+        return 200, _public(campaign)
+
+    def service_sender(self, service_sid: str) -> str:
+        """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
+        from .app import ApiError
+
+        service = next((s for s in self.store.services() if s["sid"] == service_sid), None)
+        if service is None:
+            raise ApiError(404, 20404, f"The requested resource /v1/Services/{service_sid} was not found")
+        owned = {n["sid"]: n["phone_number"] for n in self.store.owned()}
+        senders = [owned[sid] for sid in service["_sandbox"]["number_sids"] if sid in owned]
+        if not senders:
+            raise ApiError(400, 21704, "The Messaging Service contains no phone numbers")
+        return senders[0]
+
+    def _number_add(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        from .app import ApiError
+
+        target = self._service(service)
+        phone_sid = form.get("PhoneNumberSid", "")
+        number = self.store.get_number(phone_sid)
+        if number is None:
+            raise ApiError(404, 20404, f"The requested resource {phone_sid} was not found")
+        for other in self.store.services():
+            if phone_sid in other["_sandbox"]["number_sids"]:
+                if other["sid"] == service:
+                    raise ApiError(409, 21710, "Phone Number is already in the Messaging Service.")
+                raise ApiError(409, 21712, "Phone Number or Short Code is associated with another Messaging Service.")
+        self.store.update_service(service, {}, add_number=phone_sid)
+        now = iso_now()
+        return 201, {
+            "sid": phone_sid,
+            "account_sid": self.app.account_sid,
+            "service_sid": target["sid"],
+            "date_created": now,
+            "date_updated": now,
+            "phone_number": number["phone_number"],
+            "country_code": "US",
+            "capabilities": ["SMS", "MMS", "Voice"],
+            "url": f"{MESSAGING}/Services/{service}/PhoneNumbers/{phone_sid}",
+        }
+
+
+def _public(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "_sandbox"}
