@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import calls, messaging, provisioning, simulated_traffic, twilio_service
+from telephony import calls, messaging, provisioning, simulated_traffic, twilio_client, twilio_service
 from telephony.models import CallAnswer, CallLog
 
 from . import services
@@ -70,7 +70,16 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     delete_confirmation_template = "admin/clinics/clinic/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
-    actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
+    actions = [
+        "provision_number",
+        "retry_provisioning",
+        "release_number",
+        "update_webhooks",
+        "mark_listing_updated",
+        "suspend_subaccount",
+        "reactivate_subaccount",
+        "close_subaccount",
+    ]
     inlines = [NumberEventInline]
     # The subaccount's auth token (sealed) is a secret: never on an admin page or form.
     exclude = ("twilio_account_token_sealed",)
@@ -82,6 +91,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "twilio_number",
         "twilio_number_sid",
         "twilio_account_sid",
+        "twilio_account_status",
         "number_error",
         "number_error_code",
         "pending_number",
@@ -104,6 +114,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                     "number_for_people",
                     "twilio_number_sid",
                     "twilio_account_sid",
+                    "twilio_account_status",
                     "webhooks_display",
                     "number_error",
                     "number_error_code",
@@ -346,6 +357,65 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
     def mark_listing_updated(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
         for clinic in queryset:
             self._tick_listing(request, clinic)
+
+    # ------------------------------------------------------------------ subaccount status
+    # Suspend / reactivate / close the clinic's Twilio subaccount (telephony.provisioning
+    # "subaccount status"); closing is irreversible, so it goes through a confirmation page.
+
+    def has_suspend_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.suspend_subaccount")
+
+    def has_close_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.close_subaccount")
+
+    @admin.action(description="Suspend Twilio subaccount (reversible)", permissions=["suspend_subaccount"])
+    def suspend_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._subaccount_status_each(request, queryset, status="suspended")
+
+    @admin.action(description="Reactivate Twilio subaccount", permissions=["suspend_subaccount"])
+    def reactivate_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._subaccount_status_each(request, queryset, status="active")
+
+    @admin.action(description="Close Twilio subaccount (irreversible)…", permissions=["close_subaccount"])
+    def close_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
+        if "apply" in request.POST:
+            self._subaccount_status_each(request, queryset, status="closed")
+            return None
+        rows = []
+        for clinic in queryset:
+            try:
+                blocker = provisioning.clinic_subaccount_close_blocker(clinic=clinic)
+            except twilio_client.TwilioError as exc:
+                blocker = str(exc)
+            rows.append((clinic, blocker))
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/close_subaccount.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Close Twilio subaccounts",
+                "clinics": list(queryset),
+                "closable": [clinic for clinic, blocker in rows if not blocker],
+                "refused": [(clinic, blocker) for clinic, blocker in rows if blocker],
+                "opts": self.model._meta,
+                "action": "close_subaccount",
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _subaccount_status_each(self, request: HttpRequest, queryset: Iterable[Clinic], *, status: str) -> None:
+        """Set each clinic's subaccount to `status`; report each outcome or refusal as a sentence."""
+        done = {"suspended": "suspended", "active": "reactivated", "closed": "closed"}[status]
+        for clinic in queryset:
+            try:
+                updated = provisioning.clinic_subaccount_status_change(
+                    clinic_id=clinic.id, status=status, actor=request_actor(request)
+                )
+            except (provisioning.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
+                self.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+                continue
+            sub, now = updated.twilio_account_sid, updated.twilio_account_status
+            self.message_user(request, f"{clinic.name}: Twilio subaccount {sub} is {now} ({done}).")
 
     # ------------------------------------------------------------------ the clinic page
 

@@ -43,6 +43,9 @@ class Clinic(models.Model):
     # When the subaccount's creation was last asked of Twilio, committed before the call:
     # a retry then looks the subaccount up by friendly name before creating another.
     twilio_account_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The subaccount's Status as Twilio last answered it (active, suspended, closed), set
+    # by the Suspend / Reactivate / Close admin actions and the audit; "" = not asked yet.
+    twilio_account_status = models.CharField(max_length=16, blank=True, default="", editable=False)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
     # What a person can act on when the last operation failed, and Twilio's code if any.
@@ -83,6 +86,10 @@ class Clinic(models.Model):
             ("update_number_webhooks", "Can reset the webhooks of a clinic's Twilio number"),
             # Sandbox Twilio only: signed test traffic through our own webhooks (clinics.admin).
             ("simulate_test_traffic", "Can simulate a test call and SMS to a clinic's number (sandbox Twilio)"),
+            # The clinic's Twilio subaccount (telephony.provisioning "subaccount status"):
+            # suspend is reversible, close is not (Twilio releases its numbers, may delete it).
+            ("suspend_subaccount", "Can suspend or reactivate a clinic's Twilio subaccount"),
+            ("close_subaccount", "Can close a clinic's Twilio subaccount (irreversible)"),
         ]
 
     def __str__(self) -> str:
@@ -159,6 +166,9 @@ class NumberEvent(models.Model):
         RELEASED = "released", "Number released"
         REDRIVEN = "redriven", "Stuck work re-sent"
         SUBACCOUNT_SET = "subaccount_set", "Twilio subaccount set"
+        SUBACCOUNT_SUSPENDED = "subaccount_suspended", "Twilio subaccount suspended"
+        SUBACCOUNT_REACTIVATED = "subaccount_reactivated", "Twilio subaccount reactivated"
+        SUBACCOUNT_CLOSED = "subaccount_closed", "Twilio subaccount closed"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

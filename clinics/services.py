@@ -504,3 +504,32 @@ def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
         return Clinic.objects.filter(twilio_account_sid=account_sid).update(
             twilio_account_token_sealed=secret_seal(auth_token), updated_at=timezone.now()
         )
+
+
+# --------------------------------------------------------------------------- subaccount status
+# Suspend / reactivate / close a clinic's Twilio subaccount (telephony.provisioning does
+# the Twilio call first; these record what Twilio answered, with the history event).
+
+_STATUS_EVENTS = {
+    "suspended": NumberEvent.Kind.SUBACCOUNT_SUSPENDED,
+    "active": NumberEvent.Kind.SUBACCOUNT_REACTIVATED,
+    "closed": NumberEvent.Kind.SUBACCOUNT_CLOSED,
+}
+
+
+def clinic_subaccount_status_saved(
+    *, clinic_id: int, account_sid: str, status: str, actor: User | None = None, changed: bool = True
+) -> Clinic:
+    """Record the subaccount Status Twilio answered; with `changed`, also the history event
+    (suspended / reactivated / closed). A clinic that no longer holds `account_sid` is
+    left alone (ClinicNumberError)."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.twilio_account_sid != account_sid:
+            raise ClinicNumberError(f"Clinic {clinic.id} no longer holds the Twilio subaccount {account_sid}.")
+        if clinic.twilio_account_status != status:
+            clinic.twilio_account_status = status
+            clinic.save(update_fields=["twilio_account_status", "updated_at"])
+        if changed and status in _STATUS_EVENTS:
+            _event(clinic, _STATUS_EVENTS[status], detail=account_sid, actor=actor)
+    return clinic

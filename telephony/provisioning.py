@@ -446,3 +446,70 @@ def stuck_work_resend() -> int:
             task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
     return count
+
+
+# --------------------------------------------------------------------------- subaccount status
+# Suspend (reversible), reactivate, close (irreversible) a clinic's own subaccount:
+# POST /2010-04-01/Accounts/{sub}.json Status=suspended|active|closed with the main
+# credentials (https://www.twilio.com/docs/iam/api/subaccounts, "Subaccount status").
+# Closing releases every number in it at Twilio and, with automatic deletion of closed
+# subaccounts on (the default since July 5, 2018), "we will delete all subaccount data
+# 30 days after closure" (https://support.twilio.com/hc/en-us/articles/223135987).
+
+SUBACCOUNT_STATUSES = ("active", "suspended", "closed")
+
+
+class SubaccountRefused(Exception):
+    """The subaccount change is not allowed now; the message says why and what to do.
+    Nothing was asked of Twilio."""
+
+
+def clinic_subaccount_close_blocker(*, clinic: Clinic) -> str:
+    """Why the clinic's subaccount may not be closed now ("" when it may): the clinic holds
+    (or is getting, or giving back) a number, or the subaccount still holds numbers at
+    Twilio, which closing would release unseen. Asks Twilio (one list, all pages)."""
+    if not clinic.twilio_account_sid:
+        return f"{clinic.name} has no Twilio subaccount of its own (its numbers are on the main account)."
+    reason = clinic.number_hold_reason()
+    if reason:
+        return f"Not closed: {reason}"
+    held = twilio.incoming_numbers_list(account_sid=clinic.twilio_account_sid)
+    if held:
+        numbers = ", ".join(f"{n.phone_number} ({n.sid})" for n in held[:5])
+        more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+        return (
+            f"Not closed: {clinic.name}'s subaccount {clinic.twilio_account_sid} still holds {numbers}{more} at Twilio, "
+            "which closing would release. Release or move them first (Number audit)."
+        )
+    return ""
+
+
+def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User | None = None) -> Clinic:
+    """Set the clinic's subaccount to `status` ("suspended", "active" or "closed") at Twilio,
+    then record it on the clinic with its history event.
+
+    Raises SubaccountRefused (no subaccount; closing while numbers remain), TwilioError
+    (21476 main account suspended, 21478 suspended by Twilio, 21479 already closed, 20404
+    gone: sentences staff can act on), ClinicNotFound. Asking for the status the
+    subaccount already has changes nothing and records no event.
+    """
+    if status not in SUBACCOUNT_STATUSES:
+        raise InvalidInput(f"Subaccount status must be one of {', '.join(SUBACCOUNT_STATUSES)}, not {status!r}.")
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is None:
+        raise clinic_services.ClinicNotFound(f"No clinic with id {clinic_id}.")
+    if not clinic.twilio_account_sid:
+        raise SubaccountRefused(f"{clinic.name} has no Twilio subaccount of its own (its numbers are on the main account).")
+    if status == "closed":
+        reason = clinic_subaccount_close_blocker(clinic=clinic)
+        if reason:
+            raise SubaccountRefused(reason)
+    current = twilio.subaccount_fetch(clinic.twilio_account_sid)
+    if current.status == status:
+        return clinic_services.clinic_subaccount_status_saved(
+            clinic_id=clinic.id, account_sid=current.sid, status=status, changed=False
+        )
+    account = twilio.subaccount_status_set(clinic.twilio_account_sid, status=status)
+    return clinic_services.clinic_subaccount_status_saved(
+        clinic_id=clinic.id, account_sid=account.sid, status=account.status, actor=actor
+    )

@@ -37,6 +37,9 @@ ERR_UNSUBSCRIBED_RECIPIENT = 21610
 ERR_PARENT_SUSPENDED = 21476
 ERR_SUBACCOUNT_SUSPENDED_BY_TWILIO = 21478
 ERR_BUNDLE_NOT_IN_ACCOUNT = 21649
+# A request under an account whose Status is not active (https://www.twilio.com/docs/api/errors/20005:
+# "Account not active"): e.g. a clinic's subaccount we suspended.
+ERR_ACCOUNT_NOT_ACTIVE = 20005
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
@@ -89,6 +92,11 @@ def _judge(*, doing: str, status: int | None, code: int | None, message: str, ki
         return True, f"Twilio is rate-limiting us while {doing}."
     if status >= 500:
         return True, f"Twilio had a server error ({status}) while {doing}."
+    if code == ERR_ACCOUNT_NOT_ACTIVE:
+        return False, (
+            f"Twilio refused {doing}: the account is not active (Twilio error {code}). If we suspended this clinic's "
+            'subaccount, reactivate it first (admin action "Reactivate Twilio subaccount"); a closed one cannot be used again.'
+        )
     if code == ERR_AUTH or status == 401:
         return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
     if code == ERR_PARENT_SUSPENDED:

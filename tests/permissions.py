@@ -9,7 +9,10 @@ from django.db.migrations.executor import MigrationExecutor
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
 # Later migrations that add to the group, each with its function, in order.
-ADDITIONS = [(("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add")]
+ADDITIONS = [
+    (("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add"),
+    (("telephony", "0009_onboarding_staff_subaccount_powers"), "permissions_add"),
+]
 
 
 def onboarding_staff_group() -> Group:

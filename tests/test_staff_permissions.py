@@ -29,6 +29,8 @@ ONBOARDING_STAFF = {
     "clinics.release_number",
     "clinics.update_number_webhooks",
     "clinics.simulate_test_traffic",
+    "clinics.suspend_subaccount",
+    "clinics.close_subaccount",
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",

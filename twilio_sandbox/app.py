@@ -4,6 +4,8 @@ REST API (HTTP Basic auth with the sandbox account, or a subaccount's own SID an
 for its own resources; Twilio's JSON shapes and errors):
   GET/POST /2010-04-01/Accounts.json                                      (subaccounts: list by FriendlyName/Status, create)
   GET/POST /2010-04-01/Accounts/{AccountSid}.json                         (fetch; update FriendlyName/Status: 21477, 21479)
+  Under a suspended subaccount every other resource is 20005 (Account not active), under a
+  closed one 20404; closing a subaccount releases its numbers.
   GET    /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/US/Local.json
   Numbers and messages belong to the account in the path: the main account, or one of
   its subaccounts (an unknown or other account's SID is 20404).
@@ -150,6 +152,8 @@ class SandboxApp:
         account = match["account"]
         self._authenticate(environ, account)
         rest = match["rest"] or ""
+        if rest:
+            self._require_active(account, path)
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"", lambda query, form, account: (200, self._account(account))),
             ("POST", r"", self._update_account),
@@ -284,9 +288,29 @@ class SandboxApp:
             if current["status"] == "closed" and form["Status"] != "closed":
                 raise ApiError(400, 21479, "Unable to update Status for subaccount, subaccount has been closed.")
             changes["status"] = form["Status"]
+            if form["Status"] == "closed":
+                self._release_all(account)
         if "FriendlyName" in form:
             changes["friendly_name"] = form["FriendlyName"]
         return 200, self.store.update_account(account, changes)
+
+    def _require_active(self, account: str, path: str) -> None:
+        """Resources under a subaccount that is not active are refused, as at Twilio: a
+        suspended one with 20005 "Account not active" (https://www.twilio.com/docs/api/errors/20005;
+        the HTTP status is the sandbox's choice, 403), a closed one as gone (20404)."""
+        sub = self.store.get_account(account) if account != self.account_sid else None
+        if sub is None or sub["status"] == "active":
+            return
+        if sub["status"] == "closed":
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        raise ApiError(403, 20005, "Account not active")
+
+    def _release_all(self, account: str) -> None:
+        """Closing a subaccount releases every number in it (Twilio: "Twilio will release all
+        phone numbers assigned to it", https://www.twilio.com/docs/iam/api/subaccounts)."""
+        for number in self.store.owned():
+            if number["account_sid"] == account:
+                self.store.delete_number(number["sid"])
 
     # numbers for sale --------------------------------------------------------
 

@@ -107,3 +107,22 @@ def test_messages_are_sent_from_a_number_of_the_account_in_the_path(call):
     refused = call("POST", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Messages.json", data=message, expect=400)
 
     assert sent["account_sid"] == sub and refused["code"] == 21606
+
+
+def test_a_suspended_subaccount_refuses_its_resources_and_closing_releases_its_numbers(call, control):
+    sid = call("POST", "/Accounts.json", data={"FriendlyName": "Paused Dental (clinic #9)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{sid}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    call("POST", f"/Accounts/{sid}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)
+
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "suspended"}, expect=200)["status"] == "suspended"
+    refused = call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=403)
+    assert refused["code"] == 20005 and refused["message"] == "Account not active"
+    assert call("GET", f"/Accounts/{sid}.json", expect=200)["status"] == "suspended"  # the account itself still answers
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "active"}, expect=200)["status"] == "active"
+    assert len(call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=200)["incoming_phone_numbers"]) == 1
+
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "closed"}, expect=200)["status"] == "closed"
+    assert call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=404)["code"] == 20404
+    assert [n for n in control.owned_numbers() if n["account_sid"] == sid] == []
