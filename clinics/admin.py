@@ -79,6 +79,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "suspend_subaccount",
         "reactivate_subaccount",
         "close_subaccount",
+        "move_to_subaccount",
     ]
     inlines = [NumberEventInline]
     # The subaccount's auth token (sealed) is a secret: never on an admin page or form.
@@ -92,6 +93,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "twilio_number_sid",
         "twilio_account_sid",
         "twilio_account_status",
+        "move_display",
         "number_error",
         "number_error_code",
         "pending_number",
@@ -115,6 +117,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                     "twilio_number_sid",
                     "twilio_account_sid",
                     "twilio_account_status",
+                    "move_display",
                     "webhooks_display",
                     "number_error",
                     "number_error_code",
@@ -402,6 +405,43 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
+
+    def has_move_to_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.move_to_subaccount")
+
+    @admin.action(description="Move to its own subaccount", permissions=["move_to_subaccount"])
+    def move_to_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        for clinic in queryset:
+            try:
+                provisioning.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
+            except (services.ClinicNumberError, provisioning.InvalidInput) as exc:
+                self.message_user(request, f"Skipped: {exc}", messages.WARNING)
+                continue
+            moved = Clinic.objects.get(pk=clinic.id)  # with eager Celery the task has already run
+            if moved.number_move_step == services.MOVE_DONE:
+                self.message_user(
+                    request, f"{moved.name}: {moved.twilio_number} is now in subaccount {moved.twilio_account_sid}."
+                )
+            elif moved.number_move_step == services.MOVE_FAILED:
+                self.message_user(request, f"{moved.name}: {moved.number_move_error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{moved.name}: move started; refresh to see the result.")
+
+    @admin.display(description="Move to own subaccount")
+    def move_display(self, clinic: Clinic) -> str:
+        """Where a "Move to its own subaccount" stands, in words staff can act on."""
+        step = clinic.number_move_step
+        if step == services.MOVE_DONE:
+            return f"Moved into its own subaccount {clinic.twilio_account_sid}."
+        if step == services.MOVE_FAILED:
+            return f"Move not finished: {clinic.number_move_error}"
+        if step == services.MOVE_REQUESTED:
+            return "Move requested: creating the subaccount and transferring the number…"
+        if step == services.MOVE_TRANSFERRED:
+            return f"Number transferred to {clinic.twilio_account_sid}; setting its webhooks there…"
+        if clinic.twilio_number_sid and not clinic.twilio_account_sid:
+            return 'On the main account (provisioned before subaccounts): use "Move to its own subaccount".'
+        return "-"
 
     def _subaccount_status_each(self, request: HttpRequest, queryset: Iterable[Clinic], *, status: str) -> None:
         """Set each clinic's subaccount to `status`; report each outcome or refusal as a sentence."""

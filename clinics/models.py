@@ -46,6 +46,11 @@ class Clinic(models.Model):
     # The subaccount's Status as Twilio last answered it (active, suspended, closed), set
     # by the Suspend / Reactivate / Close admin actions and the audit; "" = not asked yet.
     twilio_account_status = models.CharField(max_length=16, blank=True, default="", editable=False)
+    # "Move to its own subaccount" for a clinic whose number is on the main account
+    # (telephony.provisioning "move"): requested -> transferred -> done, or failed (with the
+    # sentence in number_move_error); a retry resumes from what Twilio shows.
+    number_move_step = models.CharField(max_length=16, blank=True, default="", editable=False)
+    number_move_error = models.TextField(blank=True, default="", editable=False)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
     # What a person can act on when the last operation failed, and Twilio's code if any.
@@ -90,6 +95,7 @@ class Clinic(models.Model):
             # suspend is reversible, close is not (Twilio releases its numbers, may delete it).
             ("suspend_subaccount", "Can suspend or reactivate a clinic's Twilio subaccount"),
             ("close_subaccount", "Can close a clinic's Twilio subaccount (irreversible)"),
+            ("move_to_subaccount", "Can move a clinic's number into its own Twilio subaccount"),
         ]
 
     def __str__(self) -> str:
@@ -169,6 +175,10 @@ class NumberEvent(models.Model):
         SUBACCOUNT_SUSPENDED = "subaccount_suspended", "Twilio subaccount suspended"
         SUBACCOUNT_REACTIVATED = "subaccount_reactivated", "Twilio subaccount reactivated"
         SUBACCOUNT_CLOSED = "subaccount_closed", "Twilio subaccount closed"
+        MOVE_REQUESTED = "move_requested", "Move to own subaccount requested"
+        MOVE_TRANSFERRED = "move_transferred", "Number transferred to own subaccount"
+        MOVED = "moved", "Number moved to own subaccount"
+        MOVE_FAILED = "move_failed", "Move to own subaccount failed"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -533,3 +533,58 @@ def clinic_subaccount_status_saved(
         if changed and status in _STATUS_EVENTS:
             _event(clinic, _STATUS_EVENTS[status], detail=account_sid, actor=actor)
     return clinic
+
+
+# --------------------------------------------------------------------------- move to own subaccount
+# A clinic provisioned before subaccounts has its number on the main account; "Move to its
+# own subaccount" (telephony.provisioning) ensures the subaccount, transfers the number
+# and re-sets its webhooks. Each step is recorded so that a retry resumes.
+
+MOVE_REQUESTED, MOVE_TRANSFERRED, MOVE_DONE, MOVE_FAILED = "requested", "transferred", "done", "failed"
+_MOVE_EVENTS = {
+    MOVE_REQUESTED: NumberEvent.Kind.MOVE_REQUESTED,
+    MOVE_TRANSFERRED: NumberEvent.Kind.MOVE_TRANSFERRED,
+    MOVE_DONE: NumberEvent.Kind.MOVED,
+    MOVE_FAILED: NumberEvent.Kind.MOVE_FAILED,
+}
+
+
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
+    """Record that the clinic's number is to be moved into its own subaccount.
+
+    Allowed for an active number that is not yet in a subaccount of the clinic's own (or
+    whose earlier move failed or was left half done); else ClinicNumberError saying why.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
+            raise ClinicNumberError(f"{clinic.name} has no active number to move.")
+        if clinic.number_move_step == MOVE_DONE or (clinic.twilio_account_sid and not clinic.number_move_step):
+            raise ClinicNumberError(
+                f"{clinic.name}'s number is already in its own Twilio subaccount {clinic.twilio_account_sid}."
+            )
+        clinic.number_move_step, clinic.number_move_error = MOVE_REQUESTED, ""
+        clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
+        _event(
+            clinic, NumberEvent.Kind.MOVE_REQUESTED, number=clinic.twilio_number, sid=clinic.twilio_number_sid or "", actor=actor
+        )
+    return clinic
+
+
+def clinic_number_move_step(*, clinic_id: int, step: str, error: str = "", detail: str = "") -> Clinic:
+    """Record a step of the move (transferred, done, failed with `error`) and its history
+    event; a step already recorded is not recorded twice."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_move_step == step and clinic.number_move_error == error:
+            return clinic
+        clinic.number_move_step, clinic.number_move_error = step, error
+        clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
+        _event(
+            clinic,
+            _MOVE_EVENTS[step],
+            number=clinic.twilio_number,
+            sid=clinic.twilio_number_sid or "",
+            detail=error or detail,
+        )
+    return clinic

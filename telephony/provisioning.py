@@ -513,3 +513,69 @@ def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User 
     return clinic_services.clinic_subaccount_status_saved(
         clinic_id=clinic.id, account_sid=account.sid, status=account.status, actor=actor
     )
+
+
+# --------------------------------------------------------------------------- move to own subaccount
+# For clinics provisioned before subaccounts (number on the main account): ensure the
+# clinic's subaccount (the idempotent step above), transfer the number with the main
+# credentials (POST /Accounts/{main}/IncomingPhoneNumbers/{PN}.json AccountSid={sub};
+# the v2010 spec allows AccountSid on this update, https://www.twilio.com/docs/iam/api/subaccounts
+# "Exchanging numbers"), then re-set its webhooks under the subaccount. Each step is
+# recorded on the clinic; a retry resumes from what Twilio shows (the number already in
+# the subaccount: no second transfer).
+
+TASK_MOVE = "telephony.tasks.move_number_to_subaccount"
+
+
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
+    """Ask for the clinic's number to be moved into its own subaccount (task on commit).
+    ClinicNumberError says why not (no active number, already moved); InvalidInput when
+    TWILIO_SUBACCOUNT_PER_CLINIC is off."""
+    if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
+        raise InvalidInput(
+            "Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): numbers stay on the main account, nothing was moved."
+        )
+    with transaction.atomic():
+        clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
+        task_send_on_commit(TASK_MOVE, clinic.id, clinic_id=clinic.id)
+    return clinic
+
+
+def clinic_number_move_run(*, clinic_id: int) -> Clinic:
+    """Do (or resume) the move: subaccount, transfer, webhooks; the clinic as it ends.
+
+    A retryable TwilioError / RetryLater is raised for the task to retry (the steps done
+    stay recorded); a final one is recorded as the move's failure with Twilio's sentence
+    (e.g. 21474: the credentials are not the parent account's) and raised.
+    """
+    clinic = Clinic.objects.get(pk=clinic_id)
+    if clinic.number_move_step in ("", clinic_services.MOVE_DONE) or not clinic.twilio_number_sid:
+        return clinic  # nothing asked, or already done (a repeated task)
+    phone_sid, phone_number = clinic.twilio_number_sid, clinic.twilio_number or ""
+    try:
+        sub = clinic_subaccount_ensure(clinic=clinic)
+        if not sub:
+            raise InvalidInput("Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): the number stays on the main account.")
+        if twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
+            detail = f"{phone_number} already in {sub}"
+        else:
+            twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
+            detail = f"{phone_number} transferred from the main account to {sub}"
+        clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_TRANSFERRED, detail=detail)
+        number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=sub)
+        clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
+    except twilio.TwilioError as exc:
+        if not exc.retryable:
+            clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
+        raise
+    except InvalidInput as exc:
+        clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
+        raise
+    return clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_DONE, detail=sub)
+
+
+def clinic_number_move_give_up(*, clinic_id: int, error: str) -> None:
+    """Record the move as failed with `error` (what staff can act on); a retry resumes it."""
+    clinic_services.clinic_number_move_step(
+        clinic_id=clinic_id, step=clinic_services.MOVE_FAILED, error=f'{error} Retry with "Move to its own subaccount".'
+    )

@@ -114,6 +114,16 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
 
 
 @shared_task(**RETRY_POLICY)
+def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Move a clinic's number from the main account into its own subaccount (resumable)."""
+    return _outcome(
+        self,
+        lambda: {"success": True, "step": provisioning.clinic_number_move_run(clinic_id=clinic_id).number_move_step},
+        lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error),
+    )
+
+
+@shared_task(**RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
     return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)

@@ -40,6 +40,12 @@ ERR_BUNDLE_NOT_IN_ACCOUNT = 21649
 # A request under an account whose Status is not active (https://www.twilio.com/docs/api/errors/20005:
 # "Account not active"): e.g. a clinic's subaccount we suspended.
 ERR_ACCOUNT_NOT_ACTIVE = 20005
+# Transferring a number between the parent and a subaccount (https://www.twilio.com/docs/iam/api/subaccounts
+# "Exchanging numbers"): the target account is not active (21472), not related (21473), or the
+# request did not come from the parent account (21474).
+ERR_TRANSFER_TARGET_NOT_ACTIVE = 21472
+ERR_TRANSFER_NOT_RELATED = 21473
+ERR_TRANSFER_NOT_PARENT = 21474
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
@@ -96,6 +102,16 @@ def _judge(*, doing: str, status: int | None, code: int | None, message: str, ki
         return False, (
             f"Twilio refused {doing}: the account is not active (Twilio error {code}). If we suspended this clinic's "
             'subaccount, reactivate it first (admin action "Reactivate Twilio subaccount"); a closed one cannot be used again.'
+        )
+    if code == ERR_TRANSFER_NOT_PARENT:
+        return False, (
+            f"Twilio refused {doing}: only the parent account may transfer numbers (Twilio error {code}). "
+            "TWILIO_ACCOUNT_SID must be the main account's SID, not a subaccount's."
+        )
+    if code == ERR_TRANSFER_TARGET_NOT_ACTIVE:
+        return False, (
+            f"Twilio refused {doing}: the subaccount it would go to is not active (Twilio error {code}). "
+            "Reactivate the clinic's subaccount, then retry the move."
         )
     if code == ERR_AUTH or status == 401:
         return False, f"Twilio did not accept our credentials while {doing}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
@@ -352,6 +368,18 @@ def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str],
         _calling(
             f"updating the webhooks of {phone_sid}{_in(account_sid)}",
             lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).update(**webhook_fields),
+        )
+    )
+
+
+def incoming_number_transfer(phone_sid: str, *, to_account_sid: str, account_sid: str = "") -> IncomingNumber:
+    """Move a number of `account_sid` ("" = main) into `to_account_sid` (POST
+    .../IncomingPhoneNumbers/{Sid}.json AccountSid=..., main credentials; 21472/21473/21474
+    say why not); the number as Twilio now has it, under its new account."""
+    return _incoming(
+        _calling(
+            f"transferring {phone_sid} to the subaccount {to_account_sid}",
+            lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).update(account_sid=to_account_sid),
         )
     )
 

@@ -31,6 +31,7 @@ ONBOARDING_STAFF = {
     "clinics.simulate_test_traffic",
     "clinics.suspend_subaccount",
     "clinics.close_subaccount",
+    "clinics.move_to_subaccount",
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",

@@ -11,7 +11,8 @@ for its own resources; Twilio's JSON shapes and errors):
   its subaccounts (an unknown or other account's SID is 20404).
   GET    /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (paged, PageSize <= 1000)
   POST   /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (buy: 21422, 21452)
-  GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404)
+  GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404;
+                 POST AccountSid=... transfers it between parent and subaccount: 21472, 21473, 21474)
   POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
@@ -150,10 +151,12 @@ class SandboxApp:
         if not match:
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
         account = match["account"]
-        self._authenticate(environ, account)
+        caller = self._authenticate(environ, account)
         rest = match["rest"] or ""
         if rest:
             self._require_active(account, path)
+        if method == "POST" and "AccountSid" in form and rest.startswith("/IncomingPhoneNumbers/") and caller != self.account_sid:
+            raise ApiError(400, 21474, "API User must be the parent account to transfer phone numbers.")
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"", lambda query, form, account: (200, self._account(account))),
             ("POST", r"", self._update_account),
@@ -178,7 +181,7 @@ class SandboxApp:
             raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
         raise ApiError(404, 20404, f"The requested resource {path} was not found")
 
-    def _authenticate(self, environ: dict, account: str) -> None:
+    def _authenticate(self, environ: dict, account: str) -> str:
         """The main account may act on itself and its subaccounts; a subaccount (with its
         own token) on itself only; any other account in the path is 20003."""
         header = environ.get("HTTP_AUTHORIZATION", "")
@@ -191,10 +194,11 @@ class SandboxApp:
             if account != self.account_sid and self.store.get_account(account) is None:
                 # Not ours (nor one of our subaccounts): Twilio does not say whether it exists.
                 raise ApiError(401, 20003, "Authenticate")
-            return
+            return user
         sub = self.store.get_account(user) if user.startswith("AC") else None
         if sub is None or not hmac.compare_digest(password, sub["auth_token"]) or account != user:
             raise ApiError(401, 20003, "Authenticate")
+        return user
 
     def _base(self, account: str | None = None) -> str:
         return f"{API}/Accounts/{account or self.account_sid}"
@@ -468,12 +472,33 @@ class SandboxApp:
 
     def _update_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
+        if "AccountSid" in form and form["AccountSid"] != account:
+            return 200, _public(self._transfer(sid, to_account=form["AccountSid"]))
         number = self.store.update_number(sid, _number_changes(form))
         if number is None:
             raise ApiError(
                 404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
             )
         return 200, _public(number)
+
+    def _transfer(self, sid: str, *, to_account: str) -> dict[str, Any]:
+        """Exchange a number between the parent and one of its subaccounts (Twilio:
+        https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers): only the parent's
+        credentials may (21474, checked in _api), only to the parent or its own subaccount (21473), only to an
+        active account (21472). The number keeps its SID; its URI names the new account."""
+        target = self._account(to_account) if to_account == self.account_sid or self.store.get_account(to_account) else None
+        if target is None:
+            raise ApiError(
+                400, 21473, "AccountSid you are transferring to is not related to the originating owner of the phone number"
+            )
+        if target["status"] != "active":
+            raise ApiError(400, 21472, "Account is not active")
+        number = self.store.update_number(
+            sid, {"account_sid": to_account, "uri": f"{self._base(to_account)}/IncomingPhoneNumbers/{sid}.json"}
+        )
+        if number is None:
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+        return number
 
     def _delete_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)

@@ -1,5 +1,5 @@
-"""The Onboarding staff group also gets clinics.suspend_subaccount and
-clinics.close_subaccount (README "Staff permissions", "Suspend, reactivate, close").
+"""The Onboarding staff group also gets clinics.suspend_subaccount,
+clinics.close_subaccount and clinics.move_to_subaccount (README "Staff permissions", "Suspend, reactivate, close").
 
 As in 0008_onboarding_staff_simulate_test_traffic, the permissions are created here
 first: on a fresh database post_migrate has not run yet (Django ticket #23422).
@@ -9,7 +9,7 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 GROUP = "Onboarding staff"
-PERMISSIONS = (("clinics", "suspend_subaccount"), ("clinics", "close_subaccount"))
+PERMISSIONS = (("clinics", "suspend_subaccount"), ("clinics", "close_subaccount"), ("clinics", "move_to_subaccount"))
 
 
 def permissions_add(apps, schema_editor):
@@ -34,7 +34,7 @@ def permissions_remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinics", "0009_clinic_subaccount_status"),
+        ("clinics", "0010_clinic_number_move"),
         ("telephony", "0008_onboarding_staff_simulate_test_traffic"),
     ]
 

@@ -219,3 +219,15 @@ def test_prism_checks_the_fallback_parameters(prism):
         timeout=10,
     )
     assert response.status_code == 422
+
+
+# ------------------------------------------------------------------ subaccount operations (issue 14)
+
+
+def test_number_transfer_into_a_subaccount():
+    """POST /Accounts/{main}/IncomingPhoneNumbers/{PN}.json with AccountSid: the spec allows it."""
+    moved = twilio_client.incoming_number_transfer(PHONE_SID, to_account_sid=SUBACCOUNT)
+    twilio_client.subaccount_status_set(SUBACCOUNT, status="active")
+    twilio_client.subaccount_status_set(SUBACCOUNT, status="closed")
+
+    assert moved.sid.startswith("PN")

@@ -126,3 +126,35 @@ def test_a_suspended_subaccount_refuses_its_resources_and_closing_releases_its_n
     assert call("POST", f"/Accounts/{sid}.json", data={"Status": "closed"}, expect=200)["status"] == "closed"
     assert call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=404)["code"] == 20404
     assert [n for n in control.owned_numbers() if n["account_sid"] == sid] == []
+
+
+def test_a_number_is_transferred_from_the_parent_into_a_subaccount_only_as_twilio_allows(call, sandbox_server):
+    sid = call("POST", "/Accounts.json", data={"FriendlyName": "Moving Dental (clinic #3)"}, expect=201)
+    sub, token = sid["sid"], sid["auth_token"]
+    main = f"/Accounts/{SANDBOX_ACCOUNT_SID}"
+    (for_sale,) = call(
+        "GET", f"{main}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    pn = call("POST", f"{main}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)["sid"]
+
+    # Not to an unrelated account (21473), not to a suspended one (21472).
+    other = "AC" + "0f" * 16
+    assert call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": other}, expect=400)["code"] == 21473
+    call("POST", f"/Accounts/{sub}.json", data={"Status": "suspended"}, expect=200)
+    assert call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": sub}, expect=400)["code"] == 21472
+    call("POST", f"/Accounts/{sub}.json", data={"Status": "active"}, expect=200)
+
+    moved = call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": sub}, expect=200)
+
+    assert moved["sid"] == pn and moved["account_sid"] == sub and sub in moved["uri"]
+    assert call("GET", f"/Accounts/{sub}/IncomingPhoneNumbers/{pn}.json", expect=200)["account_sid"] == sub
+    call("GET", f"{main}/IncomingPhoneNumbers/{pn}.json", expect=404)
+    # Only the parent's credentials may transfer (21474), even the subaccount's own number.
+    back = call(
+        "POST",
+        f"/Accounts/{sub}/IncomingPhoneNumbers/{pn}.json",
+        data={"AccountSid": SANDBOX_ACCOUNT_SID},
+        auth=(sub, token),
+        expect=400,
+    )
+    assert back["code"] == 21474
