@@ -473,7 +473,7 @@ class SandboxApp:
     def _update_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
         if "AccountSid" in form and form["AccountSid"] != account:
-            return 200, _public(self._transfer(sid, to_account=form["AccountSid"]))
+            return 200, _public(self._transfer(sid, owner=account, to_account=form["AccountSid"]))
         number = self.store.update_number(sid, _number_changes(form))
         if number is None:
             raise ApiError(
@@ -481,12 +481,16 @@ class SandboxApp:
             )
         return 200, _public(number)
 
-    def _transfer(self, sid: str, *, to_account: str) -> dict[str, Any]:
+    def _transfer(self, sid: str, *, owner: str, to_account: str) -> dict[str, Any]:
         """Exchange a number between the parent and one of its subaccounts (Twilio:
         https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers): only the parent's
-        credentials may (21474, checked in _api), only to the parent or its own subaccount (21473), only to an
+        credentials may (21474, checked in _api), only between the parent and one of its subaccounts (21473), only to an
         active account (21472). The number keeps its SID; its URI names the new account."""
-        target = self._account(to_account) if to_account == self.account_sid or self.store.get_account(to_account) else None
+        # Between the parent and a subaccount only (never subaccount to subaccount).
+        related = self.account_sid in (owner, to_account) and (
+            to_account == self.account_sid or self.store.get_account(to_account)
+        )
+        target = self._account(to_account) if related and owner != to_account else None
         if target is None:
             raise ApiError(
                 400, 21473, "AccountSid you are transferring to is not related to the originating owner of the phone number"

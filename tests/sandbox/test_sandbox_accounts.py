@@ -158,3 +158,18 @@ def test_a_number_is_transferred_from_the_parent_into_a_subaccount_only_as_twili
         expect=400,
     )
     assert back["code"] == 21474
+
+
+def test_a_number_is_not_transferred_from_one_subaccount_to_another(call):
+    one = call("POST", "/Accounts.json", data={"FriendlyName": "One (clinic #1)"}, expect=201)["sid"]
+    two = call("POST", "/Accounts.json", data={"FriendlyName": "Two (clinic #2)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{one}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    pn = call("POST", f"/Accounts/{one}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)[
+        "sid"
+    ]
+
+    assert call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": two}, expect=400)["code"] == 21473
+    back = call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": SANDBOX_ACCOUNT_SID}, expect=200)
+    assert back["account_sid"] == SANDBOX_ACCOUNT_SID
