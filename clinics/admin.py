@@ -11,16 +11,17 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import calls, messaging, provisioning, simulated_traffic, twilio_client, twilio_service
+from telephony import calls, messaging, provisioning, simulated_traffic, twilio_client, twilio_service, usage
 from telephony.models import CallAnswer, CallLog
 
 from . import services
 from .forms import ProvisionNumberForm
-from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
+from .models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national
 from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
 
@@ -101,12 +102,14 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
         "webhooks_display",
         "checklist_display",
         "test_call_display",
+        "usage_display",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("name", "office_phone")}),
         ("Onboarding", {"fields": ("next_step", "checklist_display", "test_call_display")}),
+        ("Usage this month", {"fields": ("usage_display",)}),
         (
             "Twilio number",
             {
@@ -443,6 +446,24 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             return 'On the main account (provisioned before subaccounts): use "Move to its own subaccount".'
         return "-"
 
+    @admin.display(description="Calls, SMS and cost")
+    def usage_display(self, clinic: Clinic) -> str:
+        """This month's usage as last fetched (never asks Twilio while the page loads)."""
+        if not clinic.twilio_account_sid:
+            return "On the main Twilio account: usage is not kept per clinic (move it to its own subaccount)."
+        figures = ClinicUsage.objects.filter(clinic_id=clinic.pk).first()
+        if figures is None or figures.fetched_at is None:
+            shown = 'Not fetched yet: use "Refresh usage" (also fetched daily).'
+        else:
+            fetched = timezone.localtime(figures.fetched_at).strftime("%Y-%m-%d %H:%M")
+            shown = (
+                f"{figures.month}: {figures.calls} call(s), {figures.sms} SMS, {figures.cost:.2f} {figures.currency} "
+                f"(fetched at {fetched})"
+            )
+        if figures is not None and figures.error:
+            shown += f" Last fetch failed: {figures.error}"
+        return shown
+
     def _subaccount_status_each(self, request: HttpRequest, queryset: Iterable[Clinic], *, status: str) -> None:
         """Set each clinic's subaccount to `status`; report each outcome or refusal as a sentence."""
         done = {"suspended": "suspended", "active": "reactivated", "closed": "closed"}[status]
@@ -466,6 +487,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             path("<int:clinic_id>/release/", view(self.release_view), name="clinics_clinic_release"),
             path("<int:clinic_id>/listing-done/", view(self.listing_done_view), name="clinics_clinic_listing_done"),
             path("<int:clinic_id>/simulate-test-traffic/", view(self.simulate_view), name="clinics_clinic_simulate"),
+            path("<int:clinic_id>/usage-refresh/", view(self.usage_refresh_view), name="clinics_clinic_usage_refresh"),
             *super().get_urls(),
         ]
 
@@ -529,6 +551,18 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
             self.message_user(request, step)
         return redirect("admin:clinics_clinic_change", clinic.pk)
 
+    def usage_refresh_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        """Fetch this month's usage now (a task; with eager Celery it has run on return)."""
+        # Reading usage changes nothing at Twilio and costs nothing: "change" on the clinic.
+        clinic = self._clinic_for(request, clinic_id, "clinics.change_clinic")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if usage.clinic_usage_refresh_request(clinic_id=clinic.id):
+            self.message_user(request, f"{clinic.name}: usage refresh started; the figures show when fetched.")
+        else:
+            self.message_user(request, f"{clinic.name} has no Twilio subaccount of its own: no usage to fetch.", messages.WARNING)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+
     def _tick_listing(self, request: HttpRequest, clinic: Clinic) -> None:
         if not clinic.twilio_number:
             self.message_user(request, f"Skipped {clinic.name}: it has no number to list yet.", messages.WARNING)
@@ -556,6 +590,7 @@ class ClinicAdmin(SafeSelectionMixin, admin.ModelAdmin):
                 and not clinic.checklist_items.filter(step=OnboardingStep.UPDATE_LISTING).exists(),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
+                can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

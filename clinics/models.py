@@ -198,6 +198,26 @@ class NumberEvent(models.Model):
         return f"{self.get_kind_display()} {self.phone_number}".strip()
 
 
+class ClinicUsage(models.Model):
+    """This month's Twilio usage of a clinic's subaccount, as last fetched by a task
+    (telephony.usage) from Usage/Records/ThisMonth: the clinic page reads it and never
+    waits on Twilio. A failed fetch keeps the last figures and says why."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, primary_key=True, related_name="usage")
+    account_sid = models.CharField(max_length=34)
+    month = models.CharField(max_length=7, blank=True)  # YYYY-MM the figures are for
+    calls = models.PositiveIntegerField(default=0)
+    sms = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    currency = models.CharField(max_length=8, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.clinic_id} {self.month}: {self.calls} calls, {self.sms} SMS, {self.cost} {self.currency}"
+
+
 class Patient(models.Model):
     """A clinic's patient, as reminders and replies know them (one per clinic and phone)."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -24,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
+from .models import ChecklistItem, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep
 from .phone import area_code_validate, phone_normalize
 from .sealed import secret_seal
 
@@ -588,3 +589,36 @@ def clinic_number_move_step(*, clinic_id: int, step: str, error: str = "", detai
             detail=error or detail,
         )
     return clinic
+
+
+# --------------------------------------------------------------------------- usage
+# This month's usage of a clinic's subaccount, saved by the usage task (telephony.usage).
+
+
+def clinic_usage_save(
+    *, clinic_id: int, account_sid: str, month: str, calls: int, sms: int, cost: Decimal, currency: str
+) -> ClinicUsage:
+    """Store the figures Twilio gave for the clinic's subaccount this month (clears an earlier error)."""
+    usage, _ = ClinicUsage.objects.update_or_create(
+        clinic_id=clinic_id,
+        defaults={
+            "account_sid": account_sid,
+            "month": month,
+            "calls": calls,
+            "sms": sms,
+            "cost": cost,
+            "currency": currency,
+            "fetched_at": timezone.now(),
+            "error": "",
+            "error_at": None,
+        },
+    )
+    return usage
+
+
+def clinic_usage_fail(*, clinic_id: int, account_sid: str, error: str) -> ClinicUsage:
+    """Record why the last fetch failed, keeping the last figures."""
+    usage, _ = ClinicUsage.objects.update_or_create(
+        clinic_id=clinic_id, defaults={"account_sid": account_sid, "error": error, "error_at": timezone.now()}
+    )
+    return usage

@@ -20,7 +20,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
-from . import audit, fallbacks, messaging, provisioning, twilio_service
+from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
 from .twilio_client import TwilioError
 
 MAX_RETRIES = 6
@@ -121,6 +121,23 @@ def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
         lambda: {"success": True, "step": provisioning.clinic_number_move_run(clinic_id=clinic_id).number_move_step},
         lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error),
     )
+
+
+@shared_task(**RETRY_POLICY)
+def refresh_clinic_usage(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Fetch and store this month's usage of the clinic's subaccount (telephony.usage)."""
+
+    def work() -> dict[str, Any]:
+        saved = usage.clinic_usage_refresh(clinic_id=clinic_id)
+        return {"success": True, "fetched": saved is not None}
+
+    return _outcome(self, work, _no_give_up)
+
+
+@shared_task
+def refresh_all_usage() -> int:
+    """Beat, daily: one usage task per clinic with a subaccount."""
+    return usage.usage_refresh_all()
 
 
 @shared_task(**RETRY_POLICY)

@@ -505,3 +505,37 @@ def subaccount_status_set(account_sid: str, *, status: str) -> Subaccount:
             lambda: get_client().api.v2010.accounts(account_sid).update(status=status),
         )
     )
+
+
+# --------------------------------------------------------------------------- usage
+# https://www.twilio.com/docs/usage/api/usage-record: GET /Accounts/{sid}/Usage/Records/ThisMonth.json,
+# one record per usage category (e.g. "calls", "sms", "totalprice") for the calendar month.
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One usage category of an account this month."""
+
+    category: str
+    count: str
+    usage: str
+    price: float | None
+    price_unit: str
+
+
+def usage_this_month(*, account_sid: str = "") -> list[UsageRecord]:
+    """Every usage category of `account_sid` ("" = main) this month (all pages of 1000)."""
+    found = _calling(
+        f"reading this month's usage{_in(account_sid)}",
+        lambda: _account_api(account_sid).usage.records.this_month.list(page_size=LIST_PAGE_SIZE),
+    )
+    return [
+        UsageRecord(
+            category=r.category or "",
+            count=r.count or "",
+            usage=r.usage or "",
+            price=float(r.price) if r.price is not None else None,
+            price_unit=r.price_unit or "",
+        )
+        for r in found
+    ]

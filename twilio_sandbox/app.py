@@ -15,6 +15,7 @@ for its own resources; Twilio's JSON shapes and errors):
                  POST AccountSid=... transfers it between parent and subaccount: 21472, 21473, 21474)
   POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+  GET    /2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json    (calls, sms, totalprice from its own counts)
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
 
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/; it answers only
@@ -25,6 +26,7 @@ requests from a loopback address (403 otherwise), whatever interface the server 
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
+  POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
   GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one).
 """
 
@@ -62,6 +64,9 @@ STATUS_TEXT = {
 }
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
+
+# The sandbox's own prices (USD) for its usage records: one minute per call, one segment per SMS.
+USAGE_PRICE = {"calls": 0.0085, "sms": 0.0079}
 
 # Where the NANP exchange "555" lines 0100-0199 are fictional; the sandbox sells lines in
 # exchanges that libphonenumber accepts as valid (e.g. +1 512 555 01xx).
@@ -168,6 +173,7 @@ class SandboxApp:
             ("DELETE", r"/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})", self._delete_number),
             ("POST", r"/Messages", self._send_message),
             ("GET", r"/Messages/(?P<sid>(SM|MM)[0-9a-fA-F]{32})", self._fetch_message),
+            ("GET", r"/Usage/Records/ThisMonth", self._usage_this_month),
         ]
         path_matched = False
         for route_method, pattern, handler in routes:
@@ -512,6 +518,70 @@ class SandboxApp:
             )
         return 204, None
 
+    # usage -----------------------------------------------------------------------
+    # GET /Accounts/{sid}/Usage/Records/ThisMonth.json (https://www.twilio.com/docs/usage/api/usage-record):
+    # the sandbox's own counts this month, at its own fixed prices: `calls` (recorded by the
+    # control API's POST calls), `sms` (messages sent from the account), `totalprice`.
+
+    def _usage_this_month(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        month = time.strftime("%Y-%m", time.gmtime())
+        calls = self.store.calls_count(account)
+        sms = sum(1 for m in self.store.messages() if m["account_sid"] == account and _rfc2822_month(m["date_created"]) == month)
+        prices = {"calls": round(calls * USAGE_PRICE["calls"], 4), "sms": round(sms * USAGE_PRICE["sms"], 4)}
+        records = [
+            self._usage_record(account, "calls", "Voice Minutes", str(calls), "calls", str(calls), "minutes", prices["calls"]),
+            self._usage_record(account, "sms", "SMS Messages", str(sms), "messages", str(sms), "messages", prices["sms"]),
+            self._usage_record(
+                account, "totalprice", "Total Price", "", "", str(sum(prices.values())), "usd", sum(prices.values())
+            ),
+        ]
+        if "Category" in query:
+            records = [r for r in records if r["category"] == query["Category"]]
+        page_size = _page_size(query, default=50)
+        uri = f"{self._base(account)}/Usage/Records/ThisMonth.json"
+        return 200, {
+            "usage_records": records[:page_size],
+            "end": max(min(len(records), page_size) - 1, 0),
+            "first_page_uri": f"{uri}?{urlencode({'PageSize': page_size, 'Page': 0})}",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?{urlencode({'PageSize': page_size, 'Page': 0})}",
+        }
+
+    def _usage_record(
+        self,
+        account: str,
+        category: str,
+        description: str,
+        count: str,
+        count_unit: str,
+        usage: str,
+        usage_unit: str,
+        price: float,
+    ) -> dict[str, Any]:
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        base = f"{self._base(account)}/Usage/Records"
+        return {
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "as_of": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "category": category,
+            "count": count,
+            "count_unit": count_unit,
+            "description": description,
+            "end_date": today,
+            "price": round(price, 4),
+            "price_unit": "usd",
+            "start_date": today[:8] + "01",
+            "subresource_uris": {"this_month": f"{base}/ThisMonth.json?Category={category}"},
+            "uri": f"{base}/ThisMonth.json?Category={category}",
+            "usage": usage,
+            "usage_unit": usage_unit,
+        }
+
     # messages -------------------------------------------------------------------
 
     def _send_message(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
@@ -665,6 +735,9 @@ class SandboxApp:
         if path == "requests" and method == "DELETE":
             store.clear_requests()
             return 200, {"ok": True}
+        if (method, path) == ("POST", "calls"):
+            store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
+            return 200, {"ok": True}
         if (method, path) == ("GET", "state"):
             return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
         return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
@@ -724,6 +797,14 @@ def _number_changes(form: dict[str, str]) -> dict[str, Any]:
                 value = value.lower() == "true"
             changes[field] = value
     return changes
+
+
+def _rfc2822_month(date: str) -> str:
+    """'YYYY-MM' of an RFC 2822 date as the sandbox writes them ('' if unreadable)."""
+    try:
+        return time.strftime("%Y-%m", time.strptime(date, "%a, %d %b %Y %H:%M:%S +0000"))
+    except ValueError:
+        return ""
 
 
 def _public(resource: dict[str, Any]) -> dict[str, Any]:

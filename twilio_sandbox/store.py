@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS unsubscribed (phone_number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS messaging_services (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (sid TEXT PRIMARY KEY, account_sid TEXT NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -108,6 +109,7 @@ class Store:
                 "messages",
                 "messaging_services",
                 "accounts",
+                "calls",
                 "faults",
                 "requests",
             ):
@@ -269,6 +271,18 @@ class Store:
         return account
 
     # ---------------------------------------------------------------- messaging services
+
+    def insert_calls(self, account_sid: str, count: int) -> None:
+        """Record `count` calls in `account_sid` this month (the usage records count them)."""
+        with self.tx() as db:
+            db.executemany(
+                "INSERT INTO calls (sid, account_sid, created) VALUES (?, ?, ?)",
+                [(new_sid("CA"), account_sid, now_rfc2822()) for _ in range(count)],
+            )
+
+    def calls_count(self, account_sid: str) -> int:
+        with self.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM calls WHERE account_sid = ?", (account_sid,)).fetchone()[0])
 
     def insert_service(self, service: dict[str, Any]) -> None:
         with self.tx() as db:

@@ -231,3 +231,7 @@ def test_number_transfer_into_a_subaccount():
     twilio_client.subaccount_status_set(SUBACCOUNT, status="closed")
 
     assert moved.sid.startswith("PN")
+
+
+def test_usage_records_this_month_under_a_subaccount():
+    twilio_client.usage_this_month(account_sid=SUBACCOUNT)

@@ -173,3 +173,29 @@ def test_a_number_is_not_transferred_from_one_subaccount_to_another(call):
     assert call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": two}, expect=400)["code"] == 21473
     back = call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": SANDBOX_ACCOUNT_SID}, expect=200)
     assert back["account_sid"] == SANDBOX_ACCOUNT_SID
+
+
+def test_usage_records_this_month_count_the_accounts_calls_and_texts(call, control):
+    sub = call("POST", "/Accounts.json", data={"FriendlyName": "Busy Dental (clinic #4)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{sub}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    call("POST", f"/Accounts/{sub}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)
+    control._call("POST", "calls", {"account_sid": sub, "count": 3})
+    for _ in range(2):
+        call(
+            "POST",
+            f"/Accounts/{sub}/Messages.json",
+            data={"From": for_sale["phone_number"], "To": "+15125550999", "Body": "Hi"},
+            expect=201,
+        )
+
+    records = call("GET", f"/Accounts/{sub}/Usage/Records/ThisMonth.json", params={"PageSize": 1000}, expect=200)["usage_records"]
+
+    by = {r["category"]: r for r in records}
+    assert by["calls"]["count"] == "3" and by["sms"]["count"] == "2"
+    assert by["totalprice"]["price"] == pytest.approx(3 * 0.0085 + 2 * 0.0079)
+    assert {r["account_sid"] for r in records} == {sub}
+    # Another account's usage is its own; a category filter narrows the list.
+    main = call("GET", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Usage/Records/ThisMonth.json", params={"Category": "sms"}, expect=200)
+    assert [(r["category"], r["count"]) for r in main["usage_records"]] == [("sms", "0")]
