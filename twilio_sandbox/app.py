@@ -248,20 +248,8 @@ class SandboxApp:
             accounts = [a for a in accounts if a["friendly_name"] == query["FriendlyName"]]
         if "Status" in query:
             accounts = [a for a in accounts if a["status"] == query["Status"]]
-        page_size = _page_size(query, default=50)
-        uri = f"{API}/Accounts.json"
         filters = {k: query[k] for k in ("FriendlyName", "Status") if k in query}
-        return 200, {
-            "accounts": accounts[:page_size],
-            "end": max(min(len(accounts), page_size) - 1, 0),
-            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-        }
+        return 200, _v2010_page("accounts", f"{API}/Accounts.json", _page_size(query, default=50), accounts, filters)
 
     def _create_account(self, form: dict) -> dict[str, Any]:
         sid, now = new_sid("AC"), now_rfc2822()
@@ -537,19 +525,9 @@ class SandboxApp:
         ]
         if "Category" in query:
             records = [r for r in records if r["category"] == query["Category"]]
-        page_size = _page_size(query, default=50)
         uri = f"{self._base(account)}/Usage/Records/ThisMonth.json"
-        return 200, {
-            "usage_records": records[:page_size],
-            "end": max(min(len(records), page_size) - 1, 0),
-            "first_page_uri": f"{uri}?{urlencode({'PageSize': page_size, 'Page': 0})}",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?{urlencode({'PageSize': page_size, 'Page': 0})}",
-        }
+        filters = {k: query[k] for k in ("Category",) if k in query}
+        return 200, _v2010_page("usage_records", uri, _page_size(query, default=50), records, filters)
 
     def _usage_record(
         self,
@@ -810,6 +788,22 @@ def _rfc2822_month(date: str) -> str:
 def _public(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource as Twilio returns it (without the sandbox's own bookkeeping)."""
     return {k: v for k, v in resource.items() if k != "_sandbox"}
+
+
+def _v2010_page(key: str, uri: str, page_size: int, items: list[dict[str, Any]], filters: dict[str, str]) -> dict[str, Any]:
+    """A Twilio v2010 list page holding all of `items` that fit (short lists: no next page)."""
+    first = f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}"
+    return {
+        key: items[:page_size],
+        "end": max(min(len(items), page_size) - 1, 0),
+        "first_page_uri": first,
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": page_size,
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": first,
+    }
 
 
 def _v1_page(key: str, path: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:
