@@ -502,9 +502,12 @@ def clinic_subaccount_save(*, clinic_id: int, account_sid: str, auth_token: str,
 def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
     """Store a new auth token for a subaccount (after a rotation); how many clinics hold it."""
     with transaction.atomic():
-        return Clinic.objects.filter(twilio_account_sid=account_sid).update(
-            twilio_account_token_sealed=secret_seal(auth_token), updated_at=timezone.now()
-        )
+        clinics = list(Clinic.objects.select_for_update().filter(twilio_account_sid=account_sid))
+        for clinic in clinics:
+            clinic.twilio_account_token_sealed = secret_seal(auth_token)
+            # A save (not a queryset update): its post_save refreshes the fallbacks' token copy.
+            clinic.save(update_fields=["twilio_account_token_sealed", "updated_at"])
+        return len(clinics)
 
 
 # --------------------------------------------------------------------------- subaccount status

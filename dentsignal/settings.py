@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     # The fallback's office-line cache is refreshed on every clinic save that changes a
     # number or office line; this catches bulk updates that send no signal.
     "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
+    # Likewise the fallbacks' copy of the subaccounts' sealed tokens (also after every save that sets one).
+    "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 600.0},
     # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/usage.py).
     "refresh-clinic-usage": {"task": "telephony.tasks.refresh_all_usage", "schedule": 86400.0},
 }

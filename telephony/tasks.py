@@ -172,6 +172,12 @@ def replay_fallback_sms() -> int:
 
 
 @shared_task
+def refresh_account_tokens() -> int:
+    """Periodic (Celery beat, every 10 minutes): rebuild the fallbacks' copy of the subaccount tokens."""
+    return fallbacks.account_tokens_refresh()
+
+
+@shared_task
 def refresh_office_lines() -> int:
     """Periodic (Celery beat, every 10 minutes): rebuild the voice fallback's office-line cache."""
     return fallbacks.office_lines_refresh()

@@ -38,13 +38,16 @@ FALLBACK_HOST = "https://fallback.dentsignal.example.net"
 
 @pytest.fixture(autouse=True)
 def empty_fallback_store():
-    """Each test starts with no spooled texts and no office-line cache, in whichever store is configured."""
+    """Each test starts with no spooled texts, no office-line cache and no subaccount tokens' copy,
+    in whichever store is configured."""
 
     redis_url, spool_dir = settings.FALLBACK_REDIS_URL, settings.FALLBACK_SPOOL_DIR
 
     def clear():
         if redis_url:
-            fallback_store._redis(redis_url).delete(fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY)
+            fallback_store._redis(redis_url).delete(
+                fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY, fallback_store.ACCOUNT_TOKENS_KEY
+            )
         shutil.rmtree(spool_dir, ignore_errors=True)
 
     clear()
