@@ -11,18 +11,19 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import calls, messaging, number_search, provisioning, simulated_traffic
+from telephony import calls, messaging, number_search, provisioning, simulated_traffic, twilio_client, usage
 from telephony.models import CallAnswer, CallLog
 
 from . import services
 from .admin_a2p import a2p_pipeline_html
 from .dates import datetime_for_people, time_zone_for_number
 from .forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm, UntickStepForm
-from .models import Appointment, Clinic, NumberEvent, NumberState, OnboardingStep, Patient
+from .models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, Patient
 from .phone import phone_format_national, phone_search_term
 from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
 
@@ -116,7 +117,17 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     delete_confirmation_template = "admin/clinics/clinic/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/clinics/clinic/delete_selected_confirmation.html"
     search_fields = ("name", "twilio_number", "twilio_number_sid")
-    actions = ["provision_number", "retry_provisioning", "release_number", "update_webhooks", "mark_listing_updated"]
+    actions = [
+        "provision_number",
+        "retry_provisioning",
+        "release_number",
+        "update_webhooks",
+        "mark_listing_updated",
+        "suspend_subaccount",
+        "reactivate_subaccount",
+        "close_subaccount",
+        "move_to_subaccount",
+    ]
     inlines = [NumberEventInline]
     # The subaccount's auth token (sealed) is a secret: never on an admin page or form.
     exclude = ("twilio_account_token_sealed",)
@@ -128,6 +139,8 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "twilio_number",
         "twilio_number_sid",
         "twilio_account_sid",
+        "twilio_account_status",
+        "move_display",
         "number_error",
         "number_error_code",
         "pending_number",
@@ -136,12 +149,14 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "checklist_display",
         "test_call_display",
         "a2p_pipeline_display",
+        "usage_display",
         "created_on",
         "updated_on",
     )
     fieldsets = (
         (None, {"fields": ("name", "office_phone", "time_zone")}),
         ("Onboarding", {"fields": ("next_step", "checklist_display", "test_call_display")}),
+        ("Usage this month", {"fields": ("usage_display",)}),
         (
             "Twilio number",
             {
@@ -151,6 +166,8 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                     "number_for_people",
                     "twilio_number_sid",
                     "twilio_account_sid",
+                    "twilio_account_status",
+                    "move_display",
                     "webhooks_display",
                     "number_error",
                     "number_error_code",
@@ -490,6 +507,120 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         for clinic in queryset:
             self._tick_listing(request, clinic)
 
+    # ------------------------------------------------------------------ subaccount status
+    # Suspend / reactivate / close the clinic's Twilio subaccount (telephony.provisioning
+    # "subaccount status"); closing is irreversible, so it goes through a confirmation page.
+
+    def has_suspend_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.suspend_subaccount")
+
+    def has_close_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.close_subaccount")
+
+    @admin.action(description="Suspend Twilio subaccount (reversible)", permissions=["suspend_subaccount"])
+    def suspend_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._subaccount_status_each(request, queryset, status="suspended")
+
+    @admin.action(description="Reactivate Twilio subaccount", permissions=["suspend_subaccount"])
+    def reactivate_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._subaccount_status_each(request, queryset, status="active")
+
+    @admin.action(description="Close Twilio subaccount (irreversible)…", permissions=["close_subaccount"])
+    def close_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
+        if "apply" in request.POST:
+            self._subaccount_status_each(request, queryset, status="closed")
+            return None
+        rows = []
+        for clinic in queryset:
+            try:
+                blocker = provisioning.clinic_subaccount_close_blocker(clinic=clinic)
+            except twilio_client.TwilioError as exc:
+                blocker = str(exc)
+            rows.append((clinic, blocker))
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/close_subaccount.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Close Twilio subaccounts",
+                "clinics": list(queryset),
+                "closable": [clinic for clinic, blocker in rows if not blocker],
+                "refused": [(clinic, blocker) for clinic, blocker in rows if blocker],
+                "opts": self.model._meta,
+                "action": "close_subaccount",
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def has_move_to_subaccount_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("clinics.move_to_subaccount")
+
+    @admin.action(description="Move to its own subaccount", permissions=["move_to_subaccount"])
+    def move_to_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        for clinic in queryset:
+            try:
+                provisioning.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
+            except (services.ClinicNumberError, provisioning.InvalidInput) as exc:
+                self.message_user(request, f"Skipped: {exc}", messages.WARNING)
+                continue
+            moved = Clinic.objects.get(pk=clinic.id)  # with eager Celery the task has already run
+            if moved.number_move_step == services.MOVE_DONE:
+                self.message_user(
+                    request, f"{moved.name}: {moved.twilio_number} is now in subaccount {moved.twilio_account_sid}."
+                )
+            elif moved.number_move_step == services.MOVE_FAILED:
+                self.message_user(request, f"{moved.name}: {moved.number_move_error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{moved.name}: move started; refresh to see the result.")
+
+    @admin.display(description="Move to own subaccount")
+    def move_display(self, clinic: Clinic) -> str:
+        """Where a "Move to its own subaccount" stands, in words staff can act on."""
+        step = clinic.number_move_step
+        if step == services.MOVE_DONE:
+            return f"Moved into its own subaccount {clinic.twilio_account_sid}."
+        if step == services.MOVE_FAILED:
+            return f"Move not finished: {clinic.number_move_error}"
+        if step == services.MOVE_REQUESTED:
+            return "Move requested: creating the subaccount and transferring the number…"
+        if step == services.MOVE_TRANSFERRED:
+            return f"Number transferred to {clinic.twilio_account_sid}; setting its webhooks there…"
+        if clinic.twilio_number_sid and not clinic.twilio_account_sid:
+            return 'On the main account (provisioned before subaccounts): use "Move to its own subaccount".'
+        return "-"
+
+    @admin.display(description="Calls, SMS and cost")
+    def usage_display(self, clinic: Clinic) -> str:
+        """This month's usage as last fetched (never asks Twilio while the page loads)."""
+        if not clinic.twilio_account_sid:
+            return "On the main Twilio account: usage is not kept per clinic (move it to its own subaccount)."
+        figures = ClinicUsage.objects.filter(clinic_id=clinic.pk).first()
+        if figures is None or figures.fetched_at is None:
+            shown = 'Not fetched yet: use "Refresh usage" (also fetched daily).'
+        else:
+            fetched = timezone.localtime(figures.fetched_at).strftime("%Y-%m-%d %H:%M")
+            shown = (
+                f"{figures.month}: {figures.calls} call(s), {figures.sms} SMS, {figures.cost:.2f} {figures.currency} "
+                f"(fetched at {fetched})"
+            )
+        if figures is not None and figures.error:
+            shown += f" Last fetch failed: {figures.error}"
+        return shown
+
+    def _subaccount_status_each(self, request: HttpRequest, queryset: Iterable[Clinic], *, status: str) -> None:
+        """Set each clinic's subaccount to `status`; report each outcome or refusal as a sentence."""
+        done = {"suspended": "suspended", "active": "reactivated", "closed": "closed"}[status]
+        for clinic in queryset:
+            try:
+                updated = provisioning.clinic_subaccount_status_change(
+                    clinic_id=clinic.id, status=status, actor=request_actor(request)
+                )
+            except (provisioning.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
+                self.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+                continue
+            sub, now = updated.twilio_account_sid, updated.twilio_account_status
+            self.message_user(request, f"{clinic.name}: Twilio subaccount {sub} is {now} ({done}).")
+
     # ------------------------------------------------------------------ the clinic page
 
     def get_urls(self):
@@ -500,6 +631,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             path("<int:clinic_id>/listing-done/", view(self.listing_done_view), name="clinics_clinic_listing_done"),
             path("<int:clinic_id>/simulate-test-traffic/", view(self.simulate_view), name="clinics_clinic_simulate"),
             path("<int:clinic_id>/checklist/<str:step>/untick/", view(self.untick_view), name="clinics_clinic_untick"),
+            path("<int:clinic_id>/usage-refresh/", view(self.usage_refresh_view), name="clinics_clinic_usage_refresh"),
             *super().get_urls(),
         ]
 
@@ -561,6 +693,18 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         result = simulated_traffic.traffic_simulate(twilio_number=clinic.twilio_number)
         for step in result.steps:
             self.message_user(request, step)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+
+    def usage_refresh_view(self, request: HttpRequest, clinic_id: int) -> HttpResponse:
+        """Fetch this month's usage now (a task; with eager Celery it has run on return)."""
+        # Reading usage changes nothing at Twilio and costs nothing: "change" on the clinic.
+        clinic = self._clinic_for(request, clinic_id, "clinics.change_clinic")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if usage.clinic_usage_refresh_request(clinic_id=clinic.id):
+            self.message_user(request, f"{clinic.name}: usage refresh started; the figures show when fetched.")
+        else:
+            self.message_user(request, f"{clinic.name} has no Twilio subaccount of its own: no usage to fetch.", messages.WARNING)
         return redirect("admin:clinics_clinic_change", clinic.pk)
 
     def _tick_listing(self, request: HttpRequest, clinic: Clinic) -> None:
@@ -646,6 +790,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 ),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
+                can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

@@ -44,6 +44,14 @@ class Clinic(models.Model):
     # When the subaccount's creation was last asked of Twilio, committed before the call:
     # a retry then looks the subaccount up by friendly name before creating another.
     twilio_account_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The subaccount's Status as Twilio last answered it (active, suspended, closed), set
+    # by the Suspend / Reactivate / Close admin actions and the audit; "" = not asked yet.
+    twilio_account_status = models.CharField(max_length=16, blank=True, default="", editable=False)
+    # "Move to its own subaccount" for a clinic whose number is on the main account
+    # (telephony.provisioning "move"): requested -> transferred -> done, or failed (with the
+    # sentence in number_move_error); a retry resumes from what Twilio shows.
+    number_move_step = models.CharField(max_length=16, blank=True, default="", editable=False)
+    number_move_error = models.TextField(blank=True, default="", editable=False)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
     # What a person can act on when the last operation failed, and Twilio's code if any.
@@ -103,6 +111,11 @@ class Clinic(models.Model):
             # Sandbox Twilio only: signed test traffic through our own webhooks (clinics.admin).
             ("simulate_test_traffic", "Can simulate a test call and SMS to a clinic's number (sandbox Twilio)"),
             ("untick_checklist_step", "Can untick a clinic's onboarding checklist step"),
+            # The clinic's Twilio subaccount (telephony.provisioning "subaccount status"):
+            # suspend is reversible, close is not (Twilio releases its numbers, may delete it).
+            ("suspend_subaccount", "Can suspend or reactivate a clinic's Twilio subaccount"),
+            ("close_subaccount", "Can close a clinic's Twilio subaccount (irreversible)"),
+            ("move_to_subaccount", "Can move a clinic's number into its own Twilio subaccount"),
         ]
 
     def __str__(self) -> str:
@@ -211,6 +224,13 @@ class NumberEvent(models.Model):
         # A reserved number let go before buying it (taken by someone else, area code
         # changed): nothing failed and nothing was bought; was recorded as "Failed" before.
         RESERVATION_CANCELLED = "reservation_cancelled", "Reservation cancelled"
+        SUBACCOUNT_SUSPENDED = "subaccount_suspended", "Twilio subaccount suspended"
+        SUBACCOUNT_REACTIVATED = "subaccount_reactivated", "Twilio subaccount reactivated"
+        SUBACCOUNT_CLOSED = "subaccount_closed", "Twilio subaccount closed"
+        MOVE_REQUESTED = "move_requested", "Move to own subaccount requested"
+        MOVE_TRANSFERRED = "move_transferred", "Number transferred to own subaccount"
+        MOVED = "moved", "Number moved to own subaccount"
+        MOVE_FAILED = "move_failed", "Move to own subaccount failed"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -228,6 +248,26 @@ class NumberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.phone_number}".strip()
+
+
+class ClinicUsage(models.Model):
+    """This month's Twilio usage of a clinic's subaccount, as last fetched by a task
+    (telephony.usage) from Usage/Records/ThisMonth: the clinic page reads it and never
+    waits on Twilio. A failed fetch keeps the last figures and says why."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, primary_key=True, related_name="usage")
+    account_sid = models.CharField(max_length=34)
+    month = models.CharField(max_length=7, blank=True)  # YYYY-MM the figures are for
+    calls = models.PositiveIntegerField(default=0)
+    sms = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    currency = models.CharField(max_length=8, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.clinic_id} {self.month}: {self.calls} calls, {self.sms} SMS, {self.cost} {self.currency}"
 
 
 class Patient(models.Model):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -25,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .dates import time_zone_for_number
-from .models import STEP_REQUIRES, ChecklistItem, Clinic, NumberEvent, NumberState, OnboardingStep
+from .models import STEP_REQUIRES, ChecklistItem, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep
 from .phone import area_code_validate, phone_normalize
 from .sealed import secret_seal
 
@@ -584,9 +585,129 @@ def clinic_subaccount_save(*, clinic_id: int, account_sid: str, auth_token: str,
 def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
     """Store a new auth token for a subaccount (after a rotation); how many clinics hold it."""
     with transaction.atomic():
-        return Clinic.objects.filter(twilio_account_sid=account_sid).update(
-            twilio_account_token_sealed=secret_seal(auth_token), updated_at=timezone.now()
+        clinics = list(Clinic.objects.select_for_update().filter(twilio_account_sid=account_sid))
+        for clinic in clinics:
+            clinic.twilio_account_token_sealed = secret_seal(auth_token)
+            # A save (not a queryset update): its post_save refreshes the fallbacks' token copy.
+            clinic.save(update_fields=["twilio_account_token_sealed", "updated_at"])
+        return len(clinics)
+
+
+# --------------------------------------------------------------------------- subaccount status
+# Suspend / reactivate / close a clinic's Twilio subaccount (telephony.provisioning does
+# the Twilio call first; these record what Twilio answered, with the history event).
+
+_STATUS_EVENTS = {
+    "suspended": NumberEvent.Kind.SUBACCOUNT_SUSPENDED,
+    "active": NumberEvent.Kind.SUBACCOUNT_REACTIVATED,
+    "closed": NumberEvent.Kind.SUBACCOUNT_CLOSED,
+}
+
+
+def clinic_subaccount_status_saved(
+    *, clinic_id: int, account_sid: str, status: str, actor: User | None = None, changed: bool = True
+) -> Clinic:
+    """Record the subaccount Status Twilio answered; with `changed`, also the history event
+    (suspended / reactivated / closed). A clinic that no longer holds `account_sid` is
+    left alone (ClinicNumberError)."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.twilio_account_sid != account_sid:
+            raise ClinicNumberError(f"Clinic {clinic.id} no longer holds the Twilio subaccount {account_sid}.")
+        if clinic.twilio_account_status != status:
+            clinic.twilio_account_status = status
+            clinic.save(update_fields=["twilio_account_status", "updated_at"])
+        if changed and status in _STATUS_EVENTS:
+            _event(clinic, _STATUS_EVENTS[status], detail=account_sid, actor=actor)
+    return clinic
+
+
+# --------------------------------------------------------------------------- move to own subaccount
+# A clinic provisioned before subaccounts has its number on the main account; "Move to its
+# own subaccount" (telephony.provisioning) ensures the subaccount, transfers the number
+# and re-sets its webhooks. Each step is recorded so that a retry resumes.
+
+MOVE_REQUESTED, MOVE_TRANSFERRED, MOVE_DONE, MOVE_FAILED = "requested", "transferred", "done", "failed"
+_MOVE_EVENTS = {
+    MOVE_REQUESTED: NumberEvent.Kind.MOVE_REQUESTED,
+    MOVE_TRANSFERRED: NumberEvent.Kind.MOVE_TRANSFERRED,
+    MOVE_DONE: NumberEvent.Kind.MOVED,
+    MOVE_FAILED: NumberEvent.Kind.MOVE_FAILED,
+}
+
+
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
+    """Record that the clinic's number is to be moved into its own subaccount.
+
+    Allowed for an active number that is not yet in a subaccount of the clinic's own (or
+    whose earlier move failed or was left half done); else ClinicNumberError saying why.
+    """
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
+            raise ClinicNumberError(f"{clinic.name} has no active number to move.")
+        if clinic.number_move_step == MOVE_DONE or (clinic.twilio_account_sid and not clinic.number_move_step):
+            raise ClinicNumberError(
+                f"{clinic.name}'s number is already in its own Twilio subaccount {clinic.twilio_account_sid}."
+            )
+        clinic.number_move_step, clinic.number_move_error = MOVE_REQUESTED, ""
+        clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
+        _event(
+            clinic, NumberEvent.Kind.MOVE_REQUESTED, number=clinic.twilio_number, sid=clinic.twilio_number_sid or "", actor=actor
         )
+    return clinic
+
+
+def clinic_number_move_step(*, clinic_id: int, step: str, error: str = "", detail: str = "") -> Clinic:
+    """Record a step of the move (transferred, done, failed with `error`) and its history
+    event; a step already recorded is not recorded twice."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_move_step == step and clinic.number_move_error == error:
+            return clinic
+        clinic.number_move_step, clinic.number_move_error = step, error
+        clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
+        _event(
+            clinic,
+            _MOVE_EVENTS[step],
+            number=clinic.twilio_number,
+            sid=clinic.twilio_number_sid or "",
+            detail=error or detail,
+        )
+    return clinic
+
+
+# --------------------------------------------------------------------------- usage
+# This month's usage of a clinic's subaccount, saved by the usage task (telephony.usage).
+
+
+def clinic_usage_save(
+    *, clinic_id: int, account_sid: str, month: str, calls: int, sms: int, cost: Decimal, currency: str
+) -> ClinicUsage:
+    """Store the figures Twilio gave for the clinic's subaccount this month (clears an earlier error)."""
+    usage, _ = ClinicUsage.objects.update_or_create(
+        clinic_id=clinic_id,
+        defaults={
+            "account_sid": account_sid,
+            "month": month,
+            "calls": calls,
+            "sms": sms,
+            "cost": cost,
+            "currency": currency,
+            "fetched_at": timezone.now(),
+            "error": "",
+            "error_at": None,
+        },
+    )
+    return usage
+
+
+def clinic_usage_fail(*, clinic_id: int, account_sid: str, error: str) -> ClinicUsage:
+    """Record why the last fetch failed, keeping the last figures."""
+    usage, _ = ClinicUsage.objects.update_or_create(
+        clinic_id=clinic_id, defaults={"account_sid": account_sid, "error": error, "error_at": timezone.now()}
+    )
+    return usage
 
 
 def number_orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> None:

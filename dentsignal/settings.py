@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
     # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
     "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
+    # Likewise the fallbacks' copy of the subaccounts' sealed tokens (also after every save that sets one).
+    "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 600.0},
+    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/usage.py).
+    "refresh-clinic-usage": {"task": "telephony.tasks.refresh_all_usage", "schedule": 86400.0},
 }
 
 # ---------------------------------------------------------------------------

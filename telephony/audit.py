@@ -81,6 +81,8 @@ class AuditResult:
     error: str = ""
     # The numbers with nothing to report: held by a clinic, as Twilio and we agree.
     all_good: list[dict[str, Any]] = field(default_factory=list)
+    # How many numbers each account holds (the main account and every open subaccount).
+    numbers_per_account: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class AuditResult:
             "error": self.error or None,
             "numbers_checked": self.numbers_checked,
             "clinics_checked": self.clinics_checked,
+            "numbers_per_account": self.numbers_per_account,
             "findings": [f.as_dict() for f in self.findings],
             "all_good": self.all_good,
         }
@@ -164,7 +167,11 @@ def number_audit() -> AuditResult:
     overrides = twilio_service.list_messaging_overrides()
     if not overrides["success"]:
         return AuditResult(success=False, findings=[], error=overrides["error"])
-    clinics = list(Clinic.objects.only("id", "name", "twilio_number", "twilio_number_sid", "number_state"))
+    clinics = list(
+        Clinic.objects.only(
+            "id", "name", "twilio_number", "twilio_number_sid", "number_state", "twilio_account_sid", "twilio_account_status"
+        )
+    )
     by_id = {c.id: c for c in clinics}
     by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
     by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
@@ -197,6 +204,7 @@ def number_audit() -> AuditResult:
                     f"but Twilio says that SID is {row['phone_number']}",
                 )
             )
+        findings.extend(_wrong_account_findings(row, clinic))
         findings.extend(_webhook_findings(row, clinic))
         findings.extend(_capability_findings(row, clinic))
         override = overrides["numbers"].get(row["sid"])
@@ -219,7 +227,11 @@ def number_audit() -> AuditResult:
                     details=override,
                 )
             )
+    # A clinic whose subaccount is not active gets a subaccount finding instead (its numbers are not listed).
+    listed_accounts = {settings.TWILIO_ACCOUNT_SID, *(a["sid"] for a in listing["subaccounts"] if a["status"] == "active")}
     for clinic in clinics:
+        if (clinic.twilio_account_sid or settings.TWILIO_ACCOUNT_SID) not in listed_accounts:
+            continue
         if clinic.twilio_number_sid and clinic.twilio_number_sid not in seen_sids:
             findings.append(
                 Finding(
@@ -237,6 +249,10 @@ def number_audit() -> AuditResult:
                     clinic_name=clinic.name,
                 )
             )
+    findings.extend(_subaccount_findings(listing["subaccounts"], clinics))
+    per_account = {settings.TWILIO_ACCOUNT_SID: 0} | {a["sid"]: 0 for a in listing["subaccounts"] if a["status"] == "active"}
+    for row in listing["numbers"]:
+        per_account[row["account_sid"]] = per_account.get(row["account_sid"], 0) + 1
     flagged = {f.sid for f in findings}
     all_good = [
         {
@@ -254,7 +270,98 @@ def number_audit() -> AuditResult:
         numbers_checked=len(listing["numbers"]),
         clinics_checked=len(clinics),
         all_good=all_good,
+        numbers_per_account=per_account,
     )
+
+
+# --------------------------------------------------------------------------- accounts
+# The main account and every subaccount (issue 14): a clinic's number must live in the
+# clinic's own subaccount (or on the main account when it has none); every open subaccount
+# belongs to a clinic; a clinic's subaccount is active.
+
+
+def _wrong_account_findings(row: dict[str, Any], clinic: Clinic) -> list[Finding]:
+    expected = clinic.twilio_account_sid or settings.TWILIO_ACCOUNT_SID
+    if row["account_sid"] == expected:
+        return []
+    where = "the main account" if row["account_sid"] == settings.TWILIO_ACCOUNT_SID else f"the subaccount {row['account_sid']}"
+    should = f"its subaccount {clinic.twilio_account_sid}" if clinic.twilio_account_sid else "the main account"
+    return [
+        Finding(
+            code="wrong_account",
+            severity=ERROR,
+            message=(
+                f"{clinic.name}'s number is on {where}, not on {should}: releases, webhook fixes and reminders look for it "
+                "in the wrong account and fail."
+            ),
+            fix=(
+                "Run 'Move to its own subaccount' on the clinic to finish moving it."
+                if clinic.twilio_account_sid and row["account_sid"] == settings.TWILIO_ACCOUNT_SID
+                else "Transfer it back to the clinic's account in the Twilio Console (Phone Numbers > Transfer), "
+                "then run the audit again."
+            ),
+            phone_number=row["phone_number"],
+            sid=row["sid"],
+            clinic_id=clinic.id,
+            clinic_name=clinic.name,
+            details={"found_in": row["account_sid"], "expected_in": expected},
+        )
+    ]
+
+
+def _subaccount_findings(subaccounts: list[dict[str, Any]], clinics: list[Clinic]) -> list[Finding]:
+    """Subaccounts no clinic holds, and clinics whose subaccount is suspended, closed or gone."""
+    findings = []
+    by_sid = {a["sid"]: a for a in subaccounts}
+    held = {c.twilio_account_sid for c in clinics if c.twilio_account_sid}
+    for account in subaccounts:
+        if account["status"] == "closed" or account["sid"] in held:
+            continue
+        findings.append(
+            Finding(
+                code="subaccount_orphan",
+                severity=WARNING,
+                message=f"The Twilio subaccount {account['sid']} ({account['friendly_name']!r}, {account['status']}) "
+                "belongs to no clinic.",
+                fix="If a clinic should have it, check its name's '(clinic #id)'; if nobody uses it, release its numbers "
+                "and close it in the Twilio Console.",
+                details={"account_sid": account["sid"], "status": account["status"]},
+            )
+        )
+    for clinic in clinics:
+        if not clinic.twilio_account_sid:
+            continue
+        listed = by_sid.get(clinic.twilio_account_sid)
+        status = listed["status"] if listed else ""
+        if status == "active":
+            continue
+        holds = bool(clinic.twilio_number_sid)
+        if listed is None:
+            severity, message = ERROR, "is not listed by Twilio (closed and deleted, or another main account's?)"
+        elif status == "suspended":
+            we_did = clinic.twilio_account_status == "suspended"
+            severity = WARNING if we_did else ERROR
+            message = "is suspended" + (" (by us)" if we_did else ", not by us (Twilio suspended it, or someone in the Console)")
+        else:
+            severity, message = (ERROR if holds else WARNING), f"is {status}"
+        effect = ": calls and texts to its number do not reach us." if holds else "."
+        findings.append(
+            Finding(
+                code=f"subaccount_{status or 'missing'}",
+                severity=severity,
+                message=f"{clinic.name}'s Twilio subaccount {clinic.twilio_account_sid} {message}{effect}",
+                fix="Reactivate it (admin action 'Reactivate Twilio subaccount'; if Twilio suspended it, Twilio Support) "
+                "if the clinic is still a customer."
+                if status == "suspended"
+                else "A closed subaccount cannot be reopened: release the clinic's number record and provision a new one.",
+                phone_number=clinic.twilio_number or "",
+                sid=clinic.twilio_number_sid or "",
+                clinic_id=clinic.id,
+                clinic_name=clinic.name,
+                details={"account_sid": clinic.twilio_account_sid, "status": status or "missing"},
+            )
+        )
+    return findings
 
 
 def _orphan(row: dict[str, Any], by_id: dict[int, Clinic]) -> Finding:

@@ -44,6 +44,10 @@ OFFICE_LINES_KEY = "dentsignal:fallback:office-lines"
 SMS_SPOOL_KEY = "dentsignal:fallback:sms-spool"
 OFFICE_LINES_LOCK_KEY = "dentsignal:fallback:office-lines:lock"
 OFFICE_LINES_FILE = "office-lines.json"
+# Subaccount SID -> its auth token SEALED (clinics.sealed, FIELD_ENCRYPTION_KEY): what the
+# fallbacks check a subaccount number's signature with while the database is down.
+ACCOUNT_TOKENS_KEY = "dentsignal:fallback:account-tokens"
+ACCOUNT_TOKENS_FILE = "account-tokens.json"
 OFFICE_LINES_LOCK_FILE = ".office-lines.lock"
 # Seconds a rebuild of the office-line cache may hold its lock (Redis expires it after a
 # crash), and seconds another waits for it: a rebuild takes milliseconds, and the wait
@@ -128,22 +132,45 @@ def office_lines_replace(lines: Mapping[str, OfficeLine]) -> None:
     Raises FallbackStoreError if the store cannot be written.
     """
     encoded = {number: json.dumps(asdict(line)) for number, line in lines.items()}
+    _hash_replace(key=OFFICE_LINES_KEY, file_name=OFFICE_LINES_FILE, mapping=encoded, what="the office-line cache")
+
+
+def _hash_replace(*, key: str, file_name: str, mapping: Mapping[str, str], what: str) -> None:
+    """Replace a whole string map: one Redis hash in one MULTI/EXEC (readers see the old
+    hash or the new one, never a half-built one), or one JSON file written atomically."""
     client = _redis_client()
     if client is None:
         try:
-            _write_atomically(_spool_dir() / OFFICE_LINES_FILE, json.dumps(encoded, sort_keys=True).encode())
+            _write_atomically(_spool_dir() / file_name, json.dumps(dict(mapping), sort_keys=True).encode())
         except OSError as exc:
-            raise FallbackStoreError(f"Could not write the office-line cache: {exc}") from exc
+            raise FallbackStoreError(f"Could not write {what}: {exc}") from exc
         return
     try:
-        # One MULTI/EXEC: readers see the old hash or the new one, never a half-built one.
         with client.pipeline(transaction=True) as pipe:
-            pipe.delete(OFFICE_LINES_KEY)
-            if encoded:
-                pipe.hset(OFFICE_LINES_KEY, mapping=encoded)
+            pipe.delete(key)
+            if mapping:
+                pipe.hset(key, mapping=dict(mapping))
             pipe.execute()
     except REDIS_ERRORS as exc:
-        raise FallbackStoreError(f"Could not write the office-line cache to Redis: {exc}") from exc
+        raise FallbackStoreError(f"Could not write {what} to Redis: {exc}") from exc
+
+
+def _hash_get(*, key: str, file_name: str, field: str, what: str) -> str | None:
+    """One value of a map written by _hash_replace; None if absent or unreadable (logged)."""
+    client = _redis_client()
+    try:
+        if client is None:
+            raw = json.loads((_spool_dir() / file_name).read_bytes()).get(field)
+        else:
+            raw = client.hget(key, field)
+    except FileNotFoundError:
+        return None
+    except (*REDIS_ERRORS, ValueError) as exc:
+        logger.error("Could not read %s: %s", what, exc)
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    return raw if isinstance(raw, str) else None
 
 
 @contextmanager
@@ -204,18 +231,27 @@ def office_line_get(twilio_number: str) -> OfficeLine | None:
     or the store cannot be read (the caller then says a message instead)."""
     if not twilio_number:
         return None
-    client = _redis_client()
-    try:
-        if client is None:
-            raw = json.loads((_spool_dir() / OFFICE_LINES_FILE).read_bytes()).get(twilio_number)
-        else:
-            raw = client.hget(OFFICE_LINES_KEY, twilio_number)
-    except FileNotFoundError:
-        return None
-    except (*REDIS_ERRORS, ValueError) as exc:
-        logger.error("Could not read the office-line cache: %s", exc)
-        return None
+    raw = _hash_get(key=OFFICE_LINES_KEY, file_name=OFFICE_LINES_FILE, field=twilio_number, what="the office-line cache")
     return None if raw is None else OfficeLine(**json.loads(raw))
+
+
+# ----------------------------------------------------------------- subaccount tokens
+# A copy of each clinic subaccount's auth token, still sealed with FIELD_ENCRYPTION_KEY
+# (never plain here), so that the fallback webhooks can check a subaccount number's
+# signature without the database. Rebuilt whole, like the office lines.
+
+
+def account_tokens_replace(tokens: Mapping[str, str]) -> None:
+    """Replace the whole copy (subaccount SID -> sealed token) at once; FallbackStoreError if it cannot be written."""
+    _hash_replace(key=ACCOUNT_TOKENS_KEY, file_name=ACCOUNT_TOKENS_FILE, mapping=tokens, what="the subaccount tokens' copy")
+
+
+def account_token_sealed_get(account_sid: str) -> str:
+    """The sealed auth token kept for `account_sid`, or "" if unknown or unreadable."""
+    return (
+        _hash_get(key=ACCOUNT_TOKENS_KEY, file_name=ACCOUNT_TOKENS_FILE, field=account_sid, what="the subaccount tokens' copy")
+        or ""
+    )
 
 
 # ----------------------------------------------------------------- SMS spool

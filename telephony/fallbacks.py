@@ -43,6 +43,8 @@ UNKNOWN_LINE_MESSAGE = (
 SMS_ACKNOWLEDGEMENT = "Thanks, {name} got your message and will get back to you."
 # A clinic save that changes one of these changes what the voice fallback dials.
 OFFICE_LINE_FIELDS = frozenset({"twilio_number", "office_phone", "name"})
+# A clinic save that changes one of these changes the fallbacks' copy of the subaccount tokens.
+ACCOUNT_TOKEN_FIELDS = frozenset({"twilio_account_sid", "twilio_account_token_sealed"})
 
 
 def _param(request: HttpRequest, name: str) -> str:
@@ -159,6 +161,45 @@ def office_lines_refresh() -> int:
         }
         fallback_store.office_lines_replace(lines)
     return len(lines)
+
+
+def account_tokens_refresh() -> int:
+    """Rebuild the fallback store's copy of the subaccounts' sealed auth tokens from the
+    clinics table; how many are kept. Raises DatabaseError or FallbackStoreError."""
+    with fallback_store.office_lines_lock():  # one rebuild of the fallback caches at a time
+        rows = Clinic.objects.exclude(twilio_account_sid="").exclude(twilio_account_token_sealed="")
+        tokens = dict(rows.values_list("twilio_account_sid", "twilio_account_token_sealed"))
+        fallback_store.account_tokens_replace(tokens)
+    return len(tokens)
+
+
+def _account_tokens_refresh_quietly() -> None:
+    try:
+        account_tokens_refresh()
+    except (DatabaseError, FallbackStoreError):
+        logger.exception("Could not refresh the fallbacks' copy of the subaccount tokens")
+
+
+def _clinic_token_saved(
+    sender: type[Clinic], instance: Clinic, update_fields: frozenset[str] | None = None, **kwargs: object
+) -> None:
+    if update_fields is not None and not (ACCOUNT_TOKEN_FIELDS & set(update_fields)):
+        return
+    transaction.on_commit(_account_tokens_refresh_quietly)
+
+
+def account_tokens_follow_clinics() -> None:
+    """Refresh the fallbacks' copy of the subaccount tokens after every committed clinic
+    save that sets a subaccount or its token (a rotation too: clinic_subaccount_token_update
+    saves), and after a clinic is deleted (apps.ready); beat rebuilds it every ten minutes
+    for changes that send no signal."""
+    post_save.connect(_clinic_token_saved, sender=Clinic, dispatch_uid="telephony.fallbacks.account_tokens")
+    post_delete.connect(_clinic_token_deleted, sender=Clinic, dispatch_uid="telephony.fallbacks.account_tokens_delete")
+
+
+def _clinic_token_deleted(sender: type[Clinic], instance: Clinic, **kwargs: object) -> None:
+    if instance.twilio_account_sid:
+        transaction.on_commit(_account_tokens_refresh_quietly)
 
 
 def _office_lines_refresh_quietly() -> None:

@@ -468,3 +468,136 @@ def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | N
         clinic_services.number_orphan_release_request(phone_sid=sid, phone_number=phone_number, actor=actor)
         task_send_on_commit(TASK_RELEASE_BY_SID, sid)
     return sid
+
+
+# --------------------------------------------------------------------------- subaccount status
+# Suspend (reversible), reactivate, close (irreversible) a clinic's own subaccount:
+# POST /2010-04-01/Accounts/{sub}.json Status=suspended|active|closed with the main
+# credentials (https://www.twilio.com/docs/iam/api/subaccounts, "Subaccount status").
+# Closing releases every number in it at Twilio and, with automatic deletion of closed
+# subaccounts on (the default since July 5, 2018), "we will delete all subaccount data
+# 30 days after closure" (https://support.twilio.com/hc/en-us/articles/223135987).
+
+SUBACCOUNT_STATUSES = ("active", "suspended", "closed")
+
+
+class SubaccountRefused(Exception):
+    """The subaccount change is not allowed now; the message says why and what to do.
+    Nothing was asked of Twilio."""
+
+
+def clinic_subaccount_close_blocker(*, clinic: Clinic) -> str:
+    """Why the clinic's subaccount may not be closed now ("" when it may): the clinic holds
+    (or is getting, or giving back) a number, or the subaccount still holds numbers at
+    Twilio, which closing would release unseen. Asks Twilio (one list, all pages)."""
+    if not clinic.twilio_account_sid:
+        return f"{clinic.name} has no Twilio subaccount of its own (its numbers are on the main account)."
+    reason = clinic.number_hold_reason()
+    if reason:
+        return f"Not closed: {reason}"
+    held = twilio.incoming_numbers_list(account_sid=clinic.twilio_account_sid)
+    if held:
+        numbers = ", ".join(f"{n.phone_number} ({n.sid})" for n in held[:5])
+        more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+        return (
+            f"Not closed: {clinic.name}'s subaccount {clinic.twilio_account_sid} still holds {numbers}{more} at Twilio, "
+            "which closing would release. Release or move them first (Number audit)."
+        )
+    return ""
+
+
+def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User | None = None) -> Clinic:
+    """Set the clinic's subaccount to `status` ("suspended", "active" or "closed") at Twilio,
+    then record it on the clinic with its history event.
+
+    Raises SubaccountRefused (no subaccount; closing while numbers remain), TwilioError
+    (21476 main account suspended, 21478 suspended by Twilio, 21479 already closed, 20404
+    gone: sentences staff can act on), ClinicNotFound. Asking for the status the
+    subaccount already has changes nothing and records no event.
+    """
+    if status not in SUBACCOUNT_STATUSES:
+        raise InvalidInput(f"Subaccount status must be one of {', '.join(SUBACCOUNT_STATUSES)}, not {status!r}.")
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is None:
+        raise clinic_services.ClinicNotFound(f"No clinic with id {clinic_id}.")
+    if not clinic.twilio_account_sid:
+        raise SubaccountRefused(f"{clinic.name} has no Twilio subaccount of its own (its numbers are on the main account).")
+    if status == "closed":
+        reason = clinic_subaccount_close_blocker(clinic=clinic)
+        if reason:
+            raise SubaccountRefused(reason)
+    current = twilio.subaccount_fetch(clinic.twilio_account_sid)
+    if current.status == status:
+        return clinic_services.clinic_subaccount_status_saved(
+            clinic_id=clinic.id, account_sid=current.sid, status=status, changed=False
+        )
+    account = twilio.subaccount_status_set(clinic.twilio_account_sid, status=status)
+    return clinic_services.clinic_subaccount_status_saved(
+        clinic_id=clinic.id, account_sid=account.sid, status=account.status, actor=actor
+    )
+
+
+# --------------------------------------------------------------------------- move to own subaccount
+# For clinics provisioned before subaccounts (number on the main account): ensure the
+# clinic's subaccount (the idempotent step above), transfer the number with the main
+# credentials (POST /Accounts/{main}/IncomingPhoneNumbers/{PN}.json AccountSid={sub};
+# the v2010 spec allows AccountSid on this update, https://www.twilio.com/docs/iam/api/subaccounts
+# "Exchanging numbers"), then re-set its webhooks under the subaccount. Each step is
+# recorded on the clinic; a retry resumes from what Twilio shows (the number already in
+# the subaccount: no second transfer).
+
+TASK_MOVE = "telephony.tasks.move_number_to_subaccount"
+
+
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
+    """Ask for the clinic's number to be moved into its own subaccount (task on commit).
+    ClinicNumberError says why not (no active number, already moved); InvalidInput when
+    TWILIO_SUBACCOUNT_PER_CLINIC is off."""
+    if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
+        raise InvalidInput(
+            "Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): numbers stay on the main account, nothing was moved."
+        )
+    with transaction.atomic():
+        clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
+        task_send_on_commit(TASK_MOVE, clinic.id, clinic_id=clinic.id)
+    return clinic
+
+
+def clinic_number_move_run(*, clinic_id: int) -> Clinic:
+    """Do (or resume) the move: subaccount, transfer, webhooks; the clinic as it ends.
+
+    A retryable TwilioError / RetryLater is raised for the task to retry (the steps done
+    stay recorded); a final one is recorded as the move's failure with Twilio's sentence
+    (e.g. 21474: the credentials are not the parent account's) and raised.
+    """
+    clinic = Clinic.objects.get(pk=clinic_id)
+    if clinic.number_move_step in ("", clinic_services.MOVE_DONE) or not clinic.twilio_number_sid:
+        return clinic  # nothing asked, or already done (a repeated task)
+    phone_sid, phone_number = clinic.twilio_number_sid, clinic.twilio_number or ""
+    try:
+        sub = clinic_subaccount_ensure(clinic=clinic)
+        if not sub:
+            raise InvalidInput("Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): the number stays on the main account.")
+        if twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
+            detail = f"{phone_number} already in {sub}"
+        else:
+            twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
+            detail = f"{phone_number} transferred from the main account to {sub}"
+        clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_TRANSFERRED, detail=detail)
+        number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=sub)
+        clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
+    except twilio.TwilioError as exc:
+        if not exc.retryable:
+            clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
+        raise
+    except InvalidInput as exc:
+        clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
+        raise
+    return clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_DONE, detail=sub)
+
+
+def clinic_number_move_give_up(*, clinic_id: int, error: str) -> None:
+    """Record the move as failed with `error` (what staff can act on); a retry resumes it."""
+    clinic_services.clinic_number_move_step(
+        clinic_id=clinic_id, step=clinic_services.MOVE_FAILED, error=f'{error} Retry with "Move to its own subaccount".'
+    )

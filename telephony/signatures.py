@@ -20,19 +20,23 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 from twilio.request_validator import RequestValidator
 
 from clinics.sealed import SealError, secret_open
 
-from . import hot_path
+from . import fallback_store, hot_path
 from .sids import sid_is_valid
-from .webhook_urls import public_base_url_for
+from .webhook_urls import SMS_FALLBACK_PATH, VOICE_FALLBACK_PATH, public_base_url_for
 
 logger = logging.getLogger(__name__)
 
 # Subaccount SID -> its auth token (plain), for this process. Bounded: one per clinic.
+# The fallback webhooks read an unknown subaccount's token from the fallback store, never
+# needing the database.
+FALLBACK_PATHS = frozenset({VOICE_FALLBACK_PATH, SMS_FALLBACK_PATH})
 _subaccount_tokens: dict[str, str] = {}
 
 
@@ -50,9 +54,22 @@ def signing_tokens_forget(account_sid: str | None = None) -> None:
         _subaccount_tokens.pop(account_sid, None)
 
 
-def _subaccount_token_load(account_sid: str) -> str:
-    """A clinic subaccount's auth token from the database ("" if no clinic has it), cached."""
-    sealed = hot_path.account_token_sealed_get(account_sid=account_sid)
+def _subaccount_token_load(account_sid: str, *, fallback: bool = False) -> str:
+    """A clinic subaccount's auth token from the database ("" if no clinic has it), cached.
+
+    For a fallback webhook (`fallback`), which must answer while the database is down,
+    from the fallback store's sealed copy first (telephony.fallbacks.account_tokens_refresh),
+    and from the database only if the copy does not know it and the database answers.
+    """
+    sealed = fallback_store.account_token_sealed_get(account_sid) if fallback else ""
+    if not sealed:
+        try:
+            sealed = hot_path.account_token_sealed_get(account_sid=account_sid) or ""
+        except DatabaseError:
+            if not fallback:
+                raise
+            logger.error("Subaccount %s is not in the fallbacks' token copy and the database is unreachable", account_sid)
+            return ""
     if not sealed:
         _subaccount_tokens.pop(account_sid, None)
         return ""
@@ -94,7 +111,7 @@ def twilio_signature_valid(request: HttpRequest) -> bool:
     if cached and _signature_matches(cached, url, request, signature):
         return True
     # Not cached, or cached but no longer matching (the token was rotated): read it again.
-    token = _subaccount_token_load(account_sid)
+    token = _subaccount_token_load(account_sid, fallback=request.path in FALLBACK_PATHS)
     return bool(token) and token != cached and _signature_matches(token, url, request, signature)
 
 

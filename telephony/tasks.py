@@ -20,7 +20,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
-from . import audit, fallbacks, messaging, provisioning, twilio_service
+from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
 from . import registration as registration_workflows
 from .twilio_client import TwilioError
 
@@ -115,6 +115,33 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
 
 
 @shared_task(**RETRY_POLICY)
+def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Move a clinic's number from the main account into its own subaccount (resumable)."""
+    return _outcome(
+        self,
+        lambda: {"success": True, "step": provisioning.clinic_number_move_run(clinic_id=clinic_id).number_move_step},
+        lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error),
+    )
+
+
+@shared_task(**RETRY_POLICY)
+def refresh_clinic_usage(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Fetch and store this month's usage of the clinic's subaccount (telephony.usage)."""
+
+    def work() -> dict[str, Any]:
+        saved = usage.clinic_usage_refresh(clinic_id=clinic_id)
+        return {"success": True, "fetched": saved is not None}
+
+    return _outcome(self, work, _no_give_up)
+
+
+@shared_task
+def refresh_all_usage() -> int:
+    """Beat, daily: one usage task per clinic with a subaccount."""
+    return usage.usage_refresh_all()
+
+
+@shared_task(**RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
     return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)
@@ -143,6 +170,12 @@ def replay_fallback_sms() -> int:
     """Periodic (Celery beat, every minute): process the texts the SMS fallback spooled
     while the database was down (each once; see fallbacks.fallback_sms_replay)."""
     return fallbacks.fallback_sms_replay()
+
+
+@shared_task
+def refresh_account_tokens() -> int:
+    """Periodic (Celery beat, every 10 minutes): rebuild the fallbacks' copy of the subaccount tokens."""
+    return fallbacks.account_tokens_refresh()
 
 
 @shared_task

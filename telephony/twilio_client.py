@@ -34,6 +34,11 @@ ERR_NO_NUMBERS_IN_AREA_CODE = 21452
 ERR_UNSUBSCRIBED_RECIPIENT = 21610
 # The sentences staff read for each code (subaccount troubles 21476/21478/21649 too)
 # live in telephony/twilio_errors.py.
+# Codes the subaccount workflows act on (telephony.provisioning).
+ERR_ACCOUNT_NOT_ACTIVE = 20005
+ERR_TRANSFER_TARGET_NOT_ACTIVE = 21472
+ERR_TRANSFER_NOT_RELATED = 21473
+ERR_TRANSFER_NOT_PARENT = 21474
 
 LIST_PAGE_SIZE = 1000
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
@@ -295,6 +300,18 @@ def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str],
         _calling(
             f"updating the webhooks of {phone_sid}{_in(account_sid)}",
             lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).update(**webhook_fields),
+        )
+    )
+
+
+def incoming_number_transfer(phone_sid: str, *, to_account_sid: str, account_sid: str = "") -> IncomingNumber:
+    """Move a number of `account_sid` ("" = main) into `to_account_sid` (POST
+    .../IncomingPhoneNumbers/{Sid}.json AccountSid=..., main credentials; 21472/21473/21474
+    say why not); the number as Twilio now has it, under its new account."""
+    return _incoming(
+        _calling(
+            f"transferring {phone_sid} to the subaccount {to_account_sid}",
+            lambda: _account_api(account_sid).incoming_phone_numbers(phone_sid).update(account_sid=to_account_sid),
         )
     )
 
@@ -960,3 +977,37 @@ def message_send_via_service(*, account_sid: str, service_sid: str, to_number: s
         ),
     )
     return Message(sid=message.sid, status=message.status)
+
+
+# --------------------------------------------------------------------------- usage
+# https://www.twilio.com/docs/usage/api/usage-record: GET /Accounts/{sid}/Usage/Records/ThisMonth.json,
+# one record per usage category (e.g. "calls", "sms", "totalprice") for the calendar month.
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One usage category of an account this month."""
+
+    category: str
+    count: str
+    usage: str
+    price: float | None
+    price_unit: str
+
+
+def usage_this_month(*, account_sid: str = "") -> list[UsageRecord]:
+    """Every usage category of `account_sid` ("" = main) this month (all pages of 1000)."""
+    found = _calling(
+        f"reading this month's usage{_in(account_sid)}",
+        lambda: _account_api(account_sid).usage.records.this_month.list(page_size=LIST_PAGE_SIZE),
+    )
+    return [
+        UsageRecord(
+            category=r.category or "",
+            count=r.count or "",
+            usage=r.usage or "",
+            price=float(r.price) if r.price is not None else None,
+            price_unit=r.price_unit or "",
+        )
+        for r in found
+    ]

@@ -38,6 +38,15 @@ STAFF_SENTENCES: dict[int, str] = {
     "Tell the DentSignal operator: the main account must be brought back in good standing in the Twilio Console.",
     21478: "Twilio refused {doing}: Twilio itself suspended this clinic's subaccount. "
     "Only Twilio Support can reactivate it (https://www.twilio.com/help); tell the DentSignal operator.",
+    20005: "Twilio refused {doing}: the account is not active. If this clinic's subaccount was suspended here, "
+    'reactivate it first (admin action "Reactivate Twilio subaccount"); a closed one cannot be used again.',
+    21472: "Twilio refused {doing}: the subaccount the number would go to is not active. "
+    "Reactivate the clinic's subaccount, then retry the move.",
+    21473: "Twilio refused {doing}: the number and the subaccount do not belong to the same parent account. "
+    "Tell the DentSignal operator.",
+    21474: "Twilio refused {doing}: only the main (parent) account may transfer numbers. "
+    "Tell the DentSignal operator: the app must run with the main account's credentials.",
+    21479: "Twilio refused {doing}: a closed subaccount cannot be changed any more. Nothing was changed.",
     21649: "Twilio refused {doing}: this number type needs a regulatory bundle, which a clinic's subaccount cannot use. "
     "Tell the DentSignal operator: such numbers must stay on the main account.",
 }

@@ -107,12 +107,16 @@ def webhooks_updated_dict(number: twilio.IncomingNumber) -> dict[str, Any]:
 
 
 def list_clinic_numbers() -> dict[str, Any]:
-    """Every number on the main account and its open subaccounts (all pages of 1000 each)
-    with its clinic and webhook health; `account_sid` says where each lives."""
+    """Every number on the main account and its active subaccounts (all pages of 1000 each)
+    with its clinic and webhook health; `account_sid` says where each lives. "subaccounts"
+    lists the main account's subaccounts (sid, status, friendly_name)."""
     try:
         numbers = [(n, "") for n in twilio.incoming_numbers_list()]
-        for sub in twilio.subaccounts_list():
-            if sub.status != "closed":
+        subaccounts = twilio.subaccounts_list()
+        for sub in subaccounts:
+            # Twilio refuses a suspended subaccount's resources (20005) and has released a
+            # closed one's numbers: only active subaccounts are listed.
+            if sub.status == "active":
                 numbers += [(n, sub.sid) for n in twilio.incoming_numbers_list(account_sid=sub.sid)]
     except twilio.TwilioError as exc:
         return failure_from(exc)
@@ -137,7 +141,13 @@ def list_clinic_numbers() -> dict[str, Any]:
                 "capabilities": n.capabilities.as_dict(),
             }
         )
-    return {"success": True, "expected_webhooks": webhook_urls(), "numbers": rows}
+    return {
+        "success": True,
+        "expected_webhooks": webhook_urls(),
+        "numbers": rows,
+        # Every subaccount (closed ones too) for the audit's account findings; never its token.
+        "subaccounts": [{"sid": a.sid, "status": a.status, "friendly_name": a.friendly_name} for a in subaccounts],
+    }
 
 
 def list_messaging_overrides() -> dict[str, Any]:

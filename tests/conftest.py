@@ -116,8 +116,8 @@ def expected_webhooks() -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _empty_fallback_store() -> Iterator[None]:
-    """Each test starts with no spooled texts and no office-line cache, in whichever store is configured
-    (the office-line cache outlives a test's rolled-back clinics otherwise)."""
+    """Each test starts with no spooled texts, no office-line cache and no subaccount tokens'
+    copy, in whichever store is configured (they outlive a test's rolled-back clinics otherwise)."""
 
     from django.conf import settings
 
@@ -127,7 +127,9 @@ def _empty_fallback_store() -> Iterator[None]:
 
     def clear():
         if redis_url:
-            fallback_store._redis(redis_url).delete(fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY)
+            fallback_store._redis(redis_url).delete(
+                fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY, fallback_store.ACCOUNT_TOKENS_KEY
+            )
         shutil.rmtree(spool_dir, ignore_errors=True)
 
     clear()

@@ -13,6 +13,7 @@ GRANTS = [
     (("telephony", "0008_onboarding_staff_simulate_test_traffic"), "permission_add"),
     (("clinics", "0010_onboarding_staff_untick"), "permission_grant"),
     (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
+    (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
 ]
 
 

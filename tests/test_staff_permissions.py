@@ -31,6 +31,9 @@ ONBOARDING_STAFF = {
     "clinics.update_number_webhooks",
     "clinics.simulate_test_traffic",
     "clinics.untick_checklist_step",  # issue 16: untick with a reason (clinics 0008)
+    "clinics.suspend_subaccount",
+    "clinics.close_subaccount",
+    "clinics.move_to_subaccount",
     "clinics.add_patient",
     "clinics.change_patient",
     "clinics.view_patient",

@@ -4,14 +4,18 @@ REST API (HTTP Basic auth with the sandbox account, or a subaccount's own SID an
 for its own resources; Twilio's JSON shapes and errors):
   GET/POST /2010-04-01/Accounts.json                                      (subaccounts: list by FriendlyName/Status, create)
   GET/POST /2010-04-01/Accounts/{AccountSid}.json                         (fetch; update FriendlyName/Status: 21477, 21479)
+  Under a suspended subaccount every other resource is 20005 (Account not active), under a
+  closed one 20404; closing a subaccount releases its numbers.
   GET    /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/US/Local.json
   Numbers and messages belong to the account in the path: the main account, or one of
   its subaccounts (an unknown or other account's SID is 20404).
   GET    /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (paged, PageSize <= 1000)
   POST   /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json       (buy: 21422, 21452)
-  GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404)
+  GET/POST/DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json (20404;
+                 POST AccountSid=... transfers it between parent and subaccount: 21472, 21473, 21474)
   POST   /2010-04-01/Accounts/{AccountSid}/Messages.json                   (21610, 21211, 21606)
   GET    /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+  GET    /2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json    (calls, sms, totalprice from its own counts)
   GET    /v1/Services, /v1/Services/{Sid}/PhoneNumbers                    (Messaging API v1)
   GET    /v1/PhoneNumbers/Countries/{IsoCountry}                           (Pricing API v1; US only)
 Number search filters: AreaCode, InLocality, InRegion, InPostalCode, Contains, NearNumber,
@@ -25,6 +29,7 @@ requests from a loopback address (403 otherwise), whatever interface the server 
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
+  POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
   GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one).
 """
 
@@ -63,6 +68,9 @@ STATUS_TEXT = {
 }
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
+
+# The sandbox's own prices (USD) for its usage records: one minute per call, one segment per SMS.
+USAGE_PRICE = {"calls": 0.0085, "sms": 0.0079}
 
 # Where the NANP exchange "555" lines 0100-0199 are fictional; the sandbox sells lines in
 # exchanges that libphonenumber accepts as valid (e.g. +1 512 555 01xx).
@@ -202,8 +210,12 @@ class SandboxApp:
         if not match:
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
         account = match["account"]
-        self._authenticate(environ, account)
+        caller = self._authenticate(environ, account)
         rest = match["rest"] or ""
+        if rest:
+            self._require_active(account, path)
+        if method == "POST" and "AccountSid" in form and rest.startswith("/IncomingPhoneNumbers/") and caller != self.account_sid:
+            raise ApiError(400, 21474, "API User must be the parent account to transfer phone numbers.")
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"", lambda query, form, account: (200, self._account(account))),
             ("POST", r"", self._update_account),
@@ -215,6 +227,7 @@ class SandboxApp:
             ("DELETE", r"/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})", self._delete_number),
             ("POST", r"/Messages", self._send_message),
             ("GET", r"/Messages/(?P<sid>(SM|MM)[0-9a-fA-F]{32})", self._fetch_message),
+            ("GET", r"/Usage/Records/ThisMonth", self._usage_this_month),
         ]
         path_matched = False
         for route_method, pattern, handler in routes:
@@ -228,7 +241,7 @@ class SandboxApp:
             raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
         raise ApiError(404, 20404, f"The requested resource {path} was not found")
 
-    def _authenticate(self, environ: dict, account: str) -> None:
+    def _authenticate(self, environ: dict, account: str) -> str:
         """The main account may act on itself and its subaccounts; a subaccount (with its
         own token) on itself only; any other account in the path is 20003."""
         header = environ.get("HTTP_AUTHORIZATION", "")
@@ -241,10 +254,11 @@ class SandboxApp:
             if account != self.account_sid and self.store.get_account(account) is None:
                 # Not ours (nor one of our subaccounts): Twilio does not say whether it exists.
                 raise ApiError(401, 20003, "Authenticate")
-            return
+            return user
         sub = self.store.get_account(user) if user.startswith("AC") else None
         if sub is None or not hmac.compare_digest(password, sub["auth_token"]) or account != user:
             raise ApiError(401, 20003, "Authenticate")
+        return user
 
     def _base(self, account: str | None = None) -> str:
         return f"{API}/Accounts/{account or self.account_sid}"
@@ -288,20 +302,8 @@ class SandboxApp:
             accounts = [a for a in accounts if a["friendly_name"] == query["FriendlyName"]]
         if "Status" in query:
             accounts = [a for a in accounts if a["status"] == query["Status"]]
-        page_size = _page_size(query, default=50)
-        uri = f"{API}/Accounts.json"
         filters = {k: query[k] for k in ("FriendlyName", "Status") if k in query}
-        return 200, {
-            "accounts": accounts[:page_size],
-            "end": max(min(len(accounts), page_size) - 1, 0),
-            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-        }
+        return 200, _v2010_page("accounts", f"{API}/Accounts.json", _page_size(query, default=50), accounts, filters)
 
     def _create_account(self, form: dict) -> dict[str, Any]:
         sid, now = new_sid("AC"), now_rfc2822()
@@ -338,9 +340,29 @@ class SandboxApp:
             if current["status"] == "closed" and form["Status"] != "closed":
                 raise ApiError(400, 21479, "Unable to update Status for subaccount, subaccount has been closed.")
             changes["status"] = form["Status"]
+            if form["Status"] == "closed":
+                self._release_all(account)
         if "FriendlyName" in form:
             changes["friendly_name"] = form["FriendlyName"]
         return 200, self.store.update_account(account, changes)
+
+    def _require_active(self, account: str, path: str) -> None:
+        """Resources under a subaccount that is not active are refused, as at Twilio: a
+        suspended one with 20005 "Account not active" (https://www.twilio.com/docs/api/errors/20005;
+        the HTTP status is the sandbox's choice, 403), a closed one as gone (20404)."""
+        sub = self.store.get_account(account) if account != self.account_sid else None
+        if sub is None or sub["status"] == "active":
+            return
+        if sub["status"] == "closed":
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        raise ApiError(403, 20005, "Account not active")
+
+    def _release_all(self, account: str) -> None:
+        """Closing a subaccount releases every number in it (Twilio: "Twilio will release all
+        phone numbers assigned to it", https://www.twilio.com/docs/iam/api/subaccounts)."""
+        for number in self.store.owned():
+            if number["account_sid"] == account:
+                self.store.delete_number(number["sid"])
 
     # numbers for sale --------------------------------------------------------
 
@@ -543,12 +565,37 @@ class SandboxApp:
 
     def _update_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
+        if "AccountSid" in form and form["AccountSid"] != account:
+            return 200, _public(self._transfer(sid, owner=account, to_account=form["AccountSid"]))
         number = self.store.update_number(sid, _number_changes(form))
         if number is None:
             raise ApiError(
                 404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
             )
         return 200, _public(number)
+
+    def _transfer(self, sid: str, *, owner: str, to_account: str) -> dict[str, Any]:
+        """Exchange a number between the parent and one of its subaccounts (Twilio:
+        https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers): only the parent's
+        credentials may (21474, checked in _api), only between the parent and one of its subaccounts (21473), only to an
+        active account (21472). The number keeps its SID; its URI names the new account."""
+        # Between the parent and a subaccount only (never subaccount to subaccount).
+        related = self.account_sid in (owner, to_account) and (
+            to_account == self.account_sid or self.store.get_account(to_account)
+        )
+        target = self._account(to_account) if related and owner != to_account else None
+        if target is None:
+            raise ApiError(
+                400, 21473, "AccountSid you are transferring to is not related to the originating owner of the phone number"
+            )
+        if target["status"] != "active":
+            raise ApiError(400, 21472, "Account is not active")
+        number = self.store.update_number(
+            sid, {"account_sid": to_account, "uri": f"{self._base(to_account)}/IncomingPhoneNumbers/{sid}.json"}
+        )
+        if number is None:
+            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+        return number
 
     def _delete_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
@@ -557,6 +604,60 @@ class SandboxApp:
                 404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
             )
         return 204, None
+
+    # usage -----------------------------------------------------------------------
+    # GET /Accounts/{sid}/Usage/Records/ThisMonth.json (https://www.twilio.com/docs/usage/api/usage-record):
+    # the sandbox's own counts this month, at its own fixed prices: `calls` (recorded by the
+    # control API's POST calls), `sms` (messages sent from the account), `totalprice`.
+
+    def _usage_this_month(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
+        month = time.strftime("%Y-%m", time.gmtime())
+        calls = self.store.calls_count(account)
+        sms = sum(1 for m in self.store.messages() if m["account_sid"] == account and _rfc2822_month(m["date_created"]) == month)
+        prices = {"calls": round(calls * USAGE_PRICE["calls"], 4), "sms": round(sms * USAGE_PRICE["sms"], 4)}
+        records = [
+            self._usage_record(account, "calls", "Voice Minutes", str(calls), "calls", str(calls), "minutes", prices["calls"]),
+            self._usage_record(account, "sms", "SMS Messages", str(sms), "messages", str(sms), "messages", prices["sms"]),
+            self._usage_record(
+                account, "totalprice", "Total Price", "", "", str(sum(prices.values())), "usd", sum(prices.values())
+            ),
+        ]
+        if "Category" in query:
+            records = [r for r in records if r["category"] == query["Category"]]
+        uri = f"{self._base(account)}/Usage/Records/ThisMonth.json"
+        filters = {k: query[k] for k in ("Category",) if k in query}
+        return 200, _v2010_page("usage_records", uri, _page_size(query, default=50), records, filters)
+
+    def _usage_record(
+        self,
+        account: str,
+        category: str,
+        description: str,
+        count: str,
+        count_unit: str,
+        usage: str,
+        usage_unit: str,
+        price: float,
+    ) -> dict[str, Any]:
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        base = f"{self._base(account)}/Usage/Records"
+        return {
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "as_of": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "category": category,
+            "count": count,
+            "count_unit": count_unit,
+            "description": description,
+            "end_date": today,
+            "price": round(price, 4),
+            "price_unit": "usd",
+            "start_date": today[:8] + "01",
+            "subresource_uris": {"this_month": f"{base}/ThisMonth.json?Category={category}"},
+            "uri": f"{base}/ThisMonth.json?Category={category}",
+            "usage": usage,
+            "usage_unit": usage_unit,
+        }
 
     # messages -------------------------------------------------------------------
 
@@ -729,6 +830,9 @@ class SandboxApp:
             return 200, {"sid": decided["sid"]}
         if (method, path) == ("GET", "a2p-state"):
             return 200, {"objects": store.a2p_all(), "services": store.services()}
+        if (method, path) == ("POST", "calls"):
+            store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
+            return 200, {"ok": True}
         if (method, path) == ("GET", "state"):
             return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
         return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
@@ -790,9 +894,33 @@ def _number_changes(form: dict[str, str]) -> dict[str, Any]:
     return changes
 
 
+def _rfc2822_month(date: str) -> str:
+    """'YYYY-MM' of an RFC 2822 date as the sandbox writes them ('' if unreadable)."""
+    try:
+        return time.strftime("%Y-%m", time.strptime(date, "%a, %d %b %Y %H:%M:%S +0000"))
+    except ValueError:
+        return ""
+
+
 def _public(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource as Twilio returns it (without the sandbox's own bookkeeping)."""
     return {k: v for k, v in resource.items() if k != "_sandbox"}
+
+
+def _v2010_page(key: str, uri: str, page_size: int, items: list[dict[str, Any]], filters: dict[str, str]) -> dict[str, Any]:
+    """A Twilio v2010 list page holding all of `items` that fit (short lists: no next page)."""
+    first = f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}"
+    return {
+        key: items[:page_size],
+        "end": max(min(len(items), page_size) - 1, 0),
+        "first_page_uri": first,
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": page_size,
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": first,
+    }
 
 
 def _v1_page(key: str, path: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS messaging_services (sid TEXT PRIMARY KEY, data TEXT N
 CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS a2p_objects (sid TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS a2p_review (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (sid TEXT PRIMARY KEY, account_sid TEXT NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -112,6 +113,7 @@ class Store:
                 "accounts",
                 "a2p_objects",
                 "a2p_review",
+                "calls",
                 "faults",
                 "requests",
             ):
@@ -273,6 +275,18 @@ class Store:
         return account
 
     # ---------------------------------------------------------------- messaging services
+
+    def insert_calls(self, account_sid: str, count: int) -> None:
+        """Record `count` calls in `account_sid` this month (the usage records count them)."""
+        with self.tx() as db:
+            db.executemany(
+                "INSERT INTO calls (sid, account_sid, created) VALUES (?, ?, ?)",
+                [(new_sid("CA"), account_sid, now_rfc2822()) for _ in range(count)],
+            )
+
+    def calls_count(self, account_sid: str) -> int:
+        with self.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM calls WHERE account_sid = ?", (account_sid,)).fetchone()[0])
 
     def insert_service(self, service: dict[str, Any]) -> None:
         with self.tx() as db:

@@ -262,3 +262,19 @@ def test_prism_pricing_rejects_an_unknown_path(prism_pricing):
     """The suite can fail: Prism answers 404 for a Pricing path the spec does not have."""
     response = requests.get(f"{prism_pricing}/v1/PhoneNumbers/Nowhere/US", auth=(ACCOUNT, "x"), timeout=10)
     assert response.status_code == 404
+
+
+# ------------------------------------------------------------------ subaccount operations (issue 14)
+
+
+def test_number_transfer_into_a_subaccount():
+    """POST /Accounts/{main}/IncomingPhoneNumbers/{PN}.json with AccountSid: the spec allows it."""
+    moved = twilio_client.incoming_number_transfer(PHONE_SID, to_account_sid=SUBACCOUNT)
+    twilio_client.subaccount_status_set(SUBACCOUNT, status="active")
+    twilio_client.subaccount_status_set(SUBACCOUNT, status="closed")
+
+    assert moved.sid.startswith("PN")
+
+
+def test_usage_records_this_month_under_a_subaccount():
+    twilio_client.usage_this_month(account_sid=SUBACCOUNT)

@@ -107,3 +107,95 @@ def test_messages_are_sent_from_a_number_of_the_account_in_the_path(call):
     refused = call("POST", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Messages.json", data=message, expect=400)
 
     assert sent["account_sid"] == sub and refused["code"] == 21606
+
+
+def test_a_suspended_subaccount_refuses_its_resources_and_closing_releases_its_numbers(call, control):
+    sid = call("POST", "/Accounts.json", data={"FriendlyName": "Paused Dental (clinic #9)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{sid}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    call("POST", f"/Accounts/{sid}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)
+
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "suspended"}, expect=200)["status"] == "suspended"
+    refused = call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=403)
+    assert refused["code"] == 20005 and refused["message"] == "Account not active"
+    assert call("GET", f"/Accounts/{sid}.json", expect=200)["status"] == "suspended"  # the account itself still answers
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "active"}, expect=200)["status"] == "active"
+    assert len(call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=200)["incoming_phone_numbers"]) == 1
+
+    assert call("POST", f"/Accounts/{sid}.json", data={"Status": "closed"}, expect=200)["status"] == "closed"
+    assert call("GET", f"/Accounts/{sid}/IncomingPhoneNumbers.json", expect=404)["code"] == 20404
+    assert [n for n in control.owned_numbers() if n["account_sid"] == sid] == []
+
+
+def test_a_number_is_transferred_from_the_parent_into_a_subaccount_only_as_twilio_allows(call, sandbox_server):
+    sid = call("POST", "/Accounts.json", data={"FriendlyName": "Moving Dental (clinic #3)"}, expect=201)
+    sub, token = sid["sid"], sid["auth_token"]
+    main = f"/Accounts/{SANDBOX_ACCOUNT_SID}"
+    (for_sale,) = call(
+        "GET", f"{main}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    pn = call("POST", f"{main}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)["sid"]
+
+    # Not to an unrelated account (21473), not to a suspended one (21472).
+    other = "AC" + "0f" * 16
+    assert call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": other}, expect=400)["code"] == 21473
+    call("POST", f"/Accounts/{sub}.json", data={"Status": "suspended"}, expect=200)
+    assert call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": sub}, expect=400)["code"] == 21472
+    call("POST", f"/Accounts/{sub}.json", data={"Status": "active"}, expect=200)
+
+    moved = call("POST", f"{main}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": sub}, expect=200)
+
+    assert moved["sid"] == pn and moved["account_sid"] == sub and sub in moved["uri"]
+    assert call("GET", f"/Accounts/{sub}/IncomingPhoneNumbers/{pn}.json", expect=200)["account_sid"] == sub
+    call("GET", f"{main}/IncomingPhoneNumbers/{pn}.json", expect=404)
+    # Only the parent's credentials may transfer (21474), even the subaccount's own number.
+    back = call(
+        "POST",
+        f"/Accounts/{sub}/IncomingPhoneNumbers/{pn}.json",
+        data={"AccountSid": SANDBOX_ACCOUNT_SID},
+        auth=(sub, token),
+        expect=400,
+    )
+    assert back["code"] == 21474
+
+
+def test_a_number_is_not_transferred_from_one_subaccount_to_another(call):
+    one = call("POST", "/Accounts.json", data={"FriendlyName": "One (clinic #1)"}, expect=201)["sid"]
+    two = call("POST", "/Accounts.json", data={"FriendlyName": "Two (clinic #2)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{one}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    pn = call("POST", f"/Accounts/{one}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)[
+        "sid"
+    ]
+
+    assert call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": two}, expect=400)["code"] == 21473
+    back = call("POST", f"/Accounts/{one}/IncomingPhoneNumbers/{pn}.json", data={"AccountSid": SANDBOX_ACCOUNT_SID}, expect=200)
+    assert back["account_sid"] == SANDBOX_ACCOUNT_SID
+
+
+def test_usage_records_this_month_count_the_accounts_calls_and_texts(call, control):
+    sub = call("POST", "/Accounts.json", data={"FriendlyName": "Busy Dental (clinic #4)"}, expect=201)["sid"]
+    (for_sale,) = call(
+        "GET", f"/Accounts/{sub}/AvailablePhoneNumbers/US/Local.json", params={"AreaCode": "512", "PageSize": 1}, expect=200
+    )["available_phone_numbers"]
+    call("POST", f"/Accounts/{sub}/IncomingPhoneNumbers.json", data={"PhoneNumber": for_sale["phone_number"]}, expect=201)
+    control._call("POST", "calls", {"account_sid": sub, "count": 3})
+    for _ in range(2):
+        call(
+            "POST",
+            f"/Accounts/{sub}/Messages.json",
+            data={"From": for_sale["phone_number"], "To": "+15125550999", "Body": "Hi"},
+            expect=201,
+        )
+
+    records = call("GET", f"/Accounts/{sub}/Usage/Records/ThisMonth.json", params={"PageSize": 1000}, expect=200)["usage_records"]
+
+    by = {r["category"]: r for r in records}
+    assert by["calls"]["count"] == "3" and by["sms"]["count"] == "2"
+    assert by["totalprice"]["price"] == pytest.approx(3 * 0.0085 + 2 * 0.0079)
+    assert {r["account_sid"] for r in records} == {sub}
+    # Another account's usage is its own; a category filter narrows the list.
+    main = call("GET", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Usage/Records/ThisMonth.json", params={"Category": "sms"}, expect=200)
+    assert [(r["category"], r["count"]) for r in main["usage_records"]] == [("sms", "0")]

@@ -43,6 +43,7 @@ class Command(BaseCommand):
                         "audit_error": numbers.error or None,
                         "numbers_checked": numbers.numbers_checked,
                         "clinics_checked": numbers.clinics_checked,
+                        "numbers_per_account": numbers.numbers_per_account,
                         "changes": changes,
                         "findings": [f.as_dict() for f in findings],
                     },
@@ -64,6 +65,9 @@ class Command(BaseCommand):
                 out.write(f"  {line}")
         if numbers.success:
             out.write(f"Checked {numbers.numbers_checked} number(s) on the account and {numbers.clinics_checked} clinic(s).")
+            if len(numbers.numbers_per_account) > 1:
+                accounts = ", ".join(f"{sid}: {count}" for sid, count in numbers.numbers_per_account.items())
+                out.write(f"Numbers per account (main first): {accounts}.")
         for title, group, style in (("Errors", errors, self.style.ERROR), ("Warnings", warnings, self.style.WARNING)):
             if not group:
                 continue
