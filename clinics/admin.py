@@ -220,9 +220,12 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
         if todo is None:
             return "Live: every onboarding step is done."
+        number = phone_format_national(clinic.twilio_number)
+        # The sandbox Twilio's numbers cannot be dialled or texted from a phone: its button drives the test.
+        simulate = "press Simulate test call / SMS (button above): the sandbox's numbers cannot be reached from a phone"
         hints = {
-            OnboardingStep.TEST_INBOUND_CALL: f"call {phone_format_national(clinic.twilio_number)} from any phone",
-            OnboardingStep.TEST_INBOUND_SMS: f"text anything to {phone_format_national(clinic.twilio_number)}",
+            OnboardingStep.TEST_INBOUND_CALL: simulate if settings.TWILIO_SANDBOX else f"call {number} from any phone",
+            OnboardingStep.TEST_INBOUND_SMS: simulate if settings.TWILIO_SANDBOX else f"text anything to {number}",
             OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
             "block texts from unregistered numbers, so the SMS test waits for it)",
             OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",

@@ -222,3 +222,18 @@ def test_listing_button_on_the_clinic_page(admin_client, sandbox):
     admin_client.post(reverse("admin:clinics_clinic_listing_done", args=[clinic.pk]))
 
     assert ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.UPDATE_LISTING).exists()
+
+
+@pytest.mark.parametrize(
+    ("sandbox_twilio", "hint"),
+    [(True, "press Simulate test call / SMS"), (False, "call (512) 555-0100 from any phone")],
+)
+def test_the_test_call_hint_is_one_staff_can_follow(admin_client, sandbox, settings, sandbox_twilio, hint):
+    """Issue 16: the sandbox's numbers cannot be called from a phone, so the demo points at its button."""
+    clinic = ClinicFactory()
+    act(admin_client, "provision_number", [clinic], apply="1", area_code="512")
+    settings.TWILIO_SANDBOX = sandbox_twilio
+
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+
+    assert "Next step" in page and hint in page
