@@ -457,18 +457,13 @@ def _campaign(ctx: _Context) -> bool:
         return True
     if registration.campaign_status in IN_REVIEW:
         return True  # the number can join the service while the campaign is reviewed
-    if registration.campaign_status in REJECTED and registration.campaign_sid:
-        # Twilio does not review a failed campaign again: it must be deleted and registered
-        # anew (another vetting fee). Not automated yet; say so rather than pretend.
-        services_a2p.a2p_step_fail(
-            clinic_id=ctx.clinic.pk,
-            step=A2PStep.CAMPAIGN,
-            error=f"The campaign {registration.campaign_sid} was rejected and cannot be resubmitted from here yet: "
-            "delete it in Twilio's Console (Messaging → Services → the clinic's service → Compliance), register it "
-            "again there, and tell engineering its new SID.",
-            code=registration.error_code,
-        )
-        return False
+    if (registration.campaign_status in REJECTED or registration.campaign_status == services_a2p.RECREATING) and (
+        registration.campaign_sid
+    ):
+        # Staff chose Edit and resubmit (the error is cleared, else advance stops earlier).
+        # Twilio does not review a failed campaign again: delete it, then register it anew.
+        _campaign_delete(ctx, registration.campaign_sid)
+        registration = ctx.registration
     service_sid = registration.messaging_service_sid
     campaign = _created(
         ctx,
@@ -485,6 +480,20 @@ def _campaign(ctx: _Context) -> bool:
     if campaign is not None:
         _record(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, detail=f"Campaign {campaign.sid} submitted.")
     return True
+
+
+def _campaign_delete(ctx: _Context, sid: str) -> None:
+    """Delete the rejected campaign `sid` (intent committed first; a 404 means a lost answer already did)."""
+    services_a2p.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
+    try:
+        twilio.campaign_delete(
+            account_sid=ctx.account, auth_token=ctx.token, service_sid=ctx.registration.messaging_service_sid, sid=sid
+        )
+    except twilio.TwilioError as exc:
+        if exc.status != 404:
+            raise
+    services_a2p.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
+    ctx.reload()
 
 
 def _number(ctx: _Context) -> bool:

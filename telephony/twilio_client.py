@@ -995,6 +995,19 @@ def campaign_fetch(*, account_sid: str, auth_token: str = "", service_sid: str, 
     )
 
 
+def campaign_delete(*, account_sid: str, auth_token: str = "", service_sid: str, sid: str) -> None:
+    """Delete a service's campaign (204): Twilio's way to register a rejected campaign again.
+
+    Twilio does not review a FAILED campaign twice ("A2P 10DLC Campaign Approval Requirements":
+    delete it, then create it again on the same Messaging Service, with a new vetting fee).
+    TwilioError 404 when it is already gone.
+    """
+    _calling(
+        f"deleting the campaign {sid}",
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person(sid).delete(),
+    )
+
+
 def messaging_service_number_add(*, account_sid: str, auth_token: str = "", service_sid: str, phone_sid: str) -> None:
     """Put a number in the service's sender pool; TwilioError 21712 when it is in another service."""
     _calling(

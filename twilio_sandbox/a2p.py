@@ -104,6 +104,11 @@ class A2PApi:
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_create),
             ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_list),
             ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p/(?P<sid>QE[0-9a-f]{32})", self._campaign_fetch),
+            (
+                "DELETE",
+                r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p/(?P<sid>QE[0-9a-f]{32})",
+                self._campaign_delete,
+            ),
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers", self._number_add),
             ("POST", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_create),
             ("GET", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_list),
@@ -562,6 +567,17 @@ class A2PApi:
 
             raise ApiError(404, 20404, f"The requested resource {sid} was not found")
         return 200, _public(campaign)
+
+    def _campaign_delete(self, *, service: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        """Delete a service's campaign (204, empty body), so another can be registered on it."""
+        from .app import ApiError
+
+        campaign = self._get(sid, "campaign")
+        if campaign["messaging_service_sid"] != service:
+            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+        self.store.a2p_delete(sid)
+        self.store.update_service(service, {"us_app_to_person_registered": False})
+        return 204, None
 
     def service_sender(self, service_sid: str) -> str:
         """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
