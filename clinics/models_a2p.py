@@ -26,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 
 from .phone import phone_validate_e164
+from .sealed import SealedTextField
 from .validators import text_validate_printable
 
 EIN_FORMAT = RegexValidator(r"^\d{2}-?\d{7}$", "Enter the EIN as 9 digits, e.g. 12-3456789.", code="ein")
@@ -66,14 +67,16 @@ class BusinessProfile(models.Model):
     """What a clinic's A2P registration says about the business, entered by staff.
 
     The EIN is write-only for people: forms and pages show `ein_masked`, and it is
-    never logged (see clinics/services_a2p.py).
+    never logged (see clinics/services_a2p.py); in the database it is sealed
+    (SealedTextField), readable only with FIELD_ENCRYPTION_KEY.
     """
 
     clinic = models.OneToOneField("clinics.Clinic", on_delete=models.CASCADE, related_name="business_profile")
     legal_name = models.CharField(
         max_length=200, validators=[text_validate_printable], help_text="Exactly as on the IRS EIN record (CP-575)."
     )
-    ein = models.CharField("EIN", max_length=10, validators=[EIN_FORMAT])
+    # Sealed at rest with FIELD_ENCRYPTION_KEY (clinics.sealed): the column holds a Fernet token.
+    ein = SealedTextField("EIN", validators=[EIN_FORMAT])
     business_type = models.CharField(max_length=40, choices=BusinessType.choices, default=BusinessType.LLC)
     industry = models.CharField(max_length=40, default="HEALTHCARE", editable=False)
     street = models.CharField(max_length=200, validators=[text_validate_printable])

@@ -26,6 +26,10 @@ class A2PError(ClinicInputError):
     """A registration request that cannot be acted on now; the message says why."""
 
 
+# The campaign step while a rejected campaign is deleted at Twilio before being registered again.
+RECREATING = "recreating"
+
+
 def _registration_lock(clinic_id: int) -> A2PRegistration:
     registration = A2PRegistration.objects.select_for_update().select_related("clinic").filter(clinic_id=clinic_id).first()
     if registration is None:
@@ -143,6 +147,37 @@ def a2p_resubmit_request(*, clinic_id: int, actor: AbstractBaseUser | None = Non
             ]
         )
         _event(registration, detail="Edited and resubmitted by staff.", actor=actor)
+        return registration
+
+
+def a2p_campaign_recreate_intent(*, clinic_id: int, sid: str) -> A2PRegistration:
+    """Commit that the rejected campaign `sid` is being deleted at Twilio to be registered again.
+
+    Before the delete call, so a lost answer and a retry delete (at most) the same campaign
+    and never a new one. A repeat is a no-op.
+    """
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        if registration.campaign_sid == sid and registration.campaign_status != RECREATING:
+            registration.campaign_status, registration.campaign_at = RECREATING, timezone.now()
+            registration.save(update_fields=["campaign_status", "campaign_at"])
+            _event(
+                registration,
+                step="campaign",
+                status=RECREATING,
+                detail=f"Deleting the rejected campaign {sid} to register it again.",
+            )
+        return registration
+
+
+def a2p_campaign_forget(*, clinic_id: int, sid: str) -> A2PRegistration:
+    """The rejected campaign `sid` is deleted at Twilio: forget it, so the campaign step creates anew."""
+    with transaction.atomic():
+        registration = _registration_lock(clinic_id)
+        if registration.campaign_sid == sid:
+            registration.campaign_sid, registration.campaign_status = "", ""
+            registration.save(update_fields=["campaign_sid", "campaign_status"])
+            _event(registration, step="campaign", status="deleted", detail=f"Rejected campaign {sid} deleted at Twilio.")
         return registration
 
 

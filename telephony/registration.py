@@ -36,6 +36,7 @@ from django.conf import settings
 from clinics import services_a2p
 from clinics.models import Clinic
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
+from clinics.sealed import secret_open
 
 from . import replies
 from . import twilio_client as twilio
@@ -64,14 +65,24 @@ class RegistrationDisabled(Exception):
     """Registration cannot run in this deployment; the message says what to set."""
 
 
-def registration_account_sid(clinic: Clinic) -> str:
-    """The Twilio account a clinic's registration lives in: the ONE place that decides it.
+def registration_account(clinic: Clinic) -> tuple[str, str]:
+    """The Twilio account a clinic's registration lives in, and the auth token to act in it.
 
-    Today the main account, also for clinics with their own subaccount: registering
-    inside a subaccount needs that subaccount's own credentials for Trust Hub and
-    Messaging (they are scoped by credentials, not by URL), which is not wired yet.
+    The ONE place that decides it: the clinic's own subaccount when it has one (its sealed
+    token opened here), else the main account ("" token: the adapter uses the main
+    credentials). Trust Hub and Messaging are scoped by the credentials, not the URL, so
+    registering inside a subaccount means authenticating as it (Twilio, "Subaccounts":
+    "use the subaccount's Account SID and Auth Token"; Trust Hub ISV guide for subaccounts:
+    the secondary profile is created under the customer subaccount).
     """
-    return str(settings.TWILIO_ACCOUNT_SID)
+    if clinic.twilio_account_sid and clinic.twilio_account_token_sealed:
+        return clinic.twilio_account_sid, secret_open(clinic.twilio_account_token_sealed)
+    return str(settings.TWILIO_ACCOUNT_SID), ""
+
+
+def registration_account_sid(clinic: Clinic) -> str:
+    """The SID of the account a clinic's registration (and its Messaging Service) lives in."""
+    return registration_account(clinic)[0]
 
 
 def registration_disabled_reason() -> str:
@@ -157,7 +168,7 @@ class _Context:
         self.registration = A2PRegistration.objects.select_related("clinic").get(clinic_id=clinic_id)
         self.clinic = self.registration.clinic
         self.profile = BusinessProfile.objects.get(clinic_id=clinic_id)
-        self.account = registration_account_sid(self.clinic)
+        self.account, self.token = registration_account(self.clinic)
 
     def reload(self) -> None:
         self.registration.refresh_from_db()
@@ -220,23 +231,25 @@ def _record(ctx: _Context, step: str, sid: str, status: str, *, detail: str = ""
 def _end_user(ctx: _Context, name: str, object_type: str, attributes: dict[str, Any]) -> str:
     """An EndUser for this clinic with today's profile: found by name (and brought up to date) or created."""
     full_name = friendly_name(ctx.clinic, name)
-    found = twilio.end_users_find(account_sid=ctx.account, friendly_name=full_name)
+    found = twilio.end_users_find(account_sid=ctx.account, auth_token=ctx.token, friendly_name=full_name)
     if found:
-        twilio.end_user_update(account_sid=ctx.account, sid=found[0].sid, attributes=attributes)
+        twilio.end_user_update(account_sid=ctx.account, auth_token=ctx.token, sid=found[0].sid, attributes=attributes)
         return found[0].sid
     return twilio.end_user_create(
-        account_sid=ctx.account, friendly_name=full_name, object_type=object_type, attributes=attributes
+        account_sid=ctx.account, auth_token=ctx.token, friendly_name=full_name, object_type=object_type, attributes=attributes
     ).sid
 
 
 def _assign_and_submit(ctx: _Context, step: str, kind: twilio.BundleKind, policy: str, objects: list[str]) -> bool:
     """Assign what is missing, evaluate, submit; record pending-review. False when not compliant."""
     sid = ctx.registration.step_sid(step)
-    assigned = twilio.trust_bundle_assigned(account_sid=ctx.account, kind=kind, sid=sid)
+    assigned = twilio.trust_bundle_assigned(account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid)
     for object_sid in objects:
         if object_sid not in assigned:
-            twilio.trust_bundle_assign(account_sid=ctx.account, kind=kind, sid=sid, object_sid=object_sid)
-    evaluation = twilio.trust_bundle_evaluate(account_sid=ctx.account, kind=kind, sid=sid, policy_sid=policy)
+            twilio.trust_bundle_assign(account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid, object_sid=object_sid)
+    evaluation = twilio.trust_bundle_evaluate(
+        account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid, policy_sid=policy
+    )
     if evaluation.status != "compliant":
         services_a2p.a2p_step_fail(
             clinic_id=ctx.clinic.pk,
@@ -246,7 +259,7 @@ def _assign_and_submit(ctx: _Context, step: str, kind: twilio.BundleKind, policy
             code=None,
         )
         return False
-    bundle = twilio.trust_bundle_submit(account_sid=ctx.account, kind=kind, sid=sid)
+    bundle = twilio.trust_bundle_submit(account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid)
     _record(ctx, step, sid, bundle.status, detail="Submitted for Twilio's review.")
     return True
 
@@ -264,9 +277,14 @@ def _bundle_step(
     bundle = _created(
         ctx,
         step,
-        lambda: twilio.trust_bundles_find(account_sid=ctx.account, kind=kind, friendly_name=name),
+        lambda: twilio.trust_bundles_find(account_sid=ctx.account, auth_token=ctx.token, kind=kind, friendly_name=name),
         lambda: twilio.trust_bundle_create(
-            account_sid=ctx.account, kind=kind, friendly_name=name, email=settings.A2P_NOTIFICATION_EMAIL, policy_sid=policy
+            account_sid=ctx.account,
+            auth_token=ctx.token,
+            kind=kind,
+            friendly_name=name,
+            email=settings.A2P_NOTIFICATION_EMAIL,
+            policy_sid=policy,
         ),
     )
     if bundle is not None:
@@ -309,12 +327,13 @@ def _customer_profile_objects(ctx: _Context) -> list[str]:
         ctx, "authorized representative", "authorized_representative_1", _representative_attributes(profile)
     )
     address_name = friendly_name(ctx.clinic, "address")
-    addresses = twilio.addresses_find(account_sid=account, friendly_name=address_name)
+    addresses = twilio.addresses_find(account_sid=account, auth_token=ctx.token, friendly_name=address_name)
     address = (
         addresses[0]
         if addresses
         else twilio.address_create(
             account_sid=account,
+            auth_token=ctx.token,
             friendly_name=address_name,
             customer_name=profile.legal_name,
             street=profile.street,
@@ -324,12 +343,13 @@ def _customer_profile_objects(ctx: _Context) -> list[str]:
         )
     )
     doc_name = friendly_name(ctx.clinic, "address document")
-    docs = twilio.supporting_documents_find(account_sid=account, friendly_name=doc_name)
+    docs = twilio.supporting_documents_find(account_sid=account, auth_token=ctx.token, friendly_name=doc_name)
     document = (
         docs[0]
         if docs
         else twilio.supporting_document_create(
             account_sid=account,
+            auth_token=ctx.token,
             friendly_name=doc_name,
             object_type="customer_profile_address",
             attributes={"address_sids": address.sid},
@@ -374,15 +394,18 @@ def _brand(ctx: _Context) -> bool:
         return False
     if registration.brand_status in REJECTED and registration.brand_sid:
         # Staff corrected the profile and chose Edit and resubmit: the same brand is reviewed again.
-        brand = twilio.brand_registration_resubmit(account_sid=ctx.account, sid=registration.brand_sid)
+        brand = twilio.brand_registration_resubmit(account_sid=ctx.account, auth_token=ctx.token, sid=registration.brand_sid)
         _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail="Brand resubmitted for review.")
         return ctx.registration.step_approved(A2PStep.BRAND)
     brand = _created(
         ctx,
         A2PStep.BRAND,
-        lambda: twilio.brand_registrations_find(account_sid=ctx.account, a2p_profile_sid=registration.trust_product_sid),
+        lambda: twilio.brand_registrations_find(
+            account_sid=ctx.account, auth_token=ctx.token, a2p_profile_sid=registration.trust_product_sid
+        ),
         lambda: twilio.brand_registration_create(
             account_sid=ctx.account,
+            auth_token=ctx.token,
             customer_profile_sid=registration.customer_profile_sid,
             a2p_profile_sid=registration.trust_product_sid,
         ),
@@ -399,9 +422,9 @@ def _messaging_service(ctx: _Context) -> bool:
     service = _created(
         ctx,
         A2PStep.MESSAGING_SERVICE,
-        lambda: twilio.messaging_services_find(account_sid=ctx.account, friendly_name=name),
+        lambda: twilio.messaging_services_find(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name),
         lambda: twilio.messaging_service_create(
-            account_sid=ctx.account, friendly_name=name, status_callback=webhook_urls()["status_callback"]
+            account_sid=ctx.account, auth_token=ctx.token, friendly_name=name, status_callback=webhook_urls()["status_callback"]
         ),
     )
     sid = service.sid if service is not None else ctx.registration.messaging_service_sid
@@ -434,25 +457,21 @@ def _campaign(ctx: _Context) -> bool:
         return True
     if registration.campaign_status in IN_REVIEW:
         return True  # the number can join the service while the campaign is reviewed
-    if registration.campaign_status in REJECTED and registration.campaign_sid:
-        # Twilio does not review a failed campaign again: it must be deleted and registered
-        # anew (another vetting fee). Not automated yet; say so rather than pretend.
-        services_a2p.a2p_step_fail(
-            clinic_id=ctx.clinic.pk,
-            step=A2PStep.CAMPAIGN,
-            error=f"The campaign {registration.campaign_sid} was rejected and cannot be resubmitted from here yet: "
-            "delete it in Twilio's Console (Messaging → Services → the clinic's service → Compliance), register it "
-            "again there, and tell engineering its new SID.",
-            code=registration.error_code,
-        )
-        return False
+    if (registration.campaign_status in REJECTED or registration.campaign_status == services_a2p.RECREATING) and (
+        registration.campaign_sid
+    ):
+        # Staff chose Edit and resubmit (the error is cleared, else advance stops earlier).
+        # Twilio does not review a failed campaign again: delete it, then register it anew.
+        _campaign_delete(ctx, registration.campaign_sid)
+        registration = ctx.registration
     service_sid = registration.messaging_service_sid
     campaign = _created(
         ctx,
         A2PStep.CAMPAIGN,
-        lambda: twilio.campaigns_list(account_sid=ctx.account, service_sid=service_sid),
+        lambda: twilio.campaigns_list(account_sid=ctx.account, auth_token=ctx.token, service_sid=service_sid),
         lambda: twilio.campaign_create(
             account_sid=ctx.account,
+            auth_token=ctx.token,
             service_sid=service_sid,
             brand_sid=registration.brand_sid,
             **campaign_texts(ctx.clinic, ctx.profile),
@@ -463,6 +482,20 @@ def _campaign(ctx: _Context) -> bool:
     return True
 
 
+def _campaign_delete(ctx: _Context, sid: str) -> None:
+    """Delete the rejected campaign `sid` (intent committed first; a 404 means a lost answer already did)."""
+    services_a2p.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
+    try:
+        twilio.campaign_delete(
+            account_sid=ctx.account, auth_token=ctx.token, service_sid=ctx.registration.messaging_service_sid, sid=sid
+        )
+    except twilio.TwilioError as exc:
+        if exc.status != 404:
+            raise
+    services_a2p.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
+    ctx.reload()
+
+
 def _number(ctx: _Context) -> bool:
     registration, clinic = ctx.registration, ctx.clinic
     if registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid:
@@ -470,10 +503,15 @@ def _number(ctx: _Context) -> bool:
     if not clinic.twilio_number_sid:
         return False  # provisioning puts a number on the clinic; the poller comes back
     services_a2p.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
-    pool = twilio.messaging_service_numbers(account_sid=ctx.account, service_sid=registration.messaging_service_sid)
+    pool = twilio.messaging_service_numbers(
+        account_sid=ctx.account, auth_token=ctx.token, service_sid=registration.messaging_service_sid
+    )
     if clinic.twilio_number_sid not in pool:
         twilio.messaging_service_number_add(
-            account_sid=ctx.account, service_sid=registration.messaging_service_sid, phone_sid=clinic.twilio_number_sid
+            account_sid=ctx.account,
+            auth_token=ctx.token,
+            service_sid=registration.messaging_service_sid,
+            phone_sid=clinic.twilio_number_sid,
         )
     _record(ctx, A2PStep.NUMBER, clinic.twilio_number_sid, "added", detail=f"{clinic.twilio_number} is in the Messaging Service.")
     return True
@@ -503,14 +541,22 @@ def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegi
     for step, kind in ((A2PStep.CUSTOMER_PROFILE, "customer_profiles"), (A2PStep.TRUST_PRODUCT, "trust_products")):
         if registration.step_status(step) in IN_REVIEW:
             pacer.wait()
-            bundle = twilio.trust_bundle_fetch(account_sid=account, kind=kind, sid=registration.step_sid(step))  # type: ignore[arg-type]
+            bundle = twilio.trust_bundle_fetch(
+                account_sid=account,
+                auth_token=ctx.token,
+                kind=kind,  # type: ignore[arg-type]
+                sid=registration.step_sid(step),
+            )
             _record_review(ctx, step, bundle.sid, bundle.status, bundle.errors)
     if registration.brand_status in IN_REVIEW:
-        brand = twilio.brand_registration_fetch(account_sid=account, sid=registration.brand_sid)
+        brand = twilio.brand_registration_fetch(account_sid=account, auth_token=ctx.token, sid=registration.brand_sid)
         _record_review(ctx, A2PStep.BRAND, brand.sid, brand.status, brand.errors or (brand.failure_reason,))
     if registration.campaign_status in IN_REVIEW:
         campaign = twilio.campaign_fetch(
-            account_sid=account, service_sid=registration.messaging_service_sid, sid=registration.campaign_sid
+            account_sid=account,
+            auth_token=ctx.token,
+            service_sid=registration.messaging_service_sid,
+            sid=registration.campaign_sid,
         )
         _record_review(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, campaign.errors)
     services_a2p.a2p_polled(clinic_id=clinic_id)

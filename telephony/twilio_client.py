@@ -545,8 +545,9 @@ def phone_number_prices(country: str) -> list[NumberPrice]:
 # registering a clinic as our secondary customer (Twilio's "A2P 10DLC - Standard and
 # Low-Volume Standard Brand Onboarding Guide for ISVs"; parameters from the specs
 # twilio_trusthub_v1.json, twilio_messaging_v1.json and twilio_api_v2010.json for Addresses).
-# Every function takes the `account_sid` the clinic registers in (see
-# telephony.registration.registration_account_sid): the main account today.
+# Every function takes the `account_sid` the clinic registers in and, for a clinic's own
+# subaccount, that subaccount's `auth_token` (see telephony.registration.registration_account):
+# Trust Hub and Messaging are scoped by the credentials, not by the URL.
 
 # Policies (fixed by Twilio, the same in every account; the ISV guide names them).
 POLICY_SECONDARY_CUSTOMER_PROFILE = "RNdfbf3fae0e1107f8aded0e7cead80bf5"
@@ -614,12 +615,20 @@ def _a2p_client_for(
     return Client(username, token, account_sid=account_sid, http_client=http_client)
 
 
-def _a2p_client(account_sid: str) -> Client:
-    """The SDK client acting in `account_sid` (v2010 paths name it; Trust Hub/Messaging use the credentials)."""
+def _a2p_client(account_sid: str, auth_token: str = "") -> Client:
+    """The SDK client acting in `account_sid`.
+
+    Trust Hub and Messaging have no account in their URLs: the CREDENTIALS choose the
+    account, so acting in a clinic's subaccount means authenticating as it, with its own
+    auth token (Twilio, "Subaccounts": "use the subaccount's Account SID and Auth Token";
+    the Trust Hub ISV guides create the secondary profile "under the customer subaccount").
+    With no `auth_token`, the main account's credentials (acting in the main account).
+    """
+    username, token = (account_sid, auth_token) if auth_token else (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
     return _a2p_client_for(
         account_sid,
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_AUTH_TOKEN,
+        username,
+        token,
         settings.TWILIO_API_BASE_URL,
         getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
         getattr(settings, "TWILIO_TRUSTHUB_API_BASE_URL", ""),
@@ -648,8 +657,8 @@ def _bundle(raw: Any) -> TrustBundle:
     )
 
 
-def _bundles(account_sid: str, kind: BundleKind) -> Any:
-    return getattr(_a2p_client(account_sid).trusthub.v1, kind)
+def _bundles(account_sid: str, auth_token: str, kind: BundleKind) -> Any:
+    return getattr(_a2p_client(account_sid, auth_token).trusthub.v1, kind)
 
 
 def _bundle_label(kind: BundleKind) -> str:
@@ -657,125 +666,149 @@ def _bundle_label(kind: BundleKind) -> str:
 
 
 def trust_bundle_create(
-    *, account_sid: str, kind: BundleKind, friendly_name: str, email: str, policy_sid: str, status_callback: str = ""
+    *,
+    account_sid: str,
+    auth_token: str = "",
+    kind: BundleKind,
+    friendly_name: str,
+    email: str,
+    policy_sid: str,
+    status_callback: str = "",
 ) -> TrustBundle:
     """Create an empty draft CustomerProfile or TrustProduct under `policy_sid`."""
     extra = {"status_callback": status_callback} if status_callback else {}
     return _bundle(
         _calling(
             f"creating the {_bundle_label(kind)} {friendly_name!r}",
-            lambda: _bundles(account_sid, kind).create(friendly_name=friendly_name, email=email, policy_sid=policy_sid, **extra),
+            lambda: _bundles(account_sid, auth_token, kind).create(
+                friendly_name=friendly_name, email=email, policy_sid=policy_sid, **extra
+            ),
         )
     )
 
 
-def trust_bundles_find(*, account_sid: str, kind: BundleKind, friendly_name: str) -> list[TrustBundle]:
+def trust_bundles_find(*, account_sid: str, auth_token: str = "", kind: BundleKind, friendly_name: str) -> list[TrustBundle]:
     """The account's bundles of `kind` named exactly `friendly_name` (one request)."""
     found = _calling(
         f"looking up the {_bundle_label(kind)} {friendly_name!r}",
-        lambda: _bundles(account_sid, kind).list(friendly_name=friendly_name, limit=20),
+        lambda: _bundles(account_sid, auth_token, kind).list(friendly_name=friendly_name, limit=20),
     )
     return [_bundle(b) for b in found if b.friendly_name == friendly_name]
 
 
-def trust_bundle_fetch(*, account_sid: str, kind: BundleKind, sid: str) -> TrustBundle:
+def trust_bundle_fetch(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> TrustBundle:
     """A bundle as Twilio has it now (its review status)."""
-    return _bundle(_calling(f"fetching the {_bundle_label(kind)} {sid}", lambda: _bundles(account_sid, kind)(sid).fetch()))
+    return _bundle(
+        _calling(f"fetching the {_bundle_label(kind)} {sid}", lambda: _bundles(account_sid, auth_token, kind)(sid).fetch())
+    )
 
 
-def trust_bundle_submit(*, account_sid: str, kind: BundleKind, sid: str) -> TrustBundle:
+def trust_bundle_submit(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> TrustBundle:
     """Submit a bundle for Twilio's review (Status=pending-review); harmless to repeat."""
     return _bundle(
         _calling(
             f"submitting the {_bundle_label(kind)} {sid} for review",
-            lambda: _bundles(account_sid, kind)(sid).update(status="pending-review"),
+            lambda: _bundles(account_sid, auth_token, kind)(sid).update(status="pending-review"),
         )
     )
 
 
-def _assignments(account_sid: str, kind: BundleKind, sid: str) -> Any:
-    context = _bundles(account_sid, kind)(sid)
+def _assignments(account_sid: str, auth_token: str, kind: BundleKind, sid: str) -> Any:
+    context = _bundles(account_sid, auth_token, kind)(sid)
     return getattr(context, f"{kind}_entity_assignments")
 
 
-def trust_bundle_assigned(*, account_sid: str, kind: BundleKind, sid: str) -> set[str]:
+def trust_bundle_assigned(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> set[str]:
     """The object SIDs already assigned to a bundle (all pages)."""
     found = _calling(
         f"listing what is assigned to {sid}",
-        lambda: _assignments(account_sid, kind, sid).list(page_size=LIST_PAGE_SIZE),
+        lambda: _assignments(account_sid, auth_token, kind, sid).list(page_size=LIST_PAGE_SIZE),
     )
     return {a.object_sid for a in found}
 
 
-def trust_bundle_assign(*, account_sid: str, kind: BundleKind, sid: str, object_sid: str) -> None:
+def trust_bundle_assign(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str, object_sid: str) -> None:
     """Assign an EndUser, SupportingDocument or (for a secondary profile) our primary profile to a bundle."""
-    _calling(f"assigning {object_sid} to {sid}", lambda: _assignments(account_sid, kind, sid).create(object_sid=object_sid))
+    _calling(
+        f"assigning {object_sid} to {sid}", lambda: _assignments(account_sid, auth_token, kind, sid).create(object_sid=object_sid)
+    )
 
 
-def trust_bundle_evaluate(*, account_sid: str, kind: BundleKind, sid: str, policy_sid: str) -> Evaluation:
+def trust_bundle_evaluate(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str, policy_sid: str) -> Evaluation:
     """Evaluate a bundle against its policy before submitting it."""
-    context = _bundles(account_sid, kind)(sid)
+    context = _bundles(account_sid, auth_token, kind)(sid)
     evaluation = _calling(f"evaluating {sid}", lambda: getattr(context, f"{kind}_evaluations").create(policy_sid=policy_sid))
     return Evaluation(sid=evaluation.sid, status=evaluation.status or "")
 
 
-def end_user_create(*, account_sid: str, friendly_name: str, object_type: str, attributes: Mapping[str, Any]) -> TrustObject:
+def end_user_create(
+    *, account_sid: str, auth_token: str = "", friendly_name: str, object_type: str, attributes: Mapping[str, Any]
+) -> TrustObject:
     """An EndUser (business information, authorized representative, A2P messaging profile information)."""
     user = _calling(
         f"creating the end user {friendly_name!r}",
-        lambda: _a2p_client(account_sid).trusthub.v1.end_users.create(
+        lambda: _a2p_client(account_sid, auth_token).trusthub.v1.end_users.create(
             friendly_name=friendly_name, type=object_type, attributes=dict(attributes)
         ),
     )
     return TrustObject(sid=user.sid, friendly_name=user.friendly_name or "")
 
 
-def end_user_update(*, account_sid: str, sid: str, attributes: Mapping[str, Any]) -> None:
+def end_user_update(*, account_sid: str, auth_token: str = "", sid: str, attributes: Mapping[str, Any]) -> None:
     """Replace an EndUser's attributes (staff edited the business profile before resubmitting)."""
     _calling(
         f"updating the end user {sid}",
-        lambda: _a2p_client(account_sid).trusthub.v1.end_users(sid).update(attributes=dict(attributes)),
+        lambda: _a2p_client(account_sid, auth_token).trusthub.v1.end_users(sid).update(attributes=dict(attributes)),
     )
 
 
-def end_users_find(*, account_sid: str, friendly_name: str) -> list[TrustObject]:
+def end_users_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[TrustObject]:
     """EndUsers named exactly `friendly_name` (Twilio has no name filter: all pages, filtered here)."""
     found = _calling(
-        "listing Trust Hub end users", lambda: _a2p_client(account_sid).trusthub.v1.end_users.list(page_size=LIST_PAGE_SIZE)
+        "listing Trust Hub end users",
+        lambda: _a2p_client(account_sid, auth_token).trusthub.v1.end_users.list(page_size=LIST_PAGE_SIZE),
     )
     return [TrustObject(sid=u.sid, friendly_name=u.friendly_name) for u in found if u.friendly_name == friendly_name]
 
 
 def supporting_document_create(
-    *, account_sid: str, friendly_name: str, object_type: str, attributes: Mapping[str, Any]
+    *, account_sid: str, auth_token: str = "", friendly_name: str, object_type: str, attributes: Mapping[str, Any]
 ) -> TrustObject:
     """A SupportingDocument (e.g. customer_profile_address pointing at an Address)."""
     doc = _calling(
         f"creating the supporting document {friendly_name!r}",
-        lambda: _a2p_client(account_sid).trusthub.v1.supporting_documents.create(
+        lambda: _a2p_client(account_sid, auth_token).trusthub.v1.supporting_documents.create(
             friendly_name=friendly_name, type=object_type, attributes=dict(attributes)
         ),
     )
     return TrustObject(sid=doc.sid, friendly_name=doc.friendly_name or "")
 
 
-def supporting_documents_find(*, account_sid: str, friendly_name: str) -> list[TrustObject]:
+def supporting_documents_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[TrustObject]:
     """SupportingDocuments named exactly `friendly_name` (all pages, filtered here)."""
     found = _calling(
         "listing Trust Hub supporting documents",
-        lambda: _a2p_client(account_sid).trusthub.v1.supporting_documents.list(page_size=LIST_PAGE_SIZE),
+        lambda: _a2p_client(account_sid, auth_token).trusthub.v1.supporting_documents.list(page_size=LIST_PAGE_SIZE),
     )
     return [TrustObject(sid=d.sid, friendly_name=d.friendly_name) for d in found if d.friendly_name == friendly_name]
 
 
 def address_create(
-    *, account_sid: str, friendly_name: str, customer_name: str, street: str, city: str, region: str, postal_code: str
+    *,
+    account_sid: str,
+    auth_token: str = "",
+    friendly_name: str,
+    customer_name: str,
+    street: str,
+    city: str,
+    region: str,
+    postal_code: str,
 ) -> TrustObject:
     """A US Address (API v2010) for the business profile."""
     address = _calling(
         f"creating the address {friendly_name!r}",
         lambda: (
-            _a2p_client(account_sid)
+            _a2p_client(account_sid, auth_token)
             .api.v2010.accounts(account_sid)
             .addresses.create(
                 customer_name=customer_name,
@@ -791,11 +824,15 @@ def address_create(
     return TrustObject(sid=address.sid, friendly_name=address.friendly_name or "")
 
 
-def addresses_find(*, account_sid: str, friendly_name: str) -> list[TrustObject]:
+def addresses_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[TrustObject]:
     """Addresses named exactly `friendly_name` (one request)."""
     found = _calling(
         f"looking up the address {friendly_name!r}",
-        lambda: _a2p_client(account_sid).api.v2010.accounts(account_sid).addresses.list(friendly_name=friendly_name, limit=20),
+        lambda: (
+            _a2p_client(account_sid, auth_token)
+            .api.v2010.accounts(account_sid)
+            .addresses.list(friendly_name=friendly_name, limit=20)
+        ),
     )
     return [TrustObject(sid=a.sid, friendly_name=a.friendly_name) for a in found if a.friendly_name == friendly_name]
 
@@ -811,13 +848,13 @@ def _brand(raw: Any) -> BrandRegistration:
 
 
 def brand_registration_create(
-    *, account_sid: str, customer_profile_sid: str, a2p_profile_sid: str, low_volume: bool = True
+    *, account_sid: str, auth_token: str = "", customer_profile_sid: str, a2p_profile_sid: str, low_volume: bool = True
 ) -> BrandRegistration:
     """Register the brand with TCR (a fee). Low-volume standard skips secondary vetting."""
     return _brand(
         _calling(
             "registering the brand",
-            lambda: _a2p_client(account_sid).messaging.v1.brand_registrations.create(
+            lambda: _a2p_client(account_sid, auth_token).messaging.v1.brand_registrations.create(
                 customer_profile_bundle_sid=customer_profile_sid,
                 a2p_profile_bundle_sid=a2p_profile_sid,
                 skip_automatic_sec_vet=low_volume,
@@ -826,34 +863,42 @@ def brand_registration_create(
     )
 
 
-def brand_registrations_find(*, account_sid: str, a2p_profile_sid: str) -> list[BrandRegistration]:
+def brand_registrations_find(*, account_sid: str, auth_token: str = "", a2p_profile_sid: str) -> list[BrandRegistration]:
     """Brands registered with this A2P trust product (all pages; Twilio has no filter)."""
     found = _calling(
         "listing brand registrations",
-        lambda: _a2p_client(account_sid).messaging.v1.brand_registrations.list(page_size=LIST_PAGE_SIZE),
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.brand_registrations.list(page_size=LIST_PAGE_SIZE),
     )
     return [_brand(b) for b in found if b.a2p_profile_bundle_sid == a2p_profile_sid]
 
 
-def brand_registration_fetch(*, account_sid: str, sid: str) -> BrandRegistration:
+def brand_registration_fetch(*, account_sid: str, auth_token: str = "", sid: str) -> BrandRegistration:
     """A brand as Twilio has it now."""
     return _brand(
-        _calling(f"fetching the brand {sid}", lambda: _a2p_client(account_sid).messaging.v1.brand_registrations(sid).fetch())
+        _calling(
+            f"fetching the brand {sid}",
+            lambda: _a2p_client(account_sid, auth_token).messaging.v1.brand_registrations(sid).fetch(),
+        )
     )
 
 
-def brand_registration_resubmit(*, account_sid: str, sid: str) -> BrandRegistration:
+def brand_registration_resubmit(*, account_sid: str, auth_token: str = "", sid: str) -> BrandRegistration:
     """Ask Twilio to review a FAILED brand again, after its bundles were corrected (202)."""
     return _brand(
-        _calling(f"resubmitting the brand {sid}", lambda: _a2p_client(account_sid).messaging.v1.brand_registrations(sid).update())
+        _calling(
+            f"resubmitting the brand {sid}",
+            lambda: _a2p_client(account_sid, auth_token).messaging.v1.brand_registrations(sid).update(),
+        )
     )
 
 
-def messaging_service_create(*, account_sid: str, friendly_name: str, status_callback: str) -> MessagingService:
+def messaging_service_create(
+    *, account_sid: str, auth_token: str = "", friendly_name: str, status_callback: str
+) -> MessagingService:
     """A Messaging Service that leaves inbound SMS to the number's own SmsUrl (UseInboundWebhookOnNumber)."""
     service = _calling(
         f"creating the Messaging Service {friendly_name!r}",
-        lambda: _a2p_client(account_sid).messaging.v1.services.create(
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.services.create(
             friendly_name=friendly_name, use_inbound_webhook_on_number=True, status_callback=status_callback
         ),
     )
@@ -865,11 +910,11 @@ def messaging_service_create(*, account_sid: str, friendly_name: str, status_cal
     )
 
 
-def messaging_services_find(*, account_sid: str, friendly_name: str) -> list[MessagingService]:
+def messaging_services_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[MessagingService]:
     """Messaging Services named exactly `friendly_name` (all pages, filtered here)."""
     found = _calling(
         "listing Messaging Services",
-        lambda: _a2p_client(account_sid).messaging.v1.services.list(page_size=LIST_PAGE_SIZE),
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.services.list(page_size=LIST_PAGE_SIZE),
     )
     return [
         MessagingService(
@@ -890,6 +935,7 @@ def _campaign(raw: Any) -> Campaign:
 def campaign_create(
     *,
     account_sid: str,
+    auth_token: str = "",
     service_sid: str,
     brand_sid: str,
     usecase: str,
@@ -908,7 +954,7 @@ def campaign_create(
         _calling(
             "registering the campaign",
             lambda: (
-                _a2p_client(account_sid)
+                _a2p_client(account_sid, auth_token)
                 .messaging.v1.services(service_sid)
                 .us_app_to_person.create(
                     brand_registration_sid=brand_sid,
@@ -930,48 +976,69 @@ def campaign_create(
     )
 
 
-def campaigns_list(*, account_sid: str, service_sid: str) -> list[Campaign]:
+def campaigns_list(*, account_sid: str, auth_token: str = "", service_sid: str) -> list[Campaign]:
     """The service's campaigns (Twilio allows one)."""
     found = _calling(
         "listing the campaign",
-        lambda: _a2p_client(account_sid).messaging.v1.services(service_sid).us_app_to_person.list(page_size=50),
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person.list(page_size=50),
     )
     return [_campaign(c) for c in found]
 
 
-def campaign_fetch(*, account_sid: str, service_sid: str, sid: str) -> Campaign:
+def campaign_fetch(*, account_sid: str, auth_token: str = "", service_sid: str, sid: str) -> Campaign:
     """A campaign as Twilio has it now."""
     return _campaign(
         _calling(
             f"fetching the campaign {sid}",
-            lambda: _a2p_client(account_sid).messaging.v1.services(service_sid).us_app_to_person(sid).fetch(),
+            lambda: _a2p_client(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person(sid).fetch(),
         )
     )
 
 
-def messaging_service_number_add(*, account_sid: str, service_sid: str, phone_sid: str) -> None:
-    """Put a number in the service's sender pool; TwilioError 21712 when it is in another service."""
+def campaign_delete(*, account_sid: str, auth_token: str = "", service_sid: str, sid: str) -> None:
+    """Delete a service's campaign (204): Twilio's way to register a rejected campaign again.
+
+    Twilio does not review a FAILED campaign twice ("A2P 10DLC Campaign Approval Requirements":
+    delete it, then create it again on the same Messaging Service, with a new vetting fee).
+    TwilioError 404 when it is already gone.
+    """
     _calling(
-        f"adding {phone_sid} to the Messaging Service",
-        lambda: _a2p_client(account_sid).messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=phone_sid),
+        f"deleting the campaign {sid}",
+        lambda: _a2p_client(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person(sid).delete(),
     )
 
 
-def messaging_service_numbers(*, account_sid: str, service_sid: str) -> list[str]:
+def messaging_service_number_add(*, account_sid: str, auth_token: str = "", service_sid: str, phone_sid: str) -> None:
+    """Put a number in the service's sender pool; TwilioError 21712 when it is in another service."""
+    _calling(
+        f"adding {phone_sid} to the Messaging Service",
+        lambda: (
+            _a2p_client(account_sid, auth_token)
+            .messaging.v1.services(service_sid)
+            .phone_numbers.create(phone_number_sid=phone_sid)
+        ),
+    )
+
+
+def messaging_service_numbers(*, account_sid: str, auth_token: str = "", service_sid: str) -> list[str]:
     """The PN SIDs in a service's sender pool (all pages)."""
     found = _calling(
         "listing the Messaging Service's numbers",
-        lambda: _a2p_client(account_sid).messaging.v1.services(service_sid).phone_numbers.list(page_size=LIST_PAGE_SIZE),
+        lambda: (
+            _a2p_client(account_sid, auth_token).messaging.v1.services(service_sid).phone_numbers.list(page_size=LIST_PAGE_SIZE)
+        ),
     )
     return [n.sid for n in found]
 
 
-def message_send_via_service(*, account_sid: str, service_sid: str, to_number: str, body: str, status_callback: str) -> Message:
+def message_send_via_service(
+    *, account_sid: str, auth_token: str = "", service_sid: str, to_number: str, body: str, status_callback: str
+) -> Message:
     """Send an SMS through a Messaging Service (its registered campaign), with status callbacks."""
     message = _calling(
         f"sending an SMS to {to_number}",
         lambda: (
-            _a2p_client(account_sid)
+            _a2p_client(account_sid, auth_token)
             .api.v2010.accounts(account_sid)
             .messages.create(messaging_service_sid=service_sid, to=to_number, body=body, status_callback=status_callback)
         ),

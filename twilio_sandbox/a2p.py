@@ -9,12 +9,21 @@ in tests/sandbox) and Twilio's error codes. Reviews are controlled through the c
   POST /__sandbox__/a2p-decide {"sid": "BU...|BN...|QE...", "outcome": "approve"|"reject", "code": 30909}
        decide one object now;
   GET  /__sandbox__/a2p-state   every object.
+
+Objects are kept per account, as Twilio keeps them. Trust Hub and Messaging URLs name no
+account: the credentials do, so a request authenticated as a clinic's subaccount (its own
+SID and auth token) acts in that subaccount and sees only its objects, and the main
+account's credentials act in the main account (the API v2010 Addresses name the account
+in the path). The request log records who authenticated (`auth`, the user name only).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +52,31 @@ class A2PApi:
     def __init__(self, app: SandboxApp) -> None:
         self.app = app
         self.store = app.store
+        self._local = threading.local()
+
+    @property
+    def acting(self) -> str:
+        """The account the current request acts in (set by `handle` after authentication)."""
+        return str(getattr(self._local, "account", "") or self.app.account_sid)
+
+    def _authenticate_acting(self, environ: dict, path_account: str | None) -> str:
+        """Authenticate the request and return the account it acts in.
+
+        v2010 paths name the account (the main account may act in its subaccounts there);
+        Trust Hub and Messaging act in the account whose credentials were sent.
+        """
+        if path_account:
+            self.app._authenticate(environ, path_account)
+            return path_account
+        user = request_user(environ)
+        own = user != self.app.account_sid and user.startswith("AC") and self.store.get_account(user) is not None
+        account = user if own else self.app.account_sid
+        self.app._authenticate(environ, account)
+        return account
+
+    def _mine(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The objects of the acting account only."""
+        return [i for i in items if i.get("account_sid") == self.acting]
 
     # ------------------------------------------------------------------ routing
 
@@ -70,6 +104,11 @@ class A2PApi:
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_create),
             ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p", self._campaign_list),
             ("GET", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p/(?P<sid>QE[0-9a-f]{32})", self._campaign_fetch),
+            (
+                "DELETE",
+                r"/v1/Services/(?P<service>MG[0-9a-f]{32})/Compliance/Usa2p/(?P<sid>QE[0-9a-f]{32})",
+                self._campaign_delete,
+            ),
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers", self._number_add),
             ("POST", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_create),
             ("GET", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_list),
@@ -77,7 +116,7 @@ class A2PApi:
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
-                self.app._authenticate(environ, self.app.account_sid)
+                self._local.account = self._authenticate_acting(environ, match.groupdict().get("account"))
                 result: tuple[int, Any] = handler(**match.groupdict(), query=query, form=form, lists=lists)
                 return result
         if re.match(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)", path):
@@ -90,7 +129,7 @@ class A2PApi:
         from .app import ApiError
 
         obj = self.store.a2p_get(sid)
-        if obj is None or obj["_sandbox"]["kind"] != kind:
+        if obj is None or obj["_sandbox"]["kind"] != kind or obj.get("account_sid") != self.acting:
             raise ApiError(404, 20404, f"The requested resource {sid} was not found")
         return self._reviewed(obj)
 
@@ -175,7 +214,7 @@ class A2PApi:
         }
         bundle = {
             "sid": sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "policy_sid": form["PolicySid"],
             "friendly_name": form["FriendlyName"],
             "status": "draft",
@@ -194,7 +233,7 @@ class A2PApi:
 
     def _bundle_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = BUNDLE_KINDS[coll]
-        items = [self._reviewed(b) for b in self.store.a2p_list(kind)]
+        items = [self._reviewed(b) for b in self._mine(self.store.a2p_list(kind))]
         if query.get("FriendlyName"):
             items = [b for b in items if b["friendly_name"] == query["FriendlyName"]]
         return 200, self._page("results", f"{TRUSTHUB}/{coll}", items, query)
@@ -227,7 +266,8 @@ class A2PApi:
         bundle = self._get(sid, kind)
         object_sid = form.get("ObjectSid", "")
         known = self.store.a2p_get(object_sid)
-        if known is None and not object_sid.startswith("BU"):
+        foreign = known is not None and known.get("account_sid") != self.acting and not object_sid.startswith("BU")
+        if (known is None and not object_sid.startswith("BU")) or foreign:
             raise ApiError(400, 22208, f"ObjectSid {object_sid} is not a known Trust Hub object")
         if object_sid in bundle["_sandbox"]["assigned"]:
             raise ApiError(400, 22215, f"{object_sid} is already assigned to {sid}")
@@ -240,7 +280,7 @@ class A2PApi:
         return {
             "sid": assignment_sid,
             f"{kind}_sid": sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "object_sid": object_sid,
             "date_created": iso_now(),
             "url": f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments/{assignment_sid}",
@@ -265,7 +305,7 @@ class A2PApi:
         evaluation_sid = new_sid("EL")
         return 201, {
             "sid": evaluation_sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "policy_sid": form.get("PolicySid", bundle["policy_sid"]),
             f"{kind}_sid": sid,
             "status": "compliant" if compliant else "noncompliant",
@@ -286,7 +326,7 @@ class A2PApi:
             attributes = {}
         obj: dict[str, Any] = {
             "sid": sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "friendly_name": form["FriendlyName"],
             "type": form["Type"],
             "attributes": attributes,
@@ -317,7 +357,7 @@ class A2PApi:
 
     def _object_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = "end_user" if coll == "EndUsers" else "supporting_document"
-        return 200, self._page("results", f"{TRUSTHUB}/{coll}", self.store.a2p_list(kind), query)
+        return 200, self._page("results", f"{TRUSTHUB}/{coll}", self._mine(self.store.a2p_list(kind)), query)
 
     # ------------------------------------------------------------------ addresses (API v2010)
 
@@ -325,7 +365,7 @@ class A2PApi:
         self._required(form, "CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry")
         sid, now = new_sid("AD"), self.app_now()
         address = {
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "city": form["City"],
             "customer_name": form["CustomerName"],
             "date_created": now,
@@ -337,7 +377,7 @@ class A2PApi:
             "sid": sid,
             "street": form["Street"],
             "street_secondary": form.get("StreetSecondary") or None,
-            "uri": f"/2010-04-01/Accounts/{self.app.account_sid}/Addresses/{sid}.json",
+            "uri": f"/2010-04-01/Accounts/{self.acting}/Addresses/{sid}.json",
             "emergency_enabled": False,
             "validated": True,
             "verified": False,
@@ -354,11 +394,11 @@ class A2PApi:
     def _address_list(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         from .app import _page_size
 
-        items = self.store.a2p_list("address")
+        items = self._mine(self.store.a2p_list("address"))
         if query.get("FriendlyName"):
             items = [a for a in items if a["friendly_name"] == query["FriendlyName"]]
         size = _page_size(query, default=50)
-        uri = f"/2010-04-01/Accounts/{self.app.account_sid}/Addresses.json?PageSize={size}&Page=0"
+        uri = f"/2010-04-01/Accounts/{self.acting}/Addresses.json?PageSize={size}&Page=0"
         return 200, {
             "addresses": [_public(a) for a in items[:size]],
             "end": max(min(len(items), size) - 1, 0),
@@ -379,12 +419,12 @@ class A2PApi:
         self._required(form, "CustomerProfileBundleSid", "A2PProfileBundleSid")
         for key in ("CustomerProfileBundleSid", "A2PProfileBundleSid"):
             bundle = self.store.a2p_get(form[key])
-            if bundle is None or bundle["_sandbox"]["kind"] not in BUNDLE_KINDS.values():
+            if bundle is None or bundle["_sandbox"]["kind"] not in BUNDLE_KINDS.values() or bundle["account_sid"] != self.acting:
                 raise ApiError(400, 20404, f"{key} {form[key]} was not found")
         sid, now = new_sid("BN"), iso_now()
         brand = {
             "sid": sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "customer_profile_bundle_sid": form["CustomerProfileBundleSid"],
             "a2p_profile_bundle_sid": form["A2PProfileBundleSid"],
             "date_created": now,
@@ -413,7 +453,7 @@ class A2PApi:
         return 201, _public(brand)
 
     def _brand_list(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        items = [self._reviewed(b) for b in self.store.a2p_list("brand")]
+        items = [self._reviewed(b) for b in self._mine(self.store.a2p_list("brand"))]
         return 200, self._page("data", f"{MESSAGING}/a2p/BrandRegistrations", items, query)
 
     def _brand_fetch(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
@@ -442,6 +482,7 @@ class A2PApi:
         )
         if form.get("StatusCallback"):
             service["status_callback"] = form["StatusCallback"]
+        service["account_sid"] = self.acting  # the service lives in the account that created it
         self.store.insert_service(service)
         return 201, _public(service)
 
@@ -449,7 +490,7 @@ class A2PApi:
         from .app import ApiError
 
         service = next((s for s in self.store.services() if s["sid"] == sid), None)
-        if service is None:
+        if service is None or service.get("account_sid") != self.acting:
             raise ApiError(404, 20404, f"The requested resource /v1/Services/{sid} was not found")
         return service
 
@@ -462,7 +503,7 @@ class A2PApi:
         if not samples:
             raise ApiError(400, 20001, "Missing required parameter MessageSamples in the post body")
         brand = self.store.a2p_get(form["BrandRegistrationSid"])
-        brand = self._reviewed(brand) if brand else None
+        brand = self._reviewed(brand) if brand and brand.get("account_sid") == self.acting else None
         if brand is None or brand.get("status") != "APPROVED":
             raise ApiError(
                 400,
@@ -475,7 +516,7 @@ class A2PApi:
         url = f"{MESSAGING}/Services/{service}/Compliance/Usa2p/{sid}"
         campaign = {
             "sid": sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "brand_registration_sid": form["BrandRegistrationSid"],
             "messaging_service_sid": service,
             "description": form["Description"],
@@ -527,6 +568,17 @@ class A2PApi:
             raise ApiError(404, 20404, f"The requested resource {sid} was not found")
         return 200, _public(campaign)
 
+    def _campaign_delete(self, *, service: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        """Delete a service's campaign (204, empty body), so another can be registered on it."""
+        from .app import ApiError
+
+        campaign = self._get(sid, "campaign")
+        if campaign["messaging_service_sid"] != service:
+            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+        self.store.a2p_delete(sid)
+        self.store.update_service(service, {"us_app_to_person_registered": False})
+        return 204, None
+
     def service_sender(self, service_sid: str) -> str:
         """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
         from .app import ApiError
@@ -546,7 +598,7 @@ class A2PApi:
         target = self._service(service)
         phone_sid = form.get("PhoneNumberSid", "")
         number = self.store.get_number(phone_sid)
-        if number is None:
+        if number is None or number.get("account_sid") != self.acting:
             raise ApiError(404, 20404, f"The requested resource {phone_sid} was not found")
         for other in self.store.services():
             if phone_sid in other["_sandbox"]["number_sids"]:
@@ -557,7 +609,7 @@ class A2PApi:
         now = iso_now()
         return 201, {
             "sid": phone_sid,
-            "account_sid": self.app.account_sid,
+            "account_sid": self.acting,
             "service_sid": target["sid"],
             "date_created": now,
             "date_updated": now,
@@ -566,6 +618,17 @@ class A2PApi:
             "capabilities": ["SMS", "MMS", "Voice"],
             "url": f"{MESSAGING}/Services/{service}/PhoneNumbers/{phone_sid}",
         }
+
+
+def request_user(environ: dict) -> str:
+    """The Basic-auth user name (an account SID) a request was sent with ("" if none); never the password."""
+    scheme, _, encoded = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return base64.b64decode(encoded).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
 
 
 def _public(resource: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from . import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-from .a2p import A2PApi
+from .a2p import A2PApi, request_user
 from .store import Store, new_sid, now_rfc2822
 
 API = "/2010-04-01"
@@ -182,6 +182,8 @@ class SandboxApp:
                 "form": form,
                 "status": status,
                 "fault": fault.get("mode") if fault else None,
+                # Who authenticated (the account SID only): tests check which account acted.
+                "auth": request_user(environ),
             }
         )
         if fault and fault.get("mode") == "delay_after":
@@ -716,11 +718,12 @@ class SandboxApp:
     # ------------------------------------------------------------------ Messaging API v1
 
     def _messaging_api(self, method: str, path: str, query: dict, environ: dict) -> tuple[int, Any]:
-        self._authenticate(environ, self.account_sid)
+        # Messaging v1 is scoped by the credentials: each account sees its own services.
+        account = self.a2p._authenticate_acting(environ, None)
         if method != "GET":
             raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
         page_size = _page_size(query, default=50)
-        services = self.store.services()
+        services = [s for s in self.store.services() if s.get("account_sid", self.account_sid) == account]
         if path == "/v1/Services":
             return 200, _v1_page("services", path, page_size, [_public(s) for s in services])
         match = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})/PhoneNumbers", path)
@@ -731,7 +734,7 @@ class SandboxApp:
         numbers = [
             {
                 "sid": sid,
-                "account_sid": self.account_sid,
+                "account_sid": account,
                 "service_sid": service["sid"],
                 "date_created": service["date_created"],
                 "date_updated": service["date_updated"],

@@ -342,6 +342,11 @@ class Store:
             db.execute("UPDATE a2p_objects SET data = ? WHERE sid = ?", (json.dumps(obj), sid))
         return obj
 
+    def a2p_delete(self, sid: str) -> bool:
+        """Remove an A2P object (a deleted campaign); False if there was none."""
+        with self.tx() as db:
+            return db.execute("DELETE FROM a2p_objects WHERE sid = ?", (sid,)).rowcount > 0
+
     def a2p_review(self) -> dict[str, Any] | None:
         with self.read() as db:
             row = db.execute("SELECT data FROM a2p_review WHERE id = 1").fetchone()

@@ -195,7 +195,7 @@ def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p
     assert [r["status"] for r in sandbox.api_requests("POST", f"/v1/a2p/BrandRegistrations/{reg.brand_sid}")] == [202]
 
 
-def test_a_rejected_campaign_says_what_staff_must_do_and_registers_nothing_new(clinic, sandbox, a2p_enabled):
+def _rejected_campaign(clinic, sandbox) -> A2PRegistration:
     review(sandbox, mode="approve", after_seconds=0)
     reg = _start(clinic)
     for _ in range(4):
@@ -206,9 +206,44 @@ def test_a_rejected_campaign_says_what_staff_must_do_and_registers_nothing_new(c
     decide(sandbox, reg.campaign_sid, "reject", 30909)
     reg = _poll(clinic)
     assert reg.campaign_status == "FAILED" and reg.error_code == 30909
+    return reg
+
+
+def test_a_rejected_campaign_is_deleted_and_registered_again_after_edit_and_resubmit(clinic, sandbox, a2p_enabled):
+    """Twilio reviews a failed campaign only as a new one: delete it, create it again (issue 15: Edit and resubmit)."""
+    rejected = _rejected_campaign(clinic, sandbox)
+    reg = registration.registration_advance(clinic_id=clinic.id)
+    assert len(_creates(sandbox, f"/v1/Services/{reg.messaging_service_sid}/Compliance/Usa2p")) == 1  # not before staff
 
     registration.registration_resubmit(clinic_id=clinic.id)
     reg = registration.registration_advance(clinic_id=clinic.id)
 
-    assert "cannot be resubmitted from here yet" in reg.error
-    assert len(_creates(sandbox, f"/v1/Services/{reg.messaging_service_sid}/Compliance/Usa2p")) == 1
+    service = reg.messaging_service_sid
+    deletes = [r for r in sandbox.api_requests("DELETE") if r["path"].endswith(f"/Compliance/Usa2p/{rejected.campaign_sid}")]
+    assert [r["status"] for r in deletes] == [204]
+    assert len(_creates(sandbox, f"/v1/Services/{service}/Compliance/Usa2p")) == 2
+    assert reg.campaign_sid not in ("", rejected.campaign_sid) and reg.campaign_status == "IN_PROGRESS" and not reg.error
+    decide(sandbox, reg.campaign_sid)
+    assert _poll(clinic).campaign_ready
+    statuses = list(A2PEvent.objects.filter(clinic=clinic, step="campaign").values_list("status", flat=True))
+    assert "recreating" in statuses and "deleted" in statuses
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["DELETE", "POST"])
+def test_a_lost_answer_while_recreating_a_campaign_makes_exactly_one_new_one(clinic, sandbox, a2p_enabled, settings, method):
+    rejected = _rejected_campaign(clinic, sandbox)
+    service = rejected.messaging_service_sid
+    path = f"/v1/Services/{service}/Compliance/Usa2p" + (f"/{rejected.campaign_sid}" if method == "DELETE" else "")
+    settings.TWILIO_HTTP_TIMEOUT = 1.0
+    sandbox.fault(path=path, method=method, mode="delay_after", delay=2)
+    services_a2p.a2p_resubmit_request(clinic_id=clinic.id)  # the change only: this test runs the task's work itself
+
+    with pytest.raises(TwilioError):
+        registration.registration_advance(clinic_id=clinic.id)  # Twilio acted, the answer was lost
+    reg = registration.registration_advance(clinic_id=clinic.id)  # the task's retry
+
+    assert len(_creates(sandbox, f"/v1/Services/{service}/Compliance/Usa2p")) == 2  # the first and ONE new
+    campaigns = sandbox._call("GET", "a2p-state")["objects"]
+    assert [c["sid"] for c in campaigns if c["sid"].startswith("QE")] == [reg.campaign_sid]
+    assert reg.campaign_status == "IN_PROGRESS" and not reg.error

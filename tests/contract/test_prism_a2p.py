@@ -106,6 +106,7 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
     twilio.campaigns_list(**a, service_sid=SERVICE)
     _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile)
     twilio.campaign_fetch(**a, service_sid=SERVICE, sid="QE" + "6a" * 16)
+    twilio.campaign_delete(**a, service_sid=SERVICE, sid="QE" + "6a" * 16)  # Edit and resubmit of a rejected campaign
     twilio.messaging_service_numbers(**a, service_sid=SERVICE)
     twilio.messaging_service_number_add(**a, service_sid=SERVICE, phone_sid=PHONE_SID)
     # 5. Texts through the Messaging Service.
