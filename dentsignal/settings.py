@@ -296,9 +296,6 @@ TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = env("TWILIO_PRIMARY_CUSTOMER_PROFILE_SID",
 A2P_NOTIFICATION_EMAIL = env("A2P_NOTIFICATION_EMAIL", default="compliance@dentsignal.example.com")
 # Seconds the SDK waits for Twilio's answer before giving up on a request.
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
-# Country searched for numbers to buy. Not an environment knob: +1 numbers are assumed
-# where numbers are parsed, so another country could not work.
-TWILIO_NUMBER_COUNTRY = "US"
 
 # Each clinic's numbers live in its own Twilio subaccount (Twilio's ISV guidance:
 # credentials, usage, rate limits and compliance per customer), created by provisioning.

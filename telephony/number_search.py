@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 
 from . import twilio_client as twilio
@@ -57,7 +56,7 @@ def _price_key(country: str) -> str:
 
 def local_number_price() -> twilio.NumberPrice | None:
     """The monthly price of a local number (cached a day); None when Twilio could not tell us."""
-    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
+    country = twilio.NUMBER_COUNTRY
     cached = cache.get(_price_key(country))
     if isinstance(cached, twilio.NumberPrice):
         return cached

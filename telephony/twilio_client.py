@@ -34,13 +34,11 @@ ERR_NO_NUMBERS_IN_AREA_CODE = 21452
 ERR_UNSUBSCRIBED_RECIPIENT = 21610
 # The sentences staff read for each code (subaccount troubles 21476/21478/21649 too)
 # live in telephony/twilio_errors.py.
-# Codes the subaccount workflows act on (telephony.provisioning).
-ERR_ACCOUNT_NOT_ACTIVE = 20005
-ERR_TRANSFER_TARGET_NOT_ACTIVE = 21472
-ERR_TRANSFER_NOT_RELATED = 21473
-ERR_TRANSFER_NOT_PARENT = 21474
 
 LIST_PAGE_SIZE = 1000
+# The country whose numbers are searched, bought and priced. Not a setting: +1 numbers are
+# assumed wherever numbers are parsed (clinics/phone.py), so another country could not work.
+NUMBER_COUNTRY = "US"
 WEBHOOK_FIELDS = ("voice_url", "voice_method", "sms_url", "sms_method", "status_callback", "status_callback_method")
 # The fallback webhooks (API v2010 IncomingPhoneNumber), read alongside the primary ones.
 FALLBACK_WEBHOOK_FIELDS = ("voice_fallback_url", "voice_fallback_method", "sms_fallback_url", "sms_fallback_method")
@@ -120,26 +118,46 @@ def _calling(doing: str, call: Callable[[], T]) -> T:
 # --------------------------------------------------------------------------- client
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def _client_for(
-    account_sid: str, auth_token: str, base_url: str, messaging_base_url: str, timeout: float, pricing_base_url: str = ""
+    username: str,
+    token: str,
+    account_sid: str,
+    timeout: float,
+    base_url: str,
+    messaging_base_url: str,
+    trusthub_base_url: str,
+    pricing_base_url: str,
 ) -> Client:
     http_client = RedirectingHttpClient(
-        base_url=base_url, messaging_base_url=messaging_base_url, pricing_base_url=pricing_base_url, timeout=timeout
+        base_url=base_url,
+        messaging_base_url=messaging_base_url,
+        trusthub_base_url=trusthub_base_url,
+        pricing_base_url=pricing_base_url,
+        timeout=timeout,
     )
-    return Client(account_sid, auth_token, http_client=http_client)
+    return Client(username, token, account_sid=account_sid, http_client=http_client)
+
+
+def _client(*, username: str, token: str, account_sid: str) -> Client:
+    """The SDK client logging in as `username` and acting in `account_sid`, sending to the
+    configured API origins (built once per configuration)."""
+    return _client_for(
+        username,
+        token,
+        account_sid,
+        float(settings.TWILIO_HTTP_TIMEOUT),
+        settings.TWILIO_API_BASE_URL,
+        settings.TWILIO_MESSAGING_API_BASE_URL,
+        settings.TWILIO_TRUSTHUB_API_BASE_URL,
+        settings.TWILIO_PRICING_API_BASE_URL,
+    )
 
 
 def get_client() -> Client:
-    """The SDK client for the configured account and API origin (built once per configuration)."""
-    return _client_for(
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_AUTH_TOKEN,
-        settings.TWILIO_API_BASE_URL,
-        getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
-        float(settings.TWILIO_HTTP_TIMEOUT),
-        getattr(settings, "TWILIO_PRICING_API_BASE_URL", ""),
-    )
+    """The SDK client for the configured (main) account and API origins."""
+    sid = settings.TWILIO_ACCOUNT_SID
+    return _client(username=sid, token=settings.TWILIO_AUTH_TOKEN, account_sid=sid)
 
 
 def _account_api(account_sid: str = "") -> Any:
@@ -498,8 +516,7 @@ class NumberPrice:
 def available_numbers_find(search: NumberSearch, *, limit: int, account_sid: str = "") -> list[AvailableNumber]:
     """Local numbers for sale matching `search` that can do both voice and SMS (one
     request), searched as `account_sid` ("" = the main account)."""
-    # US unless TWILIO_NUMBER_COUNTRY says otherwise (+1 numbers only: CA is the other choice).
-    country = getattr(settings, "TWILIO_NUMBER_COUNTRY", "US")
+    country = NUMBER_COUNTRY
     found = _calling(
         f"searching numbers {search.describe()}{_in(account_sid)}",
         lambda: (
@@ -605,16 +622,6 @@ class Campaign:
     errors: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=8)
-def _a2p_client_for(
-    account_sid: str, username: str, token: str, base_url: str, messaging: str, trusthub: str, timeout: float
-) -> Client:
-    http_client = RedirectingHttpClient(
-        base_url=base_url, messaging_base_url=messaging, trusthub_base_url=trusthub, timeout=timeout
-    )
-    return Client(username, token, account_sid=account_sid, http_client=http_client)
-
-
 def _a2p_client(account_sid: str, auth_token: str = "") -> Client:
     """The SDK client acting in `account_sid`.
 
@@ -625,15 +632,7 @@ def _a2p_client(account_sid: str, auth_token: str = "") -> Client:
     With no `auth_token`, the main account's credentials (acting in the main account).
     """
     username, token = (account_sid, auth_token) if auth_token else (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
-    return _a2p_client_for(
-        account_sid,
-        username,
-        token,
-        settings.TWILIO_API_BASE_URL,
-        getattr(settings, "TWILIO_MESSAGING_API_BASE_URL", ""),
-        getattr(settings, "TWILIO_TRUSTHUB_API_BASE_URL", ""),
-        float(settings.TWILIO_HTTP_TIMEOUT),
-    )
+    return _client(username=username, token=token, account_sid=account_sid)
 
 
 def _errors(raw: Any) -> tuple[str, ...]:
