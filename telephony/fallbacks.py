@@ -55,13 +55,18 @@ def _xml(body: str) -> HttpResponse:
     return HttpResponse(body, content_type="text/xml")
 
 
+def office_line_rings(*, office_phone: str, twilio_number: str) -> bool:
+    """Whether a call can ring the office line: there is one, and it is not the Twilio
+    number itself (that would loop the call back to us)."""
+    return bool(office_phone) and office_phone != twilio_number
+
+
 def office_dial_twiml(*, office_phone: str, twilio_number: str, message: str) -> VoiceResponse:
     """Ring the clinic's office line, with the clinic's Twilio number as caller ID; or
-    say `message` when there is no office line (or it is the Twilio number itself, which
-    would loop the call back to us)."""
+    say `message` when it cannot ring (office_line_rings)."""
     response = VoiceResponse()
     # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
-    if office_phone and office_phone != twilio_number:
+    if office_line_rings(office_phone=office_phone, twilio_number=twilio_number):
         response.dial(twiml.xml_safe(office_phone), caller_id=twiml.xml_safe(twilio_number) or None)
     else:
         response.say(twiml.xml_safe(message))

@@ -53,8 +53,8 @@ def _fallback_twiml(clinic: ClinicRoute) -> tuple[VoiceResponse, str]:
         twilio_number=clinic.twilio_number or "",
         message=NO_AGENT_MESSAGE.format(name=clinic.name),
     )
-    rings_office = bool(clinic.office_phone) and clinic.office_phone != clinic.twilio_number
-    return response, CallAnswer.OFFICE_LINE if rings_office else CallAnswer.MESSAGE
+    rings = fallbacks.office_line_rings(office_phone=clinic.office_phone, twilio_number=clinic.twilio_number or "")
+    return response, CallAnswer.OFFICE_LINE if rings else CallAnswer.MESSAGE
 
 
 def _fallback_reason(clinic: ClinicRoute) -> str:
