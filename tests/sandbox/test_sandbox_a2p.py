@@ -18,13 +18,6 @@ pytestmark = pytest.mark.no_sandbox
 
 
 @pytest.fixture
-def control(sandbox_server) -> SandboxControl:
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
-
-
-@pytest.fixture
 def api(sandbox_server, control):
     """Raw HTTP to the sandbox, each successful answer checked against Twilio's spec."""
 

@@ -6,20 +6,12 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import SandboxControl
 from tests.openapi import assert_matches_spec
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 API = "/2010-04-01"
 MAIN = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
 pytestmark = pytest.mark.no_sandbox
-
-
-@pytest.fixture
-def control(sandbox_server) -> SandboxControl:
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from telephony.twilio_http import RedirectingHttpClient
-from tests.conftest import SandboxControl
 from tests.openapi import assert_matches_spec
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from twilio_sandbox.server import start_in_thread
@@ -20,13 +19,6 @@ BASE = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}"
 AUTH = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
 # These tests drive the sandbox server directly, each with its own control handle.
 pytestmark = pytest.mark.no_sandbox
-
-
-@pytest.fixture
-def control(sandbox_server) -> SandboxControl:
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
 
 
 @pytest.fixture
