@@ -7,6 +7,7 @@ from django.views import defaults
 
 from telephony import api, fallbacks, webhooks
 from telephony.webhook_paths import (
+    A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
     SMS_PATH,
     STATUS_PATH,
@@ -26,6 +27,7 @@ urlpatterns = [
     path(SMS_PATH.lstrip("/"), webhooks.inbound_sms, name="twilio-sms"),
     path(STATUS_PATH.lstrip("/"), webhooks.status_callback, name="twilio-status"),
     path(STREAM_STATUS_PATH.lstrip("/"), webhooks.stream_status, name="twilio-stream-status"),
+    path(A2P_STATUS_PATH.lstrip("/"), webhooks.a2p_status, name="twilio-a2p-status"),
     # Their fallbacks (Twilio's VoiceFallbackUrl/SmsFallbackUrl): answered without the database.
     path(VOICE_FALLBACK_PATH.lstrip("/"), fallbacks.voice_fallback, name="twilio-voice-fallback"),
     path(SMS_FALLBACK_PATH.lstrip("/"), fallbacks.sms_fallback, name="twilio-sms-fallback"),

@@ -26,6 +26,7 @@ from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in
 from .models import AuditRun
 from .queue import task_send_on_commit
 from .webhook_urls import (
+    A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
     SMS_PATH,
     STATUS_PATH,
@@ -503,6 +504,7 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
         (SMS_PATH, "inbound_sms"),
         (STATUS_PATH, "status_callback"),
         (STREAM_STATUS_PATH, "stream_status"),
+        (A2P_STATUS_PATH, "a2p_status"),
         (VOICE_FALLBACK_PATH, "voice_fallback"),
         (SMS_FALLBACK_PATH, "sms_fallback"),
     )

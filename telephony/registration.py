@@ -21,7 +21,9 @@ SID is saved yet, a lookup by the object's friendly name (which names the clinic
 lost answer and a retried task never create (or pay for) a second object. Twilio's
 refusals become sentences on the registration; retryable failures are raised for the
 task to retry. `registrations_poll` (Celery beat) fetches pending reviews at most one
-Trust Hub request per second and advances what they unblock.
+Trust Hub request per second and advances what they unblock. The two Trust Hub bundles
+also carry our StatusCallback: Twilio's call to it has that one clinic polled at once
+(`registration_status_callback`); brands and campaigns take none and wait for the beat.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from clinics import services_a2p
 from clinics.models import Clinic
@@ -42,7 +45,7 @@ from . import replies
 from . import twilio_client as twilio
 from .models import MessageLog
 from .queue import task_send_on_commit
-from .webhook_urls import webhook_urls
+from .webhook_urls import a2p_status_url, webhook_urls
 
 TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
 POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
@@ -259,7 +262,9 @@ def _assign_and_submit(ctx: _Context, step: str, kind: twilio.BundleKind, policy
             code=None,
         )
         return False
-    bundle = twilio.trust_bundle_submit(account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid)
+    bundle = twilio.trust_bundle_submit(
+        account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid, status_callback=a2p_status_url()
+    )
     _record(ctx, step, sid, bundle.status, detail="Submitted for Twilio's review.")
     return True
 
@@ -285,6 +290,7 @@ def _bundle_step(
             friendly_name=name,
             email=settings.A2P_NOTIFICATION_EMAIL,
             policy_sid=policy,
+            status_callback=a2p_status_url(),
         ),
     )
     if bundle is not None:
@@ -590,6 +596,43 @@ def registrations_poll() -> int:
             continue  # transient: the next tick tries again; refusals are already recorded
         polled += 1
     return polled
+
+
+# --------------------------------------------------------------------------- status callbacks
+
+TASK_POLL = "telephony.tasks.a2p_registration_poll"
+
+
+def registration_status_callback(*, account_sid: str, bundle_sid: str) -> int | None:
+    """Twilio called a bundle's StatusCallback: poll its clinic's registration after commit.
+
+    Only the bundle's SID is used: Twilio documents the StatusCallback parameter of
+    CustomerProfiles and TrustProducts but not the request it makes, so the poll fetches
+    the status from Twilio itself (its task is rate-limited to Trust Hub's pace). Brands
+    and campaigns take no status callback (twilio_messaging_v1.json): the beat's poll
+    alone follows them.
+
+    Returns the clinic polled, or None when there is nothing to do: a SID that no clinic's
+    registration has in review (unknown, or already recorded, e.g. a repeated callback),
+    or a bundle of another account than the one that reported it (`account_sid`; "" is
+    the main account, as for the signature).
+    """
+    if registration_disabled_reason():
+        return None
+    registration = (
+        A2PRegistration.objects.select_related("clinic")
+        .filter(Q(customer_profile_sid=bundle_sid) | Q(trust_product_sid=bundle_sid))
+        .first()
+    )
+    if registration is None:
+        return None
+    step = A2PStep.CUSTOMER_PROFILE if registration.customer_profile_sid == bundle_sid else A2PStep.TRUST_PRODUCT
+    if registration.step_status(step) not in IN_REVIEW:
+        return None
+    if registration_account_sid(registration.clinic) != (account_sid or settings.TWILIO_ACCOUNT_SID):
+        return None
+    task_send_on_commit(TASK_POLL, registration.clinic_id, clinic_id=registration.clinic_id)
+    return registration.clinic_id
 
 
 # --------------------------------------------------------------------------- outbound texts

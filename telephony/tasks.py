@@ -22,7 +22,7 @@ from django.db import DatabaseError, InterfaceError
 
 from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
 from . import registration as registration_workflows
-from .twilio_client import TwilioError
+from .twilio_client import TRUST_HUB_PACE_SECONDS, TwilioError
 
 MAX_RETRIES = 6
 BACKOFF_BASE_SECONDS = 2
@@ -193,6 +193,21 @@ def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         registration = registration_workflows.registration_advance(clinic_id=clinic_id)
+        return {"success": not registration.error, "error": registration.error, "code": registration.error_code}
+
+    return _outcome(self, work, _no_give_up)
+
+
+@shared_task(**RETRY_POLICY, rate_limit=f"{1 / TRUST_HUB_PACE_SECONDS:g}/s")
+def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Poll one clinic's A2P reviews now: a Trust Hub status callback said one changed.
+
+    At most one such task a second per worker (`rate_limit`, which Celery applies per
+    worker node), so callbacks arriving together stay within Trust Hub's ~1 request/s.
+    """
+
+    def work() -> dict[str, Any]:
+        registration = registration_workflows.registration_poll(clinic_id=clinic_id)
         return {"success": not registration.error, "error": registration.error, "code": registration.error_code}
 
     return _outcome(self, work, _no_give_up)

@@ -672,15 +672,19 @@ def trust_bundle_create(
     friendly_name: str,
     email: str,
     policy_sid: str,
-    status_callback: str = "",
+    status_callback: str,
 ) -> TrustBundle:
-    """Create an empty draft CustomerProfile or TrustProduct under `policy_sid`."""
-    extra = {"status_callback": status_callback} if status_callback else {}
+    """Create an empty draft CustomerProfile or TrustProduct under `policy_sid`.
+
+    Twilio calls `status_callback` when the bundle's review status changes (Trust Hub
+    "CustomerProfile Resource" / "TrustProduct Resource": StatusCallback, "The URL we call
+    to inform your application of status changes"; on create and on update).
+    """
     return _bundle(
         _calling(
             f"creating the {_bundle_label(kind)} {friendly_name!r}",
             lambda: _bundles(account_sid, auth_token, kind).create(
-                friendly_name=friendly_name, email=email, policy_sid=policy_sid, **extra
+                friendly_name=friendly_name, email=email, policy_sid=policy_sid, status_callback=status_callback
             ),
         )
     )
@@ -702,12 +706,18 @@ def trust_bundle_fetch(*, account_sid: str, auth_token: str = "", kind: BundleKi
     )
 
 
-def trust_bundle_submit(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> TrustBundle:
-    """Submit a bundle for Twilio's review (Status=pending-review); harmless to repeat."""
+def trust_bundle_submit(
+    *, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str, status_callback: str
+) -> TrustBundle:
+    """Submit a bundle for Twilio's review (Status=pending-review); harmless to repeat.
+
+    Sets its StatusCallback again in the same update, so a bundle created before (or with
+    another API_BASE_URL) reports this review where we listen now.
+    """
     return _bundle(
         _calling(
             f"submitting the {_bundle_label(kind)} {sid} for review",
-            lambda: _bundles(account_sid, auth_token, kind)(sid).update(status="pending-review"),
+            lambda: _bundles(account_sid, auth_token, kind)(sid).update(status="pending-review", status_callback=status_callback),
         )
     )
 

@@ -4,6 +4,7 @@
 from django.conf import settings
 
 from .webhook_paths import (
+    A2P_STATUS_PATH,
     FALLBACK_PATHS,
     SMS_FALLBACK_PATH,
     SMS_PATH,
@@ -15,6 +16,7 @@ from .webhook_paths import (
 )
 
 __all__ = [
+    "A2P_STATUS_PATH",
     "SMS_FALLBACK_PATH",
     "SMS_PATH",
     "STATUS_PATH",
@@ -23,6 +25,7 @@ __all__ = [
     "VOICE_PATH",
     "WEBHOOK_METHOD",
     "WEBHOOK_PATHS",
+    "a2p_status_url",
     "fallback_base_url",
     "fallback_urls",
     "public_base_url_for",
@@ -82,3 +85,9 @@ def stream_status_url() -> str:
     """Where Twilio reports the AI agent's stream events (and a ConversationRelay session's
     end) for a call: API_BASE_URL + STREAM_STATUS_PATH, put in each call's TwiML."""
     return settings.API_BASE_URL.rstrip("/") + STREAM_STATUS_PATH
+
+
+def a2p_status_url() -> str:
+    """Where Twilio reports a clinic's Trust Hub bundles' review status (their StatusCallback):
+    API_BASE_URL + A2P_STATUS_PATH, set on each customer profile and trust product."""
+    return settings.API_BASE_URL.rstrip("/") + A2P_STATUS_PATH

@@ -1,5 +1,6 @@
-"""Twilio's webhooks: inbound voice, inbound SMS, status callbacks, and the AI agent's
-stream status (set in each agent call's TwiML).
+"""Twilio's webhooks: inbound voice, inbound SMS, status callbacks, the AI agent's
+stream status (set in each agent call's TwiML), and the A2P registration's Trust Hub
+status callbacks (set on each clinic's customer profile and trust product).
 
 Each is POST-only, CSRF-exempt and requires a valid X-Twilio-Signature (see
 signatures.py). They read only the parameters they need: Twilio adds new ones over time.
@@ -12,10 +13,10 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from . import calls, fallbacks, hot_path, messaging, replies, twiml
+from . import calls, fallbacks, hot_path, messaging, registration, replies, twiml
 from .hot_path import ClinicRoute
 from .models import CallAnswer
-from .sids import SID_RE
+from .sids import SID_RE, sid_is_valid
 from .signatures import twilio_webhook
 from .webhook_urls import stream_status_url
 
@@ -183,3 +184,31 @@ def stream_status(request: HttpRequest) -> HttpResponse:
         status=400,
         content_type="text/plain",
     )
+
+
+# Twilio documents the StatusCallback parameter of Trust Hub's CustomerProfiles and
+# TrustProducts ("The URL we call to inform your application of status changes") but not
+# the request it makes to it. The bundle's SID is taken from the first of these
+# parameters that holds one (the names Twilio gives a bundle's SID elsewhere); its status
+# is then fetched from Twilio, never taken from the request.
+A2P_BUNDLE_SID_PARAMS = ("BundleSid", "CustomerProfileSid", "TrustProductSid", "Sid")
+
+
+@twilio_webhook
+def a2p_status(request: HttpRequest) -> HttpResponse:
+    """A clinic's Trust Hub bundle changed review status: its registration is polled after
+    commit (204). An unknown or already recorded bundle is answered 204 too, with nothing
+    done: there is nothing for Twilio to send again."""
+    sids = (_param(request, name) for name in A2P_BUNDLE_SID_PARAMS)
+    bundle_sid = next((sid for sid in sids if sid_is_valid(sid, prefix="BU")), "")
+    if not bundle_sid:
+        # The parameters' names only, to see what Twilio sends should it use another name.
+        logger.warning("A2P status callback without a bundle SID; parameters: %s", ", ".join(sorted(request.POST)[:20]))
+        return HttpResponse(
+            "Expected BundleSid: the SID (BU followed by 32 hex digits) of the Trust Hub customer profile or trust "
+            "product whose status changed.",
+            status=400,
+            content_type="text/plain",
+        )
+    registration.registration_status_callback(account_sid=_param(request, "AccountSid"), bundle_sid=bundle_sid)
+    return HttpResponse(status=204)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from clinics.models_a2p import BusinessProfile
-from telephony import registration
+from telephony import registration, webhook_urls
 from telephony import twilio_client as twilio
 from tests.a2p.conftest import business_profile_data
 from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
@@ -61,6 +61,7 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
         friendly_name="DentSignal clinic #1 secondary customer profile",
         email="compliance@dentsignal.example.com",
         policy_sid=twilio.POLICY_SECONDARY_CUSTOMER_PROFILE,
+        status_callback=webhook_urls.a2p_status_url(),  # Trust Hub's StatusCallback: a uri the spec allows
     )
     twilio.end_users_find(**a, friendly_name="x")
     twilio.end_user_create(
@@ -85,7 +86,7 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
         twilio.trust_bundle_assigned(**a, kind=kind, sid=BUNDLE)
         twilio.trust_bundle_assign(**a, kind=kind, sid=BUNDLE, object_sid=PRIMARY)
         twilio.trust_bundle_evaluate(**a, kind=kind, sid=BUNDLE, policy_sid=policy)
-        twilio.trust_bundle_submit(**a, kind=kind, sid=BUNDLE)
+        twilio.trust_bundle_submit(**a, kind=kind, sid=BUNDLE, status_callback=webhook_urls.a2p_status_url())
         twilio.trust_bundle_fetch(**a, kind=kind, sid=BUNDLE)
     # 2. A2P trust product.
     twilio.trust_bundle_create(
@@ -94,6 +95,7 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
         friendly_name="t",
         email="compliance@dentsignal.example.com",
         policy_sid=twilio.POLICY_A2P_MESSAGING_PROFILE,
+        status_callback=webhook_urls.a2p_status_url(),
     )
     twilio.trust_bundles_find(**a, kind="trust_products", friendly_name="t")
     # 3. Brand.
@@ -134,3 +136,20 @@ def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile) -
     complaints = [line for line in log.read_text().splitlines()[before:] if "[VALIDATOR]" in line and "error" in line]
     objections = {re.sub(r".*Request body property (\w+) must be array.*", r"\1", line) for line in complaints}
     assert objections <= ARRAY_FIELDS, complaints
+
+
+def test_the_specs_check_the_status_callback_we_give_the_bundles():
+    """Prism checks StatusCallback against Trust Hub's spec (a uri): what we send passes, a
+    value that is not a URL is refused, so the sequence above really covered the parameter."""
+    for kind, policy in (
+        ("customer_profiles", twilio.POLICY_SECONDARY_CUSTOMER_PROFILE),
+        ("trust_products", twilio.POLICY_A2P_MESSAGING_PROFILE),
+    ):
+        bundle = {"account_sid": ACCOUNT, "kind": kind, "friendly_name": "p", "email": "c@example.com", "policy_sid": policy}
+        twilio.trust_bundle_create(**bundle, status_callback=webhook_urls.a2p_status_url())
+        with pytest.raises(twilio.TwilioError) as refused:
+            twilio.trust_bundle_create(**bundle, status_callback="not a url")
+        assert refused.value.status == 422
+        with pytest.raises(twilio.TwilioError) as refused_on_submit:
+            twilio.trust_bundle_submit(account_sid=ACCOUNT, kind=kind, sid=BUNDLE, status_callback="not a url")
+        assert refused_on_submit.value.status == 422
