@@ -8,7 +8,13 @@ in tests/sandbox) and Twilio's error codes. Reviews are controlled through the c
        how every submitted bundle, brand and campaign is decided (default: approve after 30 s);
   POST /__sandbox__/a2p-decide {"sid": "BU...|BN...|QE...", "outcome": "approve"|"reject", "code": 30909}
        decide one object now;
-  GET  /__sandbox__/a2p-state   every object.
+  GET  /__sandbox__/a2p-state   every object;
+  GET  /__sandbox__/callbacks   every callback sent (URL, form, the app's HTTP status or why not sent).
+
+A review's time is kept by the server's review timer too (server.py), not only when an
+object is read. When a customer profile or trust product is decided, its StatusCallback
+(given at create or update) is POSTed, signed like Twilio's (callbacks.py), with
+AccountSid, BundleSid and Status; brands and campaigns have no StatusCallback at Twilio.
 
 Objects are kept per account, as Twilio keeps them. Trust Hub and Messaging URLs name no
 account: the credentials do, so a request authenticated as a clinic's subaccount (its own
@@ -27,6 +33,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .callbacks import callback_send
 from .store import new_sid
 
 if TYPE_CHECKING:
@@ -142,10 +149,22 @@ class A2PApi:
         review = self.store.a2p_review() or DEFAULT_REVIEW
         if review["mode"] == "manual" or time.time() < submitted_at + float(review.get("after_seconds", 0)):
             return obj
-        return self.decide(obj["sid"], review["mode"], int(review.get("code") or 30909))
+        decided = self.decide(obj["sid"], review["mode"], int(review.get("code") or 30909), pending_since=submitted_at)
+        return decided or self.store.a2p_get(obj["sid"]) or obj
 
-    def decide(self, sid: str, outcome: str, code: int) -> dict[str, Any]:
-        """Approve or reject one submitted object now."""
+    def review_due(self) -> None:
+        """Decide every submitted object whose review time has come (the server's review
+        timer calls this, so a review ends, and calls back, without anybody reading it)."""
+        for obj in self.store.a2p_all():
+            if obj["_sandbox"].get("submitted_at") and not obj["_sandbox"].get("decided"):
+                self._reviewed(obj)
+
+    def decide(self, sid: str, outcome: str, code: int, *, pending_since: float | None = None) -> dict[str, Any] | None:
+        """Approve or reject one submitted object now, and call back a bundle's StatusCallback.
+
+        With `pending_since` (its review's time has come), None when that submission was
+        decided meanwhile (by the timer, or a request that read it).
+        """
         obj = self.store.a2p_get(sid)
         if obj is None or obj["_sandbox"].get("family") is None:
             raise KeyError(sid)
@@ -162,7 +181,23 @@ class A2PApi:
             changes[self._status_field(family)] = REJECTED[family]
             if family == "brand":
                 changes["failure_reason"] = error["description"]
-        return self.store.a2p_update(sid, changes, meta={"decided": True})
+        decided = self.store.a2p_decide(sid, changes, pending_since=pending_since)
+        if decided is not None and family == "bundle" and decided.get("status_callback"):
+            self._call_back(decided)
+        return decided
+
+    def _call_back(self, bundle: dict[str, Any]) -> None:
+        """POST the bundle's new status to its StatusCallback, signed with its account's token.
+
+        Twilio documents the parameter, not the request; the sandbox sends the bundle's
+        account, SID and status (the app uses the SID and fetches the status itself).
+        Brands and campaigns have no StatusCallback at Twilio, so none here.
+        """
+        account = bundle["account_sid"]
+        sub = self.store.get_account(account) if account != self.app.account_sid else None
+        token = sub["auth_token"] if sub is not None else self.app.auth_token
+        form = {"AccountSid": account, "BundleSid": bundle["sid"], "Status": bundle["status"]}
+        callback_send(self.store, url=bundle["status_callback"], form=form, auth_token=token)
 
     @staticmethod
     def _status_field(family: str) -> str:
@@ -247,6 +282,8 @@ class A2PApi:
         bundle = self._get(sid, BUNDLE_KINDS[coll])
         changes: dict[str, Any] = {k.lower(): form[k] for k in ("FriendlyName", "Email") if k in form}
         changes = {("friendly_name" if k == "friendlyname" else k): v for k, v in changes.items()}
+        if form.get("StatusCallback"):
+            changes["status_callback"] = form["StatusCallback"]
         meta: dict[str, Any] = {}
         if form.get("Status") == "pending-review":
             if bundle["status"] in ("draft", "twilio-rejected"):

@@ -30,7 +30,8 @@ requests from a loopback address (403 otherwise), whatever interface the server 
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
   POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
-  GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one).
+  GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one);
+  A2P reviews and the callbacks they send: see a2p.py.
 """
 
 from __future__ import annotations
@@ -829,10 +830,14 @@ class SandboxApp:
             try:
                 decided = self.a2p.decide(str(payload.get("sid", "")), payload["outcome"], int(payload.get("code") or 30909))
             except KeyError:
+                decided = None
+            if decided is None:
                 return 404, {"error": "no submitted bundle, brand or campaign with that sid"}
             return 200, {"sid": decided["sid"]}
         if (method, path) == ("GET", "a2p-state"):
             return 200, {"objects": store.a2p_all(), "services": store.services()}
+        if (method, path) == ("GET", "callbacks"):
+            return 200, {"callbacks": store.callbacks()}
         if (method, path) == ("POST", "calls"):
             store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
             return 200, {"ok": True}

@@ -12,6 +12,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from .app import SandboxApp
 
 logger = logging.getLogger(__name__)
+# How often the review timer looks for A2P reviews whose time has come.
+REVIEW_TICK_SECONDS = 0.5
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -43,24 +45,42 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """A running sandbox: `.url` to reach it, `.stop()` to shut it down."""
+    """A running sandbox: `.url` to reach it, `.stop()` to shut it down.
+
+    Beside the HTTP server runs the review timer: every REVIEW_TICK_SECONDS it decides the
+    A2P reviews whose time has come (twilio_sandbox/a2p.py), as Twilio's reviewers do
+    whether or not anybody asks, so their status callbacks go out on time.
+    """
 
     def __init__(self, db_path: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = SandboxApp(db_path)
         self.httpd = make_server(host, port, self.app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.url = f"http://{host}:{self.httpd.server_port}"
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._reviews = threading.Thread(target=self._review_timer, name="twilio-sandbox-reviews", daemon=True)
 
     def start(self) -> SandboxServer:
+        self._reviews.start()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="twilio-sandbox", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._reviews.is_alive():
+            self._reviews.join(timeout=5)
+
+    def _review_timer(self) -> None:
+        while not self._stopping.wait(REVIEW_TICK_SECONDS):
+            try:
+                self.app.a2p.review_due()
+            except Exception:
+                logger.exception("The sandbox's A2P review timer failed; it tries again at its next tick")
 
 
 def start_in_thread(db_path: str, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
@@ -71,7 +91,9 @@ def start_in_thread(db_path: str, host: str = "127.0.0.1", port: int = 0) -> San
 def serve_forever(host: str, port: int, db_path: str) -> None:
     """Serve the sandbox in the foreground until interrupted."""
     server = SandboxServer(db_path, host, port)
+    server._reviews.start()
     try:
         server.httpd.serve_forever()
     finally:
+        server._stopping.set()
         server.httpd.server_close()

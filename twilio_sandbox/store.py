@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    data TEXT NOT NULL
+);
 """
 _seq_lock = threading.Lock()
 _seq = [0]
@@ -116,6 +120,7 @@ class Store:
                 "calls",
                 "faults",
                 "requests",
+                "callbacks",
             ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
@@ -172,6 +177,15 @@ class Store:
     def clear_requests(self) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM requests")
+
+    def log_callback(self, entry: dict[str, Any]) -> None:
+        """Remember a callback the sandbox sent (or could not send) to the app."""
+        with self.tx() as db:
+            db.execute("INSERT INTO callbacks (data) VALUES (?)", (json.dumps(entry),))
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return [json.loads(row[0]) for row in db.execute("SELECT data FROM callbacks ORDER BY id")]
 
     # ---------------------------------------------------------------- numbers
 
@@ -339,6 +353,20 @@ class Store:
             row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
             obj = {**json.loads(row[0]), **changes}
             obj["_sandbox"] = {**obj["_sandbox"], **(meta or {})}
+            db.execute("UPDATE a2p_objects SET data = ? WHERE sid = ?", (json.dumps(obj), sid))
+        return obj
+
+    def a2p_decide(self, sid: str, changes: dict[str, Any], *, pending_since: float | None) -> dict[str, Any] | None:
+        """Record a review's decision on an object, atomically. None (nothing changed) when
+        it is gone or, given `pending_since`, no longer the undecided submission of that
+        time: a timer and a request deciding it at once decide (and call back) once."""
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
+            meta = json.loads(row[0])["_sandbox"] if row else {}
+            if row is None or (pending_since is not None and (meta.get("decided") or meta.get("submitted_at") != pending_since)):
+                return None
+            obj = {**json.loads(row[0]), **changes}
+            obj["_sandbox"] = {**obj["_sandbox"], "decided": True}
             db.execute("UPDATE a2p_objects SET data = ? WHERE sid = ?", (json.dumps(obj), sid))
         return obj
 

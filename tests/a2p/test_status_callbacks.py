@@ -10,6 +10,7 @@ Brands and campaigns take no status callback: the beat's poll follows them.
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 import pytest
@@ -166,3 +167,69 @@ def test_a_subaccounts_bundle_is_polled_only_when_its_own_account_reports_it(
     assert (own.status_code, _tasks(by_sub)) == (204, [registration.TASK_POLL])
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
+
+
+# ----------------------------------------------------------------- end to end: the sandbox calls back
+
+
+def _delivered(sandbox, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """The first `count` callbacks the sandbox delivered to the app (waits for them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        delivered = [c for c in sandbox._call("GET", "callbacks")["callbacks"] if c["status"] is not None]
+        if len(delivered) >= count:
+            return delivered
+        time.sleep(0.1)
+    raise AssertionError(f"the sandbox delivered fewer than {count} callbacks: {sandbox._call('GET', 'callbacks')}")
+
+
+def test_an_approval_decided_in_the_sandbox_reaches_the_app_by_its_callback(clinic, sandbox, a2p_enabled, live_server, settings):
+    settings.API_BASE_URL = live_server.url  # where the sandbox calls back, and the URL Twilio signs
+    review(sandbox, mode="manual")
+    reg = _start(clinic)
+
+    decide(sandbox, reg.customer_profile_sid)  # no poll from here on: only the callback
+    [callback] = _delivered(sandbox, 1)
+
+    assert callback["url"] == live_server.url + A2P_STATUS
+    assert callback["form"] == {
+        "AccountSid": settings.TWILIO_ACCOUNT_SID,
+        "BundleSid": reg.customer_profile_sid,
+        "Status": "twilio-approved",
+    }
+    assert callback["status"] == 204
+    reg.refresh_from_db()
+    assert reg.customer_profile_status == "twilio-approved"
+    assert reg.trust_product_status == "pending-review"
+    assert reg.polled_at is not None
+
+
+def test_the_review_timer_approves_both_bundles_and_the_callbacks_carry_the_pipeline_to_the_brand(
+    clinic, sandbox, a2p_enabled, live_server, settings
+):
+    settings.API_BASE_URL = live_server.url
+    review(sandbox, mode="approve", after_seconds=1)
+    reg = _start(clinic)
+
+    callbacks = _delivered(sandbox, 2)
+
+    assert [c["status"] for c in callbacks] == [204, 204]
+    reg.refresh_from_db()
+    assert (reg.customer_profile_status, reg.trust_product_status) == ("twilio-approved", "twilio-approved")
+    assert [c["form"]["BundleSid"] for c in callbacks] == [reg.customer_profile_sid, reg.trust_product_sid]
+    # The brand has no status callback at Twilio: the sandbox approves it, nobody tells the app...
+    deadline = time.monotonic() + 10
+    while _sandbox_status(sandbox, reg.brand_sid) != "APPROVED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _sandbox_status(sandbox, reg.brand_sid) == "APPROVED"
+    assert len(_delivered(sandbox, 2)) == 2
+    reg.refresh_from_db()
+    assert reg.brand_status == "PENDING"
+    # ... until the beat's poll asks.
+    registration.registrations_poll()
+    reg.refresh_from_db()
+    assert reg.brand_status == "APPROVED"
+
+
+def _sandbox_status(sandbox, sid: str) -> str:
+    return next(o["status"] for o in sandbox._call("GET", "a2p-state")["objects"] if o["sid"] == sid)
