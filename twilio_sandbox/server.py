@@ -61,10 +61,20 @@ class SandboxServer:
         self._reviews = threading.Thread(target=self._review_timer, name="twilio-sandbox-reviews", daemon=True)
 
     def start(self) -> SandboxServer:
+        """Serve (and run the review timer) in background threads."""
         self._reviews.start()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="twilio-sandbox", daemon=True)
         self._thread.start()
         return self
+
+    def serve(self) -> None:
+        """Serve in this thread (the review timer in the background) until interrupted."""
+        self._reviews.start()
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self._stopping.set()
+            self.httpd.server_close()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -90,10 +100,4 @@ def start_in_thread(db_path: str, host: str = "127.0.0.1", port: int = 0) -> San
 
 def serve_forever(host: str, port: int, db_path: str) -> None:
     """Serve the sandbox in the foreground until interrupted."""
-    server = SandboxServer(db_path, host, port)
-    server._reviews.start()
-    try:
-        server.httpd.serve_forever()
-    finally:
-        server._stopping.set()
-        server.httpd.server_close()
+    SandboxServer(db_path, host, port).serve()
