@@ -420,6 +420,9 @@ def _customer_profile(ctx: _Context) -> bool:
 
 def _trust_product(ctx: _Context) -> bool:
     def objects() -> list[str]:
+        # Always a private company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
+        # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
+        # clinic's brand never waits on it; a listed company would need it first (README, A2P).
         profile_info = _end_user(
             ctx,
             "A2P messaging profile",
