@@ -48,15 +48,57 @@ TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
 POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
 IN_REVIEW = {"pending-review", "in-review", "PENDING", "IN_REVIEW", "IN_PROGRESS"}
 
-# Sentences for Twilio's registration errors (https://www.twilio.com/docs/api/errors/<code>).
-REJECTION_SENTENCES = {
+# Sentences for Twilio's registration errors, each with the step Twilio documents the code
+# for (https://www.twilio.com/docs/api/errors/<code>): what is wrong, what staff fix and
+# where, then Edit and resubmit. A code without one, or met at another step, gets the
+# generic sentence and the link. The campaign's texts come from the business profile
+# (campaign_texts), and Edit and resubmit registers a rejected campaign anew from it.
+_PROFILE = "the clinic's business profile (Admin → Clinics → Business profiles)"
+REJECTION_SENTENCES: dict[int, tuple[A2PStep, str]] = {
     21717: (
-        "The brand is not registered (or not approved) yet, so the campaign could not be created: wait for the brand's approval."
+        A2PStep.CAMPAIGN,
+        "Twilio refused the campaign because its brand is not registered or not approved yet. Wait until this "
+        "page shows the brand APPROVED (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
     ),
-    30994: "The campaign waits on its brand, which is pending (often an unanswered 2FA email to the representative).",
+    30994: (
+        A2PStep.CAMPAIGN,
+        "The campaign failed because its brand was still pending at Twilio, which may need more information "
+        "about the business. Wait until this page shows the brand APPROVED, then Edit and resubmit; if the brand "
+        "stays pending for more than a week, ask Twilio Support what it needs. (Twilio's 2FA e-mail for brands is "
+        "for public companies only; DentSignal registers clinics as private companies.)",
+    ),
+    30991: (
+        A2PStep.CAMPAIGN,
+        "The campaign failed because The Campaign Registry has not verified the clinic's brand, and campaigns "
+        "under an unverified brand are refused. Look up the brand (its BN… SID is on this page) in Twilio's "
+        "Console → Messaging → Regulatory Compliance → Brands for what it needs; once it is verified, Edit and resubmit.",
+    ),
+    30909: (
+        A2PStep.CAMPAIGN,
+        "Carriers could not verify how patients agree to receive texts (the campaign's message flow). In "
+        f'{_PROFILE}, rewrite "How patients opt in": name every way patients give their number and agree to '
+        "texts (front-desk form, website form, by phone); for a website form, give the page's public address and "
+        'make sure it states how often texts come, "Msg & data rates may apply" and links to the privacy policy '
+        "and terms. Then Edit and resubmit.",
+    ),
+    30893: (
+        A2PStep.CAMPAIGN,
+        f"Carriers found the sample texts do not match the campaign's use case. In {_PROFILE}, make both sample "
+        "messages real texts the clinic sends for that use case: name the clinic in at least one, put the parts "
+        'that change in [brackets] and end one with "Reply STOP to opt out"; or choose the use case the samples '
+        "fit. Then Edit and resubmit.",
+    ),
+    30886: (
+        A2PStep.CAMPAIGN,
+        "Carriers found the campaign description unclear or not matching its use case. DentSignal writes it from "
+        'the clinic\'s name ("<clinic> texts its own patients appointment reminders … and answers their texts"): '
+        f"check that the clinic's name is the one patients see on its website, and in {_PROFILE} choose the use "
+        "case that fits reminders and replies (Low volume mixed). Then Edit and resubmit.",
+    ),
     21712: (
+        A2PStep.NUMBER,
         "The clinic's number is already in another Messaging Service: remove it there "
-        "(Console → Messaging → Services), then Edit and resubmit."
+        "(Console → Messaging → Services), then Edit and resubmit.",
     ),
 }
 
@@ -100,13 +142,22 @@ def friendly_name(clinic: Clinic, what: str) -> str:
     return f"DentSignal clinic #{clinic.pk} {what}"
 
 
-def rejection_sentence(code: int | None, fallback: str = "") -> str:
-    """A sentence staff can act on for a registration error code."""
-    if code in REJECTION_SENTENCES:
-        return f"{REJECTION_SENTENCES[code]} (Twilio error {code})"
+def rejection_sentence(code: int | None, fallback: str = "", *, step: str = "") -> str:
+    """A sentence staff can act on for a registration error code (met at `step`, when known)."""
+    documented = _documented_sentence(code, step)
+    if documented:
+        return documented
     link = f" See https://www.twilio.com/docs/api/errors/{code}" if code else ""
     reason = fallback or "Twilio rejected this step."
     return f"{reason} Fix the business profile, then Edit and resubmit.{link}"
+
+
+def _documented_sentence(code: int | None, step: str) -> str:
+    """REJECTION_SENTENCES' sentence for `code` met at `step` ("" when it has none for that step)."""
+    known = REJECTION_SENTENCES.get(code) if code is not None else None
+    if known is None or (step and known[0] != step):
+        return ""
+    return f"{known[1]} (Twilio error {code})"
 
 
 # --------------------------------------------------------------------------- surfaces call these
@@ -200,7 +251,7 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
         except twilio.TwilioError as exc:
             if exc.retryable:
                 raise
-            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc), code=exc.code)
+            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc, step), code=exc.code)
             done = False
         ctx.reload()
         if not done:
@@ -208,10 +259,8 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
     return ctx.registration
 
 
-def _refusal_sentence(exc: twilio.TwilioError) -> str:
-    if exc.code in REJECTION_SENTENCES:
-        return rejection_sentence(exc.code)
-    return str(exc)
+def _refusal_sentence(exc: twilio.TwilioError, step: str) -> str:
+    return _documented_sentence(exc.code, step) or str(exc)
 
 
 def _created(ctx: _Context, step: str, find: Callable[[], list[Any]], create: Callable[[], Any]) -> Any:
@@ -371,6 +420,9 @@ def _customer_profile(ctx: _Context) -> bool:
 
 def _trust_product(ctx: _Context) -> bool:
     def objects() -> list[str]:
+        # Always a private company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
+        # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
+        # clinic's brand never waits on it; a listed company would need it first (README, A2P).
         profile_info = _end_user(
             ctx,
             "A2P messaging profile",
@@ -565,7 +617,8 @@ def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegi
 
 def _record_review(ctx: _Context, step: str, sid: str, status: str, errors: tuple[str, ...]) -> None:
     code = _first_code(errors)
-    detail = rejection_sentence(code, "; ".join(e for e in errors if e)) if status in REJECTED else f"Twilio: {status}."
+    reason = "; ".join(e for e in errors if e)
+    detail = rejection_sentence(code, reason, step=step) if status in REJECTED else f"Twilio: {status}."
     _record(ctx, step, sid, status, detail=detail, code=code if status in REJECTED else None)
 
 
