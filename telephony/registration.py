@@ -369,28 +369,30 @@ def _representative_attributes(profile: BusinessProfile) -> dict[str, Any]:
     }
 
 
+def _address(ctx: _Context) -> str:
+    """The clinic's Address with today's profile: found by name (and brought up to date) or created."""
+    profile, name = ctx.profile, friendly_name(ctx.clinic, "address")
+    fields = {
+        "customer_name": profile.legal_name,
+        "street": profile.street,
+        "city": profile.city,
+        "region": profile.region,
+        "postal_code": profile.postal_code,
+    }
+    found = twilio.addresses_find(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name)
+    if found:
+        twilio.address_update(account_sid=ctx.account, auth_token=ctx.token, sid=found[0].sid, **fields)
+        return found[0].sid
+    return twilio.address_create(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name, **fields).sid
+
+
 def _customer_profile_objects(ctx: _Context) -> list[str]:
     profile, account = ctx.profile, ctx.account
     business = _end_user(ctx, "business information", "customer_profile_business_information", _business_attributes(profile))
     representative = _end_user(
         ctx, "authorized representative", "authorized_representative_1", _representative_attributes(profile)
     )
-    address_name = friendly_name(ctx.clinic, "address")
-    addresses = twilio.addresses_find(account_sid=account, auth_token=ctx.token, friendly_name=address_name)
-    address = (
-        addresses[0]
-        if addresses
-        else twilio.address_create(
-            account_sid=account,
-            auth_token=ctx.token,
-            friendly_name=address_name,
-            customer_name=profile.legal_name,
-            street=profile.street,
-            city=profile.city,
-            region=profile.region,
-            postal_code=profile.postal_code,
-        )
-    )
+    address = _address(ctx)
     doc_name = friendly_name(ctx.clinic, "address document")
     docs = twilio.supporting_documents_find(account_sid=account, auth_token=ctx.token, friendly_name=doc_name)
     document = (
@@ -401,7 +403,7 @@ def _customer_profile_objects(ctx: _Context) -> list[str]:
             auth_token=ctx.token,
             friendly_name=doc_name,
             object_type="customer_profile_address",
-            attributes={"address_sids": address.sid},
+            attributes={"address_sids": address},
         )
     )
     return [business, representative, document.sid, settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID]
@@ -418,21 +420,27 @@ def _customer_profile(ctx: _Context) -> bool:
     )
 
 
-def _trust_product(ctx: _Context) -> bool:
-    def objects() -> list[str]:
-        # Always a private company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
-        # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
-        # clinic's brand never waits on it; a listed company would need it first (README, A2P).
-        profile_info = _end_user(
-            ctx,
-            "A2P messaging profile",
-            "us_a2p_messaging_profile_information",
-            {"company_type": "private", "stock_exchange": "NONE", "stock_ticker": ""},
-        )
-        return [profile_info, ctx.registration.customer_profile_sid]
+def _trust_product_objects(ctx: _Context) -> list[str]:
+    # Always a private company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
+    # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
+    # clinic's brand never waits on it; a listed company would need it first (README, A2P).
+    profile_info = _end_user(
+        ctx,
+        "A2P messaging profile",
+        "us_a2p_messaging_profile_information",
+        {"company_type": "private", "stock_exchange": "NONE", "stock_ticker": ""},
+    )
+    return [profile_info, ctx.registration.customer_profile_sid]
 
+
+def _trust_product(ctx: _Context) -> bool:
     return _bundle_step(
-        ctx, A2PStep.TRUST_PRODUCT, "trust_products", twilio.POLICY_A2P_MESSAGING_PROFILE, "A2P trust product", objects
+        ctx,
+        A2PStep.TRUST_PRODUCT,
+        "trust_products",
+        twilio.POLICY_A2P_MESSAGING_PROFILE,
+        "A2P trust product",
+        lambda: _trust_product_objects(ctx),
     ) and ctx.registration.step_approved(A2PStep.CUSTOMER_PROFILE)
 
 
@@ -445,7 +453,12 @@ def _brand(ctx: _Context) -> bool:
     if registration.brand_status in IN_REVIEW:
         return False
     if registration.brand_status in REJECTED and registration.brand_sid:
-        # Staff corrected the profile and chose Edit and resubmit: the same brand is reviewed again.
+        # Staff corrected the profile and chose Edit and resubmit. Twilio vets the brand on its
+        # bundles' data, so that data is brought up to date first (error 60723: "correct the
+        # underlying business data in the associated Customer Profile or Trust Bundle before
+        # you resubmit the brand"); then the same brand is reviewed again.
+        _customer_profile_objects(ctx)
+        _trust_product_objects(ctx)
         brand = twilio.brand_registration_resubmit(account_sid=ctx.account, auth_token=ctx.token, sid=registration.brand_sid)
         _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail="Brand resubmitted for review.")
         return ctx.registration.step_approved(A2PStep.BRAND)

@@ -75,6 +75,9 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs(monkey
     twilio.address_create(
         **a, friendly_name="a", customer_name=profile.legal_name, street="1 Main", city="Austin", region="TX", postal_code="78701"
     )
+    # Edit and resubmit brings the address up to date.
+    address = {"customer_name": profile.legal_name, "street": "2 Oak", "city": "Austin", "region": "TX", "postal_code": "78702"}
+    twilio.address_update(**a, sid="AD" + "5f" * 16, **address)
     twilio.supporting_documents_find(**a, friendly_name="d")
     twilio.supporting_document_create(
         **a, friendly_name="d", object_type="customer_profile_address", attributes={"address_sids": "AD" + "5f" * 16}
