@@ -349,7 +349,7 @@ def _business_attributes(profile: BusinessProfile) -> dict[str, Any]:
         "business_name": profile.legal_name,
         "business_identity": "direct_customer",
         "business_type": profile.business_type,
-        "business_industry": profile.industry,
+        "business_industry": profile.registered_industry,
         "business_registration_identifier": "EIN",
         "business_registration_number": profile.ein_digits,
         "business_regions_of_operation": "USA_AND_CANADA",
@@ -421,14 +421,14 @@ def _customer_profile(ctx: _Context) -> bool:
 
 
 def _trust_product_objects(ctx: _Context) -> list[str]:
-    # Always a private company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
+    # Never a public company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
     # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
     # clinic's brand never waits on it; a listed company would need it first (README, A2P).
     profile_info = _end_user(
         ctx,
         "A2P messaging profile",
         "us_a2p_messaging_profile_information",
-        {"company_type": "private", "stock_exchange": "NONE", "stock_ticker": ""},
+        {"company_type": ctx.profile.company_type, "stock_exchange": "NONE", "stock_ticker": ""},
     )
     return [profile_info, ctx.registration.customer_profile_sid]
 

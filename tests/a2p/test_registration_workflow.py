@@ -273,3 +273,33 @@ def test_a_lost_answer_while_recreating_a_campaign_makes_exactly_one_new_one(cli
     campaigns = sandbox._call("GET", "a2p-state")["objects"]
     assert [c["sid"] for c in campaigns if c["sid"].startswith("QE")] == [reg.campaign_sid]
     assert reg.campaign_status == "IN_PROGRESS" and not reg.error
+
+
+def _end_user_attributes(sandbox) -> list[dict]:
+    """The Attributes of every EndUser created or updated, in order."""
+    sent = sandbox.api_requests("POST", "/v1/EndUsers")
+    return [json.loads(r["form"]["Attributes"]) for r in sent if "Attributes" in r["form"]]
+
+
+@pytest.mark.parametrize(
+    ("business_type", "industry", "company_type"),
+    [
+        ("Limited Liability Corporation", "HEALTHCARE", "private"),
+        ("Non-profit Corporation", "NOT_FOR_PROFIT", "non_profit"),
+    ],
+)
+def test_a_clinic_registers_with_the_industry_and_company_type_twilio_asks_of_its_kind(
+    clinic, sandbox, a2p_enabled, business_type, industry, company_type
+):
+    """Twilio's "Registration for Government and Nonprofit Agencies" (ISV): a Non-profit
+    Corporation registers with business_industry NOT_FOR_PROFIT and company_type non_profit."""
+    BusinessProfile.objects.filter(clinic=clinic).update(business_type=business_type)
+    review(sandbox, mode="approve", after_seconds=0)
+    reg = _start(clinic)
+    for _ in range(2):
+        reg = _poll(clinic)
+    assert reg.trust_product_sid
+    attributes = _end_user_attributes(sandbox)
+    business = next(a for a in attributes if "business_name" in a)
+    assert (business["business_type"], business["business_industry"]) == (business_type, industry)
+    assert next(a for a in attributes if "company_type" in a)["company_type"] == company_type
