@@ -113,6 +113,18 @@ class BusinessProfile(models.Model):
         return f"••-•••{digits[-4:]}" if digits else ""
 
     @property
+    def registered_industry(self) -> str:
+        """The business_industry Twilio is given: a non-profit registers as NOT_FOR_PROFIT
+        (Twilio, "A2P 10DLC - Registration for Government and Nonprofit Agencies", ISV section)."""
+        return "NOT_FOR_PROFIT" if self.business_type == BusinessType.NON_PROFIT else self.industry
+
+    @property
+    def company_type(self) -> str:
+        """The A2P messaging profile's company_type: non_profit for a non-profit (same page), else
+        private. Never public: a listed company would need Authentication+ (README, A2P)."""
+        return "non_profit" if self.business_type == BusinessType.NON_PROFIT else "private"
+
+    @property
     def ein_digits(self) -> str:
         """The EIN as Twilio wants it (xx-xxxxxxx)."""
         digits = "".join(ch for ch in self.ein if ch.isdigit())

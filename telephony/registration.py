@@ -51,15 +51,57 @@ TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
 POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
 IN_REVIEW = {"pending-review", "in-review", "PENDING", "IN_REVIEW", "IN_PROGRESS"}
 
-# Sentences for Twilio's registration errors (https://www.twilio.com/docs/api/errors/<code>).
-REJECTION_SENTENCES = {
+# Sentences for Twilio's registration errors, each with the step Twilio documents the code
+# for (https://www.twilio.com/docs/api/errors/<code>): what is wrong, what staff fix and
+# where, then Edit and resubmit. A code without one, or met at another step, gets the
+# generic sentence and the link. The campaign's texts come from the business profile
+# (campaign_texts), and Edit and resubmit registers a rejected campaign anew from it.
+_PROFILE = "the clinic's business profile (Admin → Clinics → Business profiles)"
+REJECTION_SENTENCES: dict[int, tuple[A2PStep, str]] = {
     21717: (
-        "The brand is not registered (or not approved) yet, so the campaign could not be created: wait for the brand's approval."
+        A2PStep.CAMPAIGN,
+        "Twilio refused the campaign because its brand is not registered or not approved yet. Wait until this "
+        "page shows the brand APPROVED (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
     ),
-    30994: "The campaign waits on its brand, which is pending (often an unanswered 2FA email to the representative).",
+    30994: (
+        A2PStep.CAMPAIGN,
+        "The campaign failed because its brand was still pending at Twilio, which may need more information "
+        "about the business. Wait until this page shows the brand APPROVED, then Edit and resubmit; if the brand "
+        "stays pending for more than a week, ask Twilio Support what it needs. (Twilio's 2FA e-mail for brands is "
+        "for public companies only; DentSignal registers clinics as private companies.)",
+    ),
+    30991: (
+        A2PStep.CAMPAIGN,
+        "The campaign failed because The Campaign Registry has not verified the clinic's brand, and campaigns "
+        "under an unverified brand are refused. Look up the brand (its BN… SID is on this page) in Twilio's "
+        "Console → Messaging → Regulatory Compliance → Brands for what it needs; once it is verified, Edit and resubmit.",
+    ),
+    30909: (
+        A2PStep.CAMPAIGN,
+        "Carriers could not verify how patients agree to receive texts (the campaign's message flow). In "
+        f'{_PROFILE}, rewrite "How patients opt in": name every way patients give their number and agree to '
+        "texts (front-desk form, website form, by phone); for a website form, give the page's public address and "
+        'make sure it states how often texts come, "Msg & data rates may apply" and links to the privacy policy '
+        "and terms. Then Edit and resubmit.",
+    ),
+    30893: (
+        A2PStep.CAMPAIGN,
+        f"Carriers found the sample texts do not match the campaign's use case. In {_PROFILE}, make both sample "
+        "messages real texts the clinic sends for that use case: name the clinic in at least one, put the parts "
+        'that change in [brackets] and end one with "Reply STOP to opt out"; or choose the use case the samples '
+        "fit. Then Edit and resubmit.",
+    ),
+    30886: (
+        A2PStep.CAMPAIGN,
+        "Carriers found the campaign description unclear or not matching its use case. DentSignal writes it from "
+        'the clinic\'s name ("<clinic> texts its own patients appointment reminders … and answers their texts"): '
+        f"check that the clinic's name is the one patients see on its website, and in {_PROFILE} choose the use "
+        "case that fits reminders and replies (Low volume mixed). Then Edit and resubmit.",
+    ),
     21712: (
+        A2PStep.NUMBER,
         "The clinic's number is already in another Messaging Service: remove it there "
-        "(Console → Messaging → Services), then Edit and resubmit."
+        "(Console → Messaging → Services), then Edit and resubmit.",
     ),
 }
 
@@ -103,13 +145,22 @@ def friendly_name(clinic: Clinic, what: str) -> str:
     return f"DentSignal clinic #{clinic.pk} {what}"
 
 
-def rejection_sentence(code: int | None, fallback: str = "") -> str:
-    """A sentence staff can act on for a registration error code."""
-    if code in REJECTION_SENTENCES:
-        return f"{REJECTION_SENTENCES[code]} (Twilio error {code})"
+def rejection_sentence(code: int | None, fallback: str = "", *, step: str = "") -> str:
+    """A sentence staff can act on for a registration error code (met at `step`, when known)."""
+    documented = _documented_sentence(code, step)
+    if documented:
+        return documented
     link = f" See https://www.twilio.com/docs/api/errors/{code}" if code else ""
     reason = fallback or "Twilio rejected this step."
     return f"{reason} Fix the business profile, then Edit and resubmit.{link}"
+
+
+def _documented_sentence(code: int | None, step: str) -> str:
+    """REJECTION_SENTENCES' sentence for `code` met at `step` ("" when it has none for that step)."""
+    known = REJECTION_SENTENCES.get(code) if code is not None else None
+    if known is None or (step and known[0] != step):
+        return ""
+    return f"{known[1]} (Twilio error {code})"
 
 
 # --------------------------------------------------------------------------- surfaces call these
@@ -203,7 +254,7 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
         except twilio.TwilioError as exc:
             if exc.retryable:
                 raise
-            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc), code=exc.code)
+            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc, step), code=exc.code)
             done = False
         ctx.reload()
         if not done:
@@ -211,10 +262,8 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
     return ctx.registration
 
 
-def _refusal_sentence(exc: twilio.TwilioError) -> str:
-    if exc.code in REJECTION_SENTENCES:
-        return rejection_sentence(exc.code)
-    return str(exc)
+def _refusal_sentence(exc: twilio.TwilioError, step: str) -> str:
+    return _documented_sentence(exc.code, step) or str(exc)
 
 
 def _created(ctx: _Context, step: str, find: Callable[[], list[Any]], create: Callable[[], Any]) -> Any:
@@ -306,7 +355,7 @@ def _business_attributes(profile: BusinessProfile) -> dict[str, Any]:
         "business_name": profile.legal_name,
         "business_identity": "direct_customer",
         "business_type": profile.business_type,
-        "business_industry": profile.industry,
+        "business_industry": profile.registered_industry,
         "business_registration_identifier": "EIN",
         "business_registration_number": profile.ein_digits,
         "business_regions_of_operation": "USA_AND_CANADA",
@@ -326,28 +375,30 @@ def _representative_attributes(profile: BusinessProfile) -> dict[str, Any]:
     }
 
 
+def _address(ctx: _Context) -> str:
+    """The clinic's Address with today's profile: found by name (and brought up to date) or created."""
+    profile, name = ctx.profile, friendly_name(ctx.clinic, "address")
+    fields = {
+        "customer_name": profile.legal_name,
+        "street": profile.street,
+        "city": profile.city,
+        "region": profile.region,
+        "postal_code": profile.postal_code,
+    }
+    found = twilio.addresses_find(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name)
+    if found:
+        twilio.address_update(account_sid=ctx.account, auth_token=ctx.token, sid=found[0].sid, **fields)
+        return found[0].sid
+    return twilio.address_create(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name, **fields).sid
+
+
 def _customer_profile_objects(ctx: _Context) -> list[str]:
     profile, account = ctx.profile, ctx.account
     business = _end_user(ctx, "business information", "customer_profile_business_information", _business_attributes(profile))
     representative = _end_user(
         ctx, "authorized representative", "authorized_representative_1", _representative_attributes(profile)
     )
-    address_name = friendly_name(ctx.clinic, "address")
-    addresses = twilio.addresses_find(account_sid=account, auth_token=ctx.token, friendly_name=address_name)
-    address = (
-        addresses[0]
-        if addresses
-        else twilio.address_create(
-            account_sid=account,
-            auth_token=ctx.token,
-            friendly_name=address_name,
-            customer_name=profile.legal_name,
-            street=profile.street,
-            city=profile.city,
-            region=profile.region,
-            postal_code=profile.postal_code,
-        )
-    )
+    address = _address(ctx)
     doc_name = friendly_name(ctx.clinic, "address document")
     docs = twilio.supporting_documents_find(account_sid=account, auth_token=ctx.token, friendly_name=doc_name)
     document = (
@@ -358,7 +409,7 @@ def _customer_profile_objects(ctx: _Context) -> list[str]:
             auth_token=ctx.token,
             friendly_name=doc_name,
             object_type="customer_profile_address",
-            attributes={"address_sids": address.sid},
+            attributes={"address_sids": address},
         )
     )
     return [business, representative, document.sid, settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID]
@@ -375,18 +426,27 @@ def _customer_profile(ctx: _Context) -> bool:
     )
 
 
-def _trust_product(ctx: _Context) -> bool:
-    def objects() -> list[str]:
-        profile_info = _end_user(
-            ctx,
-            "A2P messaging profile",
-            "us_a2p_messaging_profile_information",
-            {"company_type": "private", "stock_exchange": "NONE", "stock_ticker": ""},
-        )
-        return [profile_info, ctx.registration.customer_profile_sid]
+def _trust_product_objects(ctx: _Context) -> list[str]:
+    # Never a public company: Authentication+ (a 2FA e-mail to a brand contact, re-sent with
+    # POST /v1/a2p/BrandRegistrations/{BN}/2fa) is asked of public for-profit brands only, so a
+    # clinic's brand never waits on it; a listed company would need it first (README, A2P).
+    profile_info = _end_user(
+        ctx,
+        "A2P messaging profile",
+        "us_a2p_messaging_profile_information",
+        {"company_type": ctx.profile.company_type, "stock_exchange": "NONE", "stock_ticker": ""},
+    )
+    return [profile_info, ctx.registration.customer_profile_sid]
 
+
+def _trust_product(ctx: _Context) -> bool:
     return _bundle_step(
-        ctx, A2PStep.TRUST_PRODUCT, "trust_products", twilio.POLICY_A2P_MESSAGING_PROFILE, "A2P trust product", objects
+        ctx,
+        A2PStep.TRUST_PRODUCT,
+        "trust_products",
+        twilio.POLICY_A2P_MESSAGING_PROFILE,
+        "A2P trust product",
+        lambda: _trust_product_objects(ctx),
     ) and ctx.registration.step_approved(A2PStep.CUSTOMER_PROFILE)
 
 
@@ -399,7 +459,12 @@ def _brand(ctx: _Context) -> bool:
     if registration.brand_status in IN_REVIEW:
         return False
     if registration.brand_status in REJECTED and registration.brand_sid:
-        # Staff corrected the profile and chose Edit and resubmit: the same brand is reviewed again.
+        # Staff corrected the profile and chose Edit and resubmit. Twilio vets the brand on its
+        # bundles' data, so that data is brought up to date first (error 60723: "correct the
+        # underlying business data in the associated Customer Profile or Trust Bundle before
+        # you resubmit the brand"); then the same brand is reviewed again.
+        _customer_profile_objects(ctx)
+        _trust_product_objects(ctx)
         brand = twilio.brand_registration_resubmit(account_sid=ctx.account, auth_token=ctx.token, sid=registration.brand_sid)
         _record(ctx, A2PStep.BRAND, brand.sid, brand.status, detail="Brand resubmitted for review.")
         return ctx.registration.step_approved(A2PStep.BRAND)
@@ -571,7 +636,8 @@ def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegi
 
 def _record_review(ctx: _Context, step: str, sid: str, status: str, errors: tuple[str, ...]) -> None:
     code = _first_code(errors)
-    detail = rejection_sentence(code, "; ".join(e for e in errors if e)) if status in REJECTED else f"Twilio: {status}."
+    reason = "; ".join(e for e in errors if e)
+    detail = rejection_sentence(code, reason, step=step) if status in REJECTED else f"Twilio: {status}."
     _record(ctx, step, sid, status, detail=detail, code=code if status in REJECTED else None)
 
 

@@ -833,6 +833,29 @@ def address_create(
     return TrustObject(sid=address.sid, friendly_name=address.friendly_name or "")
 
 
+def address_update(
+    *,
+    account_sid: str,
+    auth_token: str = "",
+    sid: str,
+    customer_name: str,
+    street: str,
+    city: str,
+    region: str,
+    postal_code: str,
+) -> None:
+    """Bring an Address (API v2010) up to date with the business profile (its country stays US)."""
+    _calling(
+        f"updating the address {sid}",
+        lambda: (
+            _a2p_client(account_sid, auth_token)
+            .api.v2010.accounts(account_sid)
+            .addresses(sid)
+            .update(customer_name=customer_name, street=street, city=city, region=region, postal_code=postal_code)
+        ),
+    )
+
+
 def addresses_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[TrustObject]:
     """Addresses named exactly `friendly_name` (one request)."""
     found = _calling(

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import jsonschema
 import pytest
@@ -81,17 +82,55 @@ def spec_path_for(path: str) -> Path:
     return MESSAGING_SPEC_PATH if path.startswith("/v1/") else SPEC_PATH
 
 
-def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
-    """The JSON Schema of the spec's response for a concrete request path."""
+def _operation(path: str, method: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The spec document covering a concrete request path, and its operation for `method`."""
     document = spec(spec_path_for(path))
     for template, operations in document["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in operations:
-            content = operations[method.lower()]["responses"][str(status)].get("content", {})
-            return _json_schema(content["application/json"]["schema"], strict=strict, document=document)
+            return document, operations[method.lower()]
     raise KeyError(f"{method} {path} is not in Twilio's OpenAPI description")
+
+
+def response_schema(path: str, method: str, status: int, *, strict: bool = True) -> dict[str, Any]:
+    """The JSON Schema of the spec's response for a concrete request path."""
+    document, operation = _operation(path, method)
+    content = operation["responses"][str(status)].get("content", {})
+    return _json_schema(content["application/json"]["schema"], strict=strict, document=document)
+
+
+def request_schema(path: str, method: str) -> dict[str, Any]:
+    """The JSON Schema of the spec's form-encoded request body for a concrete request path
+    (strict: a parameter the spec does not list is refused)."""
+    document, operation = _operation(path, method)
+    body = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    return _json_schema(body, strict=True, document=document)
 
 
 def assert_matches_spec(path: str, method: str, status: int, body: Any) -> None:
     """Validate a response body against Twilio's schema for that operation and status."""
     jsonschema.validate(body, response_schema(path, method, status))
+
+
+def assert_form_matches_spec(path: str, method: str, body: str) -> None:
+    """Validate a form-encoded request body as sent on the wire against the operation's
+    request schema: repeated keys are an array (OpenAPI's default for form bodies, style
+    form, explode true), "true"/"false" a boolean and digits an integer where the schema
+    says so; a parameter the spec does not list, a missing required one, or a second value
+    for a non-array parameter fails."""
+    schema = request_schema(path, method)
+    typed: dict[str, Any] = {}
+    for name, values in parse_qs(body, keep_blank_values=True, strict_parsing=True).items():
+        kind = schema.get("properties", {}).get(name, {}).get("type")
+        if kind == "array":
+            typed[name] = values
+            continue
+        assert len(values) == 1, f"{name} is sent {len(values)} times but is not an array in the spec"
+        (value,) = values
+        if kind == "boolean" and value in ("true", "false"):
+            typed[name] = value == "true"
+        elif kind == "integer" and value.lstrip("-").isdigit():
+            typed[name] = int(value)
+        else:
+            typed[name] = value
+    jsonschema.validate(typed, schema)

@@ -119,6 +119,11 @@ class A2PApi:
             ("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers", self._number_add),
             ("POST", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_create),
             ("GET", r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses\.json", self._address_list),
+            (
+                "POST",
+                r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Addresses/(?P<sid>AD[0-9a-f]{32})\.json",
+                self._address_update,
+            ),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
@@ -422,6 +427,28 @@ class A2PApi:
         }
         self.store.a2p_put(address)
         return 201, _public(address)
+
+    def _address_update(self, *, account: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
+        """POST .../Addresses/{Sid}.json: the named fields change; the country cannot (Twilio's spec
+        has no IsoCountry on update)."""
+        from .app import ApiError
+
+        address = self.store.a2p_get(sid)
+        if address is None or address["_sandbox"]["kind"] != "address" or address["account_sid"] != self.acting:
+            resource = f"/2010-04-01/Accounts/{account}/Addresses/{sid}.json"
+            raise ApiError(404, 20404, f"The requested resource {resource} was not found")
+        fields = {
+            "FriendlyName": "friendly_name",
+            "CustomerName": "customer_name",
+            "Street": "street",
+            "StreetSecondary": "street_secondary",
+            "City": "city",
+            "Region": "region",
+            "PostalCode": "postal_code",
+        }
+        changes: dict[str, Any] = {attr: form[param] for param, attr in fields.items() if param in form}
+        changes["date_updated"] = self.app_now()
+        return 200, _public(self.store.a2p_update(sid, changes))
 
     def app_now(self) -> str:
         from .store import now_rfc2822

@@ -172,7 +172,7 @@ def test_a_number_in_another_messaging_service_is_a_sentence(clinic, sandbox, a2
     assert "another Messaging Service" in reg.error
 
 
-def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p_enabled):
+def _rejected_brand(clinic, sandbox, code: int) -> A2PRegistration:
     review(sandbox, mode="approve", after_seconds=0)
     reg = _start(clinic)
     for _ in range(3):
@@ -180,9 +180,14 @@ def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p
         if reg.brand_sid:
             break
     review(sandbox, mode="manual")
-    decide(sandbox, reg.brand_sid, "reject", 30793)
+    decide(sandbox, reg.brand_sid, "reject", code)
     reg = _poll(clinic)
-    assert reg.brand_status == "FAILED" and reg.error_code == 30793
+    assert reg.brand_status == "FAILED" and reg.error_code == code
+    return reg
+
+
+def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p_enabled):
+    reg = _rejected_brand(clinic, sandbox, 30793)
     assert "errors/30793" in reg.error
 
     review(sandbox, mode="approve", after_seconds=0)
@@ -193,6 +198,27 @@ def test_a_failed_brand_is_resubmitted_not_registered_twice(clinic, sandbox, a2p
     assert reg.brand_status == "APPROVED"
     assert len(_creates(sandbox, "/v1/a2p/BrandRegistrations")) == 1
     assert [r["status"] for r in sandbox.api_requests("POST", f"/v1/a2p/BrandRegistrations/{reg.brand_sid}")] == [202]
+
+
+def test_edit_and_resubmit_of_a_failed_brand_sends_the_corrected_profile_before_the_brand(clinic, sandbox, a2p_enabled):
+    """Twilio vets a brand on its bundles' data: resubmitting without correcting it there changes
+    nothing (error 60723). Staff's corrections reach the EndUsers and the Address first."""
+    _rejected_brand(clinic, sandbox, 30799)
+    BusinessProfile.objects.filter(clinic=clinic).update(legal_name="Austin Smiles Dentistry PLLC", street="200 Lavaca St")
+    before = len(sandbox.requests())
+    registration.registration_resubmit(clinic_id=clinic.id)
+    reg = registration.registration_advance(clinic_id=clinic.id)
+    assert reg.brand_status == "PENDING"
+
+    sent = [r for r in sandbox.requests()[before:] if r["method"] == "POST"]
+    business = next(r for r in sent if r["path"].startswith("/v1/EndUsers/") and "business_name" in r["form"]["Attributes"])
+    assert json.loads(business["form"]["Attributes"])["business_name"] == "Austin Smiles Dentistry PLLC"
+    address = next(r for r in sent if "/Addresses/AD" in r["path"])
+    assert (address["form"]["CustomerName"], address["form"]["Street"]) == ("Austin Smiles Dentistry PLLC", "200 Lavaca St")
+    resubmitted = next(i for i, r in enumerate(sent) if r["path"] == f"/v1/a2p/BrandRegistrations/{reg.brand_sid}")
+    assert sent.index(business) < resubmitted and sent.index(address) < resubmitted
+    assert all(r["status"] < 300 for r in sent)
+    assert len(_creates(sandbox, "/v1/a2p/BrandRegistrations")) == 1
 
 
 def _rejected_campaign(clinic, sandbox) -> A2PRegistration:
@@ -247,3 +273,33 @@ def test_a_lost_answer_while_recreating_a_campaign_makes_exactly_one_new_one(cli
     campaigns = sandbox._call("GET", "a2p-state")["objects"]
     assert [c["sid"] for c in campaigns if c["sid"].startswith("QE")] == [reg.campaign_sid]
     assert reg.campaign_status == "IN_PROGRESS" and not reg.error
+
+
+def _end_user_attributes(sandbox) -> list[dict]:
+    """The Attributes of every EndUser created or updated, in order."""
+    sent = sandbox.api_requests("POST", "/v1/EndUsers")
+    return [json.loads(r["form"]["Attributes"]) for r in sent if "Attributes" in r["form"]]
+
+
+@pytest.mark.parametrize(
+    ("business_type", "industry", "company_type"),
+    [
+        ("Limited Liability Corporation", "HEALTHCARE", "private"),
+        ("Non-profit Corporation", "NOT_FOR_PROFIT", "non_profit"),
+    ],
+)
+def test_a_clinic_registers_with_the_industry_and_company_type_twilio_asks_of_its_kind(
+    clinic, sandbox, a2p_enabled, business_type, industry, company_type
+):
+    """Twilio's "Registration for Government and Nonprofit Agencies" (ISV): a Non-profit
+    Corporation registers with business_industry NOT_FOR_PROFIT and company_type non_profit."""
+    BusinessProfile.objects.filter(clinic=clinic).update(business_type=business_type)
+    review(sandbox, mode="approve", after_seconds=0)
+    reg = _start(clinic)
+    for _ in range(2):
+        reg = _poll(clinic)
+    assert reg.trust_product_sid
+    attributes = _end_user_attributes(sandbox)
+    business = next(a for a in attributes if "business_name" in a)
+    assert (business["business_type"], business["business_industry"]) == (business_type, industry)
+    assert next(a for a in attributes if "company_type" in a)["company_type"] == company_type

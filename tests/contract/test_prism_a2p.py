@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from clinics.models_a2p import BusinessProfile
 from telephony import registration, webhook_urls
@@ -17,7 +18,7 @@ from telephony import twilio_client as twilio
 from tests.a2p.conftest import business_profile_data
 from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
 from tests.factories import ClinicFactory
-from tests.openapi import MESSAGING_SPEC_PATH, ROOT, SPEC_PATH, TRUSTHUB_SPEC_PATH
+from tests.openapi import MESSAGING_SPEC_PATH, ROOT, SPEC_PATH, TRUSTHUB_SPEC_PATH, assert_form_matches_spec, request_schema
 
 pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db]
 PRIMARY = "BU" + "0a" * 16
@@ -48,7 +49,7 @@ def twilio_is_prism(prisms, settings):
     settings.API_BASE_URL = "https://dentsignal.example.com"
 
 
-def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
+def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs(monkeypatch):
     clinic = ClinicFactory(name="Contract Dental", twilio_number="+15125550100", twilio_number_sid=PHONE_SID)
     profile = BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
     a = {"account_sid": ACCOUNT}
@@ -75,6 +76,9 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
     twilio.address_create(
         **a, friendly_name="a", customer_name=profile.legal_name, street="1 Main", city="Austin", region="TX", postal_code="78701"
     )
+    # Edit and resubmit brings the address up to date.
+    address = {"customer_name": profile.legal_name, "street": "2 Oak", "city": "Austin", "region": "TX", "postal_code": "78702"}
+    twilio.address_update(**a, sid="AD" + "5f" * 16, **address)
     twilio.supporting_documents_find(**a, friendly_name="d")
     twilio.supporting_document_create(
         **a, friendly_name="d", object_type="customer_profile_address", attributes={"address_sids": "AD" + "5f" * 16}
@@ -106,7 +110,7 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
     twilio.messaging_services_find(**a, friendly_name="DentSignal clinic #1 messaging")
     twilio.messaging_service_create(**a, friendly_name="m", status_callback="https://dentsignal.example.com/twilio/status")
     twilio.campaigns_list(**a, service_sid=SERVICE)
-    _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile)
+    _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile, monkeypatch)
     twilio.campaign_fetch(**a, service_sid=SERVICE, sid="QE" + "6a" * 16)
     twilio.campaign_delete(**a, service_sid=SERVICE, sid="QE" + "6a" * 16)  # Edit and resubmit of a rejected campaign
     twilio.messaging_service_numbers(**a, service_sid=SERVICE)
@@ -117,14 +121,25 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs():
     )
 
 
-ARRAY_FIELDS = {"MessageSamples", "OptInKeywords", "OptOutKeywords", "HelpKeywords"}
+CAMPAIGN_PATH = f"/v1/Services/{SERVICE}/Compliance/Usa2p"
 
 
-def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile) -> None:
+def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile, monkeypatch) -> None:
     """The campaign's array parameters go as repeated keys (MessageSamples=a&MessageSamples=b), which
     is OpenAPI's default for form bodies (style form, explode true) and what Twilio's SDK sends; Prism
-    keeps only the last value and calls it "not an array" (stoplightio/prism#2473, fix open in #2654).
-    So: the call must fail only with those complaints, and any other parameter Prism objects to fails."""
+    5.16 (the newest) keeps only the last value of a repeated key (`splitUriParams` in prism-http) and
+    calls it "not an array" (stoplightio/prism#2473). So the body as sent on the wire is validated
+    against the spec's request schema here instead (every parameter known and typed, arrays as
+    arrays), and Prism's answer may only object to those array parameters."""
+    sent: list[str] = []
+    send = requests.Session.send
+
+    def recording_send(session, request, **kwargs):
+        if request.method == "POST" and request.path_url == CAMPAIGN_PATH:
+            sent.append(request.body if isinstance(request.body, str) else request.body.decode())
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recording_send)
     log = ROOT / "var" / "prism-a2p-messaging.log"
     before = len(log.read_text().splitlines())
     try:
@@ -133,9 +148,18 @@ def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile) -
         )
     except twilio.TwilioError as exc:
         assert exc.status == 422, exc
+    (body,) = sent
+    assert_form_matches_spec(CAMPAIGN_PATH, "POST", body)
+    assert body.count("MessageSamples=") >= 2, body  # Twilio: "min two and max five"
+    arrays = {name for name, kind in _request_properties(CAMPAIGN_PATH).items() if kind == "array"}
     complaints = [line for line in log.read_text().splitlines()[before:] if "[VALIDATOR]" in line and "error" in line]
     objections = {re.sub(r".*Request body property (\w+) must be array.*", r"\1", line) for line in complaints}
-    assert objections <= ARRAY_FIELDS, complaints
+    assert objections <= arrays, complaints
+
+
+def _request_properties(path: str) -> dict[str, str]:
+    """The form parameters of the spec's POST `path` and their types."""
+    return {name: prop.get("type", "") for name, prop in request_schema(path, "POST")["properties"].items()}
 
 
 def test_the_specs_check_the_status_callback_we_give_the_bundles():

@@ -175,3 +175,15 @@ def test_a_bundle_that_is_not_compliant_cannot_be_submitted(api, sandbox_server)
         f"{sandbox_server.url}/v1/CustomerProfiles/{bundle['sid']}", data={"Status": "pending-review"}, auth=AUTH, timeout=10
     )
     assert refused.status_code == 400
+
+
+def test_an_address_is_updated_in_twilios_shape_and_only_in_its_own_account(api):
+    path = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}/Addresses.json"
+    data = {"CustomerName": "Old", "Street": "1 Main St", "City": "Austin", "Region": "TX", "PostalCode": "78701"}
+    address = api("POST", path, data={**data, "IsoCountry": "US", "FriendlyName": "addr"}, expect=201)
+    one = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}/Addresses/{address['sid']}.json"
+    updated = api("POST", one, data={"CustomerName": "New Legal Name PLLC", "Street": "2 Oak St"}, expect=200)
+    assert (updated["customer_name"], updated["street"], updated["city"]) == ("New Legal Name PLLC", "2 Oak St", "Austin")
+    assert updated["iso_country"] == "US"
+    missing = f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}/Addresses/AD{'0' * 32}.json"
+    assert api("POST", missing, data={"Street": "x"}, expect=404)["code"] == 20404

@@ -1,7 +1,7 @@
 """Admin for A2P 10DLC registration: the business profile form, Start registration,
 Edit and resubmit, and the pipeline (state and date per step, next action).
 
-Registered from clinics/admin.py. The registration history is shown inside the pipeline
+Registered from clinics/admin/__init__.py. The registration history is shown inside the pipeline
 (an inline would add a formset to the clinic form's POST). The EIN is write-only here: the form never renders it
 back (a blank field keeps the saved one) and pages show only its last four digits.
 """
@@ -17,9 +17,9 @@ from django.utils.html import format_html, format_html_join
 
 from telephony import registration as registration_workflows
 
-from .models import Clinic
-from .models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
-from .services import ClinicInputError
+from ..models import Clinic
+from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
+from ..services import ClinicInputError
 
 START_PERMISSION = "clinics.start_a2p_registration"
 HISTORY_SHOWN = 30  # latest registration events on the clinic page

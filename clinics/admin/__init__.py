@@ -19,13 +19,13 @@ from dentsignal.admin_tools import SafeSelectionMixin, permission_require, reque
 from telephony import calls, messaging, number_search, provisioning, simulated_traffic, twilio_client, usage
 from telephony.models import CallAnswer, CallLog
 
-from . import services
-from .admin_a2p import a2p_pipeline_html
-from .dates import datetime_for_people, time_zone_for_number
-from .forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm, UntickStepForm
-from .models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, Patient
-from .phone import phone_format_national, phone_search_term
-from .selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+from .. import services
+from ..dates import datetime_for_people, time_zone_for_number
+from ..forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm, UntickStepForm
+from ..models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, Patient
+from ..phone import phone_format_national, phone_search_term
+from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+from .a2p import a2p_pipeline_html
 
 
 class PhoneSearchMixin(admin.ModelAdmin):
