@@ -25,7 +25,7 @@ from . import fallback_store, provisioning, twilio_service
 from .checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from .models import AuditRun
 from .queue import task_send_on_commit
-from .webhook_urls import (
+from .webhook_paths import (
     A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
     SMS_PATH,
@@ -33,8 +33,8 @@ from .webhook_urls import (
     STREAM_STATUS_PATH,
     VOICE_FALLBACK_PATH,
     VOICE_PATH,
-    webhook_params,
 )
+from .webhook_urls import webhook_params
 
 ERROR, WARNING = "error", "warning"
 FIX_WEBHOOKS, FIX_ADOPT = "webhooks", "adopt"

@@ -29,14 +29,14 @@ from clinics.sealed import SealError, secret_open
 
 from . import fallback_store, hot_path
 from .sids import sid_is_valid
-from .webhook_urls import SMS_FALLBACK_PATH, VOICE_FALLBACK_PATH, public_base_url_for
+from .webhook_paths import FALLBACK_PATHS
+from .webhook_urls import public_base_url_for
 
 logger = logging.getLogger(__name__)
 
 # Subaccount SID -> its auth token (plain), for this process. Bounded: one per clinic.
-# The fallback webhooks read an unknown subaccount's token from the fallback store, never
-# needing the database.
-FALLBACK_PATHS = frozenset({VOICE_FALLBACK_PATH, SMS_FALLBACK_PATH})
+# The fallback webhooks (FALLBACK_PATHS) read an unknown subaccount's token from the
+# fallback store, never needing the database.
 _subaccount_tokens: dict[str, str] = {}
 
 

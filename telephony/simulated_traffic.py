@@ -30,6 +30,7 @@ from django.urls import resolve
 from twilio.request_validator import RequestValidator
 
 from .webhook_paths import SMS_PATH, STATUS_PATH, STREAM_STATUS_PATH, VOICE_PATH
+from .webhook_urls import public_base_url_for
 
 # A caller for test traffic (Twilio's docs use 555 numbers in examples too).
 TEST_CALLER = "+15125550111"
@@ -65,8 +66,8 @@ WEBHOOKS = ("voice", "sms", "status", "stream")
 
 
 def twilio_signature(path: str, form: dict[str, str]) -> str:
-    """X-Twilio-Signature for a POST of `form` to API_BASE_URL + `path`, as Twilio computes it."""
-    return RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(settings.API_BASE_URL.rstrip("/") + path, form)
+    """X-Twilio-Signature for a POST of `form` to our public URL of `path`, as Twilio computes it."""
+    return RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(public_base_url_for(path) + path, form)
 
 
 def _post(path: str, form: dict[str, str]) -> HttpResponse:

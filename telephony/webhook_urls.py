@@ -12,20 +12,17 @@ from .webhook_paths import (
     STREAM_STATUS_PATH,
     VOICE_FALLBACK_PATH,
     VOICE_PATH,
-    WEBHOOK_PATHS,
 )
 
+# The seed's three path names stay importable from here; the paths themselves live in
+# webhook_paths.py, which other modules import directly.
 __all__ = [
-    "A2P_STATUS_PATH",
-    "SMS_FALLBACK_PATH",
     "SMS_PATH",
     "STATUS_PATH",
-    "STREAM_STATUS_PATH",
-    "VOICE_FALLBACK_PATH",
     "VOICE_PATH",
     "WEBHOOK_METHOD",
-    "WEBHOOK_PATHS",
     "a2p_status_url",
+    "api_base_url",
     "fallback_base_url",
     "fallback_urls",
     "public_base_url_for",
@@ -39,8 +36,13 @@ WEBHOOK_METHOD = "POST"
 
 def webhook_urls() -> dict[str, str]:
     """The three webhook URLs for today's API_BASE_URL, keyed voice / sms / status_callback."""
-    base = settings.API_BASE_URL.rstrip("/")
+    base = api_base_url()
     return {"voice": base + VOICE_PATH, "sms": base + SMS_PATH, "status_callback": base + STATUS_PATH}
+
+
+def api_base_url() -> str:
+    """API_BASE_URL without a trailing slash: the public origin of the primary webhooks."""
+    return settings.API_BASE_URL.rstrip("/")
 
 
 def fallback_base_url() -> str:
@@ -57,7 +59,7 @@ def fallback_urls() -> dict[str, str]:
 def public_base_url_for(path: str) -> str:
     """The public origin Twilio called for `path` (and signed the URL with): the fallback
     origin for the fallback paths, API_BASE_URL for everything else."""
-    return fallback_base_url() if path in FALLBACK_PATHS else settings.API_BASE_URL.rstrip("/")
+    return fallback_base_url() if path in FALLBACK_PATHS else api_base_url()
 
 
 def webhook_params() -> dict[str, str]:
@@ -84,10 +86,10 @@ def webhook_params() -> dict[str, str]:
 def stream_status_url() -> str:
     """Where Twilio reports the AI agent's stream events (and a ConversationRelay session's
     end) for a call: API_BASE_URL + STREAM_STATUS_PATH, put in each call's TwiML."""
-    return settings.API_BASE_URL.rstrip("/") + STREAM_STATUS_PATH
+    return api_base_url() + STREAM_STATUS_PATH
 
 
 def a2p_status_url() -> str:
     """Where Twilio reports a clinic's Trust Hub bundles' review status (their StatusCallback):
     API_BASE_URL + A2P_STATUS_PATH, set on each customer profile and trust product."""
-    return settings.API_BASE_URL.rstrip("/") + A2P_STATUS_PATH
+    return api_base_url() + A2P_STATUS_PATH

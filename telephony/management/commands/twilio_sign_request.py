@@ -1,10 +1,10 @@
 import shlex
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from telephony.simulated_traffic import WEBHOOKS, twilio_signature, webhook_example
+from telephony.webhook_urls import public_base_url_for
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if webhook == "sms" and "MessageSid" in form:
             form["SmsSid"] = form["MessageSid"]  # Twilio sends both, equal
         signature = twilio_signature(path, form)
-        target = (url.rstrip("/") or settings.API_BASE_URL.rstrip("/")) + path
+        target = (url.rstrip("/") or public_base_url_for(path)) + path
         self.stdout.write(
             f"curl -sS -X POST {shlex.quote(target)} -H {shlex.quote('X-Twilio-Signature: ' + signature)} "
             f"--data {shlex.quote(urlencode(form))}"
