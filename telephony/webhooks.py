@@ -16,12 +16,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from . import calls, fallbacks, hot_path, messaging, registration, replies, twiml
 from .hot_path import ClinicRoute
 from .models import CallAnswer
-from .sids import SID_RE, sid_is_valid
+from .sids import sid_is_valid
 from .signatures import twilio_webhook
 from .webhook_urls import stream_status_url
 
 logger = logging.getLogger(__name__)
-# Twilio SIDs: two letters and 32 hex digits. Anything else is not from Twilio.
 
 UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
 NO_AGENT_MESSAGE = "Thank you for calling {name}. We cannot take your call right now. Please call back during office hours."
@@ -74,7 +73,7 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
     to_number = _param(request, "To", "")
     caller = _param(request, "From", "")
     call_sid = _param(request, "CallSid", "")
-    logged = SID_RE.match(call_sid) is not None
+    logged = sid_is_valid(call_sid)
     try:
         if logged:
             status = _param(request, "CallStatus", "ringing")
@@ -111,7 +110,7 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
 def inbound_sms(request: HttpRequest) -> HttpResponse:
     """A patient's SMS: act on it once and answer with TwiML."""
     message_sid = _param(request, "MessageSid") or _param(request, "SmsSid") or ""
-    if not SID_RE.match(message_sid):
+    if not sid_is_valid(message_sid):
         return HttpResponse("MessageSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
     text = replies.sms_reply_process(
         message_sid=message_sid,
@@ -135,11 +134,11 @@ def status_callback(request: HttpRequest) -> HttpResponse:
     """A call or message status: recorded forward-only; 204 fast."""
     message_sid, call_sid = _param(request, "MessageSid"), _param(request, "CallSid")
     message_status, call_status = _param(request, "MessageStatus"), _param(request, "CallStatus")
-    if SID_RE.match(message_sid) and message_status:
+    if sid_is_valid(message_sid) and message_status:
         messaging.message_status_record(
             message_sid=message_sid, status=message_status, error_code=_int_or_none(_param(request, "ErrorCode"))
         )
-    elif SID_RE.match(call_sid) and call_status:
+    elif sid_is_valid(call_sid) and call_status:
         calls.call_status_record(
             call_sid=call_sid,
             status=call_status,
@@ -162,7 +161,7 @@ def stream_status(request: HttpRequest) -> HttpResponse:
     Recorded on the call log; stream-started ticks the clinic's "test inbound call" step.
     """
     call_sid = _param(request, "CallSid")
-    if not SID_RE.match(call_sid):
+    if not sid_is_valid(call_sid):
         return HttpResponse("CallSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
     event, session_status = _param(request, "StreamEvent"), _param(request, "SessionStatus")
     if event:

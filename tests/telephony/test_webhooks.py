@@ -423,6 +423,21 @@ def test_status_without_sids_is_a_400(client):
     assert signed_post(client, STATUS, {"Foo": "bar"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (STATUS, {"CallSid": "CA" + "f" * 32 + "\n", "CallStatus": "completed"}),
+        (STATUS, {"MessageSid": "SM" + "f" * 32 + "\n", "MessageStatus": "delivered"}),
+        (SMS, {"MessageSid": "SM" + "f" * 32 + "\n", "From": "+15125550123", "To": "+15125550100", "Body": "C"}),
+    ],
+)
+def test_a_sid_with_a_trailing_newline_is_not_a_sid(client, path, params):
+    """One definition of a SID (telephony.sids.sid_is_valid, a full match): "CA…\n" is refused
+    like any malformed SID, and nothing is logged under it."""
+    assert signed_post(client, path, params).status_code == 400
+    assert not CallLog.objects.exists() and not MessageLog.objects.exists()
+
+
 @pytest.fixture
 def crowded():
     """Many clinics, patients and appointments, all live (checklist ticked): the steady state."""
