@@ -213,22 +213,10 @@ class A2PApi:
         return iso_now()
 
     def _page(self, key: str, url: str, items: list[dict[str, Any]], query: dict) -> dict[str, Any]:
-        from .app import _page_size
+        from .app import _page_size, _v1_page
 
         size = _page_size(query, default=50)
-        page_url = f"{url}?PageSize={size}&Page=0"
-        return {
-            key: [_public(i) for i in items[:size]],
-            "meta": {
-                "first_page_url": page_url,
-                "key": key,
-                "next_page_url": None,
-                "page": 0,
-                "page_size": size,
-                "previous_page_url": None,
-                "url": page_url,
-            },
-        }
+        return _v1_page(key, url, size, [_public(i) for i in items])
 
     def _required(self, form: dict, *names: str) -> None:
         from .app import ApiError
@@ -456,24 +444,14 @@ class A2PApi:
         return now_rfc2822()
 
     def _address_list(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import _page_size
+        from .app import _page_size, _v2010_page
 
         items = self._mine(self.store.a2p_list("address"))
-        if query.get("FriendlyName"):
-            items = [a for a in items if a["friendly_name"] == query["FriendlyName"]]
-        size = _page_size(query, default=50)
-        uri = f"/2010-04-01/Accounts/{self.acting}/Addresses.json?PageSize={size}&Page=0"
-        return 200, {
-            "addresses": [_public(a) for a in items[:size]],
-            "end": max(min(len(items), size) - 1, 0),
-            "first_page_uri": uri,
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": uri,
-        }
+        filters = {"FriendlyName": query["FriendlyName"]} if query.get("FriendlyName") else {}
+        if filters:
+            items = [a for a in items if a["friendly_name"] == filters["FriendlyName"]]
+        uri = f"/2010-04-01/Accounts/{self.acting}/Addresses.json"
+        return 200, _v2010_page("addresses", uri, _page_size(query, default=50), [_public(a) for a in items], filters)
 
     # ------------------------------------------------------------------ brands
 

@@ -53,6 +53,7 @@ from .a2p import A2PApi, request_user
 from .store import Store, new_sid, now_rfc2822
 
 API = "/2010-04-01"
+MESSAGING_ORIGIN = "https://messaging.twilio.com"
 NUMBERS_PER_AREA_CODE = 20
 MAX_PAGE_SIZE = 1000
 STATUS_TEXT = {
@@ -726,7 +727,7 @@ class SandboxApp:
         page_size = _page_size(query, default=50)
         services = [s for s in self.store.services() if s.get("account_sid", self.account_sid) == account]
         if path == "/v1/Services":
-            return 200, _v1_page("services", path, page_size, [_public(s) for s in services])
+            return 200, _v1_page("services", MESSAGING_ORIGIN + path, page_size, [_public(s) for s in services])
         match = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})/PhoneNumbers", path)
         service = next((s for s in services if match and s["sid"] == match["sid"]), None)
         if service is None:
@@ -747,7 +748,7 @@ class SandboxApp:
             for sid in service["_sandbox"]["number_sids"]
             if sid in owned
         ]
-        return 200, _v1_page("phone_numbers", path, page_size, numbers)
+        return 200, _v1_page("phone_numbers", MESSAGING_ORIGIN + path, page_size, numbers)
 
     def _new_service(self, spec: dict[str, Any]) -> dict[str, Any]:
         sid, now = new_sid("MG"), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -931,9 +932,10 @@ def _v2010_page(key: str, uri: str, page_size: int, items: list[dict[str, Any]],
     }
 
 
-def _v1_page(key: str, path: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Twilio v1 list page (all items fit: the sandbox keeps few services)."""
-    url = f"https://messaging.twilio.com{path}?PageSize={page_size}&Page=0"
+def _v1_page(key: str, url: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Twilio v1 list page of the collection at `url` holding all of `items` that fit
+    (short lists: no next page)."""
+    url = f"{url}?PageSize={page_size}&Page=0"
     return {
         key: items[:page_size],
         "meta": {
