@@ -400,16 +400,8 @@ def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, re
         if item is None:
             return False
         item.delete()
-        clinic.checklist_done = ChecklistItem.objects.filter(clinic=clinic).count()
-        clinic.save(update_fields=["checklist_done", "updated_at"])
-        _event(
-            clinic,
-            NumberEvent.Kind.CHECKLIST_UNTICKED,
-            number=clinic.twilio_number,
-            sid=clinic.twilio_number_sid or "",
-            detail=f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {reason[:300]}",
-            actor=actor,
-        )
+        detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {reason[:300]}"
+        _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
     return True
 
 
@@ -418,19 +410,17 @@ def _checklist_tick_locked(clinic: Clinic, step: str, *, actor: User | None, not
     _, created = ChecklistItem.objects.get_or_create(clinic=clinic, step=step, defaults={"done_by": actor, "note": note[:200]})
     if not created:
         return False
-    # Counted, not incremented: the counter stays equal to the rows whatever happened before.
+    detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run})" + (f": {note[:200]}" if note else "")
+    _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_TICKED, detail=detail, actor=actor)
+    return True
+
+
+def _checklist_changed(clinic: Clinic, kind: str, *, detail: str, actor: User | None) -> None:
+    """After a tick or an untick in the locked clinic: its counter and the history event.
+    Counted, not incremented: the counter stays equal to the rows whatever happened before."""
     clinic.checklist_done = ChecklistItem.objects.filter(clinic=clinic).count()
     clinic.save(update_fields=["checklist_done", "updated_at"])
-    detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run})" + (f": {note[:200]}" if note else "")
-    _event(
-        clinic,
-        NumberEvent.Kind.CHECKLIST_TICKED,
-        number=clinic.twilio_number,
-        sid=clinic.twilio_number_sid or "",
-        detail=detail,
-        actor=actor,
-    )
-    return True
+    _event(clinic, kind, number=clinic.twilio_number, sid=clinic.twilio_number_sid or "", detail=detail, actor=actor)
 
 
 def _checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
