@@ -140,6 +140,13 @@ def registration_disabled_reason() -> str:
     return ""
 
 
+def _registration_required() -> None:
+    """Raise RegistrationDisabled (saying what to set) when registration cannot run here."""
+    reason = registration_disabled_reason()
+    if reason:
+        raise RegistrationDisabled(reason)
+
+
 def friendly_name(clinic: Clinic, what: str) -> str:
     """The name every registration object carries; it names the clinic, so a retry finds it."""
     return f"DentSignal clinic #{clinic.pk} {what}"
@@ -178,9 +185,7 @@ def registration_resubmit(*, clinic_id: int, actor: Any = None) -> A2PRegistrati
 
 def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PRegistration:
     """Refuse when registration is disabled; else make the change and send the advance task after commit."""
-    reason = registration_disabled_reason()
-    if reason:
-        raise RegistrationDisabled(reason)
+    _registration_required()
     registration = change()
     task_send_on_commit(TASK_ADVANCE, clinic_id, clinic_id=clinic_id)
     return registration
@@ -188,8 +193,7 @@ def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PR
 
 def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
-    if registration_disabled_reason():
-        raise RegistrationDisabled(registration_disabled_reason())
+    _registration_required()
     if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
         raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
     return registration_poll(clinic_id=clinic_id)
@@ -235,8 +239,7 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
     A non-retryable Twilio refusal is recorded on the registration and stops; a
     retryable one is raised (TwilioError) for the task to retry.
     """
-    if registration_disabled_reason():
-        raise RegistrationDisabled(registration_disabled_reason())
+    _registration_required()
     ctx = _Context(clinic_id)
     steps: list[tuple[str, Callable[[_Context], bool]]] = [
         (A2PStep.CUSTOMER_PROFILE, _customer_profile),
