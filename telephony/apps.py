@@ -14,8 +14,7 @@ class TelephonyConfig(AppConfig):
         # a worker, not in the web process.
         from . import checks, fallbacks, tasks  # noqa: F401
 
-        fallbacks.office_lines_follow_clinics()
-        fallbacks.account_tokens_follow_clinics()
+        fallbacks.fallback_caches_follow_clinics()
 
         if not settings.TWILIO_WEBHOOK_SIGNATURE_CHECK:
             logging.getLogger("telephony").warning(

@@ -20,8 +20,10 @@ office line or name is saved (a signal, on commit) and every ten minutes (beat).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
@@ -178,55 +180,38 @@ def account_tokens_refresh() -> int:
     return len(tokens)
 
 
-def _account_tokens_refresh_quietly() -> None:
+# The fallback caches that copy clinic fields: those fields, the cache's rebuild, and what
+# it is (for the log). A clinic save that changes none of a cache's fields leaves it be.
+_CACHES: tuple[tuple[frozenset[str], Callable[[], int], str], ...] = (
+    (OFFICE_LINE_FIELDS, office_lines_refresh, "the office-line cache of the voice fallback"),
+    (ACCOUNT_TOKEN_FIELDS, account_tokens_refresh, "the fallbacks' copy of the subaccount tokens"),
+)
+
+
+def _refresh_quietly(refresh: Callable[[], int], what: str) -> None:
     try:
-        account_tokens_refresh()
+        refresh()
     except (DatabaseError, FallbackStoreError):
-        logger.exception("Could not refresh the fallbacks' copy of the subaccount tokens")
-
-
-def _clinic_token_saved(
-    sender: type[Clinic], instance: Clinic, update_fields: frozenset[str] | None = None, **kwargs: object
-) -> None:
-    if update_fields is not None and not (ACCOUNT_TOKEN_FIELDS & set(update_fields)):
-        return
-    transaction.on_commit(_account_tokens_refresh_quietly)
-
-
-def account_tokens_follow_clinics() -> None:
-    """Refresh the fallbacks' copy of the subaccount tokens after every committed clinic
-    save that sets a subaccount or its token (a rotation too: clinic_subaccount_token_update
-    saves), and after a clinic is deleted (apps.ready); beat rebuilds it every ten minutes
-    for changes that send no signal."""
-    post_save.connect(_clinic_token_saved, sender=Clinic, dispatch_uid="telephony.fallbacks.account_tokens")
-    post_delete.connect(_clinic_token_deleted, sender=Clinic, dispatch_uid="telephony.fallbacks.account_tokens_delete")
-
-
-def _clinic_token_deleted(sender: type[Clinic], instance: Clinic, **kwargs: object) -> None:
-    if instance.twilio_account_sid:
-        transaction.on_commit(_account_tokens_refresh_quietly)
-
-
-def _office_lines_refresh_quietly() -> None:
-    try:
-        office_lines_refresh()
-    except (DatabaseError, FallbackStoreError):
-        # Never fail a clinic's save for the cache; beat rebuilds it within ten minutes.
-        logger.exception("Could not refresh the office-line cache of the voice fallback")
+        # Never fail a clinic's save for a cache; beat rebuilds it within ten minutes.
+        logger.exception("Could not refresh %s", what)
 
 
 def _clinic_saved(sender: type[Clinic], instance: Clinic, update_fields: frozenset[str] | None = None, **kwargs: object) -> None:
-    if update_fields is not None and not (OFFICE_LINE_FIELDS & set(update_fields)):
-        return
-    transaction.on_commit(_office_lines_refresh_quietly)
+    for fields, refresh, what in _CACHES:
+        if update_fields is None or fields & set(update_fields):
+            transaction.on_commit(functools.partial(_refresh_quietly, refresh, what))
 
 
 def _clinic_deleted(sender: type[Clinic], instance: Clinic, **kwargs: object) -> None:
-    transaction.on_commit(_office_lines_refresh_quietly)
+    for fields, refresh, what in _CACHES:
+        if any(getattr(instance, name) for name in fields):  # the clinic was in this cache
+            transaction.on_commit(functools.partial(_refresh_quietly, refresh, what))
 
 
-def office_lines_follow_clinics() -> None:
-    """Refresh the office-line cache after every committed clinic save that changes a
-    number, office line or name, and after a clinic is deleted (called from apps.ready)."""
-    post_save.connect(_clinic_saved, sender=Clinic, dispatch_uid="telephony.fallbacks.office_lines")
-    post_delete.connect(_clinic_deleted, sender=Clinic, dispatch_uid="telephony.fallbacks.office_lines_delete")
+def fallback_caches_follow_clinics() -> None:
+    """Refresh each fallback cache (office lines, subaccount tokens) after every committed
+    clinic save that changes one of its fields (a token rotation too:
+    clinic_subaccount_token_update saves), and after a clinic in it is deleted (called from
+    apps.ready); beat rebuilds both every ten minutes for changes that send no signal."""
+    post_save.connect(_clinic_saved, sender=Clinic, dispatch_uid="telephony.fallbacks.caches")
+    post_delete.connect(_clinic_deleted, sender=Clinic, dispatch_uid="telephony.fallbacks.caches_delete")

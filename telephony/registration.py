@@ -132,7 +132,7 @@ def registration_account_sid(clinic: Clinic) -> str:
 
 def registration_disabled_reason() -> str:
     """Why registration cannot run here ("" when it can)."""
-    if not getattr(settings, "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", ""):
+    if not settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID:
         return (
             "A2P registration is disabled: set TWILIO_PRIMARY_CUSTOMER_PROFILE_SID to our approved Primary Customer "
             "Profile (Trust Hub → Customer profiles in Twilio's Console, BU…) and restart."
