@@ -155,6 +155,27 @@ def test_a_rejection_is_a_sentence_and_edit_and_resubmit_submits_again(clinic, s
     assert len(_creates(sandbox, "/v1/CustomerProfiles")) == 1
 
 
+def test_a_registration_whose_advance_the_broker_lost_is_advanced_by_beats_poll(
+    clinic, sandbox, a2p_enabled, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The advance task could not be sent (broker down): the registration is kept, and beat's
+    registrations_poll, which advances every unfinished registration, carries it on."""
+    from kombu.exceptions import OperationalError
+
+    from telephony import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.a2p_registration_advance, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        registration.registration_start(clinic_id=clinic.id)
+    assert A2PRegistration.objects.get(clinic=clinic).customer_profile_sid == ""
+
+    assert registration.registrations_poll() == 1
+    assert A2PRegistration.objects.get(clinic=clinic).customer_profile_sid.startswith("BU")
+
+
 def test_registration_is_disabled_without_our_primary_profile(clinic, settings):
     settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = ""
     with pytest.raises(registration.RegistrationDisabled, match="TWILIO_PRIMARY_CUSTOMER_PROFILE_SID"):
