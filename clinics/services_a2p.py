@@ -37,6 +37,24 @@ def _registration_lock(clinic_id: int) -> A2PRegistration:
     return registration
 
 
+# The registration's last error: set by a rejection or a refused step, cleared by an
+# approval of that step or by Edit and resubmit.
+ERROR_FIELDS = ("error_step", "error_code", "error", "error_at")
+
+
+def _error_set(registration: A2PRegistration, *, step: str, code: int | None, error: str) -> list[str]:
+    """Make `error` (a sentence staff act on) the registration's last error; the fields to save."""
+    registration.error_step, registration.error_code, registration.error = step, code, error
+    registration.error_at = timezone.now()
+    return list(ERROR_FIELDS)
+
+
+def _error_clear(registration: A2PRegistration) -> list[str]:
+    """Clear the registration's last error; the fields to save."""
+    registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
+    return list(ERROR_FIELDS)
+
+
 def _event(registration: A2PRegistration, *, step: str = "", status: str = "", detail: str = "", code=None, actor=None) -> None:
     A2PEvent.objects.create(
         clinic_id=registration.clinic_id, step=step, status=status, detail=detail, error_code=code, actor=actor
@@ -100,12 +118,9 @@ def a2p_step_record(*, clinic_id: int, step: str, sid: str, status: str, detail:
         setattr(registration, f"{step}_at", timezone.now())
         fields = [f"{step}_sid", f"{step}_status", f"{step}_at"]
         if status in REJECTED:
-            registration.error_step, registration.error_code, registration.error_at = step, code, timezone.now()
-            registration.error = detail
-            fields += ["error_step", "error_code", "error", "error_at"]
+            fields += _error_set(registration, step=step, code=code, error=detail)
         elif registration.error_step == step:
-            registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
-            fields += ["error_step", "error_code", "error", "error_at"]
+            fields += _error_clear(registration)
         registration.save(update_fields=fields)
         _event(registration, step=step, status=status, detail=detail, code=code)
         if registration.step_approved(step) and step in CHECKLIST_ON_APPROVAL:
@@ -119,9 +134,7 @@ def a2p_step_fail(*, clinic_id: int, step: str, error: str, code: int | None) ->
     """Record a step that could not be done (Twilio refused it): the sentence and code staff see."""
     with transaction.atomic():
         registration = _registration_lock(clinic_id)
-        registration.error_step, registration.error_code, registration.error = step, code, error
-        registration.error_at = timezone.now()
-        registration.save(update_fields=["error_step", "error_code", "error", "error_at"])
+        registration.save(update_fields=_error_set(registration, step=step, code=code, error=error))
         _event(registration, step=step, status="error", detail=error, code=code)
 
 
@@ -131,21 +144,11 @@ def a2p_resubmit_request(*, clinic_id: int, actor: AbstractBaseUser | None = Non
         registration = _registration_lock(clinic_id)
         if not registration.error and not registration.rejected and not registration.messaging_blocked_reason:
             raise A2PError("Nothing to resubmit: no step of this registration was rejected or failed.")
-        registration.error_step, registration.error_code, registration.error, registration.error_at = "", None, "", None
+        fields = _error_clear(registration)
         # A block by carriers is what staff just fixed; the next failure blocks again.
         registration.messaging_blocked_code, registration.messaging_blocked_reason = None, ""
         registration.messaging_blocked_at = None
-        registration.save(
-            update_fields=[
-                "error_step",
-                "error_code",
-                "error",
-                "error_at",
-                "messaging_blocked_code",
-                "messaging_blocked_reason",
-                "messaging_blocked_at",
-            ]
-        )
+        registration.save(update_fields=[*fields, "messaging_blocked_code", "messaging_blocked_reason", "messaging_blocked_at"])
         _event(registration, detail="Edited and resubmitted by staff.", actor=actor)
         return registration
 
@@ -200,6 +203,8 @@ def a2p_messaging_block(*, clinic_id: int, code: int, reason: str) -> bool:
 
 
 def a2p_registrations_pending() -> list[int]:
-    """Clinic ids whose registration still waits on Twilio or on its next step (not rejected)."""
+    """Clinic ids whose registration is not finished (campaign verified, number added), least
+    recently polled first. A rejected one is included: its poll records nothing new and its
+    advance stops at the error until staff Edit and resubmit."""
     done = A2PRegistration.objects.filter(campaign_status="VERIFIED", number_status="added")
     return list(A2PRegistration.objects.exclude(pk__in=done).order_by("polled_at", "pk").values_list("clinic_id", flat=True))
