@@ -109,6 +109,8 @@ class BusinessProfileForm(forms.ModelForm):
 class BusinessProfileAdmin(admin.ModelAdmin):
     form = BusinessProfileForm
     list_display = ("clinic", "legal_name", "ein_display", "pipeline_state")
+    # The clinic and its registration come with each row (pipeline_state reads both).
+    list_select_related = ("clinic__a2p_registration",)
     search_fields = ("legal_name", "clinic__name")
     actions = ["start_registration", "resubmit_registration", "check_reviews"]
     readonly_fields = ("pipeline",)
@@ -129,7 +131,9 @@ class BusinessProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description="Registration")
     def pipeline_state(self, profile: BusinessProfile) -> str:
-        registration = A2PRegistration.objects.filter(clinic_id=profile.clinic_id).first()
+        # Loaded with the row (list_select_related); a clinic without one raises
+        # RelatedObjectDoesNotExist, an AttributeError.
+        registration = getattr(profile.clinic, "a2p_registration", None)
         return registration_workflows.registration_next_action(registration, profile=True)
 
     @admin.display(description="Pipeline")

@@ -164,3 +164,25 @@ def test_staff_without_the_permission_cannot_start_a_registration(client, django
 
     assert not A2PRegistration.objects.exists()
     assert sandbox.requests() == []
+
+
+def test_the_business_profile_list_costs_the_same_queries_for_one_profile_or_many(client, staff_user, clinic, sandbox):
+    """Each row's registration state comes with the row, not one query per profile."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(staff_user)
+    A2PRegistration.objects.create(clinic=clinic, customer_profile_status="pending-review")
+
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/admin/clinics/businessprofile/").status_code == 200
+        return len(queries)
+
+    one = list_queries()
+    for i in range(4):
+        other = ClinicFactory(name=f"Other Smiles {i}")
+        BusinessProfile.objects.create(clinic=other, **business_profile_data())
+        if i % 2:
+            A2PRegistration.objects.create(clinic=other)
+    assert list_queries() == one
