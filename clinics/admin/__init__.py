@@ -757,6 +757,11 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             },
         )
 
+    @staticmethod
+    def _clinic_of_url(object_id: str) -> Clinic | None:
+        """The clinic a change or history URL names, or None (Django's own view then says it is missing)."""
+        return Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         """Django's History page, with the clinic's number history (provisioning, release,
         checklist ticks and unticks with who and why) above the admin's edit log.
@@ -764,7 +769,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         Overriding the view, rather than copying each event into a LogEntry, keeps one record:
         the workflows (Celery tasks, webhooks) write NumberEvents with no admin request at hand.
         """
-        clinic = Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        clinic = self._clinic_of_url(object_id)
         events = []
         if clinic is not None and self.has_view_or_change_permission(request, clinic):
             events = [
@@ -774,7 +779,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         return super().history_view(request, object_id, {"number_events": events, **(extra_context or {})})
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
-        clinic = Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        clinic = self._clinic_of_url(object_id)
         extra: dict[str, object] = {"clinic": clinic}
         if clinic is not None:
             # Each button only for a user who holds its power (the view refuses the others anyway).
