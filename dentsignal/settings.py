@@ -238,8 +238,10 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
     # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
     "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
-    # Likewise the fallbacks' copy of the subaccounts' sealed tokens (also after every save that sets one).
-    "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 600.0},
+    # The copy of the subaccounts' sealed tokens (also rebuilt after every save that changes one): the
+    # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
+    # save is caught up within two minutes.
+    "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 120.0},
     # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/usage.py).
     "refresh-clinic-usage": {"task": "telephony.tasks.refresh_all_usage", "schedule": 86400.0},
 }
@@ -323,6 +325,9 @@ if not FIELD_ENCRYPTION_KEY:
 API_PROVISION_RATE_LIMIT = env("API_PROVISION_RATE_LIMIT", default="10/60")
 # Webhooks refuse requests without a valid X-Twilio-Signature. Switching the check
 # off is only allowed with DEBUG on (a warning is logged at start-up).
+# Seconds a process keeps a subaccount's auth token in memory for the webhook signature
+# check: a closed or deleted clinic's token stops working in every process within this.
+SIGNING_TOKEN_CACHE_SECONDS = env.int("SIGNING_TOKEN_CACHE_SECONDS", default=60)
 TWILIO_WEBHOOK_SIGNATURE_CHECK = env.bool("TWILIO_WEBHOOK_SIGNATURE_CHECK", default=True)
 if not TWILIO_WEBHOOK_SIGNATURE_CHECK and not DEBUG:
     raise ImproperlyConfigured("TWILIO_WEBHOOK_SIGNATURE_CHECK=false is only allowed with DJANGO_DEBUG=true.")

@@ -14,6 +14,7 @@ from . import hot_path
 from .hot_path import ClinicRoute
 from .models import CallLog
 from .statuses import call_status_rank
+from .tenants import account_check
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,10 @@ def _inbound_log(*, call_sid: str, from_number: str, to_number: str, status: str
     }
 
 
-def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, status: str) -> ClinicRoute | None:
+def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, status: str, signer: str) -> ClinicRoute | None:
     """The clinic holding `to_number` (None if none), and the call logged with it (a
-    repeated CallSid changes nothing).
+    repeated CallSid changes nothing). ForeignAccountError, with nothing logged, when the
+    clinic is another account's than the request's `signer` (telephony.tenants).
 
     On PostgreSQL both in one statement; if that fails, or elsewhere, the read and the
     log are two statements. A failed log write never stops the caller being answered:
@@ -45,10 +47,12 @@ def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, statu
     call = _inbound_log(call_sid=call_sid, from_number=from_number, to_number=to_number, status=status)
     if to_number and hot_path.route_and_log_in_one_statement():
         try:
-            return hot_path.call_route_and_log(to_number=to_number, call=call)
+            route = hot_path.call_route_and_log(to_number=to_number, call=call, signer=signer)
         except DatabaseError:
             logger.exception("Could not route and log inbound call %s in one statement; trying apart", call_sid)
-    route = hot_path.clinic_route_get(to_number=to_number)
+        else:
+            return clinic_route_check(route, signer=signer)
+    route = clinic_route_check(hot_path.clinic_route_get(to_number=to_number), signer=signer)
     call["clinic_id"] = route.id if route else None
     try:
         hot_path.call_log_insert(call)  # a duplicate CallSid (Twilio retried) is ignored
@@ -57,10 +61,19 @@ def call_route_and_log(*, call_sid: str, from_number: str, to_number: str, statu
     return route
 
 
-def call_status_record(*, call_sid: str, status: str, duration: int | None, sequence: int | None) -> None:
+def clinic_route_check(route: ClinicRoute | None, *, signer: str) -> ClinicRoute | None:
+    """`route`, unless its clinic is another account's than `signer`'s (ForeignAccountError)."""
+    if route is not None:
+        account_check(signer=signer, owner=route.twilio_account_sid, what=f"The number {route.twilio_number}")
+    return route
+
+
+def call_status_record(*, call_sid: str, status: str, duration: int | None, sequence: int | None, signer: str) -> None:
     """Apply a call status callback: forward-only, duplicate-safe, unknown SIDs kept.
 
     One statement: an UPDATE when the call is known (the usual case), an INSERT when not.
+    A clinic's call is changed only for the main account or that clinic's (`signer`);
+    ForeignAccountError otherwise (one more query, on that rare path only).
     """
     now = timezone.now()
     call = {
@@ -75,7 +88,8 @@ def call_status_record(*, call_sid: str, status: str, duration: int | None, sequ
     update = ["status", "status_rank", "updated_at", "sequence_number"]
     if duration is not None:
         update.append("duration_seconds")
-    hot_path.call_status_upsert(call, update=update)
+    if not hot_path.call_status_upsert(call, update=update, signer=signer) and signer:
+        account_check(signer=signer, owner=hot_path.log_owner_account(CallLog, sid=call_sid), what=f"Call {call_sid}")
 
 
 def call_answer_record(*, call_sid: str, answered_by: str, reason: str) -> None:
@@ -103,9 +117,11 @@ RELAY_SESSION_EVENTS = {
 }
 
 
-def stream_event_record(*, call_sid: str, event: str, stream_sid: str = "", error: str = "") -> bool:
+def stream_event_record(*, call_sid: str, event: str, signer: str, stream_sid: str = "", error: str = "") -> bool:
     """Record one of the AI agent's stream events (a STREAM_EVENT_RANKS key) on the call's
     log row, created if the CallSid is unknown; repeats and late deliveries change nothing.
+    ForeignAccountError, with nothing written, when the call is a clinic's of another
+    account than `signer`'s (telephony.tenants).
 
     On "stream-started" for a call to a clinic's number, tick that clinic's "test inbound
     call" step: the agent answered. Returns whether the stream has started for this call.
@@ -115,6 +131,8 @@ def stream_event_record(*, call_sid: str, event: str, stream_sid: str = "", erro
         call, _ = CallLog.objects.select_for_update().get_or_create(
             call_sid=call_sid, defaults={"created_at": now, "updated_at": now}
         )
+        if signer and call.clinic_id is not None:
+            account_check(signer=signer, owner=hot_path.log_owner_account(CallLog, sid=call_sid), what=f"Call {call_sid}")
         changed: dict[str, object] = {"updated_at": now}
         if rank > call.stream_status_rank:
             changed.update(stream_status=event, stream_status_rank=rank)
@@ -134,13 +152,13 @@ def stream_event_record(*, call_sid: str, event: str, stream_sid: str = "", erro
     return call.stream_started_at is not None
 
 
-def relay_session_record(*, call_sid: str, session_status: str, session_id: str = "", error: str = "") -> bool:
+def relay_session_record(*, call_sid: str, session_status: str, signer: str, session_id: str = "", error: str = "") -> bool:
     """Record a ConversationRelay session's end (its SessionStatus) as the stream events it
     implies (RELAY_SESSION_EVENTS); an unknown status records nothing. Returns whether the
     agent's session ran."""
     started = False
     for event in RELAY_SESSION_EVENTS.get(session_status, ()):
-        started = stream_event_record(call_sid=call_sid, event=event, stream_sid=session_id, error=error)
+        started = stream_event_record(call_sid=call_sid, event=event, signer=signer, stream_sid=session_id, error=error)
     return started
 
 

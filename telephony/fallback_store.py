@@ -48,6 +48,9 @@ OFFICE_LINES_FILE = "office-lines.json"
 # fallbacks check a subaccount number's signature with while the database is down.
 ACCOUNT_TOKENS_KEY = "dentsignal:fallback:account-tokens"
 ACCOUNT_TOKENS_FILE = "account-tokens.json"
+# A field of the copy that no account SID can be: present once the copy has been built
+# (its value, when), so that an account missing from a built copy is known to be unknown.
+ACCOUNT_TOKENS_BUILT_FIELD = "built-at"
 OFFICE_LINES_LOCK_FILE = ".office-lines.lock"
 # Seconds a rebuild of the office-line cache may hold its lock (Redis expires it after a
 # crash), and seconds another waits for it: a rebuild takes milliseconds, and the wait
@@ -71,6 +74,8 @@ class OfficeLine:
     clinic_id: int
     name: str
     office_phone: str
+    # The clinic's Twilio account ("" for the main one): who may sign for this number.
+    account_sid: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,11 @@ class SpooledSms:
     from_number: str
     body: str
     received_at: float  # Unix time, for replay in arrival order
+    account_sid: str = ""  # the AccountSid the request named
+    # The account whose token signed it (telephony.tenants; "" for the main account): the
+    # replay acts only on a clinic of that account. A text spooled before the verdict was
+    # kept has none and is replayed as the main account's, as it was when it was taken.
+    signer: str = ""
 
 
 # ----------------------------------------------------------------- backends
@@ -242,16 +252,38 @@ def office_line_get(twilio_number: str) -> OfficeLine | None:
 
 
 def account_tokens_replace(tokens: Mapping[str, str]) -> None:
-    """Replace the whole copy (subaccount SID -> sealed token) at once; FallbackStoreError if it cannot be written."""
-    _hash_replace(key=ACCOUNT_TOKENS_KEY, file_name=ACCOUNT_TOKENS_FILE, mapping=tokens, what="the subaccount tokens' copy")
+    """Replace the whole copy (subaccount SID -> sealed token) at once, marked as built;
+    FallbackStoreError if it cannot be written."""
+    built = {**tokens, ACCOUNT_TOKENS_BUILT_FIELD: str(time.time())}
+    _hash_replace(key=ACCOUNT_TOKENS_KEY, file_name=ACCOUNT_TOKENS_FILE, mapping=built, what="the subaccount tokens' copy")
 
 
 def account_token_sealed_get(account_sid: str) -> str:
     """The sealed auth token kept for `account_sid`, or "" if unknown or unreadable."""
-    return (
-        _hash_get(key=ACCOUNT_TOKENS_KEY, file_name=ACCOUNT_TOKENS_FILE, field=account_sid, what="the subaccount tokens' copy")
-        or ""
-    )
+    return account_token_lookup(account_sid) or ""
+
+
+def account_token_lookup(account_sid: str) -> str | None:
+    """The sealed auth token kept for `account_sid`; "" when the copy is built and has no
+    such account (no clinic holds it); None when the copy cannot answer (never built, or
+    unreadable: logged). One Redis round trip, or one file read."""
+    client = _redis_client()
+    try:
+        if client is None:
+            copy = json.loads((_spool_dir() / ACCOUNT_TOKENS_FILE).read_bytes())
+            sealed, built = copy.get(account_sid), copy.get(ACCOUNT_TOKENS_BUILT_FIELD)
+        else:
+            sealed, built = client.hmget(ACCOUNT_TOKENS_KEY, [account_sid, ACCOUNT_TOKENS_BUILT_FIELD])
+    except FileNotFoundError:
+        return None
+    except (*REDIS_ERRORS, ValueError, AttributeError) as exc:
+        logger.error("Could not read the subaccount tokens' copy: %s", exc)
+        return None
+    if built is None:
+        return None
+    if isinstance(sealed, bytes):
+        sealed = sealed.decode()
+    return sealed if isinstance(sealed, str) else ""
 
 
 # ----------------------------------------------------------------- SMS spool

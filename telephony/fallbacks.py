@@ -35,7 +35,8 @@ from clinics.models import Clinic
 from . import fallback_store, replies, twiml
 from .fallback_store import FallbackStoreError, OfficeLine, SpooledSms
 from .sids import sid_is_valid
-from .signatures import twilio_webhook
+from .signatures import account_tokens_refresh, request_signer, twilio_webhook
+from .tenants import ForeignAccountError, account_check
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ UNKNOWN_LINE_MESSAGE = (
 )
 SMS_ACKNOWLEDGEMENT = "Thanks, {name} got your message and will get back to you."
 # A clinic save that changes one of these changes what the voice fallback dials.
-OFFICE_LINE_FIELDS = frozenset({"twilio_number", "office_phone", "name"})
+OFFICE_LINE_FIELDS = frozenset({"twilio_number", "office_phone", "name", "twilio_account_sid"})
 # A clinic save that changes one of these changes the fallbacks' copy of the subaccount tokens.
-ACCOUNT_TOKEN_FIELDS = frozenset({"twilio_account_sid", "twilio_account_token_sealed"})
+ACCOUNT_TOKEN_FIELDS = frozenset({"twilio_account_sid", "twilio_account_token_sealed", "twilio_account_status"})
 
 
 def _param(request: HttpRequest, name: str) -> str:
@@ -75,17 +76,26 @@ def office_dial_twiml(*, office_phone: str, twilio_number: str, message: str) ->
     return response
 
 
-def office_line_twiml(*, to_number: str, message: str = UNKNOWN_LINE_MESSAGE) -> VoiceResponse:
+def office_line_twiml(*, to_number: str, signer: str, message: str = UNKNOWN_LINE_MESSAGE) -> VoiceResponse:
     """A call to `to_number` rung through to the office line in the cache (no database
-    query), or `message` when the cache does not know one."""
-    line = fallback_store.office_line_get(to_number)
+    query), or `message` when the cache does not know one. ForeignAccountError when the
+    cache says the number is another account's than the signer's."""
+    line = _office_line_of(to_number, signer=signer)
     return office_dial_twiml(office_phone=line.office_phone if line else "", twilio_number=to_number, message=message)
+
+
+def _office_line_of(to_number: str, *, signer: str) -> OfficeLine | None:
+    """The cached office line of the clinic holding `to_number`, checked against the
+    request's signer (telephony.tenants) from the cache alone."""
+    line = fallback_store.office_line_get(to_number)
+    account_check(signer=signer, owner=line.account_sid if line else None, what=f"The number {to_number}")
+    return line
 
 
 @twilio_webhook
 def voice_fallback(request: HttpRequest) -> HttpResponse:
     """Twilio's VoiceFallbackUrl: dial the office line from the cache (no database)."""
-    return _xml(str(office_line_twiml(to_number=_param(request, "To"))))
+    return _xml(str(office_line_twiml(to_number=_param(request, "To"), signer=request_signer(request))))
 
 
 @twilio_webhook
@@ -99,12 +109,18 @@ def sms_fallback(request: HttpRequest) -> HttpResponse:
     # fullmatch: the SID names the spool file, so not even a trailing newline may pass.
     if not sid_is_valid(message_sid):
         return HttpResponse("MessageSid is missing or not a Twilio SID.", status=400, content_type="text/plain")
+    signer, to_number = request_signer(request), _param(request, "To")[:32]
+    # Refused here when the cache knows the number is another account's; otherwise the
+    # replay checks the signer against the database.
+    line = _office_line_of(to_number, signer=signer)
     message = SpooledSms(
         message_sid=message_sid,
-        to_number=_param(request, "To")[:32],
+        to_number=to_number,
         from_number=_param(request, "From")[:32],
         body=_param(request, "Body")[:1600],
         received_at=time.time(),
+        account_sid=_param(request, "AccountSid")[:34],
+        signer=signer,
     )
     try:
         fallback_store.sms_spool(message)
@@ -113,7 +129,6 @@ def sms_fallback(request: HttpRequest) -> HttpResponse:
         return HttpResponse("The message could not be stored.", status=500, content_type="text/plain")
     logger.warning("SMS %s taken by the fallback; it is processed when the database is back", message_sid)
     keyword = replies.keyword_of(message.body)
-    line = fallback_store.office_line_get(message.to_number)
     # Twilio answers opt-out and opt-in keywords itself (see replies.py): stay silent on them.
     if line is None or keyword in replies.OPT_OUT or keyword in replies.OPT_IN:
         return _xml(twiml.message_reply(""))
@@ -136,9 +151,15 @@ def fallback_sms_replay() -> int:
                 to_number=message.to_number,
                 from_number=message.from_number,
                 body=message.body,
+                signer=message.signer,
             )
         except (OperationalError, InterfaceError):
             raise  # the database is (still) unreachable: the rest waits for the next run
+        except ForeignAccountError as exc:
+            # Refused, as the primary webhook would have answered 403: never acted on.
+            logger.warning("Dropped the spooled SMS %s: %s", message.message_sid, exc)
+            fallback_store.sms_unspool(message.message_sid)
+            continue
         except Exception:
             # This one message fails on its own (bad data): it stays spooled, reported by
             # telephony_doctor, and must not hold back the texts behind it.
@@ -161,23 +182,14 @@ def office_lines_refresh() -> int:
     of clinic numbers cached. Raises DatabaseError or FallbackStoreError."""
     with fallback_store.office_lines_lock():
         rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
+        columns = ("id", "name", "twilio_number", "office_phone", "twilio_account_sid")
         lines = {
-            number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "")
-            for pk, name, number, office_phone in rows.values_list("id", "name", "twilio_number", "office_phone")
+            number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "", account_sid=account_sid)
+            for pk, name, number, office_phone, account_sid in rows.values_list(*columns)
             if number
         }
         fallback_store.office_lines_replace(lines)
     return len(lines)
-
-
-def account_tokens_refresh() -> int:
-    """Rebuild the fallback store's copy of the subaccounts' sealed auth tokens from the
-    clinics table; how many are kept. Raises DatabaseError or FallbackStoreError."""
-    with fallback_store.office_lines_lock():  # one rebuild of the fallback caches at a time
-        rows = Clinic.objects.exclude(twilio_account_sid="").exclude(twilio_account_token_sealed="")
-        tokens = dict(rows.values_list("twilio_account_sid", "twilio_account_token_sealed"))
-        fallback_store.account_tokens_replace(tokens)
-    return len(tokens)
 
 
 # The fallback caches that copy clinic fields: those fields, the cache's rebuild, and what

@@ -218,6 +218,33 @@ def _insert_or_ignore(model: type[Model], **given: Any) -> tuple[str, tuple]:
     return f"{sql} ON CONFLICT ({connection.ops.quote_name(_sid_field(model))}) DO NOTHING", params
 
 
+def _insert_or_ignore_when(model: type[Model], condition: str, condition_params: tuple, **given: Any) -> tuple[str, tuple]:
+    """PostgreSQL: as _insert_or_ignore, but the row is written only when `condition` (SQL)
+    holds: INSERT ... SELECT <values> WHERE <condition>. A SELECT list, unlike VALUES, does
+    not take its types from the target columns, so each value is cast to its column's type.
+    Uses the insert compiler's own value preparation (prepare_value, pre_save_val,
+    assemble_as_sql), as its as_sql() does."""
+    written = insert_fields(model)
+    values = {f.attname: Param(f.attname, f, for_save=True, default=True) for f in written}
+    row = model(**{**values, **given})
+    query = InsertQuery(model)
+    query.insert_values(written, [row])
+    compiler = query.get_compiler(connection=connection)
+    value_row = [compiler.prepare_value(f, compiler.pre_save_val(f, row)) for f in written]
+    (placeholders,), (params,) = compiler.assemble_as_sql(written, [value_row])
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in written)
+    select = ", ".join(f"CAST({p} AS {f.db_type(connection)})" for p, f in zip(placeholders, written, strict=True))
+    table, sid = quote(model._meta.db_table), quote(_sid_field(model))
+    sql = f"INSERT INTO {table} ({columns}) SELECT {select} WHERE {condition} ON CONFLICT ({sid}) DO NOTHING"
+    return sql, (*params, *condition_params)
+
+
+def _signer_slot() -> _Slot:
+    """The request's signer (telephony.tenants: "" for the main account), as a parameter."""
+    return _Slot("signer", _field(Clinic, "twilio_account_sid"), for_save=False, default=False)
+
+
 # ----------------------------------------------------------------- the clinic a number reaches
 
 
@@ -230,6 +257,7 @@ class ClinicRoute:
     office_phone: str
     twilio_number: str | None
     number_state: str
+    twilio_account_sid: str  # the account that owns the number ("" for the main one): who may sign for it
     call_tested: bool  # "test inbound call" is ticked
     sms_tested: bool  # "test inbound SMS" is ticked
     campaign_approved: bool = False  # A2P "campaign approved and number in the Messaging Service" is ticked
@@ -240,7 +268,7 @@ class ClinicRoute:
         return self.number_state == NumberState.ACTIVE
 
 
-_ROUTE_FIELDS = ("id", "name", "office_phone", "twilio_number", "number_state")
+_ROUTE_FIELDS = ("id", "name", "office_phone", "twilio_number", "number_state", "twilio_account_sid")
 _ROUTE_COLUMNS = tuple(f.name for f in fields(ClinicRoute))
 _STEP_FLAGS = _ROUTE_COLUMNS[len(_ROUTE_FIELDS) :]
 
@@ -340,20 +368,26 @@ def call_answer_update(*, call_sid: str, answered_by: str, reason: str) -> None:
 @compiled_per_vendor
 def _route_and_log(vendor: str) -> Statement:
     """PostgreSQL: the route read and the call log insert in one statement (a
-    data-modifying WITH); the log row's clinic is the route's id, NULL if none."""
+    data-modifying WITH); the log row's clinic is the route's id, NULL if none. Nothing is
+    logged when the route's clinic is in another account than the signer's (the caller
+    then refuses the request: telephony.tenants)."""
     route = _route_select()
     clinic_id = RawSQL("(SELECT route.id FROM route)", ())
-    insert, insert_params = _insert_or_ignore(CallLog, clinic_id=clinic_id)
+    quote = connection.ops.quote_name
+    account = f"route.{quote('twilio_account_sid')}"
+    mine = f"NOT EXISTS (SELECT 1 FROM route WHERE %s <> '' AND {account} <> %s)"  # noqa: S608 - quoted names
+    insert, insert_params = _insert_or_ignore_when(CallLog, mine, (_signer_slot(), _signer_slot()), clinic_id=clinic_id)
     sql = f"WITH route AS ({route.sql}), logged AS ({insert}) SELECT * FROM route"  # noqa: S608 - compiled by Django
     return Statement(sql, (*route.params, *insert_params), route.columns, route.converters)
 
 
-def call_route_and_log(*, to_number: str, call: Mapping[str, object]) -> ClinicRoute | None:
+def call_route_and_log(*, to_number: str, call: Mapping[str, object], signer: str) -> ClinicRoute | None:
     """PostgreSQL only: the clinic holding `to_number`, and the call (CallLog values by
     attname but the clinic's) logged with it, in one statement; a repeated CallSid
-    changes nothing. Raises DatabaseError (after a savepoint inside a transaction)."""
+    changes nothing, and so does a call to a clinic of another account than `signer`'s.
+    Raises DatabaseError (after a savepoint inside a transaction)."""
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
-        row = _route_and_log().fetch_one(**call, twilio_number=to_number)
+        row = _route_and_log().fetch_one(**call, twilio_number=to_number, signer=signer)
     return None if row is None else ClinicRoute(*row)
 
 
@@ -367,7 +401,8 @@ def route_and_log_in_one_statement() -> bool:
 
 @compiled_per_vendor
 def _status_upsert(vendor: str, model: type[Model], update: tuple[str, ...], by_sequence: bool) -> Statement:
-    """INSERT a log row, or on its SID UPDATE `update` if the new status is newer."""
+    """INSERT a log row, or on its SID UPDATE `update` if the new status is newer and the
+    row is not a clinic's of another account than the signer's (telephony.tenants)."""
     sql, params = _insert(model, on_conflict=OnConflict.UPDATE, update=update)
     table, quote = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name
     rank, status, sequence = quote("status_rank"), quote("status"), quote("sequence_number")
@@ -378,22 +413,38 @@ def _status_upsert(vendor: str, model: type[Model], update: tuple[str, ...], by_
             f" OR ({table}.{rank} = EXCLUDED.{rank} AND EXCLUDED.{sequence} IS NOT NULL"
             f" AND ({table}.{sequence} < EXCLUDED.{sequence} OR {table}.{sequence} IS NULL))"
         )
-    return Statement(f"{sql} WHERE {newer}", tuple(params))
+    clinic, clinics, account = quote("clinic_id"), quote(Clinic._meta.db_table), quote("twilio_account_sid")
+    in_account = f"SELECT {quote('id')} FROM {clinics} WHERE {clinics}.{account} = %s"  # noqa: S608 - quoted names
+    mine = f"%s = '' OR {table}.{clinic} IS NULL OR {table}.{clinic} IN ({in_account})"
+    return Statement(f"{sql} WHERE ({newer}) AND ({mine})", (*params, _signer_slot(), _signer_slot()))
 
 
-def call_status_upsert(values: Mapping[str, object], *, update: Sequence[str]) -> None:
+def _status_apply(
+    model: type[Model], log: str, values: Mapping[str, object], update: Sequence[str], *, by_sequence: bool
+) -> bool:
+    with _log_write(log, str(values[_sid_field(model)])):
+        return _status_upsert(model, tuple(update), by_sequence).execute(**values) == 1
+
+
+def call_status_upsert(values: Mapping[str, object], *, update: Sequence[str], signer: str) -> bool:
     """Apply a call status in one statement: a new CallLog row (values by attname) if its
     CallSid is unknown, else its `update` fields if the status is newer by rank, or at
     the same rank by a higher sequence number. Duplicates and late deliveries change
-    nothing; two deliveries racing for a new SID cannot lose a status."""
-    with _log_write(CALL_LOG, str(values["call_sid"])):
-        _status_upsert(CallLog, tuple(update), True).execute(**values)
+    nothing; two deliveries racing for a new SID cannot lose a status; a clinic's call is
+    changed only for the main account or that clinic's (`signer`). Whether it changed."""
+    return _status_apply(CallLog, CALL_LOG, {**values, "signer": signer}, update, by_sequence=True)
 
 
-def message_status_upsert(values: Mapping[str, object], *, update: Sequence[str]) -> None:
+def message_status_upsert(values: Mapping[str, object], *, update: Sequence[str], signer: str) -> bool:
     """As call_status_upsert, for a MessageLog row (newer by rank only)."""
-    with _log_write(MESSAGE_LOG, str(values["message_sid"])):
-        _status_upsert(MessageLog, tuple(update), False).execute(**values)
+    return _status_apply(MessageLog, MESSAGE_LOG, {**values, "signer": signer}, update, by_sequence=False)
+
+
+def log_owner_account(model: type[Model], *, sid: str) -> str | None:
+    """The account of the clinic a CallLog/MessageLog row (by its SID) is logged for, or
+    None when there is no such row or it is no clinic's (telephony.tenants)."""
+    rows = model._default_manager.filter(**{_sid_field(model): sid}, clinic__isnull=False)
+    return rows.values_list("clinic__twilio_account_sid", flat=True).first()
 
 
 # ----------------------------------------------------------------- SMS
@@ -533,11 +584,12 @@ def checklist_step_tick(*, clinic_id: int, step: str, note: str) -> None:
 
 
 def account_token_sealed_get(*, account_sid: str) -> str | None:
-    """The sealed auth token of a clinic's subaccount (clinics.sealed), or None if no
-    clinic has that subaccount: one indexed query, which the signature check caches."""
+    """The sealed auth token of a clinic's open subaccount (clinics.sealed), or None if no
+    clinic has that subaccount open: one indexed query, which the signature check caches."""
     return (
         Clinic.objects.filter(twilio_account_sid=account_sid)
         .exclude(twilio_account_token_sealed="")
+        .exclude(twilio_account_status="closed")
         .values_list("twilio_account_token_sealed", flat=True)
         .first()
     )

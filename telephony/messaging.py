@@ -13,11 +13,14 @@ from .models import MessageLog
 from .queue import task_send_on_commit
 from .replies import appointment_when
 from .statuses import message_status_rank
+from .tenants import account_check
 from .webhook_urls import webhook_urls
 
 
-def message_status_record(*, message_sid: str, status: str, error_code: int | None) -> None:
-    """Apply a message status callback: forward-only, duplicate-safe, unknown SIDs kept."""
+def message_status_record(*, message_sid: str, status: str, error_code: int | None, signer: str) -> None:
+    """Apply a message status callback: forward-only, duplicate-safe, unknown SIDs kept.
+    A clinic's message is changed only for the main account or that clinic's (`signer`);
+    ForeignAccountError otherwise, before anything is written (telephony.tenants)."""
     now = timezone.now()
     message = {
         "message_sid": message_sid,
@@ -31,7 +34,9 @@ def message_status_record(*, message_sid: str, status: str, error_code: int | No
     update = ["status", "status_rank", "updated_at"]
     if error_code is not None:
         update.append("error_code")
-    hot_path.message_status_upsert(message, update=update)
+    if not hot_path.message_status_upsert(message, update=update, signer=signer) and signer:
+        owner = hot_path.log_owner_account(MessageLog, sid=message_sid)
+        account_check(signer=signer, owner=owner, what=f"Message {message_sid}")
     # Rare path (a failed message): carriers refusing the clinic's texts block them with the reason.
     registration.texting_block_on_failure(message_sid=message_sid, error_code=error_code)
 

@@ -45,6 +45,7 @@ from . import replies
 from . import twilio_client as twilio
 from .models import MessageLog
 from .queue import task_send_on_commit
+from .tenants import account_check
 from .webhook_urls import a2p_status_url, webhook_urls
 
 TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
@@ -672,7 +673,7 @@ def registrations_poll() -> int:
 TASK_POLL = "telephony.tasks.a2p_registration_poll"
 
 
-def registration_status_callback(*, account_sid: str, bundle_sid: str) -> int | None:
+def registration_status_callback(*, signer: str, bundle_sid: str) -> int | None:
     """Twilio called a bundle's StatusCallback: poll its clinic's registration after commit.
 
     Only the bundle's SID is used: Twilio documents the StatusCallback parameter of
@@ -682,9 +683,9 @@ def registration_status_callback(*, account_sid: str, bundle_sid: str) -> int | 
     alone follows them.
 
     Returns the clinic polled, or None when there is nothing to do: a SID that no clinic's
-    registration has in review (unknown, or already recorded, e.g. a repeated callback),
-    or a bundle of another account than the one that reported it (`account_sid`; "" is
-    the main account, as for the signature).
+    registration has in review (unknown, or already recorded, e.g. a repeated callback).
+    ForeignAccountError when the bundle is in another account than the one whose token
+    signed the request (`signer`, telephony.tenants).
     """
     if registration_disabled_reason():
         return None
@@ -695,10 +696,10 @@ def registration_status_callback(*, account_sid: str, bundle_sid: str) -> int | 
     )
     if registration is None:
         return None
+    owner = registration_account_sid(registration.clinic)
+    account_check(signer=signer, owner="" if owner == settings.TWILIO_ACCOUNT_SID else owner, what=f"Bundle {bundle_sid}")
     step = A2PStep.CUSTOMER_PROFILE if registration.customer_profile_sid == bundle_sid else A2PStep.TRUST_PRODUCT
     if registration.step_status(step) not in IN_REVIEW:
-        return None
-    if registration_account_sid(registration.clinic) != (account_sid or settings.TWILIO_ACCOUNT_SID):
         return None
     task_send_on_commit(TASK_POLL, registration.clinic_id, clinic_id=registration.clinic_id)
     return registration.clinic_id

@@ -22,6 +22,7 @@ from clinics.phone import phone_format_national
 from . import hot_path
 from .hot_path import ClinicRoute, NextAppointment
 from .models import MessageLog
+from .tenants import account_check
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,14 @@ def appointment_when(appointment: Appointment | NextAppointment) -> str:
     return f"{local:%a %b} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
 
 
-def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, body: str) -> str:
+def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, body: str, signer: str) -> str:
     """Act on an inbound SMS once and return the reply text ('' for none).
 
     The same MessageSid delivered again returns the reply given the first time and
     changes nothing (its log row is the claim). Replies act only on the patient's next
-    appointment at the clinic that owns `to_number`. At most five queries whatever the
+    appointment at the clinic that owns `to_number`, and only when that clinic is the
+    request's `signer`'s or the signer is the main account (ForeignAccountError before
+    anything is written otherwise: telephony.tenants). At most five queries whatever the
     number of clinics, patients and appointments.
     """
     keyword = keyword_of(body)
@@ -89,9 +92,12 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     if keyword in CONFIRM or keyword in RESCHEDULE:
         appointment = hot_path.sms_next_appointment(to_number=to_number, from_number=from_number)
         if appointment is not None:
+            _account_check(appointment.clinic, signer)
             reply = _act_on_appointment(message, appointment, confirm=keyword in CONFIRM)
             return _finish(message, appointment.clinic, reply)
     clinic = hot_path.clinic_route_get(to_number=to_number)
+    if clinic is not None:
+        _account_check(clinic, signer)
     message["clinic_id"] = clinic.id if clinic is not None else None
     if clinic is not None and (keyword in OPT_OUT or keyword in OPT_IN):
         return _finish(message, clinic, _opt(message, clinic, from_number, opted_out=keyword in OPT_OUT))
@@ -110,6 +116,10 @@ def sms_reply_process(*, message_sid: str, to_number: str, from_number: str, bod
     if not hot_path.message_log_insert(message):
         return hot_path.message_reply_earlier(message_sid=message_sid)
     return _finish(message, clinic, reply)
+
+
+def _account_check(clinic: ClinicRoute, signer: str) -> None:
+    account_check(signer=signer, owner=clinic.twilio_account_sid, what=f"The number {clinic.twilio_number}")
 
 
 def _describe(message: dict, reply: Reply) -> None:

@@ -17,7 +17,7 @@ from . import calls, fallbacks, hot_path, messaging, registration, replies, twim
 from .hot_path import ClinicRoute
 from .models import CallAnswer
 from .sids import sid_is_valid
-from .signatures import twilio_webhook
+from .signatures import request_signer, twilio_webhook
 from .webhook_urls import stream_status_url
 
 logger = logging.getLogger(__name__)
@@ -73,18 +73,21 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
     to_number = _param(request, "To", "")
     caller = _param(request, "From", "")
     call_sid = _param(request, "CallSid", "")
+    signer = request_signer(request)
     logged = sid_is_valid(call_sid)
     try:
         if logged:
             status = _param(request, "CallStatus", "ringing")
-            clinic = calls.call_route_and_log(call_sid=call_sid, from_number=caller, to_number=to_number, status=status)
+            clinic = calls.call_route_and_log(
+                call_sid=call_sid, from_number=caller, to_number=to_number, status=status, signer=signer
+            )
         else:
-            clinic = hot_path.clinic_route_get(to_number=to_number)
+            clinic = calls.clinic_route_check(hot_path.clinic_route_get(to_number=to_number), signer=signer)
     except DatabaseError:
         # The database is down: the caller still reaches the office, from the voice
         # fallback's cache (no query), or hears that we are in trouble.
         logger.exception("Clinic lookup failed for an inbound call to %s", to_number)
-        return _twiml(fallbacks.office_line_twiml(to_number=to_number, message=TROUBLE_MESSAGE))
+        return _twiml(fallbacks.office_line_twiml(to_number=to_number, signer=signer, message=TROUBLE_MESSAGE))
     if clinic is None:
         unknown = VoiceResponse()
         unknown.say(UNKNOWN_NUMBER_MESSAGE)
@@ -117,6 +120,7 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
         to_number=_param(request, "To", ""),
         from_number=_param(request, "From", ""),
         body=_param(request, "Body", ""),
+        signer=request_signer(request),
     )
     return _twiml(twiml.message_reply(text))
 
@@ -134,16 +138,17 @@ def status_callback(request: HttpRequest) -> HttpResponse:
     """A call or message status: recorded forward-only; 204 fast."""
     message_sid, call_sid = _param(request, "MessageSid"), _param(request, "CallSid")
     message_status, call_status = _param(request, "MessageStatus"), _param(request, "CallStatus")
+    signer = request_signer(request)
     if sid_is_valid(message_sid) and message_status:
-        messaging.message_status_record(
-            message_sid=message_sid, status=message_status, error_code=_int_or_none(_param(request, "ErrorCode"))
-        )
+        error_code = _int_or_none(_param(request, "ErrorCode"))
+        messaging.message_status_record(message_sid=message_sid, status=message_status, error_code=error_code, signer=signer)
     elif sid_is_valid(call_sid) and call_status:
         calls.call_status_record(
             call_sid=call_sid,
             status=call_status,
             duration=_int_or_none(_param(request, "CallDuration")),
             sequence=_int_or_none(_param(request, "SequenceNumber")),
+            signer=signer,
         )
     else:
         return HttpResponse(
@@ -169,13 +174,21 @@ def stream_status(request: HttpRequest) -> HttpResponse:
             expected = ", ".join(calls.STREAM_EVENT_RANKS)
             return HttpResponse(f"StreamEvent must be one of {expected}.", status=400, content_type="text/plain")
         calls.stream_event_record(
-            call_sid=call_sid, event=event, stream_sid=_param(request, "StreamSid"), error=_param(request, "StreamError")
+            call_sid=call_sid,
+            event=event,
+            signer=request_signer(request),
+            stream_sid=_param(request, "StreamSid"),
+            error=_param(request, "StreamError"),
         )
         return HttpResponse(status=204)
     if session_status:
         error = " ".join(filter(None, (_param(request, "ErrorCode"), _param(request, "ErrorMessage"))))
         calls.relay_session_record(
-            call_sid=call_sid, session_status=session_status, session_id=_param(request, "SessionId"), error=error
+            call_sid=call_sid,
+            session_status=session_status,
+            signer=request_signer(request),
+            session_id=_param(request, "SessionId"),
+            error=error,
         )
         return _twiml(VoiceResponse())
     return HttpResponse(
@@ -209,5 +222,5 @@ def a2p_status(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain",
         )
-    registration.registration_status_callback(account_sid=_param(request, "AccountSid"), bundle_sid=bundle_sid)
+    registration.registration_status_callback(signer=request_signer(request), bundle_sid=bundle_sid)
     return HttpResponse(status=204)

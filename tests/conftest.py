@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.db import connection
 
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from twilio_sandbox.server import start_in_thread
@@ -135,3 +136,26 @@ def _empty_fallback_store() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+@pytest.fixture
+def database_down():
+    """Make the real database connection fail (the server is unreachable) for the block."""
+
+    class Outage:
+        def __enter__(self):
+            connection.close()
+            self.saved = dict(connection.settings_dict)
+            if connection.vendor == "sqlite":
+                connection.settings_dict["NAME"] = "/nonexistent-dir/db.sqlite3"
+            else:
+                connection.settings_dict["PORT"] = "1"
+                connection.settings_dict["OPTIONS"] = {**self.saved.get("OPTIONS", {}), "connect_timeout": 2}
+            return self
+
+        def __exit__(self, *exc):
+            connection.close()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(self.saved)
+
+    return Outage()

@@ -145,7 +145,7 @@ def test_an_unknown_bundle_is_answered_with_nothing_done_and_a_missing_sid_with_
     assert len(sandbox.requests()) == asked
 
 
-def test_a_subaccounts_bundle_is_polled_only_when_its_own_account_reports_it(
+def test_a_subaccounts_bundle_is_polled_when_its_own_account_or_the_main_one_reports_it(
     sub_clinic,  # noqa: F811 - the imported fixture
     sandbox,
     a2p_enabled,
@@ -158,15 +158,20 @@ def test_a_subaccounts_bundle_is_polled_only_when_its_own_account_reports_it(
     decide(sandbox, sid)
     token = next(a["auth_token"] for a in sandbox._call("GET", "state")["accounts"] if a["sid"] == sub)
 
-    with django_capture_on_commit_callbacks(execute=True) as by_main:
-        main = _signed(client, _approved_form(sid))  # signed by the main account, which does not hold it
-    assert (main.status_code, by_main) == (204, [])
+    # Another account's token never reaches the clinic's registration (issue 20).
+    with django_capture_on_commit_callbacks(execute=True) as by_stranger:
+        stranger = _signed(client, _approved_form(sid, sub), token="0" * 32)
+    assert (stranger.status_code, by_stranger) == (403, [])
 
     with django_capture_on_commit_callbacks(execute=True) as by_sub:
         own = _signed(client, _approved_form(sid, sub), token=token)
     assert (own.status_code, _tasks(by_sub)) == (204, [registration.TASK_POLL])
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
+
+    # The main account acts for its subaccounts: its token is accepted for the clinic's
+    # bundle too (now recorded, so there is nothing left to poll).
+    assert _signed(client, _approved_form(sid)).status_code == 204
 
 
 # ----------------------------------------------------------------- end to end: the sandbox calls back

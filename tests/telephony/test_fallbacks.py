@@ -24,7 +24,6 @@ from telephony.webhooks import TROUBLE_MESSAGE
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 from tests.telephony.test_audit import clinic_with_number
-from tests.telephony.test_resilience import database_down  # noqa: F401 - the outage fixture
 from tests.telephony.test_worker import BROKER_URL, _database_url, wait_queue_drained, workers  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +157,7 @@ def test_an_sms_fallback_without_a_message_sid_is_a_400(client, sid):
 # ------------------------------------------------------------------ the database down
 
 
-def test_voice_fallback_dials_the_office_from_the_cache_with_the_database_down(client, database_down):  # noqa: F811
+def test_voice_fallback_dials_the_office_from_the_cache_with_the_database_down(client, database_down):
     booked_clinic()  # saved and committed: the office-line cache follows
 
     with database_down:
@@ -170,7 +169,7 @@ def test_voice_fallback_dials_the_office_from_the_cache_with_the_database_down(c
     assert unknown.find("Dial") is None and unknown.findtext("Say") == UNKNOWN_LINE_MESSAGE
 
 
-def test_the_office_line_cache_follows_a_changed_office_line_and_a_released_number(client, database_down):  # noqa: F811
+def test_the_office_line_cache_follows_a_changed_office_line_and_a_released_number(client, database_down):
     clinic, _ = booked_clinic()
     clinic.office_phone = "+15125550111"
     clinic.save(update_fields=["office_phone"])
@@ -194,7 +193,7 @@ def test_the_voice_fallback_never_dials_the_clinics_own_number(client):
     assert root.find("Dial") is None and root.findtext("Say") == UNKNOWN_LINE_MESSAGE
 
 
-def test_primary_voice_dials_the_office_from_the_cache_with_the_database_down(client, database_down):  # noqa: F811
+def test_primary_voice_dials_the_office_from_the_cache_with_the_database_down(client, database_down):
     booked_clinic()
 
     with database_down:
@@ -205,7 +204,7 @@ def test_primary_voice_dials_the_office_from_the_cache_with_the_database_down(cl
     assert unknown.findtext("Say") == TROUBLE_MESSAGE
 
 
-def test_primary_sms_and_status_answer_503_fast_with_the_database_down(client, database_down):  # noqa: F811
+def test_primary_sms_and_status_answer_503_fast_with_the_database_down(client, database_down):
     booked_clinic()
     status = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"}
 
@@ -224,7 +223,7 @@ def test_primary_sms_and_status_answer_503_fast_with_the_database_down(client, d
 
 def test_an_sms_taken_while_the_database_is_down_is_processed_exactly_once_when_it_is_back(
     client,
-    database_down,  # noqa: F811
+    database_down,
 ):
     clinic, appointment = booked_clinic()
 
@@ -253,7 +252,7 @@ def test_an_sms_taken_while_the_database_is_down_is_processed_exactly_once_when_
     assert fallback_store.sms_spool_count() == 0
 
 
-def test_replay_keeps_arrival_order_and_opt_outs_get_no_acknowledgement(client, database_down):  # noqa: F811
+def test_replay_keeps_arrival_order_and_opt_outs_get_no_acknowledgement(client, database_down):
     clinic, appointment = booked_clinic()
 
     with database_down:
@@ -268,7 +267,7 @@ def test_replay_keeps_arrival_order_and_opt_outs_get_no_acknowledgement(client, 
 
 def test_the_replay_command_says_what_it_did_and_fails_with_a_sentence_while_the_database_is_down(
     client,
-    database_down,  # noqa: F811
+    database_down,
     capsys,
 ):
     booked_clinic()
@@ -284,7 +283,7 @@ def test_the_replay_command_says_what_it_did_and_fails_with_a_sentence_while_the
 
 
 @pytest.mark.skipif(bool(settings.FALLBACK_REDIS_URL), reason="the embedded default's spool directory")
-def test_the_file_spool_holds_one_whole_file_per_message(client, database_down):  # noqa: F811
+def test_the_file_spool_holds_one_whole_file_per_message(client, database_down):
     with database_down:
         signed_post(client, SMS_FALLBACK, sms_params("hello", sid="SM" + "e" * 32))
         signed_post(client, SMS_FALLBACK, sms_params("hello", sid="SM" + "e" * 32))
@@ -334,7 +333,7 @@ def test_workers_replay_a_text_spooled_in_redis_once_the_database_is_back(client
     assert fallback_store.sms_spool_count() == 0
 
 
-def test_the_doctor_reports_waiting_texts_and_a_fallback_origin_twilio_cannot_reach(client, settings, database_down):  # noqa: F811
+def test_the_doctor_reports_waiting_texts_and_a_fallback_origin_twilio_cannot_reach(client, settings, database_down):
     settings.API_FALLBACK_BASE_URL = "http://localhost:9000"
     with database_down:
         twiml(signed_post(client, SMS_FALLBACK, sms_params("hello"), base="http://localhost:9000"))

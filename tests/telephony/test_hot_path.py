@@ -33,6 +33,7 @@ def test_a_route_is_a_frozen_value_with_both_step_flags():
         office_phone="+15125550100",
         twilio_number=CLINIC_NUMBER,
         number_state=NumberState.ACTIVE,
+        twilio_account_sid="",  # the main account's (issue 20: the route says who may sign for it)
         call_tested=False,
         sms_tested=True,
     )
