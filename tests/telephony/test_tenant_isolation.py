@@ -215,9 +215,11 @@ def test_with_the_database_hanging_forged_requests_cannot_delay_a_valid_fallback
     from django.db import connections
     from django.test import Client
 
+    database = connections["default"].Database  # the driver: its errors are what Django wraps
+
     def hanging(*args: Any, **kwargs: Any) -> Any:
         time.sleep(3)
-        raise OSError("the database did not answer")
+        raise database.OperationalError("the database did not answer")
 
     connections.close_all()
     monkeypatch.setattr(type(connections["default"]), "get_new_connection", hanging)
