@@ -81,14 +81,36 @@ def test_production_refuses_to_start_without_twilio_credentials(unset, sentence)
 
 
 @pytest.mark.no_sandbox
-def test_production_with_subaccounts_refuses_to_start_without_a_field_encryption_key():
-    refused = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None)
-    without_subaccounts = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None, TWILIO_SUBACCOUNT_PER_CLINIC="false")
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # subaccounts on (the default): their auth tokens are sealed
+        # Issue 20: without subaccounts, A2P registration still seals EINs; the published key must never do it.
+        {"TWILIO_SUBACCOUNT_PER_CLINIC": "false"},
+        # A staging demo on the sandbox Twilio still stores what staff type in (EINs).
+        SANDBOX_ON,
+    ],
+    ids=["subaccounts", "no-subaccounts", "sandbox"],
+)
+def test_production_refuses_to_start_without_a_field_encryption_key(env):
+    refused = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None, **env)
 
     assert refused.returncode != 0
     assert "ImproperlyConfigured: FIELD_ENCRYPTION_KEY is not set." in refused.stderr
-    assert "TWILIO_SUBACCOUNT_PER_CLINIC=false" in refused.stderr  # the other way out
-    assert without_subaccounts.returncode == 0, without_subaccounts.stderr
+    assert "Fernet.generate_key()" in refused.stderr  # how to make one
+
+
+@pytest.mark.no_sandbox
+def test_debug_alone_starts_without_a_field_encryption_key():
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.FIELD_ENCRYPTION_KEY)"
+
+    debug = python(probe, FIELD_ENCRYPTION_KEY=None, DJANGO_DEBUG="true")
+    production = python(probe)
+
+    assert debug.returncode == 0, debug.stderr
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip() == PRODUCTION["FIELD_ENCRYPTION_KEY"]
+    assert debug.stdout.strip() not in ("", PRODUCTION["FIELD_ENCRYPTION_KEY"])
 
 
 @pytest.mark.no_sandbox
