@@ -252,7 +252,8 @@ CELERY_BEAT_SCHEDULE = {
 # settings, or a staging demo on purpose) runs on the sandbox Twilio (twilio_sandbox/,
 # `manage.py twilio_sandbox`) with its published credentials: same SDK, same HTTP path,
 # a local origin. With DEBUG off that is warned by `manage.py check --deploy`
-# (telephony.W001) and reported as an error by `manage.py telephony_doctor`.
+# (telephony.W001), logged as an error by gunicorn, the worker and beat as they start,
+# and reported as an error by `manage.py telephony_doctor`.
 # ---------------------------------------------------------------------------
 TWILIO_SANDBOX = env.bool("TWILIO_SANDBOX", default=False)
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
