@@ -175,6 +175,16 @@ def test_admin_action_with_hostile_selection(admin_client, clinic, sandbox, sele
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+# Issue 20 (non-ASCII digits): str.isdigit() is true for "²", which int() refuses.
+@pytest.mark.parametrize("object_id", ["²", "¹²"])
+@pytest.mark.parametrize("page", ["change", "history"])
+def test_admin_clinic_page_with_a_non_ascii_digit_id_says_it_is_missing(admin_client, clinic, object_id, page):
+    response = admin_client.get(f"/admin/clinics/clinic/{object_id}/{page}/", follow=True)
+
+    assert response.status_code == 200
+    assert "doesn’t exist" in response.content.decode()  # Django's own message for a missing object
+
+
 @pytest.mark.parametrize(
     "args",
     [

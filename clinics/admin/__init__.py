@@ -760,7 +760,9 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @staticmethod
     def _clinic_of_url(object_id: str) -> Clinic | None:
         """The clinic a change or history URL names, or None (Django's own view then says it is missing)."""
-        return Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        # isascii too: str.isdigit() is also true for "²", which the integer pk refuses (a 500).
+        object_id = str(object_id)
+        return Clinic.objects.filter(pk=object_id).first() if object_id.isascii() and object_id.isdigit() else None
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         """Django's History page, with the clinic's number history (provisioning, release,
