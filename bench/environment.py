@@ -17,7 +17,7 @@ def production_like_environ(**extra: str) -> None:
             "TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            # Production refuses to start without it when each clinic has a subaccount.
+            # Production (DEBUG off) refuses to start without it: it seals EINs and subaccount tokens.
             "FIELD_ENCRYPTION_KEY": os.environ.get("FIELD_ENCRYPTION_KEY") or Fernet.generate_key().decode(),
             "LOG_LEVEL": "WARNING",
             **extra,

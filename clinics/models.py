@@ -144,9 +144,26 @@ class Clinic(models.Model):
             )
         return ""
 
+    def delete_block_reason(self) -> str:
+        """Why this clinic may not be deleted now, as a sentence; "" when it may.
+
+        Its number first (number_hold_reason), then its own Twilio subaccount: until that
+        is closed (the recorded Close Twilio subaccount step), Twilio keeps it usable and
+        billable with its credentials, and a deleted clinic would leave nobody here to see it.
+        """
+        hold = self.number_hold_reason()
+        if hold or not self.twilio_account_sid or self.twilio_account_status == "closed":
+            return hold
+        return (
+            f"{self.name}'s Twilio subaccount {self.twilio_account_sid} is not closed, and Twilio keeps an open "
+            "subaccount usable and billable: close it first (in the clinic list, action Close Twilio subaccount), "
+            "then delete the clinic."
+        )
+
 
 class ClinicHoldsNumberError(models.ProtectedError):
-    """A delete refused because a clinic holds a Twilio number (see Clinic.number_hold_reason)."""
+    """A delete refused because a clinic holds a Twilio number or an open subaccount
+    (see Clinic.delete_block_reason)."""
 
 
 class OnboardingStep(models.TextChoices):

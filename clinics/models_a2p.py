@@ -29,7 +29,9 @@ from .phone import phone_validate_e164
 from .sealed import SealedTextField
 from .validators import text_validate_printable
 
-EIN_FORMAT = RegexValidator(r"^\d{2}-?\d{7}$", "Enter the EIN as 9 digits, e.g. 12-3456789.", code="ein")
+# [0-9], not \d: Python's \d matches every script's digits (Arabic-Indic, fullwidth...), which no IRS or USPS record holds.
+EIN_FORMAT = RegexValidator(r"^[0-9]{2}-?[0-9]{7}$", "Enter the EIN as 9 digits (0-9), e.g. 12-3456789.", code="ein")
+ZIP_FORMAT = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$", "Enter a US ZIP code of digits 0-9, e.g. 78701.", code="zip")
 
 
 class BusinessType(models.TextChoices):
@@ -82,7 +84,7 @@ class BusinessProfile(models.Model):
     street = models.CharField(max_length=200, validators=[text_validate_printable])
     city = models.CharField(max_length=100, validators=[text_validate_printable])
     region = models.CharField("State", max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", "Two capital letters, e.g. TX.")])
-    postal_code = models.CharField(max_length=10, validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "A US ZIP code, e.g. 78701.")])
+    postal_code = models.CharField(max_length=10, validators=[ZIP_FORMAT])
     website = models.URLField(help_text="The clinic's public website (carriers check it).")
     rep_first_name = models.CharField("Representative first name", max_length=100, validators=[text_validate_printable])
     rep_last_name = models.CharField("Representative last name", max_length=100, validators=[text_validate_printable])

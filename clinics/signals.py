@@ -10,7 +10,8 @@ from .models import Clinic, ClinicHoldsNumberError
 
 @receiver(pre_delete, sender=Clinic, dispatch_uid="clinic_delete_guard")
 def clinic_delete_guard(sender: type[Clinic], instance: Clinic, using: str, **kwargs: Any) -> None:
-    """Refuse to delete a clinic that holds a number: raise ClinicHoldsNumberError.
+    """Refuse to delete a clinic that holds a number or an open Twilio subaccount: raise
+    ClinicHoldsNumberError with Clinic.delete_block_reason.
 
     A pre_delete receiver, not Clinic.delete(): QuerySet.delete() (the admin's bulk
     delete, a shell) never calls Model.delete(), but Django's deletion collector sends
@@ -21,6 +22,6 @@ def clinic_delete_guard(sender: type[Clinic], instance: Clinic, using: str, **kw
     in between this check and the delete.
     """
     current = Clinic.objects.using(using).select_for_update().filter(pk=instance.pk).first()
-    reason = current.number_hold_reason() if current is not None else ""
+    reason = current.delete_block_reason() if current is not None else ""
     if current is not None and reason:
         raise ClinicHoldsNumberError(f"Clinic {instance.pk} cannot be deleted: {reason}", {current})

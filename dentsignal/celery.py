@@ -1,12 +1,14 @@
 """The Celery app; configuration comes from Django settings prefixed CELERY_.
 
 Tasks are sent after commit by telephony.queue, which bounds the wait on a broker that
-is down or hung and marks unsent clinic work for re-send at beat's next tick.
+is down or hung and marks unsent clinic work for re-send at beat's next tick. The worker
+and beat log the deploy checks' findings as errors when they start (telephony.checks).
 """
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentsignal.settings")
@@ -14,3 +16,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentsignal.settings")
 app = Celery("dentsignal", task_cls=DjangoTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# telephony is imported when the signal fires: this module loads with dentsignal/__init__,
+# before Django's apps are ready.
+@signals.worker_init.connect
+def _worker_start_checks(**kwargs: Any) -> None:
+    from telephony.checks import start_checks_log
+
+    start_checks_log(process="The Celery worker")
+
+
+@signals.beat_init.connect
+def _beat_start_checks(**kwargs: Any) -> None:
+    from telephony.checks import start_checks_log
+
+    start_checks_log(process="Celery beat")

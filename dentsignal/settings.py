@@ -254,7 +254,8 @@ CELERY_BEAT_SCHEDULE = {
 # settings, or a staging demo on purpose) runs on the sandbox Twilio (twilio_sandbox/,
 # `manage.py twilio_sandbox`) with its published credentials: same SDK, same HTTP path,
 # a local origin. With DEBUG off that is warned by `manage.py check --deploy`
-# (telephony.W001) and reported as an error by `manage.py telephony_doctor`.
+# (telephony.W001), logged as an error by gunicorn, the worker and beat as they start,
+# and reported as an error by `manage.py telephony_doctor`.
 # ---------------------------------------------------------------------------
 TWILIO_SANDBOX = env.bool("TWILIO_SANDBOX", default=False)
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
@@ -305,19 +306,21 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # bundles subaccounts cannot use (Twilio error 21649).
 # https://www.twilio.com/docs/iam/api/subaccounts
 TWILIO_SUBACCOUNT_PER_CLINIC = env.bool("TWILIO_SUBACCOUNT_PER_CLINIC", default=True)
-# Fernet key (urlsafe base64 of 32 bytes) for secrets stored at rest: the subaccounts'
-# auth tokens, which check their numbers' webhook signatures. Production with
-# subaccounts refuses to start without it; DEBUG and the sandbox use a fixed dev key.
+# Fernet key (urlsafe base64 of 32 bytes) for what is sealed at rest: the subaccounts'
+# auth tokens and the clinics' EINs (A2P registration), whatever the subaccount setting.
+# With DEBUG off a missing key refuses to start (the sandbox too: staff may type real
+# EINs into a staging demo); only DEBUG falls back to a key published here.
 # Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
 if not FIELD_ENCRYPTION_KEY:
-    if TWILIO_SUBACCOUNT_PER_CLINIC and not (DEBUG or TWILIO_SANDBOX):
+    if not DEBUG:
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEY is not set. With TWILIO_SUBACCOUNT_PER_CLINIC=true the subaccounts' auth tokens are "
-            "stored encrypted with it: set it in the environment or .env (see .env.example), or set "
-            "TWILIO_SUBACCOUNT_PER_CLINIC=false to keep every number on the main account."
+            "FIELD_ENCRYPTION_KEY is not set. It seals the EINs and the subaccounts' auth tokens stored in the "
+            "database, so it is required whenever DJANGO_DEBUG is off. Make one with "
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
+            "and set it in the environment or .env (see .env.example); keep it, nothing sealed with it opens without it."
         )
-    # Published here, so it protects nothing: development and the sandbox only.
+    # Published here, so it protects nothing: DJANGO_DEBUG=true only.
     FIELD_ENCRYPTION_KEY = "ZGVudHNpZ25hbC1kZXYtb25seS1maWVsZC1rZXktMzI="
 
 # Buying numbers costs money: each user may ask the provisioning API this many

@@ -4,6 +4,8 @@ import os
 
 # Tests must not depend on the developer's environment for a secret.
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+# Likewise the key that seals EINs and subaccount tokens, required with DEBUG off.
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1vbmx5LWZpZWxkLWtleS1uZXZlci1pbi11c2U=")
 # Tests run on the sandbox Twilio only (tests/conftest.py starts it). Set in the environment,
 # not only here, so that the processes tests start (workers, settings checks) inherit it.
 os.environ["TWILIO_SANDBOX"] = "true"

@@ -2,9 +2,13 @@
 
 https://docs.djangoproject.com/en/5.2/topics/checks/ — a check registered with
 deploy=True runs only under `check --deploy`, which is the deployment checklist's
-command; runserver and migrate stay quiet on a developer's machine.
+command; runserver and migrate stay quiet on a developer's machine. The processes that
+serve production (gunicorn's WSGI module, the Celery worker and beat) run the same
+checks when they start and log what they find as errors (start_checks_log), since
+nobody may ever run `check --deploy` on that host.
 """
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -33,3 +37,13 @@ def sandbox_twilio_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMe
     if not sandbox_in_production():
         return []
     return [checks.Warning(SANDBOX_IN_PRODUCTION, hint=SANDBOX_IN_PRODUCTION_FIX, id=SANDBOX_IN_PRODUCTION_ID)]
+
+
+def start_checks_log(*, process: str) -> None:
+    """Log each finding of the deploy checks above as an error, naming the starting `process`.
+
+    Called once by each production start path: dentsignal.wsgi / dentsignal.asgi (the web
+    process) and the Celery worker_init / beat_init signals (dentsignal.celery).
+    """
+    for message in sandbox_twilio_check(None):
+        logging.getLogger("telephony").error("%s is starting: %s %s (%s)", process, message.msg, message.hint, message.id)

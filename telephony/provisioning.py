@@ -489,12 +489,16 @@ class SubaccountRefused(Exception):
 def clinic_subaccount_close_blocker(*, clinic: Clinic) -> str:
     """Why the clinic's subaccount may not be closed now ("" when it may): the clinic holds
     (or is getting, or giving back) a number, or the subaccount still holds numbers at
-    Twilio, which closing would release unseen. Asks Twilio (one list, all pages)."""
+    Twilio, which closing would release unseen. Asks Twilio (the subaccount, then its
+    numbers, all pages). One closed already (e.g. in Twilio's Console, whose numbers can
+    no longer be listed) is no blocker: Close then records it, and the clinic may be deleted."""
     if not clinic.twilio_account_sid:
         return f"{clinic.name} has no Twilio subaccount of its own (its numbers are on the main account)."
     reason = clinic.number_hold_reason()
     if reason:
         return f"Not closed: {reason}"
+    if twilio.subaccount_fetch(clinic.twilio_account_sid).status == "closed":
+        return ""
     held = twilio.incoming_numbers_list(account_sid=clinic.twilio_account_sid)
     if held:
         numbers = ", ".join(f"{n.phone_number} ({n.sid})" for n in held[:5])

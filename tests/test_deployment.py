@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,13 +46,16 @@ OURS = ("DJANGO_", "TWILIO_", "API_BASE_URL", "AI_AGENT_", "FIELD_ENCRYPTION_KEY
 SANDBOX_ON = {"TWILIO_SANDBOX": "true", "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None}
 
 
+def child_environ(env: dict[str, str | None]) -> dict[str, str]:
+    """This process's environment without our variables, then PRODUCTION updated by `env` (None unsets)."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    child.update({k: v for k, v in {**PRODUCTION, **env}.items() if v is not None})
+    return child
+
+
 def run(args: list[str], **env: str | None) -> subprocess.CompletedProcess[str]:
     """Run a Python child in the project root with PRODUCTION updated by `env` (None unsets)."""
-    child = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
-    for key, value in {**PRODUCTION, **env}.items():
-        if value is not None:
-            child[key] = value
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=child, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=child_environ(env), capture_output=True, text=True, timeout=120)
 
 
 def python(code: str, **env: str | None) -> subprocess.CompletedProcess[str]:
@@ -81,14 +85,36 @@ def test_production_refuses_to_start_without_twilio_credentials(unset, sentence)
 
 
 @pytest.mark.no_sandbox
-def test_production_with_subaccounts_refuses_to_start_without_a_field_encryption_key():
-    refused = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None)
-    without_subaccounts = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None, TWILIO_SUBACCOUNT_PER_CLINIC="false")
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # subaccounts on (the default): their auth tokens are sealed
+        # Issue 20: without subaccounts, A2P registration still seals EINs; the published key must never do it.
+        {"TWILIO_SUBACCOUNT_PER_CLINIC": "false"},
+        # A staging demo on the sandbox Twilio still stores what staff type in (EINs).
+        SANDBOX_ON,
+    ],
+    ids=["subaccounts", "no-subaccounts", "sandbox"],
+)
+def test_production_refuses_to_start_without_a_field_encryption_key(env):
+    refused = python("import django; django.setup()", FIELD_ENCRYPTION_KEY=None, **env)
 
     assert refused.returncode != 0
     assert "ImproperlyConfigured: FIELD_ENCRYPTION_KEY is not set." in refused.stderr
-    assert "TWILIO_SUBACCOUNT_PER_CLINIC=false" in refused.stderr  # the other way out
-    assert without_subaccounts.returncode == 0, without_subaccounts.stderr
+    assert "Fernet.generate_key()" in refused.stderr  # how to make one
+
+
+@pytest.mark.no_sandbox
+def test_debug_alone_starts_without_a_field_encryption_key():
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.FIELD_ENCRYPTION_KEY)"
+
+    debug = python(probe, FIELD_ENCRYPTION_KEY=None, DJANGO_DEBUG="true")
+    production = python(probe)
+
+    assert debug.returncode == 0, debug.stderr
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip() == PRODUCTION["FIELD_ENCRYPTION_KEY"]
+    assert debug.stdout.strip() not in ("", PRODUCTION["FIELD_ENCRYPTION_KEY"])
 
 
 @pytest.mark.no_sandbox
@@ -192,6 +218,68 @@ def test_the_sandbox_check_runs_with_deploy_checks_only_outside_debug(settings, 
 
     assert (SANDBOX_IN_PRODUCTION_ID in deploy) is warned
     assert SANDBOX_IN_PRODUCTION_ID not in everyday  # runserver and migrate stay quiet
+
+
+# ----------------------------------------------------------------- the sandbox, said at each process's start
+
+# Issue 20: gunicorn, the worker and beat started silently on the sandbox with DEBUG off;
+# only `check --deploy` said so. Each start path now logs the same check as an error.
+START_PATHS = {
+    # gunicorn's --check-config loads the WSGI application as a worker does, then exits.
+    "The web process (dentsignal.wsgi)": ["-m", "gunicorn", "--check-config", "dentsignal.wsgi"],
+    "The web process (dentsignal.asgi)": ["-c", "import dentsignal.asgi"],
+    "The Celery worker": ["-m", "celery", "-A", "dentsignal", "worker", "--pool=solo", "--without-gossip", "--without-mingle"],
+    "Celery beat": ["-m", "celery", "-A", "dentsignal", "beat", "--schedule={schedule}"],
+}
+# An in-process broker: the worker and beat start without Redis.
+START_ENV = {**SANDBOX_ON, "CELERY_BROKER_URL": "memory://", "LOG_LEVEL": "INFO"}
+
+
+def start_and_read_stderr(args: list[str], env: dict[str, str | None], until: str, timeout: float = 60) -> str:
+    """Start a child as run() does; return its stderr up to the line holding `until` (or exit, or timeout)."""
+    proc = subprocess.Popen(
+        [sys.executable, *args], cwd=ROOT, env=child_environ(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if until in line:
+                break
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait(timeout=10)
+    return "".join(lines)
+
+
+@pytest.mark.no_sandbox
+@pytest.mark.parametrize("process", START_PATHS)
+def test_each_process_logs_an_error_at_start_on_the_sandbox_with_debug_off(process, tmp_path):
+    args = [arg.format(schedule=tmp_path / "beat-schedule") for arg in START_PATHS[process]]
+
+    stderr = start_and_read_stderr(args, START_ENV, until=SANDBOX_IN_PRODUCTION_ID)
+
+    [line] = [line for line in stderr.splitlines() if SANDBOX_IN_PRODUCTION_ID in line]
+    assert "ERROR" in line and f"{process} is starting: TWILIO_SANDBOX=true with DEBUG off" in line
+    assert "published in this project's repository" in line and "Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in line
+    assert SANDBOX_AUTH_TOKEN not in stderr
+
+
+@pytest.mark.parametrize(("debug", "sandbox", "logged"), [(False, True, True), (True, True, False), (False, False, False)])
+def test_the_start_check_logs_only_the_sandbox_with_debug_off(settings, caplog, debug, sandbox, logged):
+    from telephony.checks import start_checks_log
+
+    settings.DEBUG, settings.TWILIO_SANDBOX = debug, sandbox
+
+    start_checks_log(process="Celery beat")
+
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert (errors != []) is logged
+    assert all(SANDBOX_IN_PRODUCTION_ID in e for e in errors)
 
 
 # ----------------------------------------------------------------- https, redirects and the proxy

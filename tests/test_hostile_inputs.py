@@ -175,6 +175,16 @@ def test_admin_action_with_hostile_selection(admin_client, clinic, sandbox, sele
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+# Issue 20 (non-ASCII digits): str.isdigit() is true for "²", which int() refuses.
+@pytest.mark.parametrize("object_id", ["²", "¹²"])
+@pytest.mark.parametrize("page", ["change", "history"])
+def test_admin_clinic_page_with_a_non_ascii_digit_id_says_it_is_missing(admin_client, clinic, object_id, page):
+    response = admin_client.get(f"/admin/clinics/clinic/{object_id}/{page}/", follow=True)
+
+    assert response.status_code == 200
+    assert "doesn’t exist" in response.content.decode()  # Django's own message for a missing object
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -278,6 +288,47 @@ def test_validator_accepts_printable_names_of_any_script(name):
     from clinics.validators import text_validate_printable
 
     text_validate_printable(name)
+
+
+# Issue 20: the explicit bidirectional embeddings, overrides and isolates reorder what
+# follows them ("Smile\u202eltneD" shows as "SmileDentl"), so a name could read differently
+# from what is stored, searched and sent to Twilio.
+BIDI_CONTROLS = [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)]
+# The implicit marks (LRM, RLM, ALM) reorder nothing by themselves and right-to-left names
+# need them beside digits and punctuation; joiners make emoji sequences and Persian names.
+BIDI_MARKS_AND_JOINERS = ["\u200e", "\u200f", "\u061c", "\u200d", "\u200c"]
+
+
+@pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_validator_refuses_each_bidirectional_control_and_says_where(char):
+    from django.core.exceptions import ValidationError
+
+    from clinics.validators import text_validate_printable
+
+    with pytest.raises(ValidationError) as refused:
+        text_validate_printable(f"Smile{char}Dental")
+
+    [message] = refused.value.messages
+    assert f"Remove the text-direction control U+{ord(char):04X} (character 6)" in message
+
+
+@pytest.mark.parametrize("char", BIDI_MARKS_AND_JOINERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_validator_accepts_direction_marks_and_joiners(char):
+    from clinics.validators import text_validate_printable
+
+    text_validate_printable(f"מרפאת שיניים{char} (Suite 4)")
+
+
+def test_admin_refuses_a_clinic_name_with_a_right_to_left_override(admin_client, clinic):
+    before = snapshot()
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": "Smile\u202eltneD", "office_phone": ""}
+    )
+
+    assert page.status_code == 200
+    assert any("U+202E (character 6)" in m for m in page.context["adminform"].form.errors["name"])
+    assert snapshot() == before and Clinic.objects.get(pk=clinic.pk).name == clinic.name
 
 
 @pytest.mark.parametrize("char", ["\x0b", "\x00", "\n", "\x1b", "\x85", "\u2028"], ids=lambda c: f"U+{ord(c):04X}")

@@ -760,7 +760,9 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @staticmethod
     def _clinic_of_url(object_id: str) -> Clinic | None:
         """The clinic a change or history URL names, or None (Django's own view then says it is missing)."""
-        return Clinic.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        # isascii too: str.isdigit() is also true for "²", which the integer pk refuses (a 500).
+        object_id = str(object_id)
+        return Clinic.objects.filter(pk=object_id).first() if object_id.isascii() and object_id.isdigit() else None
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         """Django's History page, with the clinic's number history (provisioning, release,
@@ -804,17 +806,21 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
 
     def get_deleted_objects(self, objs, request: HttpRequest) -> tuple[list, dict, set, list]:
         """Django's summary of a delete (one clinic or "delete selected"), with every clinic
-        that holds a number listed as protected: Django then refuses the whole delete.
+        that holds a number or an open subaccount listed as protected: Django then refuses
+        the whole delete.
 
         The pre_delete guard (clinics.signals) refuses it below the admin too; here staff
-        get the reason and a link to release the number first, and its history is kept.
+        get the reason and a link to what to do first (release the number, or close the
+        subaccount from the clinic list showing this clinic), and its history is kept.
         """
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         for clinic in objs:
-            reason = clinic.number_hold_reason()
+            reason = clinic.delete_block_reason()
             if not reason:
                 continue
-            if clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING) or not clinic.twilio_number_sid:
+            if not clinic.number_hold_reason():  # only its open subaccount is left
+                link = (f"{reverse('admin:clinics_clinic_changelist')}?id={clinic.pk}", "Close Twilio subaccount")
+            elif clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING) or not clinic.twilio_number_sid:
                 link = (reverse("admin:clinics_clinic_change", args=[clinic.pk]), "Open the clinic")
             else:
                 link = (reverse("admin:clinics_clinic_release", args=[clinic.pk]), "Release the number")

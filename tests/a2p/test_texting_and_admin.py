@@ -119,6 +119,46 @@ def test_staff_enter_a_profile_and_the_ein_is_never_shown_again(client, staff_us
     assert EIN not in client.get("/admin/clinics/businessprofile/").content.decode()
 
 
+# Python's \d matches every script's digits: these passed as an EIN or ZIP before issue 20.
+NON_ASCII_DIGITS = {
+    "arabic-indic": "١٢-٣٤٥٦٧٨٩",
+    "fullwidth": "１２-３４５６７８９",
+    "devanagari": "१२-३४५६७८९",
+}
+
+
+@pytest.mark.parametrize("ein", NON_ASCII_DIGITS.values(), ids=NON_ASCII_DIGITS.keys())
+def test_the_ein_and_zip_take_ascii_digits_only(client, staff_user, sandbox, ein):
+    clinic = ClinicFactory(name="New Smiles")
+    client.force_login(staff_user)
+    zip_code = ein.replace("-", "")[:5]
+
+    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, ein=ein, postal_code=zip_code))
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert errors["ein"] == ["Enter the EIN as 9 digits (0-9), e.g. 12-3456789."]
+    assert errors["postal_code"] == ["Enter a US ZIP code of digits 0-9, e.g. 78701."]
+    assert not BusinessProfile.objects.exists()
+
+
+NAME_FIELDS = ["legal_name", "street", "city", "rep_first_name", "rep_last_name", "rep_title"]
+
+
+def test_business_profile_names_refuse_a_right_to_left_override(client, staff_user, sandbox):
+    clinic = ClinicFactory(name="New Smiles")
+    client.force_login(staff_user)
+    overridden = {field: business_profile_data()[field] + "\u202e" for field in NAME_FIELDS}
+
+    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, **overridden))
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert sorted(errors) == sorted(NAME_FIELDS)
+    assert all("Remove the text-direction control U+202E" in errors[field][0] for field in NAME_FIELDS)
+    assert not BusinessProfile.objects.exists()
+
+
 def test_start_registration_from_the_admin_and_the_clinic_page_shows_the_pipeline(
     client, staff_user, clinic, sandbox, a2p_enabled, django_capture_on_commit_callbacks
 ):
