@@ -127,7 +127,8 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
 
 def _int_or_none(value: str) -> int | None:
     """A non-negative 32-bit integer from a form value, or None (bad values are ignored)."""
-    if not value.isdigit() or len(value) > 10:
+    # isdigit() alone admits "²" and other scripts' digits, which int() then refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
         return None
     number = int(value)
     return number if number < 2**31 else None

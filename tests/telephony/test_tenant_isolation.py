@@ -249,3 +249,12 @@ def test_with_the_database_hanging_forged_requests_cannot_delay_a_valid_fallback
     assert valid.status_code == 200 and valid_took < 1.0
     assert max(forged_took) < 1.0
     assert [m.message_sid for m in fallback_store.sms_spooled()] == [NEW_MESSAGE]
+
+
+def test_a_duration_in_other_digits_is_ignored_not_a_server_error(client, tenants, settings):
+    params = {"CallSid": B_CALL, "CallStatus": "completed", "CallDuration": "²", "SequenceNumber": "٣"}
+
+    response = _post(client, "/twilio/status", params, "", settings.TWILIO_AUTH_TOKEN)
+
+    assert response.status_code == 204
+    assert CallLog.objects.get(call_sid=B_CALL).duration_seconds is None
