@@ -192,6 +192,27 @@ CELERY_BROKER_SOCKET_TIMEOUT = 2.5
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 2 // 3
 # The longest countdown a task's retry waits (telephony.tasks caps its backoff at this).
 TASK_RETRY_COUNTDOWN_MAX_SECONDS = 300
+# Two queues. Celery's default one carries the work people wait for (provisioning,
+# release, webhook updates, moves, reminders, A2P steps, the re-drive, the fallbacks'
+# upkeep). Rate-limited and long tasks go to their own queue, consumed by its own worker
+# (README, "Deploying"): a rate-limited task waiting for its turn holds its worker's
+# prefetch slot, so on a shared queue a burst of them stalls everything behind it
+# (celery/celery#8119, documented by #10291), and a rate limit is per worker instance,
+# global only when one worker consumes the task's queue (Task.rate_limit). Without a
+# broker (eager Celery) routes do not apply: every task runs in the process that sent it.
+# https://docs.celeryq.dev/en/stable/userguide/routing.html#automatic-routing
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+TASK_QUEUE_SLOW = "slow"
+CELERY_TASK_ROUTES = {
+    f"telephony.tasks.{name}": {"queue": TASK_QUEUE_SLOW}
+    for name in (
+        "a2p_registration_poll",  # rate-limited to Trust Hub's ~1 request/s
+        "a2p_registrations_poll",  # beat: up to 50 clinics, paced 1 request/s
+        "run_number_audit",  # pages through every number on the account
+        "refresh_all_usage",  # beat, daily: one usage task per clinic with a subaccount...
+        "refresh_clinic_usage",  # ... each a Twilio request
+    )
+}
 # Redis redelivers a message not acknowledged within the visibility timeout, and a retry
 # waiting for its countdown is unacknowledged all that time: the timeout must exceed the
 # wait behind one running task (prefetch 1) + the countdown + the run, or a task runs twice.
