@@ -202,8 +202,8 @@ def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
 def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     """Poll one clinic's A2P reviews now: a Trust Hub status callback said one changed.
 
-    On the slow queue (settings.CELERY_TASK_ROUTES), never in front of other work.
-    At most one such task a second per worker (`rate_limit`,
+    Sent coalesced per clinic (registration.registration_poll_request), on the slow queue
+    (settings.CELERY_TASK_ROUTES). At most one such task a second per worker (`rate_limit`,
     which Celery applies per worker node; one worker consumes the slow queue), so many
     clinics' callbacks arriving together stay within Trust Hub's ~1 request/s.
     """
