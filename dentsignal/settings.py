@@ -192,15 +192,45 @@ CELERY_BROKER_SOCKET_TIMEOUT = 2.5
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 2 // 3
 # The longest countdown a task's retry waits (telephony.tasks caps its backoff at this).
 TASK_RETRY_COUNTDOWN_MAX_SECONDS = 300
+# Two queues. Celery's default one carries the work people wait for (provisioning,
+# release, webhook updates, moves, reminders, A2P steps, the re-drive, the fallbacks'
+# upkeep). Rate-limited and long tasks go to their own queue, consumed by its own worker
+# (README, "Deploying"): a rate-limited task waiting for its turn holds its worker's
+# prefetch slot, so on a shared queue a burst of them stalls everything behind it
+# (celery/celery#8119, documented by #10291), and a rate limit is per worker instance,
+# global only when one worker consumes the task's queue (Task.rate_limit). Without a
+# broker (eager Celery) routes do not apply: every task runs in the process that sent it.
+# https://docs.celeryq.dev/en/stable/userguide/routing.html#automatic-routing
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+TASK_QUEUE_SLOW = "slow"
+CELERY_TASK_ROUTES = {
+    f"telephony.tasks.{name}": {"queue": TASK_QUEUE_SLOW}
+    for name in (
+        "a2p_registration_poll",  # rate-limited to Trust Hub's ~1 request/s
+        "a2p_registrations_poll",  # beat: up to 50 clinics, paced 1 request/s
+        "run_number_audit",  # pages through every number on the account
+        "refresh_all_usage",  # beat, daily: one usage task per clinic with a subaccount...
+        "refresh_clinic_usage",  # ... each a Twilio request
+    )
+}
+# A Trust Hub status callback has its clinic polled at once; every other one for that
+# clinic within this many seconds is merged into one more poll when they are over
+# (telephony/registration.py, registration_poll_request): replays cannot flood.
+A2P_POLL_COOLDOWN_SECONDS = env.int("A2P_POLL_COOLDOWN_SECONDS", default=60)
+if A2P_POLL_COOLDOWN_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "A2P_POLL_COOLDOWN_SECONDS (the seconds between two polls of a clinic that its Trust Hub callbacks ask for) "
+        f"must be at least 1, not {A2P_POLL_COOLDOWN_SECONDS}."
+    )
 # Redis redelivers a message not acknowledged within the visibility timeout, and a retry
 # waiting for its countdown is unacknowledged all that time: the timeout must exceed the
 # wait behind one running task (prefetch 1) + the countdown + the run, or a task runs twice.
 # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#caveats
 # Twice that, for margin. Tests set CELERY_VISIBILITY_TIMEOUT to see a dead worker's
-# task come back within seconds; operators leave it computed.
-_visibility_timeout = env.int(
-    "CELERY_VISIBILITY_TIMEOUT", default=2 * (2 * CELERY_TASK_TIME_LIMIT + TASK_RETRY_COUNTDOWN_MAX_SECONDS)
-)
+# task come back within seconds; operators leave it computed. The longest countdown is a
+# retry's or a coalesced A2P poll's (A2P_POLL_COOLDOWN_SECONDS).
+_longest_countdown = max(TASK_RETRY_COUNTDOWN_MAX_SECONDS, A2P_POLL_COOLDOWN_SECONDS)
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * (2 * CELERY_TASK_TIME_LIMIT + _longest_countdown))
 # A worker sweeps for messages whose worker died about ten times per visibility timeout:
 # kombu's Redis transport sweeps every `interval x throttle` seconds.
 _restore_period = max(1, _visibility_timeout // 10)

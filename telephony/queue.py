@@ -12,6 +12,11 @@ and for clinic work marked on the clinic (`send_failed_at`) so that beat's next 
 re-sends it (telephony.tasks.redrive_stuck_clinics). After a failed send, this process
 does not try the same broker again for BROKER_SKIP_SECONDS: an admin action over many
 clinics with Redis hung answers within one send timeout, not one per clinic.
+
+Work that anyone outside can ask for again and again (a replayed Twilio callback) is sent
+coalesced (`task_send_coalesced_on_commit`): one task per key at once, at most one more
+after the cooldown, whatever arrives in between. The claims live in Django's cache,
+shared by every process when CACHE_URL points at Redis.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 from typing import Any
 
 from celery import current_app
+from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from kombu.exceptions import OperationalError
 
@@ -39,8 +45,9 @@ BROKER_SKIP_SECONDS = 10.0
 _broker_failed_at: dict[str, float] = {}
 
 
-def task_send(task_name: str, args: tuple[Any, ...], *, clinic_id: int | None = None) -> bool:
-    """Send the task now; False (logged, and marked on the clinic if given) when the broker failed."""
+def task_send(task_name: str, args: tuple[Any, ...], *, clinic_id: int | None = None, countdown: float | None = None) -> bool:
+    """Send the task now (to run after `countdown` seconds if given); False (logged, and
+    marked on the clinic if given) when the broker failed."""
     app = current_app
     task = app.tasks[task_name]
     # Eager mode has no broker to wait for (tasks run in-process).
@@ -49,7 +56,10 @@ def task_send(task_name: str, args: tuple[Any, ...], *, clinic_id: int | None = 
     if failed_at is not None and time.monotonic() - failed_at < BROKER_SKIP_SECONDS:
         return _not_sent(task_name, args, clinic_id, "a send to it failed moments ago")
     try:
-        task.apply_async(args)
+        if countdown is None:
+            task.apply_async(args)
+        else:
+            task.apply_async(args, countdown=countdown)
     except BROKER_ERRORS as exc:
         if broker is not None:
             _broker_failed_at[broker] = time.monotonic()
@@ -72,3 +82,41 @@ def _not_sent(task_name: str, args: tuple[Any, ...], clinic_id: int | None, why:
 def task_send_on_commit(task_name: str, *args: Any, clinic_id: int | None = None) -> None:
     """Send the task once the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(functools.partial(task_send, task_name, args, clinic_id=clinic_id))
+
+
+def task_claim(key: str, seconds: int) -> bool:
+    """Claim `key` for `seconds`: True for the first to ask, False while someone holds it.
+
+    One atomic cache `add` (Redis SET NX with an expiry when CACHE_URL is Redis), so two
+    processes asking at once cannot both get it; nobody releases it, it expires.
+    """
+    return cache.add(_claim_cache_key(key), True, timeout=seconds)
+
+
+def task_send_coalesced_on_commit(task_name: str, *args: Any, key: str, seconds: int, clinic_id: int | None = None) -> None:
+    """Send the task after commit, coalesced per `key` over `seconds`.
+
+    The first request sends it at once and claims `key` for `seconds`; a request during
+    that claim sends one more with a countdown of `seconds` (so whatever it brought is
+    acted on, after the cooldown); requests while that one is pending send nothing. So
+    any number of requests make at most two tasks per `seconds`, and none is lost.
+    """
+    transaction.on_commit(functools.partial(_coalesced_send, task_name, args, key, seconds, clinic_id))
+
+
+def _coalesced_send(task_name: str, args: tuple[Any, ...], key: str, seconds: int, clinic_id: int | None) -> bool:
+    if task_claim(key, seconds):
+        claim, countdown = key, None
+    elif task_claim(f"{key}:next", seconds):
+        claim, countdown = f"{key}:next", float(seconds)
+    else:
+        logger.debug("%s%r not sent: one is sent and one more is due after the cooldown", task_name, args)
+        return False
+    if task_send(task_name, args, clinic_id=clinic_id, countdown=countdown):
+        return True
+    cache.delete(_claim_cache_key(claim))  # nothing was queued: the next request may send it
+    return False
+
+
+def _claim_cache_key(key: str) -> str:
+    return f"task-claim:{key}"

@@ -24,6 +24,9 @@ task to retry. `registrations_poll` (Celery beat) fetches pending reviews at mos
 Trust Hub request per second and advances what they unblock. The two Trust Hub bundles
 also carry our StatusCallback: Twilio's call to it has that one clinic polled at once
 (`registration_status_callback`); brands and campaigns take none and wait for the beat.
+A callback can be replayed by anyone holding a copy, so the polls it asks for are
+coalesced per clinic (`registration_poll_request`), and beat's poll skips a clinic
+polled within that cooldown.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from clinics.sealed import secret_open
 from . import replies
 from . import twilio_client as twilio
 from .models import MessageLog
-from .queue import task_send_on_commit
+from .queue import task_claim, task_send_coalesced_on_commit, task_send_on_commit
 from .tenants import account_check
 from .webhook_urls import a2p_status_url, webhook_urls
 
@@ -654,12 +657,19 @@ def _first_code(errors: tuple[str, ...]) -> int | None:
 
 
 def registrations_poll() -> int:
-    """Periodic (Celery beat): poll up to POLL_BATCH pending registrations, oldest poll first."""
+    """Periodic (Celery beat): poll up to POLL_BATCH pending registrations, oldest poll first.
+
+    A clinic whose poll a callback asked for within A2P_POLL_COOLDOWN_SECONDS is skipped
+    (that poll covers it; the next tick takes it first); the others are claimed the same
+    way, so a callback right after waits for the cooldown instead of asking Twilio again.
+    """
     if registration_disabled_reason():
         return 0
     pacer = _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
     polled = 0
     for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
+        if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):
+            continue
         try:
             registration_poll(clinic_id=clinic_id, pacer=pacer)
         except twilio.TwilioError:
@@ -701,8 +711,27 @@ def registration_status_callback(*, signer: str, bundle_sid: str) -> int | None:
     step = A2PStep.CUSTOMER_PROFILE if registration.customer_profile_sid == bundle_sid else A2PStep.TRUST_PRODUCT
     if registration.step_status(step) not in IN_REVIEW:
         return None
-    task_send_on_commit(TASK_POLL, registration.clinic_id, clinic_id=registration.clinic_id)
+    registration_poll_request(clinic_id=registration.clinic_id)
     return registration.clinic_id
+
+
+def registration_poll_request(*, clinic_id: int) -> None:
+    """Have the clinic's registration polled by a task after commit, coalesced per clinic.
+
+    The first request within A2P_POLL_COOLDOWN_SECONDS is polled at once, all the others
+    in that window by one more poll after it (telephony.queue.task_send_coalesced_on_commit):
+    replayed callbacks queue at most two polls per clinic and cooldown, and a callback
+    that brought news during the cooldown is acted on when it ends. The task runs on the
+    slow queue (settings.CELERY_TASK_ROUTES), never in front of other work.
+    """
+    task_send_coalesced_on_commit(
+        TASK_POLL, clinic_id, key=_poll_claim(clinic_id), seconds=settings.A2P_POLL_COOLDOWN_SECONDS, clinic_id=clinic_id
+    )
+
+
+def _poll_claim(clinic_id: int) -> str:
+    """The claim that a poll of the clinic is queued or was made within the cooldown."""
+    return f"a2p-poll:{clinic_id}"
 
 
 # --------------------------------------------------------------------------- outbound texts

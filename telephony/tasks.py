@@ -202,8 +202,10 @@ def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
 def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     """Poll one clinic's A2P reviews now: a Trust Hub status callback said one changed.
 
-    At most one such task a second per worker (`rate_limit`, which Celery applies per
-    worker node), so callbacks arriving together stay within Trust Hub's ~1 request/s.
+    Sent coalesced per clinic (registration.registration_poll_request), on the slow queue
+    (settings.CELERY_TASK_ROUTES). At most one such task a second per worker (`rate_limit`,
+    which Celery applies per worker node; one worker consumes the slow queue), so many
+    clinics' callbacks arriving together stay within Trust Hub's ~1 request/s.
     """
 
     def work() -> dict[str, Any]:

@@ -26,6 +26,8 @@ from twilio_sandbox import SANDBOX_AUTH_TOKEN
 
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
+# Celery's default queue and the one for rate-limited and long tasks (settings, CELERY_TASK_ROUTES).
+QUEUES = (django_settings.CELERY_TASK_DEFAULT_QUEUE, django_settings.TASK_QUEUE_SLOW)
 
 pytestmark = [
     pytest.mark.worker,
@@ -65,6 +67,8 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
+        """A worker process; it consumes every queue unless `args` name some (`--queues=...`)."""
+        queues = () if any(arg.startswith(("-Q", "--queues")) for arg in args) else (f"--queues={','.join(QUEUES)}",)
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -77,6 +81,7 @@ class Workers:
                 "--without-gossip",
                 "--without-mingle",
                 f"--hostname=w{len(self.procs)}@%h",
+                *queues,
                 *args,
             ],
             env=_worker_env(self.sandbox_server, **env),
@@ -105,7 +110,7 @@ class Workers:
 def workers(sandbox_server, sandbox) -> Iterator[Workers]:
     # A clean queue: nothing left from an earlier run may be delivered to these workers.
     subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f"],
+        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f", f"--queues={','.join(QUEUES)}"],
         env=_worker_env(sandbox_server),
         cwd=ROOT,
         check=True,
@@ -139,10 +144,19 @@ def wait_queue_drained(timeout: float = 90.0) -> None:
     client = redis_client()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if client.llen("celery") == 0 and client.hlen("unacked") == 0:
+        if all(client.llen(queue) == 0 for queue in QUEUES) and client.hlen("unacked") == 0:
             return
         time.sleep(0.2)
     raise AssertionError(f"tasks still queued after {timeout}s")
+
+
+def wait_workers_ready(count: int, timeout: float = 60.0) -> None:
+    """Until `count` workers answer a ping (started, connected, consuming)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(celery_app.control.ping(timeout=0.5)) >= count:
+            return
+    raise AssertionError(f"fewer than {count} workers answered within {timeout}s")
 
 
 def wait_for_state(clinic_id: int, state: str, timeout: float = 60.0) -> Clinic:
