@@ -89,13 +89,15 @@ def main() -> int:
     setup_django(BASE_URL)
     from django.core.wsgi import get_wsgi_application
 
-    from twilio_sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     clinics = seed(args.clinics)
     application = get_wsgi_application()
     kinds = KINDS if args.kind == "all" else [args.kind]
     for kind in kinds:
-        warmup, requests = (build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN) for n in (200, args.requests))
+        warmup, requests = (
+            build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN, SANDBOX_ACCOUNT_SID) for n in (200, args.requests)
+        )
         run(application, PATHS[kind], warmup)
         profiler = cProfile.Profile() if args.profile else None
         backend_started = backend_cpu_seconds()
