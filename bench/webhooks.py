@@ -341,7 +341,8 @@ def print_queries(clinic: dict, base_url: str) -> None:
 
 
 def print_twilio_calls() -> None:
-    """Twilio API calls for one provisioning and for an audit of 1,000 numbers (sandbox)."""
+    """Twilio API calls for one provisioning and for an audit of 1,000 numbers (sandbox;
+    fewer when fewer clinics are seeded)."""
     import requests
     from django.conf import settings
 
@@ -364,7 +365,7 @@ def print_twilio_calls() -> None:
     sandbox.stop()
     lists = sum(1 for r in audit_calls if r["path"].endswith("IncomingPhoneNumbers.json"))
     print(
-        f"Twilio API calls: provisioning {provisioning}; audit of 1,000 numbers {len(audit_calls)} "
+        f"Twilio API calls: provisioning {provisioning}; audit of {len(numbers) + 1:,} numbers {len(audit_calls)} "
         f"({lists} number list page(s) + {len(audit_calls) - lists} Messaging Service list)"
     )
 
