@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import smoke  # noqa: E402
+
 # The two references first: the baseline (constant TwiML) and one-write (one INSERT, then
 # the same TwiML; the least a webhook that durably records each request can do).
 KINDS = ("baseline", "one-write", "voice", "status", "sms")
@@ -62,7 +65,7 @@ def main() -> int:
         help="another checkout of the project with its own .venv (e.g. a git worktree of an older commit), served "
         "side by side on the same database (migrated by this checkout); every cell alternates between the two",
     )
-    args = parser.parse_args()
+    args = smoke.parse_args(parser, {"clinics": 20, "duration": 0.3, "concurrency": "4", "rounds": 1, "workers": 2})
     if args.workers is None:
         args.workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
