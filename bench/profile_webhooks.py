@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import smoke  # noqa: E402
 from bench.loadgen import PATHS, build  # noqa: E402
 from bench.webhooks import KINDS, seed, setup_django  # noqa: E402
 
@@ -77,25 +78,28 @@ def run(application, path: str, requests: list) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=["all", *sorted(PATHS)], default="all")
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="timed requests per kind")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed requests per kind before them")
     parser.add_argument("--clinics", type=int, default=1000)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key (cumulative, tottime, ...)")
     parser.add_argument("--lines", type=int, default=35, help="functions to print")
-    args = parser.parse_args()
+    args = smoke.parse_args(parser, {"clinics": 20, "requests": 20, "warmup": 5})
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("Set DATABASE_URL to a PostgreSQL database.", file=sys.stderr)
         return 2
     setup_django(BASE_URL)
     from django.core.wsgi import get_wsgi_application
 
-    from twilio_sandbox import SANDBOX_AUTH_TOKEN
+    from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     clinics = seed(args.clinics)
     application = get_wsgi_application()
     kinds = KINDS if args.kind == "all" else [args.kind]
     for kind in kinds:
-        warmup, requests = (build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN) for n in (200, args.requests))
+        warmup, requests = (
+            build(kind, n, clinics, BASE_URL, SANDBOX_AUTH_TOKEN, SANDBOX_ACCOUNT_SID) for n in (args.warmup, args.requests)
+        )
         run(application, PATHS[kind], warmup)
         profiler = cProfile.Profile() if args.profile else None
         backend_started = backend_cpu_seconds()

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import smoke  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,8 +30,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=4, help="task slots per worker process")
     parser.add_argument("--fault-rate", type=float, default=0.15, help="share of purchases that first fail")
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for every clinic to leave provisioning")
+    args = smoke.parse_args(parser, {"clinics": 10, "workers": 1, "concurrency": 2, "timeout": 60})
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("CELERY_BROKER_URL"):
         print("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), or run bench/run-provision.", file=sys.stderr)
         return 2

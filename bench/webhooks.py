@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import smoke  # noqa: E402
+
 # The two references first: the baseline (constant TwiML) and one-write (one INSERT, then
 # the same TwiML; the least a webhook that durably records each request can do).
 KINDS = ("baseline", "one-write", "voice", "status", "sms")
@@ -62,7 +65,7 @@ def main() -> int:
         help="another checkout of the project with its own .venv (e.g. a git worktree of an older commit), served "
         "side by side on the same database (migrated by this checkout); every cell alternates between the two",
     )
-    args = parser.parse_args()
+    args = smoke.parse_args(parser, {"clinics": 20, "duration": 0.3, "concurrency": "4", "rounds": 1, "workers": 2})
     if args.workers is None:
         args.workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -341,7 +344,8 @@ def print_queries(clinic: dict, base_url: str) -> None:
 
 
 def print_twilio_calls() -> None:
-    """Twilio API calls for one provisioning and for an audit of 1,000 numbers (sandbox)."""
+    """Twilio API calls for one provisioning and for an audit of 1,000 numbers (sandbox;
+    fewer when fewer clinics are seeded)."""
     import requests
     from django.conf import settings
 
@@ -364,7 +368,7 @@ def print_twilio_calls() -> None:
     sandbox.stop()
     lists = sum(1 for r in audit_calls if r["path"].endswith("IncomingPhoneNumbers.json"))
     print(
-        f"Twilio API calls: provisioning {provisioning}; audit of 1,000 numbers {len(audit_calls)} "
+        f"Twilio API calls: provisioning {provisioning}; audit of {len(numbers) + 1:,} numbers {len(audit_calls)} "
         f"({lists} number list page(s) + {len(audit_calls) - lists} Messaging Service list)"
     )
 
