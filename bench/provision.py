@@ -49,7 +49,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from clinics.models import Clinic, NumberState
-    from telephony import provisioning
+    from telephony.numbers import provisioning
 
     call_command("migrate", verbosity=0)
     # The benchmark's own database, its numbers invented or bought from the sandbox: forget

@@ -228,7 +228,7 @@ PROFILE_BUCKETS = [
     ("form parsing", "_load_post_and_files"),
     ("signature", "twilio_signature_valid"),
     ("TwiML", "to_xml ("),
-    ("our hot-path helpers", "telephony/hot_path.py"),
+    ("our hot-path helpers", "telephony/webhooks/hot_path.py"),
     ("our webhook code", "telephony/"),
     ("Django's handler", "get_response ("),
     ("gunicorn: accept, read, write", "gunicorn/"),
@@ -350,7 +350,8 @@ def print_twilio_calls() -> None:
     from django.conf import settings
 
     from clinics.models import Clinic
-    from telephony import audit, twilio_service
+    from telephony import twilio_service
+    from telephony.numbers import audit
     from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))

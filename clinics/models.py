@@ -48,7 +48,7 @@ class Clinic(models.Model):
     # by the Suspend / Reactivate / Close admin actions and the audit; "" = not asked yet.
     twilio_account_status = models.CharField(max_length=16, blank=True, default="", editable=False)
     # "Move to its own subaccount" for a clinic whose number is on the main account
-    # (telephony.provisioning "move"): requested -> transferred -> done, or failed (with the
+    # (telephony.numbers.provisioning "move"): requested -> transferred -> done, or failed (with the
     # sentence in number_move_error); a retry resumes from what Twilio shows.
     number_move_step = models.CharField(max_length=16, blank=True, default="", editable=False)
     number_move_error = models.TextField(blank=True, default="", editable=False)
@@ -111,7 +111,7 @@ class Clinic(models.Model):
             # Sandbox Twilio only: signed test traffic through our own webhooks (clinics.admin).
             ("simulate_test_traffic", "Can simulate a test call and SMS to a clinic's number (sandbox Twilio)"),
             ("untick_checklist_step", "Can untick a clinic's onboarding checklist step"),
-            # The clinic's Twilio subaccount (telephony.provisioning "subaccount status"):
+            # The clinic's Twilio subaccount (telephony.numbers.provisioning "subaccount status"):
             # suspend is reversible, close is not (Twilio releases its numbers, may delete it).
             ("suspend_subaccount", "Can suspend or reactivate a clinic's Twilio subaccount"),
             ("close_subaccount", "Can close a clinic's Twilio subaccount (irreversible)"),
@@ -173,7 +173,7 @@ class OnboardingStep(models.TextChoices):
     SAVE_NUMBER = "save_number", "Save the number to the clinic"
     SAVE_SID = "save_sid", "Save the number's SID to the clinic"
     TEST_INBOUND_CALL = "test_inbound_call", "Test an inbound call"
-    # A2P 10DLC registration (ticked by telephony/registration.py): US carriers block SMS
+    # A2P 10DLC registration (ticked by telephony/a2p/registration.py): US carriers block SMS
     # from a local number outside an approved campaign, so the SMS test waits for them.
     A2P_PROFILE_APPROVED = "a2p_profile_approved", "Business profile approved"
     A2P_BRAND_REGISTERED = "a2p_brand_registered", "Brand registered"
@@ -269,7 +269,7 @@ class NumberEvent(models.Model):
 
 class ClinicUsage(models.Model):
     """This month's Twilio usage of a clinic's subaccount, as last fetched by a task
-    (telephony.usage) from Usage/Records/ThisMonth: the clinic page reads it and never
+    (telephony.numbers.usage) from Usage/Records/ThisMonth: the clinic page reads it and never
     waits on Twilio. A failed fetch keeps the last figures and says why."""
 
     clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, primary_key=True, related_name="usage")

@@ -4,7 +4,7 @@ Every write runs in `transaction.atomic()`, locks the clinic row where two actor
 race (admin clicks, API calls, task retries, several workers), checks the current state
 and raises a ClinicNumberError instead of acting when the change is not allowed. Each
 write also records its NumberEvent. Nothing here talks to Twilio or sends tasks: the
-workflows in telephony/provisioning.py call these functions, the Twilio adapter, and
+workflows in telephony/numbers/provisioning.py call these functions, the Twilio adapter, and
 send the follow-up tasks on commit (this module imports nothing from telephony).
 
     none/released/failed --request--> provisioning --activate--> active
@@ -584,7 +584,7 @@ def clinic_subaccount_token_update(*, account_sid: str, auth_token: str) -> int:
 
 
 # --------------------------------------------------------------------------- subaccount status
-# Suspend / reactivate / close a clinic's Twilio subaccount (telephony.provisioning does
+# Suspend / reactivate / close a clinic's Twilio subaccount (telephony.numbers.provisioning does
 # the Twilio call first; these record what Twilio answered, with the history event).
 
 _STATUS_EVENTS = {
@@ -614,7 +614,7 @@ def clinic_subaccount_status_saved(
 
 # --------------------------------------------------------------------------- move to own subaccount
 # A clinic provisioned before subaccounts has its number on the main account; "Move to its
-# own subaccount" (telephony.provisioning) ensures the subaccount, transfers the number
+# own subaccount" (telephony.numbers.provisioning) ensures the subaccount, transfers the number
 # and re-sets its webhooks. Each step is recorded so that a retry resumes.
 
 MOVE_REQUESTED, MOVE_TRANSFERRED, MOVE_DONE, MOVE_FAILED = "requested", "transferred", "done", "failed"
@@ -668,7 +668,7 @@ def clinic_number_move_step(*, clinic_id: int, step: str, error: str = "", detai
 
 
 # --------------------------------------------------------------------------- usage
-# This month's usage of a clinic's subaccount, saved by the usage task (telephony.usage).
+# This month's usage of a clinic's subaccount, saved by the usage task (telephony.numbers.usage).
 
 
 def clinic_usage_save(

@@ -12,8 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from telephony.twiml import AGENT_NOUNS
 from telephony.webhook_paths import WEBHOOK_PATHS
+from telephony.webhooks.twiml import AGENT_NOUNS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -215,7 +215,7 @@ CELERY_TASK_ROUTES = {
 }
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
-# (telephony/registration.py, registration_poll_request): replays cannot flood.
+# (telephony/a2p/registration.py, registration_poll_request): replays cannot flood.
 A2P_POLL_COOLDOWN_SECONDS = env.int("A2P_POLL_COOLDOWN_SECONDS", default=60)
 if A2P_POLL_COOLDOWN_SECONDS < 1:
     raise ImproperlyConfigured(
@@ -261,7 +261,7 @@ NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},
     # Patients' texts taken by the SMS fallback while the database was down: processed
-    # once it is back (telephony/fallbacks.py).
+    # once it is back (telephony/webhooks/fallbacks.py).
     "replay-fallback-sms": {"task": "telephony.tasks.replay_fallback_sms", "schedule": 60.0},
     # The fallback's office-line cache is refreshed on every clinic save that changes a
     # number or office line; this catches bulk updates that send no signal.
@@ -272,7 +272,7 @@ CELERY_BEAT_SCHEDULE = {
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.
     "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 120.0},
-    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/usage.py).
+    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
     "refresh-clinic-usage": {"task": "telephony.tasks.refresh_all_usage", "schedule": 86400.0},
 }
 

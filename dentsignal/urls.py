@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views import defaults
 
-from telephony import api, fallbacks, webhooks
+from telephony import api
 from telephony.webhook_paths import (
     A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
@@ -15,6 +15,8 @@ from telephony.webhook_paths import (
     VOICE_FALLBACK_PATH,
     VOICE_PATH,
 )
+from telephony.webhooks import fallbacks
+from telephony.webhooks import views as webhooks
 
 admin.site.site_header = "DentSignal"
 admin.site.site_title = "DentSignal admin"

@@ -15,9 +15,8 @@ from clinics.dates import datetime_for_people
 from clinics.models import Clinic
 from clinics.services import ClinicNumberError
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-
-from . import audit, provisioning
-from .models import ApiToken, AuditRun, CallLog, MessageLog
+from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
+from telephony.numbers import audit, provisioning
 
 # A run still "running" after this long died with its worker; a new one may start.
 AUDIT_STALE = dt.timedelta(minutes=15)
@@ -38,7 +37,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
-# What the reply handler did with an inbound SMS (MessageLog.action, telephony.replies), for people.
+# What the reply handler did with an inbound SMS (MessageLog.action, telephony.webhooks.replies), for people.
 MESSAGE_ACTION_LABELS = {
     "confirmed": "Appointment confirmed",
     "reschedule": "Asked to reschedule",

@@ -14,10 +14,10 @@ from django.views.decorators.csrf import csrf_exempt
 from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
-
-from . import number_search, provisioning
-from .auth import ApiAuthError, api_permission_require, api_staff_user
-from .ratelimit import rate_limit_hit
+from telephony.auth import ApiAuthError, api_permission_require, api_staff_user
+from telephony.numbers import provisioning
+from telephony.numbers import search as number_search
+from telephony.ratelimit import rate_limit_hit
 
 ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name", "phone_number"}
 

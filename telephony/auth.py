@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
-from .models import ApiToken, token_hash
+from telephony.models import ApiToken, token_hash
 
 
 class ApiAuthError(Exception):

@@ -36,7 +36,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from .sids import sid_is_valid
+from telephony.sids import sid_is_valid
 
 logger = logging.getLogger(__name__)
 

@@ -122,7 +122,7 @@ class MessageLog(models.Model):
 
 
 class AuditRun(models.Model):
-    """One run of the number audit (telephony.audit), shown on the admin's Number audit page."""
+    """One run of the number audit (telephony.numbers.audit), shown on the admin's Number audit page."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -159,7 +159,7 @@ class LogWriteFailure(models.Model):
     the ERROR log line) keeps that from going unnoticed: telephony_doctor reports it.
     """
 
-    log = models.CharField(max_length=20, unique=True)  # telephony.hot_path.CALL_LOG / MESSAGE_LOG
+    log = models.CharField(max_length=20, unique=True)  # telephony.webhooks.hot_path.CALL_LOG / MESSAGE_LOG
     count = models.PositiveBigIntegerField(default=0)
     last_sid = models.CharField(max_length=34, blank=True)
     last_error = models.CharField(max_length=300, blank=True)

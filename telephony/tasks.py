@@ -20,9 +20,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
-from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
-from . import registration as registration_workflows
-from .twilio_client import TRUST_HUB_PACE_SECONDS, TwilioError
+from telephony import twilio_service
+from telephony.a2p import registration as registration_workflows
+from telephony.a2p import texting as messaging
+from telephony.numbers import audit, provisioning, usage
+from telephony.twilio.client import TRUST_HUB_PACE_SECONDS, TwilioError
+from telephony.webhooks import fallbacks
 
 MAX_RETRIES = 6
 BACKOFF_BASE_SECONDS = 2
@@ -126,7 +129,7 @@ def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
 
 @shared_task(**RETRY_POLICY)
 def refresh_clinic_usage(self: Task, clinic_id: int) -> dict[str, Any]:
-    """Fetch and store this month's usage of the clinic's subaccount (telephony.usage)."""
+    """Fetch and store this month's usage of the clinic's subaccount (telephony.numbers.usage)."""
 
     def work() -> dict[str, Any]:
         saved = usage.clinic_usage_refresh(clinic_id=clinic_id)

@@ -1,6 +1,6 @@
 """Which Twilio account may act on which clinic through our webhooks.
 
-A webhook is signed with the auth token of one account (telephony.signatures); that
+A webhook is signed with the auth token of one account (telephony.webhooks.signatures); that
 account is the request's *signer*. The main account's token (TWILIO_AUTH_TOKEN) acts on
 every clinic: Twilio lets a parent account act for its subaccounts, and clinics without a
 subaccount live in it. A clinic's subaccount token acts on that clinic alone: on the

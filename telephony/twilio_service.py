@@ -1,7 +1,7 @@
 """The seed's Python API over Twilio: five functions (and a few helpers) returning dicts.
 
-Thin functions over the workflows (telephony/provisioning.py) and the Twilio adapter
-(telephony/twilio_client.py); they keep the seed's names and result shapes. Each
+Thin functions over the workflows (telephony/numbers/provisioning.py) and the Twilio adapter
+(telephony/twilio/client.py); they keep the seed's names and result shapes. Each
 returns a dict with `success`; a failure carries `error` (a sentence a person can act
 on), `code` (Twilio's error code or None) and `retryable` (True for rate limits, Twilio
 5xx and network errors, which the Celery tasks retry with backoff; never for other 4xx).
@@ -9,18 +9,15 @@ on), `code` (Twilio's error code or None) and `retryable` (True for rate limits,
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from django.conf import settings
-
-from clinics import services as clinic_services
 from clinics.selectors import clinics_by_numbers
-
-from . import provisioning
-from . import twilio_client as twilio
-from .provisioning import clinic_friendly_name, clinic_id_from_friendly_name
-from .twilio_client import ERR_UNSUBSCRIBED_RECIPIENT, get_client
-from .webhook_urls import webhook_params, webhook_urls
+from telephony.numbers import inventory, provisioning
+from telephony.numbers.provisioning import clinic_friendly_name, clinic_id_from_friendly_name
+from telephony.twilio import client as twilio
+from telephony.twilio.client import ERR_UNSUBSCRIBED_RECIPIENT, get_client
+from telephony.webhook_urls import webhook_urls
 
 
 def failure(error: str, code: int | None = None, *, retryable: bool = False) -> dict[str, Any]:
@@ -40,13 +37,7 @@ def failure_from(exc: Exception) -> dict[str, Any]:
 
 
 # Exceptions that a caller of this module gets as a failure dict rather than raised.
-EXPECTED_FAILURES = (
-    twilio.TwilioError,
-    provisioning.ProvisionFailed,
-    provisioning.RetryLater,
-    provisioning.InvalidInput,
-    clinic_services.ClinicNumberError,
-)
+EXPECTED_FAILURES = provisioning.WORKFLOW_ERRORS
 
 
 def list_available_numbers(area_code: str) -> dict[str, Any]:
@@ -111,42 +102,30 @@ def list_clinic_numbers() -> dict[str, Any]:
     with its clinic and webhook health; `account_sid` says where each lives. "subaccounts"
     lists the main account's subaccounts (sid, status, friendly_name)."""
     try:
-        numbers = [(n, "") for n in twilio.incoming_numbers_list()]
-        subaccounts = twilio.subaccounts_list()
-        for sub in subaccounts:
-            # Twilio refuses a suspended subaccount's resources (20005) and has released a
-            # closed one's numbers: only active subaccounts are listed.
-            if sub.status == "active":
-                numbers += [(n, sub.sid) for n in twilio.incoming_numbers_list(account_sid=sub.sid)]
+        fleet = inventory.fleet_numbers_list()
     except twilio.TwilioError as exc:
         return failure_from(exc)
-    clinics = clinics_by_numbers(phone_numbers=[n.phone_number for n, _ in numbers], phone_sids=[n.sid for n, _ in numbers])
-    by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
-    by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
-    expected = webhook_params()
-    rows = []
-    for n, account_sid in numbers:
-        clinic = by_sid.get(n.sid) or by_number.get(n.phone_number)
-        rows.append(
-            {
-                "sid": n.sid,
-                "account_sid": account_sid or settings.TWILIO_ACCOUNT_SID,
-                "phone_number": n.phone_number,
-                "friendly_name": n.friendly_name,
-                "clinic_id": clinic.id if clinic else None,
-                "clinic_name": clinic.name if clinic else None,
-                "webhooks": n.webhooks,
-                "webhook_fields": dict(n.webhook_fields),
-                "webhooks_ok": dict(n.webhook_fields) == expected,
-                "capabilities": n.capabilities.as_dict(),
-            }
-        )
+    rows = [
+        {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "phone_number": row.phone_number,
+            "friendly_name": row.friendly_name,
+            "clinic_id": row.clinic.id if row.clinic else None,
+            "clinic_name": row.clinic.name if row.clinic else None,
+            "webhooks": row.number.webhooks,
+            "webhook_fields": dict(row.number.webhook_fields),
+            "webhooks_ok": row.webhooks_ok,
+            "capabilities": row.number.capabilities.as_dict(),
+        }
+        for row in fleet.numbers
+    ]
     return {
         "success": True,
         "expected_webhooks": webhook_urls(),
         "numbers": rows,
         # Every subaccount (closed ones too) for the audit's account findings; never its token.
-        "subaccounts": [{"sid": a.sid, "status": a.status, "friendly_name": a.friendly_name} for a in subaccounts],
+        "subaccounts": [{"sid": a.sid, "status": a.status, "friendly_name": a.friendly_name} for a in fleet.subaccounts],
     }
 
 
@@ -156,20 +135,11 @@ def list_messaging_overrides() -> dict[str, Any]:
     Returns {"success": True, "numbers": {phone_sid: {"service_sid", "service_name",
     "inbound_request_url"}}}: one list call for the services, one per overriding service.
     """
-    overrides: dict[str, dict[str, str]] = {}
     try:
-        for service in twilio.messaging_services_list():
-            if service.use_inbound_webhook_on_number:
-                continue
-            for sid in twilio.messaging_service_number_sids(service.sid):
-                overrides[sid] = {
-                    "service_sid": service.sid,
-                    "service_name": service.friendly_name,
-                    "inbound_request_url": service.inbound_request_url,
-                }
+        overrides = inventory.messaging_overrides_list()
     except twilio.TwilioError as exc:
         return failure_from(exc)
-    return {"success": True, "numbers": overrides}
+    return {"success": True, "numbers": {sid: dataclasses.asdict(o) for sid, o in overrides.items()}}
 
 
 def check_credentials() -> dict[str, Any]:

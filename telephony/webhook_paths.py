@@ -13,11 +13,11 @@ STATUS_PATH = "/twilio/status"
 # TwiML of each call, not on the number.
 STREAM_STATUS_PATH = "/twilio/stream-status"
 # The StatusCallback of each clinic's Trust Hub customer profile and A2P trust product
-# (set when they are created and submitted, telephony/registration.py): Twilio calls it
+# (set when they are created and submitted, telephony/a2p/registration.py): Twilio calls it
 # when their review status changes.
 A2P_STATUS_PATH = "/twilio/a2p-status"
 # The fallbacks Twilio calls when a primary webhook fails (5xx, timeout): served from
-# API_FALLBACK_BASE_URL and answered without the database (telephony/fallbacks.py).
+# API_FALLBACK_BASE_URL and answered without the database (telephony/webhooks/fallbacks.py).
 VOICE_FALLBACK_PATH = "/inbound/voice/fallback"
 SMS_FALLBACK_PATH = "/api/sms/inbound/fallback"
 FALLBACK_PATHS = (VOICE_FALLBACK_PATH, SMS_FALLBACK_PATH)

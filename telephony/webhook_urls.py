@@ -3,7 +3,7 @@
 
 from django.conf import settings
 
-from .webhook_paths import (
+from telephony.webhook_paths import (
     A2P_STATUS_PATH,
     FALLBACK_PATHS,
     SMS_FALLBACK_PATH,

@@ -89,7 +89,7 @@ def _twilio_is_the_sandbox(request: pytest.FixtureRequest, settings: Any) -> Non
 
     settings.API_BASE_URL = PUBLIC_BASE_URL
     cache.clear()  # rate-limit counters must not leak between tests
-    from telephony.signatures import signing_tokens_forget
+    from telephony.webhooks.signatures import signing_tokens_forget
 
     signing_tokens_forget()  # subaccount tokens cached by an earlier test's clinics
     if request.node.get_closest_marker("no_sandbox") is None:

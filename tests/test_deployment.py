@@ -322,7 +322,7 @@ def test_every_webhook_route_is_exempt_from_the_https_redirect(settings):
     routes = {
         "/" + str(p.pattern)
         for p in get_resolver().url_patterns
-        if isinstance(p, URLPattern) and p.callback.__module__ in ("telephony.webhooks", "telephony.fallbacks")
+        if isinstance(p, URLPattern) and p.callback.__module__ in ("telephony.webhooks.views", "telephony.webhooks.fallbacks")
     }
 
     def exempt(path: str) -> bool:  # as django.middleware.security.SecurityMiddleware matches

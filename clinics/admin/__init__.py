@@ -1,4 +1,4 @@
-"""Django admin for clinics: actions hand the work to the workflows (telephony.provisioning),
+"""Django admin for clinics: actions hand the work to the workflows (telephony.numbers.provisioning),
 which change the clinic's state and send the tasks; the admin never sends tasks itself."""
 
 from collections.abc import Callable, Iterable
@@ -16,8 +16,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import calls, messaging, number_search, provisioning, simulated_traffic, twilio_client, usage
+from telephony.a2p import texting as messaging
 from telephony.models import CallAnswer, CallLog
+from telephony.numbers import provisioning, simulated_traffic, usage
+from telephony.numbers import search as number_search
+from telephony.twilio import client as twilio_client
+from telephony.webhooks import calls
 
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
@@ -511,7 +515,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             self._tick_listing(request, clinic)
 
     # ------------------------------------------------------------------ subaccount status
-    # Suspend / reactivate / close the clinic's Twilio subaccount (telephony.provisioning
+    # Suspend / reactivate / close the clinic's Twilio subaccount (telephony.numbers.provisioning
     # "subaccount status"); closing is irreversible, so it goes through a confirmation page.
 
     def has_suspend_subaccount_permission(self, request: HttpRequest) -> bool:

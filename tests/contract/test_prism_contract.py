@@ -17,7 +17,9 @@ import pytest
 import requests
 
 from clinics.models import NumberState
-from telephony import provisioning, twilio_client, twilio_service
+from telephony import twilio_service
+from telephony.numbers import provisioning
+from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
@@ -138,7 +140,7 @@ def test_credentials_check_fetches_the_account():
 
 
 def test_the_whole_audit():
-    from telephony import audit
+    from telephony.numbers import audit
 
     assert audit.number_audit().success
 
@@ -248,7 +250,7 @@ def test_search_with_every_filter_staff_can_use():
 def test_local_number_price_from_the_pricing_api(prism_pricing, settings):
     from django.core.cache import cache
 
-    from telephony import number_search
+    from telephony.numbers import search as number_search
 
     settings.TWILIO_PRICING_API_BASE_URL = prism_pricing
     cache.clear()

@@ -4,7 +4,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from clinics.models import Clinic, NumberEvent, NumberState
-from telephony import provisioning, tasks
+from telephony import tasks
+from telephony.numbers import provisioning
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.

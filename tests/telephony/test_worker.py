@@ -255,7 +255,7 @@ def test_fifty_concurrent_requests_of_every_kind_buy_one_number(workers, sandbox
 
 def test_worker_killed_after_twilio_sold_the_number_buys_no_second_one(workers, sandbox):
     """SIGKILL between Twilio's sale and our database write; the task is delivered again."""
-    from telephony import provisioning
+    from telephony.numbers import provisioning
 
     # A 3 s visibility timeout also makes the workers sweep for it every second (settings.py).
     env = {"CELERY_VISIBILITY_TIMEOUT": "3", "TWILIO_HTTP_TIMEOUT": "60"}

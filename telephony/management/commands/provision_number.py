@@ -2,9 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinics import services
 from clinics.models import NumberState
-from telephony import provisioning
-
-from ._base import clinic_or_error, outcome_or_error
+from telephony.management.commands._base import clinic_or_error, outcome_or_error
+from telephony.numbers import provisioning
 
 
 class Command(BaseCommand):

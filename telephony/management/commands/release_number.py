@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinics import services
 from clinics.models import NumberState
-from telephony import provisioning, twilio_service
-
-from ._base import clinic_or_error, outcome_or_error
+from telephony import twilio_service
+from telephony.management.commands._base import clinic_or_error, outcome_or_error
+from telephony.numbers import provisioning
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telephony import audit
 from telephony.models import LogWriteFailure
+from telephony.numbers import audit
 
 EXIT_OK, EXIT_WARNINGS, EXIT_ERRORS, EXIT_AUDIT_FAILED = 0, 1, 2, 3
 
@@ -81,7 +81,7 @@ class Command(BaseCommand):
 
 
 def _log_write_findings() -> list[audit.Finding]:
-    """An error per webhook log whose writes failed (counted by telephony.hot_path)."""
+    """An error per webhook log whose writes failed (counted by telephony.webhooks.hot_path)."""
     return [
         audit.Finding(
             code="log_writes_failed",
@@ -89,7 +89,7 @@ def _log_write_findings() -> list[audit.Finding]:
             message=f"{f.count} webhook {f.log} write(s) failed, the last for {f.last_sid} "
             f"at {f.last_failed_at:%Y-%m-%d %H:%M:%S %Z}: {f.last_error}",
             fix="Calls were answered but not logged (status callbacks and SMS got a 500 for Twilio to retry). Find the "
-            "cause in the ERROR lines of logger telephony.hot_path (often a model changed without its migration: run "
+            "cause in the ERROR lines of logger telephony.webhooks.hot_path (often a model changed without its migration: run "
             '`manage.py migrate`); once fixed, clear the count: `manage.py shell -c "from telephony.models import '
             f"LogWriteFailure; LogWriteFailure.objects.filter(log='{f.log}').delete()\"`.",
             details={"log": f.log, "count": f.count, "last_sid": f.last_sid},

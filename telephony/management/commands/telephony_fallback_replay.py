@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from telephony import fallbacks
 from telephony.fallback_store import FallbackStoreError
+from telephony.webhooks import fallbacks
 
 
 class Command(BaseCommand):

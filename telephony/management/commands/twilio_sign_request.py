@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telephony.simulated_traffic import WEBHOOKS, twilio_signature, webhook_example
+from telephony.numbers.simulated_traffic import WEBHOOKS, twilio_signature, webhook_example
 from telephony.webhook_urls import public_base_url_for
 
 

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from telephony import twilio_service
-
-from ._base import clinic_or_error
+from telephony.management.commands._base import clinic_or_error
 
 
 class Command(BaseCommand):

@@ -1,0 +1,3 @@
+"""Workflows on clinics' numbers and accounts: provisioning, search, release, moves,
+the audit and the doctor, and usage.
+"""

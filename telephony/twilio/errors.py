@@ -1,0 +1,115 @@
+"""Twilio's failures told to clinic staff: the one mapping from a Twilio error to a sentence.
+
+Every sentence says what happened in staff words, the action to take, Twilio's code and a
+link to Twilio's page for that code (https://www.twilio.com/docs/errors/<code>). Operators'
+details (settings names, credentials) are never here: the doctor command tells them.
+Pure: no Django, no database; `telephony.twilio.client` builds every TwilioError with it.
+"""
+
+from __future__ import annotations
+
+ERROR_PAGE = "https://www.twilio.com/docs/errors/{code}"
+# Twilio's codes for an HTTP status that came without one (https://www.twilio.com/docs/errors/20429, /20003).
+CODE_FOR_STATUS = {429: 20429, 401: 20003}
+# When Twilio sends no Retry-After with a 429, staff are told to wait this long.
+DEFAULT_RETRY_AFTER_SECONDS = 60
+
+# Twilio error code -> what staff read. `{doing}` is the step ("buying a number in area code 512").
+# Codes from Twilio's error dictionary (https://www.twilio.com/docs/api/errors).
+STAFF_SENTENCES: dict[int, str] = {
+    20003: "Twilio did not accept DentSignal's Twilio login while {doing}. Nothing was changed. "
+    "Tell the DentSignal operator: the doctor check shows what to fix.",
+    20404: "Twilio no longer has what we asked for while {doing}. Refresh the page: it may already have been released.",
+    20429: "Twilio is rate-limiting us (too many requests) while {doing}. Nothing was changed; try again in {wait}.",
+    21421: "The phone number picked is not one Twilio can sell while {doing}. Search again and pick a number from the list.",
+    21422: "The number picked is no longer for sale (someone else bought it) while {doing}. "
+    "Search again and pick another number.",
+    21451: "Twilio does not know that area code while {doing}. Check the area code, or search by city or ZIP instead.",
+    21452: "No numbers with voice and SMS are for sale while {doing}. "
+    "Search a nearby area code, or by city, state or ZIP instead.",
+    21211: "The patient's phone number is not a number Twilio can text while {doing}. Correct it on the patient's page.",
+    21606: "The clinic's number cannot send texts while {doing}. Check its SMS capability in the audit, "
+    "or provision a number with SMS.",
+    21610: "The patient has replied STOP, so Twilio will not deliver texts to them while {doing}. "
+    "They can text START to the clinic's number to receive texts again.",
+    21408: "Texting this country is not enabled on the Twilio account while {doing}. Ask the DentSignal operator.",
+    # A clinic's subaccount (https://www.twilio.com/docs/iam/api/subaccounts).
+    21476: "Twilio refused {doing}: our main Twilio account is suspended, so its subaccounts cannot be used. "
+    "Tell the DentSignal operator: the main account must be brought back in good standing in the Twilio Console.",
+    21478: "Twilio refused {doing}: Twilio itself suspended this clinic's subaccount. "
+    "Only Twilio Support can reactivate it (https://www.twilio.com/help); tell the DentSignal operator.",
+    20005: "Twilio refused {doing}: the account is not active. If this clinic's subaccount was suspended here, "
+    'reactivate it first (admin action "Reactivate Twilio subaccount"); a closed one cannot be used again.',
+    21472: "Twilio refused {doing}: the subaccount the number would go to is not active. "
+    "Reactivate the clinic's subaccount, then retry the move.",
+    21473: "Twilio refused {doing}: the number and the subaccount do not belong to the same parent account. "
+    "Tell the DentSignal operator.",
+    21474: "Twilio refused {doing}: only the main (parent) account may transfer numbers. "
+    "Tell the DentSignal operator: the app must run with the main account's credentials.",
+    21479: "Twilio refused {doing}: a closed subaccount cannot be changed any more. Nothing was changed.",
+    21649: "Twilio refused {doing}: this number type needs a regulatory bundle, which a clinic's subaccount cannot use. "
+    "Tell the DentSignal operator: such numbers must stay on the main account.",
+}
+# 20404 while working in a clinic's subaccount: the number is gone, or the subaccount was closed.
+SUBACCOUNT_NOT_FOUND = (
+    "Twilio found nothing while {doing}: the number is no longer there, or the subaccount was closed "
+    "(Twilio deletes a closed subaccount after 30 days). Check the clinic's subaccount in the Twilio Console "
+    "(Account > Subaccounts)."
+)
+
+
+def error_link(code: int | None) -> str:
+    """Twilio's page for an error code ('' without one)."""
+    return ERROR_PAGE.format(code=code) if code else ""
+
+
+def wait_words(seconds: int | None) -> str:
+    """'30 seconds', '2 minutes': how long to wait, for people."""
+    seconds = seconds if seconds and seconds > 0 else DEFAULT_RETRY_AFTER_SECONDS
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+def with_code(sentence: str, code: int | None) -> str:
+    """`sentence` followed by Twilio's code and the link to its page, for a sentence written elsewhere."""
+    return f"{sentence} (Twilio error {code}: {error_link(code)})" if code else sentence
+
+
+def _twilio_detail(message: str) -> str:
+    """Twilio's own message without the SDK's 'Unable to create record: ' prefix."""
+    head, sep, tail = message.partition(": ")
+    if sep and head.startswith("Unable to "):
+        return tail.strip()
+    return message.strip()
+
+
+def staff_sentence(
+    *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "", retry_after: int | None = None
+) -> tuple[bool, str]:
+    """(retryable, the sentence staff see) for one Twilio failure; the rules callers rely on.
+
+    Retryable: no HTTP answer (timeout, connection), 429/20429 and Twilio 5xx; never another 4xx.
+    """
+    code = code if code is not None else CODE_FOR_STATUS.get(status or 0)
+    if status is None:
+        if kind == "Timeout":
+            return True, f"Twilio did not answer in time while {doing}. Nothing is lost: it is tried again automatically."
+        return True, f"Could not reach Twilio while {doing} ({kind}). Nothing is lost: it is tried again automatically."
+    if status == 429 or code == 20429:
+        sentence = STAFF_SENTENCES[20429].format(doing=doing, wait=wait_words(retry_after))
+        return True, with_code(sentence, code or 20429)
+    if status >= 500:
+        sentence = (
+            f"Twilio had a problem on its side (HTTP {status}) while {doing}. It is tried again automatically; nothing to do."
+        )
+        return True, with_code(sentence, code if code and code != status else None)
+    if (code == 20404 or status == 404) and " subaccount AC" in doing:
+        return False, with_code(SUBACCOUNT_NOT_FOUND.format(doing=doing), 20404)
+    template = STAFF_SENTENCES.get(code or 0)
+    if template is not None:
+        return False, with_code(template.format(doing=doing), code)
+    detail = _twilio_detail(message)
+    sentence = f"Twilio refused {doing}" + (f": {detail.rstrip('.')}." if detail else ".")
+    sentence += " Check what was entered; if it looks right, send this message to the DentSignal operator."
+    return False, with_code(sentence, code if code and code != status else None)
