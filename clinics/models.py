@@ -173,7 +173,7 @@ class OnboardingStep(models.TextChoices):
     SAVE_NUMBER = "save_number", "Save the number to the clinic"
     SAVE_SID = "save_sid", "Save the number's SID to the clinic"
     TEST_INBOUND_CALL = "test_inbound_call", "Test an inbound call"
-    # A2P 10DLC registration (ticked by telephony/a2p/registration.py): US carriers block SMS
+    # A2P 10DLC registration (ticked by telephony/a2p/steps.py): US carriers block SMS
     # from a local number outside an approved campaign, so the SMS test waits for them.
     A2P_PROFILE_APPROVED = "a2p_profile_approved", "Business profile approved"
     A2P_BRAND_REGISTERED = "a2p_brand_registered", "Brand registered"

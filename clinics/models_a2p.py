@@ -5,7 +5,7 @@ names Clinic by string, not by import).
 
 A clinic's business profile (what staff enter) and its registration record (what Twilio
 holds for it, step by step), plus the history of every step's transitions. The workflows
-live in telephony/a2p/registration.py; the state changes in clinics/services_a2p.py.
+live in telephony/a2p/; the state changes in clinics/services_a2p.py.
 
 Pipeline, each step persisted with its Twilio SID, status and date:
 

@@ -215,7 +215,7 @@ CELERY_TASK_ROUTES = {
 }
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
-# (telephony/a2p/registration.py, registration_poll_request): replays cannot flood.
+# (telephony/a2p/polling.py, registration_poll_request): replays cannot flood.
 A2P_POLL_COOLDOWN_SECONDS = env.int("A2P_POLL_COOLDOWN_SECONDS", default=60)
 if A2P_POLL_COOLDOWN_SECONDS < 1:
     raise ImproperlyConfigured(

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 
 from telephony import twilio_service
+from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
 from telephony.numbers import audit, provisioning, usage
@@ -205,14 +206,14 @@ def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
 def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     """Poll one clinic's A2P reviews now: a Trust Hub status callback said one changed.
 
-    Sent coalesced per clinic (registration.registration_poll_request), on the slow queue
+    Sent coalesced per clinic (telephony.a2p.polling.registration_poll_request), on the slow queue
     (settings.CELERY_TASK_ROUTES). At most one such task a second per worker (`rate_limit`,
     which Celery applies per worker node; one worker consumes the slow queue), so many
     clinics' callbacks arriving together stay within Trust Hub's ~1 request/s.
     """
 
     def work() -> dict[str, Any]:
-        registration = registration_workflows.registration_poll(clinic_id=clinic_id)
+        registration = a2p_polling.registration_poll(clinic_id=clinic_id)
         return {"success": not registration.error, "error": registration.error, "code": registration.error_code}
 
     return _outcome(self, work, _no_give_up)
@@ -221,4 +222,4 @@ def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
 @shared_task
 def a2p_registrations_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
-    return registration_workflows.registrations_poll()
+    return a2p_polling.registrations_poll()

@@ -13,7 +13,7 @@ STATUS_PATH = "/twilio/status"
 # TwiML of each call, not on the number.
 STREAM_STATUS_PATH = "/twilio/stream-status"
 # The StatusCallback of each clinic's Trust Hub customer profile and A2P trust product
-# (set when they are created and submitted, telephony/a2p/registration.py): Twilio calls it
+# (set when they are created and submitted, telephony/a2p/steps.py): Twilio calls it
 # when their review status changes.
 A2P_STATUS_PATH = "/twilio/a2p-status"
 # The fallbacks Twilio calls when a primary webhook fails (5xx, timeout): served from

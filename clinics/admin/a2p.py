@@ -15,7 +15,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
+from telephony.a2p import rules as a2p_rules
+from telephony.twilio import client as twilio
 
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
@@ -29,7 +32,7 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
     """The clinic's registration pipeline: each step's state and date, the error, the next action."""
     if clinic.pk is None:
         return "—"
-    disabled = registration_workflows.registration_disabled_reason()
+    disabled = a2p_rules.registration_disabled_reason()
     registration = A2PRegistration.objects.filter(clinic=clinic).first()
     has_profile = BusinessProfile.objects.filter(clinic=clinic).exists()
     rows = []
@@ -153,16 +156,16 @@ class BusinessProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check Twilio's reviews now", permissions=["start_a2p_registration"])
     def check_reviews(self, request: HttpRequest, queryset: QuerySet[BusinessProfile]) -> None:
-        self._each(request, queryset, registration_workflows.registration_poll_now, "Checked")
+        self._each(request, queryset, a2p_polling.registration_poll_now, "Checked")
 
     def _each(self, request: HttpRequest, queryset: QuerySet[BusinessProfile], workflow, done: str) -> None:
         for profile in queryset.select_related("clinic"):
             try:
                 workflow(clinic_id=profile.clinic_id, actor=request.user)
             except (
-                registration_workflows.RegistrationDisabled,
+                a2p_rules.RegistrationDisabled,
                 ClinicInputError,
-                registration_workflows.twilio.TwilioError,
+                twilio.TwilioError,
             ) as exc:
                 self.message_user(request, f"{profile.clinic.name}: {exc}", messages.ERROR)
                 continue

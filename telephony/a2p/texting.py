@@ -5,8 +5,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
-from telephony.a2p import registration
+from clinics import services_a2p
+from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
+from clinics.models_a2p import A2PRegistration
+from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
 from telephony.a2p.texts import appointment_when
 from telephony.models import MessageLog
 from telephony.queue import task_send_on_commit
@@ -57,7 +59,7 @@ def reminder_send(*, appointment_id: int) -> ReminderOutcome:
         return ReminderOutcome(skipped=f"{clinic.name} has no active number to text from.")
     if appointment.status == AppointmentStatus.CANCELLED or appointment.starts_at < timezone.now():
         return ReminderOutcome(skipped="The appointment is cancelled or past.")
-    route = registration.texting_route(clinic)
+    route = texting_route(clinic)
     if route.skipped:
         return ReminderOutcome(skipped=route.skipped)
     body = REMINDER_TEXT.format(clinic=clinic.name, when=appointment_when(appointment))
@@ -103,3 +105,56 @@ def reminder_send(*, appointment_id: int) -> ReminderOutcome:
     )
     Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
     return ReminderOutcome(message=sent)
+
+
+# --------------------------------------------------------------------------- the route
+
+# Message status error codes that mean carriers (or Twilio) refuse the clinic's texts until
+# its registration is fixed (https://www.twilio.com/docs/api/errors/<code>).
+CARRIER_BLOCK_SENTENCES = {
+    30034: "US carriers blocked a text because the number is not in an approved A2P 10DLC campaign (Twilio 30034).",
+    30032: "Carriers blocked a text from an unverified toll-free number (Twilio 30032).",
+    30035: "Carriers blocked a text for a registration reason (Twilio 30035, https://www.twilio.com/docs/api/errors/30035).",
+    21712: "The number is in another Messaging Service than the clinic's registered one (Twilio 21712).",
+}
+
+
+@dataclass(frozen=True)
+class TextingRoute:
+    """How a clinic's outbound SMS go: through its Messaging Service, from its number, or not at all (`skipped`)."""
+
+    service_sid: str = ""
+    account_sid: str = ""
+    skipped: str = ""
+
+
+def texting_route(clinic: Clinic) -> TextingRoute:
+    """The route for the clinic's next outbound SMS.
+
+    With registration enabled, texts go only through the clinic's Messaging Service once
+    its campaign is approved and the number is in it; before that (or while carriers
+    block the clinic) they are skipped with the reason, never sent to fail. With it
+    disabled (no TWILIO_PRIMARY_CUSTOMER_PROFILE_SID), from the number as before.
+    """
+    if registration_disabled_reason():
+        return TextingRoute()
+    registration = A2PRegistration.objects.filter(clinic=clinic).first()
+    if registration is not None and registration.messaging_blocked_reason:
+        return TextingRoute(skipped=f"Texting is blocked for {clinic.name}: {registration.messaging_blocked_reason}")
+    if registration is None or not registration.campaign_ready:
+        return TextingRoute(
+            skipped=f"{clinic.name}'s A2P 10DLC campaign is not approved yet: US carriers block texts from unregistered "
+            "numbers (Twilio 30034), so nothing was sent."
+        )
+    return TextingRoute(service_sid=registration.messaging_service_sid, account_sid=registration_account_sid(clinic))
+
+
+def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> bool:
+    """A message failed with a registration error: mark its clinic's texting blocked with the reason."""
+    if error_code not in CARRIER_BLOCK_SENTENCES:
+        return False
+    clinic_id = MessageLog.objects.filter(message_sid=message_sid).values_list("clinic_id", flat=True).first()
+    if clinic_id is None:
+        return False
+    reason = f"{CARRIER_BLOCK_SENTENCES[error_code]} Check the registration pipeline, fix, then Edit and resubmit."
+    return services_a2p.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)

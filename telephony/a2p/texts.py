@@ -1,7 +1,7 @@
 """What patients text us and what we text them: the keywords we act on, the help and
 opt-out wording, and how an appointment's time reads in a text.
 
-The A2P campaign registers these (telephony/a2p/registration.py) and the SMS webhook
+The A2P campaign registers these (telephony/a2p/steps.py) and the SMS webhook
 answers with them (telephony/webhooks/replies.py), so carriers see the same texts in
 both. Keywords match Twilio's defaults: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT,
 OPTOUT, REVOKE opt out (CANCEL is an opt-out at Twilio, never an appointment

@@ -563,7 +563,7 @@ def phone_number_prices(country: str) -> list[NumberPrice]:
 # Low-Volume Standard Brand Onboarding Guide for ISVs"; parameters from the specs
 # twilio_trusthub_v1.json, twilio_messaging_v1.json and twilio_api_v2010.json for Addresses).
 # Every function takes the `account_sid` the clinic registers in and, for a clinic's own
-# subaccount, that subaccount's `auth_token` (see telephony.a2p.registration.registration_account):
+# subaccount, that subaccount's `auth_token` (see telephony.a2p.rules.registration_account):
 # Trust Hub and Messaging are scoped by the credentials, not by the URL.
 
 # Policies (fixed by Twilio, the same in every account; the ISV guide names them).

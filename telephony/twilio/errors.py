@@ -113,3 +113,61 @@ def staff_sentence(
     sentence = f"Twilio refused {doing}" + (f": {detail.rstrip('.')}." if detail else ".")
     sentence += " Check what was entered; if it looks right, send this message to the DentSignal operator."
     return False, with_code(sentence, code if code and code != status else None)
+
+
+# --------------------------------------------------------------------------- A2P 10DLC registration
+# Sentences for Twilio's registration errors, each with the step Twilio documents the code
+# for (https://www.twilio.com/docs/api/errors/<code>): what is wrong, what staff fix and
+# where, then Edit and resubmit; keyed by code, with the step (clinics.models_a2p.A2PStep's
+# value) it is documented for. A code without one, or met at another step, gets the
+# generic sentence and the link (telephony.a2p.rules.rejection_sentence). The campaign's
+# texts come from the business profile, and Edit and resubmit registers a rejected
+# campaign anew from it.
+_A2P_PROFILE = "the clinic's business profile (Admin → Clinics → Business profiles)"
+A2P_REJECTION_SENTENCES: dict[int, tuple[str, str]] = {
+    21717: (
+        "campaign",
+        "Twilio refused the campaign because its brand is not registered or not approved yet. Wait until this "
+        "page shows the brand APPROVED (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
+    ),
+    30994: (
+        "campaign",
+        "The campaign failed because its brand was still pending at Twilio, which may need more information "
+        "about the business. Wait until this page shows the brand APPROVED, then Edit and resubmit; if the brand "
+        "stays pending for more than a week, ask Twilio Support what it needs. (Twilio's 2FA e-mail for brands is "
+        "for public companies only; DentSignal registers clinics as private companies.)",
+    ),
+    30991: (
+        "campaign",
+        "The campaign failed because The Campaign Registry has not verified the clinic's brand, and campaigns "
+        "under an unverified brand are refused. Look up the brand (its BN… SID is on this page) in Twilio's "
+        "Console → Messaging → Regulatory Compliance → Brands for what it needs; once it is verified, Edit and resubmit.",
+    ),
+    30909: (
+        "campaign",
+        "Carriers could not verify how patients agree to receive texts (the campaign's message flow). In "
+        f'{_A2P_PROFILE}, rewrite "How patients opt in": name every way patients give their number and agree to '
+        "texts (front-desk form, website form, by phone); for a website form, give the page's public address and "
+        'make sure it states how often texts come, "Msg & data rates may apply" and links to the privacy policy '
+        "and terms. Then Edit and resubmit.",
+    ),
+    30893: (
+        "campaign",
+        f"Carriers found the sample texts do not match the campaign's use case. In {_A2P_PROFILE}, make both sample "
+        "messages real texts the clinic sends for that use case: name the clinic in at least one, put the parts "
+        'that change in [brackets] and end one with "Reply STOP to opt out"; or choose the use case the samples '
+        "fit. Then Edit and resubmit.",
+    ),
+    30886: (
+        "campaign",
+        "Carriers found the campaign description unclear or not matching its use case. DentSignal writes it from "
+        'the clinic\'s name ("<clinic> texts its own patients appointment reminders … and answers their texts"): '
+        f"check that the clinic's name is the one patients see on its website, and in {_A2P_PROFILE} choose the use "
+        "case that fits reminders and replies (Low volume mixed). Then Edit and resubmit.",
+    ),
+    21712: (
+        "number",
+        "The clinic's number is already in another Messaging Service: remove it there "
+        "(Console → Messaging → Services), then Edit and resubmit.",
+    ),
+}

@@ -3,7 +3,7 @@ owns the message (telephony/tenants.py)."""
 
 from django.utils import timezone
 
-from telephony.a2p import registration
+from telephony.a2p import texting
 from telephony.models import MessageLog
 from telephony.statuses import message_status_rank
 from telephony.tenants import account_check
@@ -31,4 +31,4 @@ def message_status_record(*, message_sid: str, status: str, error_code: int | No
         owner = hot_path.log_owner_account(MessageLog, sid=message_sid)
         account_check(signer=signer, owner=owner, what=f"Message {message_sid}")
     # Rare path (a failed message): carriers refusing the clinic's texts block them with the reason.
-    registration.texting_block_on_failure(message_sid=message_sid, error_code=error_code)
+    texting.texting_block_on_failure(message_sid=message_sid, error_code=error_code)

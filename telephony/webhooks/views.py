@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony.a2p import registration
+from telephony.a2p import polling
 from telephony.models import CallAnswer
 from telephony.sids import sid_is_valid
 from telephony.webhook_urls import stream_status_url
@@ -224,5 +224,5 @@ def a2p_status(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain",
         )
-    registration.registration_status_callback(signer=request_signer(request), bundle_sid=bundle_sid)
+    polling.registration_status_callback(signer=request_signer(request), bundle_sid=bundle_sid)
     return HttpResponse(status=204)

@@ -14,7 +14,7 @@ import requests
 
 from clinics.models_a2p import BusinessProfile
 from telephony import webhook_urls
-from telephony.a2p import registration
+from telephony.a2p import steps
 from telephony.twilio import client as twilio
 from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
 from tests.factories import ClinicFactory
@@ -70,9 +70,9 @@ def test_the_whole_isv_registration_sequence_is_accepted_by_twilios_specs(monkey
         **a,
         friendly_name="DentSignal clinic #1 business information",
         object_type="customer_profile_business_information",
-        attributes=registration._business_attributes(profile),
+        attributes=steps._business_attributes(profile),
     )
-    twilio.end_user_update(**a, sid="IT" + "4e" * 16, attributes=registration._representative_attributes(profile))
+    twilio.end_user_update(**a, sid="IT" + "4e" * 16, attributes=steps._representative_attributes(profile))
     twilio.addresses_find(**a, friendly_name="DentSignal clinic #1 address")
     twilio.address_create(
         **a, friendly_name="a", customer_name=profile.legal_name, street="1 Main", city="Austin", region="TX", postal_code="78701"
@@ -144,9 +144,7 @@ def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile, m
     log = ROOT / "var" / "prism-a2p-messaging.log"
     before = len(log.read_text().splitlines())
     try:
-        twilio.campaign_create(
-            account_sid=ACCOUNT, service_sid=SERVICE, brand_sid=BRAND, **registration.campaign_texts(clinic, profile)
-        )
+        twilio.campaign_create(account_sid=ACCOUNT, service_sid=SERVICE, brand_sid=BRAND, **steps.campaign_texts(clinic, profile))
     except twilio.TwilioError as exc:
         assert exc.status == 422, exc
     (body,) = sent

@@ -26,7 +26,7 @@ from clinics import services_a2p
 from clinics.models import Clinic, NumberState
 from clinics.models_a2p import A2PRegistration, BusinessProfile
 from dentsignal.celery import app as celery_app
-from telephony.a2p import registration
+from telephony.a2p import polling, registration
 from telephony.models import ApiToken
 from telephony.tasks import a2p_registration_poll
 from tests.factories import ClinicFactory
@@ -167,9 +167,9 @@ def test_replays_queue_one_poll_now_and_one_after_the_cooldown_on_the_slow_queue
     queued = memory_broker.drain()
     print(f"{REPLAYS} replays of one callback queued {len(queued) - 1} poll(s); the other clinic's callback 1")
     assert [(q["queue"], q["task"], q["args"]) for q in queued] == [
-        (SLOW, registration.TASK_POLL, [flooded.clinic_id]),
-        (SLOW, registration.TASK_POLL, [flooded.clinic_id]),
-        (SLOW, registration.TASK_POLL, [other.clinic_id]),
+        (SLOW, polling.TASK_POLL, [flooded.clinic_id]),
+        (SLOW, polling.TASK_POLL, [flooded.clinic_id]),
+        (SLOW, polling.TASK_POLL, [other.clinic_id]),
     ]
     now, later, other_now = (q["eta"] for q in queued)
     assert now is None and other_now is None
@@ -187,7 +187,7 @@ def test_beats_poll_skips_a_clinic_whose_callback_poll_is_queued(
     _replay(client, django_capture_on_commit_callbacks, _captured_callback(flooded), 1)
     assert len(memory_broker.drain()) == 1
 
-    assert registration.registrations_poll() == 1  # paced inline, in beat's own task
+    assert polling.registrations_poll() == 1  # paced inline, in beat's own task
 
     assert (_fetches(sandbox, flooded), _fetches(sandbox, other)) == (0, 1)
     # ... and a callback right after the beat's poll of a clinic waits for the cooldown.
@@ -264,7 +264,7 @@ def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_secon
     replay_seconds = time.monotonic() - replaying
     clinic, took = _provision_request(client, staff_user)
 
-    polls = [s for s in sent if s["task"] == registration.TASK_POLL]
+    polls = [s for s in sent if s["task"] == polling.TASK_POLL]
     print(
         f"{REPLAYS} signed replays in {replay_seconds:.1f} s queued {len(polls)} poll(s) "
         f"({sum(1 for p in polls if p['eta'])} after the cooldown); the provisioning request sent next "

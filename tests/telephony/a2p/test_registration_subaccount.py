@@ -13,7 +13,7 @@ import pytest
 from clinics.models import Clinic
 from clinics.models_a2p import A2PRegistration, BusinessProfile
 from telephony import twilio_service
-from telephony.a2p import registration
+from telephony.a2p import polling, registration, rules
 from telephony.a2p import texting as messaging
 from telephony.models import MessageLog
 from tests.factories import ClinicFactory
@@ -30,7 +30,7 @@ def _registered(clinic: Clinic) -> A2PRegistration:
     registration.registration_start(clinic_id=clinic.id)
     reg = A2PRegistration.objects.get(clinic=clinic)
     for _ in range(6):
-        reg = registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+        reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
         if reg.campaign_ready:
             return reg
     raise AssertionError(reg.error)
@@ -97,14 +97,14 @@ def test_the_main_accounts_credentials_do_not_see_a_subaccounts_objects(sub_clin
         twilio.trust_bundles_find(
             account_sid=SANDBOX_ACCOUNT_SID,
             kind="customer_profiles",
-            friendly_name=registration.friendly_name(sub_clinic, "secondary customer profile"),
+            friendly_name=rules.friendly_name(sub_clinic, "secondary customer profile"),
         )
         == []
     )
     with pytest.raises(twilio.TwilioError) as main_fetch:
         twilio.trust_bundle_fetch(account_sid=SANDBOX_ACCOUNT_SID, kind="customer_profiles", sid=reg.customer_profile_sid)
     assert main_fetch.value.status == 404
-    sub, token = registration.registration_account(sub_clinic)
+    sub, token = rules.registration_account(sub_clinic)
     assert (
         twilio.trust_bundle_fetch(
             account_sid=sub, auth_token=token, kind="customer_profiles", sid=reg.customer_profile_sid

@@ -10,7 +10,7 @@ import pytest
 from clinics import services_a2p
 from clinics.models import ChecklistItem, OnboardingStep
 from clinics.models_a2p import A2PEvent, A2PRegistration, BusinessProfile
-from telephony.a2p import registration, texts
+from telephony.a2p import polling, registration, rules, texts
 from telephony.twilio.client import TwilioError
 from tests.telephony.a2p.conftest import EIN, PRIMARY_PROFILE, decide, review
 
@@ -23,7 +23,7 @@ def _start(clinic) -> A2PRegistration:
 
 
 def _poll(clinic) -> A2PRegistration:
-    return registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+    return polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
 
 
 def _creates(sandbox, path: str) -> list[dict]:
@@ -84,7 +84,7 @@ def test_the_pipeline_runs_step_by_step_through_each_review(clinic, sandbox, a2p
     # Done: polling again asks Twilio nothing and creates nothing.
     before = len(sandbox.requests())
     assert services_a2p.a2p_registrations_pending() == []
-    assert registration.registrations_poll() == 0
+    assert polling.registrations_poll() == 0
     assert len(sandbox.requests()) == before
 
 
@@ -107,7 +107,7 @@ def test_a_lost_answer_and_a_retried_step_create_one_object(clinic, sandbox, a2p
     lost = 0
     for _ in range(12):  # a bounded number of beat ticks / task retries
         try:
-            reg = registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+            reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
         except TwilioError as exc:
             assert exc.retryable
             lost += 1
@@ -172,13 +172,13 @@ def test_a_registration_whose_advance_the_broker_lost_is_advanced_by_beats_poll(
         registration.registration_start(clinic_id=clinic.id)
     assert A2PRegistration.objects.get(clinic=clinic).customer_profile_sid == ""
 
-    assert registration.registrations_poll() == 1
+    assert polling.registrations_poll() == 1
     assert A2PRegistration.objects.get(clinic=clinic).customer_profile_sid.startswith("BU")
 
 
 def test_registration_is_disabled_without_our_primary_profile(clinic, settings):
     settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = ""
-    with pytest.raises(registration.RegistrationDisabled, match="TWILIO_PRIMARY_CUSTOMER_PROFILE_SID"):
+    with pytest.raises(rules.RegistrationDisabled, match="TWILIO_PRIMARY_CUSTOMER_PROFILE_SID"):
         registration.registration_start(clinic_id=clinic.id)
     assert not A2PRegistration.objects.exists()
 

@@ -10,14 +10,15 @@ from django.utils.html import escape
 
 from clinics import services_a2p
 from clinics.models_a2p import A2PEvent, A2PRegistration
-from telephony.a2p import registration
+from telephony.a2p import polling, registration
+from telephony.twilio.errors import A2P_REJECTION_SENTENCES
 from tests.telephony.a2p.conftest import decide, review
 
 pytestmark = pytest.mark.django_db
 
 
 def _poll(clinic) -> A2PRegistration:
-    return registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+    return polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
 
 
 def _campaign_in_review(clinic, sandbox) -> A2PRegistration:
@@ -55,7 +56,7 @@ def test_a_rejected_campaign_says_what_to_fix_for_its_code(clinic, sandbox, a2p_
     decide(sandbox, reg.campaign_sid, "reject", code)
     reg = _poll(clinic)
 
-    sentence = registration.REJECTION_SENTENCES[code][1]
+    sentence = A2P_REJECTION_SENTENCES[code][1]
     assert (reg.campaign_status, reg.error_step, reg.error_code) == ("FAILED", "campaign", code)
     assert reg.error == f"{sentence} (Twilio error {code})"
     assert what in reg.error and "Edit and resubmit" in reg.error
@@ -82,7 +83,7 @@ def test_a_campaign_refused_at_creation_with_21717_says_to_wait_for_the_brand(cl
             break
 
     assert (reg.error_step, reg.error_code, reg.campaign_sid) == ("campaign", 21717, "")
-    assert reg.error.startswith(registration.REJECTION_SENTENCES[21717][1])
+    assert reg.error.startswith(A2P_REJECTION_SENTENCES[21717][1])
 
 
 def test_a_code_without_its_own_sentence_gets_the_generic_one_with_twilios_page(clinic, sandbox, a2p_enabled, client, staff_user):

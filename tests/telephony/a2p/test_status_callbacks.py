@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from clinics import services_a2p
 from clinics.models_a2p import A2PEvent, A2PRegistration
-from telephony.a2p import registration
+from telephony.a2p import polling, registration
 from tests.conftest import PUBLIC_BASE_URL
 from tests.telephony.a2p.conftest import decide, review
 from tests.telephony.a2p.test_registration_subaccount import sub_clinic  # noqa: F401 - a fixture
@@ -55,7 +55,7 @@ def test_both_bundles_are_created_and_submitted_with_our_status_callback(clinic,
     review(sandbox, mode="approve", after_seconds=0)
     reg = _start(clinic)
     for _ in range(3):  # the profile's review, then the trust product's, then the brand
-        reg = registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+        reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
         if reg.brand_sid:
             break
     assert reg.brand_sid, reg.error
@@ -83,7 +83,7 @@ def test_a_signed_callback_polls_that_clinic_and_a_repeat_changes_nothing(
         answer = _signed(client, _approved_form(sid))
 
     assert answer.status_code == 204
-    assert _tasks(sent) == [registration.TASK_POLL]  # sent after commit, run here (eager Celery)
+    assert _tasks(sent) == [polling.TASK_POLL]  # sent after commit, run here (eager Celery)
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
     assert reg.trust_product_status == "pending-review"  # what the approval unblocked ran too
@@ -166,7 +166,7 @@ def test_a_subaccounts_bundle_is_polled_when_its_own_account_or_the_main_one_rep
 
     with django_capture_on_commit_callbacks(execute=True) as by_sub:
         own = _signed(client, _approved_form(sid, sub), token=token)
-    assert (own.status_code, _tasks(by_sub)) == (204, [registration.TASK_POLL])
+    assert (own.status_code, _tasks(by_sub)) == (204, [polling.TASK_POLL])
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
 
@@ -234,7 +234,7 @@ def test_the_review_timer_approves_both_bundles_and_the_callbacks_carry_the_pipe
     # ... until the beat's poll asks, once the callbacks' cooldown is over (the beat skips a
     # clinic polled within A2P_POLL_COOLDOWN_SECONDS; their claims expire, here at once).
     cache.clear()
-    registration.registrations_poll()
+    polling.registrations_poll()
     reg.refresh_from_db()
     assert reg.brand_status == "APPROVED"
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clinics.models import Appointment, ChecklistItem, OnboardingStep, Patient
 from clinics.models_a2p import A2PRegistration, BusinessProfile
-from telephony.a2p import registration
+from telephony.a2p import polling, registration
 from telephony.a2p import texting as messaging
 from telephony.models import MessageLog
 from tests.factories import ClinicFactory
@@ -28,7 +28,7 @@ def _approved(clinic, sandbox) -> A2PRegistration:
     review(sandbox, mode="approve", after_seconds=0)
     registration.registration_start(clinic_id=clinic.id)
     for _ in range(6):
-        reg = registration.registration_poll(clinic_id=clinic.id, pacer=registration._Pacer(0))
+        reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
         if reg.campaign_ready:
             return reg
     raise AssertionError(reg.error)

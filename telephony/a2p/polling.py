@@ -1,0 +1,172 @@
+"""Following Twilio's reviews of a clinic's A2P registration: one clinic's poll (paced to
+Trust Hub's limit), beat's sweep of the pending ones, and the Trust Hub status callbacks
+that ask for a poll at once. A callback can be replayed by anyone holding a copy, so the
+polls it asks for are coalesced per clinic (`registration_poll_request`), and beat's poll
+skips a clinic polled within that cooldown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from clinics import services_a2p
+from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep
+from telephony.a2p import steps
+from telephony.a2p.registration import registration_advance
+from telephony.a2p.rules import (
+    IN_REVIEW,
+    registration_account_sid,
+    registration_disabled_reason,
+    registration_required,
+    rejection_sentence,
+)
+from telephony.queue import task_claim, task_send_coalesced_on_commit
+from telephony.tenants import account_check
+from telephony.twilio import client as twilio
+
+POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
+
+
+class Pacer:
+    """At most one request per `interval` seconds (Trust Hub's limit is about 1/s per account)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self.last = interval, 0.0
+
+    def wait(self) -> None:
+        pause = self.last + self.interval - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self.last = time.monotonic()
+
+
+def registration_poll(*, clinic_id: int, pacer: Pacer | None = None) -> A2PRegistration:
+    """Fetch every step Twilio is reviewing, record transitions (rejections as sentences), advance."""
+    pacer = pacer or Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    ctx = steps.Context(clinic_id)
+    registration, account = ctx.registration, ctx.account
+    for step, kind in ((A2PStep.CUSTOMER_PROFILE, "customer_profiles"), (A2PStep.TRUST_PRODUCT, "trust_products")):
+        if registration.step_status(step) in IN_REVIEW:
+            pacer.wait()
+            bundle = twilio.trust_bundle_fetch(
+                account_sid=account,
+                auth_token=ctx.token,
+                kind=kind,  # type: ignore[arg-type]
+                sid=registration.step_sid(step),
+            )
+            _record_review(ctx, step, bundle.sid, bundle.status, bundle.errors)
+    if registration.brand_status in IN_REVIEW:
+        brand = twilio.brand_registration_fetch(account_sid=account, auth_token=ctx.token, sid=registration.brand_sid)
+        _record_review(ctx, A2PStep.BRAND, brand.sid, brand.status, brand.errors or (brand.failure_reason,))
+    if registration.campaign_status in IN_REVIEW:
+        campaign = twilio.campaign_fetch(
+            account_sid=account,
+            auth_token=ctx.token,
+            service_sid=registration.messaging_service_sid,
+            sid=registration.campaign_sid,
+        )
+        _record_review(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, campaign.errors)
+    services_a2p.a2p_polled(clinic_id=clinic_id)
+    return registration_advance(clinic_id=clinic_id)
+
+
+def _record_review(ctx: steps.Context, step: str, sid: str, status: str, errors: tuple[str, ...]) -> None:
+    code = _first_code(errors)
+    reason = "; ".join(e for e in errors if e)
+    detail = rejection_sentence(code, reason, step=step) if status in REJECTED else f"Twilio: {status}."
+    steps.record(ctx, step, sid, status, detail=detail, code=code if status in REJECTED else None)
+
+
+def _first_code(errors: tuple[str, ...]) -> int | None:
+    for error in errors:
+        head = error.split(" ", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def registrations_poll() -> int:
+    """Periodic (Celery beat): poll up to POLL_BATCH pending registrations, oldest poll first.
+
+    A clinic whose poll a callback asked for within A2P_POLL_COOLDOWN_SECONDS is skipped
+    (that poll covers it; the next tick takes it first); the others are claimed the same
+    way, so a callback right after waits for the cooldown instead of asking Twilio again.
+    """
+    if registration_disabled_reason():
+        return 0
+    pacer = Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    polled = 0
+    for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
+        if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):
+            continue
+        try:
+            registration_poll(clinic_id=clinic_id, pacer=pacer)
+        except twilio.TwilioError:
+            continue  # transient: the next tick tries again; refusals are already recorded
+        polled += 1
+    return polled
+
+
+TASK_POLL = "telephony.tasks.a2p_registration_poll"
+
+
+def registration_status_callback(*, signer: str, bundle_sid: str) -> int | None:
+    """Twilio called a bundle's StatusCallback: poll its clinic's registration after commit.
+
+    Only the bundle's SID is used: Twilio documents the StatusCallback parameter of
+    CustomerProfiles and TrustProducts but not the request it makes, so the poll fetches
+    the status from Twilio itself (its task is rate-limited to Trust Hub's pace). Brands
+    and campaigns take no status callback (twilio_messaging_v1.json): the beat's poll
+    alone follows them.
+
+    Returns the clinic polled, or None when there is nothing to do: a SID that no clinic's
+    registration has in review (unknown, or already recorded, e.g. a repeated callback).
+    ForeignAccountError when the bundle is in another account than the one whose token
+    signed the request (`signer`, telephony.tenants).
+    """
+    if registration_disabled_reason():
+        return None
+    registration = (
+        A2PRegistration.objects.select_related("clinic")
+        .filter(Q(customer_profile_sid=bundle_sid) | Q(trust_product_sid=bundle_sid))
+        .first()
+    )
+    if registration is None:
+        return None
+    owner = registration_account_sid(registration.clinic)
+    account_check(signer=signer, owner="" if owner == settings.TWILIO_ACCOUNT_SID else owner, what=f"Bundle {bundle_sid}")
+    step = A2PStep.CUSTOMER_PROFILE if registration.customer_profile_sid == bundle_sid else A2PStep.TRUST_PRODUCT
+    if registration.step_status(step) not in IN_REVIEW:
+        return None
+    registration_poll_request(clinic_id=registration.clinic_id)
+    return registration.clinic_id
+
+
+def registration_poll_request(*, clinic_id: int) -> None:
+    """Have the clinic's registration polled by a task after commit, coalesced per clinic.
+
+    The first request within A2P_POLL_COOLDOWN_SECONDS is polled at once, all the others
+    in that window by one more poll after it (telephony.queue.task_send_coalesced_on_commit):
+    replayed callbacks queue at most two polls per clinic and cooldown, and a callback
+    that brought news during the cooldown is acted on when it ends. The task runs on the
+    slow queue (settings.CELERY_TASK_ROUTES), never in front of other work.
+    """
+    task_send_coalesced_on_commit(
+        TASK_POLL, clinic_id, key=_poll_claim(clinic_id), seconds=settings.A2P_POLL_COOLDOWN_SECONDS, clinic_id=clinic_id
+    )
+
+
+def _poll_claim(clinic_id: int) -> str:
+    """The claim that a poll of the clinic is queued or was made within the cooldown."""
+    return f"a2p-poll:{clinic_id}"
+
+
+def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
+    """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
+    registration_required()
+    if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
+        raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+    return registration_poll(clinic_id=clinic_id)
