@@ -2,22 +2,13 @@
 
 Twilio waits for each webhook (a caller hears silence meanwhile), and building and
 compiling a queryset costs more CPU than running its SQL (figures in bench/README.md).
-So each statement below is written as an ordinary ORM queryset, compiled by Django's own
-compiler the first time a connection of that vendor needs it, and kept; a call then only
-binds its values and runs the SQL:
-
-- a value that changes per call is a `Param("name", field)` in the queryset: it compiles
-  to one `%s`, and each run fills it by name through the field's `get_db_prep_value` /
-  `get_db_prep_save`, exactly as the ORM prepares a value;
-- rows come back through the compiler's own converters (the backend's and the fields');
-- an INSERT writes every concrete field but the auto key, `GeneratedField`s and fields
-  with a `db_default` (the database fills those), a missing value taking the field's
-  default, so adding such a field to a log model never breaks a webhook's write;
-- a duplicate or out-of-order delivery must change nothing, without a savepoint: `ON
-  CONFLICT (<sid>) DO NOTHING`, and for status callbacks Django's `DO UPDATE SET` plus a
-  `WHERE` (the status is newer). The ORM has no such WHERE, and its ignore_conflicts
-  names no conflict target, so these are appended to the compiled INSERT with quoted
-  names; PostgreSQL and SQLite both accept them.
+So each statement below is an ORM queryset compiled once per database vendor and run
+with new values (telephony/webhooks/statements.py, which documents the mechanism and the
+private Django API it relies on). A duplicate or out-of-order delivery must change
+nothing, without a savepoint: `ON CONFLICT (<sid>) DO NOTHING`, and for status callbacks
+Django's `DO UPDATE SET` plus a `WHERE` (the status is newer, and the row is the
+signer's: telephony/tenants.py), appended with quoted names; PostgreSQL and SQLite both
+accept them.
 
 The webhooks read a clinic as a frozen `ClinicRoute`, never as a half-loaded Clinic.
 A log write that fails is logged at ERROR with its Call/Message SID and counted in
@@ -29,23 +20,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields
-from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Exists, Expression, F, Field, Model, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, Model, OuterRef, Q, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, NumberState, OnboardingStep, Patient
 from clinics.services import clinic_checklist_tick
 from telephony.models import CallLog, LogWriteFailure, MessageLog
+from telephony.webhooks.statements import (
+    Param,
+    Slot,
+    Statement,
+    compiled_per_vendor,
+    insert_or_ignore_sql,
+    insert_or_ignore_when_sql,
+    insert_sql,
+    model_field,
+    select_statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,195 +53,13 @@ OPEN_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED, Appoi
 CALL_LOG, MESSAGE_LOG = "call_log", "message_log"
 
 
-# ----------------------------------------------------------------- compiled statements
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """Where a named value goes in a compiled statement's parameters."""
-
-    name: str
-    field: Field
-    for_save: bool  # prepared as for a write (get_db_prep_save), else as for a lookup
-    default: bool  # a missing value takes the field's default (INSERTs)
-
-    def prepare(self, values: Mapping[str, object], conn: BaseDatabaseWrapper) -> object:
-        if self.name in values:
-            value = values[self.name]
-        elif self.default:
-            value = self.field.get_default()
-        else:
-            raise TypeError(f"missing value for parameter {self.name!r}")
-        if self.for_save:
-            return self.field.get_db_prep_save(value, conn)
-        return self.field.get_db_prep_value(value, conn, prepared=False)
-
-
-class Param(Expression):
-    """A value given by name at each run of a compiled statement (see the module docstring)."""
-
-    def __init__(self, name: str, field: Field, *, for_save: bool = False, default: bool = False) -> None:
-        super().__init__(output_field=field)
-        self.slot = _Slot(name, field, for_save, default)
-
-    # The parameter is a _Slot marker, which Statement.bind replaces: django-stubs type
-    # parameters as str | int only.
-    def as_sql(self, compiler: Any, connection: BaseDatabaseWrapper) -> tuple[str, list]:  # type: ignore[override]
-        return "%s", [self.slot]
-
-
-@dataclass(frozen=True)
-class Statement:
-    """SQL compiled from a queryset for one vendor, its parameters (constants and named
-    slots, in order) and, for a SELECT, its column names and row converters."""
-
-    sql: str
-    params: tuple
-    columns: tuple[str, ...] = ()
-    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...] = ()
-
-    def bind(self, values: Mapping[str, object]) -> list:
-        """The parameters for one run, the named ones taken from `values`."""
-        return [p.prepare(values, connection) if isinstance(p, _Slot) else p for p in self.params]
-
-    def fetch_one(self, **values: object) -> list | None:
-        """Run the SELECT; its first row, converted as the ORM would, or None."""
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, self.bind(values))
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
-        for index, converters, expression in self.converters:
-            for convert in converters:
-                row[index] = convert(row[index], expression, connection)
-        return row
-
-    def execute(self, **values: object) -> int:
-        """Run the INSERT/UPDATE; the number of rows it changed."""
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, self.bind(values))
-            return cursor.rowcount
-
-
-class _Cached(Protocol):
-    def __call__(self, *args: Any) -> Statement: ...
-    def cache_clear(self) -> None: ...
-
-
-_COMPILED: list[_Cached] = []
-
-
-def compiled_per_vendor(build: Callable[..., Statement]) -> Callable[..., Statement]:
-    """Cache a statement builder's result per database vendor (and arguments)."""
-    cached: _Cached = cache(build)
-    _COMPILED.append(cached)
-
-    def statement(*args: Any) -> Statement:
-        return cached(connection.vendor, *args)
-
-    statement.__doc__ = build.__doc__
-    return statement
-
-
-def compiled_statements_clear() -> None:
-    """Forget every compiled statement (tests that change a model at run time call this)."""
-    for cached in _COMPILED:
-        cached.cache_clear()
-
-
-def _select(queryset: QuerySet, *, columns: Sequence[str]) -> Statement:
-    """Compile a `values_list()` queryset whose columns must come out as `columns`."""
-    compiler = queryset.query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
-    query = compiler.query
-    names = (*query.extra_select, *query.values_select, *query.annotation_select)
-    if tuple(names) != tuple(columns):
-        raise ValueError(f"the query selects {names}, not {tuple(columns)}")
-    expressions = [selected[0] for selected in compiler.select[: compiler.col_count]]
-    converters = tuple((i, tuple(c), expr) for i, (c, expr) in compiler.get_converters(expressions).items())
-    return Statement(sql, tuple(params), tuple(names), converters)
-
-
-def _field(model: type[Model], name: str) -> Field:
-    """The concrete field `name` of `model` (not a reverse relation)."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
-    return field
-
-
-def insert_fields(model: type[Model]) -> tuple[Field, ...]:
-    """The columns an INSERT of `model` writes: every concrete field but the auto key,
-    generated fields and fields with a database default (the database fills those)."""
-    written = tuple(
-        f for f in model._meta.concrete_fields if f is not model._meta.auto_field and not f.generated and not f.has_db_default()
-    )
-    for f in written:
-        # Such a field takes its value in pre_save(), which a compiled INSERT never runs.
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            raise ValueError(f"{model.__name__}.{f.name} is set on save: use the ORM for this model")
-    return written
-
-
-def _insert(
-    model: type[Model], *, on_conflict: OnConflict | None = None, update: Sequence[str] = (), **given: Any
-) -> tuple[str, tuple]:
-    """`model`'s INSERT of one row (every insert_fields() value a Param named by its
-    attname, unless `given` as an expression), with Django's ON CONFLICT ... DO UPDATE SET
-    suffix when asked; (sql, params)."""
-    written = insert_fields(model)
-    values = {f.attname: Param(f.attname, f, for_save=True, default=True) for f in written}
-    # An instance holding the Params, built once here: the compiler reads values from it.
-    row = model(**{**values, **given})
-    query = InsertQuery(
-        model,
-        on_conflict=on_conflict,
-        update_fields=[_field(model, name) for name in update],
-        unique_fields=[_field(model, _sid_field(model))] if on_conflict else [],
-    )
-    query.insert_values(written, [row])
-    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-    return sql, tuple(params)
+def _signer_slot() -> Slot:
+    """The request's signer (telephony.tenants: "" for the main account), as a parameter."""
+    return Slot("signer", model_field(Clinic, "twilio_account_sid"), for_save=False, default=False)
 
 
 def _sid_field(model: type[Model]) -> str:
     return {CallLog: "call_sid", MessageLog: "message_sid"}[model]
-
-
-def _insert_or_ignore(model: type[Model], **given: Any) -> tuple[str, tuple]:
-    """INSERT ... ON CONFLICT (<sid>) DO NOTHING: a repeated SID changes nothing. Named
-    conflict target: other constraints still raise (SQLite's INSERT OR IGNORE, which
-    Django's ignore_conflicts uses, would also hide NOT NULL failures)."""
-    sql, params = _insert(model, **given)
-    return f"{sql} ON CONFLICT ({connection.ops.quote_name(_sid_field(model))}) DO NOTHING", params
-
-
-def _insert_or_ignore_when(model: type[Model], condition: str, condition_params: tuple, **given: Any) -> tuple[str, tuple]:
-    """PostgreSQL: as _insert_or_ignore, but the row is written only when `condition` (SQL)
-    holds: INSERT ... SELECT <values> WHERE <condition>. A SELECT list, unlike VALUES, does
-    not take its types from the target columns, so each value is cast to its column's type.
-    Uses the insert compiler's own value preparation (prepare_value, pre_save_val,
-    assemble_as_sql), as its as_sql() does."""
-    written = insert_fields(model)
-    values = {f.attname: Param(f.attname, f, for_save=True, default=True) for f in written}
-    row = model(**{**values, **given})
-    query = InsertQuery(model)
-    query.insert_values(written, [row])
-    compiler = query.get_compiler(connection=connection)
-    value_row = [compiler.prepare_value(f, compiler.pre_save_val(f, row)) for f in written]
-    (placeholders,), (params,) = compiler.assemble_as_sql(written, [value_row])
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in written)
-    select = ", ".join(f"CAST({p} AS {f.db_type(connection)})" for p, f in zip(placeholders, written, strict=True))
-    table, sid = quote(model._meta.db_table), quote(_sid_field(model))
-    sql = f"INSERT INTO {table} ({columns}) SELECT {select} WHERE {condition} ON CONFLICT ({sid}) DO NOTHING"
-    return sql, (*params, *condition_params)
-
-
-def _signer_slot() -> _Slot:
-    """The request's signer (telephony.tenants: "" for the main account), as a parameter."""
-    return _Slot("signer", _field(Clinic, "twilio_account_sid"), for_save=False, default=False)
 
 
 # ----------------------------------------------------------------- the clinic a number reaches
@@ -287,8 +105,8 @@ def _with_step_flags(queryset: QuerySet, clinic: str) -> QuerySet:
 @compiled_per_vendor
 def _route_select(vendor: str) -> Statement:
     """The clinic holding the number `twilio_number` (unique), with its step flags."""
-    queryset = Clinic.objects.filter(twilio_number=Param("twilio_number", _field(Clinic, "twilio_number"))).order_by()
-    return _select(_with_step_flags(queryset, "pk").values_list(*_ROUTE_COLUMNS), columns=_ROUTE_COLUMNS)
+    queryset = Clinic.objects.filter(twilio_number=Param("twilio_number", model_field(Clinic, "twilio_number"))).order_by()
+    return select_statement(_with_step_flags(queryset, "pk").values_list(*_ROUTE_COLUMNS), columns=_ROUTE_COLUMNS)
 
 
 def clinic_route_get(*, to_number: str) -> ClinicRoute | None:
@@ -339,7 +157,7 @@ def log_write_failure_count(*, log: str, sid: str, error: BaseException) -> None
 @compiled_per_vendor
 def _log_insert(vendor: str, model: type[Model]) -> Statement:
     """A new log row (values by attname); nothing if its SID is logged already."""
-    return Statement(*_insert_or_ignore(model))
+    return Statement(*insert_or_ignore_sql(model, _sid_field(model)))
 
 
 def _log_row_insert(model: type[Model], log: str, values: Mapping[str, object]) -> bool:
@@ -375,7 +193,8 @@ def _route_and_log(vendor: str) -> Statement:
     quote = connection.ops.quote_name
     account = f"route.{quote('twilio_account_sid')}"
     mine = f"NOT EXISTS (SELECT 1 FROM route WHERE %s <> '' AND {account} <> %s)"  # noqa: S608 - quoted names
-    insert, insert_params = _insert_or_ignore_when(CallLog, mine, (_signer_slot(), _signer_slot()), clinic_id=clinic_id)
+    signer = (_signer_slot(), _signer_slot())
+    insert, insert_params = insert_or_ignore_when_sql(CallLog, "call_sid", mine, signer, clinic_id=clinic_id)
     sql = f"WITH route AS ({route.sql}), logged AS ({insert}) SELECT * FROM route"  # noqa: S608 - compiled by Django
     return Statement(sql, (*route.params, *insert_params), route.columns, route.converters)
 
@@ -402,7 +221,7 @@ def route_and_log_in_one_statement() -> bool:
 def _status_upsert(vendor: str, model: type[Model], update: tuple[str, ...], by_sequence: bool) -> Statement:
     """INSERT a log row, or on its SID UPDATE `update` if the new status is newer and the
     row is not a clinic's of another account than the signer's (telephony.tenants)."""
-    sql, params = _insert(model, on_conflict=OnConflict.UPDATE, update=update)
+    sql, params = insert_sql(model, on_conflict=OnConflict.UPDATE, conflict=_sid_field(model), update=update)
     table, quote = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name
     rank, status, sequence = quote("status_rank"), quote("status"), quote("sequence_number")
     newer = f"{table}.{rank} < EXCLUDED.{rank} OR {table}.{status} = ''"
@@ -469,14 +288,14 @@ def _next_appointment_select(vendor: str) -> Statement:
     `twilio_number`, starting at or after `now`, with that clinic's route."""
     clinic_fields = [f"clinic__{name}" for name in _ROUTE_FIELDS]
     queryset = Appointment.objects.filter(
-        clinic__twilio_number=Param("twilio_number", _field(Clinic, "twilio_number")),
-        patient__phone=Param("patient_phone", _field(Patient, "phone")),
+        clinic__twilio_number=Param("twilio_number", model_field(Clinic, "twilio_number")),
+        patient__phone=Param("patient_phone", model_field(Patient, "phone")),
         patient__clinic_id=F("clinic_id"),
-        starts_at__gte=Param("now", _field(Appointment, "starts_at")),
+        starts_at__gte=Param("now", model_field(Appointment, "starts_at")),
         status__in=OPEN_STATUSES,
     ).order_by("starts_at", "id")
     queryset = _with_step_flags(queryset, "clinic_id").values_list(*_APPOINTMENT_COLUMNS, *clinic_fields, *_STEP_FLAGS)
-    return _select(queryset[:1], columns=(*_APPOINTMENT_COLUMNS, *clinic_fields, *_STEP_FLAGS))
+    return select_statement(queryset[:1], columns=(*_APPOINTMENT_COLUMNS, *clinic_fields, *_STEP_FLAGS))
 
 
 def sms_next_appointment(*, to_number: str, from_number: str) -> NextAppointment | None:
@@ -504,9 +323,9 @@ def _appointment_update_query(*conditions: Any) -> UpdateQuery:
     Param is named `appointment_<field>`, apart from the log row's attnames."""
     query = UpdateQuery(Appointment)
     query.add_update_values(
-        {name: Param(f"appointment_{name}", _field(Appointment, name), for_save=True) for name in _APPOINTMENT_UPDATE}
+        {name: Param(f"appointment_{name}", model_field(Appointment, name), for_save=True) for name in _APPOINTMENT_UPDATE}
     )
-    query.add_q(Q(*conditions, pk=Param("appointment_pk", _field(Appointment, "id"))))
+    query.add_q(Q(*conditions, pk=Param("appointment_pk", model_field(Appointment, "id"))))
     return query
 
 
@@ -520,7 +339,7 @@ def _appointment_update(vendor: str) -> Statement:
 def _message_log_insert_then_appointment_update(vendor: str) -> Statement:
     """PostgreSQL: the message log insert and, only if it inserted, the appointment
     update, in one statement (a data-modifying WITH)."""
-    insert, insert_params = _insert_or_ignore(MessageLog)
+    insert, insert_params = insert_or_ignore_sql(MessageLog, "message_sid")
     inserted = RawSQL("EXISTS (SELECT 1 FROM inserted)", (), output_field=BooleanField())
     update, update_params = _appointment_update_query(inserted).get_compiler(connection=connection).as_sql()
     return Statement(f"WITH inserted AS ({insert} RETURNING 1) {update}", (*insert_params, *update_params))

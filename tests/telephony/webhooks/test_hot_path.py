@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 
 from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony.models import CallLog, LogWriteFailure, MessageLog
-from telephony.webhooks import hot_path
+from telephony.webhooks import hot_path, statements
 from tests.conftest import PUBLIC_BASE_URL
 from tests.telephony.webhooks.test_webhooks import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
 
@@ -81,7 +81,7 @@ def call_log_with_a_new_field(request):
     field.contribute_to_class(CallLog, "source")
     with connection.schema_editor() as editor:
         editor.add_field(CallLog, field)
-    hot_path.compiled_statements_clear()
+    statements.compiled_statements_clear()
     try:
         yield request.param
     finally:
@@ -90,13 +90,13 @@ def call_log_with_a_new_field(request):
         CallLog._meta.local_fields.remove(field)
         CallLog._meta._expire_cache()
         delattr(CallLog, "source")
-        hot_path.compiled_statements_clear()
+        statements.compiled_statements_clear()
 
 
 @pytest.mark.django_db(transaction=True)  # the schema editor cannot run inside the test's transaction on SQLite
 def test_a_new_db_default_or_generated_field_does_not_stop_call_logging(client, call_log_with_a_new_field):
     clinic = active_clinic()
-    assert "source" not in [f.attname for f in hot_path.insert_fields(CallLog)]  # the database writes it
+    assert "source" not in [f.attname for f in statements.insert_fields(CallLog)]  # the database writes it
 
     signed_post(client, VOICE, call_params(sid=CALL_SID))
     signed_post(client, "/twilio/status", {"CallSid": CALL_SID, "CallStatus": "completed", "CallDuration": "7"})
