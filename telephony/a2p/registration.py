@@ -43,11 +43,11 @@ from clinics import services_a2p
 from clinics.models import Clinic
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
 from clinics.sealed import secret_open
+from telephony import twilio
 from telephony.a2p import texts
 from telephony.models import MessageLog
 from telephony.queue import task_claim, task_send_coalesced_on_commit, task_send_on_commit
 from telephony.tenants import account_check
-from telephony.twilio import client as twilio
 from telephony.webhook_urls import a2p_status_url, webhook_urls
 
 TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"

@@ -6,12 +6,12 @@ from typing import Any
 from django.utils import timezone
 
 from clinics.models import Appointment, AppointmentStatus, NumberState, Patient
+from telephony import twilio
 from telephony.a2p import registration
 from telephony.a2p.texts import appointment_when
 from telephony.models import MessageLog
 from telephony.queue import task_send_on_commit
 from telephony.statuses import message_status_rank
-from telephony.twilio import client as twilio
 from telephony.webhook_urls import webhook_urls
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."
