@@ -13,9 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
-from telephony.twilio.client import LIST_PAGE_SIZE, get_client
+from telephony.twilio.client import LIST_PAGE_SIZE, account_api, get_client, main_account_sid
 from telephony.twilio.errors import calling
 
 
@@ -30,9 +28,7 @@ class Account:
 
 def account_fetch() -> Account:
     """Our own account: proves Twilio accepts the credentials, and says whether it is active."""
-    account = calling(
-        "checking the Twilio credentials", lambda: get_client().api.v2010.accounts(settings.TWILIO_ACCOUNT_SID).fetch()
-    )
+    account = calling("checking the Twilio credentials", lambda: account_api().fetch())
     return Account(sid=account.sid, status=account.status, friendly_name=account.friendly_name or "")
 
 
@@ -75,14 +71,14 @@ def subaccounts_find(*, friendly_name: str) -> list[Subaccount]:
         f"looking up Twilio subaccounts named {friendly_name!r}",
         lambda: get_client().api.v2010.accounts.list(friendly_name=friendly_name, page_size=LIST_PAGE_SIZE),
     )
-    main = settings.TWILIO_ACCOUNT_SID
+    main = main_account_sid()
     return [_subaccount(a) for a in found if a.sid != main and a.friendly_name == friendly_name and a.status != "closed"]
 
 
 def subaccounts_list() -> list[Subaccount]:
     """Every subaccount of the main account, closed ones included (all pages)."""
     found = calling("listing the Twilio subaccounts", lambda: get_client().api.v2010.accounts.list(page_size=LIST_PAGE_SIZE))
-    return [_subaccount(a) for a in found if a.sid != settings.TWILIO_ACCOUNT_SID]
+    return [_subaccount(a) for a in found if a.sid != main_account_sid()]
 
 
 def subaccount_fetch(account_sid: str) -> Subaccount:

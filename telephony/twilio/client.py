@@ -1,8 +1,9 @@
 """The SDK client: the only module that imports `twilio.rest`.
 
-Credentials and origins are read from `django.conf.settings` lazily (TWILIO_ACCOUNT_SID,
-TWILIO_AUTH_TOKEN, TWILIO_HTTP_TIMEOUT and one TWILIO_<DOMAIN>_API_BASE_URL per Twilio host),
-and an SDK client is built once per login, account and configuration. The product modules (numbers, accounts, messaging, trusthub,
+Credentials and origins are read from `django.conf.settings` here alone, lazily
+(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_HTTP_TIMEOUT and one
+TWILIO_<DOMAIN>_API_BASE_URL per Twilio host), and an SDK client is built once per login,
+account and configuration. The product modules (numbers, accounts, messaging, trusthub,
 usage) reach Twilio through the clients made here. List calls page through everything at
 LIST_PAGE_SIZE per page.
 """
@@ -56,9 +57,14 @@ def _client(*, username: str, token: str, account_sid: str) -> Client:
     )
 
 
+def main_account_sid() -> str:
+    """The SID of our main account (TWILIO_ACCOUNT_SID), parent of the clinics' subaccounts."""
+    return settings.TWILIO_ACCOUNT_SID
+
+
 def get_client() -> Client:
     """The SDK client for the configured (main) account and API origins."""
-    sid = settings.TWILIO_ACCOUNT_SID
+    sid = main_account_sid()
     return _client(username=sid, token=settings.TWILIO_AUTH_TOKEN, account_sid=sid)
 
 
@@ -71,7 +77,7 @@ def client_acting_in(account_sid: str, auth_token: str = "") -> Client:
     the Trust Hub ISV guides create the secondary profile "under the customer subaccount").
     With no `auth_token`, the main account's credentials (acting in the main account).
     """
-    username, token = (account_sid, auth_token) if auth_token else (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    username, token = (account_sid, auth_token) if auth_token else (main_account_sid(), settings.TWILIO_AUTH_TOKEN)
     return _client(username=username, token=token, account_sid=account_sid)
 
 
@@ -79,9 +85,9 @@ def account_api(account_sid: str = "") -> Any:
     """The v2010 Account context for `account_sid` ("" = the main account), with the MAIN
     credentials: a parent account may act on its subaccounts' resources under
     /2010-04-01/Accounts/{subaccount}/... (https://www.twilio.com/docs/iam/api/subaccounts)."""
-    return get_client().api.v2010.accounts(account_sid or settings.TWILIO_ACCOUNT_SID)
+    return get_client().api.v2010.accounts(account_sid or main_account_sid())
 
 
 def in_subaccount(account_sid: str) -> str:
     """' in subaccount AC...' for a subaccount's request (the sentences name it), else ''."""
-    return f" in subaccount {account_sid}" if account_sid and account_sid != settings.TWILIO_ACCOUNT_SID else ""
+    return f" in subaccount {account_sid}" if account_sid and account_sid != main_account_sid() else ""
