@@ -25,7 +25,7 @@ from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
 from telephony.numbers import audit, provisioning, usage
-from telephony.twilio.client import TRUST_HUB_PACE_SECONDS, TwilioError
+from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
 
 MAX_RETRIES = 6

@@ -1,7 +1,7 @@
 """The seed's Python API over Twilio: five functions (and a few helpers) returning dicts.
 
 Thin functions over the workflows (telephony/numbers/provisioning.py) and the Twilio adapter
-(telephony/twilio/client.py); they keep the seed's names and result shapes. Each
+(telephony/twilio/); they keep the seed's names and result shapes. Each
 returns a dict with `success`; a failure carries `error` (a sentence a person can act
 on), `code` (Twilio's error code or None) and `retryable` (True for rate limits, Twilio
 5xx and network errors, which the Celery tasks retry with backoff; never for other 4xx).
@@ -13,10 +13,10 @@ import dataclasses
 from typing import Any
 
 from clinics.selectors import clinics_by_numbers
+from telephony import twilio
 from telephony.numbers import inventory, provisioning
 from telephony.numbers.provisioning import clinic_friendly_name, clinic_id_from_friendly_name
-from telephony.twilio import client as twilio
-from telephony.twilio.client import ERR_UNSUBSCRIBED_RECIPIENT, get_client
+from telephony.twilio import ERR_UNSUBSCRIBED_RECIPIENT, get_client
 from telephony.webhook_urls import webhook_urls
 
 

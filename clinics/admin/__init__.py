@@ -16,11 +16,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
+from telephony import twilio as twilio_client
 from telephony.a2p import texting as messaging
 from telephony.models import CallAnswer, CallLog
 from telephony.numbers import provisioning, simulated_traffic, usage
 from telephony.numbers import search as number_search
-from telephony.twilio import client as twilio_client
 from telephony.webhooks import calls
 
 from .. import services

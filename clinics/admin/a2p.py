@@ -15,10 +15,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from telephony import twilio
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import rules as a2p_rules
-from telephony.twilio import client as twilio
 
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile

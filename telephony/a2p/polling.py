@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from clinics import services_a2p
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep
+from telephony import twilio
 from telephony.a2p import steps
 from telephony.a2p.registration import registration_advance
 from telephony.a2p.rules import (
@@ -25,7 +26,6 @@ from telephony.a2p.rules import (
 )
 from telephony.queue import task_claim, task_send_coalesced_on_commit
 from telephony.tenants import account_check
-from telephony.twilio import client as twilio
 
 POLL_BATCH = 50  # clinics per beat tick; the rest wait for the next tick
 

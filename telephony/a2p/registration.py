@@ -36,10 +36,10 @@ from typing import Any
 
 from clinics import services_a2p
 from clinics.models_a2p import A2PRegistration, A2PStep
+from telephony import twilio
 from telephony.a2p import steps
 from telephony.a2p.rules import IN_REVIEW, registration_required
 from telephony.queue import task_send_on_commit
-from telephony.twilio import client as twilio
 
 TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
 

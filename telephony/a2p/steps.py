@@ -15,9 +15,9 @@ from django.conf import settings
 from clinics import services_a2p
 from clinics.models import Clinic
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
+from telephony import twilio
 from telephony.a2p import texts
 from telephony.a2p.rules import IN_REVIEW, documented_sentence, friendly_name, registration_account
-from telephony.twilio import client as twilio
 from telephony.webhook_urls import a2p_status_url, webhook_urls
 
 

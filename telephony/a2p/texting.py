@@ -8,12 +8,12 @@ from django.utils import timezone
 from clinics import services_a2p
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
 from clinics.models_a2p import A2PRegistration
+from telephony import twilio
 from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
 from telephony.a2p.texts import appointment_when
 from telephony.models import MessageLog
 from telephony.queue import task_send_on_commit
 from telephony.statuses import message_status_rank
-from telephony.twilio import client as twilio
 from telephony.webhook_urls import webhook_urls
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."

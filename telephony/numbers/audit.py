@@ -20,13 +20,12 @@ from django.utils import timezone
 
 from clinics.dates import datetime_for_people
 from clinics.models import Clinic, NumberEvent
-from telephony import fallback_store
+from telephony import fallback_store, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from telephony.models import AuditRun
 from telephony.numbers import inventory, provisioning
 from telephony.numbers.inventory import AccountNumber
 from telephony.queue import task_send_on_commit
-from telephony.twilio import client as twilio
 from telephony.webhook_paths import (
     A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,

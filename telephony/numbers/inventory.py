@@ -14,7 +14,7 @@ from django.conf import settings
 
 from clinics.models import Clinic
 from clinics.selectors import clinics_by_numbers
-from telephony.twilio import client as twilio
+from telephony import twilio
 from telephony.webhook_urls import webhook_params
 
 

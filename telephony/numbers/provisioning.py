@@ -1,7 +1,7 @@
 """Provisioning workflows: a clinic's number bought, adopted, re-pointed and released.
 
 Each workflow combines a state change (clinics.services, which also writes the number
-history), the Twilio adapter call (telephony.twilio.client), and follow-up tasks sent
+history), the Twilio adapter call (telephony.twilio), and follow-up tasks sent
 on commit by name (telephony.queue). Surfaces (admin, API, commands) call the
 `*_request` workflows, which change state and enqueue; Celery tasks call the `*_run`
 workflows, which do the Twilio work. Nothing here imports the tasks.
@@ -28,9 +28,9 @@ from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.phone import area_code_validate
+from telephony import twilio
 from telephony.queue import task_send, task_send_on_commit
 from telephony.sids import phone_sid_error
-from telephony.twilio import client as twilio
 from telephony.twilio.errors import with_code
 from telephony.webhook_urls import webhook_params
 

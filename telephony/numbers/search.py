@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from telephony.twilio import client as twilio
+from telephony import twilio
 from telephony.twilio.errors import with_code
 
 NumberSearch = twilio.NumberSearch

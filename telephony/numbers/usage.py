@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Clinic, ClinicUsage
+from telephony import twilio
 from telephony.queue import task_send, task_send_on_commit
-from telephony.twilio import client as twilio
 
 TASK_USAGE = "telephony.tasks.refresh_clinic_usage"
 CALLS, SMS, TOTAL = "calls", "sms", "totalprice"

@@ -1,16 +1,36 @@
-"""Twilio's failures told to clinic staff: the one mapping from a Twilio error to a sentence.
+"""Twilio's failures: the one TwilioError, and the sentence staff read for each.
 
-Every sentence says what happened in staff words, the action to take, Twilio's code and a
-link to Twilio's page for that code (https://www.twilio.com/docs/errors/<code>). Operators'
-details (settings names, credentials) are never here: the doctor command tells them.
-Pure: no Django, no database; `telephony.twilio.client` builds every TwilioError with it.
+Every failure of a Twilio call (Twilio's answer or the network) is raised as a TwilioError
+carrying Twilio's code, the HTTP status, whether a retry may help, and a sentence a person
+can act on. The sentence says what happened in staff words, the action to take, Twilio's code
+and a link to Twilio's page for that code (https://www.twilio.com/docs/errors/<code>).
+Operators' details (settings names, credentials) are never here: the doctor command tells them.
+Pure: no Django, no database.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from telephony.twilio.http import last_retry_after
+
+# Twilio error codes our callers act on (the sentences for these and others are below).
+ERR_AUTH = 20003
+ERR_NOT_FOUND = 20404
+ERR_TOO_MANY_REQUESTS = 20429
+ERR_NUMBER_UNAVAILABLE = 21422
+ERR_NO_NUMBERS_IN_AREA_CODE = 21452
+ERR_UNSUBSCRIBED_RECIPIENT = 21610
+ERR_NUMBER_IN_OTHER_SERVICE = 21712
+
 ERROR_PAGE = "https://www.twilio.com/docs/errors/{code}"
 # Twilio's codes for an HTTP status that came without one (https://www.twilio.com/docs/errors/20429, /20003).
-CODE_FOR_STATUS = {429: 20429, 401: 20003}
+CODE_FOR_STATUS = {429: ERR_TOO_MANY_REQUESTS, 401: ERR_AUTH}
 # When Twilio sends no Retry-After with a 429, staff are told to wait this long.
 DEFAULT_RETRY_AFTER_SECONDS = 60
 
@@ -113,6 +133,84 @@ def staff_sentence(
     sentence = f"Twilio refused {doing}" + (f": {detail.rstrip('.')}." if detail else ".")
     sentence += " Check what was entered; if it looks right, send this message to the DentSignal operator."
     return False, with_code(sentence, code if code and code != status else None)
+
+
+# --------------------------------------------------------------------------- the exception
+
+T = TypeVar("T")
+
+
+class TwilioError(Exception):
+    """Twilio refused, failed or could not be reached; `str(exc)` is the sentence.
+
+    `retryable` is True for rate limits (429/20429), Twilio 5xx, timeouts and
+    connection errors, never for other 4xx. `status` is None when no HTTP answer came.
+    """
+
+    def __init__(self, *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "") -> None:
+        self.doing, self.status, self.code, self.message, self.kind = doing, status, code, message, kind
+        self.retryable, self.sentence = staff_sentence(
+            doing=doing, status=status, code=code, message=message, kind=kind, retry_after=last_retry_after()
+        )
+        if self.code is None:
+            self.code = CODE_FOR_STATUS.get(status or 0)
+        super().__init__(self.sentence)
+
+    def while_doing(self, doing: str) -> TwilioError:
+        """The same failure told as part of a larger step (e.g. 'buying a number in 512');
+        the subaccount it happened in stays named."""
+        where = " in subaccount "
+        if where in self.doing and where not in doing:
+            doing += self.doing[self.doing.index(where) :]
+        return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
+
+    @property
+    def not_found(self) -> bool:
+        """Twilio has no such resource (404 / 20404)."""
+        return self.status == 404 or self.code == ERR_NOT_FOUND
+
+
+def _error_from(exc: Exception, *, doing: str) -> TwilioError:
+    """The TwilioError for an SDK or network failure while `doing`."""
+    if isinstance(exc, TwilioException) and not isinstance(exc, TwilioRestException):
+        # The SDK raises a bare TwilioException("Unable to fetch page", response) for
+        # list pages; read the status and Twilio code from the response like the others.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        try:
+            body = json.loads(getattr(response, "text", "") or "{}")
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        code = body.get("code")
+        return TwilioError(
+            doing=doing,
+            status=getattr(response, "status_code", 500),
+            code=code if isinstance(code, int) else None,
+            message=body.get("message") or str(exc.args[0]),
+        )
+    if isinstance(exc, TwilioRestException):
+        return TwilioError(doing=doing, status=exc.status, code=exc.code if isinstance(exc.code, int) else None, message=exc.msg)
+    kind = "Timeout" if isinstance(exc, requests.Timeout) else type(exc).__name__
+    return TwilioError(doing=doing, status=None, code=None, kind=kind)
+
+
+def calling(doing: str, call: Callable[[], T]) -> T:
+    """Run one SDK call; any SDK or network failure becomes a TwilioError about `doing`."""
+    try:
+        return call()
+    except (TwilioException, requests.RequestException) as exc:
+        raise _error_from(exc, doing=doing) from exc
+
+
+def review_errors(raw: Any) -> tuple[str, ...]:
+    """Twilio's `errors` arrays on a reviewed resource (objects or strings) as short sentences."""
+    out = []
+    for item in raw or []:
+        if isinstance(item, Mapping):
+            out.append(" ".join(str(item.get(k)) for k in ("code", "description", "message") if item.get(k)))
+        else:
+            out.append(str(item))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- A2P 10DLC registration

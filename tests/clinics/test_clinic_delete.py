@@ -6,7 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from clinics.models import Clinic, ClinicHoldsNumberError, NumberEvent, NumberState
-from telephony.twilio import client as twilio_client
+from telephony import twilio as twilio_client
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from clinics.forms import ProvisionNumberForm
 from clinics.models import Clinic, NumberEvent, NumberState, Patient
+from telephony import twilio as twilio_client
 from telephony.numbers import provisioning
 from telephony.numbers import search as number_search
-from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,9 +13,8 @@ import pytest
 import requests
 
 from clinics.models_a2p import BusinessProfile
-from telephony import webhook_urls
+from telephony import twilio, webhook_urls
 from telephony.a2p import steps
-from telephony.twilio import client as twilio
 from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
 from tests.factories import ClinicFactory
 from tests.openapi import MESSAGING_SPEC_PATH, ROOT, SPEC_PATH, TRUSTHUB_SPEC_PATH, assert_form_matches_spec, request_schema

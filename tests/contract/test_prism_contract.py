@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from clinics.models import NumberState
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import provisioning
-from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 

@@ -91,7 +91,7 @@ def test_the_main_accounts_credentials_do_not_see_a_subaccounts_objects(sub_clin
     review(sandbox, mode="approve", after_seconds=0)
     reg = _registered(sub_clinic)
 
-    from telephony.twilio import client as twilio
+    from telephony import twilio
 
     assert (
         twilio.trust_bundles_find(
@@ -124,7 +124,7 @@ def test_a_retry_after_a_lost_answer_finds_the_subaccounts_profile_instead_of_cr
     settings.TWILIO_HTTP_TIMEOUT = 1.0
     sandbox.fault(path="/v1/CustomerProfiles", mode="delay_after", delay=2)
     from clinics import services_a2p
-    from telephony.twilio.client import TwilioError
+    from telephony.twilio import TwilioError
 
     services_a2p.a2p_registration_start(clinic_id=sub_clinic.id)
     with pytest.raises(TwilioError):

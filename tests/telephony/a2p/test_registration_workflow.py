@@ -11,7 +11,7 @@ from clinics import services_a2p
 from clinics.models import ChecklistItem, OnboardingStep
 from clinics.models_a2p import A2PEvent, A2PRegistration, BusinessProfile
 from telephony.a2p import polling, registration, rules, texts
-from telephony.twilio.client import TwilioError
+from telephony.twilio import TwilioError
 from tests.telephony.a2p.conftest import EIN, PRIMARY_PROFILE, decide, review
 
 pytestmark = pytest.mark.django_db

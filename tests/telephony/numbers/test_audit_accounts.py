@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from clinics.models import Clinic
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import audit, provisioning
-from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 

@@ -9,9 +9,9 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from clinics.models import Clinic, NumberEvent
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import provisioning
-from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 
 CHANGELIST = reverse("admin:clinics_clinic_changelist")

@@ -17,10 +17,10 @@ from twilio.request_validator import RequestValidator
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.sealed import secret_open
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.models import CallLog
 from telephony.numbers import provisioning
-from telephony.twilio import client as twilio_client
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID

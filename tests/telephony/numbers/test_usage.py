@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from clinics.models import Clinic, ClinicUsage
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import usage
-from telephony.twilio import client as twilio_client
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
