@@ -8,21 +8,36 @@ backoff and full jitter, up to MAX_RETRIES; other Twilio 4xx are final at once. 
 retries run out the clinic is marked failed with a message staff can act on. A retried
 or redelivered provisioning task resumes with the number reserved on the clinic row,
 adopting it if the purchase went through, so nothing is bought twice.
+
+The database unreachable is not a failure of the work: such a task is sent again every
+15 to 30 s without spending its retries, for TASK_OUTAGE_RETRY_SECONDS (longer than any
+outage it should ride out, 10 minutes), then it stops without touching the database.
+By then beat's re-drive counts the work as stuck and re-sends it once the database
+answers (telephony.provisioning.stuck_work_resend).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import Retry
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
 
 from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
 from . import registration as registration_workflows
+from .queue import BROKER_ERRORS
 from .twilio_client import TRUST_HUB_PACE_SECONDS, TwilioError
+
+logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
 BACKOFF_BASE_SECONDS = 2
@@ -48,24 +63,75 @@ def backoff_seconds(retries: int) -> float:
     )
 
 
+# The database unreachable (down, restarting, or not answering within DATABASE_CONNECT_TIMEOUT).
+OUTAGE = (OperationalError, InterfaceError)
+# Message headers a task carries while it waits out an outage (kept by Celery's retries).
+OUTAGE_SINCE, OUTAGE_TRIES = "dentsignal_outage_since", "dentsignal_outage_tries"
+
+
 def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[str, int | None], None]) -> dict[str, Any]:
     """Run `work`; a final failure is returned as a failure dict, a transient one raised to autoretry.
 
     On the last attempt a transient failure calls `give_up(sentence, code)` and is
-    returned instead of raised.
+    returned instead of raised. The database unreachable, in the work or in the give-up,
+    is waited out (_outage_wait) instead.
     """
     try:
-        return work()
-    except TRANSIENT as exc:
-        if isinstance(exc, TwilioError) and not exc.retryable:
-            return twilio_service.failure_from(exc)
-        if task.max_retries is None or task.request.retries < task.max_retries:
+        try:
+            return work()
+        except OUTAGE:
             raise
-        result = twilio_service.failure_from(exc)
-        give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
-        return result
-    except twilio_service.EXPECTED_FAILURES as exc:
-        return twilio_service.failure_from(exc)
+        except TRANSIENT as exc:
+            if isinstance(exc, TwilioError) and not exc.retryable:
+                return twilio_service.failure_from(exc)
+            if task.max_retries is None or task.request.retries < task.max_retries:
+                raise
+            result = twilio_service.failure_from(exc)
+            give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
+            return result
+        except twilio_service.EXPECTED_FAILURES as exc:
+            return twilio_service.failure_from(exc)
+    except OUTAGE as exc:
+        return _outage_wait(task, exc)
+
+
+def _outage_wait(task: Task, exc: Exception) -> dict[str, Any]:
+    """Send this task again in 15 to 30 s (its retries untouched) while the database has been
+    unreachable for less than TASK_OUTAGE_RETRY_SECONDS; after that, or in eager mode once
+    its retries are spent, stop without the database and leave the work to the re-drive.
+    """
+    headers = dict(task.request.headers or {})
+    since = float(headers.get(OUTAGE_SINCE) or time.time())
+    tries = int(headers.get(OUTAGE_TRIES) or 0)
+    if task.request.is_eager:
+        # In-process: no broker to wait on; retried at once like any transient error.
+        if task.max_retries is None or task.request.retries < task.max_retries:
+            raise exc
+    elif time.time() - since < settings.TASK_OUTAGE_RETRY_SECONDS:
+        # Equal jitter: at least half the capped backoff, so a long outage costs each
+        # waiting task one try every 15-30 s, not a burst.
+        ceiling = min(float(settings.TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS), BACKOFF_BASE_SECONDS * 2.0**tries)
+        countdown = ceiling / 2 + random.uniform(0, ceiling / 2)
+        headers.update({OUTAGE_SINCE: since, OUTAGE_TRIES: tries + 1})
+        again = task.signature_from_request(countdown=countdown, headers=headers)
+        try:
+            again.apply_async()
+        except BROKER_ERRORS:
+            logger.exception("Task queue unreachable too: %s%r left to the re-drive", task.name, task.request.args)
+        else:
+            raise Retry(exc=exc, when=timezone.now() + timedelta(seconds=countdown), sig=again)
+    logger.error(
+        "Database unreachable since %.0f s ago: %s%r stopped, left to the re-drive: %s",
+        time.time() - since,
+        task.name,
+        task.request.args,
+        exc,
+    )
+    return {
+        "success": False,
+        "error": "The database was unreachable; the work is kept and will be re-sent once the database answers.",
+        "code": None,
+    }
 
 
 def _no_give_up(error: str, code: int | None) -> None:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from clinics import services as clinic_services
 from clinics.models import Clinic, NumberEvent, NumberState
 from telephony import provisioning, tasks, twilio_service
 from telephony.models import ApiToken
@@ -146,6 +147,29 @@ def test_database_down_gives_a_clear_503_not_a_stack_trace(client, admin_user, s
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.NONE
     assert sandbox.requests() == []
+
+
+def test_a_task_that_finds_the_database_down_to_its_last_retry_gives_up_without_it(sandbox, database_down, settings):
+    """Issue 20: the give-up once needed the database it had just lost, so the task died
+    with the clinic in provisioning. Now it hands the work to the re-drive without it."""
+    settings.NUMBER_STUCK_AFTER_SECONDS = 600
+    clinic = ClinicFactory()
+    clinic_services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    with database_down:
+        run = tasks.provision_number.apply((clinic.id, "512", None))
+
+    assert run.successful(), run.traceback
+    assert run.result["success"] is False and "database" in run.result["error"]
+    assert sandbox.requests() == []
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.PROVISIONING
+    assert not NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.FAILED).exists()
+    # The database is back; once the clinic counts as stuck, beat's re-drive buys its number.
+    stuck(clinic, NumberState.PROVISIONING, minutes=11)
+    assert tasks.redrive_stuck_clinics.delay().get() == 1
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE and len(sandbox.owned_numbers()) == 1
 
 
 # ------------------------------------------------------------------ repeats and wrong targets
