@@ -8,13 +8,9 @@ listening socket that accepts and never answers (hung), or a port nobody listens
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from celery import Celery
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
@@ -28,66 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Issue 12: "a click with Redis hung or down answers within ~6 s".
 CLICK_BOUND_SECONDS = 6.0
-
-
-class HungBroker:
-    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted.append(conn)  # held open, never read from nor written to
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        for conn in self.accepted:
-            conn.close()
-        self.listener.close()
-
-
-def refused_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(params=["hung", "refused"])
-def broken_broker(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The current Celery app sends for real (not eager) to a hung or refusing Redis.
-
-    A fresh app configured from the same Django settings as dentsignal's (so with the
-    same broker timeouts and publish retry policy), only the broker URL differs; it is
-    made the current app, the one telephony.queue sends with, for the test.
-    """
-    hung = HungBroker() if request.param == "hung" else None
-    port = hung.port if hung else refused_port()
-    broken = Celery("dentsignal-broken-broker", set_as_current=False)
-    broken.config_from_object("django.conf:settings", namespace="CELERY")
-    broken.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", task_always_eager=False)
-    broken.set_current()
-    try:
-        yield request.param
-    finally:
-        celery_app.set_current()
-        broken.close()
-        if hung:
-            hung.close()
 
 
 def only_the_for_sale_check(sandbox) -> bool:

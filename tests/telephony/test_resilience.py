@@ -6,7 +6,6 @@ import json
 import pytest
 from celery import Task
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -102,29 +101,6 @@ def test_broker_down_answers_clearly_buys_nothing_and_work_resumes_later(client,
     tasks.redrive_stuck_clinics.delay()
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE and len(sandbox.owned_numbers()) == 1
-
-
-@pytest.fixture
-def database_down():
-    """Make the real database connection fail (the server is unreachable) for the block."""
-
-    class Outage:
-        def __enter__(self):
-            connection.close()
-            self.saved = dict(connection.settings_dict)
-            if connection.vendor == "sqlite":
-                connection.settings_dict["NAME"] = "/nonexistent-dir/db.sqlite3"
-            else:
-                connection.settings_dict["PORT"] = "1"
-                connection.settings_dict["OPTIONS"] = {**self.saved.get("OPTIONS", {}), "connect_timeout": 2}
-            return self
-
-        def __exit__(self, *exc):
-            connection.close()
-            connection.settings_dict.clear()
-            connection.settings_dict.update(self.saved)
-
-    return Outage()
 
 
 def test_database_down_gives_a_clear_503_not_a_stack_trace(client, admin_user, staff_user, database_down, sandbox):

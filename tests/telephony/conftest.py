@@ -1,0 +1,96 @@
+"""Outages the telephony tests stage: the database unreachable, the task queue hung or down."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+from dentsignal.celery import app as celery_app
+
+
+@pytest.fixture
+def database_down():
+    """Make the real database connection fail (the server is unreachable) for the block."""
+
+    class Outage:
+        def __enter__(self):
+            connection.close()
+            self.saved = dict(connection.settings_dict)
+            if connection.vendor == "sqlite":
+                connection.settings_dict["NAME"] = "/nonexistent-dir/db.sqlite3"
+            else:
+                connection.settings_dict["PORT"] = "1"
+                connection.settings_dict["OPTIONS"] = {**self.saved.get("OPTIONS", {}), "connect_timeout": 2}
+            return self
+
+        def __exit__(self, *exc):
+            connection.close()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(self.saved)
+
+    return Outage()
+
+
+class HungBroker:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted.append(conn)  # held open, never read from nor written to
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for conn in self.accepted:
+            conn.close()
+        self.listener.close()
+
+
+def refused_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(params=["hung", "refused"])
+def broken_broker(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The current Celery app sends for real (not eager) to a hung or refusing Redis.
+
+    A fresh app configured from the same Django settings as dentsignal's (so with the
+    same broker timeouts and publish retry policy), only the broker URL differs; it is
+    made the current app, the one telephony.queue sends with, for the test.
+    """
+    hung = HungBroker() if request.param == "hung" else None
+    port = hung.port if hung else refused_port()
+    broken = Celery("dentsignal-broken-broker", set_as_current=False)
+    broken.config_from_object("django.conf:settings", namespace="CELERY")
+    broken.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", task_always_eager=False)
+    broken.set_current()
+    try:
+        yield request.param
+    finally:
+        celery_app.set_current()
+        broken.close()
+        if hung:
+            hung.close()
