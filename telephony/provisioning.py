@@ -29,8 +29,10 @@ from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.phone import area_code_validate
 
+from . import operations
 from . import twilio_client as twilio
-from .queue import task_send, task_send_on_commit
+from .models import Operation
+from .queue import operation_send_on_commit, task_send, task_send_on_commit
 from .sids import phone_sid_error
 from .twilio_errors import with_code
 from .webhook_urls import webhook_params
@@ -375,12 +377,14 @@ def number_release_give_up(*, phone_sid: str, error: str, code: int | None) -> N
 # --------------------------------------------------------------------------- webhooks
 
 
-def number_webhooks_update_request(*, phone_sids: list[str]) -> list[str]:
-    """Send a webhook reset per number after commit; the SIDs sent (invalid ones raise InvalidInput)."""
+def number_webhooks_update_request(*, phone_sids: list[str], actor: User | None = None) -> list[Operation]:
+    """Record a webhook reset per number and send each after commit; the operations as they
+    stand after the send (`send_failed_at` set: queued for re-send). An invalid SID raises
+    InvalidInput and nothing is recorded."""
     sids = [phone_sid_clean(sid) for sid in dict.fromkeys(phone_sids)]
-    for sid in sids:
-        task_send_on_commit(TASK_WEBHOOKS, sid)
-    return sids
+    with transaction.atomic():
+        sent = [operation_send_on_commit(TASK_WEBHOOKS, sid, phone_sid=sid, actor=actor) for sid in sids]
+    return operations.operations_reread(sent)
 
 
 def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
@@ -395,9 +399,15 @@ def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
 # --------------------------------------------------------------------------- orphans
 
 
-def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -> None:
-    """Send the adoption of an orphan number by its clinic after commit."""
-    task_send_on_commit(TASK_ADOPT, clinic_id, phone_sid_clean(phone_sid), phone_number)
+def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:
+    """Record the adoption of an orphan number by its clinic and send it after commit; the
+    operation as it stands after the send."""
+    sid = phone_sid_clean(phone_sid)
+    with transaction.atomic():
+        operation = operation_send_on_commit(
+            TASK_ADOPT, clinic_id, sid, phone_number, clinic_id=clinic_id, phone_sid=sid, phone_number=phone_number, actor=actor
+        )
+    return operations.operations_reread([operation])[0]
 
 
 def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
@@ -434,12 +444,13 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
 
 
 def stuck_work_resend() -> int:
-    """Re-send the work of clinics whose send failed or that are stuck; how many were re-sent.
+    """Re-send the work whose send failed or that is stuck; how many were re-sent.
 
-    A clinic whose send failed is re-sent at once (beat's next tick); one merely stuck
-    in provisioning/releasing after NUMBER_STUCK_AFTER_SECONDS (a task lost after the
-    send, or dropped by the broker). The tasks are idempotent, so re-sending one that
-    is merely slow buys nothing twice.
+    That is a clinic's purchase or release (its state says the work is owed) and every
+    Operation not finished (webhook resets, orphan releases, adoptions, moves). Work
+    whose send failed is re-sent at once (beat's next tick); work merely unfinished after
+    NUMBER_STUCK_AFTER_SECONDS (a task lost after the send, or dropped by the broker). The
+    tasks are idempotent, so re-sending one that is merely slow buys nothing twice.
     """
     count = 0
     for clinic in clinic_services.clinics_stuck_claim():
@@ -452,6 +463,9 @@ def stuck_work_resend() -> int:
         elif clinic.twilio_number_sid:
             task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
+    for operation in operations.operations_due_claim():
+        task_send(operation.task_name, tuple(operation.args), operation_id=operation.pk)
+        count += 1
     return count
 
 
@@ -460,14 +474,15 @@ def stuck_work_resend() -> int:
 TASK_RELEASE_BY_SID = "telephony.tasks.release_number"
 
 
-def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
-    """Record who asked to release an orphan number (no clinic holds it) and send the
-    release after commit; the SID. Raises ClinicNumberError when a clinic holds it now."""
+def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:
+    """Record who asked to release an orphan number (no clinic holds it) and the release
+    itself, and send it after commit; the operation as it stands after the send. Raises
+    ClinicNumberError when a clinic holds it now."""
     sid = phone_sid_clean(phone_sid)
     with transaction.atomic():
         clinic_services.number_orphan_release_request(phone_sid=sid, phone_number=phone_number, actor=actor)
-        task_send_on_commit(TASK_RELEASE_BY_SID, sid)
-    return sid
+        operation = operation_send_on_commit(TASK_RELEASE_BY_SID, sid, phone_sid=sid, phone_number=phone_number, actor=actor)
+    return operations.operations_reread([operation])[0]
 
 
 # --------------------------------------------------------------------------- subaccount status
@@ -549,18 +564,25 @@ def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User 
 TASK_MOVE = "telephony.tasks.move_number_to_subaccount"
 
 
-def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
-    """Ask for the clinic's number to be moved into its own subaccount (task on commit).
-    ClinicNumberError says why not (no active number, already moved); InvalidInput when
-    TWILIO_SUBACCOUNT_PER_CLINIC is off."""
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Operation:
+    """Ask for the clinic's number to be moved into its own subaccount (recorded, task sent
+    on commit); the operation as it stands after the send. ClinicNumberError says why not
+    (no active number, already moved); InvalidInput when TWILIO_SUBACCOUNT_PER_CLINIC is off."""
     if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
         raise InvalidInput(
             "Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): numbers stay on the main account, nothing was moved."
         )
     with transaction.atomic():
         clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
-        task_send_on_commit(TASK_MOVE, clinic.id, clinic_id=clinic.id)
-    return clinic
+        operation = operation_send_on_commit(
+            TASK_MOVE,
+            clinic.id,
+            clinic_id=clinic.id,
+            phone_sid=clinic.twilio_number_sid or "",
+            phone_number=clinic.twilio_number or "",
+            actor=actor,
+        )
+    return operations.operations_reread([operation])[0]
 
 
 def clinic_number_move_run(*, clinic_id: int) -> Clinic:

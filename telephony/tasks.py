@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import audit, fallbacks, messaging, provisioning, twilio_service, usage
+from . import audit, fallbacks, messaging, operations, provisioning, twilio_service, usage
 from . import registration as registration_workflows
 from .queue import BROKER_ERRORS
 from .twilio_client import TRUST_HUB_PACE_SECONDS, TwilioError
@@ -73,26 +73,36 @@ def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
     """Run `work`; a final failure is returned as a failure dict, a transient one raised to autoretry.
 
     On the last attempt a transient failure calls `give_up(sentence, code)` and is
-    returned instead of raised. The database unreachable, in the work or in the give-up,
+    returned instead of raised. The outcome is recorded on the Operation waiting for this
+    work, if any (telephony.operations), unless the result says another run is at it
+    (`in_progress`). The database unreachable, in the work, the give-up or that record,
     is waited out (_outage_wait) instead.
     """
     try:
-        try:
-            return work()
-        except OUTAGE:
-            raise
-        except TRANSIENT as exc:
-            if isinstance(exc, TwilioError) and not exc.retryable:
-                return twilio_service.failure_from(exc)
-            if task.max_retries is None or task.request.retries < task.max_retries:
-                raise
-            result = twilio_service.failure_from(exc)
-            give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
-            return result
-        except twilio_service.EXPECTED_FAILURES as exc:
-            return twilio_service.failure_from(exc)
+        result = _attempt(task, work, give_up)
+        if not result.get("in_progress"):
+            operations.operation_finish(task_name=task.name, args=task.request.args or (), result=result)
+        return result
     except OUTAGE as exc:
         return _outage_wait(task, exc)
+
+
+def _attempt(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[str, int | None], None]) -> dict[str, Any]:
+    """One run of `work` under the retry policy (see _outcome); the database unreachable is raised."""
+    try:
+        return work()
+    except OUTAGE:
+        raise
+    except TRANSIENT as exc:
+        if isinstance(exc, TwilioError) and not exc.retryable:
+            return twilio_service.failure_from(exc)
+        if task.max_retries is None or task.request.retries < task.max_retries:
+            raise
+        result = twilio_service.failure_from(exc)
+        give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
+        return result
+    except twilio_service.EXPECTED_FAILURES as exc:
+        return twilio_service.failure_from(exc)
 
 
 def _outage_wait(task: Task, exc: Exception) -> dict[str, Any]:
@@ -225,10 +235,17 @@ def run_number_audit(audit_run_id: int) -> None:
     audit.audit_run_execute(audit_run_id=audit_run_id)
 
 
-@shared_task
-def adopt_orphan_number(clinic_id: int, phone_sid: str, phone_number: str) -> str:
-    """Adopt an orphan number for the clinic its name identifies."""
-    return provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)
+@shared_task(**RETRY_POLICY)
+def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number: str) -> dict[str, Any]:
+    """Adopt an orphan number for the clinic its name identifies; `message` says what happened."""
+    return _outcome(
+        self,
+        lambda: {
+            "success": True,
+            "message": provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number),
+        },
+        _no_give_up,
+    )
 
 
 @shared_task
