@@ -15,6 +15,7 @@ marked failed), `RetryLater` (nothing is wrong, but wait), and the domain's
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -64,6 +65,10 @@ class RetryLater(Exception):
 
 class InvalidInput(ValueError):
     """Input refused before anything was changed or asked of Twilio; the message says why."""
+
+
+class MoveInProgress(Exception):
+    """Another run is moving the clinic's number: this one did nothing (its outcome is not the move's)."""
 
 
 @dataclass(frozen=True)
@@ -585,16 +590,25 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
     return operations.operations_reread([operation])[0]
 
 
-def clinic_number_move_run(*, clinic_id: int) -> Clinic:
+def clinic_number_move_run(*, clinic_id: int, claimant: str = "") -> Clinic:
     """Do (or resume) the move: subaccount, transfer, webhooks; the clinic as it ends.
 
-    A retryable TwilioError / RetryLater is raised for the task to retry (the steps done
-    stay recorded); a final one is recorded as the move's failure with Twilio's sentence
-    (e.g. 21474: the credentials are not the parent account's) and raised.
+    The run first claims the move for `claimant` (its task id, the same over its retries;
+    "" makes a claim of its own) for one task time limit: a move another run holds raises
+    MoveInProgress and nothing is done. A transfer Twilio answers with 20404 because the
+    number already left the main account for the subaccount counts as done. A retryable
+    TwilioError / RetryLater is raised for the task to retry (the steps done stay
+    recorded); a final one is recorded as the move's failure with Twilio's sentence (e.g.
+    21474: the credentials are not the parent account's) and raised.
     """
-    clinic = Clinic.objects.get(pk=clinic_id)
-    if clinic.number_move_step in ("", clinic_services.MOVE_DONE) or not clinic.twilio_number_sid:
-        return clinic  # nothing asked, or already done (a repeated task)
+    try:
+        clinic = clinic_services.clinic_number_move_claim(
+            clinic_id=clinic_id, claimant=claimant or uuid.uuid4().hex, lease_seconds=settings.CELERY_TASK_TIME_LIMIT
+        )
+    except clinic_services.MoveClaimed as exc:
+        raise MoveInProgress(str(exc)) from exc
+    if clinic.number_move_step not in clinic_services.MOVE_UNDER_WAY or not clinic.twilio_number_sid:
+        return clinic  # nothing asked, or already ended (a repeated task)
     phone_sid, phone_number = clinic.twilio_number_sid, clinic.twilio_number or ""
     try:
         sub = clinic_subaccount_ensure(clinic=clinic)
@@ -603,8 +617,7 @@ def clinic_number_move_run(*, clinic_id: int) -> Clinic:
         if twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
             detail = f"{phone_number} already in {sub}"
         else:
-            twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
-            detail = f"{phone_number} transferred from the main account to {sub}"
+            detail = _number_transfer(phone_sid=phone_sid, phone_number=phone_number, sub=sub)
         clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_TRANSFERRED, detail=detail)
         number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=sub)
         clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
@@ -616,6 +629,18 @@ def clinic_number_move_run(*, clinic_id: int) -> Clinic:
         clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
         raise
     return clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_DONE, detail=sub)
+
+
+def _number_transfer(*, phone_sid: str, phone_number: str, sub: str) -> str:
+    """Transfer the number from the main account into `sub`; the history's detail. A 20404
+    with the number found in `sub` is a transfer made before ours (another run's)."""
+    try:
+        twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
+    except twilio.TwilioError as exc:
+        if not exc.not_found or not twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
+            raise
+        return f"{phone_number} already in {sub} (Twilio: no longer on the main account)"
+    return f"{phone_number} transferred from the main account to {sub}"
 
 
 def clinic_number_move_give_up(*, clinic_id: int, error: str) -> None:

@@ -193,11 +193,16 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
 @shared_task(**RETRY_POLICY)
 def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
     """Move a clinic's number from the main account into its own subaccount (resumable)."""
-    return _outcome(
-        self,
-        lambda: {"success": True, "step": provisioning.clinic_number_move_run(clinic_id=clinic_id).number_move_step},
-        lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error),
-    )
+
+    def work() -> dict[str, Any]:
+        try:
+            clinic = provisioning.clinic_number_move_run(clinic_id=clinic_id, claimant=self.request.id or "")
+        except provisioning.MoveInProgress as exc:
+            # The run holding the move records its outcome; this one did nothing.
+            return {"success": True, "in_progress": True, "message": str(exc)}
+        return {"success": True, "step": clinic.number_move_step}
+
+    return _outcome(self, work, lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error))
 
 
 @shared_task(**RETRY_POLICY)
