@@ -472,12 +472,12 @@ def clinic_send_failed_mark(*, clinic_id: int) -> None:
     Clinic.objects.filter(pk=clinic_id, number_state__in=STUCKABLE_STATES).update(send_failed_at=timezone.now())
 
 
-def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic]:
+def clinics_stuck_claim(*, older_than_seconds: float | None = None) -> list[Clinic]:
     """Claim the clinics whose work must be sent again, for the periodic re-drive.
 
     That is a clinic in provisioning/releasing whose send failed (`send_failed_at`,
-    claimed at once), or that has been in that state longer than
-    NUMBER_STUCK_AFTER_SECONDS and was not re-driven within that time (a task lost
+    claimed at once), or that has been in that state longer than `older_than_seconds`
+    (NUMBER_STUCK_AFTER_SECONDS) and was not re-driven within that time (a task lost
     after the send). Each claimed clinic gets `last_redriven_at`, its send mark
     cleared, and a history event.
     """

@@ -207,3 +207,14 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name.rsplit('.', 1)[-1]} {self.phone_number or self.phone_sid} ({self.status})"
+
+
+class RedriveTick(models.Model):
+    """When beat's re-drive last ran to its end (a single row; telephony.operations). A tick
+    that finds it more than 1.5 periods back knows an outage came between (task queue,
+    database or workers away), and sends again what was in flight before it."""
+
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Re-drive ran at {self.ran_at:%Y-%m-%d %H:%M:%S}"

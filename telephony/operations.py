@@ -11,7 +11,7 @@ it again until its task finishes it (telephony.tasks records the outcome).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .models import Operation
+from .models import Operation, RedriveTick
 
 
 def operation_record(
@@ -47,12 +47,14 @@ def operation_send_failed(*, operation_id: int) -> None:
     Operation.objects.filter(pk=operation_id, status=Operation.Status.PENDING).update(send_failed_at=timezone.now())
 
 
-def operations_due_claim() -> list[Operation]:
+def operations_due_claim(*, older_than_seconds: float | None = None) -> list[Operation]:
     """Claim the operations to send again, for the periodic re-drive: those whose send failed
-    (at once) and those sent more than NUMBER_STUCK_AFTER_SECONDS ago whose task never said
-    it was done (lost on the way). Each is marked sent now, so it is claimed once per delay."""
+    (at once) and those sent more than `older_than_seconds` (NUMBER_STUCK_AFTER_SECONDS)
+    ago whose task never said it was done (lost on the way). Each is marked sent now, so
+    it is claimed once per delay."""
     now = timezone.now()
-    lost = Q(sent_at__lt=now - timedelta(seconds=settings.NUMBER_STUCK_AFTER_SECONDS))
+    seconds = settings.NUMBER_STUCK_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    lost = Q(sent_at__lt=now - timedelta(seconds=seconds))
     with transaction.atomic():
         due = list(
             Operation.objects.select_for_update(skip_locked=True).filter(
@@ -61,6 +63,16 @@ def operations_due_claim() -> list[Operation]:
         )
         Operation.objects.filter(pk__in=[op.pk for op in due]).update(sent_at=now, send_failed_at=None, resends=F("resends") + 1)
     return due
+
+
+def redrive_tick_last() -> datetime | None:
+    """When the re-drive last ran to its end (None before its first run)."""
+    return RedriveTick.objects.values_list("ran_at", flat=True).first()
+
+
+def redrive_tick_save(*, ran_at: datetime) -> None:
+    """Record that the re-drive ran to its end at `ran_at`."""
+    RedriveTick.objects.update_or_create(pk=1, defaults={"ran_at": ran_at})
 
 
 def operation_finish(*, task_name: str, args: Iterable[Any], result: dict[str, Any]) -> int:

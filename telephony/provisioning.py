@@ -454,11 +454,23 @@ def stuck_work_resend() -> int:
     That is a clinic's purchase or release (its state says the work is owed) and every
     Operation not finished (webhook resets, orphan releases, adoptions, moves). Work
     whose send failed is re-sent at once (beat's next tick); work merely unfinished after
-    NUMBER_STUCK_AFTER_SECONDS (a task lost after the send, or dropped by the broker). The
-    tasks are idempotent, so re-sending one that is merely slow buys nothing twice.
+    NUMBER_STUCK_AFTER_SECONDS (a task lost after the send, or dropped by the broker).
+
+    A tick that finds the last one more than 1.5 REDRIVE_PERIOD_SECONDS back knows that
+    the task queue, the database or the workers were away in between: it also re-sends
+    the work in flight since before that last tick. Redis gives a message it held for a
+    worker (waiting out a retry countdown, or prefetched) back only after its visibility
+    timeout, and loses its queue when restarted without its data; the tasks' own retries
+    (telephony.tasks) cover only the database. The tasks are idempotent, so re-sending
+    one that is merely slow buys nothing twice.
     """
+    now = timezone.now()
+    stuck_after = float(settings.NUMBER_STUCK_AFTER_SECONDS)
+    last = operations.redrive_tick_last()
+    if last is not None and (now - last).total_seconds() > 1.5 * settings.REDRIVE_PERIOD_SECONDS:
+        stuck_after = min(stuck_after, (now - last).total_seconds())
     count = 0
-    for clinic in clinic_services.clinics_stuck_claim():
+    for clinic in clinic_services.clinics_stuck_claim(older_than_seconds=stuck_after):
         if clinic.number_state == NumberState.PROVISIONING:
             task_send(
                 TASK_PROVISION,
@@ -468,9 +480,10 @@ def stuck_work_resend() -> int:
         elif clinic.twilio_number_sid:
             task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
-    for operation in operations.operations_due_claim():
+    for operation in operations.operations_due_claim(older_than_seconds=stuck_after):
         task_send(operation.task_name, tuple(operation.args), operation_id=operation.pk)
         count += 1
+    operations.redrive_tick_save(ran_at=now)
     return count
 
 

@@ -94,3 +94,18 @@ def broken_broker(request: pytest.FixtureRequest) -> Iterator[str]:
         broken.close()
         if hung:
             hung.close()
+
+
+@pytest.fixture
+def swallowing_broker() -> Iterator[None]:
+    """The current Celery app's task queue takes every task and never delivers it (a task lost
+    after its send); `celery_app.set_current()` brings the project's own eager app back."""
+    lost = Celery("dentsignal-lost-tasks", set_as_current=False)
+    lost.config_from_object("django.conf:settings", namespace="CELERY")
+    lost.conf.update(broker_url="memory://", task_always_eager=False)
+    lost.set_current()
+    try:
+        yield
+    finally:
+        celery_app.set_current()
+        lost.close()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
-from celery import Celery
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
@@ -176,20 +174,6 @@ def test_a_move_with_the_task_queue_down_says_queued_and_runs_once_it_answers(ad
     tasks.redrive_stuck_clinics.delay()
     clinic.refresh_from_db()
     assert clinic.number_move_step == "done" and sandbox.owned_numbers()[0]["account_sid"] == clinic.twilio_account_sid
-
-
-@pytest.fixture
-def swallowing_broker() -> Iterator[None]:
-    """A task queue that takes every task and never delivers it (lost after the send)."""
-    lost = Celery("dentsignal-lost-tasks", set_as_current=False)
-    lost.config_from_object("django.conf:settings", namespace="CELERY")
-    lost.conf.update(broker_url="memory://", task_always_eager=False)
-    lost.set_current()
-    try:
-        yield
-    finally:
-        celery_app.set_current()
-        lost.close()
 
 
 def test_an_orphan_release_lost_after_its_send_is_resent_after_the_stuck_delay_not_before(sandbox, settings, swallowing_broker):

@@ -12,8 +12,9 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberEvent, NumberState
+from dentsignal.celery import app as celery_app
 from telephony import provisioning, tasks, twilio_service
-from telephony.models import ApiToken
+from telephony.models import ApiToken, Operation, RedriveTick
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
 
@@ -146,6 +147,31 @@ def test_a_task_that_finds_the_database_down_to_its_last_retry_gives_up_without_
     assert tasks.redrive_stuck_clinics.delay().get() == 1
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE and len(sandbox.owned_numbers()) == 1
+
+
+def test_after_an_outage_the_work_in_flight_at_the_last_tick_is_resent_at_the_first_tick_after_it(
+    sandbox, settings, swallowing_broker
+):
+    """A message Redis held for a worker (waiting out a retry countdown, or prefetched)
+    when the connection dropped is only given back after the visibility timeout, and Redis
+    restarted without its data has lost it: after ticks were missed (task queue, database or
+    workers away), the work in flight at the last good tick is sent again at once."""
+    settings.NUMBER_STUCK_AFTER_SECONDS, settings.REDRIVE_PERIOD_SECONDS = 600, 60
+    stranded = ClinicFactory()
+    stuck(stranded, NumberState.PROVISIONING, minutes=5, requested_area_code="512")
+    (orphan,) = sandbox.seed_numbers([{"phone_number": "+15125550193", "friendly_name": "nobody's"}])
+    operation = provisioning.orphan_release_request(phone_sid=orphan, phone_number="+15125550193")  # lost after its send
+    celery_app.set_current()
+    Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=5))
+    assert tasks.redrive_stuck_clinics.delay().get() == 0  # ticking along: both merely in flight
+
+    RedriveTick.objects.update(ran_at=timezone.now() - dt.timedelta(minutes=4))  # then 3 ticks missed
+    assert tasks.redrive_stuck_clinics.delay().get() == 2
+
+    stranded.refresh_from_db()
+    assert stranded.number_state == NumberState.ACTIVE
+    assert orphan not in {n["sid"] for n in sandbox.owned_numbers()}
+    assert tasks.redrive_stuck_clinics.delay().get() == 0  # re-sent once, not at every tick
 
 
 # ------------------------------------------------------------------ repeats and wrong targets
