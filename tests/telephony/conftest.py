@@ -1,8 +1,11 @@
-"""Outages the telephony tests stage: the database unreachable, the task queue hung or down."""
+"""Outages the telephony tests stage (the database unreachable, the task queue hung, down or
+losing what it took) and real Celery worker processes (tests/telephony/worker_pool.py)."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -11,6 +14,7 @@ from celery import Celery
 from django.db import connection
 
 from dentsignal.celery import app as celery_app
+from tests.telephony.worker_pool import BROKER_URL, ROOT, Workers, redis_client, worker_env
 
 
 @pytest.fixture
@@ -109,3 +113,33 @@ def swallowing_broker() -> Iterator[None]:
     finally:
         celery_app.set_current()
         lost.close()
+
+
+# ------------------------------------------------------------------ real Celery workers on Redis and PostgreSQL
+
+
+@pytest.fixture
+def workers(sandbox_server, sandbox) -> Iterator[Workers]:
+    # A clean queue: nothing left from an earlier run may be delivered to these workers.
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f"],
+        env=worker_env(sandbox_server),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    redis_client().delete("unacked", "unacked_index")
+    # dentsignal.test_settings points the broker at TEST_CELERY_BROKER_URL.
+    assert celery_app.conf.broker_url == BROKER_URL
+    celery_app.conf.task_always_eager = False
+    pool = Workers(sandbox_server)
+    try:
+        yield pool
+    finally:
+        celery_app.conf.task_always_eager = True
+        pool.stop_all()
+
+
+@pytest.fixture
+def worker(workers) -> subprocess.Popen:
+    return workers.start("--concurrency=2")
