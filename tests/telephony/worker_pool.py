@@ -122,9 +122,11 @@ def wait_for_state(clinic_id: int, state: str, timeout: float = 60.0) -> Clinic:
 class CuttableLink:
     """A TCP link on 127.0.0.1 to a server (PostgreSQL, Redis) that a test cuts and restores.
 
-    Processes that connect through `url(...)` see the server go away on `cut()`: every
-    connection through the link is closed and new ones are closed at once (as a stopped
-    server's are), until `restore()`. The test's own connections go straight to the server.
+    Processes that connect through it see the server go away: on `cut()` every connection
+    through the link is closed and new ones are closed at once (a stopped server); on
+    `hang()` they are closed and new ones are accepted and never answered (a host that
+    stopped answering). `restore()` forwards again. The test's own connections go straight
+    to the server.
     """
 
     def __init__(self, port: int) -> None:
@@ -132,8 +134,7 @@ class CuttableLink:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.2)
         self.port = self.listener.getsockname()[1]
-        self.open = threading.Event()
-        self.open.set()
+        self.mode = "open"
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.sockets: set[socket.socket] = set()
@@ -147,8 +148,12 @@ class CuttableLink:
                 continue
             except OSError:
                 return
-            if not self.open.is_set():
+            if self.mode == "cut":
                 client.close()
+                continue
+            if self.mode == "hung":
+                with self.lock:
+                    self.sockets.add(client)  # held open, never answered
                 continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
@@ -181,16 +186,22 @@ class CuttableLink:
                     pass
                 end.close()
 
-    def cut(self) -> None:
-        self.open.clear()
+    def _close_all(self, mode: str) -> None:
+        self.mode = mode
         with self.lock:
             ends = list(self.sockets)
         self._drop(*ends)
 
+    def cut(self) -> None:
+        self._close_all("cut")
+
+    def hang(self) -> None:
+        self._close_all("hung")
+
     def restore(self) -> None:
-        self.open.set()
+        self._close_all("open")  # connections held while hung end too
 
     def close(self) -> None:
         self.stopping.set()
-        self.cut()
+        self._close_all("cut")
         self.listener.close()
