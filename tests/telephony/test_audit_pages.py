@@ -161,10 +161,13 @@ def test_orphan_release_with_the_task_queue_down_says_queued_and_runs_once_it_an
     assert any("+15125550191" in m and "queued" in m and "when the task queue answers" in m for m in said(response))
     assert not any("sent" in m for m in said(response)), said(response)
     assert sid in {n["sid"] for n in sandbox.owned_numbers()}
+    assert "queued for re-send" in finding_html(response.content.decode(), sid, "orphan")  # on every view until sent
 
     beat_tick_with_the_task_queue_back()
 
     assert sid not in {n["sid"] for n in sandbox.owned_numbers()}
+    page = admin_client.get(PAGE).content.decode()
+    assert "Released at" in finding_html(page, sid, "orphan") and "queued" not in finding_html(page, sid, "orphan")
     assert NumberEvent.objects.filter(kind=NumberEvent.Kind.RELEASED, phone_sid=sid).count() == 1
     tasks.redrive_stuck_clinics.delay()  # done: the next tick has nothing to send
     assert len(sandbox.api_requests("DELETE")) == 1
@@ -180,6 +183,7 @@ def test_fix_webhooks_with_the_task_queue_down_says_queued_and_runs_once_it_answ
     assert any("1 number" in m and "queued" in m and "when the task queue answers" in m for m in said(response))
     assert not any("sent" in m for m in said(response)), said(response)
     assert sandbox.api_requests("POST", sid) == []
+    assert "queued for re-send" in finding_html(response.content.decode(), sid, "webhook_drift")
 
     beat_tick_with_the_task_queue_back()
 
