@@ -238,6 +238,11 @@ REDRIVE_PERIOD_SECONDS = env.int("REDRIVE_PERIOD_SECONDS", default=60)
 # counts its work as stuck and re-sends it once the database answers (12 min, 30 s).
 TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS = max(1, REDRIVE_PERIOD_SECONDS // 2)
 TASK_OUTAGE_RETRY_SECONDS = NUMBER_STUCK_AFTER_SECONDS + 2 * REDRIVE_PERIOD_SECONDS
+# Beat sleeps at most this long between two looks at its schedule. Celery's default, 300 s,
+# was once seen to hold the re-drive back that long after Redis came back; one re-drive
+# period bounds such a pause by the period itself.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-max-loop-interval
+CELERY_BEAT_MAX_LOOP_INTERVAL = REDRIVE_PERIOD_SECONDS
 CELERY_BEAT_SCHEDULE = {
     "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": float(REDRIVE_PERIOD_SECONDS)},
     # Patients' texts taken by the SMS fallback while the database was down: processed

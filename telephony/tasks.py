@@ -10,10 +10,10 @@ or redelivered provisioning task resumes with the number reserved on the clinic 
 adopting it if the purchase went through, so nothing is bought twice.
 
 The database unreachable is not a failure of the work: such a task is sent again every
-15 to 30 s without spending its retries, for TASK_OUTAGE_RETRY_SECONDS (longer than any
-outage it should ride out, 10 minutes), then it stops without touching the database.
-By then beat's re-drive counts the work as stuck and re-sends it once the database
-answers (telephony.provisioning.stuck_work_resend).
+15 to 30 s without spending its retries, for TASK_OUTAGE_RETRY_SECONDS (12 minutes: it
+rides out a 10-minute outage), then it stops without touching the database. By then
+beat's re-drive counts the work as stuck and re-sends it once the database answers
+(telephony.provisioning.stuck_work_resend).
 """
 
 from __future__ import annotations
@@ -106,9 +106,10 @@ def _attempt(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
 
 
 def _outage_wait(task: Task, exc: Exception) -> dict[str, Any]:
-    """Send this task again in 15 to 30 s (its retries untouched) while the database has been
-    unreachable for less than TASK_OUTAGE_RETRY_SECONDS; after that, or in eager mode once
-    its retries are spent, stop without the database and leave the work to the re-drive.
+    """Send this task again in half to one TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS (its retries
+    untouched) while the database has been unreachable for less than
+    TASK_OUTAGE_RETRY_SECONDS; after that, or in eager mode once its retries are spent,
+    stop without the database and leave the work to the re-drive.
     """
     headers = dict(task.request.headers or {})
     since = float(headers.get(OUTAGE_SINCE) or time.time())
@@ -230,7 +231,8 @@ def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]
 
 @shared_task
 def redrive_stuck_clinics() -> int:
-    """Periodic (Celery beat, every 2 minutes): re-send the work of clinics whose send failed or that are stuck."""
+    """Periodic (Celery beat, every REDRIVE_PERIOD_SECONDS): re-send the work whose send failed, that is stuck,
+    or that an outage stranded (provisioning.stuck_work_resend)."""
     return provisioning.stuck_work_resend()
 
 
