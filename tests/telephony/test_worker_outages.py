@@ -26,7 +26,7 @@ from django.urls import reverse
 from clinics.models import Clinic, NumberEvent, NumberState
 from dentsignal.celery import app as celery_app
 from telephony import audit, provisioning
-from telephony.models import AuditRun, RedriveTick
+from telephony.models import AuditRun, Operation, RedriveTick
 from tests.factories import ClinicFactory
 from tests.telephony.worker_pool import BROKER_URL, CuttableLink, wait_for_state
 
@@ -166,8 +166,11 @@ def test_an_orphan_release_clicked_while_redis_is_down_runs_within_a_period_of_i
     redis_link.restore()
     back = time.monotonic()
 
-    done = wait_until(lambda: orphan not in {n["sid"] for n in sandbox.owned_numbers()}, "the orphan released", timeout=90)
+    done = wait_until(
+        lambda: Operation.objects.filter(phone_sid=orphan, status=Operation.Status.DONE).exists(), "the release done", 90
+    )
     took = done - back
     print(f"\nRedis down during an orphan Release: released {took:.1f} s after Redis came back.")
     assert took <= PERIOD + RECONNECT + RUN
+    assert orphan not in {n["sid"] for n in sandbox.owned_numbers()}
     assert NumberEvent.objects.filter(kind=NumberEvent.Kind.RELEASED, phone_sid=orphan).count() == 1
