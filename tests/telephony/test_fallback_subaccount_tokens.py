@@ -14,7 +14,7 @@ from clinics.sealed import secret_open
 from telephony import fallback_store, fallbacks, signatures, twilio_service
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
-from tests.telephony.test_resilience import database_down  # noqa: F401 - the outage fixture
+from tests.telephony.conftest import database_down  # noqa: F401 - the outage fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SMS_FALLBACK, VOICE_FALLBACK = "/api/sms/inbound/fallback", "/inbound/voice/fallback"

@@ -23,9 +23,10 @@ from telephony.models import MessageLog
 from telephony.webhooks import TROUBLE_MESSAGE
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from tests.telephony.conftest import database_down, workers  # noqa: F401 - the fixtures
 from tests.telephony.test_audit import clinic_with_number
-from tests.telephony.test_resilience import database_down  # noqa: F401 - the outage fixture
-from tests.telephony.test_worker import BROKER_URL, _database_url, wait_queue_drained, workers  # noqa: F401 - fixture
+from tests.telephony.worker_pool import BROKER_URL, wait_queue_drained
+from tests.telephony.worker_pool import database_url as _database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
