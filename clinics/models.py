@@ -52,6 +52,10 @@ class Clinic(models.Model):
     # sentence in number_move_error); a retry resumes from what Twilio shows.
     number_move_step = models.CharField(max_length=16, blank=True, default="", editable=False)
     number_move_error = models.TextField(blank=True, default="", editable=False)
+    # The run (its task id) doing the move, until when: a second run (a second click, a
+    # re-sent task) leaves the number alone meanwhile. Cleared when the move ends.
+    number_move_claimed_by = models.CharField(max_length=64, blank=True, default="", editable=False)
+    number_move_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     number_state = models.CharField(max_length=16, choices=NumberState.choices, default=NumberState.NONE, db_index=True)
     number_state_changed_at = models.DateTimeField(default=timezone.now)
     # What a person can act on when the last operation failed, and Twilio's code if any.

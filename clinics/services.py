@@ -58,6 +58,10 @@ class AlreadyReleased(ClinicNumberError):
     """The release asked for has already been done (a repeated task)."""
 
 
+class MoveClaimed(ClinicNumberError):
+    """Another run is moving this clinic's number right now."""
+
+
 def _clinic_lock(clinic_id: object) -> Clinic:
     """Load and lock the clinic row (call inside transaction.atomic)."""
     if isinstance(clinic_id, bool) or not isinstance(clinic_id, int) or not 0 < clinic_id < 2**63:
@@ -468,12 +472,12 @@ def clinic_send_failed_mark(*, clinic_id: int) -> None:
     Clinic.objects.filter(pk=clinic_id, number_state__in=STUCKABLE_STATES).update(send_failed_at=timezone.now())
 
 
-def clinics_stuck_claim(*, older_than_seconds: int | None = None) -> list[Clinic]:
+def clinics_stuck_claim(*, older_than_seconds: float | None = None) -> list[Clinic]:
     """Claim the clinics whose work must be sent again, for the periodic re-drive.
 
     That is a clinic in provisioning/releasing whose send failed (`send_failed_at`,
-    claimed at once), or that has been in that state longer than
-    NUMBER_STUCK_AFTER_SECONDS and was not re-driven within that time (a task lost
+    claimed at once), or that has been in that state longer than `older_than_seconds`
+    (NUMBER_STUCK_AFTER_SECONDS) and was not re-driven within that time (a task lost
     after the send). Each claimed clinic gets `last_redriven_at`, its send mark
     cleared, and a history event.
     """
@@ -618,6 +622,7 @@ def clinic_subaccount_status_saved(
 # and re-sets its webhooks. Each step is recorded so that a retry resumes.
 
 MOVE_REQUESTED, MOVE_TRANSFERRED, MOVE_DONE, MOVE_FAILED = "requested", "transferred", "done", "failed"
+MOVE_UNDER_WAY = (MOVE_REQUESTED, MOVE_TRANSFERRED)
 _MOVE_EVENTS = {
     MOVE_REQUESTED: NumberEvent.Kind.MOVE_REQUESTED,
     MOVE_TRANSFERRED: NumberEvent.Kind.MOVE_TRANSFERRED,
@@ -630,7 +635,8 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
     """Record that the clinic's number is to be moved into its own subaccount.
 
     Allowed for an active number that is not yet in a subaccount of the clinic's own (or
-    whose earlier move failed or was left half done); else ClinicNumberError saying why.
+    whose earlier move failed or was left half done); else ClinicNumberError saying why,
+    also while a run is moving it (MoveClaimed).
     """
     with transaction.atomic():
         clinic = _clinic_lock(clinic_id)
@@ -640,6 +646,8 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
             raise ClinicNumberError(
                 f"{clinic.name}'s number is already in its own Twilio subaccount {clinic.twilio_account_sid}."
             )
+        if _move_claimed_by_another(clinic, claimant=""):
+            raise MoveClaimed(f"{clinic.name}'s number is being moved right now; nothing more to do, wait for it to finish.")
         clinic.number_move_step, clinic.number_move_error = MOVE_REQUESTED, ""
         clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
         _event(
@@ -648,15 +656,50 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
     return clinic
 
 
+def _move_claimed_by_another(clinic: Clinic, *, claimant: str) -> bool:
+    """Whether a run other than `claimant` holds the clinic's move under way, unexpired."""
+    return (
+        clinic.number_move_step in MOVE_UNDER_WAY
+        and clinic.number_move_claimed_by not in ("", claimant)
+        and clinic.number_move_claimed_until is not None
+        and clinic.number_move_claimed_until > timezone.now()
+    )
+
+
+def clinic_number_move_claim(*, clinic_id: int, claimant: str, lease_seconds: float) -> Clinic:
+    """Claim the clinic's move under way for one run (`claimant`, e.g. its task id) for
+    `lease_seconds`, before it acts at Twilio; the clinic. Claiming again (the run's retry)
+    renews it. A move another run holds raises MoveClaimed; a move not under way (none
+    asked, done, failed) is returned unclaimed: nothing to do."""
+    with transaction.atomic():
+        clinic = _clinic_lock(clinic_id)
+        if clinic.number_move_step not in MOVE_UNDER_WAY:
+            return clinic
+        if _move_claimed_by_another(clinic, claimant=claimant):
+            raise MoveClaimed(f"{clinic.name}'s number is being moved by another run.")
+        clinic.number_move_claimed_by = claimant
+        clinic.number_move_claimed_until = timezone.now() + timedelta(seconds=lease_seconds)
+        clinic.save(update_fields=["number_move_claimed_by", "number_move_claimed_until", "updated_at"])
+    return clinic
+
+
 def clinic_number_move_step(*, clinic_id: int, step: str, error: str = "", detail: str = "") -> Clinic:
     """Record a step of the move (transferred, done, failed with `error`) and its history
-    event; a step already recorded is not recorded twice."""
+    event; a step already recorded is not recorded twice, and a move done stays done (a
+    failure reported after it, by a late run, is not the move's). Done or failed ends
+    the move's claim."""
     with transaction.atomic():
         clinic = _clinic_lock(clinic_id)
         if clinic.number_move_step == step and clinic.number_move_error == error:
             return clinic
+        if clinic.number_move_step == MOVE_DONE and step == MOVE_FAILED:
+            return clinic
         clinic.number_move_step, clinic.number_move_error = step, error
-        clinic.save(update_fields=["number_move_step", "number_move_error", "updated_at"])
+        fields = ["number_move_step", "number_move_error", "updated_at"]
+        if step not in MOVE_UNDER_WAY:
+            clinic.number_move_claimed_by, clinic.number_move_claimed_until = "", None
+            fields += ["number_move_claimed_by", "number_move_claimed_until"]
+        clinic.save(update_fields=fields)
         _event(
             clinic,
             _MOVE_EVENTS[step],

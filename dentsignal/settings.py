@@ -256,10 +256,25 @@ CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A clinic in provisioning/releasing longer than this has lost its task (a crash
 # between commit and broker, or a dropped message): Celery beat re-sends it. A clinic
-# whose send failed (Redis down or hung) is re-sent at beat's next tick (<= 2 minutes).
+# whose send failed (Redis down or hung) is re-sent at beat's next tick.
 NUMBER_STUCK_AFTER_SECONDS = env.int("NUMBER_STUCK_AFTER_SECONDS", default=600)
+# How often beat's re-drive runs: work whose send failed runs within one period (plus the
+# worker's reconnection, at most 30 s) of the task queue's return.
+REDRIVE_PERIOD_SECONDS = env.int("REDRIVE_PERIOD_SECONDS", default=60)
+# A task that finds the database unreachable waits the outage out: sent again every half
+# to one TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS (so it resumes as soon after the return
+# as the re-drive would), not counted against its retries, for TASK_OUTAGE_RETRY_SECONDS:
+# past the stuck delay, so that when it stops (needing no database) the re-drive already
+# counts its work as stuck and re-sends it once the database answers (12 min, 30 s).
+TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS = max(1, REDRIVE_PERIOD_SECONDS // 2)
+TASK_OUTAGE_RETRY_SECONDS = NUMBER_STUCK_AFTER_SECONDS + 2 * REDRIVE_PERIOD_SECONDS
+# Beat sleeps at most this long between two looks at its schedule. Celery's default, 300 s,
+# was once seen to hold the re-drive back that long after Redis came back; one re-drive
+# period bounds such a pause by the period itself.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-max-loop-interval
+CELERY_BEAT_MAX_LOOP_INTERVAL = REDRIVE_PERIOD_SECONDS
 CELERY_BEAT_SCHEDULE = {
-    "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": 120.0},
+    "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": float(REDRIVE_PERIOD_SECONDS)},
     # Patients' texts taken by the SMS fallback while the database was down: processed
     # once it is back (telephony/webhooks/fallbacks.py).
     "replay-fallback-sms": {"task": "telephony.tasks.replay_fallback_sms", "schedule": 60.0},

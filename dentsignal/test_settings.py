@@ -17,9 +17,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
 # Tasks run in-process; the worker tests switch this off and send to the Redis at
-# TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes.
+# TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes. A worker started
+# with TEST_CELERY_EAGER=false sends its own retries and follow-up tasks there too, as in
+# production (the outage tests); otherwise it runs them in-process at once.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("TEST_CELERY_EAGER", "true") != "false"
 # The fallbacks' store: the test Redis when there is one (as production with a broker),
 # else files; never the developer's own var/fallback.
 FALLBACK_REDIS_URL = CELERY_BROKER_URL

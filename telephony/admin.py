@@ -17,6 +17,7 @@ from clinics.services import ClinicNumberError
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
 from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
 from telephony.numbers import audit, provisioning
+from telephony.queue import QUEUED_FOR_RESEND
 
 # A run still "running" after this long died with its worker; a new one may start.
 AUDIT_STALE = dt.timedelta(minutes=15)
@@ -194,9 +195,16 @@ class NumberAuditAdmin(admin.ModelAdmin):
             self.message_user(request, f"Already fixed: {mine[0]['resolved']}", messages.INFO)
         elif not sids:
             self.message_user(request, "Nothing to fix in the last audit; press Run audit now to check again.", messages.WARNING)
-        provisioning.number_webhooks_update_request(phone_sids=sids)
-        if sids:
-            self.message_user(request, f"Webhook reset sent for {len(sids)} number(s); each shows “Fixed at …” below once done.")
+        sent = provisioning.number_webhooks_update_request(phone_sids=sids, actor=request_actor(request))
+        queued = sum(1 for operation in sent if operation.send_failed_at)
+        if queued:
+            self.message_user(
+                request, f"Webhook reset of {queued} number(s) is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING
+            )
+        if len(sent) > queued:
+            self.message_user(
+                request, f"Webhook reset sent for {len(sent) - queued} number(s); each shows “Fixed at …” below once done."
+            )
         return redirect("admin:telephony_auditrun_changelist")
 
     def adopt_view(self, request: HttpRequest) -> HttpResponse:
@@ -213,10 +221,17 @@ class NumberAuditAdmin(admin.ModelAdmin):
         elif finding["resolved"] or Clinic.objects.filter(twilio_number_sid=sid).exists():
             self.message_user(request, f"{finding['phone_number']} is already adopted; nothing changed.", messages.INFO)
         else:
-            provisioning.orphan_adopt_request(
-                clinic_id=finding["clinic_id"], phone_sid=finding["sid"], phone_number=finding["phone_number"]
+            operation = provisioning.orphan_adopt_request(
+                clinic_id=finding["clinic_id"],
+                phone_sid=finding["sid"],
+                phone_number=finding["phone_number"],
+                actor=request_actor(request),
             )
-            self.message_user(request, f"Adopting {finding['phone_number']} for {finding['clinic_name']}.")
+            what = f"{finding['phone_number']} for {finding['clinic_name']}"
+            if operation.send_failed_at:
+                self.message_user(request, f"Adoption of {what} is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
+            else:
+                self.message_user(request, f"Adopting {what}.")
         return redirect("admin:telephony_auditrun_changelist")
 
     def release_view(self, request: HttpRequest) -> HttpResponse:
@@ -236,13 +251,17 @@ class NumberAuditAdmin(admin.ModelAdmin):
             return redirect("admin:telephony_auditrun_changelist")
         if request.method == "POST" and "confirm" in request.POST:
             try:
-                provisioning.orphan_release_request(
+                operation = provisioning.orphan_release_request(
                     phone_sid=finding["sid"], phone_number=finding["phone_number"], actor=request_actor(request)
                 )
             except ClinicNumberError as exc:
                 self.message_user(request, f"Not released: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"Release of {finding['phone_number']} sent.")
+                if operation.send_failed_at:
+                    message = f"Release of {finding['phone_number']} is saved, but {QUEUED_FOR_RESEND}."
+                    self.message_user(request, message, messages.WARNING)
+                else:
+                    self.message_user(request, f"Release of {finding['phone_number']} sent.")
             return redirect("admin:telephony_auditrun_changelist")
         context = {
             **self.admin_site.each_context(request),

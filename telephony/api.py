@@ -17,6 +17,7 @@ from clinics.models import Clinic
 from telephony.auth import ApiAuthError, api_permission_require, api_staff_user
 from telephony.numbers import provisioning
 from telephony.numbers import search as number_search
+from telephony.queue import QUEUED_FOR_RESEND
 from telephony.ratelimit import rate_limit_hit
 
 ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name", "phone_number"}
@@ -45,10 +46,7 @@ def clinic_number_status(clinic: Clinic) -> dict[str, Any]:
 
 
 # What the API says when the task queue could not take the work (kept, re-sent by beat).
-RESEND_MESSAGE = (
-    "The request is saved, but the task queue did not take it: it is queued for re-send and will be "
-    "sent again within 2 minutes. Check the status URL."
-)
+RESEND_MESSAGE = f"The request is saved, but {QUEUED_FOR_RESEND}. Check the status URL."
 
 
 def domain_error_status(exc: clinic_services.ClinicNumberError) -> int:

@@ -167,3 +167,54 @@ class LogWriteFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.log}: {self.count} failed write(s)"
+
+
+class Operation(models.Model):
+    """Twilio work sent to the task queue that no clinic's number state tracks: a webhook
+    reset, an orphan's release, an adoption, a move into a subaccount (telephony.operations).
+
+    Written in the same transaction as the request, before the send, and kept until its
+    task records how the work ended: beat's re-drive sends it again at its next tick when
+    the send failed (task queue down or hung), or NUMBER_STUCK_AFTER_SECONDS after the
+    last send when the task was lost on the way. Its task and arguments identify it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for its task"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    task_name = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    clinic = models.ForeignKey("clinics.Clinic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    phone_number = models.CharField(max_length=16, blank=True)
+    phone_sid = models.CharField(max_length=34, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When it was last handed to the task queue (on commit of the request, or by the re-drive).
+    sent_at = models.DateTimeField(default=timezone.now)
+    # When that send failed: the re-drive sends it again at its next tick.
+    send_failed_at = models.DateTimeField(null=True, blank=True)
+    resends = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # How it ended, in the task's words: what was done, or an error staff can act on.
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "sent_at"], name="operation_status_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name.rsplit('.', 1)[-1]} {self.phone_number or self.phone_sid} ({self.status})"
+
+
+class RedriveTick(models.Model):
+    """When beat's re-drive last ran to its end (a single row; telephony.operations). A tick
+    that finds it more than 1.5 periods back knows an outage came between (task queue,
+    database or workers away), and sends again what was in flight before it."""
+
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Re-drive ran at {self.ran_at:%Y-%m-%d %H:%M:%S}"

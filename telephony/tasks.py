@@ -8,25 +8,40 @@ backoff and full jitter, up to MAX_RETRIES; other Twilio 4xx are final at once. 
 retries run out the clinic is marked failed with a message staff can act on. A retried
 or redelivered provisioning task resumes with the number reserved on the clinic row,
 adopting it if the purchase went through, so nothing is bought twice.
+
+The database unreachable is not a failure of the work: such a task is sent again every
+15 to 30 s without spending its retries, for TASK_OUTAGE_RETRY_SECONDS (12 minutes: it
+rides out a 10-minute outage), then it stops without touching the database. By then
+beat's re-drive counts the work as stuck and re-sends it once the database answers
+(telephony.numbers.provisioning.stuck_work_resend).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import Retry
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
 
-from telephony import twilio_service
+from telephony import operations, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
 from telephony.numbers import audit, provisioning, usage
+from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
+
+logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
 BACKOFF_BASE_SECONDS = 2
@@ -52,14 +67,36 @@ def backoff_seconds(retries: int) -> float:
     )
 
 
+# The database unreachable (down, restarting, or not answering within DATABASE_CONNECT_TIMEOUT).
+OUTAGE = (OperationalError, InterfaceError)
+# Message headers a task carries while it waits out an outage (kept by Celery's retries).
+OUTAGE_SINCE, OUTAGE_TRIES = "dentsignal_outage_since", "dentsignal_outage_tries"
+
+
 def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[str, int | None], None]) -> dict[str, Any]:
     """Run `work`; a final failure is returned as a failure dict, a transient one raised to autoretry.
 
     On the last attempt a transient failure calls `give_up(sentence, code)` and is
-    returned instead of raised.
+    returned instead of raised. The outcome is recorded on the Operation waiting for this
+    work, if any (telephony.operations), unless the result says another run is at it
+    (`in_progress`). The database unreachable, in the work, the give-up or that record,
+    is waited out (_outage_wait) instead.
     """
     try:
+        result = _attempt(task, work, give_up)
+        if not result.get("in_progress"):
+            operations.operation_finish(task_name=task.name, args=task.request.args or (), result=result)
+        return result
+    except OUTAGE as exc:
+        return _outage_wait(task, exc)
+
+
+def _attempt(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[str, int | None], None]) -> dict[str, Any]:
+    """One run of `work` under the retry policy (see _outcome); the database unreachable is raised."""
+    try:
         return work()
+    except OUTAGE:
+        raise
     except TRANSIENT as exc:
         if isinstance(exc, TwilioError) and not exc.retryable:
             return twilio_service.failure_from(exc)
@@ -70,6 +107,46 @@ def _outcome(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
         return result
     except twilio_service.EXPECTED_FAILURES as exc:
         return twilio_service.failure_from(exc)
+
+
+def _outage_wait(task: Task, exc: Exception) -> dict[str, Any]:
+    """Send this task again in half to one TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS (its retries
+    untouched) while the database has been unreachable for less than
+    TASK_OUTAGE_RETRY_SECONDS; after that, or in eager mode once its retries are spent,
+    stop without the database and leave the work to the re-drive.
+    """
+    headers = dict(task.request.headers or {})
+    since = float(headers.get(OUTAGE_SINCE) or time.time())
+    tries = int(headers.get(OUTAGE_TRIES) or 0)
+    if task.request.is_eager:
+        # In-process: no broker to wait on; retried at once like any transient error.
+        if task.max_retries is None or task.request.retries < task.max_retries:
+            raise exc
+    elif time.time() - since < settings.TASK_OUTAGE_RETRY_SECONDS:
+        # Equal jitter: at least half the capped backoff, so a long outage costs each
+        # waiting task one try every 15-30 s, not a burst.
+        ceiling = min(float(settings.TASK_OUTAGE_RETRY_COUNTDOWN_MAX_SECONDS), BACKOFF_BASE_SECONDS * 2.0**tries)
+        countdown = ceiling / 2 + random.uniform(0, ceiling / 2)
+        headers.update({OUTAGE_SINCE: since, OUTAGE_TRIES: tries + 1})
+        again = task.signature_from_request(countdown=countdown, headers=headers)
+        try:
+            again.apply_async()
+        except BROKER_ERRORS:
+            logger.exception("Task queue unreachable too: %s%r left to the re-drive", task.name, task.request.args)
+        else:
+            raise Retry(exc=exc, when=timezone.now() + timedelta(seconds=countdown), sig=again)
+    logger.error(
+        "Database unreachable since %.0f s ago: %s%r stopped, left to the re-drive: %s",
+        time.time() - since,
+        task.name,
+        task.request.args,
+        exc,
+    )
+    return {
+        "success": False,
+        "error": "The database was unreachable; the work is kept and will be re-sent once the database answers.",
+        "code": None,
+    }
 
 
 def _no_give_up(error: str, code: int | None) -> None:
@@ -121,11 +198,16 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
 @shared_task(**RETRY_POLICY)
 def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
     """Move a clinic's number from the main account into its own subaccount (resumable)."""
-    return _outcome(
-        self,
-        lambda: {"success": True, "step": provisioning.clinic_number_move_run(clinic_id=clinic_id).number_move_step},
-        lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error),
-    )
+
+    def work() -> dict[str, Any]:
+        try:
+            clinic = provisioning.clinic_number_move_run(clinic_id=clinic_id, claimant=self.request.id or "")
+        except provisioning.MoveInProgress as exc:
+            # The run holding the move records its outcome; this one did nothing.
+            return {"success": True, "in_progress": True, "message": str(exc)}
+        return {"success": True, "step": clinic.number_move_step}
+
+    return _outcome(self, work, lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error))
 
 
 @shared_task(**RETRY_POLICY)
@@ -153,7 +235,8 @@ def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]
 
 @shared_task
 def redrive_stuck_clinics() -> int:
-    """Periodic (Celery beat, every 2 minutes): re-send the work of clinics whose send failed or that are stuck."""
+    """Periodic (Celery beat, every REDRIVE_PERIOD_SECONDS): re-send the work whose send failed, that is stuck,
+    or that an outage stranded (provisioning.stuck_work_resend)."""
     return provisioning.stuck_work_resend()
 
 
@@ -163,10 +246,17 @@ def run_number_audit(audit_run_id: int) -> None:
     audit.audit_run_execute(audit_run_id=audit_run_id)
 
 
-@shared_task
-def adopt_orphan_number(clinic_id: int, phone_sid: str, phone_number: str) -> str:
-    """Adopt an orphan number for the clinic its name identifies."""
-    return provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number)
+@shared_task(**RETRY_POLICY)
+def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number: str) -> dict[str, Any]:
+    """Adopt an orphan number for the clinic its name identifies; `message` says what happened."""
+    return _outcome(
+        self,
+        lambda: {
+            "success": True,
+            "message": provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number),
+        },
+        _no_give_up,
+    )
 
 
 @shared_task

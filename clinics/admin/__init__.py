@@ -16,11 +16,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
+from telephony import operations
 from telephony import twilio as twilio_client
 from telephony.a2p import texting as messaging
 from telephony.models import CallAnswer, CallLog
 from telephony.numbers import provisioning, simulated_traffic, usage
 from telephony.numbers import search as number_search
+from telephony.queue import QUEUED_FOR_RESEND
 from telephony.webhooks import calls
 
 from .. import services
@@ -506,8 +508,14 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
                 self.message_user(request, f"Skipped {clinic.name}: it has no active number.", messages.WARNING)
                 continue
-            provisioning.number_webhooks_update_request(phone_sids=[clinic.twilio_number_sid])
-            self.message_user(request, f"Webhook update started for {clinic.name} ({clinic.twilio_number}).")
+            (operation,) = provisioning.number_webhooks_update_request(
+                phone_sids=[clinic.twilio_number_sid], actor=request_actor(request)
+            )
+            what = f"{clinic.name} ({clinic.twilio_number})"
+            if operation.send_failed_at:
+                self.message_user(request, f"Webhook update for {what} is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
+            else:
+                self.message_user(request, f"Webhook update started for {what}.")
 
     @admin.action(description="Mark Google/website listing updated", permissions=["change"])
     def mark_listing_updated(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
@@ -566,12 +574,14 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     def move_to_subaccount(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
         for clinic in queryset:
             try:
-                provisioning.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
+                operation = provisioning.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
             except (services.ClinicNumberError, provisioning.InvalidInput) as exc:
                 self.message_user(request, f"Skipped: {exc}", messages.WARNING)
                 continue
             moved = Clinic.objects.get(pk=clinic.id)  # with eager Celery the task has already run
-            if moved.number_move_step == services.MOVE_DONE:
+            if operation.send_failed_at:
+                self.message_user(request, f"{moved.name}: the move is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
+            elif moved.number_move_step == services.MOVE_DONE:
                 self.message_user(
                     request, f"{moved.name}: {moved.twilio_number} is now in subaccount {moved.twilio_account_sid}."
                 )
@@ -588,6 +598,8 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             return f"Moved into its own subaccount {clinic.twilio_account_sid}."
         if step == services.MOVE_FAILED:
             return f"Move not finished: {clinic.number_move_error}"
+        if step == services.MOVE_REQUESTED and operations.operation_queued(task_name=provisioning.TASK_MOVE, clinic_id=clinic.pk):
+            return f"Move requested: {QUEUED_FOR_RESEND}."
         if step == services.MOVE_REQUESTED:
             return "Move requested: creating the subaccount and transferring the number…"
         if step == services.MOVE_TRANSFERRED:
@@ -849,8 +861,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         if clinic.send_failed_at:
             self.message_user(
                 request,
-                f"{clinic.name}: {started.lower()} and saved, but the task queue did not take it; it is queued for "
-                "re-send within 2 minutes. Refresh to see the result.",
+                f"{clinic.name}: {started.lower()} and saved, but {QUEUED_FOR_RESEND}. Refresh to see the result.",
                 messages.WARNING,
             )
         elif clinic.number_state == NumberState.FAILED:

@@ -22,10 +22,10 @@ from clinics.dates import datetime_for_people
 from clinics.models import Clinic, NumberEvent
 from telephony import fallback_store, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
-from telephony.models import AuditRun
+from telephony.models import AuditRun, Operation
 from telephony.numbers import inventory, provisioning
 from telephony.numbers.inventory import AccountNumber
-from telephony.queue import task_send_on_commit
+from telephony.queue import QUEUED_FOR_RESEND, task_send_on_commit
 from telephony.webhook_paths import (
     A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
@@ -662,11 +662,19 @@ _RESOLVED_BY = {
 def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
     """The run's findings, each with `resolved`: "" while still open, else a sentence
     ("Fixed at 2 Dec 2026, 11:05 CST by ana.") from the number history written since the
-    run finished; one query whatever the number of findings."""
+    run finished, and `queued`: what was asked for the number and waits for the task
+    queue, which did not take it ("" if nothing); two queries whatever the number of findings."""
     findings = [dict(f) for f in (run.result or {}).get("findings", [])]
     since = run.finished_at or run.started_at
     sids = {f["sid"] for f in findings if f.get("sid")}
     latest: dict[tuple[str, str], NumberEvent] = {}
+    queued = set(
+        Operation.objects.filter(phone_sid__in=sids, status=Operation.Status.PENDING, send_failed_at__isnull=False).values_list(
+            "phone_sid", flat=True
+        )
+    )
+    for finding in findings:
+        finding["queued"] = f"Asked, but {QUEUED_FOR_RESEND}." if finding.get("sid") in queued else ""
     if sids:
         kinds = [kind for kind, _ in _RESOLVED_BY.values()] + [NumberEvent.Kind.RELEASE_REQUESTED]
         events = NumberEvent.objects.filter(phone_sid__in=sids, kind__in=kinds, created_at__gte=since)

@@ -15,6 +15,7 @@ marked failed), `RetryLater` (nothing is wrong, but wait), and the domain's
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,8 +29,9 @@ from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.phone import area_code_validate
-from telephony import twilio
-from telephony.queue import task_send, task_send_on_commit
+from telephony import operations, twilio
+from telephony.models import Operation
+from telephony.queue import operation_send_on_commit, task_send, task_send_on_commit
 from telephony.sids import phone_sid_error
 from telephony.twilio.errors import with_code
 from telephony.webhook_urls import webhook_params
@@ -61,6 +63,10 @@ class RetryLater(Exception):
 
 class InvalidInput(ValueError):
     """Input refused before anything was changed or asked of Twilio; the message says why."""
+
+
+class MoveInProgress(Exception):
+    """Another run is moving the clinic's number: this one did nothing (its outcome is not the move's)."""
 
 
 # What a workflow run raises when it did not do what was asked: each says why in its
@@ -379,12 +385,14 @@ def number_release_give_up(*, phone_sid: str, error: str, code: int | None) -> N
 # --------------------------------------------------------------------------- webhooks
 
 
-def number_webhooks_update_request(*, phone_sids: list[str]) -> list[str]:
-    """Send a webhook reset per number after commit; the SIDs sent (invalid ones raise InvalidInput)."""
+def number_webhooks_update_request(*, phone_sids: list[str], actor: User | None = None) -> list[Operation]:
+    """Record a webhook reset per number and send each after commit; the operations as they
+    stand after the send (`send_failed_at` set: queued for re-send). An invalid SID raises
+    InvalidInput and nothing is recorded."""
     sids = [phone_sid_clean(sid) for sid in dict.fromkeys(phone_sids)]
-    for sid in sids:
-        task_send_on_commit(TASK_WEBHOOKS, sid)
-    return sids
+    with transaction.atomic():
+        sent = [operation_send_on_commit(TASK_WEBHOOKS, sid, phone_sid=sid, actor=actor) for sid in sids]
+    return operations.operations_reread(sent)
 
 
 def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
@@ -399,9 +407,15 @@ def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
 # --------------------------------------------------------------------------- orphans
 
 
-def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str) -> None:
-    """Send the adoption of an orphan number by its clinic after commit."""
-    task_send_on_commit(TASK_ADOPT, clinic_id, phone_sid_clean(phone_sid), phone_number)
+def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:
+    """Record the adoption of an orphan number by its clinic and send it after commit; the
+    operation as it stands after the send."""
+    sid = phone_sid_clean(phone_sid)
+    with transaction.atomic():
+        operation = operation_send_on_commit(
+            TASK_ADOPT, clinic_id, sid, phone_number, clinic_id=clinic_id, phone_sid=sid, phone_number=phone_number, actor=actor
+        )
+    return operations.operations_reread([operation])[0]
 
 
 def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
@@ -438,15 +452,28 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
 
 
 def stuck_work_resend() -> int:
-    """Re-send the work of clinics whose send failed or that are stuck; how many were re-sent.
+    """Re-send the work whose send failed or that is stuck; how many were re-sent.
 
-    A clinic whose send failed is re-sent at once (beat's next tick); one merely stuck
-    in provisioning/releasing after NUMBER_STUCK_AFTER_SECONDS (a task lost after the
-    send, or dropped by the broker). The tasks are idempotent, so re-sending one that
-    is merely slow buys nothing twice.
+    That is a clinic's purchase or release (its state says the work is owed) and every
+    Operation not finished (webhook resets, orphan releases, adoptions, moves). Work
+    whose send failed is re-sent at once (beat's next tick); work merely unfinished after
+    NUMBER_STUCK_AFTER_SECONDS (a task lost after the send, or dropped by the broker).
+
+    A tick that finds the last one more than 1.5 REDRIVE_PERIOD_SECONDS back knows that
+    the task queue, the database or the workers were away in between: it also re-sends
+    the work in flight since before that last tick. Redis gives a message it held for a
+    worker (waiting out a retry countdown, or prefetched) back only after its visibility
+    timeout, and loses its queue when restarted without its data; the tasks' own retries
+    (telephony.tasks) cover only the database. The tasks are idempotent, so re-sending
+    one that is merely slow buys nothing twice.
     """
+    now = timezone.now()
+    stuck_after = float(settings.NUMBER_STUCK_AFTER_SECONDS)
+    last = operations.redrive_tick_last()
+    if last is not None and (now - last).total_seconds() > 1.5 * settings.REDRIVE_PERIOD_SECONDS:
+        stuck_after = min(stuck_after, (now - last).total_seconds())
     count = 0
-    for clinic in clinic_services.clinics_stuck_claim():
+    for clinic in clinic_services.clinics_stuck_claim(older_than_seconds=stuck_after):
         if clinic.number_state == NumberState.PROVISIONING:
             task_send(
                 TASK_PROVISION,
@@ -456,6 +483,10 @@ def stuck_work_resend() -> int:
         elif clinic.twilio_number_sid:
             task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
+    for operation in operations.operations_due_claim(older_than_seconds=stuck_after):
+        task_send(operation.task_name, tuple(operation.args), operation_id=operation.pk)
+        count += 1
+    operations.redrive_tick_save(ran_at=now)
     return count
 
 
@@ -464,14 +495,15 @@ def stuck_work_resend() -> int:
 TASK_RELEASE_BY_SID = "telephony.tasks.release_number"
 
 
-def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> str:
-    """Record who asked to release an orphan number (no clinic holds it) and send the
-    release after commit; the SID. Raises ClinicNumberError when a clinic holds it now."""
+def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:
+    """Record who asked to release an orphan number (no clinic holds it) and the release
+    itself, and send it after commit; the operation as it stands after the send. Raises
+    ClinicNumberError when a clinic holds it now."""
     sid = phone_sid_clean(phone_sid)
     with transaction.atomic():
         clinic_services.number_orphan_release_request(phone_sid=sid, phone_number=phone_number, actor=actor)
-        task_send_on_commit(TASK_RELEASE_BY_SID, sid)
-    return sid
+        operation = operation_send_on_commit(TASK_RELEASE_BY_SID, sid, phone_sid=sid, phone_number=phone_number, actor=actor)
+    return operations.operations_reread([operation])[0]
 
 
 # --------------------------------------------------------------------------- subaccount status
@@ -557,30 +589,46 @@ def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User 
 TASK_MOVE = "telephony.tasks.move_number_to_subaccount"
 
 
-def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Clinic:
-    """Ask for the clinic's number to be moved into its own subaccount (task on commit).
-    ClinicNumberError says why not (no active number, already moved); InvalidInput when
-    TWILIO_SUBACCOUNT_PER_CLINIC is off."""
+def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Operation:
+    """Ask for the clinic's number to be moved into its own subaccount (recorded, task sent
+    on commit); the operation as it stands after the send. ClinicNumberError says why not
+    (no active number, already moved); InvalidInput when TWILIO_SUBACCOUNT_PER_CLINIC is off."""
     if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
         raise InvalidInput(
             "Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): numbers stay on the main account, nothing was moved."
         )
     with transaction.atomic():
         clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
-        task_send_on_commit(TASK_MOVE, clinic.id, clinic_id=clinic.id)
-    return clinic
+        operation = operation_send_on_commit(
+            TASK_MOVE,
+            clinic.id,
+            clinic_id=clinic.id,
+            phone_sid=clinic.twilio_number_sid or "",
+            phone_number=clinic.twilio_number or "",
+            actor=actor,
+        )
+    return operations.operations_reread([operation])[0]
 
 
-def clinic_number_move_run(*, clinic_id: int) -> Clinic:
+def clinic_number_move_run(*, clinic_id: int, claimant: str = "") -> Clinic:
     """Do (or resume) the move: subaccount, transfer, webhooks; the clinic as it ends.
 
-    A retryable TwilioError / RetryLater is raised for the task to retry (the steps done
-    stay recorded); a final one is recorded as the move's failure with Twilio's sentence
-    (e.g. 21474: the credentials are not the parent account's) and raised.
+    The run first claims the move for `claimant` (its task id, the same over its retries;
+    "" makes a claim of its own) for one task time limit: a move another run holds raises
+    MoveInProgress and nothing is done. A transfer Twilio answers with 20404 because the
+    number already left the main account for the subaccount counts as done. A retryable
+    TwilioError / RetryLater is raised for the task to retry (the steps done stay
+    recorded); a final one is recorded as the move's failure with Twilio's sentence (e.g.
+    21474: the credentials are not the parent account's) and raised.
     """
-    clinic = Clinic.objects.get(pk=clinic_id)
-    if clinic.number_move_step in ("", clinic_services.MOVE_DONE) or not clinic.twilio_number_sid:
-        return clinic  # nothing asked, or already done (a repeated task)
+    try:
+        clinic = clinic_services.clinic_number_move_claim(
+            clinic_id=clinic_id, claimant=claimant or uuid.uuid4().hex, lease_seconds=settings.CELERY_TASK_TIME_LIMIT
+        )
+    except clinic_services.MoveClaimed as exc:
+        raise MoveInProgress(str(exc)) from exc
+    if clinic.number_move_step not in clinic_services.MOVE_UNDER_WAY or not clinic.twilio_number_sid:
+        return clinic  # nothing asked, or already ended (a repeated task)
     phone_sid, phone_number = clinic.twilio_number_sid, clinic.twilio_number or ""
     try:
         sub = clinic_subaccount_ensure(clinic=clinic)
@@ -589,8 +637,7 @@ def clinic_number_move_run(*, clinic_id: int) -> Clinic:
         if twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
             detail = f"{phone_number} already in {sub}"
         else:
-            twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
-            detail = f"{phone_number} transferred from the main account to {sub}"
+            detail = _number_transfer(phone_sid=phone_sid, phone_number=phone_number, sub=sub)
         clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_TRANSFERRED, detail=detail)
         number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=sub)
         clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
@@ -602,6 +649,18 @@ def clinic_number_move_run(*, clinic_id: int) -> Clinic:
         clinic_number_move_give_up(clinic_id=clinic.id, error=str(exc))
         raise
     return clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_DONE, detail=sub)
+
+
+def _number_transfer(*, phone_sid: str, phone_number: str, sub: str) -> str:
+    """Transfer the number from the main account into `sub`; the history's detail. A 20404
+    with the number found in `sub` is a transfer made before ours (another run's)."""
+    try:
+        twilio.incoming_number_transfer(phone_sid, to_account_sid=sub)
+    except twilio.TwilioError as exc:
+        if not exc.not_found or not twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
+            raise
+        return f"{phone_number} already in {sub} (Twilio: no longer on the main account)"
+    return f"{phone_number} transferred from the main account to {sub}"
 
 
 def clinic_number_move_give_up(*, clinic_id: int, error: str) -> None:

@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from clinics.models import Clinic, NumberEvent, NumberState
+from dentsignal.celery import app as celery_app
+from telephony import tasks
 from telephony.models import AuditRun
 from tests.factories import ClinicFactory
 
@@ -134,3 +136,71 @@ def test_all_good_lists_the_fine_numbers_with_links(admin_client, sandbox, setti
 
     assert "All good (1)" in page
     assert f'+15125550150 — <a href="{reverse("admin:clinics_clinic_change", args=[fine.pk])}">Fine Dental</a>' in page
+
+
+# ------------------------------------------------------------------ the task queue hung or down (issue 20)
+
+
+def said(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def beat_tick_with_the_task_queue_back() -> None:
+    """The task queue answers again (the in-process stand-in for it), and beat's re-drive ticks."""
+    celery_app.set_current()
+    tasks.redrive_stuck_clinics.delay()
+
+
+def test_orphan_release_with_the_task_queue_down_says_queued_and_runs_once_it_answers(
+    admin_client, audited, sandbox, broken_broker
+):
+    sid = audited["orphan"]
+
+    response = admin_client.post(reverse("admin:telephony_audit_release"), {"sid": sid, "confirm": "1"}, follow=True)
+
+    assert any("+15125550191" in m and "queued" in m and "when the task queue answers" in m for m in said(response))
+    assert not any("sent" in m for m in said(response)), said(response)
+    assert sid in {n["sid"] for n in sandbox.owned_numbers()}
+    assert "queued for re-send" in finding_html(response.content.decode(), sid, "orphan")  # on every view until sent
+
+    beat_tick_with_the_task_queue_back()
+
+    assert sid not in {n["sid"] for n in sandbox.owned_numbers()}
+    page = admin_client.get(PAGE).content.decode()
+    assert "Released at" in finding_html(page, sid, "orphan") and "queued" not in finding_html(page, sid, "orphan")
+    assert NumberEvent.objects.filter(kind=NumberEvent.Kind.RELEASED, phone_sid=sid).count() == 1
+    tasks.redrive_stuck_clinics.delay()  # done: the next tick has nothing to send
+    assert len(sandbox.api_requests("DELETE")) == 1
+
+
+def test_fix_webhooks_with_the_task_queue_down_says_queued_and_runs_once_it_answers(
+    admin_client, audited, sandbox, broken_broker, expected_webhooks
+):
+    sid = audited["drift"].twilio_number_sid
+
+    response = admin_client.post(reverse("admin:telephony_audit_fix"), follow=True)
+
+    assert any("1 number" in m and "queued" in m and "when the task queue answers" in m for m in said(response))
+    assert not any("sent" in m for m in said(response)), said(response)
+    assert sandbox.api_requests("POST", sid) == []
+    assert "queued for re-send" in finding_html(response.content.decode(), sid, "webhook_drift")
+
+    beat_tick_with_the_task_queue_back()
+
+    (number,) = [n for n in sandbox.owned_numbers() if n["sid"] == sid]
+    assert number["voice_url"] == expected_webhooks["voice"]
+    assert NumberEvent.objects.filter(kind=NumberEvent.Kind.WEBHOOKS_UPDATED, phone_sid=sid).count() == 1
+
+
+def test_adopt_with_the_task_queue_down_says_queued_and_runs_once_it_answers(admin_client, audited, sandbox, broken_broker):
+    sid = audited["adoptable"]
+
+    response = admin_client.post(reverse("admin:telephony_audit_adopt"), {"sid": sid}, follow=True)
+
+    assert any("+15125550190" in m and "Lost Dental" in m and "queued" in m for m in said(response)), said(response)
+    assert not Clinic.objects.filter(twilio_number_sid=sid).exists()
+
+    beat_tick_with_the_task_queue_back()
+
+    audited["lost"].refresh_from_db()
+    assert audited["lost"].twilio_number_sid == sid

@@ -32,13 +32,7 @@ from telephony.tasks import a2p_registration_poll
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review
 from tests.telephony.a2p.test_status_callbacks import _signed
-from tests.telephony.test_worker import (  # noqa: F401 - workers: a fixture
-    BROKER_URL,
-    QUEUES,
-    wait_for_state,
-    wait_workers_ready,
-    workers,
-)
+from tests.telephony.worker_pool import BROKER_URL, QUEUES, wait_for_state, wait_workers_ready
 from tests.test_hostile_inputs import api_post
 
 REPLAYS = 300
@@ -211,7 +205,7 @@ def worker_test(test):
     return test
 
 
-def _production_workers(workers) -> None:  # noqa: F811 - the imported fixture
+def _production_workers(workers) -> None:
     """One worker per queue, as the README's Deploying section starts them."""
     env = {"TWILIO_PRIMARY_CUSTOMER_PROFILE_SID": PRIMARY_PROFILE}
     workers.start(f"--queues={django_settings.CELERY_TASK_DEFAULT_QUEUE}", "--concurrency=2", **env)
@@ -247,7 +241,7 @@ def _published() -> Iterator[list[dict[str, Any]]]:
 
 @worker_test
 def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_seconds(
-    workers,  # noqa: F811 - the imported fixture
+    workers,
     client,
     django_capture_on_commit_callbacks,
     sandbox,
@@ -283,7 +277,7 @@ def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_secon
 
 @worker_test
 def test_a_backlog_of_rate_limited_polls_does_not_hold_up_provisioning(
-    workers,  # noqa: F811 - the imported fixture
+    workers,
     client,
     sandbox,
     a2p_enabled,

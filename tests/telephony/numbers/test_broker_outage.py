@@ -7,87 +7,26 @@ listening socket that accepts and never answers (hung), or a port nobody listens
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from celery import Celery
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
+from django.utils import timezone
 
 from clinics.models import Clinic, NumberEvent, NumberState
 from dentsignal.celery import app as celery_app
-from telephony import tasks
-from telephony.models import ApiToken
+from telephony import tasks, twilio_service
+from telephony.models import ApiToken, Operation
+from telephony.numbers import provisioning
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Issue 12: "a click with Redis hung or down answers within ~6 s".
 CLICK_BOUND_SECONDS = 6.0
-
-
-class HungBroker:
-    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted.append(conn)  # held open, never read from nor written to
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        for conn in self.accepted:
-            conn.close()
-        self.listener.close()
-
-
-def refused_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(params=["hung", "refused"])
-def broken_broker(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The current Celery app sends for real (not eager) to a hung or refusing Redis.
-
-    A fresh app configured from the same Django settings as dentsignal's (so with the
-    same broker timeouts and publish retry policy), only the broker URL differs; it is
-    made the current app, the one telephony.queue sends with, for the test.
-    """
-    hung = HungBroker() if request.param == "hung" else None
-    port = hung.port if hung else refused_port()
-    broken = Celery("dentsignal-broken-broker", set_as_current=False)
-    broken.config_from_object("django.conf:settings", namespace="CELERY")
-    broken.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", task_always_eager=False)
-    broken.set_current()
-    try:
-        yield request.param
-    finally:
-        celery_app.set_current()
-        broken.close()
-        if hung:
-            hung.close()
 
 
 def only_the_for_sale_check(sandbox) -> bool:
@@ -188,3 +127,83 @@ def test_a_clinic_merely_in_flight_is_not_resent_before_the_stuck_delay(sandbox,
 
     assert tasks.redrive_stuck_clinics.delay().get() == 0
     assert sandbox.requests() == []
+
+
+# ------------------------------------------------------------------ work no clinic state tracks (issue 20)
+
+
+def clinic_action(admin_client, action: str, clinic) -> list[str]:
+    response = admin_client.post(
+        reverse("admin:clinics_clinic_changelist"), {"action": action, ACTION_CHECKBOX_NAME: [clinic.pk]}, follow=True
+    )
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_update_webhooks_with_the_task_queue_down_says_queued_and_runs_once_it_answers(
+    admin_client, sandbox, broken_broker, expected_webhooks
+):
+    clinic = ClinicFactory(name="Drift Dental")
+    sid = twilio_service.provision_clinic_number(clinic.id, "512")["sid"]  # in-process, no task
+    sandbox._call("DELETE", "requests")
+
+    said = clinic_action(admin_client, "update_webhooks", clinic)
+
+    assert any("Drift Dental" in m and "queued" in m and "when the task queue answers" in m for m in said), said
+    assert not any("started" in m for m in said), said
+    assert sandbox.requests() == []
+    celery_app.set_current()  # the task queue answers again; beat ticks
+    tasks.redrive_stuck_clinics.delay()
+    assert len(sandbox.api_requests("POST", sid)) == 1
+    assert NumberEvent.objects.filter(kind=NumberEvent.Kind.WEBHOOKS_UPDATED, phone_sid=sid).count() == 1
+
+
+def test_a_move_with_the_task_queue_down_says_queued_and_runs_once_it_answers(admin_client, sandbox, settings, broken_broker):
+    settings.TWILIO_SUBACCOUNT_PER_CLINIC = False
+    clinic = ClinicFactory(name="Legacy Dental")
+    twilio_service.provision_clinic_number(clinic.id, "512")
+    settings.TWILIO_SUBACCOUNT_PER_CLINIC = True
+    sandbox._call("DELETE", "requests")
+
+    said = clinic_action(admin_client, "move_to_subaccount", clinic)
+
+    assert any("Legacy Dental" in m and "queued" in m and "when the task queue answers" in m for m in said), said
+    assert not any("started" in m for m in said), said
+    assert sandbox.requests() == []
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+    assert "Move requested: the task queue did not take it" in page
+    celery_app.set_current()
+    tasks.redrive_stuck_clinics.delay()
+    clinic.refresh_from_db()
+    assert clinic.number_move_step == "done" and sandbox.owned_numbers()[0]["account_sid"] == clinic.twilio_account_sid
+
+
+def test_an_orphan_release_lost_after_its_send_is_resent_after_the_stuck_delay_not_before(sandbox, settings, swallowing_broker):
+    settings.NUMBER_STUCK_AFTER_SECONDS = 600
+    (sid,) = sandbox.seed_numbers([{"phone_number": "+15125550191", "friendly_name": "nobody's"}])
+    operation = provisioning.orphan_release_request(phone_sid=sid, phone_number="+15125550191")
+    celery_app.set_current()
+
+    assert tasks.redrive_stuck_clinics.delay().get() == 0  # merely in flight: left alone
+    assert sandbox.api_requests("DELETE") == []
+    # Ten minutes on, the task has not said it is done: it was lost, and is sent again.
+    Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=11))
+    assert tasks.redrive_stuck_clinics.delay().get() == 1
+
+    assert sid not in {n["sid"] for n in sandbox.owned_numbers()}
+    assert Operation.objects.get(pk=operation.pk).status == Operation.Status.DONE
+    assert tasks.redrive_stuck_clinics.delay().get() == 0
+
+
+def test_resending_a_release_twilio_already_did_is_a_success(sandbox, settings, swallowing_broker):
+    (sid,) = sandbox.seed_numbers([{"phone_number": "+15125550192", "friendly_name": "nobody's"}])
+    operation = provisioning.orphan_release_request(phone_sid=sid, phone_number="+15125550192")
+    sandbox.remove_number(sid)  # released at Twilio, its answer never recorded: Twilio now says 20404
+    celery_app.set_current()
+    Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=11))
+
+    tasks.redrive_stuck_clinics.delay()
+
+    operation.refresh_from_db()
+    assert operation.status == Operation.Status.DONE, operation.outcome
+    assert sandbox.api_requests("DELETE")[0]["status"] == 404
+    assert NumberEvent.objects.filter(kind=NumberEvent.Kind.RELEASED, phone_sid=sid).count() == 1

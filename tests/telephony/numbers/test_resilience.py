@@ -10,9 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from clinics import services as clinic_services
 from clinics.models import Clinic, NumberEvent, NumberState
+from dentsignal.celery import app as celery_app
 from telephony import tasks, twilio_service
-from telephony.models import ApiToken
+from telephony.models import ApiToken, Operation, RedriveTick
 from telephony.numbers import provisioning
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
@@ -123,6 +125,54 @@ def test_database_down_gives_a_clear_503_not_a_stack_trace(client, admin_user, s
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.NONE
     assert sandbox.requests() == []
+
+
+def test_a_task_that_finds_the_database_down_to_its_last_retry_gives_up_without_it(sandbox, database_down, settings):
+    """Issue 20: the give-up once needed the database it had just lost, so the task died
+    with the clinic in provisioning. Now it hands the work to the re-drive without it."""
+    settings.NUMBER_STUCK_AFTER_SECONDS = 600
+    clinic = ClinicFactory()
+    clinic_services.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+
+    with database_down:
+        run = tasks.provision_number.apply((clinic.id, "512", None))
+
+    assert run.successful(), run.traceback
+    assert run.result["success"] is False and "database" in run.result["error"]
+    assert sandbox.requests() == []
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.PROVISIONING
+    assert not NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.FAILED).exists()
+    # The database is back; once the clinic counts as stuck, beat's re-drive buys its number.
+    stuck(clinic, NumberState.PROVISIONING, minutes=11)
+    assert tasks.redrive_stuck_clinics.delay().get() == 1
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.ACTIVE and len(sandbox.owned_numbers()) == 1
+
+
+def test_after_an_outage_the_work_in_flight_at_the_last_tick_is_resent_at_the_first_tick_after_it(
+    sandbox, settings, swallowing_broker
+):
+    """A message Redis held for a worker (waiting out a retry countdown, or prefetched)
+    when the connection dropped is only given back after the visibility timeout, and Redis
+    restarted without its data has lost it: after ticks were missed (task queue, database or
+    workers away), the work in flight at the last good tick is sent again at once."""
+    settings.NUMBER_STUCK_AFTER_SECONDS, settings.REDRIVE_PERIOD_SECONDS = 600, 60
+    stranded = ClinicFactory()
+    stuck(stranded, NumberState.PROVISIONING, minutes=5, requested_area_code="512")
+    (orphan,) = sandbox.seed_numbers([{"phone_number": "+15125550193", "friendly_name": "nobody's"}])
+    operation = provisioning.orphan_release_request(phone_sid=orphan, phone_number="+15125550193")  # lost after its send
+    celery_app.set_current()
+    Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=5))
+    assert tasks.redrive_stuck_clinics.delay().get() == 0  # ticking along: both merely in flight
+
+    RedriveTick.objects.update(ran_at=timezone.now() - dt.timedelta(minutes=4))  # then 3 ticks missed
+    assert tasks.redrive_stuck_clinics.delay().get() == 2
+
+    stranded.refresh_from_db()
+    assert stranded.number_state == NumberState.ACTIVE
+    assert orphan not in {n["sid"] for n in sandbox.owned_numbers()}
+    assert tasks.redrive_stuck_clinics.delay().get() == 0  # re-sent once, not at every tick
 
 
 # ------------------------------------------------------------------ repeats and wrong targets

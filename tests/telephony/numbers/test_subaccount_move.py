@@ -4,13 +4,19 @@ leaves a clear state and a retry resumes. Real SDK into the sandbox Twilio."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberEvent
+from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import provisioning
 from tests.factories import ClinicFactory
@@ -138,3 +144,76 @@ def test_move_is_refused_with_subaccounts_off(sandbox, on_main, settings):
     with pytest.raises(provisioning.InvalidInput, match="TWILIO_SUBACCOUNT_PER_CLINIC=false"):
         provisioning.clinic_number_move_request(clinic_id=on_main.id)
     assert Clinic.objects.get(pk=on_main.pk).number_move_step == ""
+
+
+# ------------------------------------------------------------------ two moves at once (issue 20)
+
+
+def test_two_staff_moving_the_same_number_at_once_make_one_transfer_and_the_move_ends_moved(
+    client, django_user_model, sandbox, on_main
+):
+    """Both clicks in flight together (Twilio slow to create the subaccount): one run claims
+    the move, the other leaves it alone; nobody is told it failed."""
+    sandbox.fault(path="/2010-04-01/Accounts.json", method="POST", mode="delay_before", delay=1.5)
+    staff = [django_user_model.objects.create_superuser(username=f"boss{i}", password="pw-boss-123456") for i in range(2)]
+
+    def click(user) -> list[str]:
+        try:
+            own = Client()
+            own.force_login(user)
+            return move(own, on_main)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        said = [m for messages in pool.map(click, staff) for m in messages]
+
+    clinic = Clinic.objects.get(pk=on_main.pk)
+    assert clinic.number_move_step == "done", said
+    assert len(transfers(sandbox)) == 1 and transfers(sandbox)[0]["status"] == 200
+    assert not any("20404" in m or "not finished" in m.lower() for m in said), said
+    kinds = list(NumberEvent.objects.filter(clinic=clinic).order_by("created_at", "id").values_list("kind", flat=True))
+    assert kinds[-1] == "moved" and "move_failed" not in kinds, kinds
+
+
+def test_a_404_on_the_transfer_after_another_run_moved_the_number_reads_as_success(admin_client, sandbox, on_main):
+    """The other run transferred the number between our look in the subaccount and our
+    transfer: Twilio answers 20404 (no longer on the main account), and the number is where
+    we wanted it."""
+    main_path = f"{MAIN}/IncomingPhoneNumbers/{on_main.twilio_number_sid}.json"
+    sandbox.fault(path=main_path, method="POST", mode="delay_before", delay=2.0)
+
+    def the_other_run() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            sub = Clinic.objects.get(pk=on_main.pk).twilio_account_sid
+            if sub and sandbox.api_requests("GET", f"/Accounts/{sub}/IncomingPhoneNumbers.json"):
+                time.sleep(0.3)  # our transfer is on its way (held 2 s by Twilio)
+                twilio_client.incoming_number_transfer(on_main.twilio_number_sid, to_account_sid=sub)
+                return
+            time.sleep(0.05)
+        raise AssertionError("our run never looked in the subaccount")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(the_other_run)
+        said = move(admin_client, on_main)
+        other.result()
+
+    assert [t["status"] for t in transfers(sandbox)] == [200, 404]
+    clinic = Clinic.objects.get(pk=on_main.pk)
+    assert clinic.number_move_step == "done", clinic.number_move_error
+    assert any(f"is now in subaccount {clinic.twilio_account_sid}" in m for m in said), said
+    kinds = list(NumberEvent.objects.filter(clinic=clinic).order_by("created_at", "id").values_list("kind", flat=True))
+    assert kinds[-1] == "moved" and "move_failed" not in kinds, kinds
+
+
+def test_a_failure_reported_after_the_move_was_done_changes_nothing(on_main):
+    clinic_services.clinic_number_move_request(clinic_id=on_main.id)
+    clinic_services.clinic_number_move_step(clinic_id=on_main.id, step=clinic_services.MOVE_DONE, detail="AC123")
+
+    clinic = clinic_services.clinic_number_move_step(
+        clinic_id=on_main.id, step=clinic_services.MOVE_FAILED, error="The number was not found (20404)."
+    )
+
+    assert (clinic.number_move_step, clinic.number_move_error) == ("done", "")
+    assert not NumberEvent.objects.filter(clinic=on_main, kind=NumberEvent.Kind.MOVE_FAILED).exists()
