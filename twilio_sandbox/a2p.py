@@ -34,7 +34,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .callbacks import callback_send
-from .store import new_sid
+from .responses import ApiError, not_found, page_size, public, v1_public_page, v2010_page
+from .store import new_sid, now_rfc2822
 
 if TYPE_CHECKING:
     from .app import SandboxApp
@@ -88,8 +89,6 @@ class A2PApi:
     # ------------------------------------------------------------------ routing
 
     def handle(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any] | None:
-        from .app import ApiError
-
         lists: dict[str, list[str]] = environ.get("sandbox.form_lists", {})
 
         routes: list[tuple[str, str, Any]] = [
@@ -132,17 +131,15 @@ class A2PApi:
                 result: tuple[int, Any] = handler(**match.groupdict(), query=query, form=form, lists=lists)
                 return result
         if re.match(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)", path):
-            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise not_found(path)
         return None
 
     # ------------------------------------------------------------------ helpers
 
     def _get(self, sid: str, kind: str) -> dict[str, Any]:
-        from .app import ApiError
-
         obj = self.store.a2p_get(sid)
         if obj is None or obj["_sandbox"]["kind"] != kind or obj.get("account_sid") != self.acting:
-            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+            raise not_found(sid)
         return self._reviewed(obj)
 
     def _reviewed(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -212,15 +209,7 @@ class A2PApi:
     def _date(family: str) -> str:
         return iso_now()
 
-    def _page(self, key: str, url: str, items: list[dict[str, Any]], query: dict) -> dict[str, Any]:
-        from .app import _page_size, _v1_page
-
-        size = _page_size(query, default=50)
-        return _v1_page(key, url, size, [_public(i) for i in items])
-
     def _required(self, form: dict, *names: str) -> None:
-        from .app import ApiError
-
         missing = [n for n in names if not form.get(n)]
         if missing:
             raise ApiError(400, 20001, f"Missing required parameter {missing[0]} in the post body")
@@ -228,8 +217,6 @@ class A2PApi:
     # ------------------------------------------------------------------ Trust Hub bundles
 
     def _bundle_create(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         self._required(form, "FriendlyName", "Email", "PolicySid")
         if not re.fullmatch(r"RN[0-9a-fA-F]{32}", form["PolicySid"]):
             raise ApiError(400, 20001, f"Invalid PolicySid {form['PolicySid']}")
@@ -257,21 +244,19 @@ class A2PApi:
             "_sandbox": {"kind": kind, "assigned": []},
         }
         self.store.a2p_put(bundle)
-        return 201, _public(bundle)
+        return 201, public(bundle)
 
     def _bundle_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = BUNDLE_KINDS[coll]
         items = [self._reviewed(b) for b in self._mine(self.store.a2p_list(kind))]
         if query.get("FriendlyName"):
             items = [b for b in items if b["friendly_name"] == query["FriendlyName"]]
-        return 200, self._page("results", f"{TRUSTHUB}/{coll}", items, query)
+        return 200, v1_public_page("results", f"{TRUSTHUB}/{coll}", items, query)
 
     def _bundle_fetch(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        return 200, _public(self._get(sid, BUNDLE_KINDS[coll]))
+        return 200, public(self._get(sid, BUNDLE_KINDS[coll]))
 
     def _bundle_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         bundle = self._get(sid, BUNDLE_KINDS[coll])
         changes: dict[str, Any] = {k.lower(): form[k] for k in ("FriendlyName", "Email") if k in form}
         changes = {("friendly_name" if k == "friendlyname" else k): v for k, v in changes.items()}
@@ -287,11 +272,9 @@ class A2PApi:
         elif form.get("Status"):
             raise ApiError(400, 20001, f"Status {form['Status']} cannot be set")
         changes["date_updated"] = iso_now()
-        return 200, _public(self.store.a2p_update(sid, changes, meta=meta))
+        return 200, public(self.store.a2p_update(sid, changes, meta=meta))
 
     def _assign(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         kind = BUNDLE_KINDS[coll]
         bundle = self._get(sid, kind)
         object_sid = form.get("ObjectSid", "")
@@ -319,7 +302,7 @@ class A2PApi:
     def _assigned(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         bundle = self._get(sid, BUNDLE_KINDS[coll])
         items = [self._assignment(coll, sid, o) for o in bundle["_sandbox"]["assigned"]]
-        return 200, self._page("results", f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments", items, query)
+        return 200, v1_public_page("results", f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments", items, query)
 
     def _evaluate(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = BUNDLE_KINDS[coll]
@@ -368,7 +351,7 @@ class A2PApi:
         if kind == "supporting_document":
             obj.update(mime_type=None, status="DRAFT")
         self.store.a2p_put(obj)
-        return 201, _public(obj)
+        return 201, public(obj)
 
     def _object_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = "end_user" if coll == "EndUsers" else "supporting_document"
@@ -380,20 +363,18 @@ class A2PApi:
             try:
                 changes["attributes"] = json.loads(form["Attributes"] or "{}")
             except ValueError:
-                from .app import ApiError
-
                 raise ApiError(400, 20001, "Attributes must be a JSON object") from None
-        return 200, _public(self.store.a2p_update(sid, changes))
+        return 200, public(self.store.a2p_update(sid, changes))
 
     def _object_list(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = "end_user" if coll == "EndUsers" else "supporting_document"
-        return 200, self._page("results", f"{TRUSTHUB}/{coll}", self._mine(self.store.a2p_list(kind)), query)
+        return 200, v1_public_page("results", f"{TRUSTHUB}/{coll}", self._mine(self.store.a2p_list(kind)), query)
 
     # ------------------------------------------------------------------ addresses (API v2010)
 
     def _address_create(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         self._required(form, "CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry")
-        sid, now = new_sid("AD"), self.app_now()
+        sid, now = new_sid("AD"), now_rfc2822()
         address = {
             "account_sid": self.acting,
             "city": form["City"],
@@ -414,17 +395,15 @@ class A2PApi:
             "_sandbox": {"kind": "address"},
         }
         self.store.a2p_put(address)
-        return 201, _public(address)
+        return 201, public(address)
 
     def _address_update(self, *, account: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         """POST .../Addresses/{Sid}.json: the named fields change; the country cannot (Twilio's spec
         has no IsoCountry on update)."""
-        from .app import ApiError
-
         address = self.store.a2p_get(sid)
         if address is None or address["_sandbox"]["kind"] != "address" or address["account_sid"] != self.acting:
             resource = f"/2010-04-01/Accounts/{account}/Addresses/{sid}.json"
-            raise ApiError(404, 20404, f"The requested resource {resource} was not found")
+            raise not_found(resource)
         fields = {
             "FriendlyName": "friendly_name",
             "CustomerName": "customer_name",
@@ -435,29 +414,20 @@ class A2PApi:
             "PostalCode": "postal_code",
         }
         changes: dict[str, Any] = {attr: form[param] for param, attr in fields.items() if param in form}
-        changes["date_updated"] = self.app_now()
-        return 200, _public(self.store.a2p_update(sid, changes))
-
-    def app_now(self) -> str:
-        from .store import now_rfc2822
-
-        return now_rfc2822()
+        changes["date_updated"] = now_rfc2822()
+        return 200, public(self.store.a2p_update(sid, changes))
 
     def _address_list(self, *, account: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import _page_size, _v2010_page
-
         items = self._mine(self.store.a2p_list("address"))
         filters = {"FriendlyName": query["FriendlyName"]} if query.get("FriendlyName") else {}
         if filters:
             items = [a for a in items if a["friendly_name"] == filters["FriendlyName"]]
         uri = f"/2010-04-01/Accounts/{self.acting}/Addresses.json"
-        return 200, _v2010_page("addresses", uri, _page_size(query, default=50), [_public(a) for a in items], filters)
+        return 200, v2010_page("addresses", uri, page_size(query, default=50), [public(a) for a in items], filters)
 
     # ------------------------------------------------------------------ brands
 
     def _brand_create(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         self._required(form, "CustomerProfileBundleSid", "A2PProfileBundleSid")
         for key in ("CustomerProfileBundleSid", "A2PProfileBundleSid"):
             bundle = self.store.a2p_get(form[key])
@@ -492,24 +462,22 @@ class A2PApi:
             "_sandbox": {"kind": "brand", "family": "brand", "submitted_at": time.time(), "decided": False},
         }
         self.store.a2p_put(brand)
-        return 201, _public(brand)
+        return 201, public(brand)
 
     def _brand_list(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         items = [self._reviewed(b) for b in self._mine(self.store.a2p_list("brand"))]
-        return 200, self._page("data", f"{MESSAGING}/a2p/BrandRegistrations", items, query)
+        return 200, v1_public_page("data", f"{MESSAGING}/a2p/BrandRegistrations", items, query)
 
     def _brand_fetch(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        return 200, _public(self._get(sid, "brand"))
+        return 200, public(self._get(sid, "brand"))
 
     def _brand_resubmit(self, *, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         brand = self._get(sid, "brand")
         if brand["status"] != "FAILED":
             raise ApiError(400, 20001, f"Only a FAILED brand can be resubmitted; {sid} is {brand['status']}")
         changes: dict[str, Any] = {"status": "PENDING", "failure_reason": None, "errors": [], "date_updated": iso_now()}
         meta = {"submitted_at": time.time(), "decided": False}
-        return 202, _public(self.store.a2p_update(sid, changes, meta=meta))
+        return 202, public(self.store.a2p_update(sid, changes, meta=meta))
 
     # ------------------------------------------------------------------ services, campaigns, senders
 
@@ -526,19 +494,15 @@ class A2PApi:
             service["status_callback"] = form["StatusCallback"]
         service["account_sid"] = self.acting  # the service lives in the account that created it
         self.store.insert_service(service)
-        return 201, _public(service)
+        return 201, public(service)
 
     def _service(self, sid: str) -> dict[str, Any]:
-        from .app import ApiError
-
         service = next((s for s in self.store.services() if s["sid"] == sid), None)
         if service is None or service.get("account_sid") != self.acting:
-            raise ApiError(404, 20404, f"The requested resource /v1/Services/{sid} was not found")
+            raise not_found(f"/v1/Services/{sid}")
         return service
 
     def _campaign_create(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         self._service(service)
         self._required(form, "BrandRegistrationSid", "Description", "MessageFlow", "UsAppToPersonUsecase")
         samples = lists.get("MessageSamples", [])
@@ -595,39 +559,33 @@ class A2PApi:
         }
         self.store.a2p_put(campaign)
         self.store.update_service(service, {"us_app_to_person_registered": True, "usecase": form["UsAppToPersonUsecase"]})
-        return 201, _public(campaign)
+        return 201, public(campaign)
 
     def _campaign_list(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         self._service(service)
         items = [self._reviewed(c) for c in self.store.a2p_list("campaign", parent=service)]
-        return 200, self._page("compliance", f"{MESSAGING}/Services/{service}/Compliance/Usa2p", items, query)
+        return 200, v1_public_page("compliance", f"{MESSAGING}/Services/{service}/Compliance/Usa2p", items, query)
 
     def _campaign_fetch(self, *, service: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         campaign = self._get(sid, "campaign")
         if campaign["messaging_service_sid"] != service:
-            from .app import ApiError
-
-            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
-        return 200, _public(campaign)
+            raise not_found(sid)
+        return 200, public(campaign)
 
     def _campaign_delete(self, *, service: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         """Delete a service's campaign (204, empty body), so another can be registered on it."""
-        from .app import ApiError
-
         campaign = self._get(sid, "campaign")
         if campaign["messaging_service_sid"] != service:
-            raise ApiError(404, 20404, f"The requested resource {sid} was not found")
+            raise not_found(sid)
         self.store.a2p_delete(sid)
         self.store.update_service(service, {"us_app_to_person_registered": False})
         return 204, None
 
     def service_sender(self, service_sid: str) -> str:
         """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
-        from .app import ApiError
-
         service = next((s for s in self.store.services() if s["sid"] == service_sid), None)
         if service is None:
-            raise ApiError(404, 20404, f"The requested resource /v1/Services/{service_sid} was not found")
+            raise not_found(f"/v1/Services/{service_sid}")
         owned = {n["sid"]: n["phone_number"] for n in self.store.owned()}
         senders = [owned[sid] for sid in service["_sandbox"]["number_sids"] if sid in owned]
         if not senders:
@@ -635,13 +593,11 @@ class A2PApi:
         return senders[0]
 
     def _number_add(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
-        from .app import ApiError
-
         target = self._service(service)
         phone_sid = form.get("PhoneNumberSid", "")
         number = self.store.get_number(phone_sid)
         if number is None or number.get("account_sid") != self.acting:
-            raise ApiError(404, 20404, f"The requested resource {phone_sid} was not found")
+            raise not_found(phone_sid)
         for other in self.store.services():
             if phone_sid in other["_sandbox"]["number_sids"]:
                 if other["sid"] == service:
@@ -671,7 +627,3 @@ def request_user(environ: dict) -> str:
         return base64.b64decode(encoded).decode().partition(":")[0]
     except (binascii.Error, UnicodeDecodeError):
         return ""
-
-
-def _public(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k != "_sandbox"}

@@ -50,12 +50,12 @@ from urllib.parse import parse_qs, urlencode
 
 from . import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from .a2p import A2PApi, request_user
+from .responses import ApiError, method_not_allowed, not_found, page_size, public, v1_page, v2010_page
 from .store import Store, new_sid, now_rfc2822
 
 API = "/2010-04-01"
 MESSAGING_ORIGIN = "https://messaging.twilio.com"
 NUMBERS_PER_AREA_CODE = 20
-MAX_PAGE_SIZE = 1000
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
@@ -77,20 +77,6 @@ USAGE_PRICE = {"calls": 0.0085, "sms": 0.0079}
 # Where the NANP exchange "555" lines 0100-0199 are fictional; the sandbox sells lines in
 # exchanges that libphonenumber accepts as valid (e.g. +1 512 555 01xx).
 INVENTORY_EXCHANGE = "555"
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
-            "status": self.status,
-        }
 
 
 # Where the sandbox's numbers are, per area code (locality, region, ZIP, lat, long); an area
@@ -212,7 +198,7 @@ class SandboxApp:
             return self._accounts_api(method, query, form, environ)
         match = re.fullmatch(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json", path)
         if not match:
-            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise not_found(path)
         account = match["account"]
         caller = self._authenticate(environ, account)
         rest = match["rest"] or ""
@@ -242,8 +228,8 @@ class SandboxApp:
             if route_method == method:
                 return handler(**route.groupdict(), query=query, form=form, account=account)
         if path_matched:
-            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
-        raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise method_not_allowed(method, path)
+        raise not_found(path)
 
     def _authenticate(self, environ: dict, account: str) -> str:
         """The main account may act on itself and its subaccounts; a subaccount (with its
@@ -271,7 +257,7 @@ class SandboxApp:
         if account and account != self.account_sid:
             sub = self.store.get_account(account)
             if sub is None:
-                raise ApiError(404, 20404, f"The requested resource {self._base(account)}.json was not found")
+                raise not_found(f"{self._base(account)}.json")
             return sub
         now = now_rfc2822()
         return {
@@ -300,14 +286,14 @@ class SandboxApp:
         if method == "POST":
             return 201, self._create_account(form)
         if method != "GET":
-            raise ApiError(405, 20004, f"Method {method} not allowed on {API}/Accounts.json")
+            raise method_not_allowed(method, f"{API}/Accounts.json")
         accounts = [self._account(), *self.store.accounts()]
         if "FriendlyName" in query:
             accounts = [a for a in accounts if a["friendly_name"] == query["FriendlyName"]]
         if "Status" in query:
             accounts = [a for a in accounts if a["status"] == query["Status"]]
         filters = {k: query[k] for k in ("FriendlyName", "Status") if k in query}
-        return 200, _v2010_page("accounts", f"{API}/Accounts.json", _page_size(query, default=50), accounts, filters)
+        return 200, v2010_page("accounts", f"{API}/Accounts.json", page_size(query, default=50), accounts, filters)
 
     def _create_account(self, form: dict) -> dict[str, Any]:
         sid, now = new_sid("AC"), now_rfc2822()
@@ -358,7 +344,7 @@ class SandboxApp:
         if sub is None or sub["status"] == "active":
             return
         if sub["status"] == "closed":
-            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise not_found(path)
         raise ApiError(403, 20005, "Account not active")
 
     def _release_all(self, account: str) -> None:
@@ -382,15 +368,15 @@ class SandboxApp:
         numbers = self._search(query) if country == "US" else []
         if query.get("SmsEnabled", "").lower() == "true":
             numbers = [n for n in numbers if n not in voice_only]
-        page_size = _page_size(query, default=50)
+        size = page_size(query, default=50)
         uri = f"{self._base(account)}/AvailablePhoneNumbers/{country}/Local.json"
         return 200, {
-            "available_phone_numbers": [_available_number(n, sms=n not in voice_only) for n in numbers[:page_size]],
-            "end": min(len(numbers), page_size) - 1 if numbers else 0,
+            "available_phone_numbers": [_available_number(n, sms=n not in voice_only) for n in numbers[:size]],
+            "end": min(len(numbers), size) - 1 if numbers else 0,
             "first_page_uri": f"{uri}?{urlencode(query)}",
             "next_page_uri": None,
             "page": 0,
-            "page_size": page_size,
+            "page_size": size,
             "previous_page_uri": None,
             "start": 0,
             "uri": f"{uri}?{urlencode(query)}",
@@ -427,10 +413,10 @@ class SandboxApp:
     def _pricing_api(self, method: str, path: str, environ: dict) -> tuple[int, Any]:
         self._authenticate(environ, self.account_sid)
         if method != "GET":
-            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
+            raise method_not_allowed(method, path)
         match = re.fullmatch(r"/v1/PhoneNumbers/Countries/(?P<country>[A-Z]{2})", path)
         if match is None or match["country"] != "US":
-            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise not_found(path)
         return 200, {
             "country": "United States",
             "iso_country": "US",
@@ -445,7 +431,7 @@ class SandboxApp:
     # owned numbers ------------------------------------------------------------
 
     def _list_numbers(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
-        page_size = _page_size(query, default=50)
+        size = page_size(query, default=50)
         page = int(query.get("Page", "0") or 0) if query.get("Page", "0").isdigit() else 0
         after = (
             int(query["PageToken"][2:])
@@ -454,31 +440,27 @@ class SandboxApp:
         )
         rows = self.store.owned_page(
             after_seq=after,
-            limit=page_size,
+            limit=size,
             phone_number=query.get("PhoneNumber"),
             friendly_name=query.get("FriendlyName"),
             account_sid=account,
         )
-        items, more = rows[:page_size], len(rows) > page_size
+        items, more = rows[:size], len(rows) > size
         uri = f"{self._base(account)}/IncomingPhoneNumbers.json"
         filters = {k: query[k] for k in ("PhoneNumber", "FriendlyName") if k in query}
         next_uri = None
         if more:
-            next_uri = (
-                f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page + 1, 'PageToken': f'PT{items[-1][0]}'})}"
-            )
+            next_uri = f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': page + 1, 'PageToken': f'PT{items[-1][0]}'})}"
         return 200, {
-            "incoming_phone_numbers": [_public(data) for _, data in items],
-            "end": page * page_size + max(len(items) - 1, 0),
-            "start": page * page_size,
-            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+            "incoming_phone_numbers": [public(data) for _, data in items],
+            "end": page * size + max(len(items) - 1, 0),
+            "start": page * size,
+            "first_page_uri": f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': 0})}",
             "next_page_uri": next_uri,
             "page": page,
-            "page_size": page_size,
-            "previous_page_uri": None
-            if page == 0
-            else f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page - 1})}",
-            "uri": f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': page})}",
+            "page_size": size,
+            "previous_page_uri": None if page == 0 else f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': page - 1})}",
+            "uri": f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': page})}",
         }
 
     def _buy(self, *, query: dict, form: dict, account: str) -> tuple[int, Any]:
@@ -499,7 +481,7 @@ class SandboxApp:
         number = self._new_number(phone_number, form, sms=phone_number not in self.store.flags("voice_only"), account=account)
         if not self.store.insert_number(number):
             raise ApiError(400, 21422, f"PhoneNumber {phone_number} is not available")
-        return 201, _public(number)
+        return 201, public(number)
 
     def _new_number(
         self,
@@ -559,24 +541,20 @@ class SandboxApp:
         """The number `sid` if `account` owns it; another account's number is 20404, as at Twilio."""
         number = self.store.get_number(sid)
         if number is None or number["account_sid"] != account:
-            raise ApiError(
-                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
-            )
+            raise not_found(f"{self._base(account)}/IncomingPhoneNumbers/{sid}.json")
         return number
 
     def _fetch_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
-        return 200, _public(self._number_of(sid, account))
+        return 200, public(self._number_of(sid, account))
 
     def _update_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
         if "AccountSid" in form and form["AccountSid"] != account:
-            return 200, _public(self._transfer(sid, owner=account, to_account=form["AccountSid"]))
+            return 200, public(self._transfer(sid, owner=account, to_account=form["AccountSid"]))
         number = self.store.update_number(sid, _number_changes(form))
         if number is None:
-            raise ApiError(
-                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
-            )
-        return 200, _public(number)
+            raise not_found(f"{self._base(account)}/IncomingPhoneNumbers/{sid}.json")
+        return 200, public(number)
 
     def _transfer(self, sid: str, *, owner: str, to_account: str) -> dict[str, Any]:
         """Exchange a number between the parent and one of its subaccounts (Twilio:
@@ -598,15 +576,13 @@ class SandboxApp:
             sid, {"account_sid": to_account, "uri": f"{self._base(to_account)}/IncomingPhoneNumbers/{sid}.json"}
         )
         if number is None:
-            raise ApiError(404, 20404, f"The requested resource {self._base()}/IncomingPhoneNumbers/{sid}.json was not found")
+            raise not_found(f"{self._base()}/IncomingPhoneNumbers/{sid}.json")
         return number
 
     def _delete_number(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         self._number_of(sid, account)
         if not self.store.delete_number(sid):
-            raise ApiError(
-                404, 20404, f"The requested resource {self._base(account)}/IncomingPhoneNumbers/{sid}.json was not found"
-            )
+            raise not_found(f"{self._base(account)}/IncomingPhoneNumbers/{sid}.json")
         return 204, None
 
     # usage -----------------------------------------------------------------------
@@ -630,7 +606,7 @@ class SandboxApp:
             records = [r for r in records if r["category"] == query["Category"]]
         uri = f"{self._base(account)}/Usage/Records/ThisMonth.json"
         filters = {k: query[k] for k in ("Category",) if k in query}
-        return 200, _v2010_page("usage_records", uri, _page_size(query, default=50), records, filters)
+        return 200, v2010_page("usage_records", uri, page_size(query, default=50), records, filters)
 
     def _usage_record(
         self,
@@ -709,13 +685,13 @@ class SandboxApp:
             "_sandbox": {"status_callback": form.get("StatusCallback")},
         }
         self.store.insert_message(message)
-        return 201, _public(message)
+        return 201, public(message)
 
     def _fetch_message(self, *, sid: str, query: dict, form: dict, account: str) -> tuple[int, Any]:
         message = self.store.get_message(sid)
         if message is None or message["account_sid"] != account:
-            raise ApiError(404, 20404, f"The requested resource {self._base(account)}/Messages/{sid}.json was not found")
-        return 200, _public(message)
+            raise not_found(f"{self._base(account)}/Messages/{sid}.json")
+        return 200, public(message)
 
     # ------------------------------------------------------------------ Messaging API v1
 
@@ -723,15 +699,15 @@ class SandboxApp:
         # Messaging v1 is scoped by the credentials: each account sees its own services.
         account = self.a2p._authenticate_acting(environ, None)
         if method != "GET":
-            raise ApiError(405, 20004, f"Method {method} not allowed on {path}")
-        page_size = _page_size(query, default=50)
+            raise method_not_allowed(method, path)
+        size = page_size(query, default=50)
         services = [s for s in self.store.services() if s.get("account_sid", self.account_sid) == account]
         if path == "/v1/Services":
-            return 200, _v1_page("services", MESSAGING_ORIGIN + path, page_size, [_public(s) for s in services])
+            return 200, v1_page("services", MESSAGING_ORIGIN + path, size, [public(s) for s in services])
         match = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})/PhoneNumbers", path)
         service = next((s for s in services if match and s["sid"] == match["sid"]), None)
         if service is None:
-            raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            raise not_found(path)
         owned = {n["sid"]: n for n in self.store.owned()}
         numbers = [
             {
@@ -748,7 +724,7 @@ class SandboxApp:
             for sid in service["_sandbox"]["number_sids"]
             if sid in owned
         ]
-        return 200, _v1_page("phone_numbers", MESSAGING_ORIGIN + path, page_size, numbers)
+        return 200, v1_page("phone_numbers", MESSAGING_ORIGIN + path, size, numbers)
 
     def _new_service(self, spec: dict[str, Any]) -> dict[str, Any]:
         sid, now = new_sid("MG"), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -911,45 +887,6 @@ def _rfc2822_month(date: str) -> str:
         return ""
 
 
-def _public(resource: dict[str, Any]) -> dict[str, Any]:
-    """The resource as Twilio returns it (without the sandbox's own bookkeeping)."""
-    return {k: v for k, v in resource.items() if k != "_sandbox"}
-
-
-def _v2010_page(key: str, uri: str, page_size: int, items: list[dict[str, Any]], filters: dict[str, str]) -> dict[str, Any]:
-    """A Twilio v2010 list page holding all of `items` that fit (short lists: no next page)."""
-    first = f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}"
-    return {
-        key: items[:page_size],
-        "end": max(min(len(items), page_size) - 1, 0),
-        "first_page_uri": first,
-        "next_page_uri": None,
-        "page": 0,
-        "page_size": page_size,
-        "previous_page_uri": None,
-        "start": 0,
-        "uri": first,
-    }
-
-
-def _v1_page(key: str, url: str, page_size: int, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Twilio v1 list page of the collection at `url` holding all of `items` that fit
-    (short lists: no next page)."""
-    url = f"{url}?PageSize={page_size}&Page=0"
-    return {
-        key: items[:page_size],
-        "meta": {
-            "first_page_url": url,
-            "key": key,
-            "next_page_url": None,
-            "page": 0,
-            "page_size": page_size,
-            "previous_page_url": None,
-            "url": url,
-        },
-    }
-
-
 def _format_friendly(phone_number: str) -> str:
     digits = phone_number[2:]
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if phone_number.startswith("+1") and len(digits) == 10 else phone_number
@@ -972,15 +909,6 @@ def _available_number(phone_number: str, *, sms: bool) -> dict[str, Any]:
         "beta": False,
         "capabilities": {"voice": True, "sms": sms, "mms": sms, "fax": False},
     }
-
-
-def _page_size(query: dict, *, default: int) -> int:
-    raw = query.get("PageSize", "")
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise ApiError(400, 20007, f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
-    return int(raw)
 
 
 def is_loopback(address: str) -> bool:

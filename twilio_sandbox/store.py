@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import sqlite3
 import threading
@@ -148,8 +149,6 @@ class Store:
 
     def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
         """The first queued fault matching this request, counted down (None if none)."""
-        import re
-
         with self.tx() as db:
             for fault_id, fault_method, pattern, spec, remaining in db.execute(
                 "SELECT id, method, path, spec, remaining FROM faults ORDER BY id"
