@@ -25,20 +25,18 @@ in the path). The request log records who authenticated (`auth`, the user name o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .accounts import Sandbox
 from .callbacks import callback_send
+from .messaging_services import new_service
 from .responses import ApiError, not_found, page_size, public, v1_public_page, v2010_page
-from .store import new_sid, now_rfc2822
-
-if TYPE_CHECKING:
-    from .app import SandboxApp
+from .routing import Request
+from .store import new_sid, now_iso8601, now_rfc2822
 
 TRUSTHUB = "https://trusthub.twilio.com/v1"
 MESSAGING = "https://messaging.twilio.com/v1"
@@ -50,37 +48,18 @@ REJECTED = {"bundle": "twilio-rejected", "brand": "FAILED", "campaign": "FAILED"
 PENDING = {"bundle": "pending-review", "brand": "PENDING", "campaign": "IN_PROGRESS"}
 
 
-def iso_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 class A2PApi:
     """Routes for the A2P endpoints; `handle` returns None for a path it does not serve."""
 
-    def __init__(self, app: SandboxApp) -> None:
-        self.app = app
-        self.store = app.store
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
         self._local = threading.local()
 
     @property
     def acting(self) -> str:
         """The account the current request acts in (set by `handle` after authentication)."""
-        return str(getattr(self._local, "account", "") or self.app.account_sid)
-
-    def _authenticate_acting(self, environ: dict, path_account: str | None) -> str:
-        """Authenticate the request and return the account it acts in.
-
-        v2010 paths name the account (the main account may act in its subaccounts there);
-        Trust Hub and Messaging act in the account whose credentials were sent.
-        """
-        if path_account:
-            self.app._authenticate(environ, path_account)
-            return path_account
-        user = request_user(environ)
-        own = user != self.app.account_sid and user.startswith("AC") and self.store.get_account(user) is not None
-        account = user if own else self.app.account_sid
-        self.app._authenticate(environ, account)
-        return account
+        return str(getattr(self._local, "account", "") or self.sandbox.account_sid)
 
     def _mine(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The objects of the acting account only."""
@@ -88,8 +67,8 @@ class A2PApi:
 
     # ------------------------------------------------------------------ routing
 
-    def handle(self, method: str, path: str, query: dict, form: dict, environ: dict) -> tuple[int, Any] | None:
-        lists: dict[str, list[str]] = environ.get("sandbox.form_lists", {})
+    def handle(self, request: Request) -> tuple[int, Any] | None:
+        method, path, query, form, lists = request.method, request.path, request.query, request.form, request.lists
 
         routes: list[tuple[str, str, Any]] = [
             ("POST", r"/v1/(?P<coll>CustomerProfiles|TrustProducts)", self._bundle_create),
@@ -127,7 +106,7 @@ class A2PApi:
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
-                self._local.account = self._authenticate_acting(environ, match.groupdict().get("account"))
+                self._local.account = self.sandbox.acting_account(request.environ, match.groupdict().get("account"))
                 result: tuple[int, Any] = handler(**match.groupdict(), query=query, form=form, lists=lists)
                 return result
         if re.match(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)", path):
@@ -196,8 +175,8 @@ class A2PApi:
         Brands and campaigns have no StatusCallback at Twilio, so none here.
         """
         account = bundle["account_sid"]
-        sub = self.store.get_account(account) if account != self.app.account_sid else None
-        token = sub["auth_token"] if sub is not None else self.app.auth_token
+        sub = self.store.get_account(account) if account != self.sandbox.account_sid else None
+        token = sub["auth_token"] if sub is not None else self.sandbox.auth_token
         form = {"AccountSid": account, "BundleSid": bundle["sid"], "Status": bundle["status"]}
         callback_send(self.store, url=bundle["status_callback"], form=form, auth_token=token)
 
@@ -207,7 +186,7 @@ class A2PApi:
 
     @staticmethod
     def _date(family: str) -> str:
-        return iso_now()
+        return now_iso8601()
 
     def _required(self, form: dict, *names: str) -> None:
         missing = [n for n in names if not form.get(n)]
@@ -220,7 +199,7 @@ class A2PApi:
         self._required(form, "FriendlyName", "Email", "PolicySid")
         if not re.fullmatch(r"RN[0-9a-fA-F]{32}", form["PolicySid"]):
             raise ApiError(400, 20001, f"Invalid PolicySid {form['PolicySid']}")
-        sid, now, kind = new_sid("BU"), iso_now(), BUNDLE_KINDS[coll]
+        sid, now, kind = new_sid("BU"), now_iso8601(), BUNDLE_KINDS[coll]
         url = f"{TRUSTHUB}/{coll}/{sid}"
         links = {
             f"{kind}s_entity_assignments": f"{url}/EntityAssignments",
@@ -271,7 +250,7 @@ class A2PApi:
                 meta = {"family": "bundle", "submitted_at": time.time(), "decided": False}
         elif form.get("Status"):
             raise ApiError(400, 20001, f"Status {form['Status']} cannot be set")
-        changes["date_updated"] = iso_now()
+        changes["date_updated"] = now_iso8601()
         return 200, public(self.store.a2p_update(sid, changes, meta=meta))
 
     def _assign(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
@@ -295,7 +274,7 @@ class A2PApi:
             f"{kind}_sid": sid,
             "account_sid": self.acting,
             "object_sid": object_sid,
-            "date_created": iso_now(),
+            "date_created": now_iso8601(),
             "url": f"{TRUSTHUB}/{coll}/{sid}/EntityAssignments/{assignment_sid}",
         }
 
@@ -323,7 +302,7 @@ class A2PApi:
             f"{kind}_sid": sid,
             "status": "compliant" if compliant else "noncompliant",
             "results": [],
-            "date_created": iso_now(),
+            "date_created": now_iso8601(),
             "url": f"{TRUSTHUB}/{coll}/{sid}/Evaluations/{evaluation_sid}",
         }
 
@@ -332,7 +311,7 @@ class A2PApi:
     def _object_create(self, *, coll: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         self._required(form, "FriendlyName", "Type")
         prefix, kind = ("IT", "end_user") if coll == "EndUsers" else ("RD", "supporting_document")
-        sid, now = new_sid(prefix), iso_now()
+        sid, now = new_sid(prefix), now_iso8601()
         try:
             attributes = json.loads(form.get("Attributes") or "{}")
         except ValueError:
@@ -356,7 +335,7 @@ class A2PApi:
     def _object_update(self, *, coll: str, sid: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         kind = "end_user" if coll == "EndUsers" else "supporting_document"
         self._get(sid, kind)
-        changes: dict[str, Any] = {"date_updated": iso_now()}
+        changes: dict[str, Any] = {"date_updated": now_iso8601()}
         if "FriendlyName" in form:
             changes["friendly_name"] = form["FriendlyName"]
         if "Attributes" in form:
@@ -433,7 +412,7 @@ class A2PApi:
             bundle = self.store.a2p_get(form[key])
             if bundle is None or bundle["_sandbox"]["kind"] not in BUNDLE_KINDS.values() or bundle["account_sid"] != self.acting:
                 raise ApiError(400, 20404, f"{key} {form[key]} was not found")
-        sid, now = new_sid("BN"), iso_now()
+        sid, now = new_sid("BN"), now_iso8601()
         brand = {
             "sid": sid,
             "account_sid": self.acting,
@@ -475,7 +454,7 @@ class A2PApi:
         brand = self._get(sid, "brand")
         if brand["status"] != "FAILED":
             raise ApiError(400, 20001, f"Only a FAILED brand can be resubmitted; {sid} is {brand['status']}")
-        changes: dict[str, Any] = {"status": "PENDING", "failure_reason": None, "errors": [], "date_updated": iso_now()}
+        changes: dict[str, Any] = {"status": "PENDING", "failure_reason": None, "errors": [], "date_updated": now_iso8601()}
         meta = {"submitted_at": time.time(), "decided": False}
         return 202, public(self.store.a2p_update(sid, changes, meta=meta))
 
@@ -483,12 +462,13 @@ class A2PApi:
 
     def _service_create(self, *, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         self._required(form, "FriendlyName")
-        service = self.app._new_service(
+        service = new_service(
+            self.sandbox,
             {
                 "friendly_name": form["FriendlyName"],
                 "inbound_request_url": form.get("InboundRequestUrl") or None,
                 "use_inbound_webhook_on_number": form.get("UseInboundWebhookOnNumber", "").lower() == "true",
-            }
+            },
         )
         if form.get("StatusCallback"):
             service["status_callback"] = form["StatusCallback"]
@@ -518,7 +498,7 @@ class A2PApi:
             )
         if self.store.a2p_list("campaign", parent=service):
             raise ApiError(409, 21714, "A campaign is already registered for this Messaging Service")
-        sid, now = new_sid("QE"), iso_now()
+        sid, now = new_sid("QE"), now_iso8601()
         url = f"{MESSAGING}/Services/{service}/Compliance/Usa2p/{sid}"
         campaign = {
             "sid": sid,
@@ -581,17 +561,6 @@ class A2PApi:
         self.store.update_service(service, {"us_app_to_person_registered": False})
         return 204, None
 
-    def service_sender(self, service_sid: str) -> str:
-        """The number a Messaging Service sends from (its first sender); Twilio's errors otherwise."""
-        service = next((s for s in self.store.services() if s["sid"] == service_sid), None)
-        if service is None:
-            raise not_found(f"/v1/Services/{service_sid}")
-        owned = {n["sid"]: n["phone_number"] for n in self.store.owned()}
-        senders = [owned[sid] for sid in service["_sandbox"]["number_sids"] if sid in owned]
-        if not senders:
-            raise ApiError(400, 21704, "The Messaging Service contains no phone numbers")
-        return senders[0]
-
     def _number_add(self, *, service: str, query: dict, form: dict, lists: dict) -> tuple[int, Any]:
         target = self._service(service)
         phone_sid = form.get("PhoneNumberSid", "")
@@ -604,7 +573,7 @@ class A2PApi:
                     raise ApiError(409, 21710, "Phone Number is already in the Messaging Service.")
                 raise ApiError(409, 21712, "Phone Number or Short Code is associated with another Messaging Service.")
         self.store.update_service(service, {}, add_number=phone_sid)
-        now = iso_now()
+        now = now_iso8601()
         return 201, {
             "sid": phone_sid,
             "account_sid": self.acting,
@@ -616,14 +585,3 @@ class A2PApi:
             "capabilities": ["SMS", "MMS", "Voice"],
             "url": f"{MESSAGING}/Services/{service}/PhoneNumbers/{phone_sid}",
         }
-
-
-def request_user(environ: dict) -> str:
-    """The Basic-auth user name (an account SID) a request was sent with ("" if none); never the password."""
-    scheme, _, encoded = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "basic":
-        return ""
-    try:
-        return base64.b64decode(encoded).decode().partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return ""

@@ -52,8 +52,13 @@ _seq = [0]
 
 
 def now_rfc2822() -> str:
-    """Twilio's date format: 'Tue, 24 Nov 2026 20:00:00 +0000'."""
+    """API v2010's date format: 'Tue, 24 Nov 2026 20:00:00 +0000'."""
     return formatdate(time.time(), usegmt=False).replace("-0000", "+0000")
+
+
+def now_iso8601() -> str:
+    """The v1 APIs' date format (Messaging, Trust Hub): '2026-11-24T20:00:00Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def new_sid(prefix: str) -> str:
