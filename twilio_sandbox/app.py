@@ -7,9 +7,13 @@ for its own resources; Twilio's JSON shapes and errors), one module per resource
   .../IncomingPhoneNumbers.json, .../IncomingPhoneNumbers/{Sid}.json     incoming_numbers.py
   .../Messages.json, .../Messages/{Sid}.json                             messages.py
   .../Usage/Records/ThisMonth.json                                       usage.py
+  .../Addresses.json, .../Addresses/{Sid}.json                           addresses.py
   /v1/Services, /v1/Services/{Sid}/PhoneNumbers (Messaging API v1)       messaging_services.py
+  /v1/a2p/BrandRegistrations (Messaging API v1)                          brands.py
+  /v1/Services/{Sid}/Compliance/Usa2p (Messaging API v1)                 campaigns.py
+  /v1/CustomerProfiles, TrustProducts, EndUsers, SupportingDocuments     trusthub.py
   /v1/PhoneNumbers/Countries/{IsoCountry} (Pricing API v1)               pricing.py
-  Trust Hub, A2P brands and campaigns, Addresses                         a2p.py
+The reviews of A2P submissions, and the callbacks they send, are in reviews.py.
 Resources under /2010-04-01/Accounts/{AccountSid} belong to the account in the path: the
 main account, or one of its subaccounts (an unknown or other account's SID is 20404).
 
@@ -28,11 +32,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, accounts, available_numbers, incoming_numbers, messages, pricing, usage
-from .a2p import A2PApi
+from . import (
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_AUTH_TOKEN,
+    accounts,
+    addresses,
+    available_numbers,
+    brands,
+    campaigns,
+    incoming_numbers,
+    messages,
+    messaging_services,
+    pricing,
+    trusthub,
+    usage,
+)
 from .accounts import ACCOUNTS_PATH, API, Sandbox, accounts_collection, request_user
 from .control import control
-from .messaging_services import service_reads
 from .responses import ApiError, method_not_allowed, not_found
 from .routing import Answer, Request, Router
 from .store import Store
@@ -51,6 +67,8 @@ STATUS_TEXT = {
 }
 CONTROL_PREFIX = "/__sandbox__/"
 UNDER_ACCOUNT = re.compile(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json")
+# The A2P APIs' paths: one that no route serves is a 404, before authentication.
+A2P_PATHS = re.compile(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)")
 
 
 class SandboxApp:
@@ -58,7 +76,8 @@ class SandboxApp:
 
     def __init__(self, db_path: str, *, account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN) -> None:
         self.sandbox = Sandbox(Store(db_path), account_sid, auth_token)
-        self.a2p = A2PApi(self.sandbox)
+        # Routed on the whole path, acting in the account of the credentials (or of the path).
+        self.routes = Router(trusthub.ROUTES, brands.ROUTES, messaging_services.ROUTES, campaigns.ROUTES, addresses.ROUTES)
         # The resources under /2010-04-01/Accounts/{AccountSid}, routed on the rest of the path.
         self.under_account = Router(
             accounts.ROUTES, available_numbers.ROUTES, incoming_numbers.ROUTES, messages.ROUTES, usage.ROUTES
@@ -79,7 +98,7 @@ class SandboxApp:
                 # Faults, seeded numbers and the request log are for the machine's own
                 # tests and demo, never for whoever can reach the port.
                 return _respond(start_response, 403, {"error": "the sandbox's control API answers loopback clients only"})
-            status, payload = control(self.sandbox, self.a2p, method, path[len(CONTROL_PREFIX) :], body)
+            status, payload = control(self.sandbox, method, path[len(CONTROL_PREFIX) :], body)
             return _respond(start_response, status, payload)
         form_lists = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         form = {k: v[-1] for k, v in form_lists.items()}
@@ -119,16 +138,22 @@ class SandboxApp:
         return _respond(start_response, status, payload, extra_headers=retry_after)
 
     def _answer(self, request: Request) -> Answer:
-        """Find the resource a REST request is for; the order decides where the APIs' paths overlap."""
+        """The answer to a REST request. The APIs are tried in this order, which decides where
+        their paths overlap: Pricing; the routes on whole paths (Trust Hub, brands, campaigns,
+        Messaging Service writes, Addresses), then a 404 for any other A2P path; the Messaging
+        Service reads (any other /v1/ path); Accounts.json; the resources under an account."""
         path = request.path
         if path.startswith(pricing.PATH_PREFIX):
             return pricing.phone_number_prices(self.sandbox, request)
-        # A2P 10DLC: Trust Hub, brands, campaigns, senders, Addresses (twilio_sandbox/a2p.py).
-        a2p = self.a2p.handle(request)
-        if a2p is not None:
-            return a2p
+        found = self.routes.find(request.method, path)
+        if found is not None:
+            handler, groups = found
+            account = self.sandbox.acting_account(request.environ, groups.get("account"))
+            return handler(self.sandbox, request, **{**groups, "account": account})
+        if A2P_PATHS.match(path):
+            raise not_found(path)
         if path.startswith("/v1/"):
-            return service_reads(self.sandbox, request)
+            return messaging_services.service_reads(self.sandbox, request)
         if path == ACCOUNTS_PATH:
             return accounts_collection(self.sandbox, request)
         return self._under_account(request)

@@ -12,24 +12,24 @@ server binds.
   POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
   GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one);
   POST a2p-review, POST a2p-decide, GET a2p-state, GET callbacks: A2P reviews and the
-  callbacks they send (see a2p.py).
+  callbacks they send (see reviews.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from .a2p import A2PApi
 from .accounts import Sandbox
 from .incoming_numbers import seeded_number
 from .messaging_services import new_service
+from .reviews import decide
 from .routing import Answer
 
 # The control paths that mark numbers (POST {"numbers": [...]}), and the store's table of each.
 FLAG_TABLES = {"taken": "taken", "voice-only": "voice_only", "unsubscribed": "unsubscribed"}
 
 
-def control(sandbox: Sandbox, a2p: A2PApi, method: str, path: str, body: bytes) -> Answer:
+def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
     """Answer the control request `method` /__sandbox__/`path` with the JSON `body`."""
     try:
         payload = json.loads(body or b"{}")
@@ -76,7 +76,7 @@ def control(sandbox: Sandbox, a2p: A2PApi, method: str, path: str, body: bytes) 
         if payload.get("outcome") not in ("approve", "reject"):
             return 400, {"error": "outcome must be approve or reject"}
         try:
-            decided = a2p.decide(str(payload.get("sid", "")), payload["outcome"], int(payload.get("code") or 30909))
+            decided = decide(sandbox, str(payload.get("sid", "")), payload["outcome"], int(payload.get("code") or 30909))
         except KeyError:
             decided = None
         if decided is None:

@@ -1,4 +1,9 @@
-"""The sandbox's state in a SQLite file: shared by every process, kept across restarts."""
+"""The sandbox's state in a SQLite file: shared by every process, kept across restarts.
+
+One module for every table, past 400 lines: the schema, the connection settings (WAL, a
+busy timeout) and the one-writer transactions are shared by all of them, and each
+resource module reads and writes through these methods only.
+"""
 
 from __future__ import annotations
 
@@ -342,10 +347,15 @@ class Store:
             row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def a2p_list(self, kind: str, *, parent: str = "") -> list[dict[str, Any]]:
+    def a2p_list(self, kind: str, *, parent: str = "", account: str = "") -> list[dict[str, Any]]:
+        """The objects of a kind, oldest first; only those of `parent` (a campaign's service) or `account`, if given."""
         with self.read() as db:
             rows = [json.loads(r[0]) for r in db.execute("SELECT data FROM a2p_objects WHERE kind = ? ORDER BY seq", (kind,))]
-        return [r for r in rows if not parent or r["_sandbox"].get("parent") == parent]
+        return [
+            r
+            for r in rows
+            if (not parent or r["_sandbox"].get("parent") == parent) and (not account or r.get("account_sid") == account)
+        ]
 
     def a2p_all(self) -> list[dict[str, Any]]:
         with self.read() as db:
