@@ -18,13 +18,11 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import threading
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-if TYPE_CHECKING:
-    from .store import Store
+from .store import Store
 
 DELIVERY_TIMEOUT_SECONDS = 10.0
 

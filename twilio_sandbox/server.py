@@ -10,6 +10,7 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .app import SandboxApp
+from .reviews import review_due
 
 logger = logging.getLogger(__name__)
 # How often the review timer looks for A2P reviews whose time has come.
@@ -48,7 +49,7 @@ class SandboxServer:
     """A running sandbox: `.url` to reach it, `.stop()` to shut it down.
 
     Beside the HTTP server runs the review timer: every REVIEW_TICK_SECONDS it decides the
-    A2P reviews whose time has come (twilio_sandbox/a2p.py), as Twilio's reviewers do
+    A2P reviews whose time has come (twilio_sandbox/reviews.py), as Twilio's reviewers do
     whether or not anybody asks, so their status callbacks go out on time.
     """
 
@@ -88,7 +89,7 @@ class SandboxServer:
     def _review_timer(self) -> None:
         while not self._stopping.wait(REVIEW_TICK_SECONDS):
             try:
-                self.app.a2p.review_due()
+                review_due(self.app.sandbox)
             except Exception:
                 logger.exception("The sandbox's A2P review timer failed; it tries again at its next tick")
 

@@ -1,9 +1,15 @@
-"""The sandbox's state in a SQLite file: shared by every process, kept across restarts."""
+"""The sandbox's state in a SQLite file: shared by every process, kept across restarts.
+
+One module for every table, past 400 lines: the schema, the connection settings (WAL, a
+busy timeout) and the one-writer transactions are shared by all of them, and each
+resource module reads and writes through these methods only.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import sqlite3
 import threading
@@ -51,8 +57,13 @@ _seq = [0]
 
 
 def now_rfc2822() -> str:
-    """Twilio's date format: 'Tue, 24 Nov 2026 20:00:00 +0000'."""
+    """API v2010's date format: 'Tue, 24 Nov 2026 20:00:00 +0000'."""
     return formatdate(time.time(), usegmt=False).replace("-0000", "+0000")
+
+
+def now_iso8601() -> str:
+    """The v1 APIs' date format (Messaging, Trust Hub): '2026-11-24T20:00:00Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def new_sid(prefix: str) -> str:
@@ -148,8 +159,6 @@ class Store:
 
     def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
         """The first queued fault matching this request, counted down (None if none)."""
-        import re
-
         with self.tx() as db:
             for fault_id, fault_method, pattern, spec, remaining in db.execute(
                 "SELECT id, method, path, spec, remaining FROM faults ORDER BY id"
@@ -338,10 +347,15 @@ class Store:
             row = db.execute("SELECT data FROM a2p_objects WHERE sid = ?", (sid,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def a2p_list(self, kind: str, *, parent: str = "") -> list[dict[str, Any]]:
+    def a2p_list(self, kind: str, *, parent: str = "", account: str = "") -> list[dict[str, Any]]:
+        """The objects of a kind, oldest first; only those of `parent` (a campaign's service) or `account`, if given."""
         with self.read() as db:
             rows = [json.loads(r[0]) for r in db.execute("SELECT data FROM a2p_objects WHERE kind = ? ORDER BY seq", (kind,))]
-        return [r for r in rows if not parent or r["_sandbox"].get("parent") == parent]
+        return [
+            r
+            for r in rows
+            if (not parent or r["_sandbox"].get("parent") == parent) and (not account or r.get("account_sid") == account)
+        ]
 
     def a2p_all(self) -> list[dict[str, Any]]:
         with self.read() as db:

@@ -1,0 +1,94 @@
+"""The control API, for tests and demos: /__sandbox__/{path}, JSON in and out, no auth.
+
+The app answers it for loopback clients only (403 otherwise), whatever interface the
+server binds.
+  POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
+  "times", "probability", "retry_after"}: the next `times` matching requests (each with `probability`)
+  fail (the app applies them: app.py);
+  POST area-codes {"area_code", "empty"};
+  POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
+  POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
+  DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
+  POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
+  GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one);
+  POST a2p-review, POST a2p-decide, GET a2p-state, GET callbacks: A2P reviews and the
+  callbacks they send (see reviews.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .accounts import Sandbox
+from .incoming_numbers import seeded_number
+from .messaging_services import new_service
+from .reviews import decide
+from .routing import Answer
+
+# The control paths that mark numbers (POST {"numbers": [...]}), and the store's table of each.
+FLAG_TABLES = {"taken": "taken", "voice-only": "voice_only", "unsubscribed": "unsubscribed"}
+
+
+def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
+    """Answer the control request `method` /__sandbox__/`path` with the JSON `body`."""
+    try:
+        payload = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        return 400, {"error": "body is not JSON"}
+    store = sandbox.store
+    if (method, path) == ("POST", "reset"):
+        store.reset()
+        return 200, {"ok": True}
+    if path == "faults" and method == "POST":
+        store.add_fault(payload.get("method", "*"), payload.get("path", ""), payload, int(payload.get("times", 1)))
+        return 200, {"ok": True}
+    if path == "faults" and method == "DELETE":
+        store.clear_faults()
+        return 200, {"ok": True}
+    if (method, path) == ("POST", "area-codes"):
+        store.set_flag("empty_area_codes", str(payload["area_code"]), bool(payload.get("empty", True)))
+        return 200, {"ok": True}
+    if method == "POST" and path in FLAG_TABLES:
+        for number in payload.get("numbers", []):
+            store.set_flag(FLAG_TABLES[path], number, True)
+        return 200, {"ok": True}
+    if (method, path) == ("POST", "messaging-services"):
+        service = new_service(sandbox, payload)
+        store.insert_service(service)
+        return 200, {"sid": service["sid"]}
+    if (method, path) == ("POST", "numbers"):
+        numbers = [seeded_number(sandbox, spec) for spec in payload.get("numbers", [])]
+        store.insert_many(numbers)
+        return 200, {"sids": [n["sid"] for n in numbers]}
+    if method == "DELETE" and path.startswith("numbers/"):
+        return (200, {"ok": True}) if store.delete_number(path.split("/", 1)[1]) else (404, {"error": "no such number"})
+    if path == "requests" and method == "GET":
+        return 200, {"requests": store.requests()}
+    if path == "requests" and method == "DELETE":
+        store.clear_requests()
+        return 200, {"ok": True}
+    if (method, path) == ("POST", "a2p-review"):
+        if payload.get("mode") not in ("approve", "reject", "manual"):
+            return 400, {"error": "mode must be approve, reject or manual"}
+        store.a2p_review_set(payload)
+        return 200, {"ok": True}
+    if (method, path) == ("POST", "a2p-decide"):
+        if payload.get("outcome") not in ("approve", "reject"):
+            return 400, {"error": "outcome must be approve or reject"}
+        try:
+            decided = decide(sandbox, str(payload.get("sid", "")), payload["outcome"], int(payload.get("code") or 30909))
+        except KeyError:
+            decided = None
+        if decided is None:
+            return 404, {"error": "no submitted bundle, brand or campaign with that sid"}
+        return 200, {"sid": decided["sid"]}
+    if (method, path) == ("GET", "a2p-state"):
+        return 200, {"objects": store.a2p_all(), "services": store.services()}
+    if (method, path) == ("GET", "callbacks"):
+        return 200, {"callbacks": store.callbacks()}
+    if (method, path) == ("POST", "calls"):
+        store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
+        return 200, {"ok": True}
+    if (method, path) == ("GET", "state"):
+        return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
+    return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
