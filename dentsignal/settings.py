@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from telephony import task_names
 from telephony.webhook_paths import WEBHOOK_PATHS
 from telephony.webhooks.twiml import AGENT_NOUNS
 
@@ -204,13 +205,13 @@ TASK_RETRY_COUNTDOWN_MAX_SECONDS = 300
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 TASK_QUEUE_SLOW = "slow"
 CELERY_TASK_ROUTES = {
-    f"telephony.tasks.{name}": {"queue": TASK_QUEUE_SLOW}
+    name: {"queue": TASK_QUEUE_SLOW}
     for name in (
-        "a2p_registration_poll",  # rate-limited to Trust Hub's ~1 request/s
-        "a2p_registrations_poll",  # beat: up to 50 clinics, paced 1 request/s
-        "run_number_audit",  # pages through every number on the account
-        "refresh_all_usage",  # beat, daily: one usage task per clinic with a subaccount...
-        "refresh_clinic_usage",  # ... each a Twilio request
+        task_names.A2P_REGISTRATION_POLL,  # rate-limited to Trust Hub's ~1 request/s
+        task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
+        task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
+        task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
+        task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
     )
 }
 # A Trust Hub status callback has its clinic polled at once; every other one for that
@@ -274,21 +275,21 @@ TASK_OUTAGE_RETRY_SECONDS = NUMBER_STUCK_AFTER_SECONDS + 2 * REDRIVE_PERIOD_SECO
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-max-loop-interval
 CELERY_BEAT_MAX_LOOP_INTERVAL = REDRIVE_PERIOD_SECONDS
 CELERY_BEAT_SCHEDULE = {
-    "redrive-stuck-clinics": {"task": "telephony.tasks.redrive_stuck_clinics", "schedule": float(REDRIVE_PERIOD_SECONDS)},
+    "redrive-stuck-clinics": {"task": task_names.REDRIVE_STUCK_CLINICS, "schedule": float(REDRIVE_PERIOD_SECONDS)},
     # Patients' texts taken by the SMS fallback while the database was down: processed
     # once it is back (telephony/webhooks/fallbacks.py).
-    "replay-fallback-sms": {"task": "telephony.tasks.replay_fallback_sms", "schedule": 60.0},
+    "replay-fallback-sms": {"task": task_names.REPLAY_FALLBACK_SMS, "schedule": 60.0},
     # The fallback's office-line cache is refreshed on every clinic save that changes a
     # number or office line; this catches bulk updates that send no signal.
-    "refresh-office-lines": {"task": "telephony.tasks.refresh_office_lines", "schedule": 600.0},
+    "refresh-office-lines": {"task": task_names.REFRESH_OFFICE_LINES, "schedule": 600.0},
     # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
     "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
     # The copy of the subaccounts' sealed tokens (also rebuilt after every save that changes one): the
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.
-    "refresh-account-tokens": {"task": "telephony.tasks.refresh_account_tokens", "schedule": 120.0},
+    "refresh-account-tokens": {"task": task_names.REFRESH_ACCOUNT_TOKENS, "schedule": 120.0},
     # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
-    "refresh-clinic-usage": {"task": "telephony.tasks.refresh_all_usage", "schedule": 86400.0},
+    "refresh-clinic-usage": {"task": task_names.REFRESH_ALL_USAGE, "schedule": 86400.0},
 }
 
 # ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
-from telephony import operations, twilio_service
+from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
@@ -153,7 +153,7 @@ def _no_give_up(error: str, code: int | None) -> None:
     """Nothing to mark: the failure is returned (and logged by Celery)."""
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.PROVISION_NUMBER, **RETRY_POLICY)
 def provision_number(self: Task, clinic_id: int, area_code: str, friendly_name: str | None = None) -> dict[str, Any]:
     """Buy and set up the clinic's number (idempotent; see provisioning.clinic_number_provision_run)."""
     return _outcome(
@@ -165,7 +165,7 @@ def provision_number(self: Task, clinic_id: int, area_code: str, friendly_name: 
     )
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.RELEASE_NUMBER, **RETRY_POLICY)
 def release_number(self: Task, phone_sid: str) -> dict[str, Any]:
     """Release a number at Twilio and clear it from its clinic (safe to repeat)."""
     return _outcome(
@@ -175,7 +175,7 @@ def release_number(self: Task, phone_sid: str) -> dict[str, Any]:
     )
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.RELEASE_CLINIC_NUMBER, **RETRY_POLICY)
 def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[str, Any]:
     """Release the number a clinic holds; refuses a SID that is not that clinic's."""
     return _outcome(
@@ -185,7 +185,7 @@ def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[st
     )
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.UPDATE_NUMBER_WEBHOOKS, **RETRY_POLICY)
 def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     """Point a number's webhooks at today's API_BASE_URL."""
     return _outcome(
@@ -195,7 +195,7 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     )
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.MOVE_NUMBER_TO_SUBACCOUNT, **RETRY_POLICY)
 def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
     """Move a clinic's number from the main account into its own subaccount (resumable)."""
 
@@ -210,7 +210,7 @@ def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
     return _outcome(self, work, lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error))
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.REFRESH_CLINIC_USAGE, **RETRY_POLICY)
 def refresh_clinic_usage(self: Task, clinic_id: int) -> dict[str, Any]:
     """Fetch and store this month's usage of the clinic's subaccount (telephony.numbers.usage)."""
 
@@ -221,32 +221,32 @@ def refresh_clinic_usage(self: Task, clinic_id: int) -> dict[str, Any]:
     return _outcome(self, work, _no_give_up)
 
 
-@shared_task
+@shared_task(name=task_names.REFRESH_ALL_USAGE)
 def refresh_all_usage() -> int:
     """Beat, daily: one usage task per clinic with a subaccount."""
     return usage.usage_refresh_all()
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.SEND_APPOINTMENT_REMINDER, **RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
     return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)
 
 
-@shared_task
+@shared_task(name=task_names.REDRIVE_STUCK_CLINICS)
 def redrive_stuck_clinics() -> int:
     """Periodic (Celery beat, every REDRIVE_PERIOD_SECONDS): re-send the work whose send failed, that is stuck,
     or that an outage stranded (provisioning.stuck_work_resend)."""
     return provisioning.stuck_work_resend()
 
 
-@shared_task
+@shared_task(name=task_names.RUN_NUMBER_AUDIT)
 def run_number_audit(audit_run_id: int) -> None:
     """Run the number audit and store its findings on the AuditRun (long audits run here)."""
     audit.audit_run_execute(audit_run_id=audit_run_id)
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.ADOPT_ORPHAN_NUMBER, **RETRY_POLICY)
 def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number: str) -> dict[str, Any]:
     """Adopt an orphan number for the clinic its name identifies; `message` says what happened."""
     return _outcome(
@@ -259,20 +259,20 @@ def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number
     )
 
 
-@shared_task
+@shared_task(name=task_names.REPLAY_FALLBACK_SMS)
 def replay_fallback_sms() -> int:
     """Periodic (Celery beat, every minute): process the texts the SMS fallback spooled
     while the database was down (each once; see fallbacks.fallback_sms_replay)."""
     return fallbacks.fallback_sms_replay()
 
 
-@shared_task
+@shared_task(name=task_names.REFRESH_ACCOUNT_TOKENS)
 def refresh_account_tokens() -> int:
     """Periodic (Celery beat, every 10 minutes): rebuild the fallbacks' copy of the subaccount tokens."""
     return fallbacks.account_tokens_refresh()
 
 
-@shared_task
+@shared_task(name=task_names.REFRESH_OFFICE_LINES)
 def refresh_office_lines() -> int:
     """Periodic (Celery beat, every 10 minutes): rebuild the voice fallback's office-line cache."""
     return fallbacks.office_lines_refresh()
@@ -281,7 +281,7 @@ def refresh_office_lines() -> int:
 # --------------------------------------------------------------------------- A2P 10DLC registration
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=task_names.A2P_REGISTRATION_ADVANCE, **RETRY_POLICY)
 def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
     """Run the clinic's due A2P registration steps (idempotent; see registration.registration_advance)."""
 
@@ -292,7 +292,7 @@ def a2p_registration_advance(self: Task, clinic_id: int) -> dict[str, Any]:
     return _outcome(self, work, _no_give_up)
 
 
-@shared_task(**RETRY_POLICY, rate_limit=f"{1 / TRUST_HUB_PACE_SECONDS:g}/s")
+@shared_task(name=task_names.A2P_REGISTRATION_POLL, **RETRY_POLICY, rate_limit=f"{1 / TRUST_HUB_PACE_SECONDS:g}/s")
 def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     """Poll one clinic's A2P reviews now: a Trust Hub status callback said one changed.
 
@@ -309,7 +309,7 @@ def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     return _outcome(self, work, _no_give_up)
 
 
-@shared_task
+@shared_task(name=task_names.A2P_REGISTRATIONS_POLL)
 def a2p_registrations_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
     return a2p_polling.registrations_poll()

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
-from telephony import operations
+from telephony import operations, task_names
 from telephony import twilio as twilio_client
 from telephony.a2p import texting as messaging
 from telephony.models import CallAnswer, CallLog
@@ -598,7 +598,9 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             return f"Moved into its own subaccount {clinic.twilio_account_sid}."
         if step == services.MOVE_FAILED:
             return f"Move not finished: {clinic.number_move_error}"
-        if step == services.MOVE_REQUESTED and operations.operation_queued(task_name=provisioning.TASK_MOVE, clinic_id=clinic.pk):
+        if step == services.MOVE_REQUESTED and operations.operation_queued(
+            task_name=task_names.MOVE_NUMBER_TO_SUBACCOUNT, clinic_id=clinic.pk
+        ):
             return f"Move requested: {QUEUED_FOR_RESEND}."
         if step == services.MOVE_REQUESTED:
             return "Move requested: creating the subaccount and transferring the number…"

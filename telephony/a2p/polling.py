@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from clinics import services_a2p
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep
-from telephony import twilio
+from telephony import task_names, twilio
 from telephony.a2p import steps
 from telephony.a2p.registration import registration_advance
 from telephony.a2p.rules import (
@@ -110,7 +110,7 @@ def registrations_poll() -> int:
     return polled
 
 
-TASK_POLL = "telephony.tasks.a2p_registration_poll"
+task_names.A2P_REGISTRATION_POLL = "telephony.tasks.a2p_registration_poll"
 
 
 def registration_status_callback(*, signer: str, bundle_sid: str) -> int | None:
@@ -155,7 +155,11 @@ def registration_poll_request(*, clinic_id: int) -> None:
     slow queue (settings.CELERY_TASK_ROUTES), never in front of other work.
     """
     task_send_coalesced_on_commit(
-        TASK_POLL, clinic_id, key=_poll_claim(clinic_id), seconds=settings.A2P_POLL_COOLDOWN_SECONDS, clinic_id=clinic_id
+        task_names.A2P_REGISTRATION_POLL,
+        clinic_id,
+        key=_poll_claim(clinic_id),
+        seconds=settings.A2P_POLL_COOLDOWN_SECONDS,
+        clinic_id=clinic_id,
     )
 
 

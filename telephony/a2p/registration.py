@@ -36,12 +36,12 @@ from typing import Any
 
 from clinics import services_a2p
 from clinics.models_a2p import A2PRegistration, A2PStep
-from telephony import twilio
+from telephony import task_names, twilio
 from telephony.a2p import steps
 from telephony.a2p.rules import IN_REVIEW, registration_required
 from telephony.queue import task_send_on_commit
 
-TASK_ADVANCE = "telephony.tasks.a2p_registration_advance"
+task_names.A2P_REGISTRATION_ADVANCE = "telephony.tasks.a2p_registration_advance"
 
 
 def registration_start(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
@@ -58,7 +58,7 @@ def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PR
     """Refuse when registration is disabled; else make the change and send the advance task after commit."""
     registration_required()
     registration = change()
-    task_send_on_commit(TASK_ADVANCE, clinic_id, clinic_id=clinic_id)
+    task_send_on_commit(task_names.A2P_REGISTRATION_ADVANCE, clinic_id, clinic_id=clinic_id)
     return registration
 
 

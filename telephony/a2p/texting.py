@@ -8,7 +8,7 @@ from django.utils import timezone
 from clinics import services_a2p
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
 from clinics.models_a2p import A2PRegistration
-from telephony import twilio
+from telephony import task_names, twilio
 from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
 from telephony.a2p.texts import appointment_when
 from telephony.models import MessageLog
@@ -17,12 +17,11 @@ from telephony.statuses import message_status_rank
 from telephony.webhook_urls import webhook_urls
 
 REMINDER_TEXT = "{clinic}: reminder of your appointment on {when}. Reply C to confirm, R to reschedule."
-TASK_REMINDER = "telephony.tasks.send_appointment_reminder"
 
 
 def reminder_request(*, appointment_id: int) -> None:
     """Send the reminder task for the appointment after commit (the task skips what it must)."""
-    task_send_on_commit(TASK_REMINDER, appointment_id)
+    task_send_on_commit(task_names.SEND_APPOINTMENT_REMINDER, appointment_id)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from clinics.dates import datetime_for_people
 from clinics.models import Clinic, NumberEvent
-from telephony import fallback_store, twilio
+from telephony import fallback_store, task_names, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from telephony.models import AuditRun, Operation
 from telephony.numbers import inventory, provisioning
@@ -621,13 +621,10 @@ def _fallback_config_findings() -> list[Finding]:
     return findings
 
 
-TASK_AUDIT = "telephony.tasks.run_number_audit"
-
-
 def audit_run_request(*, requested_by: Any) -> AuditRun:
     """Create a queued AuditRun and send the audit task after commit; the run."""
     run = AuditRun.objects.create(requested_by=requested_by, progress="Queued…")
-    task_send_on_commit(TASK_AUDIT, run.id)
+    task_send_on_commit(task_names.RUN_NUMBER_AUDIT, run.id)
     return run
 
 

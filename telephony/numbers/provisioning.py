@@ -29,7 +29,7 @@ from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic, NumberState
 from clinics.phone import area_code_validate
-from telephony import operations, twilio
+from telephony import operations, task_names, twilio
 from telephony.models import Operation
 from telephony.queue import operation_send_on_commit, task_send, task_send_on_commit
 from telephony.sids import phone_sid_error
@@ -43,10 +43,6 @@ FRIENDLY_NAME_MAX = 64
 _CLINIC_TAG_RE = re.compile(r"\(clinic #(\d+)\)\s*$")
 
 # Celery task names (telephony/tasks.py); sent by name so that workflows never import tasks.
-TASK_PROVISION = "telephony.tasks.provision_number"
-TASK_RELEASE = "telephony.tasks.release_clinic_number"
-TASK_WEBHOOKS = "telephony.tasks.update_number_webhooks"
-TASK_ADOPT = "telephony.tasks.adopt_orphan_number"
 
 
 class ProvisionFailed(Exception):
@@ -142,7 +138,11 @@ def clinic_number_provision_request(
             clinic_id=clinic_id, area_code=area_code, friendly_name=friendly_name, phone_number=phone_number, actor=actor
         )
         task_send_on_commit(
-            TASK_PROVISION, clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None, clinic_id=clinic.id
+            task_names.PROVISION_NUMBER,
+            clinic.id,
+            clinic.requested_area_code,
+            clinic.requested_friendly_name or None,
+            clinic_id=clinic.id,
         )
     return clinic
 
@@ -341,7 +341,7 @@ def clinic_number_release_request(*, clinic_id: int, actor: User | None = None) 
     """
     with transaction.atomic():
         clinic = clinic_services.clinic_number_release_request(clinic_id=clinic_id, actor=actor)
-        task_send_on_commit(TASK_RELEASE, clinic.id, clinic.twilio_number_sid, clinic_id=clinic.id)
+        task_send_on_commit(task_names.RELEASE_CLINIC_NUMBER, clinic.id, clinic.twilio_number_sid, clinic_id=clinic.id)
     return clinic
 
 
@@ -391,7 +391,7 @@ def number_webhooks_update_request(*, phone_sids: list[str], actor: User | None 
     InvalidInput and nothing is recorded."""
     sids = [phone_sid_clean(sid) for sid in dict.fromkeys(phone_sids)]
     with transaction.atomic():
-        sent = [operation_send_on_commit(TASK_WEBHOOKS, sid, phone_sid=sid, actor=actor) for sid in sids]
+        sent = [operation_send_on_commit(task_names.UPDATE_NUMBER_WEBHOOKS, sid, phone_sid=sid, actor=actor) for sid in sids]
     return operations.operations_reread(sent)
 
 
@@ -413,7 +413,14 @@ def orphan_adopt_request(*, clinic_id: int, phone_sid: str, phone_number: str, a
     sid = phone_sid_clean(phone_sid)
     with transaction.atomic():
         operation = operation_send_on_commit(
-            TASK_ADOPT, clinic_id, sid, phone_number, clinic_id=clinic_id, phone_sid=sid, phone_number=phone_number, actor=actor
+            task_names.ADOPT_ORPHAN_NUMBER,
+            clinic_id,
+            sid,
+            phone_number,
+            clinic_id=clinic_id,
+            phone_sid=sid,
+            phone_number=phone_number,
+            actor=actor,
         )
     return operations.operations_reread([operation])[0]
 
@@ -476,12 +483,12 @@ def stuck_work_resend() -> int:
     for clinic in clinic_services.clinics_stuck_claim(older_than_seconds=stuck_after):
         if clinic.number_state == NumberState.PROVISIONING:
             task_send(
-                TASK_PROVISION,
+                task_names.PROVISION_NUMBER,
                 (clinic.id, clinic.requested_area_code, clinic.requested_friendly_name or None),
                 clinic_id=clinic.id,
             )
         elif clinic.twilio_number_sid:
-            task_send(TASK_RELEASE, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
+            task_send(task_names.RELEASE_CLINIC_NUMBER, (clinic.id, clinic.twilio_number_sid), clinic_id=clinic.id)
         count += 1
     for operation in operations.operations_due_claim(older_than_seconds=stuck_after):
         task_send(operation.task_name, tuple(operation.args), operation_id=operation.pk)
@@ -492,8 +499,6 @@ def stuck_work_resend() -> int:
 
 # --------------------------------------------------------------------------- orphans from the audit page
 
-TASK_RELEASE_BY_SID = "telephony.tasks.release_number"
-
 
 def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:
     """Record who asked to release an orphan number (no clinic holds it) and the release
@@ -502,7 +507,9 @@ def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | N
     sid = phone_sid_clean(phone_sid)
     with transaction.atomic():
         clinic_services.number_orphan_release_request(phone_sid=sid, phone_number=phone_number, actor=actor)
-        operation = operation_send_on_commit(TASK_RELEASE_BY_SID, sid, phone_sid=sid, phone_number=phone_number, actor=actor)
+        operation = operation_send_on_commit(
+            task_names.RELEASE_NUMBER, sid, phone_sid=sid, phone_number=phone_number, actor=actor
+        )
     return operations.operations_reread([operation])[0]
 
 
@@ -586,8 +593,6 @@ def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User 
 # recorded on the clinic; a retry resumes from what Twilio shows (the number already in
 # the subaccount: no second transfer).
 
-TASK_MOVE = "telephony.tasks.move_number_to_subaccount"
-
 
 def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> Operation:
     """Ask for the clinic's number to be moved into its own subaccount (recorded, task sent
@@ -600,7 +605,7 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
     with transaction.atomic():
         clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
         operation = operation_send_on_commit(
-            TASK_MOVE,
+            task_names.MOVE_NUMBER_TO_SUBACCOUNT,
             clinic.id,
             clinic_id=clinic.id,
             phone_sid=clinic.twilio_number_sid or "",

@@ -17,10 +17,9 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Clinic, ClinicUsage
-from telephony import twilio
+from telephony import task_names, twilio
 from telephony.queue import task_send, task_send_on_commit
 
-TASK_USAGE = "telephony.tasks.refresh_clinic_usage"
 CALLS, SMS, TOTAL = "calls", "sms", "totalprice"
 
 
@@ -63,7 +62,9 @@ def clinic_usage_refresh_request(*, clinic_id: int) -> bool:
     if not Clinic.objects.filter(pk=clinic_id).exclude(twilio_account_sid="").exists():
         return False
     with transaction.atomic():
-        task_send_on_commit(TASK_USAGE, clinic_id)  # no clinic_id=: a lost usage send is not stuck number work
+        task_send_on_commit(
+            task_names.REFRESH_CLINIC_USAGE, clinic_id
+        )  # no clinic_id=: a lost usage send is not stuck number work
     return True
 
 
@@ -71,5 +72,5 @@ def usage_refresh_all() -> int:
     """Send one usage task per clinic with a subaccount (beat, daily); how many were sent."""
     ids = list(Clinic.objects.exclude(twilio_account_sid="").values_list("id", flat=True))
     for clinic_id in ids:
-        task_send(TASK_USAGE, (clinic_id,))
+        task_send(task_names.REFRESH_CLINIC_USAGE, (clinic_id,))
     return len(ids)

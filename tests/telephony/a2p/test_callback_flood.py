@@ -26,6 +26,7 @@ from clinics import services_a2p
 from clinics.models import Clinic, NumberState
 from clinics.models_a2p import A2PRegistration, BusinessProfile
 from dentsignal.celery import app as celery_app
+from telephony import task_names
 from telephony.a2p import polling, registration
 from telephony.models import ApiToken
 from telephony.tasks import a2p_registration_poll
@@ -161,9 +162,9 @@ def test_replays_queue_one_poll_now_and_one_after_the_cooldown_on_the_slow_queue
     queued = memory_broker.drain()
     print(f"{REPLAYS} replays of one callback queued {len(queued) - 1} poll(s); the other clinic's callback 1")
     assert [(q["queue"], q["task"], q["args"]) for q in queued] == [
-        (SLOW, polling.TASK_POLL, [flooded.clinic_id]),
-        (SLOW, polling.TASK_POLL, [flooded.clinic_id]),
-        (SLOW, polling.TASK_POLL, [other.clinic_id]),
+        (SLOW, task_names.A2P_REGISTRATION_POLL, [flooded.clinic_id]),
+        (SLOW, task_names.A2P_REGISTRATION_POLL, [flooded.clinic_id]),
+        (SLOW, task_names.A2P_REGISTRATION_POLL, [other.clinic_id]),
     ]
     now, later, other_now = (q["eta"] for q in queued)
     assert now is None and other_now is None
@@ -258,7 +259,7 @@ def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_secon
     replay_seconds = time.monotonic() - replaying
     clinic, took = _provision_request(client, staff_user)
 
-    polls = [s for s in sent if s["task"] == polling.TASK_POLL]
+    polls = [s for s in sent if s["task"] == task_names.A2P_REGISTRATION_POLL]
     print(
         f"{REPLAYS} signed replays in {replay_seconds:.1f} s queued {len(polls)} poll(s) "
         f"({sum(1 for p in polls if p['eta'])} after the cooldown); the provisioning request sent next "

@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from clinics import services_a2p
 from clinics.models_a2p import A2PEvent, A2PRegistration
+from telephony import task_names
 from telephony.a2p import polling, registration
 from tests.conftest import PUBLIC_BASE_URL
 from tests.telephony.a2p.conftest import decide, review
@@ -83,7 +84,7 @@ def test_a_signed_callback_polls_that_clinic_and_a_repeat_changes_nothing(
         answer = _signed(client, _approved_form(sid))
 
     assert answer.status_code == 204
-    assert _tasks(sent) == [polling.TASK_POLL]  # sent after commit, run here (eager Celery)
+    assert _tasks(sent) == [task_names.A2P_REGISTRATION_POLL]  # sent after commit, run here (eager Celery)
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
     assert reg.trust_product_status == "pending-review"  # what the approval unblocked ran too
@@ -166,7 +167,7 @@ def test_a_subaccounts_bundle_is_polled_when_its_own_account_or_the_main_one_rep
 
     with django_capture_on_commit_callbacks(execute=True) as by_sub:
         own = _signed(client, _approved_form(sid, sub), token=token)
-    assert (own.status_code, _tasks(by_sub)) == (204, [polling.TASK_POLL])
+    assert (own.status_code, _tasks(by_sub)) == (204, [task_names.A2P_REGISTRATION_POLL])
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
 
