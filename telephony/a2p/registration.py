@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from clinics import services_a2p
+from clinics import services as clinic_services
 from clinics.models import Clinic
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
 from clinics.sealed import secret_open
@@ -178,12 +178,12 @@ def _documented_sentence(code: int | None, step: str) -> str:
 
 def registration_start(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Start a clinic's registration (after its business profile) and run it after commit."""
-    return _then_advance(clinic_id, lambda: services_a2p.a2p_registration_start(clinic_id=clinic_id, actor=actor))
+    return _then_advance(clinic_id, lambda: clinic_services.a2p_registration_start(clinic_id=clinic_id, actor=actor))
 
 
 def registration_resubmit(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Staff edited the profile after a rejection: resubmit from the rejected step."""
-    return _then_advance(clinic_id, lambda: services_a2p.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
+    return _then_advance(clinic_id, lambda: clinic_services.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
 
 
 def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PRegistration:
@@ -198,7 +198,7 @@ def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistrati
     """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
     _registration_required()
     if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
-        raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+        raise clinic_services.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
     return registration_poll(clinic_id=clinic_id)
 
 
@@ -260,7 +260,7 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
         except twilio.TwilioError as exc:
             if exc.retryable:
                 raise
-            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc, step), code=exc.code)
+            clinic_services.a2p_step_fail(clinic_id=clinic_id, step=step, error=_refusal_sentence(exc, step), code=exc.code)
             done = False
         ctx.reload()
         if not done:
@@ -274,7 +274,7 @@ def _refusal_sentence(exc: twilio.TwilioError, step: str) -> str:
 
 def _created(ctx: _Context, step: str, find: Callable[[], list[Any]], create: Callable[[], Any]) -> Any:
     """The step's object: the saved one, else (intent committed) the one found by name, else a new one."""
-    registration = services_a2p.a2p_step_intent(clinic_id=ctx.clinic.pk, step=step)
+    registration = clinic_services.a2p_step_intent(clinic_id=ctx.clinic.pk, step=step)
     if registration.step_sid(step):
         return None
     found = find()
@@ -282,7 +282,7 @@ def _created(ctx: _Context, step: str, find: Callable[[], list[Any]], create: Ca
 
 
 def _record(ctx: _Context, step: str, sid: str, status: str, *, detail: str = "", code: int | None = None) -> None:
-    services_a2p.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
+    clinic_services.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
     ctx.reload()
 
 
@@ -309,7 +309,7 @@ def _assign_and_submit(ctx: _Context, step: str, kind: twilio.BundleKind, policy
         account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid, policy_sid=policy
     )
     if evaluation.status != "compliant":
-        services_a2p.a2p_step_fail(
+        clinic_services.a2p_step_fail(
             clinic_id=ctx.clinic.pk,
             step=step,
             error=f"Twilio's evaluation of the {A2PStep(step).label.lower()} found it incomplete "
@@ -534,7 +534,7 @@ def _campaign(ctx: _Context) -> bool:
         return True
     if registration.campaign_status in IN_REVIEW:
         return True  # the number can join the service while the campaign is reviewed
-    if (registration.campaign_status in REJECTED or registration.campaign_status == services_a2p.RECREATING) and (
+    if (registration.campaign_status in REJECTED or registration.campaign_status == clinic_services.RECREATING) and (
         registration.campaign_sid
     ):
         # Staff chose Edit and resubmit (the error is cleared, else advance stops earlier).
@@ -561,7 +561,7 @@ def _campaign(ctx: _Context) -> bool:
 
 def _campaign_delete(ctx: _Context, sid: str) -> None:
     """Delete the rejected campaign `sid` (intent committed first; a 404 means a lost answer already did)."""
-    services_a2p.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
+    clinic_services.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
     try:
         twilio.campaign_delete(
             account_sid=ctx.account, auth_token=ctx.token, service_sid=ctx.registration.messaging_service_sid, sid=sid
@@ -569,7 +569,7 @@ def _campaign_delete(ctx: _Context, sid: str) -> None:
     except twilio.TwilioError as exc:
         if exc.status != 404:
             raise
-    services_a2p.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
+    clinic_services.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
     ctx.reload()
 
 
@@ -579,7 +579,7 @@ def _number(ctx: _Context) -> bool:
         return True
     if not clinic.twilio_number_sid:
         return False  # provisioning puts a number on the clinic; the poller comes back
-    services_a2p.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
+    clinic_services.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
     pool = twilio.messaging_service_numbers(
         account_sid=ctx.account, auth_token=ctx.token, service_sid=registration.messaging_service_sid
     )
@@ -636,7 +636,7 @@ def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegi
             sid=registration.campaign_sid,
         )
         _record_review(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, campaign.errors)
-    services_a2p.a2p_polled(clinic_id=clinic_id)
+    clinic_services.a2p_polled(clinic_id=clinic_id)
     return registration_advance(clinic_id=clinic_id)
 
 
@@ -666,7 +666,7 @@ def registrations_poll() -> int:
         return 0
     pacer = _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
     polled = 0
-    for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
+    for clinic_id in clinic_services.a2p_registrations_pending()[:POLL_BATCH]:
         if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):
             continue
         try:
@@ -783,4 +783,4 @@ def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> boo
     if clinic_id is None:
         return False
     reason = f"{CARRIER_BLOCK_SENTENCES[error_code]} Check the registration pipeline, fix, then Edit and resubmit."
-    return services_a2p.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)
+    return clinic_services.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)
