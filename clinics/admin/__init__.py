@@ -18,7 +18,7 @@ from django.utils.timesince import timesince
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
 from telephony.a2p import texting as messaging
 from telephony.models import CallAnswer, CallLog
-from telephony.numbers import provisioning, simulated_traffic, usage
+from telephony.numbers import buying, provisioning, simulated_traffic, usage
 from telephony.numbers import search as number_search
 from telephony.twilio import client as twilio_client
 from telephony.webhooks import calls
@@ -425,26 +425,20 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     def _provision_buy(
         self, request: HttpRequest, clinics: list[Clinic], *, form: ProvisionNumberForm, number: str
     ) -> HttpResponse | None:
-        """Check something is for sale (else NothingForSale, nothing changed), then request each purchase."""
-        area_code = form.cleaned_data["area_code"]
-        try:
-            number_search.provision_offer_check(area_code=area_code, phone_number=number)
-        except number_search.TwilioError as exc:
-            if not exc.retryable:
-                raise
-            # Twilio is busy or down: the purchase task searches again and retries.
-        self._request_each(
-            request,
-            clinics,
-            lambda clinic: provisioning.clinic_number_provision_request(
-                clinic_id=clinic.id,
-                area_code=area_code,
-                friendly_name=form.cleaned_data["friendly_name"],
-                phone_number=number,
-                actor=request_actor(request),
-            ),
-            started="Provisioning started",
+        """Request each purchase through the workflow (which first checks something is for sale,
+        else NothingForSale and nothing changed) and report each clinic."""
+        requested = buying.number_buy_request(
+            clinic_ids=[clinic.id for clinic in clinics],
+            area_code=form.cleaned_data["area_code"],
+            friendly_name=form.cleaned_data["friendly_name"],
+            phone_number=number,
+            actor=request_actor(request),
         )
+        for outcome in requested:
+            if outcome.refused is not None:
+                self.message_user(request, f"Skipped: {outcome.refused}", messages.WARNING)
+            else:
+                self._report_outcome(request, outcome.clinic_id, started="Provisioning started")
         if len(clinics) == 1:
             return redirect("admin:clinics_clinic_change", clinics[0].pk)
         return None
@@ -790,9 +784,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         if clinic is not None:
             # Each button only for a user who holds its power (the view refuses the others anyway).
             extra.update(
-                can_provision=self.has_provision_number_permission(request)
-                and clinic.number_state in services.REQUESTABLE_STATES
-                and not clinic.twilio_number,
+                can_provision=self.has_provision_number_permission(request) and services.clinic_number_requestable(clinic),
                 can_release=self.has_release_number_permission(request)
                 and bool(clinic.twilio_number_sid)
                 and clinic.number_state != NumberState.RELEASING,

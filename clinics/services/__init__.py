@@ -50,7 +50,6 @@ from .accounts import (
 from .checklist import clinic_checklist_tick, clinic_checklist_untick
 from .errors import AlreadyReleased, ClinicInputError, ClinicNotFound, ClinicNumberError, NumberTaken
 from .number_state import (
-    REQUESTABLE_STATES,
     clinic_number_activate,
     clinic_number_adopt,
     clinic_number_provision_begin,
@@ -60,6 +59,7 @@ from .number_state import (
     clinic_number_release_fail,
     clinic_number_release_request,
     clinic_number_released,
+    clinic_number_requestable,
     clinic_number_reserve,
     clinic_number_unreserve,
     clinic_number_webhooks_saved,
@@ -74,7 +74,6 @@ __all__ = [
     "MOVE_REQUESTED",
     "MOVE_TRANSFERRED",
     "RECREATING",
-    "REQUESTABLE_STATES",
     "A2PError",
     "AlreadyReleased",
     "ClinicInputError",
@@ -106,6 +105,7 @@ __all__ = [
     "clinic_number_release_fail",
     "clinic_number_release_request",
     "clinic_number_released",
+    "clinic_number_requestable",
     "clinic_number_reserve",
     "clinic_number_unreserve",
     "clinic_number_webhooks_saved",

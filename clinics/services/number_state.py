@@ -33,6 +33,12 @@ PROVISIONING_STEPS = (OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, Onb
 REQUESTABLE_STATES = (NumberState.NONE, NumberState.RELEASED, NumberState.FAILED)
 
 
+def clinic_number_requestable(clinic: Clinic) -> bool:
+    """Whether a new number may be requested for the clinic as loaded: it has none and none is
+    on its way. A read for offering the request; the request itself checks again, locked."""
+    return clinic.number_state in REQUESTABLE_STATES and not clinic.twilio_number
+
+
 def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> None:
     clinic.number_state = state
     clinic.number_state_changed_at = timezone.now()
