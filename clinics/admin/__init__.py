@@ -28,7 +28,7 @@ from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm, PatientAdminForm, ProvisionNumberForm, UntickStepForm
 from ..models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, Patient
 from ..phone import phone_format_national, phone_search_term
-from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_next_step
 from .a2p import a2p_pipeline_html
 
 
@@ -205,41 +205,8 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
 
     @admin.display(description="Next step")
     def next_step(self, clinic: Clinic) -> str:
-        if clinic.pk is None:
-            return "Save the clinic, then provision its number."
-        state = clinic.number_state
-        if state == NumberState.PROVISIONING:
-            return "A number is being bought; this page refreshes until it is there."
-        if state == NumberState.RELEASING:
-            return "The number is being released; this page refreshes until it is done."
-        if state == NumberState.FAILED and not number_search.provision_retry_helps(clinic.number_error_code):
-            return format_html(
-                "<strong>Search again:</strong> {} Use Provision number (button above).",
-                clinic.number_error or "nothing was for sale",
-            )
-        if state == NumberState.FAILED:
-            return format_html("<strong>Fix:</strong> {} — then retry.", clinic.number_error or "the last operation failed")
-        if not clinic.twilio_number:
-            return "Provision a number (button above)."
-        todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
-        if todo is None:
-            return "Live: every onboarding step is done."
-        number = phone_format_national(clinic.twilio_number)
-        # The sandbox Twilio's numbers cannot be dialled or texted from a phone: its button drives the test.
-        simulate = "press Simulate test call / SMS (button above): the sandbox's numbers cannot be reached from a phone"
-        hints = {
-            OnboardingStep.TEST_INBOUND_CALL: simulate if settings.TWILIO_SANDBOX else f"call {number} from any phone",
-            OnboardingStep.TEST_INBOUND_SMS: simulate if settings.TWILIO_SANDBOX else f"text anything to {number}",
-            OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
-            "block texts from unregistered numbers, so the SMS test waits for it)",
-            OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",
-            OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
-            OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
-        }
-        hint = hints.get(todo["step"], "")
-        if todo["waiting_for"]:
-            hint = f"after {', '.join(todo['waiting_for'])}"
-        return f"{todo['label']}{': ' + hint if hint else ''}."
+        step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
+        return format_html("<strong>{}</strong> {}", step.lead, step.text) if step.lead else step.text
 
     @admin.display(description="In state for", ordering="number_state_changed_at")
     def state_age(self, clinic: Clinic) -> str:
