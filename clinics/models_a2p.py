@@ -5,7 +5,7 @@ names Clinic by string, not by import).
 
 A clinic's business profile (what staff enter) and its registration record (what Twilio
 holds for it, step by step), plus the history of every step's transitions. The workflows
-live in telephony/a2p/; the state changes in clinics/services_a2p.py.
+live in telephony/a2p/; the state changes in clinics/services/a2p.py.
 
 Pipeline, each step persisted with its Twilio SID, status and date:
 
@@ -69,7 +69,7 @@ class BusinessProfile(models.Model):
     """What a clinic's A2P registration says about the business, entered by staff.
 
     The EIN is write-only for people: forms and pages show `ein_masked`, and it is
-    never logged (see clinics/services_a2p.py); in the database it is sealed
+    never logged (see clinics/services/a2p.py); in the database it is sealed
     (SealedTextField), readable only with FIELD_ENCRYPTION_KEY.
     """
 

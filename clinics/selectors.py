@@ -1,10 +1,13 @@
-"""Reads of clinics that several places need."""
+"""Reads of clinics that several places need, and the onboarding policy read from them."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from .models import MANUAL_STEPS, STEP_REQUIRES, ChecklistItem, Clinic, OnboardingStep
+from .models import MANUAL_STEPS, STEP_REQUIRES, ChecklistItem, Clinic, NumberState, OnboardingStep
+from .phone import phone_format_national
 
 CHECKLIST_TOTAL = len(OnboardingStep.choices)
 
@@ -51,3 +54,56 @@ def clinic_account_sid_for_number(*, phone_sid: str) -> str:
 def clinic_account_sid(*, clinic_id: int) -> str:
     """The clinic's own Twilio subaccount, or "" (its numbers are on the main account)."""
     return Clinic.objects.filter(pk=clinic_id).values_list("twilio_account_sid", flat=True).first() or ""
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A clinic's next human step: what to do, after a `lead` ("Fix:", "Search again:") that
+    pages emphasise, when there is one."""
+
+    text: str
+    lead: str = ""
+
+
+def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
+    """What a person does next for the clinic: wait while its number is bought or released,
+    fix or search again after a failure, provision a number, or the first checklist step of
+    the current run still to do, with how to do it. Live when every step is done.
+
+    `retry_helps` says whether retrying the last failure with the same area code may succeed
+    (which of Twilio's errors a retry cannot fix is telephony's knowledge, not the domain's).
+    """
+    if clinic.pk is None:
+        return NextStep("Save the clinic, then provision its number.")
+    state = clinic.number_state
+    if state == NumberState.PROVISIONING:
+        return NextStep("A number is being bought; this page refreshes until it is there.")
+    if state == NumberState.RELEASING:
+        return NextStep("The number is being released; this page refreshes until it is done.")
+    if state == NumberState.FAILED and not retry_helps:
+        return NextStep(
+            f"{clinic.number_error or 'nothing was for sale'} Use Provision number (button above).", lead="Search again:"
+        )
+    if state == NumberState.FAILED:
+        return NextStep(f"{clinic.number_error or 'the last operation failed'} — then retry.", lead="Fix:")
+    if not clinic.twilio_number:
+        return NextStep("Provision a number (button above).")
+    todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
+    if todo is None:
+        return NextStep("Live: every onboarding step is done.")
+    number = phone_format_national(clinic.twilio_number)
+    # The sandbox Twilio's numbers cannot be dialled or texted from a phone: its button drives the test.
+    simulate = "press Simulate test call / SMS (button above): the sandbox's numbers cannot be reached from a phone"
+    hints = {
+        OnboardingStep.TEST_INBOUND_CALL: simulate if settings.TWILIO_SANDBOX else f"call {number} from any phone",
+        OnboardingStep.TEST_INBOUND_SMS: simulate if settings.TWILIO_SANDBOX else f"text anything to {number}",
+        OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
+        "block texts from unregistered numbers, so the SMS test waits for it)",
+        OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",
+        OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
+        OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
+    }
+    hint = hints.get(todo["step"], "")
+    if todo["waiting_for"]:
+        hint = f"after {', '.join(todo['waiting_for'])}"
+    return NextStep(f"{todo['label']}{': ' + hint if hint else ''}.")

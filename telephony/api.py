@@ -15,7 +15,7 @@ from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
 from clinics.models import Clinic
 from telephony.auth import ApiAuthError, api_permission_require, api_staff_user
-from telephony.numbers import provisioning
+from telephony.numbers import buying
 from telephony.numbers import search as number_search
 from telephony.queue import QUEUED_FOR_RESEND
 from telephony.ratelimit import rate_limit_hit
@@ -128,28 +128,21 @@ def provision_number(request: HttpRequest) -> JsonResponse:
         return json_error(400, "Invalid input.", errors=errors)
     data = form.cleaned_data
     try:
-        clinic = Clinic.objects.filter(pk=data["clinic_id"]).first()
-        if clinic is not None and clinic.number_state in clinic_services.REQUESTABLE_STATES and not clinic.twilio_number:
-            # A definite "nothing to buy" is answered now (409), before the clinic changes.
-            number_search.provision_offer_check(area_code=data["area_code"], phone_number=data["phone_number"])
-    except number_search.NothingForSale as exc:
-        return json_error(409, str(exc), code=exc.code)
-    except number_search.TwilioError as exc:
-        if not exc.retryable:
-            return json_error(502 if exc.status is None or exc.status >= 500 else 409, str(exc), code=exc.code)
-        # Twilio is busy or unreachable: the purchase task searches again and retries.
-    try:
-        clinic = provisioning.clinic_number_provision_request(
-            clinic_id=data["clinic_id"],
+        [requested] = buying.number_buy_request(
+            clinic_ids=[data["clinic_id"]],
             area_code=data["area_code"],
             friendly_name=data["friendly_name"],
             phone_number=data["phone_number"],
             actor=user,
         )
-    except clinic_services.ClinicNumberError as exc:
-        return json_error(domain_error_status(exc), str(exc))
+    except number_search.NothingForSale as exc:
+        return json_error(409, str(exc), code=exc.code)
+    except number_search.TwilioError as exc:  # one a retry cannot help (the workflow lets the others go)
+        return json_error(502 if exc.status is None or exc.status >= 500 else 409, str(exc), code=exc.code)
+    if requested.refused is not None:
+        return json_error(domain_error_status(requested.refused), str(requested.refused))
     # With eager Celery the task already ran on commit: show its outcome.
-    clinic.refresh_from_db()
+    clinic = Clinic.objects.get(pk=requested.clinic_id)
     response = JsonResponse(clinic_number_status(clinic), status=202)
     response["Location"] = reverse("api-clinic-number", args=[clinic.id])
     return response

@@ -108,7 +108,6 @@ class BusinessProfileForm(forms.ModelForm):
         return value
 
 
-@admin.register(BusinessProfile)
 class BusinessProfileAdmin(admin.ModelAdmin):
     form = BusinessProfileForm
     list_display = ("clinic", "legal_name", "ein_display", "pipeline_state")
@@ -172,7 +171,6 @@ class BusinessProfileAdmin(admin.ModelAdmin):
             self.message_user(request, f"{profile.clinic.name}: {done}; Twilio's reviews take days, the page shows each step.")
 
 
-@admin.register(A2PRegistration)
 class A2PRegistrationAdmin(admin.ModelAdmin):
     list_display = ("clinic", "customer_profile_status", "brand_status", "campaign_status", "number_status", "error")
     readonly_fields = ("pipeline",)

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from clinics import services_a2p
+from clinics import services as clinic_services
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p import steps
@@ -69,7 +69,7 @@ def registration_poll(*, clinic_id: int, pacer: Pacer | None = None) -> A2PRegis
             sid=registration.campaign_sid,
         )
         _record_review(ctx, A2PStep.CAMPAIGN, campaign.sid, campaign.status, campaign.errors)
-    services_a2p.a2p_polled(clinic_id=clinic_id)
+    clinic_services.a2p_polled(clinic_id=clinic_id)
     return registration_advance(clinic_id=clinic_id)
 
 
@@ -99,7 +99,7 @@ def registrations_poll() -> int:
         return 0
     pacer = Pacer(twilio.TRUST_HUB_PACE_SECONDS)
     polled = 0
-    for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
+    for clinic_id in clinic_services.a2p_registrations_pending()[:POLL_BATCH]:
         if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):
             continue
         try:
@@ -172,5 +172,5 @@ def registration_poll_now(*, clinic_id: int, actor: Any = None) -> A2PRegistrati
     """Staff asked to check Twilio's reviews now instead of at the next beat tick."""
     registration_required()
     if not A2PRegistration.objects.filter(clinic_id=clinic_id).exists():
-        raise services_a2p.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
+        raise clinic_services.A2PError(f"Clinic {clinic_id} has not started its A2P registration.")
     return registration_poll(clinic_id=clinic_id)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clinics import services_a2p
+from clinics import services as clinic_services
 from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p import steps
@@ -46,12 +46,12 @@ task_names.A2P_REGISTRATION_ADVANCE = "telephony.tasks.a2p_registration_advance"
 
 def registration_start(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Start a clinic's registration (after its business profile) and run it after commit."""
-    return _then_advance(clinic_id, lambda: services_a2p.a2p_registration_start(clinic_id=clinic_id, actor=actor))
+    return _then_advance(clinic_id, lambda: clinic_services.a2p_registration_start(clinic_id=clinic_id, actor=actor))
 
 
 def registration_resubmit(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Staff edited the profile after a rejection: resubmit from the rejected step."""
-    return _then_advance(clinic_id, lambda: services_a2p.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
+    return _then_advance(clinic_id, lambda: clinic_services.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
 
 
 def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PRegistration:
@@ -104,7 +104,7 @@ def registration_advance(*, clinic_id: int) -> A2PRegistration:
         except twilio.TwilioError as exc:
             if exc.retryable:
                 raise
-            services_a2p.a2p_step_fail(clinic_id=clinic_id, step=step, error=steps.refusal_sentence(exc, step), code=exc.code)
+            clinic_services.a2p_step_fail(clinic_id=clinic_id, step=step, error=steps.refusal_sentence(exc, step), code=exc.code)
             done = False
         ctx.reload()
         if not done:

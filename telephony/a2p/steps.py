@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from clinics import services_a2p
+from clinics import services as clinic_services
 from clinics.models import Clinic
 from clinics.models_a2p import REJECTED, A2PRegistration, A2PStep, BusinessProfile
 from telephony import twilio
@@ -40,7 +40,7 @@ def refusal_sentence(exc: twilio.TwilioError, step: str) -> str:
 
 def _created(ctx: Context, step: str, find: Callable[[], list[Any]], create: Callable[[], Any]) -> Any:
     """The step's object: the saved one, else (intent committed) the one found by name, else a new one."""
-    registration = services_a2p.a2p_step_intent(clinic_id=ctx.clinic.pk, step=step)
+    registration = clinic_services.a2p_step_intent(clinic_id=ctx.clinic.pk, step=step)
     if registration.step_sid(step):
         return None
     found = find()
@@ -48,7 +48,7 @@ def _created(ctx: Context, step: str, find: Callable[[], list[Any]], create: Cal
 
 
 def record(ctx: Context, step: str, sid: str, status: str, *, detail: str = "", code: int | None = None) -> None:
-    services_a2p.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
+    clinic_services.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
     ctx.reload()
 
 
@@ -75,7 +75,7 @@ def _assign_and_submit(ctx: Context, step: str, kind: twilio.BundleKind, policy:
         account_sid=ctx.account, auth_token=ctx.token, kind=kind, sid=sid, policy_sid=policy
     )
     if evaluation.status != "compliant":
-        services_a2p.a2p_step_fail(
+        clinic_services.a2p_step_fail(
             clinic_id=ctx.clinic.pk,
             step=step,
             error=f"Twilio's evaluation of the {A2PStep(step).label.lower()} found it incomplete "
@@ -300,7 +300,7 @@ def campaign(ctx: Context) -> bool:
         return True
     if registration.campaign_status in IN_REVIEW:
         return True  # the number can join the service while the campaign is reviewed
-    if (registration.campaign_status in REJECTED or registration.campaign_status == services_a2p.RECREATING) and (
+    if (registration.campaign_status in REJECTED or registration.campaign_status == clinic_services.RECREATING) and (
         registration.campaign_sid
     ):
         # Staff chose Edit and resubmit (the error is cleared, else advance stops earlier).
@@ -327,7 +327,7 @@ def campaign(ctx: Context) -> bool:
 
 def _campaign_delete(ctx: Context, sid: str) -> None:
     """Delete the rejected campaign `sid` (intent committed first; a 404 means a lost answer already did)."""
-    services_a2p.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
+    clinic_services.a2p_campaign_recreate_intent(clinic_id=ctx.clinic.pk, sid=sid)
     try:
         twilio.campaign_delete(
             account_sid=ctx.account, auth_token=ctx.token, service_sid=ctx.registration.messaging_service_sid, sid=sid
@@ -335,7 +335,7 @@ def _campaign_delete(ctx: Context, sid: str) -> None:
     except twilio.TwilioError as exc:
         if exc.status != 404:
             raise
-    services_a2p.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
+    clinic_services.a2p_campaign_forget(clinic_id=ctx.clinic.pk, sid=sid)
     ctx.reload()
 
 
@@ -345,7 +345,7 @@ def number(ctx: Context) -> bool:
         return True
     if not clinic.twilio_number_sid:
         return False  # provisioning puts a number on the clinic; the poller comes back
-    services_a2p.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
+    clinic_services.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
     pool = twilio.messaging_service_numbers(
         account_sid=ctx.account, auth_token=ctx.token, service_sid=registration.messaging_service_sid
     )

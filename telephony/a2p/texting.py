@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from clinics import services_a2p
+from clinics import services as clinic_services
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
 from clinics.models_a2p import A2PRegistration
 from telephony import task_names, twilio
@@ -156,4 +156,4 @@ def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> boo
     if clinic_id is None:
         return False
     reason = f"{CARRIER_BLOCK_SENTENCES[error_code]} Check the registration pipeline, fix, then Edit and resubmit."
-    return services_a2p.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)
+    return clinic_services.a2p_messaging_block(clinic_id=clinic_id, code=error_code, reason=reason)

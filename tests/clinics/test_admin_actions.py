@@ -78,6 +78,17 @@ def test_provision_action_skips_clinics_that_have_a_number_and_says_why(admin_cl
     assert len(sandbox.owned_numbers()) == 2
 
 
+def test_provision_action_for_clinics_that_cannot_get_a_number_asks_twilio_nothing(admin_client, sandbox):
+    has_one = ClinicFactory(name="Has One")
+    act(admin_client, "provision_number", [has_one], apply="1", area_code="512")
+    asked = len(sandbox.requests())
+
+    done = act(admin_client, "provision_number", [has_one], apply="1", area_code="512")
+
+    assert any("Skipped" in m and "already has the number" in m for m in messages_of(done))
+    assert len(sandbox.requests()) == asked, "no search for sale: no clinic could have bought"
+
+
 def test_nothing_for_sale_is_said_and_leaves_the_clinic_unchanged(admin_client, sandbox):
     # Issue 16: an area code with nothing for sale no longer marks the clinic Failed.
     sandbox.empty_area_code("907")

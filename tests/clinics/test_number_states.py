@@ -1,6 +1,6 @@
 """Every allowed and refused transition of a clinic's number, one table.
 
-Rows are the service functions of clinics/services.py that change a number's state;
+Rows are the service functions of clinics/services/number_state.py that change a number's state;
 columns the state the clinic is in. A cell is the state after the call, or REFUSED
 (ClinicNumberError, nothing changed). `failed+number` is a release that failed: the
 clinic keeps its number.

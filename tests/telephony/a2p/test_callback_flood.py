@@ -22,7 +22,7 @@ from celery.signals import after_task_publish
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from clinics import services_a2p
+from clinics import services as services_a2p
 from clinics.models import Clinic, NumberState
 from clinics.models_a2p import A2PRegistration, BusinessProfile
 from dentsignal.celery import app as celery_app

@@ -123,7 +123,7 @@ def test_a_retry_after_a_lost_answer_finds_the_subaccounts_profile_instead_of_cr
     review(sandbox, mode="manual")
     settings.TWILIO_HTTP_TIMEOUT = 1.0
     sandbox.fault(path="/v1/CustomerProfiles", mode="delay_after", delay=2)
-    from clinics import services_a2p
+    from clinics import services as services_a2p
     from telephony.twilio import TwilioError
 
     services_a2p.a2p_registration_start(clinic_id=sub_clinic.id)

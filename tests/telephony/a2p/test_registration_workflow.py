@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clinics import services_a2p
+from clinics import services as services_a2p
 from clinics.models import ChecklistItem, OnboardingStep
 from clinics.models_a2p import A2PEvent, A2PRegistration, BusinessProfile
 from telephony.a2p import polling, registration, rules, texts

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils.html import escape
 
-from clinics import services_a2p
+from clinics import services as services_a2p
 from clinics.models_a2p import A2PEvent, A2PRegistration
 from telephony.a2p import polling, registration
 from telephony.twilio.errors import A2P_REJECTION_SENTENCES

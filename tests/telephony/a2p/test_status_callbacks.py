@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from twilio.request_validator import RequestValidator
 
-from clinics import services_a2p
+from clinics import services as services_a2p
 from clinics.models_a2p import A2PEvent, A2PRegistration
 from telephony import task_names
 from telephony.a2p import polling, registration

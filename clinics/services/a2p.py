@@ -11,9 +11,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Clinic, OnboardingStep
-from .models_a2p import CREATING, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
-from .services import ClinicInputError, ClinicNotFound, clinic_checklist_tick
+from ..models import Clinic, OnboardingStep
+from ..models_a2p import CREATING, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
+from .checklist import clinic_checklist_tick
+from .errors import ClinicInputError, ClinicNotFound
 
 # The checklist step each approval ticks.
 CHECKLIST_ON_APPROVAL = {

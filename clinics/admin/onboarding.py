@@ -1,0 +1,82 @@
+"""The clinic page's Onboarding section: the next step, the checklist of the current run,
+and whether a test call reached the AI agent. Each is HTML for one read-only field of
+ClinicAdmin (like a2p.py's pipeline for the texting registration)."""
+
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from telephony.models import CallAnswer, CallLog
+from telephony.numbers import search as number_search
+from telephony.webhooks import calls
+
+from ..dates import datetime_for_people
+from ..models import Clinic, OnboardingStep
+from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
+
+
+def next_step_html(clinic: Clinic) -> str:
+    """The clinic's next human step (clinics.selectors.clinic_next_step), its lead in bold."""
+    step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
+    return format_html("<strong>{}</strong> {}", step.lead, step.text) if step.lead else step.text
+
+
+def checklist_html(clinic: Clinic) -> str:
+    """The steps of the current run, done (when, by whom, an Untick link for a user who may)
+    or still to do (after which steps)."""
+    if clinic.pk is None:
+        return "—"
+    steps = clinic_checklist(clinic=clinic)
+    rows = []
+    for step in steps:
+        if step["done"]:
+            status = f"done {datetime_for_people(step['done_at'], clinic.time_zone)} by {step['done_by']}"
+            untick = reverse("admin:clinics_clinic_untick", args=[clinic.pk, step["step"]])
+            action: str = (
+                format_html(' <a href="{}" class="untick-link" data-step="{}">Untick…</a>', untick, step["step"])
+                if getattr(clinic, "can_untick", False)
+                else ""
+            )
+        elif step["waiting_for"]:
+            status = f"to do, after: {', '.join(step['waiting_for'])}"
+            action = ""
+        else:
+            status = "to do (tick it with the button above)" if step["manual"] else "to do"
+            action = ""
+        rows.append(("✔" if step["done"] else "☐", step["step"], step["label"], status, action))
+    return format_html(
+        "<p><strong>{}/{}</strong> done · run {} since {}</p><ol class='checklist'>{}</ol>"
+        "<p><small>Earlier runs' ticks and unticks stay in the number history (History button).</small></p>",
+        sum(1 for step in steps if step["done"]),
+        CHECKLIST_TOTAL,
+        clinic.checklist_run,
+        datetime_for_people(clinic.checklist_run_started_at, clinic.time_zone),
+        format_html_join("", "<li data-step='{1}'>{0} {2} <small>({3})</small>{4}</li>", rows),
+    )
+
+
+def test_call_html(clinic: Clinic) -> str:
+    """Whether a test call reached the AI agent; if not, why, linking to that call."""
+    if clinic.pk is None:
+        return "—"
+    if clinic.checklist_items.filter(step=OnboardingStep.TEST_INBOUND_CALL).exists():
+        return "The AI agent answered a test call (its stream started)."
+    call = calls.call_test_latest(clinic_id=clinic.pk)
+    if call is None:
+        return "No test call yet. The step is ticked when the AI agent's stream starts for a call to this number."
+    return format_html(
+        '<a href="{}" class="test-call-link">Last test call</a> ({}): {}',
+        reverse("admin:telephony_calllog_changelist") + "?q=" + call.call_sid,
+        f"{call.created_at:%Y-%m-%d %H:%M}",
+        _test_call_outcome(call),
+    )
+
+
+def _test_call_outcome(call: CallLog) -> str:
+    if call.answered_by != CallAnswer.AGENT:
+        place = "the office line" if call.answered_by == CallAnswer.OFFICE_LINE else "a spoken message"
+        return f"reached {place}, not the agent: {call.fallback_reason or 'the agent was not used'}."
+    if call.stream_started_at is not None:
+        return "the AI agent answered."
+    if call.stream_error:
+        return f"handed to the AI agent, whose stream failed: {call.stream_error}."
+    return "handed to the AI agent, but Twilio has not reported its stream as started."

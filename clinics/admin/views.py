@@ -1,0 +1,134 @@
+"""The clinic page's buttons: custom admin URLs under /admin/clinics/clinic/<id>/.
+
+Each view first requires its permission (a user without it learns nothing, not even which
+ids exist), then acts through a workflow or service and goes back to the clinic's page
+with a message. `clinic_urls` binds them to the ClinicAdmin (ClinicAdmin.get_urls).
+"""
+
+import functools
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from dentsignal.admin_tools import permission_require, request_actor
+from telephony.numbers import simulated_traffic, usage
+
+from .. import services
+from ..forms import UntickStepForm
+from ..models import Clinic, OnboardingStep
+from .outcomes import listing_tick
+from .pages import provision_page, release_page, release_request_each
+
+
+def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
+    """The URLs of the clinic page's buttons, each an admin view (staff login, CSRF) of `modeladmin`."""
+
+    def view(function: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        return modeladmin.admin_site.admin_view(functools.partial(function, modeladmin))
+
+    return [
+        path("<int:clinic_id>/provision/", view(provision_view), name="clinics_clinic_provision"),
+        path("<int:clinic_id>/release/", view(release_view), name="clinics_clinic_release"),
+        path("<int:clinic_id>/listing-done/", view(listing_done_view), name="clinics_clinic_listing_done"),
+        path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
+        path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
+        path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
+    ]
+
+
+def _clinic_for(request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
+    """The clinic a custom view acts on, once the user is known to hold `permission`."""
+    # The permission first: a user without it learns nothing, not even which ids exist.
+    permission_require(request, permission)
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is None:
+        raise Http404("No such clinic.")
+    return clinic
+
+
+def provision_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    clinic = _clinic_for(request, clinic_id, "clinics.provision_number")
+    # One clinic: the page, or the redirect to its change page after the request.
+    return provision_page(modeladmin, request, [clinic]) or redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def release_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    clinic = _clinic_for(request, clinic_id, "clinics.release_number")
+    if request.method == "POST":
+        release_request_each(modeladmin, request, [clinic])
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    return release_page(modeladmin, request, [clinic])
+
+
+def listing_done_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    # Ticking a checklist step changes the clinic's record and costs nothing: "change".
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    listing_tick(modeladmin, request, clinic)
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def simulate_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Sandbox only: a signed test call and SMS through our own webhooks, reported."""
+    clinic = _clinic_for(request, clinic_id, "clinics.simulate_test_traffic")
+    if not settings.TWILIO_SANDBOX:
+        raise Http404("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not clinic.twilio_number:
+        modeladmin.message_user(request, f"{clinic.name} has no number to call yet: provision one first.", messages.ERROR)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    result = simulated_traffic.traffic_simulate(twilio_number=clinic.twilio_number)
+    for step in result.steps:
+        modeladmin.message_user(request, step)
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def usage_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Fetch this month's usage now (a task; with eager Celery it has run on return)."""
+    # Reading usage changes nothing at Twilio and costs nothing: "change" on the clinic.
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if usage.clinic_usage_refresh_request(clinic_id=clinic.id):
+        modeladmin.message_user(request, f"{clinic.name}: usage refresh started; the figures show when fetched.")
+    else:
+        modeladmin.message_user(
+            request, f"{clinic.name} has no Twilio subaccount of its own: no usage to fetch.", messages.WARNING
+        )
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int, step: str) -> HttpResponse:
+    """A small form: the reason for unticking a step; the untick is a history event."""
+    clinic = _clinic_for(request, clinic_id, "clinics.untick_checklist_step")
+    if step not in OnboardingStep.values:
+        raise Http404("No such checklist step.")
+    label = OnboardingStep(step).label
+    form = UntickStepForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if services.clinic_checklist_untick(
+            clinic_id=clinic.id, step=step, actor=request_actor(request), reason=form.cleaned_data["reason"]
+        ):
+            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked; the reason is in the history.")
+        else:
+            modeladmin.message_user(request, f"{clinic.name}: “{label}” was not ticked; nothing changed.", messages.INFO)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    return TemplateResponse(
+        request,
+        "admin/clinics/clinic/untick_step.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Untick “{label}”",
+            "clinic": clinic,
+            "step_label": label,
+            "form": form,
+            "opts": modeladmin.model._meta,
+        },
+    )

@@ -1,0 +1,127 @@
+"""The clinics services: every state change of a clinic, one small function each.
+
+One module per concern:
+
+    number_state.py  the number's state machine (none -> provisioning -> active ->
+                     releasing -> released, failed), with its diagram
+    checklist.py     the onboarding checklist of the current run
+    redrive.py       the clinics whose number work must be sent to the task queue again
+    accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
+    usage.py         this month's usage of the subaccount
+    a2p.py           the A2P 10DLC registration records
+    errors.py        the errors a refused change raises (ClinicNumberError and its kinds)
+    rows.py          the locked clinic row and the history row (used by the modules above)
+
+Callers outside this package import the names below from `clinics.services`
+(`from clinics import services as clinic_services`, `clinic_services.<name>`), never from
+a module of it: where a function lives inside the package is this package's business.
+The modules import each other directly, never this file. Nothing here imports telephony.
+"""
+
+from .a2p import (
+    RECREATING,
+    A2PError,
+    a2p_campaign_forget,
+    a2p_campaign_recreate_intent,
+    a2p_messaging_block,
+    a2p_polled,
+    a2p_profile_missing,
+    a2p_registration_start,
+    a2p_registrations_pending,
+    a2p_resubmit_request,
+    a2p_step_fail,
+    a2p_step_intent,
+    a2p_step_record,
+)
+from .accounts import (
+    MOVE_DONE,
+    MOVE_FAILED,
+    MOVE_REQUESTED,
+    MOVE_TRANSFERRED,
+    MOVE_UNDER_WAY,
+    SubaccountIntent,
+    clinic_number_move_claim,
+    clinic_number_move_request,
+    clinic_number_move_step,
+    clinic_subaccount_intend,
+    clinic_subaccount_intent_clear,
+    clinic_subaccount_save,
+    clinic_subaccount_status_saved,
+    clinic_subaccount_token_update,
+)
+from .checklist import clinic_checklist_tick, clinic_checklist_untick
+from .errors import AlreadyReleased, ClinicInputError, ClinicNotFound, ClinicNumberError, MoveClaimed, NumberTaken
+from .number_state import (
+    clinic_number_activate,
+    clinic_number_adopt,
+    clinic_number_provision_begin,
+    clinic_number_provision_fail,
+    clinic_number_provision_request,
+    clinic_number_release_begin,
+    clinic_number_release_fail,
+    clinic_number_release_request,
+    clinic_number_released,
+    clinic_number_requestable,
+    clinic_number_reserve,
+    clinic_number_unreserve,
+    clinic_number_webhooks_saved,
+    number_orphan_release_request,
+)
+from .redrive import clinic_send_failed_mark, clinics_stuck_claim
+from .usage import clinic_usage_fail, clinic_usage_save
+
+__all__ = [
+    "MOVE_DONE",
+    "MOVE_FAILED",
+    "MOVE_REQUESTED",
+    "MOVE_TRANSFERRED",
+    "MOVE_UNDER_WAY",
+    "RECREATING",
+    "A2PError",
+    "AlreadyReleased",
+    "ClinicInputError",
+    "ClinicNotFound",
+    "ClinicNumberError",
+    "MoveClaimed",
+    "NumberTaken",
+    "SubaccountIntent",
+    "a2p_campaign_forget",
+    "a2p_campaign_recreate_intent",
+    "a2p_messaging_block",
+    "a2p_polled",
+    "a2p_profile_missing",
+    "a2p_registration_start",
+    "a2p_registrations_pending",
+    "a2p_resubmit_request",
+    "a2p_step_fail",
+    "a2p_step_intent",
+    "a2p_step_record",
+    "clinic_checklist_tick",
+    "clinic_checklist_untick",
+    "clinic_number_activate",
+    "clinic_number_adopt",
+    "clinic_number_move_claim",
+    "clinic_number_move_request",
+    "clinic_number_move_step",
+    "clinic_number_provision_begin",
+    "clinic_number_provision_fail",
+    "clinic_number_provision_request",
+    "clinic_number_release_begin",
+    "clinic_number_release_fail",
+    "clinic_number_release_request",
+    "clinic_number_released",
+    "clinic_number_requestable",
+    "clinic_number_reserve",
+    "clinic_number_unreserve",
+    "clinic_number_webhooks_saved",
+    "clinic_send_failed_mark",
+    "clinic_subaccount_intend",
+    "clinic_subaccount_intent_clear",
+    "clinic_subaccount_save",
+    "clinic_subaccount_status_saved",
+    "clinic_subaccount_token_update",
+    "clinic_usage_fail",
+    "clinic_usage_save",
+    "clinics_stuck_claim",
+    "number_orphan_release_request",
+]

@@ -1,0 +1,93 @@
+"""The onboarding checklist of a clinic's current run: ticks, unticks, and a new run when
+its number is released. Each change keeps the `checklist_done` counter equal to the rows
+and writes its history event (NumberEvent)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import STEP_REQUIRES, ChecklistItem, Clinic, NumberEvent, OnboardingStep
+from .errors import ClinicInputError
+from .rows import clinic_lock, number_event_write
+
+
+def clinic_checklist_tick(*, clinic_id: int, step: str, actor: User | None = None, note: str = "") -> bool:
+    """Mark a checklist step of the clinic's current run done (once), with a history event
+    naming who (None: the system) and why; return True if this call ticked it.
+
+    Raises ClinicInputError for an unknown step or one whose required steps
+    (clinics.models.STEP_REQUIRES) are not all done yet, saying which.
+    """
+    if step not in OnboardingStep.values:
+        raise ClinicInputError(f"Unknown checklist step {step!r}.")
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        if ChecklistItem.objects.filter(clinic=clinic, step=step).exists():
+            return False
+        done = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
+        missing = [OnboardingStep(required).label for required in STEP_REQUIRES.get(step, ()) if required not in done]
+        # The system's ticks (a real first call or SMS) record what happened, in any order;
+        # a person's tick is a claim and waits for the steps it depends on.
+        if missing and actor is not None:
+            raise ClinicInputError(f"“{OnboardingStep(step).label}” comes after: {', '.join(missing)}.")
+        return checklist_tick_locked(clinic, step, actor=actor, note=note)
+
+
+def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, reason: str) -> bool:
+    """Undo a tick of the current run, keeping who ticked it in the history and recording
+    who unticked it and why; return False when the step was not ticked (nothing changes)."""
+    reason = (reason or "").strip()
+    if step not in OnboardingStep.values:
+        raise ClinicInputError(f"Unknown checklist step {step!r}.")
+    if not reason:
+        raise ClinicInputError("Say why the step is unticked: the reason is kept in the number history.")
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        item = ChecklistItem.objects.filter(clinic=clinic, step=step).first()
+        if item is None:
+            return False
+        item.delete()
+        detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {reason[:300]}"
+        _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
+    return True
+
+
+def checklist_tick_locked(clinic: Clinic, step: str, *, actor: User | None, note: str) -> bool:
+    """Tick `step` in the locked clinic's current run: the item, the counter, the event."""
+    _, created = ChecklistItem.objects.get_or_create(clinic=clinic, step=step, defaults={"done_by": actor, "note": note[:200]})
+    if not created:
+        return False
+    detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run})" + (f": {note[:200]}" if note else "")
+    _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_TICKED, detail=detail, actor=actor)
+    return True
+
+
+def _checklist_changed(clinic: Clinic, kind: str, *, detail: str, actor: User | None) -> None:
+    """After a tick or an untick in the locked clinic: its counter and the history event.
+    Counted, not incremented: the counter stays equal to the rows whatever happened before."""
+    clinic.checklist_done = ChecklistItem.objects.filter(clinic=clinic).count()
+    clinic.save(update_fields=["checklist_done", "updated_at"])
+    number_event_write(clinic, kind, number=clinic.twilio_number, sid=clinic.twilio_number_sid or "", detail=detail, actor=actor)
+
+
+def checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
+    """A released number ends the checklist run: the next number starts run N+1 from zero.
+
+    The ended run's ticks stay in the number history (their checklist_ticked events); the
+    rows of the current run are what the checklist page and the list counter show.
+    """
+    ended = ChecklistItem.objects.filter(clinic=clinic).count()
+    ChecklistItem.objects.filter(clinic=clinic).delete()
+    clinic.checklist_run += 1
+    clinic.checklist_run_started_at = timezone.now()
+    clinic.checklist_done = 0
+    clinic.save(update_fields=["checklist_run", "checklist_run_started_at", "checklist_done", "updated_at"])
+    number_event_write(
+        clinic,
+        NumberEvent.Kind.CHECKLIST_RUN_STARTED,
+        number=number,
+        detail=f"Checklist run {clinic.checklist_run} started; run {clinic.checklist_run - 1} ended with "
+        f"{ended}/{len(OnboardingStep.values)} steps done.",
+    )
