@@ -16,7 +16,7 @@ from clinics.models import Clinic
 from clinics.services import ClinicNumberError
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
 from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
-from telephony.numbers import audit, provisioning
+from telephony.numbers import audit, release, repairs
 from telephony.queue import QUEUED_FOR_RESEND
 
 # A run still "running" after this long died with its worker; a new one may start.
@@ -195,7 +195,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
             self.message_user(request, f"Already fixed: {mine[0]['resolved']}", messages.INFO)
         elif not sids:
             self.message_user(request, "Nothing to fix in the last audit; press Run audit now to check again.", messages.WARNING)
-        sent = provisioning.number_webhooks_update_request(phone_sids=sids, actor=request_actor(request))
+        sent = repairs.number_webhooks_update_request(phone_sids=sids, actor=request_actor(request))
         queued = sum(1 for operation in sent if operation.send_failed_at)
         if queued:
             self.message_user(
@@ -221,7 +221,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         elif finding["resolved"] or Clinic.objects.filter(twilio_number_sid=sid).exists():
             self.message_user(request, f"{finding['phone_number']} is already adopted; nothing changed.", messages.INFO)
         else:
-            operation = provisioning.orphan_adopt_request(
+            operation = repairs.orphan_adopt_request(
                 clinic_id=finding["clinic_id"],
                 phone_sid=finding["sid"],
                 phone_number=finding["phone_number"],
@@ -251,7 +251,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
             return redirect("admin:telephony_auditrun_changelist")
         if request.method == "POST" and "confirm" in request.POST:
             try:
-                operation = provisioning.orphan_release_request(
+                operation = release.orphan_release_request(
                     phone_sid=finding["sid"], phone_number=finding["phone_number"], actor=request_actor(request)
                 )
             except ClinicNumberError as exc:

@@ -4,7 +4,7 @@
 A clinic's purchase and release need no such record: the clinic's own state
 (provisioning, releasing) says that work is owed, and the re-drive reads it there. The
 rest is recorded here in the same transaction as the request (telephony.queue sends it
-on commit), so that beat's re-drive (telephony.numbers.provisioning.stuck_work_resend) can send
+on commit), so that beat's re-drive (telephony.numbers.redrive.stuck_work_resend) can send
 it again until its task finishes it (telephony.tasks records the outcome).
 """
 

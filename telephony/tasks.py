@@ -13,7 +13,7 @@ The database unreachable is not a failure of the work: such a task is sent again
 15 to 30 s without spending its retries, for TASK_OUTAGE_RETRY_SECONDS (12 minutes: it
 rides out a 10-minute outage), then it stops without touching the database. By then
 beat's re-drive counts the work as stuck and re-sends it once the database answers
-(telephony.numbers.provisioning.stuck_work_resend).
+(telephony.numbers.redrive.stuck_work_resend).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit, provisioning, usage
+from telephony.numbers import audit, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
@@ -170,8 +170,8 @@ def release_number(self: Task, phone_sid: str) -> dict[str, Any]:
     """Release a number at Twilio and clear it from its clinic (safe to repeat)."""
     return _outcome(
         self,
-        lambda: twilio_service.released_dict(provisioning.number_release_run(phone_sid=phone_sid)),
-        lambda error, code: provisioning.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
+        lambda: twilio_service.released_dict(release.number_release_run(phone_sid=phone_sid)),
+        lambda error, code: release.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
     )
 
 
@@ -180,8 +180,8 @@ def release_clinic_number(self: Task, clinic_id: int, phone_sid: str) -> dict[st
     """Release the number a clinic holds; refuses a SID that is not that clinic's."""
     return _outcome(
         self,
-        lambda: twilio_service.released_dict(provisioning.number_release_run(phone_sid=phone_sid, clinic_id=clinic_id)),
-        lambda error, code: provisioning.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
+        lambda: twilio_service.released_dict(release.number_release_run(phone_sid=phone_sid, clinic_id=clinic_id)),
+        lambda error, code: release.number_release_give_up(phone_sid=phone_sid, error=error, code=code),
     )
 
 
@@ -190,7 +190,7 @@ def update_number_webhooks(self: Task, phone_sid: str) -> dict[str, Any]:
     """Point a number's webhooks at today's API_BASE_URL."""
     return _outcome(
         self,
-        lambda: twilio_service.webhooks_updated_dict(provisioning.number_webhooks_update_run(phone_sid=phone_sid)),
+        lambda: twilio_service.webhooks_updated_dict(repairs.number_webhooks_update_run(phone_sid=phone_sid)),
         _no_give_up,
     )
 
@@ -201,13 +201,13 @@ def move_number_to_subaccount(self: Task, clinic_id: int) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         try:
-            clinic = provisioning.clinic_number_move_run(clinic_id=clinic_id, claimant=self.request.id or "")
-        except provisioning.MoveInProgress as exc:
+            clinic = subaccounts.clinic_number_move_run(clinic_id=clinic_id, claimant=self.request.id or "")
+        except subaccounts.MoveInProgress as exc:
             # The run holding the move records its outcome; this one did nothing.
             return {"success": True, "in_progress": True, "message": str(exc)}
         return {"success": True, "step": clinic.number_move_step}
 
-    return _outcome(self, work, lambda error, code: provisioning.clinic_number_move_give_up(clinic_id=clinic_id, error=error))
+    return _outcome(self, work, lambda error, code: subaccounts.clinic_number_move_give_up(clinic_id=clinic_id, error=error))
 
 
 @shared_task(name=task_names.REFRESH_CLINIC_USAGE, **RETRY_POLICY)
@@ -236,8 +236,8 @@ def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]
 @shared_task(name=task_names.REDRIVE_STUCK_CLINICS)
 def redrive_stuck_clinics() -> int:
     """Periodic (Celery beat, every REDRIVE_PERIOD_SECONDS): re-send the work whose send failed, that is stuck,
-    or that an outage stranded (provisioning.stuck_work_resend)."""
-    return provisioning.stuck_work_resend()
+    or that an outage stranded (redrive.stuck_work_resend)."""
+    return redrive.stuck_work_resend()
 
 
 @shared_task(name=task_names.RUN_NUMBER_AUDIT)
@@ -253,7 +253,7 @@ def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number
         self,
         lambda: {
             "success": True,
-            "message": provisioning.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number),
+            "message": repairs.orphan_adopt_run(clinic_id=clinic_id, phone_sid=phone_sid, phone_number=phone_number),
         },
         _no_give_up,
     )

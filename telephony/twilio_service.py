@@ -1,6 +1,6 @@
 """The seed's Python API over Twilio: five functions (and a few helpers) returning dicts.
 
-Thin functions over the workflows (telephony/numbers/provisioning.py) and the Twilio adapter
+Thin functions over the workflows (telephony/numbers/) and the Twilio adapter
 (telephony/twilio/); they keep the seed's names and result shapes. Each
 returns a dict with `success`; a failure carries `error` (a sentence a person can act
 on), `code` (Twilio's error code or None) and `retryable` (True for rate limits, Twilio
@@ -14,7 +14,7 @@ from typing import Any
 
 from clinics.selectors import clinics_by_numbers
 from telephony import twilio
-from telephony.numbers import inventory, provisioning
+from telephony.numbers import inventory, provisioning, release, repairs
 from telephony.numbers.provisioning import clinic_friendly_name, clinic_id_from_friendly_name
 from telephony.twilio import ERR_UNSUBSCRIBED_RECIPIENT, get_client
 from telephony.webhook_urls import webhook_urls
@@ -86,7 +86,7 @@ def provisioned_dict(number: twilio.IncomingNumber) -> dict[str, Any]:
 def update_number_webhooks(phone_sid: str) -> dict[str, Any]:
     """Point an existing number's three webhooks at today's API_BASE_URL (fixes drift)."""
     try:
-        number = provisioning.number_webhooks_update_run(phone_sid=phone_sid)
+        number = repairs.number_webhooks_update_run(phone_sid=phone_sid)
     except EXPECTED_FAILURES as exc:
         return failure_from(exc)
     return webhooks_updated_dict(number)
@@ -159,13 +159,13 @@ def release_number(phone_sid: str, *, clinic_id: int | None = None) -> dict[str,
     releases nothing).
     """
     try:
-        released = provisioning.number_release_run(phone_sid=phone_sid, clinic_id=clinic_id)
+        released = release.number_release_run(phone_sid=phone_sid, clinic_id=clinic_id)
     except EXPECTED_FAILURES as exc:
         return failure_from(exc)
     return released_dict(released)
 
 
-def released_dict(released: provisioning.Released) -> dict[str, Any]:
+def released_dict(released: release.Released) -> dict[str, Any]:
     """The seed's success shape of release_number."""
     return {
         "success": True,

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 
 from dentsignal.admin_tools import request_actor
 from telephony import twilio as twilio_client
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, repairs, subaccounts
 from telephony.numbers import search as number_search
 from telephony.queue import QUEUED_FOR_RESEND
 
@@ -75,9 +75,7 @@ def update_webhooks(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
         if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
             modeladmin.message_user(request, f"Skipped {clinic.name}: it has no active number.", messages.WARNING)
             continue
-        (operation,) = provisioning.number_webhooks_update_request(
-            phone_sids=[clinic.twilio_number_sid], actor=request_actor(request)
-        )
+        (operation,) = repairs.number_webhooks_update_request(phone_sids=[clinic.twilio_number_sid], actor=request_actor(request))
         what = f"{clinic.name} ({clinic.twilio_number})"
         if operation.send_failed_at:
             modeladmin.message_user(request, f"Webhook update for {what} is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
@@ -114,7 +112,7 @@ def close_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, queryse
     rows = []
     for clinic in queryset:
         try:
-            blocker = provisioning.clinic_subaccount_close_blocker(clinic=clinic)
+            blocker = subaccounts.clinic_subaccount_close_blocker(clinic=clinic)
         except twilio_client.TwilioError as exc:
             blocker = str(exc)
         rows.append((clinic, blocker))
@@ -141,10 +139,10 @@ def _subaccount_status_each(
     done = {"suspended": "suspended", "active": "reactivated", "closed": "closed"}[status]
     for clinic in queryset:
         try:
-            updated = provisioning.clinic_subaccount_status_change(
+            updated = subaccounts.clinic_subaccount_status_change(
                 clinic_id=clinic.id, status=status, actor=request_actor(request)
             )
-        except (provisioning.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
+        except (subaccounts.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
             modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
             continue
         sub, now = updated.twilio_account_sid, updated.twilio_account_status
@@ -155,7 +153,7 @@ def _subaccount_status_each(
 def move_to_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
     for clinic in queryset:
         try:
-            operation = provisioning.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
+            operation = subaccounts.clinic_number_move_request(clinic_id=clinic.id, actor=request_actor(request))
         except (services.ClinicNumberError, provisioning.InvalidInput) as exc:
             skipped_report(modeladmin, request, exc)
             continue

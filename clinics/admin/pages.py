@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from dentsignal.admin_tools import request_actor
-from telephony.numbers import buying, provisioning
+from telephony.numbers import buying, release
 from telephony.numbers import search as number_search
 
 from ..forms import ProvisionNumberForm
@@ -120,6 +120,6 @@ def release_request_each(modeladmin: admin.ModelAdmin, request: HttpRequest, cli
         modeladmin,
         request,
         clinics,
-        lambda clinic: provisioning.clinic_number_release_request(clinic_id=clinic.id, actor=request_actor(request)),
+        lambda clinic: release.clinic_number_release_request(clinic_id=clinic.id, actor=request_actor(request)),
         started="Release started",
     )

@@ -4,7 +4,7 @@ Every write runs in `transaction.atomic()`, locks the clinic row where two actor
 race (admin clicks, API calls, task retries, several workers), checks the current state
 and raises a ClinicNumberError instead of acting when the change is not allowed. Each
 write also records its NumberEvent. Nothing here talks to Twilio or sends tasks: the
-workflows in telephony/numbers/provisioning.py call these functions, the Twilio adapter, and
+workflows in telephony/numbers/ call these functions, the Twilio adapter, and
 send the follow-up tasks on commit (this module imports nothing from telephony).
 
     none/released/failed --request--> provisioning --activate--> active

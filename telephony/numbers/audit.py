@@ -23,7 +23,7 @@ from clinics.models import Clinic, NumberEvent
 from telephony import fallback_store, task_names, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from telephony.models import AuditRun, Operation
-from telephony.numbers import inventory, provisioning
+from telephony.numbers import inventory, provisioning, repairs
 from telephony.numbers.inventory import AccountNumber
 from telephony.queue import QUEUED_FOR_RESEND, task_send_on_commit
 from telephony.webhook_paths import (
@@ -416,7 +416,7 @@ def fix_webhooks(findings: list[Finding]) -> list[str]:
     changes = []
     for sid in dict.fromkeys(f.sid for f in findings if f.fixable == FIX_WEBHOOKS):
         try:
-            number = provisioning.number_webhooks_update_run(phone_sid=sid)
+            number = repairs.number_webhooks_update_run(phone_sid=sid)
         except provisioning.WORKFLOW_ERRORS as exc:
             changes.append(f"Could not reset the webhooks of {sid}: {exc}")
         else:
@@ -431,7 +431,7 @@ def adopt_orphans(findings: list[Finding]) -> list[str]:
         if finding.fixable != FIX_ADOPT or finding.clinic_id is None:
             continue
         changes.append(
-            provisioning.orphan_adopt_run(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number)
+            repairs.orphan_adopt_run(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number)
         )
     return changes
 

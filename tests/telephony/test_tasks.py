@@ -5,7 +5,7 @@ from django.db import OperationalError, connection
 
 from clinics.models import Clinic, NumberEvent, NumberState
 from telephony import tasks
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, release
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.
@@ -87,7 +87,7 @@ def test_release_task_retries_5xx(sandbox):
     provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
     sandbox.fault(method="DELETE", path="IncomingPhoneNumbers/", status=502, code=20500, message="bad gateway", times=2)
 
-    provisioning.clinic_number_release_request(clinic_id=clinic.id)
+    release.clinic_number_release_request(clinic_id=clinic.id)
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.RELEASED

@@ -4,7 +4,7 @@ from clinics import services
 from clinics.models import NumberState
 from telephony import twilio_service
 from telephony.management.commands._base import clinic_or_error, outcome_or_error
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, release
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if clinic is not None:
             record = clinic_or_error(clinic)
             try:
-                provisioning.clinic_number_release_request(clinic_id=record.id)
+                release.clinic_number_release_request(clinic_id=record.id)
             except services.ClinicNumberError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(self.style.SUCCESS(outcome_or_error(record, done_state=NumberState.RELEASED)))
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         # Through the release workflow: the clinic holding it (if any) goes through
         # releasing -> released with its history, exactly as a clinic release does.
         try:
-            released = provisioning.number_release_run(phone_sid=phone_sid)
+            released = release.number_release_run(phone_sid=phone_sid)
         except twilio_service.EXPECTED_FAILURES as exc:
             raise CommandError(twilio_service.failure_from(exc)["error"]) from exc
         note = " (Twilio no longer had it)" if released.already_released else ""

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from clinics.models import Clinic
 from telephony import twilio as twilio_client
 from telephony import twilio_service
-from telephony.numbers import audit, provisioning
+from telephony.numbers import audit, subaccounts
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
@@ -73,8 +73,8 @@ def test_a_subaccount_suspended_behind_our_back_is_an_error_one_we_suspended_a_w
     (finding,) = by_code(audit.number_audit())["subaccount_suspended"]
     assert finding.severity == audit.ERROR and "not by us" in finding.message and "do not reach us" in finding.message
 
-    provisioning.clinic_subaccount_status_change(clinic_id=clinic.id, status="active")
-    provisioning.clinic_subaccount_status_change(clinic_id=clinic.id, status="suspended")
+    subaccounts.clinic_subaccount_status_change(clinic_id=clinic.id, status="active")
+    subaccounts.clinic_subaccount_status_change(clinic_id=clinic.id, status="suspended")
     (finding,) = by_code(audit.number_audit())["subaccount_suspended"]
     assert finding.severity == audit.WARNING and "(by us)" in finding.message
 

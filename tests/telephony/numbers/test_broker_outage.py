@@ -20,7 +20,7 @@ from clinics.models import Clinic, NumberEvent, NumberState
 from dentsignal.celery import app as celery_app
 from telephony import tasks, twilio_service
 from telephony.models import ApiToken, Operation
-from telephony.numbers import provisioning
+from telephony.numbers import release
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -180,7 +180,7 @@ def test_a_move_with_the_task_queue_down_says_queued_and_runs_once_it_answers(ad
 def test_an_orphan_release_lost_after_its_send_is_resent_after_the_stuck_delay_not_before(sandbox, settings, swallowing_broker):
     settings.NUMBER_STUCK_AFTER_SECONDS = 600
     (sid,) = sandbox.seed_numbers([{"phone_number": "+15125550191", "friendly_name": "nobody's"}])
-    operation = provisioning.orphan_release_request(phone_sid=sid, phone_number="+15125550191")
+    operation = release.orphan_release_request(phone_sid=sid, phone_number="+15125550191")
     celery_app.set_current()
 
     assert tasks.redrive_stuck_clinics.delay().get() == 0  # merely in flight: left alone
@@ -196,7 +196,7 @@ def test_an_orphan_release_lost_after_its_send_is_resent_after_the_stuck_delay_n
 
 def test_resending_a_release_twilio_already_did_is_a_success(sandbox, settings, swallowing_broker):
     (sid,) = sandbox.seed_numbers([{"phone_number": "+15125550192", "friendly_name": "nobody's"}])
-    operation = provisioning.orphan_release_request(phone_sid=sid, phone_number="+15125550192")
+    operation = release.orphan_release_request(phone_sid=sid, phone_number="+15125550192")
     sandbox.remove_number(sid)  # released at Twilio, its answer never recorded: Twilio now says 20404
     celery_app.set_current()
     Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=11))

@@ -15,7 +15,7 @@ from clinics.models import Clinic, NumberEvent, NumberState
 from dentsignal.celery import app as celery_app
 from telephony import tasks, twilio_service
 from telephony.models import ApiToken, Operation, RedriveTick
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, release
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
 
@@ -161,7 +161,7 @@ def test_after_an_outage_the_work_in_flight_at_the_last_tick_is_resent_at_the_fi
     stranded = ClinicFactory()
     stuck(stranded, NumberState.PROVISIONING, minutes=5, requested_area_code="512")
     (orphan,) = sandbox.seed_numbers([{"phone_number": "+15125550193", "friendly_name": "nobody's"}])
-    operation = provisioning.orphan_release_request(phone_sid=orphan, phone_number="+15125550193")  # lost after its send
+    operation = release.orphan_release_request(phone_sid=orphan, phone_number="+15125550193")  # lost after its send
     celery_app.set_current()
     Operation.objects.filter(pk=operation.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=5))
     assert tasks.redrive_stuck_clinics.delay().get() == 0  # ticking along: both merely in flight

@@ -18,7 +18,7 @@ from clinics import services as clinic_services
 from clinics.models import Clinic, NumberEvent
 from telephony import twilio as twilio_client
 from telephony import twilio_service
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, subaccounts
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
@@ -142,7 +142,7 @@ def test_move_refuses_a_clinic_already_in_its_own_subaccount_or_without_a_number
 def test_move_is_refused_with_subaccounts_off(sandbox, on_main, settings):
     settings.TWILIO_SUBACCOUNT_PER_CLINIC = False
     with pytest.raises(provisioning.InvalidInput, match="TWILIO_SUBACCOUNT_PER_CLINIC=false"):
-        provisioning.clinic_number_move_request(clinic_id=on_main.id)
+        subaccounts.clinic_number_move_request(clinic_id=on_main.id)
     assert Clinic.objects.get(pk=on_main.pk).number_move_step == ""
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from clinics.models import Clinic, NumberEvent
 from telephony import twilio as twilio_client
 from telephony import twilio_service
-from telephony.numbers import provisioning
+from telephony.numbers import subaccounts
 from tests.factories import ClinicFactory
 
 CHANGELIST = reverse("admin:clinics_clinic_changelist")
@@ -103,8 +103,8 @@ def test_close_is_refused_while_the_subaccount_still_holds_numbers_at_twilio(san
         phone_number=for_sale.phone_number, friendly_name="stray", webhook_fields={}, account_sid=sub
     )
 
-    with pytest.raises(provisioning.SubaccountRefused, match=f"still holds \\{stray.phone_number} \\({stray.sid}\\)"):
-        provisioning.clinic_subaccount_status_change(clinic_id=clinic.id, status="closed")
+    with pytest.raises(subaccounts.SubaccountRefused, match=f"still holds \\{stray.phone_number} \\({stray.sid}\\)"):
+        subaccounts.clinic_subaccount_status_change(clinic_id=clinic.id, status="closed")
 
     assert status_posts(sandbox, sub) == []
 

@@ -20,7 +20,7 @@ from clinics.sealed import secret_open
 from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.models import CallLog
-from telephony.numbers import provisioning
+from telephony.numbers import provisioning, repairs
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
@@ -337,8 +337,8 @@ def test_a_clinic_with_a_subaccount_adopts_only_an_orphan_in_that_subaccount(san
         ]
     )
 
-    refused = provisioning.orphan_adopt_run(clinic_id=clinic.id, phone_sid=on_main, phone_number="+15125550161")
-    adopted = provisioning.orphan_adopt_run(clinic_id=clinic.id, phone_sid=in_sub, phone_number="+15125550162")
+    refused = repairs.orphan_adopt_run(clinic_id=clinic.id, phone_sid=on_main, phone_number="+15125550161")
+    adopted = repairs.orphan_adopt_run(clinic_id=clinic.id, phone_sid=in_sub, phone_number="+15125550162")
 
     assert refused.startswith("Did not adopt +15125550161: it is not in the clinic's Twilio subaccount")
     assert adopted.startswith("Adopted +15125550162") and "could not be reset" not in adopted
