@@ -16,7 +16,7 @@ from clinics.models import Clinic
 from clinics.services import ClinicNumberError
 from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
 from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
-from telephony.numbers import audit, release, repairs
+from telephony.numbers import audit_runs, release, repairs
 from telephony.queue import QUEUED_FOR_RESEND
 
 # A run still "running" after this long died with its worker; a new one may start.
@@ -148,7 +148,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         run = AuditRun.objects.first()
         # Re-read against the number history on every view: what was fixed, adopted or
         # released since the run says so instead of offering its button again.
-        findings = audit.audit_findings_now(run=run) if run else []
+        findings = audit_runs.audit_findings_now(run=run) if run else []
         open_findings = [f for f in findings if not f["resolved"]]
         context = {
             **self.admin_site.each_context(request),
@@ -173,7 +173,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if AuditRun.objects.filter(status=AuditRun.Status.RUNNING, started_at__gte=timezone.now() - AUDIT_STALE).exists():
             self.message_user(request, "An audit is already running.", messages.WARNING)
         else:
-            run = audit.audit_run_request(requested_by=request.user)
+            run = audit_runs.audit_run_request(requested_by=request.user)
             run.refresh_from_db()
             # With an eager queue (or a quick worker) it is already over: say that, not "started".
             if run.status == AuditRun.Status.RUNNING:
@@ -187,7 +187,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         run = AuditRun.objects.first()
-        findings = audit.audit_findings_now(run=run) if run else []
+        findings = audit_runs.audit_findings_now(run=run) if run else []
         wanted = request.POST.get("sid", "")
         mine = [f for f in findings if f["fixable"] == "webhooks" and (not wanted or f["sid"] == wanted)]
         sids = list(dict.fromkeys(f["sid"] for f in mine if not f["resolved"]))
@@ -214,7 +214,8 @@ class NumberAuditAdmin(admin.ModelAdmin):
         run = AuditRun.objects.first()
         sid = request.POST.get("sid", "")
         finding = next(
-            (f for f in (audit.audit_findings_now(run=run) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid), None
+            (f for f in (audit_runs.audit_findings_now(run=run) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid),
+            None,
         )
         if finding is None:
             self.message_user(request, "That number is not an adoptable orphan in the last audit.", messages.ERROR)
@@ -241,7 +242,8 @@ class NumberAuditAdmin(admin.ModelAdmin):
         run = AuditRun.objects.first()
         sid = request.POST.get("sid") or request.GET.get("sid", "")
         finding = next(
-            (f for f in (audit.audit_findings_now(run=run) if run else []) if f["code"] == "orphan" and f["sid"] == sid), None
+            (f for f in (audit_runs.audit_findings_now(run=run) if run else []) if f["code"] == "orphan" and f["sid"] == sid),
+            None,
         )
         if finding is None:
             self.message_user(request, "That number is not an orphan in the last audit; nothing was released.", messages.ERROR)

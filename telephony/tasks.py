@@ -36,7 +36,7 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit, provisioning, redrive, release, repairs, subaccounts, usage
+from telephony.numbers import audit_runs, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
@@ -243,7 +243,7 @@ def redrive_stuck_clinics() -> int:
 @shared_task(name=task_names.RUN_NUMBER_AUDIT)
 def run_number_audit(audit_run_id: int) -> None:
     """Run the number audit and store its findings on the AuditRun (long audits run here)."""
-    audit.audit_run_execute(audit_run_id=audit_run_id)
+    audit_runs.audit_run_execute(audit_run_id=audit_run_id)
 
 
 @shared_task(name=task_names.ADOPT_ORPHAN_NUMBER, **RETRY_POLICY)

@@ -12,7 +12,8 @@ from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from telephony import operations, task_names, twilio
 from telephony.models import Operation
-from telephony.numbers.provisioning import phone_sid_clean
+from telephony.numbers.findings import FIX_ADOPT, FIX_WEBHOOKS, Finding
+from telephony.numbers.provisioning import WORKFLOW_ERRORS, phone_sid_clean
 from telephony.queue import operation_send_on_commit
 from telephony.webhook_urls import webhook_params
 
@@ -82,3 +83,29 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
     except twilio.TwilioError as exc:
         return f"Adopted {phone_number} ({phone_sid}) for {clinic.name} (its webhooks could not be reset: {exc})."
     return f"Adopted {phone_number} ({phone_sid}) for {clinic.name}."
+
+
+# --------------------------------------------------------------------------- from the audit's findings
+
+
+def fix_webhooks(findings: list[Finding]) -> list[str]:
+    """Reset the webhooks of every number with a webhook finding; lines saying what changed."""
+    changes = []
+    for sid in dict.fromkeys(f.sid for f in findings if f.fixable == FIX_WEBHOOKS):
+        try:
+            number = number_webhooks_update_run(phone_sid=sid)
+        except WORKFLOW_ERRORS as exc:
+            changes.append(f"Could not reset the webhooks of {sid}: {exc}")
+        else:
+            changes.append(f"Reset the webhooks of {number.phone_number} ({sid}) to {number.webhooks['voice']}, …")
+    return changes
+
+
+def adopt_orphans(findings: list[Finding]) -> list[str]:
+    """Adopt every orphan that identifies a clinic without a number; lines saying what changed."""
+    changes = []
+    for finding in findings:
+        if finding.fixable != FIX_ADOPT or finding.clinic_id is None:
+            continue
+        changes.append(orphan_adopt_run(clinic_id=finding.clinic_id, phone_sid=finding.sid, phone_number=finding.phone_number))
+    return changes

@@ -26,7 +26,7 @@ from django.urls import reverse
 from clinics.models import Clinic, NumberEvent, NumberState
 from dentsignal.celery import app as celery_app
 from telephony.models import AuditRun, Operation, RedriveTick
-from telephony.numbers import audit, provisioning
+from telephony.numbers import audit_runs, provisioning
 from tests.factories import ClinicFactory
 from tests.telephony.worker_pool import BROKER_URL, CuttableLink, wait_for_state
 
@@ -148,7 +148,7 @@ def test_an_orphan_release_clicked_while_redis_is_down_runs_within_a_period_of_i
     workers, sandbox, admin_client, redis_link, tmp_path
 ):
     (orphan,) = sandbox.seed_numbers([{"phone_number": "+15125550191", "friendly_name": "nobody's"}])
-    audit.audit_run_execute(audit_run_id=AuditRun.objects.create().pk)
+    audit_runs.audit_run_execute(audit_run_id=AuditRun.objects.create().pk)
     workers.start(
         "--pool=solo",
         "--beat",

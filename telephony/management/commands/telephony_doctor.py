@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from telephony.models import LogWriteFailure
-from telephony.numbers import audit
+from telephony.numbers import audit, doctor, repairs
+from telephony.numbers.findings import ERROR, WARNING, AuditResult, Finding
 
 EXIT_OK, EXIT_WARNINGS, EXIT_ERRORS, EXIT_AUDIT_FAILED = 0, 1, 2, 3
 
@@ -21,18 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--adopt", action="store_true", help="adopt orphan numbers whose name identifies their clinic")
 
     def handle(self, *args, as_json: bool, fix: bool, adopt: bool, **options) -> None:
-        config = audit.config_check()
+        config = doctor.config_check()
         numbers = audit.number_audit()
         changes: list[str] = []
         if numbers.success and (fix or adopt):
             if fix:
-                changes += audit.fix_webhooks(numbers.findings)
+                changes += repairs.fix_webhooks(numbers.findings)
             if adopt:
-                changes += audit.adopt_orphans(numbers.findings)
+                changes += repairs.adopt_orphans(numbers.findings)
             numbers = audit.number_audit()  # report what is left
         findings = config + numbers.findings + _log_write_findings()
-        errors = [f for f in findings if f.severity == audit.ERROR]
-        warnings = [f for f in findings if f.severity == audit.WARNING]
+        errors = [f for f in findings if f.severity == ERROR]
+        warnings = [f for f in findings if f.severity == WARNING]
         code = EXIT_AUDIT_FAILED if not numbers.success else EXIT_ERRORS if errors else EXIT_WARNINGS if warnings else EXIT_OK
         if as_json:
             self.stdout.write(
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 raise SystemExit(code)  # the JSON already says everything
             raise CommandError(_summary(code, errors, warnings, numbers.error), returncode=code)
 
-    def _report(self, numbers: audit.AuditResult, changes: list[str], errors: list, warnings: list) -> None:
+    def _report(self, numbers: AuditResult, changes: list[str], errors: list, warnings: list) -> None:
         out = self.stdout
         if changes:
             out.write(self.style.MIGRATE_HEADING("Changed"))
@@ -80,12 +81,12 @@ class Command(BaseCommand):
             out.write(self.style.SUCCESS("All good: configuration and numbers match."))
 
 
-def _log_write_findings() -> list[audit.Finding]:
+def _log_write_findings() -> list[Finding]:
     """An error per webhook log whose writes failed (counted by telephony.webhooks.hot_path)."""
     return [
-        audit.Finding(
+        Finding(
             code="log_writes_failed",
-            severity=audit.ERROR,
+            severity=ERROR,
             message=f"{f.count} webhook {f.log} write(s) failed, the last for {f.last_sid} "
             f"at {f.last_failed_at:%Y-%m-%d %H:%M:%S %Z}: {f.last_error}",
             fix="Calls were answered but not logged (status callbacks and SMS got a 500 for Twilio to retry). Find the "

@@ -11,6 +11,7 @@ from django.urls import reverse
 from clinics.models import Clinic, NumberState
 from telephony.models import AuditRun
 from telephony.numbers import audit
+from telephony.numbers import doctor as doctor_checks
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 
@@ -226,7 +227,7 @@ def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
 def test_config_check_finds_unreachable_api_base_url(settings, base, code):
     settings.API_BASE_URL = base
 
-    found = codes(audit.config_check())
+    found = codes(doctor_checks.config_check())
 
     assert code in found
 
@@ -235,14 +236,14 @@ def test_config_check_reports_bad_credentials_and_agent_url(settings):
     settings.TWILIO_AUTH_TOKEN = "wrong-token-wrong-token-wrong-to"
     settings.AI_AGENT_STREAM_URL = "https://agent.example.com"
 
-    found = {f.code: f for f in audit.config_check()}
+    found = {f.code: f for f in doctor_checks.config_check()}
 
     assert "credentials" in found and "TWILIO_AUTH_TOKEN" in found["credentials"].fix
     assert "ai_agent_not_wss" in found
 
 
 def test_clean_configuration_has_no_findings(settings):
-    assert audit.config_check() == []
+    assert doctor_checks.config_check() == []
 
 
 def test_3000_numbers_cost_3_list_calls_and_constant_queries(sandbox, django_assert_num_queries):

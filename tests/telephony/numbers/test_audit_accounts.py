@@ -12,7 +12,7 @@ from django.core.management import call_command
 from clinics.models import Clinic
 from telephony import twilio as twilio_client
 from telephony import twilio_service
-from telephony.numbers import audit, subaccounts
+from telephony.numbers import audit, findings, subaccounts
 from tests.factories import ClinicFactory
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
@@ -25,8 +25,8 @@ def provisioned(name: str) -> Clinic:
     return Clinic.objects.get(pk=clinic.id)
 
 
-def by_code(result: audit.AuditResult) -> dict[str, list[audit.Finding]]:
-    found: dict[str, list[audit.Finding]] = {}
+def by_code(result: findings.AuditResult) -> dict[str, list[findings.Finding]]:
+    found: dict[str, list[findings.Finding]] = {}
     for finding in result.findings:
         found.setdefault(finding.code, []).append(finding)
     return found
@@ -50,7 +50,7 @@ def test_a_number_on_the_wrong_account_is_an_error_saying_how_to_fix_it(sandbox)
 
     (finding,) = by_code(audit.number_audit())["wrong_account"]
 
-    assert finding.severity == audit.ERROR and finding.clinic_id == clinic.id and finding.sid == clinic.twilio_number_sid
+    assert finding.severity == findings.ERROR and finding.clinic_id == clinic.id and finding.sid == clinic.twilio_number_sid
     assert "on the main account, not on its subaccount" in finding.message
     assert "Move to its own subaccount" in finding.fix
     assert finding.details == {"found_in": SANDBOX_ACCOUNT_SID, "expected_in": clinic.twilio_account_sid}
@@ -62,7 +62,7 @@ def test_a_subaccount_no_clinic_holds_is_reported(sandbox):
 
     (finding,) = by_code(audit.number_audit())["subaccount_orphan"]
 
-    assert finding.severity == audit.WARNING and stray.sid in finding.message and "Forgotten experiment" in finding.message
+    assert finding.severity == findings.WARNING and stray.sid in finding.message and "Forgotten experiment" in finding.message
     assert stray.auth_token not in json.dumps(finding.as_dict())
 
 
@@ -71,12 +71,12 @@ def test_a_subaccount_suspended_behind_our_back_is_an_error_one_we_suspended_a_w
     twilio_client.subaccount_status_set(clinic.twilio_account_sid, status="suspended")  # e.g. in the Console
 
     (finding,) = by_code(audit.number_audit())["subaccount_suspended"]
-    assert finding.severity == audit.ERROR and "not by us" in finding.message and "do not reach us" in finding.message
+    assert finding.severity == findings.ERROR and "not by us" in finding.message and "do not reach us" in finding.message
 
     subaccounts.clinic_subaccount_status_change(clinic_id=clinic.id, status="active")
     subaccounts.clinic_subaccount_status_change(clinic_id=clinic.id, status="suspended")
     (finding,) = by_code(audit.number_audit())["subaccount_suspended"]
-    assert finding.severity == audit.WARNING and "(by us)" in finding.message
+    assert finding.severity == findings.WARNING and "(by us)" in finding.message
 
 
 def test_a_closed_subaccount_of_a_clinic_is_reported_and_the_doctor_exits_non_zero(sandbox, capsys):
@@ -85,7 +85,7 @@ def test_a_closed_subaccount_of_a_clinic_is_reported_and_the_doctor_exits_non_ze
 
     found = by_code(audit.number_audit())
     (closed,) = found["subaccount_closed"]
-    assert closed.severity == audit.ERROR and "cannot be reopened" in closed.fix and "do not reach us" in closed.message
+    assert closed.severity == findings.ERROR and "cannot be reopened" in closed.fix and "do not reach us" in closed.message
     assert "missing" not in found  # said once, by the subaccount finding
 
     with pytest.raises(SystemExit) as exited:

@@ -19,7 +19,7 @@ from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, 
 from dentsignal.celery import app as celery_app
 from telephony import fallback_store, tasks, twilio_service
 from telephony.models import MessageLog
-from telephony.numbers import audit
+from telephony.numbers import audit, doctor, repairs
 from telephony.webhooks import fallbacks
 from telephony.webhooks.fallbacks import SMS_ACKNOWLEDGEMENT, UNKNOWN_LINE_MESSAGE
 from telephony.webhooks.views import TROUBLE_MESSAGE
@@ -117,7 +117,7 @@ def test_the_audit_reports_fallback_drift_and_fix_webhooks_repairs_it(sandbox, s
     assert "SMS fallback URL is 'https://gone.example/sms'" in sms_finding.message
     assert sms_finding.details["expected"] == PUBLIC_BASE_URL + SMS_FALLBACK
 
-    audit.fix_webhooks(findings)
+    repairs.fix_webhooks(findings)
 
     assert audit.number_audit().findings == []
 
@@ -341,14 +341,14 @@ def test_the_doctor_reports_waiting_texts_and_a_fallback_origin_twilio_cannot_re
     with database_down:
         twiml(signed_post(client, SMS_FALLBACK, sms_params("hello"), base="http://localhost:9000"))
 
-    found = {f.code: f for f in audit.config_check(check_credentials=False)}
+    found = {f.code: f for f in doctor.config_check(check_credentials=False)}
 
     assert "1 text(s)" in found["fallback_sms_waiting"].message
     assert "API_FALLBACK_BASE_URL" in found["api_fallback_base_url_not_public"].message
     assert "webhook_path_missing" not in found
     settings.API_FALLBACK_BASE_URL = ""
     fallbacks.fallback_sms_replay()
-    assert "fallback_sms_waiting" not in {f.code for f in audit.config_check(check_credentials=False)}
+    assert "fallback_sms_waiting" not in {f.code for f in doctor.config_check(check_credentials=False)}
 
 
 def test_rebuilds_of_the_office_line_cache_wait_for_each_other(client):
