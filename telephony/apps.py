@@ -12,6 +12,7 @@ class TelephonyConfig(AppConfig):
         # The system checks register on import. So do the Celery tasks: workflows send
         # them by name (telephony.queue), and Celery's autodiscovery only imports them in
         # a worker, not in the web process.
+        from telephony import checks, tasks  # noqa: F401
         from telephony.webhooks import fallbacks
 
         fallbacks.fallback_caches_follow_clinics()
