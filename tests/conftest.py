@@ -15,6 +15,21 @@ from twilio_sandbox.server import start_in_thread
 
 PUBLIC_BASE_URL = "https://dentsignal.example.com"
 
+# pytest-xdist (scripts/test runs `-n 2 --dist loadgroup`) sends all the tests of one group
+# to one process, one after another. Tests that start heavy processes (real Celery workers,
+# a benchmark's servers and workers, chromium) or assert a wall-clock bound share a group, so
+# that none of them runs while another slows the machine down; the contract tests share one
+# so that each Prism (tests/contract/conftest.py) starts in one process only.
+XDIST_GROUPS = {"worker": "heavy", "bench": "heavy", "browser": "heavy", "timing": "heavy", "contract": "prism"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((group for marker, group in XDIST_GROUPS.items() if item.get_closest_marker(marker)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 class SandboxControl:
     """A test's handle on the sandbox Twilio: inject faults, seed state, read what it received."""

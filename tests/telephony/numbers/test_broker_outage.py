@@ -24,7 +24,7 @@ from telephony import tasks
 from telephony.models import ApiToken
 from tests.factories import ClinicFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timing]
 
 # Issue 12: "a click with Redis hung or down answers within ~6 s".
 CLICK_BOUND_SECONDS = 6.0

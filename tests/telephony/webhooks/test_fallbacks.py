@@ -206,6 +206,7 @@ def test_primary_voice_dials_the_office_from_the_cache_with_the_database_down(cl
     assert unknown.findtext("Say") == TROUBLE_MESSAGE
 
 
+@pytest.mark.timing
 def test_primary_sms_and_status_answer_503_fast_with_the_database_down(client, database_down):
     booked_clinic()
     status = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"}

@@ -206,6 +206,7 @@ def test_the_voice_webhook_of_a_subaccount_number_dials_the_office_from_the_cach
     assert foreign.status_code == 403
 
 
+@pytest.mark.timing
 @pytest.mark.django_db(transaction=True)  # other threads' connections must see the clinics
 def test_with_the_database_hanging_forged_requests_cannot_delay_a_valid_fallback(tenants, monkeypatch):
     """The red team's attack: eight clients POST fallbacks naming random accounts while the
