@@ -113,6 +113,7 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
 @pytest.mark.usefixtures("_sandbox_for_browser")
 class StaffOnboardingFlowTests(BrowserTestCase):
+    @pytest.mark.embedded  # what a first run shows: scripts/dev on SQLite and eager Celery
     def test_staff_onboards_a_clinic_from_creation_to_release(self) -> None:
         get_user_model().objects.create_superuser("staff", "", "pw-staff-123456")
         self.login("staff", "pw-staff-123456")

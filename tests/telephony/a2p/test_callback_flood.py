@@ -90,6 +90,7 @@ def _fetches(sandbox, reg: A2PRegistration) -> int:
 # ----------------------------------------------------------------- embedded default: eager Celery
 
 
+@pytest.mark.embedded
 @pytest.mark.django_db
 def test_three_hundred_replays_poll_the_clinic_at_most_twice_and_another_clinic_still_at_once(
     client, sandbox, two_in_review, django_capture_on_commit_callbacks

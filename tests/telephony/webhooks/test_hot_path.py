@@ -16,7 +16,8 @@ from telephony.webhooks import hot_path
 from tests.conftest import PUBLIC_BASE_URL
 from tests.telephony.webhooks.test_webhooks import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
 
-pytestmark = pytest.mark.django_db
+# embedded: statements compiled per database vendor, SQLite's too (scripts/test).
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 CALL_SID = "CA" + "d" * 32
 

@@ -16,7 +16,9 @@ from telephony.webhooks.views import TROUBLE_MESSAGE
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox]
+# embedded: the hot path compiles its SQL per database vendor (telephony/webhooks/hot_path.py),
+# so these run on SQLite too (scripts/test).
+pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox, pytest.mark.embedded]
 
 VOICE, SMS, STATUS = "/inbound/voice", "/api/sms/inbound", "/twilio/status"
 CLINIC_NUMBER = "+15125550142"
