@@ -1,11 +1,13 @@
 """The Onboarding staff group in tests, as its data migration makes it."""
 
+import functools
 import importlib
 from types import SimpleNamespace
 
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import StateApps
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
 # Later migrations that add powers to the group, each with its function (run in this order).
@@ -15,6 +17,18 @@ GRANTS = [
     (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
     (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
 ]
+
+
+@functools.cache
+def _historical_apps(migration: tuple[str, str]) -> StateApps:
+    """The models as they were right after `migration`: the migration graph is read once per
+    test process, and each migration's models rendered once (they hold no rows)."""
+    return _migration_loader().project_state(migration, at_end=True).apps
+
+
+@functools.cache
+def _migration_loader() -> MigrationLoader:
+    return MigrationLoader(connection)
 
 
 def onboarding_staff_group() -> Group:
@@ -27,13 +41,11 @@ def onboarding_staff_group() -> Group:
     group = Group.objects.filter(name="Onboarding staff").first()
     if group is None:
         module = importlib.import_module(f"{MIGRATION[0]}.migrations.{MIGRATION[1]}")
-        state = MigrationExecutor(connection).loader.project_state(MIGRATION, at_end=True)
         # The function only reads schema_editor.connection; a real schema editor cannot be
         # opened inside a test's transaction on SQLite.
-        module.group_create(state.apps, SimpleNamespace(connection=connection))
+        module.group_create(_historical_apps(MIGRATION), SimpleNamespace(connection=connection))
         for migration, function in GRANTS:
             grant = importlib.import_module(f"{migration[0]}.migrations.{migration[1]}")
-            grant_state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
-            getattr(grant, function)(grant_state.apps, SimpleNamespace(connection=connection))
+            getattr(grant, function)(_historical_apps(migration), SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
     return group
