@@ -7,12 +7,6 @@ Our code turns a 422 into a failure result, so each call here must succeed.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 
@@ -20,58 +14,10 @@ from clinics.models import NumberState
 from telephony import twilio_service
 from telephony.numbers import provisioning
 from telephony.twilio import client as twilio_client
+from tests.contract.prism import ACCOUNT, PHONE_SID
 from tests.factories import ClinicFactory
-from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
 pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db(transaction=True)]
-ACCOUNT = "AC" + "c0" * 16
-PHONE_SID = "PN" + "ab" * 16
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _prism(spec_path: Path, log_name: str) -> Iterator[str]:
-    require_node_modules()
-    port = _free_port()
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / log_name, "w")  # closed in the finally below
-    proc = subprocess.Popen(
-        [str(PRISM), "mock", str(spec_path), "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"Prism exited ({proc.returncode}); see var/{log_name}")
-            try:
-                requests.get(url, timeout=1)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                # Not listening yet, or listening but still loading the spec (slow on a busy machine).
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"Prism did not start within 60 s; see var/{log_name}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def prism() -> Iterator[str]:
-    """Prism serving Twilio's API v2010 description."""
-    yield from _prism(SPEC_PATH, "prism-api.log")
-
-
-@pytest.fixture(scope="module")
-def prism_messaging() -> Iterator[str]:
-    """Prism serving Twilio's Messaging v1 description (messaging.twilio.com)."""
-    yield from _prism(MESSAGING_SPEC_PATH, "prism-messaging.log")
 
 
 @pytest.fixture(autouse=True)
@@ -225,12 +171,6 @@ def test_prism_checks_the_fallback_parameters(prism):
 
 
 # --------------------------------------------------------------------------- search filters and pricing (issue 16)
-
-
-@pytest.fixture(scope="module")
-def prism_pricing() -> Iterator[str]:
-    """Prism serving Twilio's Pricing v1 description (pricing.twilio.com)."""
-    yield from _prism(PRICING_SPEC_PATH, "prism-pricing.log")
 
 
 def test_search_with_every_filter_staff_can_use():
