@@ -43,6 +43,8 @@ if XDIST_PROCESS and os.environ.get("TEST_CELERY_BROKER_URL") and os.environ.get
 # TEST_CELERY_BROKER_URL, which a real `celery worker` process consumes.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = True
+# No real sleeps: the A2P poll's pace between Trust Hub requests (a test of the pacing sets it).
+A2P_TRUST_HUB_PACE_SECONDS = 0.0
 # The fallbacks' store: the test Redis when there is one (as production with a broker),
 # else files; never the developer's own var/fallback.
 FALLBACK_REDIS_URL = CELERY_BROKER_URL

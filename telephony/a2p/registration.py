@@ -612,7 +612,7 @@ class _Pacer:
 
 def registration_poll(*, clinic_id: int, pacer: _Pacer | None = None) -> A2PRegistration:
     """Fetch every step Twilio is reviewing, record transitions (rejections as sentences), advance."""
-    pacer = pacer or _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    pacer = pacer or _Pacer(settings.A2P_TRUST_HUB_PACE_SECONDS)
     ctx = _Context(clinic_id)
     registration, account = ctx.registration, ctx.account
     for step, kind in ((A2PStep.CUSTOMER_PROFILE, "customer_profiles"), (A2PStep.TRUST_PRODUCT, "trust_products")):
@@ -664,7 +664,7 @@ def registrations_poll() -> int:
     """
     if registration_disabled_reason():
         return 0
-    pacer = _Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    pacer = _Pacer(settings.A2P_TRUST_HUB_PACE_SECONDS)
     polled = 0
     for clinic_id in services_a2p.a2p_registrations_pending()[:POLL_BATCH]:
         if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):
