@@ -153,6 +153,28 @@ def _empty_fallback_store() -> Iterator[None]:
     clear()
 
 
+@pytest.fixture(autouse=True)
+def _a_rolled_back_test_leaves_nothing_for_a_commit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test of a module with real commits (django_db(transaction=True)) may opt out with a
+    plain django_db mark: it rolls back instead, which is much cheaper. Work done on commit
+    (tasks sent, caches refreshed: transaction.on_commit) never runs in it, so it must leave
+    none: else it could pass only because that work was skipped. It then fails here, saying
+    to give it its real commits back."""
+    marks = list(request.node.iter_markers("django_db"))
+    if not marks or marks[0].kwargs.get("transaction") or not any(m.kwargs.get("transaction") for m in marks[1:]):
+        yield
+        return
+    request.getfixturevalue("db")  # this check runs before the test's rollback
+    yield
+    from django.db import connections
+
+    left = [func for conn in connections.all(initialized_only=True) for _, func, _ in conn.run_on_commit]
+    assert not left, (
+        f"this test rolls back, yet left work for a commit that never came: {left}. "
+        "Give it real commits: @pytest.mark.django_db(transaction=True)."
+    )
+
+
 @pytest.fixture
 def database_down():
     """Make the real database connection fail (the server is unreachable) for the block."""

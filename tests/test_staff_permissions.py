@@ -109,6 +109,7 @@ def state():
     )
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_the_onboarding_staff_group_holds_the_documented_permissions():
     group = onboarding_staff_group()
 

@@ -190,6 +190,7 @@ def test_doctor_fix_and_adopt_repair_what_is_safe_then_report_clean(sandbox, exp
     assert sandbox.owned_numbers() and len(sandbox.owned_numbers()) == 3  # nothing released
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_doctor_json_and_exit_codes(sandbox):
     sandbox.seed_numbers([{"phone_number": "+15125550104", "friendly_name": "Spare"}])
 
@@ -201,6 +202,7 @@ def test_doctor_json_and_exit_codes(sandbox):
     assert report["numbers_checked"] == 1
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
     settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens
 
@@ -210,6 +212,7 @@ def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
     assert "Twilio could not be reached" in out and "TWILIO_API_BASE_URL" in out
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     ("base", "code"),
     [
@@ -231,6 +234,7 @@ def test_config_check_finds_unreachable_api_base_url(settings, base, code):
     assert code in found
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_config_check_reports_bad_credentials_and_agent_url(settings):
     settings.TWILIO_AUTH_TOKEN = "wrong-token-wrong-token-wrong-to"
     settings.AI_AGENT_STREAM_URL = "https://agent.example.com"
@@ -241,6 +245,7 @@ def test_config_check_reports_bad_credentials_and_agent_url(settings):
     assert "ai_agent_not_wss" in found
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_clean_configuration_has_no_findings(settings):
     assert audit.config_check() == []
 
@@ -286,6 +291,7 @@ def test_admin_number_audit_page_runs_shows_fixes_and_adopts(admin_client, sandb
     assert lost.twilio_number_sid == orphan_sid
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_see_the_audit(client, django_user_model):
     django_user_model.objects.create_user(username="u", password="pw-user-12345")
     client.login(username="u", password="pw-user-12345")

@@ -126,6 +126,7 @@ def test_the_audit_reports_fallback_drift_and_fix_webhooks_repairs_it(sandbox, s
 # ------------------------------------------------------------------ signed like the others
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("path", [VOICE_FALLBACK, SMS_FALLBACK])
 def test_unsigned_or_wrongly_signed_fallbacks_are_refused_and_keep_nothing(client, settings, path):
     settings.API_FALLBACK_BASE_URL = FALLBACK_HOST
@@ -141,6 +142,7 @@ def test_unsigned_or_wrongly_signed_fallbacks_are_refused_and_keep_nothing(clien
     assert fallback_store.sms_spool_count() == 0
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_fallbacks_are_signed_over_the_fallback_origin(client, settings):
     settings.API_FALLBACK_BASE_URL = FALLBACK_HOST
 
@@ -150,6 +152,7 @@ def test_fallbacks_are_signed_over_the_fallback_origin(client, settings):
     assert fallback_store.sms_spool_count() == 1
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("sid", ["not-a-sid", "SM" + "c" * 32 + "\n", "SM" + "c" * 31 + "/"])
 def test_an_sms_fallback_without_a_message_sid_is_a_400(client, sid):
     response = signed_post(client, SMS_FALLBACK, {**sms_params(), "MessageSid": sid})
@@ -298,6 +301,7 @@ def test_the_file_spool_holds_one_whole_file_per_message(client, database_down):
     assert names == ["SM" + "e" * 32 + ".json", "SM" + "f" * 32 + ".json"]  # no temporaries left
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.skipif(not settings.FALLBACK_REDIS_URL, reason="needs the test Redis")
 def test_with_redis_down_a_text_is_spooled_to_the_local_directory(client, settings):
     settings.FALLBACK_REDIS_URL = "redis://127.0.0.1:1/0"

@@ -130,7 +130,6 @@ def test_a_failed_call_log_write_is_logged_at_error_with_the_call_sid_and_counte
     assert counter.last_error
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_doctor_reports_failed_log_writes(settings):
     settings.API_BASE_URL = PUBLIC_BASE_URL
     settings.AI_AGENT_STREAM_URL = "wss://agent.example.com/stream"
