@@ -1,13 +1,14 @@
-"""The Onboarding staff group in tests, as its data migration makes it."""
+"""The Onboarding staff group in tests, as its data migration makes it; staff with given permissions."""
 
 import functools
 import importlib
 from types import SimpleNamespace
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import StateApps
+from django.test import Client
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
 # Later migrations that add powers to the group, each with its function (run in this order).
@@ -49,3 +50,14 @@ def onboarding_staff_group() -> Group:
             getattr(grant, function)(_historical_apps(migration), SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
     return group
+
+
+def staff_client(django_user_model, username, permissions=()):
+    """A logged-in test client of a new staff user holding exactly `permissions` ("app.codename")."""
+    user = django_user_model.objects.create_user(username=username, password=f"pw-{username}-1234", is_staff=True)
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client

@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from clinics.models import ChecklistItem, Clinic, NumberEvent, NumberState, Patient
 from telephony.models import ApiToken, CallLog, MessageLog
+from tests.admin_api import api_post
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
@@ -60,11 +61,6 @@ def token(django_user_model):
     user = django_user_model.objects.create_user(username="ops", password="pw-ops-123456", is_staff=True)
     user.groups.add(onboarding_staff_group())  # so the input, not the permission, is what fails
     return ApiToken.issue(user=user)[1]
-
-
-def api_post(client, token, data, content_type="application/json"):
-    body = data if isinstance(data, (bytes, str)) else json.dumps(data)
-    return client.post("/api/admin/provision-number", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 @pytest.mark.parametrize("value", [*HOSTILE_STRINGS, None, 12, -512, 5.12, True, [], {}])

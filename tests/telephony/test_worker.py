@@ -4,169 +4,23 @@ Runs when TEST_CELERY_BROKER_URL points at Redis and the database is PostgreSQL
 (scripts/test starts both); the embedded SQLite pass deselects it with -m "not worker".
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
 from django.urls import reverse
 
-from clinics.models import Clinic, NumberState
-from dentsignal.celery import app as celery_app
-from tests.conftest import PUBLIC_BASE_URL
+from clinics.models import NumberState
 from tests.factories import ClinicFactory
-from twilio_sandbox import SANDBOX_AUTH_TOKEN
-
-BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
-ROOT = Path(__file__).resolve().parents[2]
-# Celery's default queue and the one for rate-limited and long tasks (settings, CELERY_TASK_ROUTES).
-QUEUES = (django_settings.CELERY_TASK_DEFAULT_QUEUE, django_settings.TASK_QUEUE_SLOW)
+from tests.telephony.worker_pool import BROKER_URL, wait_for_state, wait_queue_drained
 
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.skipif(not BROKER_URL, reason="set TEST_CELERY_BROKER_URL to a Redis URL (scripts/test does)"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker test shares the test database with another process: PostgreSQL only")
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def _worker_env(sandbox_server, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": BROKER_URL,
-        "TWILIO_ACCOUNT_SID": django_settings.TWILIO_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
-        "TWILIO_API_BASE_URL": sandbox_server.url,
-        "API_BASE_URL": PUBLIC_BASE_URL,
-        "DJANGO_SECRET_KEY": "worker-test-secret-key-" + "x" * 40,
-        **extra,
-    }
-    env.pop("DJANGO_DEBUG", None)
-    return env
-
-
-class Workers:
-    """Real `celery worker` processes on the test database, Redis and the sandbox Twilio."""
-
-    def __init__(self, sandbox_server) -> None:
-        self.sandbox_server = sandbox_server
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, *args: str, **env: str) -> subprocess.Popen:
-        """A worker process; it consumes every queue unless `args` name some (`--queues=...`)."""
-        queues = () if any(arg.startswith(("-Q", "--queues")) for arg in args) else (f"--queues={','.join(QUEUES)}",)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dentsignal",
-                "worker",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname=w{len(self.procs)}@%h",
-                *queues,
-                *args,
-            ],
-            env=_worker_env(self.sandbox_server, **env),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                output, _ = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                output, _ = proc.communicate()
-            print(output[-3000:] if output else "")
-
-
-@pytest.fixture
-def workers(sandbox_server, sandbox) -> Iterator[Workers]:
-    # A clean queue: nothing left from an earlier run may be delivered to these workers.
-    subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "dentsignal", "purge", "-f", f"--queues={','.join(QUEUES)}"],
-        env=_worker_env(sandbox_server),
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    redis_client().delete("unacked", "unacked_index")
-    # dentsignal.test_settings points the broker at TEST_CELERY_BROKER_URL.
-    assert celery_app.conf.broker_url == BROKER_URL
-    celery_app.conf.task_always_eager = False
-    pool = Workers(sandbox_server)
-    try:
-        yield pool
-    finally:
-        celery_app.conf.task_always_eager = True
-        pool.stop_all()
-
-
-@pytest.fixture
-def worker(workers) -> subprocess.Popen:
-    return workers.start("--concurrency=2")
-
-
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(BROKER_URL)
-
-
-def wait_queue_drained(timeout: float = 90.0) -> None:
-    """Until no task waits in Redis or is held unacknowledged by a worker."""
-    client = redis_client()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(client.llen(queue) == 0 for queue in QUEUES) and client.hlen("unacked") == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"tasks still queued after {timeout}s")
-
-
-def wait_workers_ready(count: int, timeout: float = 60.0) -> None:
-    """Until `count` workers answer a ping (started, connected, consuming)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(celery_app.control.ping(timeout=0.5)) >= count:
-            return
-    raise AssertionError(f"fewer than {count} workers answered within {timeout}s")
-
-
-def wait_for_state(clinic_id: int, state: str, timeout: float = 60.0) -> Clinic:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        clinic = Clinic.objects.get(pk=clinic_id)
-        if clinic.number_state == state:
-            return clinic
-        time.sleep(0.2)
-    raise AssertionError(f"clinic {clinic_id} still {clinic.number_state} after {timeout}s: {clinic.number_error}")
 
 
 def test_admin_click_is_provisioned_by_a_worker_from_redis(worker, admin_client, sandbox, expected_webhooks):

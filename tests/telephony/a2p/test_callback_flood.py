@@ -29,17 +29,10 @@ from dentsignal.celery import app as celery_app
 from telephony.a2p import registration
 from telephony.models import ApiToken
 from telephony.tasks import a2p_registration_poll
+from tests.admin_api import api_post
 from tests.factories import ClinicFactory
-from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review
-from tests.telephony.a2p.test_status_callbacks import _signed
-from tests.telephony.test_worker import (  # noqa: F401 - workers: a fixture
-    BROKER_URL,
-    QUEUES,
-    wait_for_state,
-    wait_workers_ready,
-    workers,
-)
-from tests.test_hostile_inputs import api_post
+from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review, signed_status_callback
+from tests.telephony.worker_pool import BROKER_URL, QUEUES, wait_for_state, wait_workers_ready
 
 REPLAYS = 300
 SLOW = django_settings.TASK_QUEUE_SLOW
@@ -79,7 +72,7 @@ def _replay(client, capture, form: dict[str, str], times: int) -> None:
     """POST the signed callback `times` times; what each request sends after commit is sent after it."""
     for _ in range(times):
         with capture(execute=True):
-            assert _signed(client, form).status_code == 204
+            assert signed_status_callback(client, form).status_code == 204
 
 
 def _fetches(sandbox, reg: A2PRegistration) -> int:
@@ -212,7 +205,7 @@ def worker_test(test):
     return test
 
 
-def _production_workers(workers) -> None:  # noqa: F811 - the imported fixture
+def _production_workers(workers) -> None:
     """One worker per queue, as the README's Deploying section starts them."""
     env = {"TWILIO_PRIMARY_CUSTOMER_PROFILE_SID": PRIMARY_PROFILE}
     workers.start(f"--queues={django_settings.CELERY_TASK_DEFAULT_QUEUE}", "--concurrency=2", **env)
@@ -248,7 +241,7 @@ def _published() -> Iterator[list[dict[str, Any]]]:
 
 @worker_test
 def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_seconds(
-    workers,  # noqa: F811 - the imported fixture
+    workers,
     client,
     django_capture_on_commit_callbacks,
     sandbox,
@@ -284,7 +277,7 @@ def test_three_hundred_signed_replays_leave_a_provisioning_request_done_in_secon
 
 @worker_test
 def test_a_backlog_of_rate_limited_polls_does_not_hold_up_provisioning(
-    workers,  # noqa: F811 - the imported fixture
+    workers,
     client,
     sandbox,
     a2p_enabled,

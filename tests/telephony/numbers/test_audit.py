@@ -1,11 +1,8 @@
 """The number audit and `manage.py telephony_doctor`, each problem built in the sandbox Twilio."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.urls import reverse
 
 from clinics.models import Clinic, NumberState
@@ -13,42 +10,13 @@ from telephony.models import AuditRun
 from telephony.numbers import audit
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from tests.telephony.numbers.sandbox_numbers import GOOD, clinic_with_number, doctor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GOOD = {
-    "voice_url": f"{PUBLIC_BASE_URL}/inbound/voice",
-    "sms_url": f"{PUBLIC_BASE_URL}/api/sms/inbound",
-    "status_callback": f"{PUBLIC_BASE_URL}/twilio/status",
-    "voice_fallback_url": f"{PUBLIC_BASE_URL}/inbound/voice/fallback",
-    "sms_fallback_url": f"{PUBLIC_BASE_URL}/api/sms/inbound/fallback",
-}
-
-
-def clinic_with_number(sandbox, number, name, **webhooks):
-    clinic = ClinicFactory(name=name)
-    spec = {"phone_number": number, "friendly_name": f"{name} (clinic #{clinic.id})", **GOOD, **webhooks}
-    (sid,) = sandbox.seed_numbers([spec])
-    Clinic.objects.filter(pk=clinic.pk).update(twilio_number=number, twilio_number_sid=sid, number_state=NumberState.ACTIVE)
-    clinic.refresh_from_db()
-    return clinic
 
 
 def codes(findings):
     return sorted(f.code for f in findings)
-
-
-def doctor(*args):
-    out = StringIO()
-    try:
-        call_command("telephony_doctor", *args, stdout=out)
-        code = 0
-    except CommandError as exc:
-        code = exc.returncode
-        out.write(str(exc))
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue()
 
 
 @pytest.fixture(autouse=True)

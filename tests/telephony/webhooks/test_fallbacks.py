@@ -25,8 +25,9 @@ from telephony.webhooks.fallbacks import SMS_ACKNOWLEDGEMENT, UNKNOWN_LINE_MESSA
 from telephony.webhooks.views import TROUBLE_MESSAGE
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
-from tests.telephony.numbers.test_audit import clinic_with_number
-from tests.telephony.test_worker import BROKER_URL, _database_url, wait_queue_drained, workers  # noqa: F401 - fixture
+from tests.telephony.numbers.sandbox_numbers import clinic_with_number
+from tests.telephony.worker_pool import BROKER_URL, wait_queue_drained
+from tests.telephony.worker_pool import database_url as _database_url
 
 # embedded: the fallback store is files on the embedded default, Redis with a broker; the
 # database outage differs per vendor (scripts/test runs these on SQLite too).
@@ -316,7 +317,7 @@ def test_with_redis_down_a_text_is_spooled_to_the_local_directory(client, settin
 
 @pytest.mark.worker
 @pytest.mark.skipif(not BROKER_URL, reason="set TEST_CELERY_BROKER_URL to a Redis URL (scripts/test does)")
-def test_workers_replay_a_text_spooled_in_redis_once_the_database_is_back(client, workers, database_down):  # noqa: F811
+def test_workers_replay_a_text_spooled_in_redis_once_the_database_is_back(client, workers, database_down):
     clinic, appointment = booked_clinic()
     with database_down:
         twiml(signed_post(client, SMS_FALLBACK, sms_params("C")))

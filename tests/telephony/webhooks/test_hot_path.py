@@ -14,7 +14,7 @@ from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony.models import CallLog, LogWriteFailure, MessageLog
 from telephony.webhooks import hot_path
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.webhooks.test_webhooks import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
+from tests.telephony.webhooks.twilio_requests import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
 
 # embedded: statements compiled per database vendor, SQLite's too (scripts/test).
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
