@@ -214,6 +214,11 @@ CELERY_TASK_ROUTES = {
         task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
     )
 }
+# Seconds between two Trust Hub requests of a poll (telephony/a2p/registration.py): Trust Hub
+# allows about one request per second per account (telephony.twilio.TRUST_HUB_PACE_SECONDS,
+# which also rate-limits the poll task). The test settings set 0: no test waits for it unless
+# the pacing is what it checks.
+A2P_TRUST_HUB_PACE_SECONDS = 1.0
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
 # (telephony/a2p/polling.py, registration_poll_request): replays cannot flood.

@@ -15,6 +15,21 @@ from twilio_sandbox.server import start_in_thread
 
 PUBLIC_BASE_URL = "https://dentsignal.example.com"
 
+# pytest-xdist (scripts/test runs `-n 2 --dist loadgroup`) sends all the tests of one group
+# to one process, one after another. Tests that start heavy processes (real Celery workers,
+# a benchmark's servers and workers, chromium) or assert a wall-clock bound share a group, so
+# that none of them runs while another slows the machine down; the contract tests share one
+# so that each Prism (tests/contract/conftest.py) starts in one process only.
+XDIST_GROUPS = {"worker": "heavy", "bench": "heavy", "browser": "heavy", "timing": "heavy", "contract": "prism"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((group for marker, group in XDIST_GROUPS.items() if item.get_closest_marker(marker)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 class SandboxControl:
     """A test's handle on the sandbox Twilio: inject faults, seed state, read what it received."""
@@ -136,6 +151,28 @@ def _empty_fallback_store() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+@pytest.fixture(autouse=True)
+def _a_rolled_back_test_leaves_nothing_for_a_commit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test of a module with real commits (django_db(transaction=True)) may opt out with a
+    plain django_db mark: it rolls back instead, which is much cheaper. Work done on commit
+    (tasks sent, caches refreshed: transaction.on_commit) never runs in it, so it must leave
+    none: else it could pass only because that work was skipped. It then fails here, saying
+    to give it its real commits back."""
+    marks = list(request.node.iter_markers("django_db"))
+    if not marks or marks[0].kwargs.get("transaction") or not any(m.kwargs.get("transaction") for m in marks[1:]):
+        yield
+        return
+    request.getfixturevalue("db")  # this check runs before the test's rollback
+    yield
+    from django.db import connections
+
+    left = [func for conn in connections.all(initialized_only=True) for _, func, _ in conn.run_on_commit]
+    assert not left, (
+        f"this test rolls back, yet left work for a commit that never came: {left}. "
+        "Give it real commits: @pytest.mark.django_db(transaction=True)."
+    )
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
-"""The Onboarding staff group in tests, as its data migration makes it."""
+"""The Onboarding staff group in tests, as its data migration makes it; staff with given permissions."""
 
+import functools
 import importlib
 from types import SimpleNamespace
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import StateApps
+from django.test import Client
 
 MIGRATION = ("telephony", "0004_onboarding_staff_group")
 # Later migrations that add powers to the group, each with its function (run in this order).
@@ -15,6 +18,18 @@ GRANTS = [
     (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
     (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
 ]
+
+
+@functools.cache
+def _historical_apps(migration: tuple[str, str]) -> StateApps:
+    """The models as they were right after `migration`: the migration graph is read once per
+    test process, and each migration's models rendered once (they hold no rows)."""
+    return _migration_loader().project_state(migration, at_end=True).apps
+
+
+@functools.cache
+def _migration_loader() -> MigrationLoader:
+    return MigrationLoader(connection)
 
 
 def onboarding_staff_group() -> Group:
@@ -27,13 +42,22 @@ def onboarding_staff_group() -> Group:
     group = Group.objects.filter(name="Onboarding staff").first()
     if group is None:
         module = importlib.import_module(f"{MIGRATION[0]}.migrations.{MIGRATION[1]}")
-        state = MigrationExecutor(connection).loader.project_state(MIGRATION, at_end=True)
         # The function only reads schema_editor.connection; a real schema editor cannot be
         # opened inside a test's transaction on SQLite.
-        module.group_create(state.apps, SimpleNamespace(connection=connection))
+        module.group_create(_historical_apps(MIGRATION), SimpleNamespace(connection=connection))
         for migration, function in GRANTS:
             grant = importlib.import_module(f"{migration[0]}.migrations.{migration[1]}")
-            grant_state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
-            getattr(grant, function)(grant_state.apps, SimpleNamespace(connection=connection))
+            getattr(grant, function)(_historical_apps(migration), SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
     return group
+
+
+def staff_client(django_user_model, username, permissions=()):
+    """A logged-in test client of a new staff user holding exactly `permissions` ("app.codename")."""
+    user = django_user_model.objects.create_user(username=username, password=f"pw-{username}-1234", is_staff=True)
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client

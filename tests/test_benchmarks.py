@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # A smoke run takes a few seconds; this only stops a hung one from holding the suite.
 TIMEOUT = 180
 # The provisioning benchmark purges its queue and runs its own workers: on a Redis database
-# of its own, neither touches the queue of the suite's worker tests (database 0).
-BENCH_REDIS_DB = 1
+# of its own, the one after the suite's (each pytest-xdist process has its own, see
+# dentsignal/test_settings.py), neither touches the queue of the suite's worker tests.
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 
 pytestmark = [
@@ -103,10 +103,11 @@ def test_webhooks_benchmark_smoke(wrapper_ready, scratch_database_url):
 
 @pytest.fixture
 def bench_redis_url() -> str:
-    """A Redis database on the suite's Redis apart from the worker tests' (BENCH_REDIS_DB)."""
+    """A Redis database on the suite's Redis apart from the worker tests': the one after theirs."""
     if not BROKER_URL:
         pytest.skip("the provisioning benchmark needs Redis: set TEST_CELERY_BROKER_URL (scripts/test does)")
-    return urlsplit(BROKER_URL)._replace(path=f"/{BENCH_REDIS_DB}").geturl()
+    suite = urlsplit(BROKER_URL)
+    return suite._replace(path=f"/{int(suite.path.strip('/') or 0) + 1}").geturl()
 
 
 def test_provision_benchmark_smoke(wrapper_ready, scratch_database_url, bench_redis_url):

@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from clinics.models import ChecklistItem, Clinic, NumberEvent, NumberState, Patient
 from telephony.models import ApiToken, CallLog, MessageLog
+from tests.admin_api import api_post
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 from tests.permissions import onboarding_staff_group
@@ -62,11 +63,6 @@ def token(django_user_model):
     return ApiToken.issue(user=user)[1]
 
 
-def api_post(client, token, data, content_type="application/json"):
-    body = data if isinstance(data, (bytes, str)) else json.dumps(data)
-    return client.post("/api/admin/provision-number", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
 @pytest.mark.parametrize("value", [*HOSTILE_STRINGS, None, 12, -512, 5.12, True, [], {}])
 def test_api_area_code(client, token, clinic, sandbox, value):
     before = snapshot()
@@ -78,6 +74,7 @@ def test_api_area_code(client, token, clinic, sandbox, value):
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("value", HOSTILE_IDS)
 def test_api_clinic_id(client, token, sandbox, value):
     before = snapshot()
@@ -89,6 +86,7 @@ def test_api_clinic_id(client, token, sandbox, value):
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -114,6 +112,7 @@ def test_api_malformed_bodies(client, token, sandbox, body, content_type):
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("opening", [b"[", b'{"a":'])
 def test_api_deeply_nested_json_is_a_400_not_a_500(client, token, sandbox, opening):
     before = snapshot()
@@ -126,6 +125,7 @@ def test_api_deeply_nested_json_is_a_400_not_a_500(client, token, sandbox, openi
     assert snapshot() == before and sandbox.owned_numbers() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     "path",
     [
@@ -216,6 +216,7 @@ def signed(client, path, params):
     return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("path", ["/inbound/voice", "/api/sms/inbound", "/twilio/status"])
 @pytest.mark.parametrize("sid", ["", "x" * 500, "SM' OR 1=1 --", "CA🦷", "SM" + "g" * 32])
 def test_webhooks_with_bad_sids_write_nothing(client, path, sid):
@@ -255,6 +256,7 @@ def test_webhooks_with_odd_but_signed_values_never_500(client, value):
     assert clinic.number_state == NumberState.ACTIVE
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_webhook_with_a_json_body_is_refused(client):
     response = client.post(
         "/api/sms/inbound", b'{"MessageSid": "SM"}', content_type="application/json", HTTP_X_TWILIO_SIGNATURE="abc"
@@ -271,6 +273,7 @@ CONTROL_CHARACTERS = [chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", 
 PRINTABLE_NAMES = ["O'Brien & Sons <Dental>", "Zoë's Zahnarztpraxis – 歯科", "Smile 😀 Dental", "Dr. Ng (Suite #4)"]
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
 def test_validator_refuses_each_control_character_and_says_where(char):
     from django.core.exceptions import ValidationError
@@ -283,6 +286,7 @@ def test_validator_refuses_each_control_character_and_says_where(char):
     assert f"U+{ord(char):04X} (character 6)" in refused.value.messages[0]
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("name", PRINTABLE_NAMES)
 def test_validator_accepts_printable_names_of_any_script(name):
     from clinics.validators import text_validate_printable
@@ -299,6 +303,7 @@ BIDI_CONTROLS = [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range
 BIDI_MARKS_AND_JOINERS = ["\u200e", "\u200f", "\u061c", "\u200d", "\u200c"]
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
 def test_validator_refuses_each_bidirectional_control_and_says_where(char):
     from django.core.exceptions import ValidationError
@@ -312,6 +317,7 @@ def test_validator_refuses_each_bidirectional_control_and_says_where(char):
     assert f"Remove the text-direction control U+{ord(char):04X} (character 6)" in message
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("char", BIDI_MARKS_AND_JOINERS, ids=lambda c: f"U+{ord(c):04X}")
 def test_validator_accepts_direction_marks_and_joiners(char):
     from clinics.validators import text_validate_printable

@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +13,7 @@ from clinics.models import Appointment, ChecklistItem, Clinic, NumberEvent, Numb
 from telephony.models import ApiToken, AuditRun
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
-from tests.permissions import onboarding_staff_group
+from tests.permissions import onboarding_staff_group, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHANGELIST = reverse("admin:clinics_clinic_changelist")
@@ -59,16 +58,6 @@ ONBOARDING_STAFF = {
 CLERK = ["clinics.view_clinic", "clinics.change_clinic", "clinics.view_appointment", "clinics.change_appointment"]
 
 
-def staff_client(django_user_model, username, permissions=()):
-    user = django_user_model.objects.create_user(username=username, password=f"pw-{username}-1234", is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def bare(django_user_model):
     """Staff (can log in to the admin) with no permission at all."""
@@ -109,6 +98,7 @@ def state():
     )
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_the_onboarding_staff_group_holds_the_documented_permissions():
     group = onboarding_staff_group()
 

@@ -45,7 +45,7 @@ class Pacer:
 
 def registration_poll(*, clinic_id: int, pacer: Pacer | None = None) -> A2PRegistration:
     """Fetch every step Twilio is reviewing, record transitions (rejections as sentences), advance."""
-    pacer = pacer or Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    pacer = pacer or Pacer(settings.A2P_TRUST_HUB_PACE_SECONDS)
     ctx = steps.Context(clinic_id)
     registration, account = ctx.registration, ctx.account
     for step, kind in ((A2PStep.CUSTOMER_PROFILE, "customer_profiles"), (A2PStep.TRUST_PRODUCT, "trust_products")):
@@ -97,7 +97,7 @@ def registrations_poll() -> int:
     """
     if registration_disabled_reason():
         return 0
-    pacer = Pacer(twilio.TRUST_HUB_PACE_SECONDS)
+    pacer = Pacer(settings.A2P_TRUST_HUB_PACE_SECONDS)
     polled = 0
     for clinic_id in clinic_services.a2p_registrations_pending()[:POLL_BATCH]:
         if not task_claim(_poll_claim(clinic_id), settings.A2P_POLL_COOLDOWN_SECONDS):

@@ -14,7 +14,7 @@ from selenium.webdriver.support.select import Select
 from clinics.models import Clinic, OnboardingStep
 from clinics.models_a2p import A2PRegistration, BusinessProfile
 from telephony import twilio_service
-from tests.browser.test_onboarding_flow import BrowserTestCase
+from tests.browser.chromium import BrowserTestCase
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import EIN, PRIMARY_PROFILE, business_profile_data
 

@@ -6,26 +6,16 @@ Screenshots of every step go to artifacts/screenshots/ (kept by CI with the clon
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.wait import WebDriverWait
 
 from clinics import services
 from clinics.models import Clinic, NumberEvent, NumberState, OnboardingStep
 from telephony.models import CallLog, MessageLog
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+from tests.browser.chromium import BrowserTestCase
 
 pytestmark = pytest.mark.browser
 
@@ -36,83 +26,9 @@ def _sandbox_for_browser(request, sandbox, settings):
     request.cls.sandbox = sandbox
 
 
-def make_driver() -> webdriver.Chrome:
-    if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
-        raise RuntimeError("Debian's chromium and chromium-driver are needed: apt-get install chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1400",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-
-
-class BrowserTestCase(StaticLiveServerTestCase):
-    """One chromium per test class, screenshots, and the helpers the browser tests share."""
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.browser = make_driver()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.browser.quit()
-        super().tearDownClass()
-
-    # -------------------------------------------------------------- helpers
-
-    def shot(self, name: str) -> None:
-        self.browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-    def go(self, path: str) -> None:
-        self.browser.get(self.live_server_url + path)
-
-    def find(self, css: str):
-        return WebDriverWait(self.browser, 15).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-    def click_and_wait(self, css: str) -> None:
-        old = self.browser.find_element(By.TAG_NAME, "html")
-        self.find(css).click()
-
-        def page_replaced(_driver) -> bool:
-            try:
-                old.is_enabled()
-            except StaleElementReferenceException:
-                return True
-            except WebDriverException as exc:
-                # Chromium may answer mid-navigation "Node with given id does not belong to
-                # the document" instead of a stale reference: the old page is gone all the same.
-                if "does not belong to the document" in str(exc):
-                    return True
-                raise
-            return False
-
-        WebDriverWait(self.browser, 15).until(page_replaced)
-
-    def text(self) -> str:
-        return self.browser.find_element(By.TAG_NAME, "body").text
-
-    def login(self, username: str, password: str) -> None:
-        self.go("/admin/login/")
-        self.find("#id_username").send_keys(username)
-        self.find("#id_password").send_keys(password)
-        self.click_and_wait("input[type=submit]")
-
-
 @pytest.mark.usefixtures("_sandbox_for_browser")
 class StaffOnboardingFlowTests(BrowserTestCase):
+    @pytest.mark.embedded  # what a first run shows: scripts/dev on SQLite and eager Celery
     def test_staff_onboards_a_clinic_from_creation_to_release(self) -> None:
         get_user_model().objects.create_superuser("staff", "", "pw-staff-123456")
         self.login("staff", "pw-staff-123456")

@@ -166,6 +166,7 @@ def test_listing_step_is_ticked_by_staff(admin_client, sandbox):
     assert b"6/9" in page.content  # 9 steps since A2P registration (issue 15)
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):
     django_user_model.objects.create_user(username="patient", password="pw-patient-1234")
     client.login(username="patient", password="pw-patient-1234")

@@ -157,6 +157,7 @@ def test_api_refuses_a_picked_number_no_longer_for_sale_with_409(client, sandbox
 # --------------------------------------------------------------------------- forgiving inputs
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     ("typed", "words"),
     [
@@ -181,6 +182,7 @@ def test_every_bad_area_code_gets_its_own_sentence(typed, words):
     assert str(caught.value) == form.errors["area_code"][0]  # one wording in the admin, API and commands
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_area_code_in_parentheses_is_forgiven():
     form = ProvisionNumberForm({"area_code": " (512) "})
 
@@ -241,6 +243,7 @@ def test_list_search_by_name_still_works(admin_client):
 # --------------------------------------------------------------------------- Twilio errors for people
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_a_rate_limit_says_when_to_retry_with_twilios_retry_after(sandbox):
     sandbox.fault(method="GET", path="AvailablePhoneNumbers", status=429, code=20429, message="Too Many Requests", retry_after=30)
 
@@ -253,6 +256,7 @@ def test_a_rate_limit_says_when_to_retry_with_twilios_retry_after(sandbox):
     assert "https://www.twilio.com/docs/errors/20429" in sentence
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_a_rate_limit_without_retry_after_still_says_when(sandbox):
     sandbox.fault(method="GET", path="AvailablePhoneNumbers", status=429, code=20429, message="Too Many Requests")
 

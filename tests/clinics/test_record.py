@@ -36,6 +36,7 @@ def events(clinic, kind):
 # ------------------------------------------------------------------ time zone and date format
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_time_zone_is_guessed_from_the_area_code_only_when_it_is_one_zone():
     assert time_zone_for_number("+15125550100") == "America/Chicago"  # Austin
     assert time_zone_for_number("+12125550100") == "America/New_York"
@@ -43,6 +44,7 @@ def test_time_zone_is_guessed_from_the_area_code_only_when_it_is_one_zone():
     assert time_zone_for_number("not a number") == ""
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_one_date_format_in_the_clinic_zone_with_its_abbreviation():
     moment = datetime.datetime(2026, 12, 2, 17, 5, tzinfo=datetime.UTC)
     assert datetime_for_people(moment, "America/Chicago") == "2 Dec 2026, 11:05 CST"
@@ -157,6 +159,7 @@ def test_untick_needs_its_permission(client, django_user_model, admin_client, sa
     assert "untick-link" in admin_client.get(page).content.decode()
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_onboarding_staff_may_untick(staff_user, admin_client, sandbox):
     assert staff_user.has_perm("clinics.untick_checklist_step")
 
@@ -216,6 +219,7 @@ LIST_QUERIES = [
 ]
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("params", LIST_QUERIES)
 def test_clinic_list_costs_the_same_queries_at_5_and_50_clinics(admin_client, params):
     admin_client.get(CHANGELIST)  # warm the session and content types

@@ -14,7 +14,7 @@ from django.urls import reverse
 from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony.models import CallAnswer, CallLog, MessageLog
 from tests.factories import ClinicFactory
-from tests.test_staff_permissions import staff_client
+from tests.permissions import staff_client
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+15125550188"

@@ -7,7 +7,6 @@ so the sequence completing is the proof."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,9 +14,9 @@ import requests
 from clinics.models_a2p import BusinessProfile
 from telephony import twilio, webhook_urls
 from telephony.a2p import steps
-from tests.contract.test_prism_contract import ACCOUNT, PHONE_SID, _prism
+from tests.contract.prism import ACCOUNT, PHONE_SID, log_path
 from tests.factories import ClinicFactory
-from tests.openapi import MESSAGING_SPEC_PATH, ROOT, SPEC_PATH, TRUSTHUB_SPEC_PATH, assert_form_matches_spec, request_schema
+from tests.openapi import assert_form_matches_spec, request_schema
 from tests.telephony.a2p.conftest import business_profile_data
 
 pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db]
@@ -27,17 +26,9 @@ SERVICE = "MG" + "2c" * 16
 BRAND = "BN" + "3d" * 16
 
 
-@pytest.fixture(scope="module")
-def prisms() -> Iterator[tuple[str, str, str]]:
-    api, messaging, trusthub = (
-        _prism(SPEC_PATH, "prism-a2p-api.log"),
-        _prism(MESSAGING_SPEC_PATH, "prism-a2p-messaging.log"),
-        _prism(TRUSTHUB_SPEC_PATH, "prism-a2p-trusthub.log"),
-    )
-    urls = (next(api), next(messaging), next(trusthub))
-    yield urls
-    for generator in (api, messaging, trusthub):
-        generator.close()
+@pytest.fixture
+def prisms(prism, prism_messaging, prism_trusthub) -> tuple[str, str, str]:
+    return prism, prism_messaging, prism_trusthub
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +131,7 @@ def _campaign_create_is_accepted_but_for_prisms_array_parsing(clinic, profile, m
         return send(session, request, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", recording_send)
-    log = ROOT / "var" / "prism-a2p-messaging.log"
+    log = log_path("messaging")
     before = len(log.read_text().splitlines())
     try:
         twilio.campaign_create(account_sid=ACCOUNT, service_sid=SERVICE, brand_sid=BRAND, **steps.campaign_texts(clinic, profile))

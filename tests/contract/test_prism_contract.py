@@ -7,12 +7,6 @@ Our code turns a 422 into a failure result, so each call here must succeed.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 
@@ -20,58 +14,10 @@ from clinics.models import NumberState
 from telephony import twilio as twilio_client
 from telephony import twilio_service
 from telephony.numbers import provisioning
+from tests.contract.prism import ACCOUNT, PHONE_SID
 from tests.factories import ClinicFactory
-from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, PRISM, ROOT, SPEC_PATH, require_node_modules
 
 pytestmark = [pytest.mark.contract, pytest.mark.no_sandbox, pytest.mark.django_db(transaction=True)]
-ACCOUNT = "AC" + "c0" * 16
-PHONE_SID = "PN" + "ab" * 16
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _prism(spec_path: Path, log_name: str) -> Iterator[str]:
-    require_node_modules()
-    port = _free_port()
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / log_name, "w")  # closed in the finally below
-    proc = subprocess.Popen(
-        [str(PRISM), "mock", str(spec_path), "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"Prism exited ({proc.returncode}); see var/{log_name}")
-            try:
-                requests.get(url, timeout=1)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                # Not listening yet, or listening but still loading the spec (slow on a busy machine).
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"Prism did not start within 60 s; see var/{log_name}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def prism() -> Iterator[str]:
-    """Prism serving Twilio's API v2010 description."""
-    yield from _prism(SPEC_PATH, "prism-api.log")
-
-
-@pytest.fixture(scope="module")
-def prism_messaging() -> Iterator[str]:
-    """Prism serving Twilio's Messaging v1 description (messaging.twilio.com)."""
-    yield from _prism(MESSAGING_SPEC_PATH, "prism-messaging.log")
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +33,7 @@ def assert_accepted(result: dict) -> None:
     assert result["success"] is True, f"Prism rejected the request: {result}"
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_search_available_numbers():
     assert_accepted(twilio_service.list_available_numbers("512"))
 
@@ -110,35 +57,43 @@ def test_provisioning_through_the_task():
     assert clinic.number_state == NumberState.ACTIVE, clinic.number_error
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_lookups_of_owned_numbers_by_number_and_friendly_name():
     twilio_client.incoming_numbers_find(phone_number="+15125550100")
     twilio_client.incoming_numbers_find(friendly_name="Dental (clinic #1)")
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_update_webhooks():
     assert_accepted(twilio_service.update_number_webhooks(PHONE_SID))
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_list_all_numbers_with_page_size_1000():
     assert_accepted(twilio_service.list_clinic_numbers())
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_release():
     assert_accepted(twilio_service.release_number(PHONE_SID))
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_send_reminder_sms():
     assert_accepted(twilio_service.send_sms(from_number="+15125550100", to_number="+15125550999", body="Reply C to confirm"))
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_messaging_service_listing():
     assert_accepted(twilio_service.list_messaging_overrides())
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_credentials_check_fetches_the_account():
     assert_accepted(twilio_service.check_credentials())
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_the_whole_audit():
     from telephony.numbers import audit
 
@@ -149,6 +104,7 @@ def test_the_whole_audit():
 SUBACCOUNT = "AC" + "5b" * 16
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_subaccount_create_lookup_by_friendly_name_list_fetch_and_status():
     created = twilio_client.subaccount_create(friendly_name="Contract Dental (clinic #1)")
     twilio_client.subaccounts_find(friendly_name="Contract Dental (clinic #1)")
@@ -159,6 +115,7 @@ def test_subaccount_create_lookup_by_friendly_name_list_fetch_and_status():
     assert created.sid.startswith("AC")
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_number_calls_under_a_subaccount():
     twilio_client.available_numbers_search(area_code="512", limit=10, account_sid=SUBACCOUNT)
     twilio_client.incoming_number_buy(
@@ -190,6 +147,7 @@ def test_provisioning_ensures_the_subaccount_then_buys_under_it(settings):
     assert clinic.twilio_account_sid.startswith("AC") and clinic.twilio_account_token_sealed
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_prism_does_reject_a_request_the_spec_forbids(prism):
     """The suite can fail: an out-of-range PageSize is refused with 422."""
     response = requests.get(
@@ -213,6 +171,7 @@ def test_purchase_and_update_with_fallbacks_on_their_own_host(settings):
     assert_accepted(twilio_service.update_number_webhooks(PHONE_SID))
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_prism_checks_the_fallback_parameters(prism):
     """The fallback parameters are validated too: a method the spec does not allow is a 422."""
     response = requests.post(
@@ -227,12 +186,7 @@ def test_prism_checks_the_fallback_parameters(prism):
 # --------------------------------------------------------------------------- search filters and pricing (issue 16)
 
 
-@pytest.fixture(scope="module")
-def prism_pricing() -> Iterator[str]:
-    """Prism serving Twilio's Pricing v1 description (pricing.twilio.com)."""
-    yield from _prism(PRICING_SPEC_PATH, "prism-pricing.log")
-
-
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_search_with_every_filter_staff_can_use():
     search = twilio_client.NumberSearch(
         area_code="512",
@@ -247,6 +201,7 @@ def test_search_with_every_filter_staff_can_use():
     assert isinstance(found, list)
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_local_number_price_from_the_pricing_api(prism_pricing, settings):
     from django.core.cache import cache
 
@@ -260,6 +215,7 @@ def test_local_number_price_from_the_pricing_api(prism_pricing, settings):
     assert number_search.local_number_price() is not None
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_prism_pricing_rejects_an_unknown_path(prism_pricing):
     """The suite can fail: Prism answers 404 for a Pricing path the spec does not have."""
     response = requests.get(f"{prism_pricing}/v1/PhoneNumbers/Nowhere/US", auth=(ACCOUNT, "x"), timeout=10)
@@ -269,6 +225,7 @@ def test_prism_pricing_rejects_an_unknown_path(prism_pricing):
 # ------------------------------------------------------------------ subaccount operations (issue 14)
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_number_transfer_into_a_subaccount():
     """POST /Accounts/{main}/IncomingPhoneNumbers/{PN}.json with AccountSid: the spec allows it."""
     moved = twilio_client.incoming_number_transfer(PHONE_SID, to_account_sid=SUBACCOUNT)
@@ -278,5 +235,6 @@ def test_number_transfer_into_a_subaccount():
     assert moved.sid.startswith("PN")
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_usage_records_this_month_under_a_subaccount():
     twilio_client.usage_this_month(account_sid=SUBACCOUNT)

@@ -46,6 +46,7 @@ def test_token_provisions_and_202_shows_the_result(client, token, sandbox, expec
     assert len(sandbox.owned_numbers()) == 1
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_token_is_stored_hashed(token):
     stored = ApiToken.objects.get()
     assert token not in (stored.key_hash, stored.key_prefix)
@@ -98,6 +99,7 @@ def test_non_staff_user_and_their_token_are_refused(client, django_user_model, s
     assert sandbox.requests() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize("header", ["Bearer nope", "Bearer ", "Token abc", "Basic YTpi"])
 def test_bad_tokens_are_refused(client, sandbox, header):
     response = client.post(URL, data="{}", content_type="application/json", HTTP_AUTHORIZATION=header)
@@ -144,6 +146,7 @@ def test_bad_fields_get_400_per_field_and_nothing_is_bought(client, token, sandb
     assert clinic.number_state == NumberState.NONE
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     ("data", "content_type", "status"),
     [
@@ -165,6 +168,7 @@ def test_malformed_bodies_get_a_json_4xx(client, token, sandbox, data, content_t
     assert sandbox.requests() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_huge_body_is_refused(client, token, sandbox, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = post(client, {"clinic_id": 1, "area_code": "512", "friendly_name": "x" * 5000}, token)
@@ -173,6 +177,7 @@ def test_huge_body_is_refused(client, token, sandbox, settings):
     assert sandbox.requests() == []
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_unknown_clinic_is_404(client, token, sandbox):
     response = post(client, {"clinic_id": 999999, "area_code": "512"}, token)
 
@@ -192,6 +197,7 @@ def test_clinic_with_a_number_is_409_and_nothing_more_is_bought(client, token, s
     assert len(sandbox.owned_numbers()) == 1
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_wrong_method_is_a_json_405(client, token):
     response = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
 
@@ -200,6 +206,7 @@ def test_wrong_method_is_a_json_405(client, token):
     assert response.json()["error"]
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_status_url_of_unknown_clinic_is_json_404(client, token):
     assert client.get("/api/admin/clinics/424242/number", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
     unknown = client.get("/api/admin/nothing-here")

@@ -83,6 +83,7 @@ def test_update_webhooks_all_fixes_only_drifted_numbers(sandbox, expected_webhoo
     assert all(n["voice_url"] == expected_webhooks["voice"] for n in sandbox.owned_numbers())
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_release_an_orphan_by_sid(sandbox):
     (sid,) = sandbox.seed_numbers([{"phone_number": "+17375550177"}])
 

@@ -95,6 +95,7 @@ def test_release_task_retries_5xx(sandbox):
     assert len(sandbox.api_requests("DELETE")) == 3
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_backoff_grows_and_is_capped():
     assert all(0 <= tasks.backoff_seconds(n) <= tasks.BACKOFF_BASE_SECONDS * 2**n for n in range(6))
     assert max(tasks.backoff_seconds(30) for _ in range(50)) <= tasks.BACKOFF_MAX_SECONDS

@@ -3,94 +3,30 @@ Messaging and API v2010 descriptions), Twilio's error codes, and controllable re
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import requests
 
-from tests.conftest import SandboxControl
-from tests.openapi import assert_matches_spec
+from tests.twilio_sandbox.trust_hub import control_post, profile_submit
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 AUTH = (SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-PRIMARY = "BU" + "0a" * 16
 pytestmark = pytest.mark.no_sandbox
 
 
-@pytest.fixture
-def api(sandbox_server, control):
-    """Raw HTTP to the sandbox, each successful answer checked against Twilio's spec."""
-
-    def call(method: str, path: str, *, expect: int, data=None, params=None):
-        response = requests.request(method, sandbox_server.url + path, auth=AUTH, data=data, params=params, timeout=10)
-        assert response.status_code == expect, response.text
-        if expect < 300:
-            assert_matches_spec(path, method, expect, response.json())
-        return response.json()
-
-    return call
-
-
-def _control(control: SandboxControl, path: str, payload: dict) -> None:
-    control._call("POST", path, payload)
-
-
-def _profile(api, coll: str, policy: str, end_user_type: str, *, with_address: bool) -> str:
-    bundle = api("POST", f"/v1/{coll}", data={"FriendlyName": "p", "Email": "a@example.com", "PolicySid": policy}, expect=201)
-    sid = bundle["sid"]
-    user = api("POST", "/v1/EndUsers", data={"FriendlyName": "u", "Type": end_user_type, "Attributes": "{}"}, expect=201)
-    objects = [user["sid"], PRIMARY]
-    if with_address:
-        rep = api("POST", "/v1/EndUsers", data={"FriendlyName": "r", "Type": "authorized_representative_1"}, expect=201)
-        address = api(
-            "POST",
-            f"/2010-04-01/Accounts/{SANDBOX_ACCOUNT_SID}/Addresses.json",
-            data={
-                "CustomerName": "Demo",
-                "Street": "1 Main St",
-                "City": "Austin",
-                "Region": "TX",
-                "PostalCode": "78701",
-                "IsoCountry": "US",
-                "FriendlyName": "addr",
-            },
-            expect=201,
-        )
-        doc = api(
-            "POST",
-            "/v1/SupportingDocuments",
-            data={
-                "FriendlyName": "d",
-                "Type": "customer_profile_address",
-                "Attributes": json.dumps({"address_sids": address["sid"]}),
-            },
-            expect=201,
-        )
-        objects += [rep["sid"], doc["sid"]]
-    noncompliant = api("POST", f"/v1/{coll}/{sid}/Evaluations", data={"PolicySid": policy}, expect=201)
-    assert noncompliant["status"] == "noncompliant"
-    for object_sid in objects:
-        api("POST", f"/v1/{coll}/{sid}/EntityAssignments", data={"ObjectSid": object_sid}, expect=201)
-    assert len(api("GET", f"/v1/{coll}/{sid}/EntityAssignments", expect=200)["results"]) == len(objects)
-    assert api("POST", f"/v1/{coll}/{sid}/Evaluations", data={"PolicySid": policy}, expect=201)["status"] == "compliant"
-    assert api("POST", f"/v1/{coll}/{sid}", data={"Status": "pending-review"}, expect=200)["status"] == "pending-review"
-    return sid
-
-
 def test_the_whole_registration_matches_twilios_schemas_and_reviews_are_controlled(api, control, sandbox_server):
-    _control(control, "a2p-review", {"mode": "manual"})
-    profile = _profile(
+    control_post(control, "a2p-review", {"mode": "manual"})
+    profile = profile_submit(
         api, "CustomerProfiles", "RNdfbf3fae0e1107f8aded0e7cead80bf5", "customer_profile_business_information", with_address=True
     )
-    product = _profile(
+    product = profile_submit(
         api, "TrustProducts", "RNb0d4771c2c98518d916a3d4cd70a8f8b", "us_a2p_messaging_profile_information", with_address=False
     )
     assert api("GET", "/v1/CustomerProfiles", params={"FriendlyName": "p"}, expect=200)["results"][0]["sid"] == profile
 
     # Manual review: still pending until the control API decides.
     assert api("GET", f"/v1/CustomerProfiles/{profile}", expect=200)["status"] == "pending-review"
-    _control(control, "a2p-decide", {"sid": profile, "outcome": "approve"})
-    _control(control, "a2p-decide", {"sid": product, "outcome": "approve"})
+    control_post(control, "a2p-decide", {"sid": profile, "outcome": "approve"})
+    control_post(control, "a2p-decide", {"sid": product, "outcome": "approve"})
     assert api("GET", f"/v1/TrustProducts/{product}", expect=200)["status"] == "twilio-approved"
 
     brand = api(
@@ -103,7 +39,7 @@ def test_the_whole_registration_matches_twilios_schemas_and_reviews_are_controll
     assert api("GET", "/v1/a2p/BrandRegistrations", expect=200)["data"][0]["sid"] == brand["sid"]
 
     # A failed brand is reviewed again on POST (202).
-    _control(control, "a2p-decide", {"sid": brand["sid"], "outcome": "reject", "code": 30793})
+    control_post(control, "a2p-decide", {"sid": brand["sid"], "outcome": "reject", "code": 30793})
     assert api("GET", f"/v1/a2p/BrandRegistrations/{brand['sid']}", expect=200)["status"] == "FAILED"
     assert api("POST", f"/v1/a2p/BrandRegistrations/{brand['sid']}", expect=202)["status"] == "PENDING"
     user = api("GET", "/v1/EndUsers", expect=200)["results"][0]
@@ -126,13 +62,13 @@ def test_the_whole_registration_matches_twilios_schemas_and_reviews_are_controll
         f"{sandbox_server.url}/v1/Services/{service['sid']}/Compliance/Usa2p", data=campaign_form, auth=AUTH, timeout=10
     )
     assert (refused.status_code, refused.json()["code"]) == (400, 21717)
-    _control(control, "a2p-decide", {"sid": brand["sid"], "outcome": "approve"})
+    control_post(control, "a2p-decide", {"sid": brand["sid"], "outcome": "approve"})
     assert api("GET", f"/v1/a2p/BrandRegistrations/{brand['sid']}", expect=200)["status"] == "APPROVED"
 
     campaign = api("POST", f"/v1/Services/{service['sid']}/Compliance/Usa2p", data=campaign_form, expect=201)
     assert campaign["message_samples"] == ["Reminder one", "Reminder two"]
     assert campaign["campaign_status"] == "IN_PROGRESS"
-    _control(control, "a2p-decide", {"sid": campaign["sid"], "outcome": "reject", "code": 30909})
+    control_post(control, "a2p-decide", {"sid": campaign["sid"], "outcome": "reject", "code": 30909})
     fetched = api("GET", f"/v1/Services/{service['sid']}/Compliance/Usa2p/{campaign['sid']}", expect=200)
     assert fetched["campaign_status"] == "FAILED"
     assert fetched["errors"][0]["code"] == 30909
@@ -149,15 +85,15 @@ def test_the_whole_registration_matches_twilios_schemas_and_reviews_are_controll
 
 
 def test_automatic_review_decides_after_its_delay(api, control):
-    _control(control, "a2p-review", {"mode": "reject", "code": 30893, "after_seconds": 0})
-    profile = _profile(
+    control_post(control, "a2p-review", {"mode": "reject", "code": 30893, "after_seconds": 0})
+    profile = profile_submit(
         api, "CustomerProfiles", "RNdfbf3fae0e1107f8aded0e7cead80bf5", "customer_profile_business_information", with_address=True
     )
     fetched = api("GET", f"/v1/CustomerProfiles/{profile}", expect=200)
     assert fetched["status"] == "twilio-rejected"
     assert fetched["errors"][0]["code"] == 30893
 
-    _control(control, "a2p-review", {"mode": "approve", "after_seconds": 3600})  # "slow": still pending an hour later
+    control_post(control, "a2p-review", {"mode": "approve", "after_seconds": 3600})  # "slow": still pending an hour later
     # Resubmitting after a rejection starts a new review.
     assert (
         api("POST", f"/v1/CustomerProfiles/{profile}", data={"Status": "pending-review"}, expect=200)["status"]

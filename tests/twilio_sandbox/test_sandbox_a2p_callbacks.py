@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.twilio_sandbox.test_sandbox_a2p import _control, _profile, api  # noqa: F401 - api is a fixture
+from tests.twilio_sandbox.trust_hub import control_post, profile_submit
 from twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 pytestmark = pytest.mark.no_sandbox
@@ -66,8 +66,8 @@ def _callbacks(control, bundle_sid: str, timeout: float = 10.0) -> list[dict[str
         time.sleep(0.05)
 
 
-def test_a_decided_bundle_calls_back_signed_with_its_accounts_token(api, control, receiver):  # noqa: F811
-    _control(control, "a2p-review", {"mode": "manual"})
+def test_a_decided_bundle_calls_back_signed_with_its_accounts_token(api, control, receiver):
+    control_post(control, "a2p-review", {"mode": "manual"})
     created = api(
         "POST",
         "/v1/CustomerProfiles",
@@ -75,11 +75,11 @@ def test_a_decided_bundle_calls_back_signed_with_its_accounts_token(api, control
         expect=201,
     )
     assert created["status_callback"] == receiver.url
-    sid = _profile(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
+    sid = profile_submit(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
     # The StatusCallback can also be given (or changed) when the bundle is updated, e.g. submitted.
     api("POST", f"/v1/CustomerProfiles/{sid}", data={"StatusCallback": receiver.url}, expect=200)
 
-    _control(control, "a2p-decide", {"sid": sid, "outcome": "reject", "code": 30893})
+    control_post(control, "a2p-decide", {"sid": sid, "outcome": "reject", "code": 30893})
 
     [callback] = receiver.wait(1)
     assert callback["path"] == "/twilio/a2p-status"
@@ -90,12 +90,12 @@ def test_a_decided_bundle_calls_back_signed_with_its_accounts_token(api, control
     assert [c["status"] for c in _callbacks(control, sid)] == [204]
 
 
-def test_the_review_timer_decides_and_calls_back_without_anybody_reading_the_bundle(api, control, receiver):  # noqa: F811
-    _control(control, "a2p-review", {"mode": "manual"})
-    sid = _profile(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
+def test_the_review_timer_decides_and_calls_back_without_anybody_reading_the_bundle(api, control, receiver):
+    control_post(control, "a2p-review", {"mode": "manual"})
+    sid = profile_submit(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
     api("POST", f"/v1/CustomerProfiles/{sid}", data={"StatusCallback": receiver.url}, expect=200)
     requests_before = len(control.requests())
-    _control(control, "a2p-review", {"mode": "approve", "after_seconds": 0})
+    control_post(control, "a2p-review", {"mode": "approve", "after_seconds": 0})
 
     [callback] = receiver.wait(1)
 
@@ -105,9 +105,9 @@ def test_the_review_timer_decides_and_calls_back_without_anybody_reading_the_bun
     assert len(receiver.received) == 1
 
 
-def test_a_callback_to_another_host_than_loopback_is_not_sent(api, control):  # noqa: F811
-    _control(control, "a2p-review", {"mode": "manual"})
-    sid = _profile(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
+def test_a_callback_to_another_host_than_loopback_is_not_sent(api, control):
+    control_post(control, "a2p-review", {"mode": "manual"})
+    sid = profile_submit(api, "CustomerProfiles", PROFILE_POLICY, "customer_profile_business_information", with_address=True)
     api(
         "POST",
         f"/v1/CustomerProfiles/{sid}",
@@ -115,7 +115,7 @@ def test_a_callback_to_another_host_than_loopback_is_not_sent(api, control):  # 
         expect=200,
     )
 
-    _control(control, "a2p-decide", {"sid": sid, "outcome": "approve"})
+    control_post(control, "a2p-decide", {"sid": sid, "outcome": "approve"})
 
     [logged] = _callbacks(control, sid)
     assert logged["status"] is None

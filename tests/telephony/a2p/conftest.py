@@ -1,17 +1,25 @@
-"""Fixtures for A2P 10DLC registration: a clinic with a number and a complete business profile."""
+"""Fixtures for A2P 10DLC registration: a clinic with a number and a complete business profile,
+one in its own subaccount; and Trust Hub's status callbacks as Twilio signs them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.conf import settings
+from twilio.request_validator import RequestValidator
 
 from clinics.models import Clinic, NumberState
 from clinics.models_a2p import BusinessProfile
+from telephony import twilio_service
+from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
 PRIMARY_PROFILE = "BU" + "0a" * 16
 EIN = "12-3456789"
+A2P_STATUS = "/twilio/a2p-status"
+CALLBACK_URL = PUBLIC_BASE_URL + A2P_STATUS
 
 
 @pytest.fixture
@@ -68,3 +76,20 @@ def review(sandbox: Any, **payload: Any) -> None:
 def decide(sandbox: Any, sid: str, outcome: str = "approve", code: int | None = None) -> None:
     """Decide one submitted object now."""
     sandbox._call("POST", "a2p-decide", {"sid": sid, "outcome": outcome, "code": code})
+
+
+@pytest.fixture
+def sub_clinic(sandbox) -> Clinic:
+    """A clinic provisioned the normal way: its own subaccount, its number bought in it."""
+    clinic = ClinicFactory(name="Round Rock Dental")
+    assert twilio_service.provision_clinic_number(clinic.id, "512")["success"] is True
+    clinic.refresh_from_db()
+    assert clinic.twilio_account_sid and clinic.twilio_account_sid != SANDBOX_ACCOUNT_SID
+    BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
+    return clinic
+
+
+def signed_status_callback(client, form: dict[str, str], *, token: str = "") -> Any:
+    """POST `form` to the callback as Twilio does: signed over the public URL with the account's token."""
+    signature = RequestValidator(token or settings.TWILIO_AUTH_TOKEN).compute_signature(CALLBACK_URL, form)
+    return client.post(A2P_STATUS, form, HTTP_X_TWILIO_SIGNATURE=signature)

@@ -30,11 +30,10 @@ from telephony import task_names
 from telephony.a2p import polling, registration
 from telephony.models import ApiToken
 from telephony.tasks import a2p_registration_poll
+from tests.admin_api import api_post
 from tests.factories import ClinicFactory
-from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review
-from tests.telephony.a2p.test_status_callbacks import _signed
+from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review, signed_status_callback
 from tests.telephony.worker_pool import BROKER_URL, QUEUES, wait_for_state, wait_workers_ready
-from tests.test_hostile_inputs import api_post
 
 REPLAYS = 300
 SLOW = django_settings.TASK_QUEUE_SLOW
@@ -74,7 +73,7 @@ def _replay(client, capture, form: dict[str, str], times: int) -> None:
     """POST the signed callback `times` times; what each request sends after commit is sent after it."""
     for _ in range(times):
         with capture(execute=True):
-            assert _signed(client, form).status_code == 204
+            assert signed_status_callback(client, form).status_code == 204
 
 
 def _fetches(sandbox, reg: A2PRegistration) -> int:
@@ -85,6 +84,7 @@ def _fetches(sandbox, reg: A2PRegistration) -> int:
 # ----------------------------------------------------------------- embedded default: eager Celery
 
 
+@pytest.mark.embedded
 @pytest.mark.django_db
 def test_three_hundred_replays_poll_the_clinic_at_most_twice_and_another_clinic_still_at_once(
     client, sandbox, two_in_review, django_capture_on_commit_callbacks

@@ -11,13 +11,11 @@ from __future__ import annotations
 import pytest
 
 from clinics.models import Clinic
-from clinics.models_a2p import A2PRegistration, BusinessProfile
-from telephony import twilio_service
+from clinics.models_a2p import A2PRegistration
 from telephony.a2p import polling, registration, rules
 from telephony.a2p import texting as messaging
 from telephony.models import MessageLog
-from tests.factories import ClinicFactory
-from tests.telephony.a2p.conftest import PRIMARY_PROFILE, business_profile_data, review
+from tests.telephony.a2p.conftest import PRIMARY_PROFILE, review
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
 pytestmark = pytest.mark.django_db
@@ -38,17 +36,6 @@ def _registered(clinic: Clinic) -> A2PRegistration:
 
 def _a2p_requests(sandbox) -> list[dict]:
     return [r for r in sandbox.requests() if r["path"].startswith(A2P_PATHS) or "/Addresses" in r["path"]]
-
-
-@pytest.fixture
-def sub_clinic(sandbox) -> Clinic:
-    """A clinic provisioned the normal way: its own subaccount, its number bought in it."""
-    clinic = ClinicFactory(name="Round Rock Dental")
-    assert twilio_service.provision_clinic_number(clinic.id, "512")["success"] is True
-    clinic.refresh_from_db()
-    assert clinic.twilio_account_sid and clinic.twilio_account_sid != SANDBOX_ACCOUNT_SID
-    BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
-    return clinic
 
 
 def test_a_clinic_with_a_subaccount_registers_authenticated_as_it(sub_clinic, sandbox, a2p_enabled, expected_webhooks):

@@ -80,6 +80,7 @@ def test_admin_action_queues_reminders_and_skips_opted_out(admin_client, appoint
     assert sent["form"]["To"] == "+15125550999"
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_sign_request_command_prints_a_curl_the_webhook_accepts(client, capsys, settings):
     import shlex
 
@@ -108,6 +109,7 @@ def _signed_curl(capsys, *args):
     return header, data, {key: values[0] for key, values in parse_qs(data).items()}
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_sign_request_makes_a_fresh_sid_each_run_unless_given(client, capsys, settings):
     settings.API_BASE_URL = "http://testserver"
     first = _signed_curl(capsys, "voice", "--to", "+15125550142")[2]["CallSid"]
@@ -131,6 +133,7 @@ def test_sign_request_makes_a_fresh_sid_each_run_unless_given(client, capsys, se
     assert CallLog.objects.count() == 2
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_sign_request_signs_a_stream_callback_the_webhook_accepts(client, capsys, settings):
     settings.API_BASE_URL = "http://testserver"
     header, data, form = _signed_curl(capsys, "stream", "StreamEvent=stream-stopped")

@@ -23,24 +23,14 @@ from clinics.models_a2p import A2PEvent, A2PRegistration
 from telephony import task_names
 from telephony.a2p import polling, registration
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.a2p.conftest import decide, review
-from tests.telephony.a2p.test_registration_subaccount import sub_clinic  # noqa: F401 - a fixture
+from tests.telephony.a2p.conftest import A2P_STATUS, CALLBACK_URL, decide, review, signed_status_callback
 
 pytestmark = pytest.mark.django_db
-
-A2P_STATUS = "/twilio/a2p-status"
-CALLBACK_URL = PUBLIC_BASE_URL + A2P_STATUS
 
 
 def _start(clinic) -> A2PRegistration:
     services_a2p.a2p_registration_start(clinic_id=clinic.id)
     return registration.registration_advance(clinic_id=clinic.id)
-
-
-def _signed(client, form: dict[str, str], *, token: str = "") -> Any:
-    """POST `form` to the callback as Twilio does: signed over the public URL with the account's token."""
-    signature = RequestValidator(token or settings.TWILIO_AUTH_TOKEN).compute_signature(CALLBACK_URL, form)
-    return client.post(A2P_STATUS, form, HTTP_X_TWILIO_SIGNATURE=signature)
 
 
 def _tasks(on_commit: list[Any]) -> list[str]:
@@ -81,7 +71,7 @@ def test_a_signed_callback_polls_that_clinic_and_a_repeat_changes_nothing(
     sandbox._call("DELETE", "requests")
 
     with django_capture_on_commit_callbacks(execute=True) as sent:
-        answer = _signed(client, _approved_form(sid))
+        answer = signed_status_callback(client, _approved_form(sid))
 
     assert answer.status_code == 204
     assert _tasks(sent) == [task_names.A2P_REGISTRATION_POLL]  # sent after commit, run here (eager Celery)
@@ -94,7 +84,7 @@ def test_a_signed_callback_polls_that_clinic_and_a_repeat_changes_nothing(
     # Twilio delivers it again: no task, no request to Twilio, no second history row.
     asked, history = len(sandbox.requests()), A2PEvent.objects.count()
     with django_capture_on_commit_callbacks(execute=True) as sent_again:
-        again = _signed(client, _approved_form(sid))
+        again = signed_status_callback(client, _approved_form(sid))
     assert again.status_code == 204
     assert sent_again == []
     assert len(sandbox.requests()) == asked
@@ -136,9 +126,9 @@ def test_an_unknown_bundle_is_answered_with_nothing_done_and_a_missing_sid_with_
     asked = len(sandbox.requests())
 
     with django_capture_on_commit_callbacks(execute=True) as sent:
-        unknown = _signed(client, _approved_form("BU" + "9f" * 16))
-        missing = _signed(client, {"AccountSid": settings.TWILIO_ACCOUNT_SID, "Status": "twilio-approved"})
-        not_a_bundle = _signed(client, _approved_form("BN" + "9f" * 16))
+        unknown = signed_status_callback(client, _approved_form("BU" + "9f" * 16))
+        missing = signed_status_callback(client, {"AccountSid": settings.TWILIO_ACCOUNT_SID, "Status": "twilio-approved"})
+        not_a_bundle = signed_status_callback(client, _approved_form("BN" + "9f" * 16))
 
     assert unknown.status_code == 204  # Twilio has nothing to send again
     assert (missing.status_code, not_a_bundle.status_code) == (400, 400)
@@ -148,7 +138,7 @@ def test_an_unknown_bundle_is_answered_with_nothing_done_and_a_missing_sid_with_
 
 
 def test_a_subaccounts_bundle_is_polled_when_its_own_account_or_the_main_one_reports_it(
-    sub_clinic,  # noqa: F811 - the imported fixture
+    sub_clinic,
     sandbox,
     a2p_enabled,
     client,
@@ -162,18 +152,18 @@ def test_a_subaccounts_bundle_is_polled_when_its_own_account_or_the_main_one_rep
 
     # Another account's token never reaches the clinic's registration (issue 20).
     with django_capture_on_commit_callbacks(execute=True) as by_stranger:
-        stranger = _signed(client, _approved_form(sid, sub), token="0" * 32)
+        stranger = signed_status_callback(client, _approved_form(sid, sub), token="0" * 32)
     assert (stranger.status_code, by_stranger) == (403, [])
 
     with django_capture_on_commit_callbacks(execute=True) as by_sub:
-        own = _signed(client, _approved_form(sid, sub), token=token)
+        own = signed_status_callback(client, _approved_form(sid, sub), token=token)
     assert (own.status_code, _tasks(by_sub)) == (204, [task_names.A2P_REGISTRATION_POLL])
     reg.refresh_from_db()
     assert reg.customer_profile_status == "twilio-approved"
 
     # The main account acts for its subaccounts: its token is accepted for the clinic's
     # bundle too (now recorded, so there is nothing left to poll).
-    assert _signed(client, _approved_form(sid)).status_code == 204
+    assert signed_status_callback(client, _approved_form(sid)).status_code == 204
 
 
 # ----------------------------------------------------------------- end to end: the sandbox calls back

@@ -18,7 +18,7 @@ from telephony.a2p import texting as messaging
 from telephony.models import MessageLog
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import EIN, business_profile_data, review
-from tests.telephony.webhooks.test_webhooks import signed_post
+from tests.telephony.webhooks.twilio_requests import signed_post
 
 pytestmark = pytest.mark.django_db
 

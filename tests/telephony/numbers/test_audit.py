@@ -1,11 +1,8 @@
 """The number audit and `manage.py telephony_doctor`, each problem built in the sandbox Twilio."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.urls import reverse
 
 from clinics.models import Clinic, NumberState
@@ -14,42 +11,13 @@ from telephony.numbers import audit
 from telephony.numbers import doctor as doctor_checks
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
+from tests.telephony.numbers.sandbox_numbers import GOOD, clinic_with_number, doctor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GOOD = {
-    "voice_url": f"{PUBLIC_BASE_URL}/inbound/voice",
-    "sms_url": f"{PUBLIC_BASE_URL}/api/sms/inbound",
-    "status_callback": f"{PUBLIC_BASE_URL}/twilio/status",
-    "voice_fallback_url": f"{PUBLIC_BASE_URL}/inbound/voice/fallback",
-    "sms_fallback_url": f"{PUBLIC_BASE_URL}/api/sms/inbound/fallback",
-}
-
-
-def clinic_with_number(sandbox, number, name, **webhooks):
-    clinic = ClinicFactory(name=name)
-    spec = {"phone_number": number, "friendly_name": f"{name} (clinic #{clinic.id})", **GOOD, **webhooks}
-    (sid,) = sandbox.seed_numbers([spec])
-    Clinic.objects.filter(pk=clinic.pk).update(twilio_number=number, twilio_number_sid=sid, number_state=NumberState.ACTIVE)
-    clinic.refresh_from_db()
-    return clinic
 
 
 def codes(findings):
     return sorted(f.code for f in findings)
-
-
-def doctor(*args):
-    out = StringIO()
-    try:
-        call_command("telephony_doctor", *args, stdout=out)
-        code = 0
-    except CommandError as exc:
-        code = exc.returncode
-        out.write(str(exc))
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -191,6 +159,7 @@ def test_doctor_fix_and_adopt_repair_what_is_safe_then_report_clean(sandbox, exp
     assert sandbox.owned_numbers() and len(sandbox.owned_numbers()) == 3  # nothing released
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_doctor_json_and_exit_codes(sandbox):
     sandbox.seed_numbers([{"phone_number": "+15125550104", "friendly_name": "Spare"}])
 
@@ -202,6 +171,7 @@ def test_doctor_json_and_exit_codes(sandbox):
     assert report["numbers_checked"] == 1
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
     settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens
 
@@ -211,6 +181,7 @@ def test_doctor_exits_3_when_twilio_cannot_be_reached(sandbox, settings):
     assert "Twilio could not be reached" in out and "TWILIO_API_BASE_URL" in out
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 @pytest.mark.parametrize(
     ("base", "code"),
     [
@@ -232,6 +203,7 @@ def test_config_check_finds_unreachable_api_base_url(settings, base, code):
     assert code in found
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_config_check_reports_bad_credentials_and_agent_url(settings):
     settings.TWILIO_AUTH_TOKEN = "wrong-token-wrong-token-wrong-to"
     settings.AI_AGENT_STREAM_URL = "https://agent.example.com"
@@ -242,6 +214,7 @@ def test_config_check_reports_bad_credentials_and_agent_url(settings):
     assert "ai_agent_not_wss" in found
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_clean_configuration_has_no_findings(settings):
     assert doctor_checks.config_check() == []
 
@@ -287,6 +260,7 @@ def test_admin_number_audit_page_runs_shows_fixes_and_adopts(admin_client, sandb
     assert lost.twilio_number_sid == orphan_sid
 
 
+@pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_see_the_audit(client, django_user_model):
     django_user_model.objects.create_user(username="u", password="pw-user-12345")
     client.login(username="u", password="pw-user-12345")

@@ -23,7 +23,7 @@ from telephony.models import ApiToken, Operation
 from telephony.numbers import release
 from tests.factories import ClinicFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timing]
 
 # Issue 12: "a click with Redis hung or down answers within ~6 s".
 CLICK_BOUND_SECONDS = 6.0

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.numbers.test_audit import doctor
+from tests.telephony.numbers.sandbox_numbers import doctor
 
 pytestmark = pytest.mark.django_db
 

@@ -105,6 +105,7 @@ def test_broker_down_answers_clearly_buys_nothing_and_work_resumes_later(client,
     assert clinic.number_state == NumberState.ACTIVE and len(sandbox.owned_numbers()) == 1
 
 
+@pytest.mark.embedded  # the outage differs per database vendor (tests/conftest.py, database_down)
 def test_database_down_gives_a_clear_503_not_a_stack_trace(client, admin_user, staff_user, database_down, sandbox):
     token = ApiToken.issue(user=staff_user)[1]
     clinic = ClinicFactory()

@@ -247,6 +247,7 @@ def test_webhooks_of_unknown_accounts_or_the_wrong_token_are_refused_and_write_n
 
 
 @pytest.mark.no_sandbox
+@pytest.mark.embedded  # the budget differs per database vendor
 @pytest.mark.django_db(transaction=True)  # real transactions, as in production
 def test_a_subaccount_webhook_keeps_the_query_budget_once_its_token_is_cached(client, sub_clinic, django_assert_num_queries):
     from telephony.webhooks.signatures import signing_tokens_forget

@@ -15,7 +15,8 @@ from telephony.webhooks import fallbacks, signatures
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# embedded: the copy lives in files on the embedded default (scripts/test runs these there too).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 SMS_FALLBACK, VOICE_FALLBACK = "/api/sms/inbound/fallback", "/inbound/voice/fallback"
 PATIENT = "+15125550999"
 

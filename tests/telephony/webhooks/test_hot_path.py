@@ -14,9 +14,10 @@ from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony.models import CallLog, LogWriteFailure, MessageLog
 from telephony.webhooks import hot_path, statements
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.webhooks.test_webhooks import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
+from tests.telephony.webhooks.twilio_requests import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
 
-pytestmark = pytest.mark.django_db
+# embedded: statements compiled per database vendor, SQLite's too (scripts/test).
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 CALL_SID = "CA" + "d" * 32
 
@@ -129,7 +130,6 @@ def test_a_failed_call_log_write_is_logged_at_error_with_the_call_sid_and_counte
     assert counter.last_error
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_doctor_reports_failed_log_writes(settings):
     settings.API_BASE_URL = PUBLIC_BASE_URL
     settings.AI_AGENT_STREAM_URL = "wss://agent.example.com/stream"

@@ -7,9 +7,10 @@ from django.conf import settings
 from clinics.models import ChecklistItem, NumberState, OnboardingStep
 from telephony.models import CallAnswer, CallLog
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.webhooks.test_webhooks import VOICE, active_clinic, call_params, signed_post, twiml
+from tests.telephony.webhooks.twilio_requests import VOICE, active_clinic, call_params, signed_post, twiml
 
-pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox]
+# embedded: the status writes go through the hot path's per-vendor SQL, SQLite's too (scripts/test).
+pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox, pytest.mark.embedded]
 
 STREAM_STATUS = "/twilio/stream-status"
 AGENT = "wss://agent.example.com/stream"

@@ -34,7 +34,9 @@ from telephony.webhooks import fallbacks, signatures
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox]
+# embedded: the tokens' copy and the spool are files on the embedded default, and the hot
+# path's SQL is per vendor (scripts/test runs these on SQLite too).
+pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox, pytest.mark.embedded]
 
 A_SUB, B_SUB, J_SUB = "AC" + "a1" * 16, "AC" + "b2" * 16, "AC" + "c3" * 16
 A_TOKEN, B_TOKEN, J_TOKEN = "a" * 32, "b" * 32, "c" * 32
@@ -206,6 +208,7 @@ def test_the_voice_webhook_of_a_subaccount_number_dials_the_office_from_the_cach
     assert foreign.status_code == 403
 
 
+@pytest.mark.timing
 @pytest.mark.django_db(transaction=True)  # other threads' connections must see the clinics
 def test_with_the_database_hanging_forged_requests_cannot_delay_a_valid_fallback(tenants, monkeypatch):
     """The red team's attack: eight clients POST fallbacks naming random accounts while the

@@ -1,7 +1,6 @@
 """The three Twilio webhooks, called with requests signed the way Twilio signs them."""
 
 import datetime as dt
-import xml.etree.ElementTree as ET
 
 import pytest
 from django.conf import settings
@@ -14,38 +13,22 @@ from telephony.models import CallLog, MessageLog
 from telephony.statuses import call_status_rank
 from telephony.webhooks.views import TROUBLE_MESSAGE
 from tests.conftest import PUBLIC_BASE_URL
-from tests.factories import ClinicFactory
+from tests.telephony.webhooks.twilio_requests import (
+    CLINIC_NUMBER,
+    OTHER_NUMBER,
+    PATIENT,
+    SMS,
+    STATUS,
+    VOICE,
+    active_clinic,
+    call_params,
+    signed_post,
+    twiml,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox]
-
-VOICE, SMS, STATUS = "/inbound/voice", "/api/sms/inbound", "/twilio/status"
-CLINIC_NUMBER = "+15125550142"
-OTHER_NUMBER = "+17375550142"
-PATIENT = "+15125550999"
-
-
-def signed_post(client, path, params, *, url=None, token=None, **headers):
-    signature = RequestValidator(token or settings.TWILIO_AUTH_TOKEN).compute_signature(url or PUBLIC_BASE_URL + path, params)
-    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
-
-
-def active_clinic(number=CLINIC_NUMBER, **kwargs):
-    return ClinicFactory(
-        twilio_number=number, twilio_number_sid="PN" + number[-10:].rjust(32, "0"), number_state=NumberState.ACTIVE, **kwargs
-    )
-
-
-def call_params(to=CLINIC_NUMBER, sid="CA" + "a" * 32):
-    return {"CallSid": sid, "From": PATIENT, "To": to, "CallStatus": "ringing", "AccountSid": settings.TWILIO_ACCOUNT_SID}
-
-
-def twiml(response):
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/xml")
-    root = ET.fromstring(response.content)
-    assert root.tag == "Response"
-    return root
-
+# embedded: the hot path compiles its SQL per database vendor (telephony/webhooks/hot_path.py),
+# so these run on SQLite too (scripts/test).
+pytestmark = [pytest.mark.django_db, pytest.mark.no_sandbox, pytest.mark.embedded]
 
 # ------------------------------------------------------------------- security
 

@@ -1,0 +1,53 @@
+"""The first run on the embedded default, as `scripts/dev` makes it: a fresh SQLite database
+migrated, then the demo's admin login and clinic (manage.py demo_setup), with Celery eager
+(no broker) and the sandbox Twilio.
+
+Each step runs as scripts/dev runs it, in its own process with only scripts/dev's
+environment, on a database file of the test's own (instead of var/dentsignal.sqlite3, which
+may be a developer's). So these run the same in either of scripts/test's passes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.no_sandbox
+
+
+def dev_command(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py <args>` with what scripts/dev exports, and an empty broker: eager Celery."""
+    basics = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    env = {
+        **basics,
+        "DJANGO_DEBUG": "true",
+        "TWILIO_SANDBOX": "true",
+        "CELERY_BROKER_URL": "",
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_fresh_sqlite_database_is_migrated_and_gets_the_demo_login_and_clinic(tmp_path):
+    database = tmp_path / "dentsignal.sqlite3"
+
+    migrated = dev_command(database, "migrate", "--noinput", "-v", "0")
+    demo = dev_command(database, "demo_setup")
+    again = dev_command(database, "demo_setup")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert demo.returncode == 0, demo.stderr
+    assert "Admin login: admin / dentsignal-demo" in demo.stdout
+    assert "Demo clinic: Demo Dental Austin (id 1) created" in demo.stdout
+    # scripts/dev runs it at every start: the second time it changes nothing and says so.
+    assert again.returncode == 0, again.stderr
+    assert "Admin login: admin (already existed; password unchanged)" in again.stdout
+    assert "Demo clinic: Demo Dental Austin (id 1)\n" in again.stdout
