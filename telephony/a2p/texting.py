@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
-from clinics.models_a2p import A2PRegistration
+from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
 from telephony.a2p.texts import appointment_when
@@ -140,12 +140,22 @@ def texting_route(clinic: Clinic) -> TextingRoute:
     registration = A2PRegistration.objects.filter(clinic=clinic).first()
     if registration is not None and registration.messaging_blocked_reason:
         return TextingRoute(skipped=f"Texting is blocked for {clinic.name}: {registration.messaging_blocked_reason}")
+    if registration is not None and registration.step_approved(A2PStep.CAMPAIGN) and not _number_in_service(clinic, registration):
+        return TextingRoute(
+            skipped=f"{clinic.name}'s number is not in its Messaging Service yet (the number changed): it joins by itself "
+            "within minutes, so nothing was sent. Send the reminder again then."
+        )
     if registration is None or not registration.campaign_ready:
         return TextingRoute(
             skipped=f"{clinic.name}'s A2P 10DLC campaign is not approved yet: US carriers block texts from unregistered "
             "numbers (Twilio 30034), so nothing was sent."
         )
     return TextingRoute(service_sid=registration.messaging_service_sid, account_sid=registration_account_sid(clinic))
+
+
+def _number_in_service(clinic: Clinic, registration: A2PRegistration) -> bool:
+    """The clinic's number today is the one in its Messaging Service."""
+    return registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid
 
 
 def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> bool:
