@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from .models import MANUAL_STEPS, STEP_REQUIRES, ChecklistItem, Clinic, NumberState, OnboardingStep
+from .models import (
+    MANUAL_STEPS,
+    STEP_REQUIRES,
+    Appointment,
+    ChecklistItem,
+    Clinic,
+    NumberState,
+    OnboardingStep,
+    ReminderOutcome,
+)
 from .models_a2p import APPROVED, A2PRegistration, A2PStep
 from .phone import phone_format_national
 
@@ -116,3 +125,10 @@ def clinic_ids_texting_from_their_number(*, clinics: Iterable[Clinic]) -> set[in
     sids = {clinic.pk: clinic.twilio_number_sid for clinic in clinics if clinic.twilio_number_sid}
     rows = A2PRegistration.objects.filter(clinic_id__in=sids, number_status=APPROVED[A2PStep.NUMBER])
     return {clinic_id for clinic_id, number_sid in rows.values_list("clinic_id", "number_sid") if sids[clinic_id] == number_sid}
+
+
+def clinic_reminders_not_sent(*, clinic: Clinic, limit: int = 10) -> list[Appointment]:
+    """The clinic's latest appointments whose last reminder was skipped or refused (newest first)."""
+    outcomes = (ReminderOutcome.SKIPPED, ReminderOutcome.REFUSED)
+    found = Appointment.objects.filter(clinic=clinic, reminder_outcome__in=outcomes).select_related("patient")
+    return list(found.order_by("-reminder_outcome_at")[:limit])

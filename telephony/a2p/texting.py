@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
+from clinics.models import ReminderOutcome as ReminderState
 from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
@@ -39,6 +40,34 @@ class ReminderOutcome:
 
 
 def reminder_send(*, appointment_id: int) -> ReminderOutcome:
+    """Send the reminder (reminder_attempt) and record its outcome on the appointment for staff:
+    sent, skipped with why, or refused by Twilio with its sentence (a retryable failure is
+    recorded when the task gives up: reminder_give_up)."""
+    try:
+        outcome = reminder_attempt(appointment_id=appointment_id)
+    except twilio.TwilioError as exc:
+        if not exc.retryable:
+            reminder_give_up(appointment_id=appointment_id, error=str(exc))
+        raise
+    if outcome.message is not None:
+        clinic_services.appointment_reminder_outcome_record(
+            appointment_id=appointment_id, outcome=ReminderState.SENT, detail="Twilio accepted the reminder for sending."
+        )
+    else:
+        clinic_services.appointment_reminder_outcome_record(
+            appointment_id=appointment_id, outcome=ReminderState.SKIPPED, detail=outcome.skipped
+        )
+    return outcome
+
+
+def reminder_give_up(*, appointment_id: int, error: str) -> None:
+    """Twilio refused the reminder (or retries ran out): record it on the appointment with the sentence."""
+    clinic_services.appointment_reminder_outcome_record(
+        appointment_id=appointment_id, outcome=ReminderState.REFUSED, detail=f"Twilio refused the reminder: {error}"
+    )
+
+
+def reminder_attempt(*, appointment_id: int) -> ReminderOutcome:
     """Text the patient a reminder of the appointment from the clinic's number.
 
     Skips opted-out patients, clinics without an active number, cancelled or past
