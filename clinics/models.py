@@ -316,6 +316,14 @@ class AppointmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ReminderOutcome(models.TextChoices):
+    """What became of an appointment's last reminder."""
+
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Not sent"
+    REFUSED = "refused", "Refused by Twilio"
+
+
 class Appointment(models.Model):
     """A patient's appointment at a clinic; SMS replies confirm it or ask to reschedule."""
 
@@ -326,6 +334,11 @@ class Appointment(models.Model):
     # Set when the patient asked for something only a person can do (reschedule).
     needs_staff_attention = models.BooleanField(default=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # The last reminder's outcome as staff see it: sent (Twilio accepted it), skipped (nothing
+    # was sent, and why) or refused (Twilio refused it, and why).
+    reminder_outcome = models.CharField(max_length=8, choices=ReminderOutcome.choices, blank=True)
+    reminder_outcome_detail = models.TextField(blank=True)
+    reminder_outcome_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -168,6 +168,9 @@ APPROVED = {
 }
 REJECTED = {"twilio-rejected", "FAILED", "SUSPENDED"}
 CREATING = "creating"
+# The number step after the clinic's number changed (bought, adopted, moved, released):
+# the number step runs again and puts the clinic's current number in the service.
+NUMBER_CHANGED = "number-changed"
 
 
 class A2PRegistration(models.Model):
@@ -194,6 +197,8 @@ class A2PRegistration(models.Model):
     number_sid = models.CharField(max_length=34, blank=True)
     number_status = models.CharField(max_length=20, blank=True)
     number_at = models.DateTimeField(null=True, blank=True)
+    # The phone number (E.164) of `number_sid`, for the pipeline: which number is in the service.
+    number_phone_number = models.CharField(max_length=16, blank=True)
     # The last failure or rejection, as a sentence staff can act on.
     error_step = models.CharField(max_length=20, blank=True)
     error_code = models.IntegerField(null=True, blank=True)

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from .models import MANUAL_STEPS, STEP_REQUIRES, ChecklistItem, Clinic, NumberState, OnboardingStep
+from .models import (
+    MANUAL_STEPS,
+    STEP_REQUIRES,
+    Appointment,
+    ChecklistItem,
+    Clinic,
+    NumberState,
+    OnboardingStep,
+    ReminderOutcome,
+)
+from .models_a2p import APPROVED, A2PRegistration, A2PStep
 from .phone import phone_format_national
 
 CHECKLIST_TOTAL = len(OnboardingStep.choices)
@@ -107,3 +117,18 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
     if todo["waiting_for"]:
         hint = f"after {', '.join(todo['waiting_for'])}"
     return NextStep(f"{todo['label']}{': ' + hint if hint else ''}.")
+
+
+def clinic_ids_texting_from_their_number(*, clinics: Iterable[Clinic]) -> set[int]:
+    """The ids of `clinics` whose current number is their registered texting sender: the number
+    in the clinic's A2P Messaging Service (releasing it stops the clinic's texts)."""
+    sids = {clinic.pk: clinic.twilio_number_sid for clinic in clinics if clinic.twilio_number_sid}
+    rows = A2PRegistration.objects.filter(clinic_id__in=sids, number_status=APPROVED[A2PStep.NUMBER])
+    return {clinic_id for clinic_id, number_sid in rows.values_list("clinic_id", "number_sid") if sids[clinic_id] == number_sid}
+
+
+def clinic_reminders_not_sent(*, clinic: Clinic, limit: int = 10) -> list[Appointment]:
+    """The clinic's latest appointments whose last reminder was skipped or refused (newest first)."""
+    outcomes = (ReminderOutcome.SKIPPED, ReminderOutcome.REFUSED)
+    found = Appointment.objects.filter(clinic=clinic, reminder_outcome__in=outcomes).select_related("patient")
+    return list(found.order_by("-reminder_outcome_at")[:limit])

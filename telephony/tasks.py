@@ -230,7 +230,11 @@ def refresh_all_usage() -> int:
 @shared_task(name=task_names.SEND_APPOINTMENT_REMINDER, **RETRY_POLICY)
 def send_appointment_reminder(self: Task, appointment_id: int) -> dict[str, Any]:
     """Text an appointment reminder (skips opted-out patients)."""
-    return _outcome(self, lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(), _no_give_up)
+    return _outcome(
+        self,
+        lambda: messaging.reminder_send(appointment_id=appointment_id).as_dict(),
+        lambda error, code: messaging.reminder_give_up(appointment_id=appointment_id, error=error),
+    )
 
 
 @shared_task(name=task_names.REDRIVE_STUCK_CLINICS)

@@ -2,6 +2,7 @@
 
   POST/GET /v1/Services                         (create: 20001; list)
   POST/GET /v1/Services/{Sid}/PhoneNumbers      (add a sender of the account: 21710, 21712; list)
+  DELETE   /v1/Services/{Sid}/PhoneNumbers/{PN} (take a sender out of the pool: 204; 20404 when not in it)
 A message sent with a MessagingServiceSid goes out from the service's first sender (21704
 when it has none). The control API's POST messaging-services makes one in the main account.
 A service's A2P campaign is in campaigns.py.
@@ -147,8 +148,18 @@ def _add_number(sandbox: Sandbox, request: Request, *, account: str, service: st
     return 201, _service_number(target, phone_sid, number["phone_number"], account, now, now)
 
 
+def _remove_number(sandbox: Sandbox, request: Request, *, account: str, service: str, sid: str) -> Answer:
+    """Twilio answers 204 with no body; the number stays on the account."""
+    target = service_of(sandbox, service, account)
+    if sid not in target["_sandbox"]["number_sids"]:
+        raise not_found(f"/v1/Services/{service}/PhoneNumbers/{sid}")
+    sandbox.store.update_service(service, {}, remove_number=sid)
+    return 204, None
+
+
 # Whole paths; each acts in the account of the credentials. The reads are service_reads.
 ROUTES = (
     Route("POST", r"/v1/Services", _create),
     Route("POST", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers", _add_number),
+    Route("DELETE", r"/v1/Services/(?P<service>MG[0-9a-f]{32})/PhoneNumbers/(?P<sid>PN[0-9a-f]{32})", _remove_number),
 )

@@ -322,8 +322,8 @@ class Store:
         with self.read() as db:
             return [json.loads(row[0]) for row in db.execute("SELECT data FROM messaging_services ORDER BY seq")]
 
-    def update_service(self, sid: str, changes: dict[str, Any], *, add_number: str = "") -> None:
-        """Change a service's fields; `add_number` puts a PN SID in its sender pool."""
+    def update_service(self, sid: str, changes: dict[str, Any], *, add_number: str = "", remove_number: str = "") -> None:
+        """Change a service's fields; `add_number` puts a PN SID in its sender pool, `remove_number` takes one out."""
         with self.tx() as db:
             row = db.execute("SELECT data FROM messaging_services WHERE sid = ?", (sid,)).fetchone()
             if row is None:
@@ -331,6 +331,8 @@ class Store:
             service = {**json.loads(row[0]), **changes}
             if add_number:
                 service["_sandbox"]["number_sids"] = [*service["_sandbox"]["number_sids"], add_number]
+            if remove_number:
+                service["_sandbox"]["number_sids"] = [s for s in service["_sandbox"]["number_sids"] if s != remove_number]
             db.execute("UPDATE messaging_services SET data = ? WHERE sid = ?", (json.dumps(service), sid))
 
     # ---------------------------------------------------------------- A2P objects (Trust Hub, brands, campaigns)

@@ -22,6 +22,7 @@ from telephony.a2p import rules as a2p_rules
 
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
+from ..phone import phone_format_national
 from ..services import ClinicInputError
 
 START_PERMISSION = "clinics.start_a2p_registration"
@@ -39,7 +40,10 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
     for step in A2PStep:
         status = registration.step_status(step) if registration else ""
         at = getattr(registration, f"{step.value}_at") if registration else None
-        mark = "✔" if registration and registration.step_approved(step) else ("✖" if status in REJECTED else "☐")
+        done = registration is not None and registration.step_approved(step)
+        if step == A2PStep.NUMBER and registration is not None:
+            done = done and registration.number_sid == clinic.twilio_number_sid
+        mark = "✔" if done else ("✖" if status in REJECTED else "☐")
         rows.append((mark, step.label, status or "not started", f"{at:%Y-%m-%d %H:%M}" if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
     history = [
@@ -47,9 +51,12 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
         for event in A2PEvent.objects.filter(clinic=clinic).order_by("-created_at", "-id")[:HISTORY_SHOWN]
     ]
     return format_html(
-        "{}<ul class='a2p-pipeline'>{}</ul>{}<p><strong>Next:</strong> {}</p>{}",
+        "{}<ul class='a2p-pipeline'>{}</ul>{}{}<p><strong>Next:</strong> {}</p>{}",
         format_html("<p class='errornote'>{}</p>", disabled) if disabled else "",
         format_html_join("", "<li>{} {}: <code>{}</code> <small>{}</small></li>", rows),
+        format_html("<p class='a2p-service-number'>{}</p>", service_number_sentence(clinic, registration))
+        if registration
+        else "",
         format_html("<p class='errornote'>Texting blocked: {}</p>", blocked) if blocked else "",
         registration_workflows.registration_next_action(registration, profile=has_profile),
         format_html(
@@ -59,6 +66,21 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
         if history
         else "",
     )
+
+
+def service_number_sentence(clinic: Clinic, registration: A2PRegistration) -> str:
+    """Which number is in the clinic's Messaging Service, and whether it is the clinic's number today."""
+    in_service = phone_format_national(registration.number_phone_number) if registration.number_phone_number else ""
+    current = phone_format_national(clinic.twilio_number) if clinic.twilio_number else ""
+    if not registration.messaging_service_sid:
+        return "No Messaging Service yet: the clinic's number joins it once it exists."
+    if registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid:
+        return f"Texts go out from {in_service or current}, the clinic's number, in its Messaging Service."
+    if not current:
+        gone = f" ({in_service} was released)" if in_service else ""
+        return f"No number in the Messaging Service: the clinic has no number{gone}. A new number joins it by itself."
+    was = f" It replaces {in_service}." if in_service and in_service != current else ""
+    return f"The clinic's number {current} is not in the Messaging Service yet: it joins by itself.{was}"
 
 
 class BusinessProfileForm(forms.ModelForm):

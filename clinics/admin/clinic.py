@@ -20,9 +20,9 @@ from telephony.queue import QUEUED_FOR_RESEND
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
-from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep
+from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, ReminderOutcome
 from ..phone import phone_format_national
-from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress
+from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_reminders_not_sent
 from .a2p import a2p_pipeline_html
 from .actions import (
     close_subaccount,
@@ -139,6 +139,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "checklist_display",
         "test_call_display",
         "a2p_pipeline_display",
+        "reminders_not_sent_display",
         "usage_display",
         "created_on",
         "updated_on",
@@ -166,7 +167,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Texting registration (A2P 10DLC)", {"fields": ("a2p_pipeline_display",)}),
+        ("Texting registration (A2P 10DLC)", {"fields": ("a2p_pipeline_display", "reminders_not_sent_display")}),
         ("Record", {"fields": ("created_on", "updated_on"), "classes": ("collapse",)}),
     )
 
@@ -226,6 +227,27 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @admin.display(description="Pipeline")
     def a2p_pipeline_display(self, clinic: Clinic) -> str:
         return a2p_pipeline_html(clinic)
+
+    @admin.display(description="Reminders not sent")
+    def reminders_not_sent_display(self, clinic: Clinic) -> str:
+        """The latest skipped or refused reminders, each with why."""
+        if clinic.pk is None:
+            return "—"
+        rows = [
+            (
+                datetime_for_people(a.reminder_outcome_at, clinic.time_zone),
+                str(a),
+                ReminderOutcome(a.reminder_outcome).label,
+                a.reminder_outcome_detail,
+            )
+            for a in clinic_reminders_not_sent(clinic=clinic)
+        ]
+        if not rows:
+            return "None: every reminder asked for was sent."
+        return format_html(
+            "<ul class='reminders-not-sent'>{}</ul>",
+            format_html_join("", "<li><small>{}</small> {}: <strong>{}</strong>: {}</li>", rows),
+        )
 
     @admin.display(description="Steps")
     def checklist_display(self, clinic: Clinic) -> str:

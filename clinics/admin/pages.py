@@ -17,6 +17,7 @@ from dentsignal.admin_tools import request_actor
 from telephony.numbers import buying, release
 from telephony.numbers import search as number_search
 
+from .. import selectors as clinic_selectors
 from ..forms import ProvisionNumberForm
 from ..models import Clinic
 from ..phone import phone_format_national
@@ -107,6 +108,7 @@ def release_page(
             "title": "Release numbers" if action else "Release number",
             "clinics": clinics,
             "with_number": [clinic for clinic in clinics if clinic.twilio_number_sid],
+            "texting_senders": clinic_selectors.clinic_ids_texting_from_their_number(clinics=clinics),
             "opts": modeladmin.model._meta,
             "action": action,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

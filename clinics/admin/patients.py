@@ -1,14 +1,18 @@
 """Admin for patients and their appointments (reminders are sent by telephony.a2p.texting)."""
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
 
 from dentsignal.admin_tools import SafeSelectionMixin
 from telephony.a2p import texting as messaging
 
 from ..forms import PatientAdminForm
-from ..models import Appointment
+from ..models import Appointment, ReminderOutcome
 from .phone_search import PhoneSearchMixin
 
 
@@ -24,15 +28,26 @@ class PatientAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
 
 class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
     empty_value_display = "—"
-    list_display = ("patient", "clinic", "starts_at", "status", "needs_staff_attention", "reminder_sent_at")
+    list_display = ("patient", "clinic", "starts_at", "status", "needs_staff_attention", "reminder_sent_at", "reminder_display")
     list_filter = ("status", "needs_staff_attention", "clinic")
     search_fields = ("patient__name", "patient__phone")
     date_hierarchy = "starts_at"
-    readonly_fields = ("reminder_sent_at", "updated_at")
+    readonly_fields = ("reminder_sent_at", "reminder_display", "reminder_outcome_at", "updated_at")
+    exclude = ("reminder_outcome", "reminder_outcome_detail")
     actions = ["send_reminders", "mark_handled"]
 
     def has_send_appointment_reminder_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("clinics.send_appointment_reminder")
+
+    @admin.display(description="Reminder")
+    def reminder_display(self, appointment: Appointment) -> str:
+        """The last reminder's outcome and why (a skipped or refused one says so)."""
+        if not appointment.reminder_outcome:
+            return "—"
+        label = ReminderOutcome(appointment.reminder_outcome).label
+        if appointment.reminder_outcome == ReminderOutcome.SENT:
+            return label
+        return format_html("<strong>{}</strong>: {}", label, appointment.reminder_outcome_detail)
 
     @admin.action(description="Send reminder SMS", permissions=["send_appointment_reminder"])
     def send_reminders(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
@@ -40,8 +55,26 @@ class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
             if appointment.patient.sms_opted_out:
                 self.message_user(request, f"Skipped {appointment}: the patient opted out of texts.", messages.WARNING)
                 continue
+            asked_at = timezone.now()
             messaging.reminder_request(appointment_id=appointment.id)
-            self.message_user(request, f"Reminder queued for {appointment}.")
+            self._report(request, appointment, asked_at)
+
+    def _report(self, request: HttpRequest, appointment: Appointment, asked_at: datetime) -> None:
+        """Say what became of the reminder when it already ran (eager tasks), else that it is queued."""
+        done = Appointment.objects.filter(pk=appointment.pk, reminder_outcome_at__gte=asked_at).first()
+        if done is None:
+            self.message_user(
+                request,
+                f"Reminder for {appointment} handed to the task queue: the appointment's Reminder column shows whether "
+                "it was sent.",
+                messages.INFO,
+            )
+        elif done.reminder_outcome == ReminderOutcome.SENT:
+            self.message_user(request, f"Reminder sent for {appointment}.", messages.SUCCESS)
+        elif done.reminder_outcome == ReminderOutcome.SKIPPED:
+            self.message_user(request, f"Reminder not sent for {appointment}: {done.reminder_outcome_detail}", messages.WARNING)
+        else:
+            self.message_user(request, f"Reminder for {appointment} refused: {done.reminder_outcome_detail}", messages.ERROR)
 
     @admin.action(description="Mark handled by staff", permissions=["change"])
     def mark_handled(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:

@@ -9,6 +9,7 @@ One module per concern:
     accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
     usage.py         this month's usage of the subaccount
     a2p.py           the A2P 10DLC registration records
+    reminders.py     what became of an appointment's reminder
     errors.py        the errors a refused change raises (ClinicNumberError and its kinds)
     rows.py          the locked clinic row and the history row (used by the modules above)
 
@@ -24,6 +25,7 @@ from .a2p import (
     a2p_campaign_forget,
     a2p_campaign_recreate_intent,
     a2p_messaging_block,
+    a2p_number_changed,
     a2p_polled,
     a2p_profile_missing,
     a2p_registration_start,
@@ -68,6 +70,7 @@ from .number_state import (
     number_orphan_release_request,
 )
 from .redrive import clinic_send_failed_mark, clinics_stuck_claim
+from .reminders import appointment_reminder_outcome_record
 from .usage import clinic_usage_fail, clinic_usage_save
 
 __all__ = [
@@ -88,6 +91,7 @@ __all__ = [
     "a2p_campaign_forget",
     "a2p_campaign_recreate_intent",
     "a2p_messaging_block",
+    "a2p_number_changed",
     "a2p_polled",
     "a2p_profile_missing",
     "a2p_registration_start",
@@ -96,6 +100,7 @@ __all__ = [
     "a2p_step_fail",
     "a2p_step_intent",
     "a2p_step_record",
+    "appointment_reminder_outcome_record",
     "clinic_checklist_tick",
     "clinic_checklist_untick",
     "clinic_number_activate",

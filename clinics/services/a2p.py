@@ -11,16 +11,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Clinic, OnboardingStep
-from ..models_a2p import CREATING, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
-from .checklist import clinic_checklist_tick
+from ..models import ChecklistItem, Clinic, OnboardingStep
+from ..models_a2p import CREATING, NUMBER_CHANGED, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
+from .checklist import clinic_checklist_a2p_sync, clinic_checklist_untick
 from .errors import ClinicInputError, ClinicNotFound
-
-# The checklist step each approval ticks.
-CHECKLIST_ON_APPROVAL = {
-    A2PStep.CUSTOMER_PROFILE: OnboardingStep.A2P_PROFILE_APPROVED,
-    A2PStep.BRAND: OnboardingStep.A2P_BRAND_REGISTERED,
-}
 
 
 class A2PError(ClinicInputError):
@@ -103,31 +97,69 @@ def a2p_step_intent(*, clinic_id: int, step: str) -> A2PRegistration:
         return registration
 
 
-def a2p_step_record(*, clinic_id: int, step: str, sid: str, status: str, detail: str = "", code: int | None = None) -> bool:
+def a2p_step_record(
+    *, clinic_id: int, step: str, sid: str, status: str, detail: str = "", code: int | None = None, phone_number: str = ""
+) -> bool:
     """Save a step's SID and status as Twilio reports them; a history row when the status changed.
 
-    A rejection also becomes the registration's error (a sentence staff act on); an
-    approval ticks its checklist step. Returns True when the status changed.
+    A rejection also becomes the registration's error (a sentence staff act on); the
+    checklist's A2P steps then follow the registration (clinic_checklist_a2p_sync).
+    `phone_number` is the number step's phone number (which number is in the service).
+    Returns True when the status changed.
     """
     with transaction.atomic():
         registration = _registration_lock(clinic_id)
         changed = registration.step_status(step) != status or registration.step_sid(step) != sid
         if not changed:
+            clinic_checklist_a2p_sync(clinic_id=clinic_id)
             return False
         setattr(registration, f"{step}_sid", sid)
         setattr(registration, f"{step}_status", status)
         setattr(registration, f"{step}_at", timezone.now())
         fields = [f"{step}_sid", f"{step}_status", f"{step}_at"]
+        if step == A2PStep.NUMBER:
+            registration.number_phone_number = phone_number
+            fields.append("number_phone_number")
         if status in REJECTED:
             fields += _error_set(registration, step=step, code=code, error=detail)
         elif registration.error_step == step:
             fields += _error_clear(registration)
         registration.save(update_fields=fields)
         _event(registration, step=step, status=status, detail=detail, code=code)
-        if registration.step_approved(step) and step in CHECKLIST_ON_APPROVAL:
-            clinic_checklist_tick(clinic_id=clinic_id, step=CHECKLIST_ON_APPROVAL[A2PStep(step)], note=f"{step} {sid}")
-        if registration.campaign_ready:
-            clinic_checklist_tick(clinic_id=clinic_id, step=OnboardingStep.A2P_CAMPAIGN_APPROVED, note="campaign approved")
+        clinic_checklist_a2p_sync(clinic_id=clinic_id)
+        return True
+
+
+def a2p_number_changed(*, clinic_id: int) -> bool:
+    """The clinic's number changed (bought, adopted, moved between accounts, released, ported in):
+    mark the registration's number step to run again; False when there is nothing to redo.
+
+    Nothing to redo before the registration has its Messaging Service (the number step
+    runs in its turn then). The number step is marked NUMBER_CHANGED (the pipeline shows
+    it unticked, the poller picks the registration up) and the checklist's "campaign
+    approved and number in the Messaging Service" is unticked until the clinic's current
+    number is in the service. Repeating it changes nothing more.
+    """
+    with transaction.atomic():
+        registration = A2PRegistration.objects.select_for_update().filter(clinic_id=clinic_id).first()
+        if registration is None or not registration.messaging_service_sid:
+            return False
+        if registration.number_status != NUMBER_CHANGED:
+            registration.number_status, registration.number_at = NUMBER_CHANGED, timezone.now()
+            registration.save(update_fields=["number_status", "number_at"])
+            _event(
+                registration,
+                step=A2PStep.NUMBER,
+                status=NUMBER_CHANGED,
+                detail="The clinic's number changed: its current number joins the Messaging Service by itself.",
+            )
+        if ChecklistItem.objects.filter(clinic_id=clinic_id, step=OnboardingStep.A2P_CAMPAIGN_APPROVED).exists():
+            clinic_checklist_untick(
+                clinic_id=clinic_id,
+                step=OnboardingStep.A2P_CAMPAIGN_APPROVED,
+                actor=None,
+                reason="the clinic's number changed; ticked again once the new number is in the Messaging Service",
+            )
         return True
 
 
@@ -204,8 +236,8 @@ def a2p_messaging_block(*, clinic_id: int, code: int, reason: str) -> bool:
 
 
 def a2p_registrations_pending() -> list[int]:
-    """Clinic ids whose registration is not finished (campaign verified, number added), least
-    recently polled first. A rejected one is included: its poll records nothing new and its
+    """Clinic ids whose registration is not finished (campaign verified, number added; a changed
+    number is not added), least recently polled first. A rejected one is included: its poll records nothing new and its
     advance stops at the error until staff Edit and resubmit."""
     done = A2PRegistration.objects.filter(campaign_status="VERIFIED", number_status="added")
     return list(A2PRegistration.objects.exclude(pk__in=done).order_by("polled_at", "pk").values_list("clinic_id", flat=True))

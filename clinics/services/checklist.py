@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import STEP_REQUIRES, ChecklistItem, Clinic, NumberEvent, OnboardingStep
+from ..models_a2p import A2PRegistration, A2PStep
 from .errors import ClinicInputError
 from .rows import clinic_lock, number_event_write
 
@@ -72,6 +73,40 @@ def _checklist_changed(clinic: Clinic, kind: str, *, detail: str, actor: User | 
     number_event_write(clinic, kind, number=clinic.twilio_number, sid=clinic.twilio_number_sid or "", detail=detail, actor=actor)
 
 
+def clinic_checklist_a2p_sync(*, clinic_id: int) -> list[str]:
+    """Tick the A2P steps of the clinic's current run that its registration has reached; the steps ticked.
+
+    The registration outlives a checklist run (a released number starts a new run, the
+    registration stays approved), so every run follows the registration's real state:
+    called when a step is recorded and when a run starts.
+    """
+    with transaction.atomic():
+        return checklist_a2p_sync_locked(clinic_lock(clinic_id))
+
+
+def _a2p_reached(clinic: Clinic, registration: A2PRegistration | None) -> list[tuple[str, str]]:
+    """The A2P checklist steps the registration has reached for the clinic as it is, with the note for each."""
+    if registration is None:
+        return []
+    reached: list[tuple[str, str]] = []
+    if registration.step_approved(A2PStep.CUSTOMER_PROFILE):
+        reached.append((OnboardingStep.A2P_PROFILE_APPROVED, "Twilio approved the business profile"))
+    if registration.step_approved(A2PStep.BRAND):
+        reached.append((OnboardingStep.A2P_BRAND_REGISTERED, "the brand is approved"))
+    # The campaign step means texts go out: approved campaign AND today's number in the service.
+    if registration.campaign_ready and clinic.twilio_number_sid and registration.number_sid == clinic.twilio_number_sid:
+        reached.append((OnboardingStep.A2P_CAMPAIGN_APPROVED, f"campaign approved, {clinic.twilio_number} in the service"))
+    return reached
+
+
+def checklist_a2p_sync_locked(clinic: Clinic) -> list[str]:
+    """clinic_checklist_a2p_sync on a clinic row already locked by the caller."""
+    registration = A2PRegistration.objects.filter(clinic_id=clinic.pk).first()
+    return [
+        step for step, note in _a2p_reached(clinic, registration) if checklist_tick_locked(clinic, step, actor=None, note=note)
+    ]
+
+
 def checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
     """A released number ends the checklist run: the next number starts run N+1 from zero.
 
@@ -91,3 +126,4 @@ def checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
         detail=f"Checklist run {clinic.checklist_run} started; run {clinic.checklist_run - 1} ended with "
         f"{ended}/{len(OnboardingStep.values)} steps done.",
     )
+    checklist_a2p_sync_locked(clinic)

@@ -38,7 +38,7 @@ from clinics import services as clinic_services
 from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p import steps
-from telephony.a2p.rules import IN_REVIEW, registration_required
+from telephony.a2p.rules import IN_REVIEW, registration_disabled_reason, registration_required
 from telephony.queue import task_send_on_commit
 
 task_names.A2P_REGISTRATION_ADVANCE = "telephony.tasks.a2p_registration_advance"
@@ -52,6 +52,26 @@ def registration_start(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
 def registration_resubmit(*, clinic_id: int, actor: Any = None) -> A2PRegistration:
     """Staff edited the profile after a rejection: resubmit from the rejected step."""
     return _then_advance(clinic_id, lambda: clinic_services.a2p_resubmit_request(clinic_id=clinic_id, actor=actor))
+
+
+def registration_number_changed(*, clinic_id: int) -> bool:
+    """The clinic's number changed: put its current number in its Messaging Service after commit.
+
+    The one hook every change of a clinic's number calls (a purchase, an adoption, a move
+    between accounts, a release, and a number ported in): the registration's number step
+    is marked to run again (clinics.services.a2p_number_changed) and the advance task is
+    sent once the change commits; the number step adds the new number once and takes the
+    replaced one out of the pool (steps.number), so two changes or a retried task leave one
+    sender. A send the broker refused is not lost: the marked registration is pending, and
+    beat's poll advances it. False when there is nothing to do (registration disabled, or
+    not as far as its Messaging Service yet: the number step runs in its turn).
+    """
+    if registration_disabled_reason():
+        return False
+    if not clinic_services.a2p_number_changed(clinic_id=clinic_id):
+        return False
+    task_send_on_commit(task_names.A2P_REGISTRATION_ADVANCE, clinic_id)
+    return True
 
 
 def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PRegistration:

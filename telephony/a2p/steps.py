@@ -48,7 +48,10 @@ def _created(ctx: Context, step: str, find: Callable[[], list[Any]], create: Cal
 
 
 def record(ctx: Context, step: str, sid: str, status: str, *, detail: str = "", code: int | None = None) -> None:
-    clinic_services.a2p_step_record(clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code)
+    phone_number = (ctx.clinic.twilio_number or "") if step == A2PStep.NUMBER else ""
+    clinic_services.a2p_step_record(
+        clinic_id=ctx.clinic.pk, step=step, sid=sid, status=status, detail=detail, code=code, phone_number=phone_number
+    )
     ctx.reload()
 
 
@@ -340,21 +343,39 @@ def _campaign_delete(ctx: Context, sid: str) -> None:
 
 
 def number(ctx: Context) -> bool:
+    """The clinic's current number in the service's sender pool, and the number it replaced out of it.
+
+    Runs again whenever the clinic's number changed (registration.registration_number_changed):
+    adds the current number unless the pool already has it, and takes out the number
+    recorded before (if it is still in the pool and no longer the clinic's), so a retry or
+    a second change adds the number once and the pool keeps one sender.
+    """
     registration, clinic = ctx.registration, ctx.clinic
     if registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid:
         return True
     if not clinic.twilio_number_sid:
-        return False  # provisioning puts a number on the clinic; the poller comes back
+        return False  # provisioning puts a number on the clinic and asks for this step again
     clinic_services.a2p_step_intent(clinic_id=clinic.pk, step=A2PStep.NUMBER)
-    pool = twilio.messaging_service_numbers(
-        account_sid=ctx.account, auth_token=ctx.token, service_sid=registration.messaging_service_sid
-    )
+    account, token, service_sid = ctx.account, ctx.token, registration.messaging_service_sid
+    pool = twilio.messaging_service_numbers(account_sid=account, auth_token=token, service_sid=service_sid)
     if clinic.twilio_number_sid not in pool:
         twilio.messaging_service_number_add(
-            account_sid=ctx.account,
-            auth_token=ctx.token,
-            service_sid=registration.messaging_service_sid,
-            phone_sid=clinic.twilio_number_sid,
+            account_sid=account, auth_token=token, service_sid=service_sid, phone_sid=clinic.twilio_number_sid
         )
-    record(ctx, A2PStep.NUMBER, clinic.twilio_number_sid, "added", detail=f"{clinic.twilio_number} is in the Messaging Service.")
+    replaced = registration.number_sid
+    if replaced and replaced != clinic.twilio_number_sid and replaced in pool:
+        try:
+            twilio.messaging_service_number_remove(
+                account_sid=account, auth_token=token, service_sid=service_sid, phone_sid=replaced
+            )
+        except twilio.TwilioError as exc:
+            if exc.status != 404:  # already out (a lost answer, or Twilio released it)
+                raise
+    record(
+        ctx,
+        A2PStep.NUMBER,
+        clinic.twilio_number_sid,
+        "added",
+        detail=f"{clinic.twilio_number} is in the Messaging Service.",
+    )
     return True

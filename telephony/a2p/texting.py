@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Appointment, AppointmentStatus, Clinic, NumberState, Patient
-from clinics.models_a2p import A2PRegistration
+from clinics.models import ReminderOutcome as ReminderState
+from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
 from telephony.a2p.rules import registration_account_sid, registration_disabled_reason
 from telephony.a2p.texts import appointment_when
@@ -39,6 +40,34 @@ class ReminderOutcome:
 
 
 def reminder_send(*, appointment_id: int) -> ReminderOutcome:
+    """Send the reminder (reminder_attempt) and record its outcome on the appointment for staff:
+    sent, skipped with why, or refused by Twilio with its sentence (a retryable failure is
+    recorded when the task gives up: reminder_give_up)."""
+    try:
+        outcome = reminder_attempt(appointment_id=appointment_id)
+    except twilio.TwilioError as exc:
+        if not exc.retryable:
+            reminder_give_up(appointment_id=appointment_id, error=str(exc))
+        raise
+    if outcome.message is not None:
+        clinic_services.appointment_reminder_outcome_record(
+            appointment_id=appointment_id, outcome=ReminderState.SENT, detail="Twilio accepted the reminder for sending."
+        )
+    else:
+        clinic_services.appointment_reminder_outcome_record(
+            appointment_id=appointment_id, outcome=ReminderState.SKIPPED, detail=outcome.skipped
+        )
+    return outcome
+
+
+def reminder_give_up(*, appointment_id: int, error: str) -> None:
+    """Twilio refused the reminder (or retries ran out): record it on the appointment with the sentence."""
+    clinic_services.appointment_reminder_outcome_record(
+        appointment_id=appointment_id, outcome=ReminderState.REFUSED, detail=f"Twilio refused the reminder: {error}"
+    )
+
+
+def reminder_attempt(*, appointment_id: int) -> ReminderOutcome:
     """Text the patient a reminder of the appointment from the clinic's number.
 
     Skips opted-out patients, clinics without an active number, cancelled or past
@@ -140,12 +169,22 @@ def texting_route(clinic: Clinic) -> TextingRoute:
     registration = A2PRegistration.objects.filter(clinic=clinic).first()
     if registration is not None and registration.messaging_blocked_reason:
         return TextingRoute(skipped=f"Texting is blocked for {clinic.name}: {registration.messaging_blocked_reason}")
+    if registration is not None and registration.step_approved(A2PStep.CAMPAIGN) and not _number_in_service(clinic, registration):
+        return TextingRoute(
+            skipped=f"{clinic.name}'s number is not in its Messaging Service yet (the number changed): it joins by itself "
+            "within minutes, so nothing was sent. Send the reminder again then."
+        )
     if registration is None or not registration.campaign_ready:
         return TextingRoute(
             skipped=f"{clinic.name}'s A2P 10DLC campaign is not approved yet: US carriers block texts from unregistered "
             "numbers (Twilio 30034), so nothing was sent."
         )
     return TextingRoute(service_sid=registration.messaging_service_sid, account_sid=registration_account_sid(clinic))
+
+
+def _number_in_service(clinic: Clinic, registration: A2PRegistration) -> bool:
+    """The clinic's number today is the one in its Messaging Service."""
+    return registration.step_approved(A2PStep.NUMBER) and registration.number_sid == clinic.twilio_number_sid
 
 
 def texting_block_on_failure(*, message_sid: str, error_code: int | None) -> bool:

@@ -14,6 +14,7 @@ from django.db import transaction
 from clinics import services as clinic_services
 from clinics.models import Clinic
 from telephony import operations, task_names, twilio
+from telephony.a2p.registration import registration_number_changed
 from telephony.models import Operation
 from telephony.numbers.provisioning import phone_sid_clean
 from telephony.queue import operation_send_on_commit, task_send_on_commit
@@ -66,9 +67,13 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
                 clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=str(exc), code=exc.code)
             raise
         already = True
-    clinic_services.clinic_number_released(
-        phone_sid=phone_sid, phone_number=phone_number, detail="Twilio no longer had it" if already else ""
-    )
+    with transaction.atomic():
+        released = clinic_services.clinic_number_released(
+            phone_sid=phone_sid, phone_number=phone_number, detail="Twilio no longer had it" if already else ""
+        )
+        if released is not None:
+            # Twilio takes a released number out of its Messaging Service: the pipeline says so.
+            registration_number_changed(clinic_id=released.id)
     return Released(sid=phone_sid, phone_number=phone_number, clinic_id=clinic.id if clinic else None, already_released=already)
 
 

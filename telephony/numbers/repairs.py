@@ -11,6 +11,7 @@ from django.db import transaction
 from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from telephony import operations, task_names, twilio
+from telephony.a2p.registration import registration_number_changed
 from telephony.models import Operation
 from telephony.numbers.findings import FIX_ADOPT, FIX_WEBHOOKS, Finding
 from telephony.numbers.provisioning import WORKFLOW_ERRORS, phone_sid_clean
@@ -73,9 +74,11 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
                 "numbers are managed. Transfer the number into that subaccount first, then adopt it."
             )
     try:
-        clinic = clinic_services.clinic_number_adopt(
-            clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
-        )
+        with transaction.atomic():
+            clinic = clinic_services.clinic_number_adopt(
+                clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
+            )
+            registration_number_changed(clinic_id=clinic.id)
     except clinic_services.ClinicNumberError as exc:
         return f"Did not adopt {phone_number}: {exc}"
     try:

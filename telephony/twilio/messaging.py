@@ -140,6 +140,15 @@ def messaging_service_number_add(*, account_sid: str, auth_token: str = "", serv
     )
 
 
+def messaging_service_number_remove(*, account_sid: str, auth_token: str = "", service_sid: str, phone_sid: str) -> None:
+    """Take a number out of the service's sender pool (DELETE /v1/Services/{ServiceSid}/PhoneNumbers/{Sid},
+    twilio_messaging_v1.json; the number stays on the account). TwilioError 20404 when it is not in the pool."""
+    calling(
+        f"removing {phone_sid} from the Messaging Service",
+        lambda: client_acting_in(account_sid, auth_token).messaging.v1.services(service_sid).phone_numbers(phone_sid).delete(),
+    )
+
+
 def messaging_service_numbers(*, account_sid: str, auth_token: str = "", service_sid: str) -> list[str]:
     """The PN SIDs in a service's sender pool (all pages)."""
     found = calling(

@@ -166,3 +166,32 @@ def test_the_specs_check_the_status_callback_we_give_the_bundles():
         with pytest.raises(twilio.TwilioError) as refused_on_submit:
             twilio.trust_bundle_submit(account_sid=ACCOUNT, kind=kind, sid=BUNDLE, status_callback="not a url")
         assert refused_on_submit.value.status == 422
+
+
+def test_the_number_step_after_a_rebuy_is_accepted_by_twilios_specs():
+    """A re-bought number joining the clinic's service, the replaced one taken out: the number
+    step's calls (list the pool, add, remove) through the real workflow, to Prism."""
+    from clinics import services as clinic_services
+    from clinics.models_a2p import A2PRegistration
+    from telephony.a2p import registration
+
+    new_sid = "PN" + "cd" * 16
+    clinic = ClinicFactory(name="Contract Dental", twilio_number="+15125550101", twilio_number_sid=new_sid)
+    BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
+    approved = {
+        "customer_profile_status": "twilio-approved",
+        "trust_product_status": "twilio-approved",
+        "brand_status": "APPROVED",
+        "messaging_service_status": "created",
+        "campaign_status": "VERIFIED",
+    }
+    A2PRegistration.objects.create(
+        clinic=clinic, messaging_service_sid=SERVICE, number_sid=PHONE_SID, number_status="added", **approved
+    )
+    assert clinic_services.a2p_number_changed(clinic_id=clinic.id)
+
+    reg = registration.registration_advance(clinic_id=clinic.id)
+
+    assert (reg.error, reg.number_sid, reg.number_status) == ("", new_sid, "added")
+    # The removal of a replaced number still in the pool, as the number step sends it.
+    twilio.messaging_service_number_remove(account_sid=ACCOUNT, service_sid=SERVICE, phone_sid=PHONE_SID)

@@ -10,7 +10,7 @@ from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from clinics.models import Clinic, NumberState
-from clinics.models_a2p import BusinessProfile
+from clinics.models_a2p import A2PRegistration, BusinessProfile
 from telephony import twilio_service
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import ClinicFactory
@@ -71,6 +71,19 @@ def clinic(sandbox: Any) -> Clinic:
 def review(sandbox: Any, **payload: Any) -> None:
     """Set how the sandbox decides submitted bundles, brands and campaigns."""
     sandbox._call("POST", "a2p-review", payload)
+
+
+def registered(clinic: Clinic, sandbox: Any) -> A2PRegistration:
+    """Run the clinic's whole registration with the sandbox approving at once."""
+    from telephony.a2p import polling, registration
+
+    review(sandbox, mode="approve", after_seconds=0)
+    registration.registration_start(clinic_id=clinic.id)
+    for _ in range(6):
+        reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
+        if reg.campaign_ready:
+            return reg
+    raise AssertionError(reg.error)
 
 
 def decide(sandbox: Any, sid: str, outcome: str = "approve", code: int | None = None) -> None:

@@ -13,25 +13,13 @@ from django.utils import timezone
 
 from clinics.models import Appointment, ChecklistItem, OnboardingStep, Patient
 from clinics.models_a2p import A2PRegistration, BusinessProfile
-from telephony.a2p import polling, registration
 from telephony.a2p import texting as messaging
 from telephony.models import MessageLog
 from tests.factories import ClinicFactory
-from tests.telephony.a2p.conftest import EIN, business_profile_data, review
+from tests.telephony.a2p.conftest import EIN, business_profile_data, registered, review
 from tests.telephony.webhooks.twilio_requests import signed_post
 
 pytestmark = pytest.mark.django_db
-
-
-def _approved(clinic, sandbox) -> A2PRegistration:
-    """Run the whole registration with the sandbox approving at once."""
-    review(sandbox, mode="approve", after_seconds=0)
-    registration.registration_start(clinic_id=clinic.id)
-    for _ in range(6):
-        reg = polling.registration_poll(clinic_id=clinic.id, pacer=polling.Pacer(0))
-        if reg.campaign_ready:
-            return reg
-    raise AssertionError(reg.error)
 
 
 @pytest.fixture
@@ -45,7 +33,7 @@ def test_reminders_wait_for_the_campaign_then_go_through_the_messaging_service(a
     assert "not approved yet" in skipped.skipped and "30034" in skipped.skipped
     assert sandbox.api_requests("POST", "Messages.json") == []
 
-    reg = _approved(clinic, sandbox)
+    reg = registered(clinic, sandbox)
     sent = messaging.reminder_send(appointment_id=appointment.id)
 
     assert sent.message is not None
@@ -56,7 +44,7 @@ def test_reminders_wait_for_the_campaign_then_go_through_the_messaging_service(a
 
 
 def test_a_30034_failure_blocks_the_clinics_texting_with_the_reason(appointment, clinic, sandbox, a2p_enabled, client):
-    _approved(clinic, sandbox)
+    registered(clinic, sandbox)
     sent = messaging.reminder_send(appointment_id=appointment.id)
 
     answer = signed_post(
@@ -83,7 +71,7 @@ def test_the_sms_test_is_ticked_only_after_the_campaign(clinic, sandbox, a2p_ena
     assert signed_post(client, "/api/sms/inbound", params).status_code == 200
     assert not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS).exists()
 
-    _approved(clinic, sandbox)
+    registered(clinic, sandbox)
     assert signed_post(client, "/api/sms/inbound", {**params, "MessageSid": "SM" + "2" * 32}).status_code == 200
     assert ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.TEST_INBOUND_SMS).exists()
 
