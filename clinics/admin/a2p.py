@@ -20,6 +20,7 @@ from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import rules as a2p_rules
 
+from ..forms import PhoneNumberField
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
 from ..services import ClinicInputError
@@ -62,10 +63,16 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
 
 
 class BusinessProfileForm(forms.ModelForm):
-    """The business profile; the EIN is asked for but never shown back."""
+    """The business profile, accepting what people type: a state in any case ("tx"), an EIN
+    with spaces, a phone number in national format (saved as TX, 12-3456789, +1...).
 
-    ein = forms.CharField(label="EIN", required=False, max_length=10, widget=forms.PasswordInput(render_value=False))
+    The EIN is asked for but never shown back from the database; on a page sent back with
+    an error, what this person just typed is kept in the field (it is theirs, not the saved one).
+    """
+
+    ein = forms.CharField(label="EIN", required=False, max_length=20, widget=forms.PasswordInput(render_value=False))
     website = forms.URLField(assume_scheme="https", help_text="The clinic's public website (carriers check it).")
+    rep_phone = PhoneNumberField(label="Representative phone")
 
     class Meta:
         model = BusinessProfile
@@ -93,6 +100,9 @@ class BusinessProfileForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # Bound (a POST sent back with an error): the field shows what was typed, never the saved EIN.
+        self.fields["ein"].widget.render_value = self.is_bound
+        self.fields["region"].help_text = "Two letters, e.g. TX."
         if self.instance.pk:
             self.fields["ein"].help_text = f"Saved: {self.instance.ein_masked}. Leave blank to keep it."
         else:
@@ -104,8 +114,13 @@ class BusinessProfileForm(forms.ModelForm):
             return self.instance.ein
         if not value:
             raise ValidationError("Enter the clinic's EIN (9 digits): carriers check it against the legal name.")
-        EIN_FORMAT(value)
-        return value
+        compact = "".join(value.split())  # "12 3456789", "12-345 6789"
+        EIN_FORMAT(compact)
+        digits = compact.replace("-", "")
+        return f"{digits[:2]}-{digits[2:]}"
+
+    def clean_region(self) -> str:
+        return (self.cleaned_data.get("region") or "").strip().upper()
 
 
 class BusinessProfileAdmin(admin.ModelAdmin):
