@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 DEFAULT_REGION = "US"
 # What a phone number typed by a person may contain: digits, spaces, + ( ) - . /
 PHONE_LIKE_RE = re.compile(r"[0-9+()\-. /]{10,30}")
+# Part of a number as people type it, e.g. "555-0104" or "(512) 555": digits, spaces, ( ) - . /
+PHONE_PART_RE = re.compile(r"[0-9()\-. /]{4,30}")
+PHONE_PART_DIGITS = (4, 9)  # fewer is too vague to search; ten or more is a whole number (phone_search_term)
 
 
 def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
@@ -87,3 +90,18 @@ def phone_search_term(term: str, *, region: str = DEFAULT_REGION) -> str | None:
         return phone_normalize(text, region=region)
     except ValidationError:
         return None
+
+
+def phone_search_digits(term: str) -> str | None:
+    """The digits of a search term typed as part of a phone number, else None.
+
+    "555-0104", "555 0104" and "(512) 555" give "5550104", "5550104" and "512555", which
+    a stored +15125550104 contains; a whole number (phone_search_term), a name or a
+    SID gives None.
+    """
+    text = (term or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    low, high = PHONE_PART_DIGITS
+    if not PHONE_PART_RE.fullmatch(text) or not low <= len(digits) <= high or not text.isascii():
+        return None
+    return digits
