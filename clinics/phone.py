@@ -14,7 +14,11 @@ PHONE_PART_DIGITS = (4, 9)  # fewer is too vague to search; ten or more is a who
 
 
 def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
-    """Return `value` as an E.164 string, or raise ValidationError saying why not."""
+    """Return `value` as an E.164 string, or raise ValidationError saying why not.
+
+    A number with an extension ("(512) 555-7000 ext 2") is refused with a sentence: E.164
+    has no room for it, and saving the number without it would silently ring the wrong desk.
+    """
     text = (value or "").strip()
     if not text:
         raise ValidationError("Enter a phone number.", code="required")
@@ -24,6 +28,12 @@ def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
         raise ValidationError(f"'{text[:40]}' is not a phone number.", code="invalid") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(f"'{text[:40]}' is not a valid phone number.", code="invalid")
+    if parsed.extension:
+        raise ValidationError(
+            f"'{text[:40]}' has an extension ({parsed.extension[:10]}): calls and texts reach only a direct line, "
+            "so the extension would be lost. Enter a direct number without an extension.",
+            code="extension",
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -213,6 +213,22 @@ def test_a_bad_office_phone_is_refused_with_a_sentence(admin_client):
     assert clinic.office_phone == "+15125550100"
 
 
+@pytest.mark.parametrize("typed", ["(512) 555-7000 ext 2", "512-555-7000 x2", "+1 512 555 7000;ext=2"])
+def test_an_office_line_with_an_extension_is_refused_with_a_sentence_and_nothing_changes(admin_client, typed):
+    clinic = ClinicFactory(office_phone="+15125550100")
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": clinic.name, "office_phone": typed, **INLINE}
+    )
+
+    assert page.status_code == 200
+    assert (
+        "has an extension (2)" in page.content.decode() and "Enter a direct number without an extension." in page.content.decode()
+    )
+    clinic.refresh_from_db()
+    assert clinic.office_phone == "+15125550100"
+
+
 def test_patient_phone_in_national_format_is_saved_e164(admin_client):
     clinic = ClinicFactory()
 
