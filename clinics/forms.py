@@ -32,7 +32,9 @@ class ProvisionNumberForm(forms.Form):
 
     Voice and SMS are always required of the numbers found (not a choice here). With
     `buying=True` the form must name an area code or a picked number: a picked number
-    gives its own area code.
+    gives its own area code. With `several=True` (one purchase per clinic of a selection)
+    nothing is picked from a list, so the search is by area code alone: the other search
+    fields are not offered.
     """
 
     area_code = forms.CharField(
@@ -76,10 +78,17 @@ class ProvisionNumberForm(forms.Form):
     )
 
     SEARCH_FIELDS = ("area_code", "in_locality", "in_region", "in_postal_code", "contains", "near_number")
+    SEVERAL_AREA_CODE = (
+        "Several clinics at once take an area code: each clinic gets a number in it. "
+        "To pick a number by city, ZIP or digits, provision one clinic at a time."
+    )
 
-    def __init__(self, *args: object, buying: bool = False, **kwargs: object) -> None:
+    def __init__(self, *args: object, buying: bool = False, several: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.buying = buying
+        self.buying, self.several = buying, several
+        if several:
+            for name in (*self.SEARCH_FIELDS[1:], "phone_number"):
+                del self.fields[name]
 
     def clean_area_code(self) -> str:
         # area_code_validate's ValidationError is the form's error as it is (one wording everywhere).
@@ -114,6 +123,8 @@ class ProvisionNumberForm(forms.Form):
             self.add_error("phone_number", f"{number} is not in area code {area_code}.")
         elif self.buying and number and not area_code and "area_code" not in self.errors:
             data["area_code"] = number[2:5]
+        elif self.several and not area_code and "area_code" not in self.errors:
+            self.add_error("area_code", f"Enter an area code: three digits, for example 512. {self.SEVERAL_AREA_CODE}")
         elif self.buying and not area_code and "area_code" not in self.errors:
             self.add_error("area_code", "Enter an area code: three digits, for example 512 (or pick a number from a search).")
         elif not self.buying and not any(data.get(name) for name in self.SEARCH_FIELDS) and not self.errors:
@@ -134,7 +145,7 @@ class ApiProvisionNumberForm(ProvisionNumberForm):
 
     clinic_id = forms.IntegerField(min_value=1, max_value=2**63 - 1)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, **kwargs: Any) -> None:
         # The API buys: an area code or a number is needed.
         super().__init__(*args, buying=True, **kwargs)
 

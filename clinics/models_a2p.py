@@ -35,26 +35,29 @@ ZIP_FORMAT = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$", "Enter a US ZIP code of d
 
 
 class BusinessType(models.TextChoices):
-    """Twilio's business_type values for a secondary customer profile."""
+    """Twilio's business_type values for a secondary customer profile, labelled as Twilio's
+    Console lists them (each label is the value itself: without one Django would derive
+    "Llc" from the member's name)."""
 
-    SOLE_PROPRIETORSHIP = "Sole Proprietorship"
-    PARTNERSHIP = "Partnership"
-    LLC = "Limited Liability Corporation"
-    COOPERATIVE = "Co-operative"
-    NON_PROFIT = "Non-profit Corporation"
-    CORPORATION = "Corporation"
+    SOLE_PROPRIETORSHIP = "Sole Proprietorship", "Sole Proprietorship"
+    PARTNERSHIP = "Partnership", "Partnership"
+    LLC = "Limited Liability Corporation", "Limited Liability Corporation"
+    COOPERATIVE = "Co-operative", "Co-operative"
+    NON_PROFIT = "Non-profit Corporation", "Non-profit Corporation"
+    CORPORATION = "Corporation", "Corporation"
 
 
 class JobPosition(models.TextChoices):
-    """Twilio's job_position values for the authorized representative."""
+    """Twilio's job_position values for the authorized representative, labelled as the
+    Console lists them ("GM", "CEO", not Django's "Gm", "Ceo")."""
 
-    DIRECTOR = "Director"
-    GM = "GM"
-    VP = "VP"
-    CEO = "CEO"
-    CFO = "CFO"
-    GENERAL_COUNSEL = "General Counsel"
-    OTHER = "Other"
+    DIRECTOR = "Director", "Director"
+    GM = "GM", "GM"
+    VP = "VP", "VP"
+    CEO = "CEO", "CEO"
+    CFO = "CFO", "CFO"
+    GENERAL_COUNSEL = "General Counsel", "General Counsel"
+    OTHER = "Other", "Other"
 
 
 class CampaignUseCase(models.TextChoices):
@@ -79,7 +82,8 @@ class BusinessProfile(models.Model):
     )
     # Sealed at rest with FIELD_ENCRYPTION_KEY (clinics.sealed): the column holds a Fernet token.
     ein = SealedTextField("EIN", validators=[EIN_FORMAT])
-    business_type = models.CharField(max_length=40, choices=BusinessType.choices, default=BusinessType.LLC)
+    # No default: staff choose the type on the IRS record (a silent LLC registered clinics wrongly).
+    business_type = models.CharField(max_length=40, choices=BusinessType.choices)
     industry = models.CharField(max_length=40, default="HEALTHCARE", editable=False)
     street = models.CharField(max_length=200, validators=[text_validate_printable])
     city = models.CharField(max_length=100, validators=[text_validate_printable])

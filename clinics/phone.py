@@ -8,10 +8,17 @@ from django.core.exceptions import ValidationError
 DEFAULT_REGION = "US"
 # What a phone number typed by a person may contain: digits, spaces, + ( ) - . /
 PHONE_LIKE_RE = re.compile(r"[0-9+()\-. /]{10,30}")
+# Part of a number as people type it, e.g. "555-0104" or "(512) 555": digits, spaces, ( ) - . /
+PHONE_PART_RE = re.compile(r"[0-9()\-. /]{4,30}")
+PHONE_PART_DIGITS = (4, 9)  # fewer is too vague to search; ten or more is a whole number (phone_search_term)
 
 
 def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
-    """Return `value` as an E.164 string, or raise ValidationError saying why not."""
+    """Return `value` as an E.164 string, or raise ValidationError saying why not.
+
+    A number with an extension ("(512) 555-7000 ext 2") is refused with a sentence: E.164
+    has no room for it, and saving the number without it would silently ring the wrong desk.
+    """
     text = (value or "").strip()
     if not text:
         raise ValidationError("Enter a phone number.", code="required")
@@ -21,6 +28,12 @@ def phone_normalize(value: str, *, region: str = DEFAULT_REGION) -> str:
         raise ValidationError(f"'{text[:40]}' is not a phone number.", code="invalid") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(f"'{text[:40]}' is not a valid phone number.", code="invalid")
+    if parsed.extension:
+        raise ValidationError(
+            f"'{text[:40]}' has an extension ({parsed.extension[:10]}): calls and texts reach only a direct line, "
+            "so the extension would be lost. Enter a direct number without an extension.",
+            code="extension",
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -87,3 +100,18 @@ def phone_search_term(term: str, *, region: str = DEFAULT_REGION) -> str | None:
         return phone_normalize(text, region=region)
     except ValidationError:
         return None
+
+
+def phone_search_digits(term: str) -> str | None:
+    """The digits of a search term typed as part of a phone number, else None.
+
+    "555-0104", "555 0104" and "(512) 555" give "5550104", "5550104" and "512555", which
+    a stored +15125550104 contains; a whole number (phone_search_term), a name or a
+    SID gives None.
+    """
+    text = (term or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    low, high = PHONE_PART_DIGITS
+    if not PHONE_PART_RE.fullmatch(text) or not low <= len(digits) <= high or not text.isascii():
+        return None
+    return digits

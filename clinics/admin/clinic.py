@@ -23,7 +23,7 @@ from ..forms import ClinicAdminForm
 from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, ReminderOutcome
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_reminders_not_sent
-from .a2p import a2p_pipeline_html
+from .a2p import START_PERMISSION, a2p_pipeline_html
 from .actions import (
     close_subaccount,
     mark_listing_updated,
@@ -328,6 +328,8 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             # Read by onboarding.checklist_html (which sees only the clinic): the Untick links are
             # offered only to a user who holds the power (the view refuses the others anyway).
             clinic.can_untick = request.user.has_perm("clinics.untick_checklist_step")
+            # Read by a2p.a2p_buttons_html: the registration's buttons for a user who may press them.
+            clinic.can_register = request.user.has_perm(START_PERMISSION)
         return clinic
 
     def save_model(self, request: HttpRequest, obj: Clinic, form: object, change: bool) -> None:

@@ -33,9 +33,9 @@ def provision_page(
     the page says so, offers no Buy, and the clinics stay as they were.
     """
     step = next((name for name in ("apply", "confirm", "search") if name in request.POST), "")
-    form = ProvisionNumberForm(request.POST if step else None, buying=step in ("apply", "confirm"))
-    context: dict = {"step": step}
     single = len(clinics) == 1
+    form = ProvisionNumberForm(request.POST if step else None, buying=step in ("apply", "confirm"), several=not single)
+    context: dict = {"step": step}
     if step and form.is_valid():
         # A picked number only makes sense for one clinic.
         number = form.cleaned_data["phone_number"] if single else ""

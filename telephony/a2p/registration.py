@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+
 from clinics import services as clinic_services
 from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony import task_names, twilio
@@ -82,6 +84,15 @@ def _then_advance(clinic_id: int, change: Callable[[], A2PRegistration]) -> A2PR
     return registration
 
 
+def review_checks_sentence() -> str:
+    """How reviews are checked here, truly: by beat every 10 minutes where tasks go through a
+    broker (production, and scripts/dev with CELERY_BROKER_URL), else only on Check now:
+    eager Celery (scripts/dev's default) runs no beat."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "checked when you press Check now: nothing checks by itself in this setup"
+    return "checked every 10 minutes, or press Check now"
+
+
 def registration_next_action(registration: A2PRegistration | None, *, profile: bool) -> str:
     """What happens next, for the clinic page."""
     if registration is None:
@@ -93,7 +104,7 @@ def registration_next_action(registration: A2PRegistration | None, *, profile: b
     for step in A2PStep.values:
         status = registration.step_status(step)
         if status in IN_REVIEW:
-            return f"Wait for Twilio's review of the {A2PStep(step).label.lower()} (checked every 10 minutes)."
+            return f"Wait for Twilio's review of the {A2PStep(step).label.lower()} ({review_checks_sentence()})."
         if not registration.step_approved(step):
             return f"Next: {A2PStep(step).label.lower()} (runs by itself)."
     return ""

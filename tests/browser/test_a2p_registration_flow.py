@@ -86,6 +86,17 @@ class A2PRegistrationFlowTests(BrowserTestCase):
         self._scroll_to("ul.a2p-pipeline")
         self.shot("a2p-04-pipeline-in-review")
 
+        # 3b. On the clinic page itself: Check now, and (sandbox mode) the reviewer's Approve/Reject.
+        assert self.find("button.a2p-check").text == "Check now"
+        self.click_and_wait("button.a2p-approve")
+        assert "Approved in the sandbox" in self.text()
+        assert A2PRegistration.objects.get(clinic=clinic).customer_profile_status == "twilio-approved"
+        for width in (390, 1366):
+            self.browser.set_window_size(width, 1400)
+            self._scroll_to("div.a2p-buttons")
+            self.shot(f"a2p-04b-buttons-{width}")
+        self.browser.set_window_size(1280, 1400)
+
         # 4. The sandbox approves every submitted object (its loopback review control), staff check the reviews.
         self.sandbox._call("POST", "a2p-review", {"mode": "approve", "after_seconds": 0})
         for _ in range(6):

@@ -9,8 +9,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from clinics import services
 from clinics.models import Clinic, NumberEvent, NumberState, OnboardingStep
@@ -160,6 +163,49 @@ class BuyLikeTheConsoleTests(BrowserTestCase):
         assert clinic.number_state == NumberState.ACTIVE and clinic.twilio_number == "+15125550107"
         assert "(512) 555-0107" in self.text()
         self.shot("24-bought-after-confirm")
+
+    def test_enter_after_refining_searches_again_and_the_price_stays_in_view_at_390(self) -> None:
+        """Issue 22: Enter in a refined search searched nothing new, it opened the confirm page
+        of the old results' first number (Continue was the form's first button); at 390 px the
+        results table ran past the screen and cut the price off."""
+        clinic = Clinic.objects.create(name="Enter Dental")
+        self.browser.set_window_size(1366, 1000)
+        self.search_form(clinic, area_code="512")
+        self.click_and_wait("#search-button")
+        first_results = self.picks()
+        assert len(first_results) > 1 and "+15125550107" in first_results[1:]
+        self.shot("search-01-results-1366")
+
+        # Refine (digits the number contains) and press Enter in that field.
+        old = self.browser.find_element(By.TAG_NAME, "html")
+        self.find("#id_contains").send_keys("0107", Keys.ENTER)
+        WebDriverWait(self.browser, 15).until(lambda _driver: not self._alive(old))
+        assert not self.browser.find_elements(By.ID, "confirm-summary"), "Enter opened the confirm page of the old results"
+        assert self.picks() == ["+15125550107"]
+        self.shot("search-02-enter-searched-again-1366")
+
+        self.browser.set_window_size(390, 1000)
+        price = self.find("#numbers-for-sale td.price")
+        right, width = self.browser.execute_script(
+            "return [arguments[0].getBoundingClientRect().right, document.documentElement.clientWidth]", price
+        )
+        assert price.is_displayed() and price.text == "$1.15/month" and right <= width, (right, width)
+        self.browser.execute_script("document.getElementById('numbers-for-sale').scrollIntoView()")
+        self.shot("search-03-results-390")
+        self.browser.set_window_size(1280, 1400)  # as make_driver opens it, for the next test
+        clinic.refresh_from_db()
+        assert clinic.number_state == NumberState.NONE  # nothing bought by searching
+
+    def picks(self) -> list[str]:
+        return [e.get_attribute("value") for e in self.browser.find_elements(By.CSS_SELECTOR, "input[name=phone_number]")]
+
+    @staticmethod
+    def _alive(element) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale (or "does not belong to the document"): the page was replaced
+            return False
+        return True
 
     def test_nothing_for_sale_shows_no_buy_and_leaves_the_clinic_unchanged(self) -> None:
         self.sandbox.empty_area_code("907")

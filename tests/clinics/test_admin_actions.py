@@ -249,3 +249,23 @@ def test_the_test_call_hint_is_one_staff_can_follow(admin_client, sandbox, setti
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
 
     assert "Next step" in page and hint in page
+
+
+def test_several_clinics_search_by_area_code_only_and_the_confirm_says_one_number_each(admin_client, sandbox):
+    first, second = ClinicFactory(name="North Dental"), ClinicFactory(name="South Dental")
+
+    by_city = act(admin_client, "provision_number", [first, second], search="1", in_locality="Austin", in_region="TX")
+
+    body = by_city.content.decode()
+    assert "Several clinics at once take an area code" in body and "provision one clinic at a time" in body
+    assert 'name="in_locality"' not in body and "for_sale" not in by_city.context
+    assert sandbox.api_requests("GET", "AvailablePhoneNumbers") == []
+
+    confirm = act(admin_client, "provision_number", [first, second], confirm="1", area_code="512")
+
+    summary = confirm.content.decode()
+    assert (
+        "for each of these 2 clinics, one number each: <strong>North Dental</strong>, <strong>South Dental</strong>?" in summary
+    )
+    assert "Buy one number" not in summary
+    assert sandbox.owned_numbers() == []

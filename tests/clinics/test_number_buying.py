@@ -213,6 +213,22 @@ def test_a_bad_office_phone_is_refused_with_a_sentence(admin_client):
     assert clinic.office_phone == "+15125550100"
 
 
+@pytest.mark.parametrize("typed", ["(512) 555-7000 ext 2", "512-555-7000 x2", "+1 512 555 7000;ext=2"])
+def test_an_office_line_with_an_extension_is_refused_with_a_sentence_and_nothing_changes(admin_client, typed):
+    clinic = ClinicFactory(office_phone="+15125550100")
+
+    page = admin_client.post(
+        reverse("admin:clinics_clinic_change", args=[clinic.pk]), {"name": clinic.name, "office_phone": typed, **INLINE}
+    )
+
+    assert page.status_code == 200
+    assert (
+        "has an extension (2)" in page.content.decode() and "Enter a direct number without an extension." in page.content.decode()
+    )
+    clinic.refresh_from_db()
+    assert clinic.office_phone == "+15125550100"
+
+
 def test_patient_phone_in_national_format_is_saved_e164(admin_client):
     clinic = ClinicFactory()
 
@@ -221,11 +237,22 @@ def test_patient_phone_in_national_format_is_saved_e164(admin_client):
     assert Patient.objects.get(name="Pat").phone == "+15125550999"
 
 
-@pytest.mark.parametrize("typed", ["(512) 555-0103", "512-555-0103", "5125550103", "+15125550103", "+1 512 555 0103"])
-def test_clinic_list_search_matches_any_format_of_a_number(admin_client, typed):
+@pytest.mark.parametrize(
+    ("typed", "office_phone"),
+    [
+        # A whole number in any format: the same number, exactly.
+        *[
+            (typed, "+15125550103")
+            for typed in ["(512) 555-0103", "512-555-0103", "5125550103", "+15125550103", "+1 512 555 0103"]
+        ],
+        # Part of a number as people type it: every number that contains its digits.
+        *[(typed, "+17375550103") for typed in ["555-0103", "555 0103", "5550103", "555.0103"]],
+    ],
+)
+def test_clinic_list_search_matches_a_number_or_part_of_it_as_typed(admin_client, typed, office_phone):
     wanted = ClinicFactory(name="Found Dental", twilio_number="+15125550103", number_state=NumberState.ACTIVE)
     ClinicFactory(name="Other Dental", twilio_number="+15125550104", number_state=NumberState.ACTIVE)
-    by_office = ClinicFactory(name="Office Dental", office_phone="+15125550103")
+    by_office = ClinicFactory(name="Office Dental", office_phone=office_phone)
 
     page = admin_client.get(CHANGELIST, {"q": typed})
 

@@ -88,7 +88,7 @@ def test_staff_enter_a_profile_and_the_ein_is_never_shown_again(client, staff_us
     clinic = ClinicFactory(name="New Smiles")
     client.force_login(staff_user)
 
-    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, ein="12-34", region="tx"))
+    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, ein="12-34", region="T1"))
     assert refused.status_code == 200
     assert "Enter the EIN as 9 digits" in refused.content.decode() and "Two capital letters" in refused.content.decode()
     assert not BusinessProfile.objects.exists()
@@ -106,6 +106,44 @@ def test_staff_enter_a_profile_and_the_ein_is_never_shown_again(client, staff_us
     profile.refresh_from_db()
     assert (profile.ein, profile.city) == (EIN, "Round Rock")
     assert EIN not in client.get("/admin/clinics/businessprofile/").content.decode()
+
+
+def test_the_profile_accepts_what_people_type_and_saves_it_normalised(client, staff_user, sandbox):
+    clinic = ClinicFactory(name="Typed Smiles")
+    client.force_login(staff_user)
+
+    created = client.post(
+        "/admin/clinics/businessprofile/add/",
+        _profile_form(clinic, region="tx", ein="12 3456789", rep_phone="512-555-7000"),
+    )
+
+    assert created.status_code == 302, created.context["adminform"].form.errors
+    profile = BusinessProfile.objects.get(clinic=clinic)
+    assert (profile.region, profile.ein, profile.rep_phone) == ("TX", EIN, "+15125557000")
+
+
+def test_a_page_sent_back_with_an_error_keeps_the_ein_just_typed(client, staff_user, sandbox):
+    clinic = ClinicFactory(name="Typed Smiles")
+    client.force_login(staff_user)
+
+    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, ein="98-7654321", postal_code="787"))
+
+    assert refused.status_code == 200 and not BusinessProfile.objects.exists()
+    assert 'value="98-7654321"' in refused.content.decode()
+    # A fresh page, or a saved profile's page, never carries an EIN.
+    assert "98-7654321" not in client.get("/admin/clinics/businessprofile/add/").content.decode()
+
+
+def test_the_business_type_is_chosen_not_defaulted_and_choices_read_as_in_twilios_console(client, staff_user, sandbox):
+    clinic = ClinicFactory(name="Typed Smiles")
+    client.force_login(staff_user)
+
+    page = client.get("/admin/clinics/businessprofile/add/").content.decode()
+    assert ">Limited Liability Corporation</option>" in page and "selected>Limited Liability" not in page
+    assert ">GM</option>" in page and ">CEO</option>" in page and ">Gm<" not in page and ">Ceo<" not in page
+    refused = client.post("/admin/clinics/businessprofile/add/", _profile_form(clinic, business_type=""))
+    assert refused.status_code == 200 and not BusinessProfile.objects.exists()
+    assert "business_type" in refused.context["adminform"].form.errors
 
 
 # Python's \d matches every script's digits: these passed as an EIN or ZIP before issue 20.
