@@ -205,6 +205,47 @@ STEP_REQUIRES: dict[str, tuple[str, ...]] = {
 }
 # Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
 MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING})
+# Steps that follow a state: the number's (bought, saved) and the texting registration's
+# (Twilio's reviews). The system ticks them when the state says so and only the state takes
+# them back (a release starts a new run), so nobody unticks them by hand: the run could
+# then never be complete again. The other steps record what a person checked (a test call,
+# a test SMS, the listing); a person may untick those, with the steps that depend on them.
+STATE_STEPS: frozenset[str] = frozenset(
+    {
+        OnboardingStep.BUY_NUMBER,
+        OnboardingStep.SAVE_NUMBER,
+        OnboardingStep.SAVE_SID,
+        OnboardingStep.A2P_PROFILE_APPROVED,
+        OnboardingStep.A2P_BRAND_REGISTERED,
+        OnboardingStep.A2P_CAMPAIGN_APPROVED,
+    }
+)
+_TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.A2P_CAMPAIGN_APPROVED)
+
+
+def step_state_sentence(step: str) -> str:
+    """Why a state step cannot be unticked by hand, as a sentence staff can act on."""
+    label = OnboardingStep(step).label
+    if step in _TEXTING_STEPS:
+        return f"“{label}” follows the texting registration: Twilio's review ticks it, and it cannot be unticked by hand."
+    return (
+        f"“{label}” follows the clinic's number: it is ticked when the number is bought and cleared when the number "
+        "is released (a new checklist run), and it cannot be unticked by hand."
+    )
+
+
+def step_dependents(step: str) -> list[str]:
+    """Every step that requires `step`, directly or through another (STEP_REQUIRES), in the
+    checklist's order: unticking `step` unticks them too."""
+    found: set[str] = set()
+    frontier = [step]
+    while frontier:
+        current = frontier.pop()
+        for candidate, required in STEP_REQUIRES.items():
+            if current in required and candidate not in found:
+                found.add(candidate)
+                frontier.append(candidate)
+    return [value for value in OnboardingStep.values if value in found]
 
 
 class ChecklistItem(models.Model):

@@ -20,7 +20,7 @@ from telephony.numbers import simulated_traffic, usage
 
 from .. import services
 from ..forms import UntickStepForm
-from ..models import Clinic, OnboardingStep
+from ..models import STATE_STEPS, Clinic, OnboardingStep, step_dependents, step_state_sentence
 from .outcomes import listing_tick
 from .pages import provision_page, release_page, release_request_each
 
@@ -106,20 +106,29 @@ def usage_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clini
 
 
 def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int, step: str) -> HttpResponse:
-    """A small form: the reason for unticking a step; the untick is a history event."""
+    """A small form: the reason for unticking a step a person checked, naming the steps
+    that depend on it and go with it; each untick is a history event. A step that follows
+    the number's or the registration's state is refused with why."""
     clinic = _clinic_for(request, clinic_id, "clinics.untick_checklist_step")
     if step not in OnboardingStep.values:
         raise Http404("No such checklist step.")
     label = OnboardingStep(step).label
+    if step in STATE_STEPS:
+        modeladmin.message_user(request, f"{clinic.name}: {step_state_sentence(step)}", messages.ERROR)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
     form = UntickStepForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        if services.clinic_checklist_untick(
+        unticked = services.clinic_checklist_untick(
             clinic_id=clinic.id, step=step, actor=request_actor(request), reason=form.cleaned_data["reason"]
-        ):
-            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked; the reason is in the history.")
+        )
+        if unticked:
+            also = [OnboardingStep(value).label for value in unticked[1:]]
+            with_them = f", with the step(s) that depend on it: {', '.join(also)}" if also else ""
+            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked{with_them}; the reason is in the history.")
         else:
             modeladmin.message_user(request, f"{clinic.name}: “{label}” was not ticked; nothing changed.", messages.INFO)
         return redirect("admin:clinics_clinic_change", clinic.pk)
+    ticked = set(clinic.checklist_items.values_list("step", flat=True))
     return TemplateResponse(
         request,
         "admin/clinics/clinic/untick_step.html",
@@ -128,6 +137,7 @@ def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: i
             "title": f"Untick “{label}”",
             "clinic": clinic,
             "step_label": label,
+            "dependents": [OnboardingStep(value).label for value in step_dependents(step) if value in ticked],
             "form": form,
             "opts": modeladmin.model._meta,
         },
