@@ -136,10 +136,7 @@ class Clinic(models.Model):
         if self.number_state == NumberState.RELEASING:
             return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
         if self.twilio_number or self.twilio_number_sid:
-            return (
-                f"{self.name} holds the number {self.twilio_number} ({self.twilio_number_sid}), "
-                "still bought and billed at Twilio; release it first."
-            )
+            return f"{self.name} holds the number {self.twilio_number}, still bought and billed at Twilio; release it first."
         if self.pending_number:
             # Kept after a failed attempt because the purchase may have gone through unseen.
             return (
@@ -159,9 +156,8 @@ class Clinic(models.Model):
         if hold or not self.twilio_account_sid or self.twilio_account_status == "closed":
             return hold
         return (
-            f"{self.name}'s Twilio subaccount {self.twilio_account_sid} is not closed, and Twilio keeps an open "
-            "subaccount usable and billable: close it first (in the clinic list, action Close Twilio subaccount), "
-            "then delete the clinic."
+            f"{self.name}'s Twilio subaccount is not closed, and Twilio keeps an open subaccount usable and "
+            "billable: close it first (Close Twilio subaccount on the clinic's page), then delete the clinic."
         )
 
 
@@ -293,6 +289,8 @@ class NumberEvent(models.Model):
         MOVE_TRANSFERRED = "move_transferred", "Number transferred to own subaccount"
         MOVED = "moved", "Number moved to own subaccount"
         MOVE_FAILED = "move_failed", "Move to own subaccount failed"
+        # The clinic row is gone; its history stays (clinic_name), under Number history.
+        CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -307,6 +305,8 @@ class NumberEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["phone_sid"]), models.Index(fields=["phone_number"])]
+        verbose_name = "number history event"
+        verbose_name_plural = "number history"
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.phone_number}".strip()

@@ -35,3 +35,17 @@ class SafeSelectionMixin(admin.ModelAdmin):
                 self.message_user(request, "The selection was not valid; nothing was done.", messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
         return super().changelist_view(request, extra_context)
+
+
+class ReadOnlyAdminMixin(admin.ModelAdmin):
+    """A record people read and never edit here (a log, a history, Twilio's answers): no
+    Add, no Save, no Delete, for anyone; whoever may view it sees its fields as text."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

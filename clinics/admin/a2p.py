@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from dentsignal.admin_tools import ReadOnlyAdminMixin
 from telephony import twilio
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
@@ -171,7 +172,7 @@ class BusinessProfileAdmin(admin.ModelAdmin):
             self.message_user(request, f"{profile.clinic.name}: {done}; Twilio's reviews take days, the page shows each step.")
 
 
-class A2PRegistrationAdmin(admin.ModelAdmin):
+class A2PRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("clinic", "customer_profile_status", "brand_status", "campaign_status", "number_status", "error")
     readonly_fields = ("pipeline",)
     fields = ("clinic", "pipeline")
@@ -179,12 +180,3 @@ class A2PRegistrationAdmin(admin.ModelAdmin):
     @admin.display(description="Pipeline")
     def pipeline(self, registration: A2PRegistration) -> str:
         return a2p_pipeline_html(registration.clinic)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -16,11 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from dentsignal.admin_tools import permission_require, request_actor
-from telephony.numbers import simulated_traffic, usage
+from telephony import twilio as twilio_client
+from telephony.numbers import simulated_traffic, subaccounts, usage
 
 from .. import services
 from ..forms import UntickStepForm
 from ..models import STATE_STEPS, Clinic, OnboardingStep, step_dependents, step_state_sentence
+from .actions import subaccount_status_each
 from .outcomes import listing_tick
 from .pages import provision_page, release_page, release_request_each
 
@@ -38,6 +40,7 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
+        path("<int:clinic_id>/close-subaccount/", view(close_subaccount_view), name="clinics_clinic_close_subaccount"),
     ]
 
 
@@ -103,6 +106,31 @@ def usage_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clini
             request, f"{clinic.name} has no Twilio subaccount of its own: no usage to fetch.", messages.WARNING
         )
     return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def close_subaccount_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Close the clinic's Twilio subaccount: irreversible, so a page first says what closing
+    does (or why it is refused now), and only its "Yes, close for good" (a POST) closes."""
+    clinic = _clinic_for(request, clinic_id, "clinics.close_subaccount")
+    if request.method == "POST" and "apply" in request.POST:
+        subaccount_status_each(modeladmin, request, [clinic], status="closed")
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    try:
+        blocker = subaccounts.clinic_subaccount_close_blocker(clinic=clinic)
+    except twilio_client.TwilioError as exc:
+        blocker = str(exc)
+    return TemplateResponse(
+        request,
+        "admin/clinics/clinic/close_subaccount.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Close the Twilio subaccount of {clinic.name}?",
+            "clinic": clinic,
+            "closable": [] if blocker else [clinic],
+            "refused": [(clinic, blocker)] if blocker else [],
+            "opts": modeladmin.model._meta,
+        },
+    )
 
 
 def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int, step: str) -> HttpResponse:

@@ -50,6 +50,7 @@ from .accounts import (
     clinic_subaccount_token_update,
 )
 from .checklist import clinic_checklist_tick, clinic_checklist_untick
+from .deletion import clinic_delete
 from .errors import AlreadyReleased, ClinicInputError, ClinicNotFound, ClinicNumberError, MoveClaimed, NumberTaken
 from .number_state import (
     clinic_number_activate,
@@ -98,6 +99,7 @@ __all__ = [
     "a2p_step_record",
     "clinic_checklist_tick",
     "clinic_checklist_untick",
+    "clinic_delete",
     "clinic_number_activate",
     "clinic_number_adopt",
     "clinic_number_move_claim",
