@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .dates import time_zone_validate
+from .dates import datetime_for_people, time_zone_validate
 from .phone import phone_validate_e164
 from .validators import text_validate_printable
 
@@ -376,7 +376,7 @@ class Appointment(models.Model):
         permissions = [("send_appointment_reminder", "Can send appointment reminder SMS")]
 
     def __str__(self) -> str:
-        return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.patient} at {datetime_for_people(self.starts_at, self.clinic.time_zone)}"
 
 
 # A2P 10DLC registration models live in their own module (registered with this app here).

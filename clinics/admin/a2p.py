@@ -21,6 +21,7 @@ from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import rules as a2p_rules
 
+from ..dates import datetime_for_people
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
 from ..services import ClinicInputError
@@ -41,10 +42,10 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
         status = registration.step_status(step) if registration else ""
         at = getattr(registration, f"{step.value}_at") if registration else None
         mark = "✔" if registration and registration.step_approved(step) else ("✖" if status in REJECTED else "☐")
-        rows.append((mark, step.label, status or "not started", f"{at:%Y-%m-%d %H:%M}" if at else ""))
+        rows.append((mark, step.label, status or "not started", datetime_for_people(at, clinic.time_zone) if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
     history = [
-        (f"{event.created_at:%Y-%m-%d %H:%M}", event.step or "registration", event.status, event.detail)
+        (datetime_for_people(event.created_at, clinic.time_zone), event.step or "registration", event.status, event.detail)
         for event in A2PEvent.objects.filter(clinic=clinic).order_by("-created_at", "-id")[:HISTORY_SHOWN]
     ]
     return format_html(

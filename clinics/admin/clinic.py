@@ -10,11 +10,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from dentsignal.admin_tools import SafeSelectionMixin, request_actor
+from dentsignal.admin_tools import SafeSelectionMixin, clinic_date, request_actor
 from telephony import operations, task_names
 from telephony.queue import QUEUED_FOR_RESEND
 
@@ -54,6 +53,8 @@ class NumberEventInline(admin.TabularInline):
     model = NumberEvent
     fk_name = "clinic"
     verbose_name_plural = "Number history"
+    # Django's tabular inline prints each row's str() above it too: each event showed twice.
+    template = "admin/clinics/clinic/number_history_inline.html"
     fields = ("when", "kind", "phone_number", "detail", "actor")
     readonly_fields = fields
     classes = ("number-history",)
@@ -70,9 +71,7 @@ class NumberEventInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[NumberEvent]:
         return super().get_queryset(request).select_related("clinic", "actor")
 
-    @admin.display(description="When")
-    def when(self, event: NumberEvent) -> str:
-        return datetime_for_people(event.created_at, event.clinic.time_zone if event.clinic else "")
+    when = clinic_date("created_at", "When")
 
 
 class ChecklistFilter(admin.SimpleListFilter):
@@ -261,13 +260,15 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @admin.display(description="Calls, SMS and cost")
     def usage_display(self, clinic: Clinic) -> str:
         """This month's usage as last fetched (never asks Twilio while the page loads)."""
+        if not clinic.twilio_account_sid and not clinic.twilio_number_sid:
+            return "No usage yet: it is counted once the clinic has its number."
         if not clinic.twilio_account_sid:
             return "On the main Twilio account: usage is not kept per clinic (move it to its own subaccount)."
         figures = ClinicUsage.objects.filter(clinic_id=clinic.pk).first()
         if figures is None or figures.fetched_at is None:
             shown = 'Not fetched yet: use "Refresh usage" (also fetched daily).'
         else:
-            fetched = timezone.localtime(figures.fetched_at).strftime("%Y-%m-%d %H:%M")
+            fetched = datetime_for_people(figures.fetched_at, clinic.time_zone)
             shown = (
                 f"{figures.month}: {figures.calls} call(s), {figures.sms} SMS, {figures.cost:.2f} {figures.currency} "
                 f"(fetched at {fetched})"

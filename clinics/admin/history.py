@@ -6,9 +6,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from dentsignal.admin_tools import ReadOnlyAdminMixin
+from dentsignal.admin_tools import ReadOnlyAdminMixin, clinic_date
 
-from ..dates import datetime_for_people
 from ..models import NumberEvent
 
 
@@ -41,10 +40,8 @@ class NumberEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = readonly_fields = ("when", "clinic_label", "kind", "phone_number", "detail", "by")
 
-    @admin.display(description="When", ordering="created_at")
-    def when(self, event: NumberEvent) -> str:
-        # A deleted clinic's zone went with it: its events show in the server's zone.
-        return datetime_for_people(event.created_at, event.clinic.time_zone if event.clinic else "")
+    # A deleted clinic's zone went with it: its events show in the server's zone.
+    when = clinic_date("created_at", "When")
 
     @admin.display(description="Clinic", ordering="clinic_name")
     def clinic_label(self, event: NumberEvent) -> str:

@@ -66,7 +66,7 @@ def test_call_html(clinic: Clinic) -> str:
     return format_html(
         '<a href="{}" class="test-call-link">Last test call</a> ({}): {}',
         reverse("admin:telephony_calllog_changelist") + "?q=" + call.call_sid,
-        f"{call.created_at:%Y-%m-%d %H:%M}",
+        datetime_for_people(call.created_at, clinic.time_zone),
         _test_call_outcome(call),
     )
 
