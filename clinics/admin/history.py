@@ -40,6 +40,10 @@ class NumberEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = readonly_fields = ("when", "clinic_label", "kind", "phone_number", "detail", "by")
 
+    class Media:
+        # The clinic pages' layout: at 390 px each row becomes a small card.
+        css = {"all": ("clinics/admin-layout.css",)}
+
     # A deleted clinic's zone went with it: its events show in the server's zone.
     when = clinic_date("created_at", "When")
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from clinics import services
-from clinics.models import STATE_STEPS, ChecklistItem, NumberEvent, NumberState, OnboardingStep, step_dependents
-from tests.factories import ClinicFactory
+from clinics.models import STATE_STEPS, ChecklistItem, NumberEvent, OnboardingStep, step_dependents
+from tests.factories import ActiveClinicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,13 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def live_clinic():
     """An active clinic whose whole run is done (9/9), ticked as the system ticks it."""
-    clinic = ClinicFactory(
-        name="Austin Dental",
-        twilio_number="+15125550171",
-        twilio_number_sid="PN" + "7" * 32,
-        number_state=NumberState.ACTIVE,
-        time_zone="America/Chicago",
-    )
+    clinic = ActiveClinicFactory(name="Austin Dental")
     for step in OnboardingStep.values:
         services.clinic_checklist_tick(clinic_id=clinic.id, step=step)
     clinic.refresh_from_db()

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from clinics.models import A2PEvent, A2PRegistration, Appointment, ClinicUsage, NumberEvent, NumberState, Patient
 from telephony.models import CallAnswer, CallLog, MessageLog
-from tests.factories import ClinicFactory
+from tests.factories import ActiveClinicFactory, ClinicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +24,7 @@ OTHER_FORMATS = re.compile(r"2026-12-02|Dec\. 2, 2026|17:05")
 
 @pytest.fixture
 def austin():
-    return ClinicFactory(
-        name="Austin Dental",
-        time_zone="America/Chicago",
-        twilio_number="+15125550191",
-        twilio_number_sid="PN" + "9" * 32,
-        twilio_account_sid="AC" + "9" * 32,
-        number_state=NumberState.ACTIVE,
-    )
+    return ActiveClinicFactory(name="Austin Dental")
 
 
 def clinic_page(client, clinic) -> str:
