@@ -27,6 +27,11 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | None:
         return None
 
 
+def time_zone_of(name: str) -> zoneinfo.ZoneInfo | None:
+    """The zone an IANA name stands for, or None when blank or unknown here."""
+    return _zone(name or "")
+
+
 def time_zone_validate(value: str) -> None:
     """Model/form validator: `value` is blank or an IANA time zone name this server knows."""
     if value and _zone(value) is None:

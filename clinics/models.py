@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .dates import time_zone_validate
+from .dates import datetime_for_people, time_zone_validate
 from .phone import phone_validate_e164
 from .validators import text_validate_printable
 
@@ -136,10 +136,7 @@ class Clinic(models.Model):
         if self.number_state == NumberState.RELEASING:
             return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
         if self.twilio_number or self.twilio_number_sid:
-            return (
-                f"{self.name} holds the number {self.twilio_number} ({self.twilio_number_sid}), "
-                "still bought and billed at Twilio; release it first."
-            )
+            return f"{self.name} holds the number {self.twilio_number}, still bought and billed at Twilio; release it first."
         if self.pending_number:
             # Kept after a failed attempt because the purchase may have gone through unseen.
             return (
@@ -159,9 +156,8 @@ class Clinic(models.Model):
         if hold or not self.twilio_account_sid or self.twilio_account_status == "closed":
             return hold
         return (
-            f"{self.name}'s Twilio subaccount {self.twilio_account_sid} is not closed, and Twilio keeps an open "
-            "subaccount usable and billable: close it first (in the clinic list, action Close Twilio subaccount), "
-            "then delete the clinic."
+            f"{self.name}'s Twilio subaccount is not closed, and Twilio keeps an open subaccount usable and "
+            "billable: close it first (Close Twilio subaccount on the clinic's page), then delete the clinic."
         )
 
 
@@ -205,6 +201,47 @@ STEP_REQUIRES: dict[str, tuple[str, ...]] = {
 }
 # Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
 MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING})
+# Steps that follow a state: the number's (bought, saved) and the texting registration's
+# (Twilio's reviews). The system ticks them when the state says so and only the state takes
+# them back (a release starts a new run), so nobody unticks them by hand: the run could
+# then never be complete again. The other steps record what a person checked (a test call,
+# a test SMS, the listing); a person may untick those, with the steps that depend on them.
+STATE_STEPS: frozenset[str] = frozenset(
+    {
+        OnboardingStep.BUY_NUMBER,
+        OnboardingStep.SAVE_NUMBER,
+        OnboardingStep.SAVE_SID,
+        OnboardingStep.A2P_PROFILE_APPROVED,
+        OnboardingStep.A2P_BRAND_REGISTERED,
+        OnboardingStep.A2P_CAMPAIGN_APPROVED,
+    }
+)
+_TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.A2P_CAMPAIGN_APPROVED)
+
+
+def step_state_sentence(step: str) -> str:
+    """Why a state step cannot be unticked by hand, as a sentence staff can act on."""
+    label = OnboardingStep(step).label
+    if step in _TEXTING_STEPS:
+        return f"“{label}” follows the texting registration: Twilio's review ticks it, and it cannot be unticked by hand."
+    return (
+        f"“{label}” follows the clinic's number: it is ticked when the number is bought and cleared when the number "
+        "is released (a new checklist run), and it cannot be unticked by hand."
+    )
+
+
+def step_dependents(step: str) -> list[str]:
+    """Every step that requires `step`, directly or through another (STEP_REQUIRES), in the
+    checklist's order: unticking `step` unticks them too."""
+    found: set[str] = set()
+    frontier = [step]
+    while frontier:
+        current = frontier.pop()
+        for candidate, required in STEP_REQUIRES.items():
+            if current in required and candidate not in found:
+                found.add(candidate)
+                frontier.append(candidate)
+    return [value for value in OnboardingStep.values if value in found]
 
 
 class ChecklistItem(models.Model):
@@ -252,6 +289,8 @@ class NumberEvent(models.Model):
         MOVE_TRANSFERRED = "move_transferred", "Number transferred to own subaccount"
         MOVED = "moved", "Number moved to own subaccount"
         MOVE_FAILED = "move_failed", "Move to own subaccount failed"
+        # The clinic row is gone; its history stays (clinic_name), under Number history.
+        CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -266,6 +305,8 @@ class NumberEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["phone_sid"]), models.Index(fields=["phone_number"])]
+        verbose_name = "number history event"
+        verbose_name_plural = "number history"
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.phone_number}".strip()
@@ -348,7 +389,7 @@ class Appointment(models.Model):
         permissions = [("send_appointment_reminder", "Can send appointment reminder SMS")]
 
     def __str__(self) -> str:
-        return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.patient} at {datetime_for_people(self.starts_at, self.clinic.time_zone)}"
 
 
 # A2P 10DLC registration models live in their own module (registered with this app here).

@@ -21,6 +21,8 @@ from telephony.webhooks import views as webhooks
 admin.site.site_header = "DentSignal"
 admin.site.site_title = "DentSignal admin"
 admin.site.index_title = "Clinics and their phone numbers"
+# No public site is served here ("/" is a 404): no "View site" link in the admin's header.
+admin.site.site_url = None
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -11,10 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from clinics.dates import datetime_for_people
 from clinics.models import Clinic
 from clinics.services import ClinicNumberError
-from dentsignal.admin_tools import SafeSelectionMixin, permission_require, request_actor
+from dentsignal.admin_tools import ReadOnlyAdminMixin, SafeSelectionMixin, clinic_date, permission_require, request_actor
 from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
 from telephony.numbers import audit_runs, release, repairs
 from telephony.queue import QUEUED_FOR_RESEND
@@ -77,10 +76,8 @@ class ClinicLogAdmin(admin.ModelAdmin):
     list_select_related = ("clinic",)
     empty_value_display = "—"
     Media = LogPagesMedia
-
-    @admin.display(description="When", ordering="created_at")
-    def when(self, row: CallLog | MessageLog) -> str:
-        return datetime_for_people(row.created_at, row.clinic.time_zone if row.clinic else "")
+    when = clinic_date("created_at", "When")
+    last_update = clinic_date("updated_at", "Last update")
 
 
 @admin.register(MessageLog)
@@ -95,7 +92,26 @@ class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
         return MESSAGE_ACTION_LABELS.get(message.action, message.action) or "—"
 
     search_fields = ("message_sid", "from_number", "to_number", "body")
-    readonly_fields = [f.name for f in MessageLog._meta.fields if f.name != "needs_reading"]
+    # Only "needs reading" is edited here; the rest is what happened, dates in the clinic's zone.
+    # (status_rank only orders Twilio's status callbacks: nothing for people.)
+    fields = (
+        "when",
+        "clinic",
+        "patient",
+        "appointment",
+        "direction",
+        "from_number",
+        "to_number",
+        "body",
+        "action_label",
+        "reply",
+        "needs_reading",
+        "status",
+        "error_code",
+        "message_sid",
+        "last_update",
+    )
+    readonly_fields = [name for name in fields if name != "needs_reading"]
     actions = ["mark_read"]
 
     @admin.display(description="Body")
@@ -111,15 +127,31 @@ class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
 
 
 @admin.register(CallLog)
-class CallLogAdmin(ClinicLogAdmin):
+class CallLogAdmin(ReadOnlyAdminMixin, ClinicLogAdmin):
+    """Every call, as Twilio reported it: read-only (no Save), dates in the clinic's zone."""
+
     list_display = ("when", "clinic", "from_number", "to_number", "status", "duration_seconds", "answered_by", "stream_status")
     list_filter = ("status", "answered_by", "stream_status", "clinic")
 
     search_fields = ("call_sid", "from_number", "to_number")
-    readonly_fields = [f.name for f in CallLog._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
+    # The ranks only order Twilio's callbacks (statuses only move forward): nothing for people.
+    fields = readonly_fields = (
+        "when",
+        "clinic",
+        "from_number",
+        "to_number",
+        "direction",
+        "status",
+        "duration_seconds",
+        "answered_by",
+        "fallback_reason",
+        "stream_status",
+        "stream_started",
+        "stream_error",
+        "call_sid",
+        "last_update",
+    )
+    stream_started = clinic_date("stream_started_at", "AI agent stream started")
 
 
 @admin.register(AuditRun)

@@ -9,6 +9,7 @@
     outcomes.py      each clinic's outcome told to staff, the same from an action or a button
     patients.py      PatientAdmin, AppointmentAdmin
     a2p.py           the business profile and the A2P 10DLC registration
+    history.py       Number history: every clinic's number events, deleted clinics' included
     phone_search.py  the list search that finds a phone number typed in any format
 
 The admin is a surface: it hands the work to the workflows (telephony.numbers, telephony.a2p),
@@ -17,10 +18,11 @@ which change the clinic's state and send the tasks; it never sends tasks itself.
 
 from django.contrib import admin
 
-from ..models import Appointment, Clinic, Patient
+from ..models import Appointment, Clinic, NumberEvent, Patient
 from ..models_a2p import A2PRegistration, BusinessProfile
 from .a2p import A2PRegistrationAdmin, BusinessProfileAdmin
 from .clinic import ClinicAdmin
+from .history import NumberEventAdmin
 from .patients import AppointmentAdmin, PatientAdmin
 
 admin.site.register(Clinic, ClinicAdmin)
@@ -28,3 +30,4 @@ admin.site.register(Patient, PatientAdmin)
 admin.site.register(Appointment, AppointmentAdmin)
 admin.site.register(BusinessProfile, BusinessProfileAdmin)
 admin.site.register(A2PRegistration, A2PRegistrationAdmin)
+admin.site.register(NumberEvent, NumberEventAdmin)

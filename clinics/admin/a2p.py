@@ -22,13 +22,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from dentsignal.admin_tools import permission_require
+from dentsignal.admin_tools import ReadOnlyAdminMixin, permission_require
 from telephony import twilio
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import rules as a2p_rules
 from telephony.a2p import sandbox_review
 
+from ..dates import datetime_for_people
 from ..forms import PhoneNumberField
 from ..models import Clinic
 from ..models_a2p import EIN_FORMAT, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
@@ -108,10 +109,10 @@ def a2p_pipeline_html(clinic: Clinic, *, back: str = "clinic") -> str:
         if step == A2PStep.NUMBER and registration is not None:
             done = done and registration.number_sid == clinic.twilio_number_sid
         mark = "✔" if done else ("✖" if status in REJECTED else "☐")
-        rows.append((mark, step.label, status or "not started", f"{at:%Y-%m-%d %H:%M}" if at else ""))
+        rows.append((mark, step.label, status or "not started", datetime_for_people(at, clinic.time_zone) if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
     history = [
-        (f"{event.created_at:%Y-%m-%d %H:%M}", event.step or "registration", event.status, event.detail)
+        (datetime_for_people(event.created_at, clinic.time_zone), event.step or "registration", event.status, event.detail)
         for event in A2PEvent.objects.filter(clinic=clinic).order_by("-created_at", "-id")[:HISTORY_SHOWN]
     ]
     return format_html(
@@ -316,7 +317,7 @@ def registration_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 
-class A2PRegistrationAdmin(admin.ModelAdmin):
+class A2PRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("clinic", "customer_profile_status", "brand_status", "campaign_status", "number_status", "error")
     readonly_fields = ("pipeline",)
     fields = ("clinic", "pipeline")
@@ -324,12 +325,3 @@ class A2PRegistrationAdmin(admin.ModelAdmin):
     @admin.display(description="Pipeline")
     def pipeline(self, registration: A2PRegistration) -> str:
         return a2p_pipeline_html(registration.clinic)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -8,10 +8,8 @@ the work to a workflow (telephony.numbers), and reports every clinic's outcome w
 from collections.abc import Iterable
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from dentsignal.admin_tools import request_actor
 from telephony import twilio as twilio_client
@@ -90,49 +88,22 @@ def mark_listing_updated(modeladmin: admin.ModelAdmin, request: HttpRequest, que
 
 
 # ---------------------------------------------------------------------- subaccount status
-# Suspend / reactivate / close the clinic's Twilio subaccount (telephony.numbers.provisioning
-# "subaccount status"); closing is irreversible, so it goes through a confirmation page.
+# Suspend / reactivate the clinic's Twilio subaccount (telephony.numbers.subaccounts).
+# Closing is irreversible: it is not a list action but a button on the clinic page, behind
+# a confirmation page (views.close_subaccount_view), for one clinic at a time.
 
 
 @admin.action(description="Suspend Twilio subaccount (reversible)", permissions=["suspend_subaccount"])
 def suspend_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
-    _subaccount_status_each(modeladmin, request, queryset, status="suspended")
+    subaccount_status_each(modeladmin, request, queryset, status="suspended")
 
 
 @admin.action(description="Reactivate Twilio subaccount", permissions=["suspend_subaccount"])
 def reactivate_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
-    _subaccount_status_each(modeladmin, request, queryset, status="active")
+    subaccount_status_each(modeladmin, request, queryset, status="active")
 
 
-@admin.action(description="Close Twilio subaccount (irreversible)…", permissions=["close_subaccount"])
-def close_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Clinic]) -> HttpResponse | None:
-    if "apply" in request.POST:
-        _subaccount_status_each(modeladmin, request, queryset, status="closed")
-        return None
-    rows = []
-    for clinic in queryset:
-        try:
-            blocker = subaccounts.clinic_subaccount_close_blocker(clinic=clinic)
-        except twilio_client.TwilioError as exc:
-            blocker = str(exc)
-        rows.append((clinic, blocker))
-    return TemplateResponse(
-        request,
-        "admin/clinics/clinic/close_subaccount.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": "Close Twilio subaccounts",
-            "clinics": list(queryset),
-            "closable": [clinic for clinic, blocker in rows if not blocker],
-            "refused": [(clinic, blocker) for clinic, blocker in rows if blocker],
-            "opts": modeladmin.model._meta,
-            "action": "close_subaccount",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        },
-    )
-
-
-def _subaccount_status_each(
+def subaccount_status_each(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Iterable[Clinic], *, status: str
 ) -> None:
     """Set each clinic's subaccount to `status`; report each outcome or refusal as a sentence."""

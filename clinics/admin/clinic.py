@@ -6,14 +6,14 @@ section in onboarding.py; they hand the work to the workflows (telephony.numbers
 
 from django.conf import settings
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from dentsignal.admin_tools import SafeSelectionMixin
+from dentsignal.admin_tools import SafeSelectionMixin, clinic_date, request_actor
 from telephony import operations, task_names
 from telephony.queue import QUEUED_FOR_RESEND
 
@@ -21,11 +21,11 @@ from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
 from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, ReminderOutcome
+from ..models_a2p import A2PRegistration, BusinessProfile
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_reminders_not_sent
 from .a2p import START_PERMISSION, a2p_pipeline_html
 from .actions import (
-    close_subaccount,
     mark_listing_updated,
     move_to_subaccount,
     provision_number,
@@ -39,6 +39,9 @@ from .onboarding import checklist_html, next_step_html, test_call_html
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
 
+# Records that exist only for their clinic and go with it (see ClinicAdmin.get_deleted_objects).
+CLINIC_OWNED = (A2PRegistration, BusinessProfile)
+
 
 class ClinicPagesMedia:
     """The small stylesheet that keeps clinic pages readable from 390 px to 1366 px wide."""
@@ -50,6 +53,8 @@ class NumberEventInline(admin.TabularInline):
     model = NumberEvent
     fk_name = "clinic"
     verbose_name_plural = "Number history"
+    # Django's tabular inline prints each row's str() above it too: each event showed twice.
+    template = "admin/clinics/clinic/number_history_inline.html"
     fields = ("when", "kind", "phone_number", "detail", "actor")
     readonly_fields = fields
     classes = ("number-history",)
@@ -66,9 +71,7 @@ class NumberEventInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[NumberEvent]:
         return super().get_queryset(request).select_related("clinic", "actor")
 
-    @admin.display(description="When")
-    def when(self, event: NumberEvent) -> str:
-        return datetime_for_people(event.created_at, event.clinic.time_zone if event.clinic else "")
+    when = clinic_date("created_at", "When")
 
 
 class ChecklistFilter(admin.SimpleListFilter):
@@ -115,7 +118,6 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         mark_listing_updated,
         suspend_subaccount,
         reactivate_subaccount,
-        close_subaccount,
         move_to_subaccount,
     ]
     inlines = [NumberEventInline]
@@ -280,13 +282,15 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @admin.display(description="Calls, SMS and cost")
     def usage_display(self, clinic: Clinic) -> str:
         """This month's usage as last fetched (never asks Twilio while the page loads)."""
+        if not clinic.twilio_account_sid and not clinic.twilio_number_sid:
+            return "No usage yet: it is counted once the clinic has its number."
         if not clinic.twilio_account_sid:
             return "On the main Twilio account: usage is not kept per clinic (move it to its own subaccount)."
         figures = ClinicUsage.objects.filter(clinic_id=clinic.pk).first()
         if figures is None or figures.fetched_at is None:
             shown = 'Not fetched yet: use "Refresh usage" (also fetched daily).'
         else:
-            fetched = timezone.localtime(figures.fetched_at).strftime("%Y-%m-%d %H:%M")
+            fetched = datetime_for_people(figures.fetched_at, clinic.time_zone)
             shown = (
                 f"{figures.month}: {figures.calls} call(s), {figures.sms} SMS, {figures.cost:.2f} {figures.currency} "
                 f"(fetched at {fetched})"
@@ -386,6 +390,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
                 can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),
+                # Irreversible, so here (one clinic, a confirmation page), never in the list's actions.
+                can_close_subaccount=self.has_close_subaccount_permission(request)
+                and bool(clinic.twilio_account_sid)
+                and clinic.twilio_account_status != "closed",
             )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -399,15 +407,28 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         subaccount from the clinic list showing this clinic), and its history is kept.
         """
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A clinic's texting registration and business profile exist only for it: the power
+        # to delete the clinic covers them (the registration's own admin deletes nothing,
+        # which made Django ask every user, the superuser too, for a power nobody holds).
+        perms_needed = perms_needed - {model._meta.verbose_name for model in CLINIC_OWNED}
         for clinic in objs:
             reason = clinic.delete_block_reason()
             if not reason:
                 continue
             if not clinic.number_hold_reason():  # only its open subaccount is left
-                link = (f"{reverse('admin:clinics_clinic_changelist')}?id={clinic.pk}", "Close Twilio subaccount")
+                link = (reverse("admin:clinics_clinic_close_subaccount", args=[clinic.pk]), "Close Twilio subaccount")
             elif clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING) or not clinic.twilio_number_sid:
                 link = (reverse("admin:clinics_clinic_change", args=[clinic.pk]), "Open the clinic")
             else:
                 link = (reverse("admin:clinics_clinic_release", args=[clinic.pk]), "Release the number")
             protected.append(format_html('{} <a href="{}" class="release-link">{}</a>', reason, *link))
         return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Clinic) -> None:
+        services.clinic_delete(clinic_id=obj.pk, actor=request_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        """Delete selected: all or none (one transaction), each clinic with its history event."""
+        with transaction.atomic():
+            for clinic_id in queryset.values_list("pk", flat=True):
+                services.clinic_delete(clinic_id=clinic_id, actor=request_actor(request))

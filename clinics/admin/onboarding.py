@@ -10,7 +10,7 @@ from telephony.numbers import search as number_search
 from telephony.webhooks import calls
 
 from ..dates import datetime_for_people
-from ..models import Clinic, OnboardingStep
+from ..models import STATE_STEPS, Clinic, OnboardingStep
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 
 
@@ -33,7 +33,7 @@ def checklist_html(clinic: Clinic) -> str:
             untick = reverse("admin:clinics_clinic_untick", args=[clinic.pk, step["step"]])
             action: str = (
                 format_html(' <a href="{}" class="untick-link" data-step="{}">Untick…</a>', untick, step["step"])
-                if getattr(clinic, "can_untick", False)
+                if getattr(clinic, "can_untick", False) and step["step"] not in STATE_STEPS
                 else ""
             )
         elif step["waiting_for"]:
@@ -66,7 +66,7 @@ def test_call_html(clinic: Clinic) -> str:
     return format_html(
         '<a href="{}" class="test-call-link">Last test call</a> ({}): {}',
         reverse("admin:telephony_calllog_changelist") + "?q=" + call.call_sid,
-        f"{call.created_at:%Y-%m-%d %H:%M}",
+        datetime_for_people(call.created_at, clinic.time_zone),
         _test_call_outcome(call),
     )
 

@@ -4,13 +4,15 @@ from datetime import datetime
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from dentsignal.admin_tools import SafeSelectionMixin
+from dentsignal.admin_tools import SafeSelectionMixin, clinic_date
 from telephony.a2p import texting as messaging
 
+from ..dates import time_zone_of
 from ..forms import PatientAdminForm
 from ..models import Appointment, ReminderOutcome
 from .phone_search import PhoneSearchMixin
@@ -23,17 +25,40 @@ class PatientAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     list_display = ("name", "phone", "clinic", "sms_opted_out")
     list_filter = ("sms_opted_out", "clinic")
     search_fields = ("name", "phone")
-    readonly_fields = ("sms_opted_out_at", "created_at")
+    readonly_fields = ("opted_out", "created")
+    opted_out = clinic_date("sms_opted_out_at", "Opted out of texts")
+    created = clinic_date("created_at", "Created")
 
 
 class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
     empty_value_display = "—"
-    list_display = ("patient", "clinic", "starts_at", "status", "needs_staff_attention", "reminder_sent_at", "reminder_display")
+    list_display = ("patient", "clinic", "starts", "status", "needs_staff_attention", "reminder_sent", "reminder_display")
+    list_select_related = ("patient", "clinic")
     list_filter = ("status", "needs_staff_attention", "clinic")
     search_fields = ("patient__name", "patient__phone")
     date_hierarchy = "starts_at"
-    readonly_fields = ("reminder_sent_at", "reminder_display", "reminder_outcome_at", "updated_at")
-    exclude = ("reminder_outcome", "reminder_outcome_detail")
+    readonly_fields = ("reminder_sent", "reminder_display", "reminder_outcome_when", "last_changed")
+    exclude = ("reminder_sent_at", "reminder_outcome", "reminder_outcome_detail", "reminder_outcome_at")
+    starts = clinic_date("starts_at", "Starts")
+    reminder_sent = clinic_date("reminder_sent_at", "Reminder sent")
+    reminder_outcome_when = clinic_date("reminder_outcome_at", "Reminder outcome at")
+    last_changed = clinic_date("updated_at", "Last changed")
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The appointment's form reads and writes its time in the clinic's zone (the one staff
+        and patients mean), not the server's."""
+        appointment = self.get_object(request, object_id) if object_id else None
+        zone = time_zone_of(appointment.clinic.time_zone) if appointment is not None else None
+        if zone is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(zone):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # now, while the zone is the clinic's: it renders lazily otherwise
+            return response
+
     actions = ["send_reminders", "mark_handled"]
 
     def has_send_appointment_reminder_permission(self, request: HttpRequest) -> bool:

@@ -16,11 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from dentsignal.admin_tools import permission_require, request_actor
-from telephony.numbers import simulated_traffic, usage
+from telephony import twilio as twilio_client
+from telephony.numbers import simulated_traffic, subaccounts, usage
 
 from .. import services
 from ..forms import UntickStepForm
-from ..models import Clinic, OnboardingStep
+from ..models import STATE_STEPS, Clinic, OnboardingStep, step_dependents, step_state_sentence
+from .actions import subaccount_status_each
 from .outcomes import listing_tick
 from .pages import provision_page, release_page, release_request_each
 
@@ -38,6 +40,7 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
+        path("<int:clinic_id>/close-subaccount/", view(close_subaccount_view), name="clinics_clinic_close_subaccount"),
     ]
 
 
@@ -105,21 +108,55 @@ def usage_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clini
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 
+def close_subaccount_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Close the clinic's Twilio subaccount: irreversible, so a page first says what closing
+    does (or why it is refused now), and only its "Yes, close for good" (a POST) closes."""
+    clinic = _clinic_for(request, clinic_id, "clinics.close_subaccount")
+    if request.method == "POST" and "apply" in request.POST:
+        subaccount_status_each(modeladmin, request, [clinic], status="closed")
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    try:
+        blocker = subaccounts.clinic_subaccount_close_blocker(clinic=clinic)
+    except twilio_client.TwilioError as exc:
+        blocker = str(exc)
+    return TemplateResponse(
+        request,
+        "admin/clinics/clinic/close_subaccount.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Close the Twilio subaccount of {clinic.name}?",
+            "clinic": clinic,
+            "closable": [] if blocker else [clinic],
+            "refused": [(clinic, blocker)] if blocker else [],
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
 def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int, step: str) -> HttpResponse:
-    """A small form: the reason for unticking a step; the untick is a history event."""
+    """A small form: the reason for unticking a step a person checked, naming the steps
+    that depend on it and go with it; each untick is a history event. A step that follows
+    the number's or the registration's state is refused with why."""
     clinic = _clinic_for(request, clinic_id, "clinics.untick_checklist_step")
     if step not in OnboardingStep.values:
         raise Http404("No such checklist step.")
     label = OnboardingStep(step).label
+    if step in STATE_STEPS:
+        modeladmin.message_user(request, f"{clinic.name}: {step_state_sentence(step)}", messages.ERROR)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
     form = UntickStepForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        if services.clinic_checklist_untick(
+        unticked = services.clinic_checklist_untick(
             clinic_id=clinic.id, step=step, actor=request_actor(request), reason=form.cleaned_data["reason"]
-        ):
-            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked; the reason is in the history.")
+        )
+        if unticked:
+            also = [OnboardingStep(value).label for value in unticked[1:]]
+            with_them = f", with the step(s) that depend on it: {', '.join(also)}" if also else ""
+            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked{with_them}; the reason is in the history.")
         else:
             modeladmin.message_user(request, f"{clinic.name}: “{label}” was not ticked; nothing changed.", messages.INFO)
         return redirect("admin:clinics_clinic_change", clinic.pk)
+    ticked = set(clinic.checklist_items.values_list("step", flat=True))
     return TemplateResponse(
         request,
         "admin/clinics/clinic/untick_step.html",
@@ -128,6 +165,7 @@ def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: i
             "title": f"Untick “{label}”",
             "clinic": clinic,
             "step_label": label,
+            "dependents": [OnboardingStep(value).label for value in step_dependents(step) if value in ticked],
             "form": form,
             "opts": modeladmin.model._meta,
         },

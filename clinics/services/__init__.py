@@ -52,6 +52,7 @@ from .accounts import (
     clinic_subaccount_token_update,
 )
 from .checklist import clinic_checklist_tick, clinic_checklist_untick
+from .deletion import clinic_delete
 from .errors import AlreadyReleased, ClinicInputError, ClinicNotFound, ClinicNumberError, MoveClaimed, NumberTaken
 from .number_state import (
     clinic_number_activate,
@@ -103,6 +104,7 @@ __all__ = [
     "appointment_reminder_outcome_record",
     "clinic_checklist_tick",
     "clinic_checklist_untick",
+    "clinic_delete",
     "clinic_number_activate",
     "clinic_number_adopt",
     "clinic_number_move_claim",

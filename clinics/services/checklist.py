@@ -8,7 +8,16 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import STEP_REQUIRES, ChecklistItem, Clinic, NumberEvent, OnboardingStep
+from ..models import (
+    STATE_STEPS,
+    STEP_REQUIRES,
+    ChecklistItem,
+    Clinic,
+    NumberEvent,
+    OnboardingStep,
+    step_dependents,
+    step_state_sentence,
+)
 from ..models_a2p import A2PRegistration, A2PStep
 from .errors import ClinicInputError
 from .rows import clinic_lock, number_event_write
@@ -36,23 +45,35 @@ def clinic_checklist_tick(*, clinic_id: int, step: str, actor: User | None = Non
         return checklist_tick_locked(clinic, step, actor=actor, note=note)
 
 
-def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, reason: str) -> bool:
-    """Undo a tick of the current run, keeping who ticked it in the history and recording
-    who unticked it and why; return False when the step was not ticked (nothing changes)."""
+def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, reason: str) -> list[str]:
+    """Undo a person's check of the current run, and every ticked step that depends on it
+    (clinics.models.step_dependents), keeping who ticked each in the history and recording
+    who unticked it and why; return the unticked steps, `step` first ([] when `step` was
+    not ticked: nothing changes).
+
+    Raises ClinicInputError for an unknown step, a missing reason, or a step that follows
+    the number's or the registration's state (STATE_STEPS), saying why.
+    """
     reason = (reason or "").strip()
     if step not in OnboardingStep.values:
         raise ClinicInputError(f"Unknown checklist step {step!r}.")
+    if step in STATE_STEPS:
+        raise ClinicInputError(step_state_sentence(step))
     if not reason:
         raise ClinicInputError("Say why the step is unticked: the reason is kept in the number history.")
+    label = OnboardingStep(step).label
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
-        item = ChecklistItem.objects.filter(clinic=clinic, step=step).first()
-        if item is None:
-            return False
-        item.delete()
-        detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {reason[:300]}"
-        _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
-    return True
+        ticked = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
+        if step not in ticked:
+            return []
+        unticked = [step, *(dependent for dependent in step_dependents(step) if dependent in ticked)]
+        ChecklistItem.objects.filter(clinic=clinic, step__in=unticked).delete()
+        for value in unticked:
+            why = reason[:300] if value == step else f"it depends on “{label}”, unticked: {reason[:300]}"
+            detail = f"{OnboardingStep(value).label} (run {clinic.checklist_run}): {why}"
+            _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
+    return unticked
 
 
 def checklist_tick_locked(clinic: Clinic, step: str, *, actor: User | None, note: str) -> bool:

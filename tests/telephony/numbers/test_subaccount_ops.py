@@ -32,6 +32,12 @@ def act(client, action: str, clinics: list[Clinic], **extra):
     return client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [c.pk for c in clinics], **extra}, follow=True)
 
 
+def close_page(client, clinic: Clinic, **extra):
+    """Close Twilio subaccount, on the clinic's page: GET shows the confirmation, apply closes."""
+    url = reverse("admin:clinics_clinic_close_subaccount", args=[clinic.pk])
+    return client.post(url, extra, follow=True) if extra else client.get(url)
+
+
 def said(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -84,9 +90,9 @@ def test_a_clinic_without_its_own_subaccount_is_refused_and_twilio_not_asked(adm
 def test_close_is_refused_while_the_clinic_holds_its_number(admin_client, sandbox):
     clinic = provisioned(ClinicFactory(name="Holding Dental").id)
 
-    confirm = act(admin_client, "close_subaccount", [clinic])
+    confirm = close_page(admin_client, clinic)
     assert "holds the number" in confirm.content.decode() and b"confirm-close" not in confirm.content
-    done = act(admin_client, "close_subaccount", [clinic], apply="1")
+    done = close_page(admin_client, clinic, apply="1")
 
     assert any("Not closed:" in m and "release it first" in m for m in said(done))
     assert status_posts(sandbox, clinic.twilio_account_sid) == []
@@ -114,12 +120,13 @@ def test_close_confirms_naming_the_consequence_then_closes_for_good(admin_client
     clinic = released(provisioned(ClinicFactory(name="Closing Dental").id))
     sub = clinic.twilio_account_sid
 
-    confirm = act(admin_client, "close_subaccount", [clinic])
+    confirm = close_page(admin_client, clinic)
 
     text = confirm.content.decode()
-    assert "cannot be undone" in text and "30 days after closure" in text and sub in text
+    assert "cannot be undone" in text and "30 days after closure" in text and "Closing Dental" in text
+    assert sub not in text  # a sentence for staff, not a SID
     assert status_posts(sandbox, sub) == []  # nothing done before "yes"
-    done = act(admin_client, "close_subaccount", [clinic], apply="1")
+    done = close_page(admin_client, clinic, apply="1")
 
     assert f"Closing Dental: Twilio subaccount {sub} is closed (closed)." in said(done)
     assert status_posts(sandbox, sub) == ["closed"]
@@ -156,17 +163,23 @@ def test_suspended_by_twilio_and_a_vanished_subaccount_reach_staff_as_sentences(
 
 
 @pytest.mark.django_db
-def test_the_actions_are_hidden_without_their_permissions(client, django_user_model):
+def test_the_actions_are_hidden_without_their_permissions_and_close_is_never_a_list_action(client, django_user_model):
     from django.contrib.auth.models import Permission
 
-    ClinicFactory()  # the changelist shows its actions only with a row to act on
+    clinic = ClinicFactory(twilio_account_sid="AC" + "5" * 32)  # the changelist shows actions only with a row
     user = django_user_model.objects.create_user(username="clerk", password="pw-clerk-1234", is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_clinic", "change_clinic"]))
     client.force_login(user)
+    clinic_page = reverse("admin:clinics_clinic_change", args=[clinic.pk])
     page = client.get(CHANGELIST).content.decode()
     assert "suspend_subaccount" not in page and "close_subaccount" not in page
+    assert "close-subaccount-button" not in client.get(clinic_page).content.decode()
+    assert close_page(client, clinic).status_code == 403
     user.user_permissions.add(*Permission.objects.filter(codename__in=["suspend_subaccount", "close_subaccount"]))
     user = django_user_model.objects.get(pk=user.pk)
     client.force_login(user)
     page = client.get(CHANGELIST).content.decode()
-    assert "suspend_subaccount" in page and "close_subaccount" in page and "reactivate_subaccount" in page
+    assert "suspend_subaccount" in page and "reactivate_subaccount" in page
+    # Irreversible: a button on the clinic's page, behind its confirmation, not an everyday bulk action.
+    assert "close_subaccount" not in page and "Close Twilio subaccount" not in page
+    assert "close-subaccount-button" in client.get(clinic_page).content.decode()
