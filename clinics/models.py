@@ -216,13 +216,13 @@ STATE_STEPS: frozenset[str] = frozenset(
         OnboardingStep.A2P_CAMPAIGN_APPROVED,
     }
 )
-_TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.A2P_CAMPAIGN_APPROVED)
+TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.A2P_CAMPAIGN_APPROVED)
 
 
 def step_state_sentence(step: str) -> str:
     """Why a state step cannot be unticked by hand, as a sentence staff can act on."""
     label = OnboardingStep(step).label
-    if step in _TEXTING_STEPS:
+    if step in TEXTING_STEPS:
         return f"“{label}” follows the texting registration: Twilio's review ticks it, and it cannot be unticked by hand."
     return (
         f"“{label}” follows the clinic's number: it is ticked when the number is bought and cleared when the number "

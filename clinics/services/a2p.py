@@ -11,9 +11,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import ChecklistItem, Clinic, OnboardingStep
+from ..models import Clinic
 from ..models_a2p import CREATING, NUMBER_CHANGED, REJECTED, A2PEvent, A2PRegistration, A2PStep, BusinessProfile
-from .checklist import clinic_checklist_a2p_sync, clinic_checklist_untick
+from .checklist import clinic_checklist_a2p_sync
 from .errors import ClinicInputError, ClinicNotFound
 
 
@@ -153,13 +153,7 @@ def a2p_number_changed(*, clinic_id: int) -> bool:
                 status=NUMBER_CHANGED,
                 detail="The clinic's number changed: its current number joins the Messaging Service by itself.",
             )
-        if ChecklistItem.objects.filter(clinic_id=clinic_id, step=OnboardingStep.A2P_CAMPAIGN_APPROVED).exists():
-            clinic_checklist_untick(
-                clinic_id=clinic_id,
-                step=OnboardingStep.A2P_CAMPAIGN_APPROVED,
-                actor=None,
-                reason="the clinic's number changed; ticked again once the new number is in the Messaging Service",
-            )
+        clinic_checklist_a2p_sync(clinic_id=clinic_id)  # the campaign step waits for the new number
         return True
 
 

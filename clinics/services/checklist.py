@@ -11,6 +11,7 @@ from django.utils import timezone
 from ..models import (
     STATE_STEPS,
     STEP_REQUIRES,
+    TEXTING_STEPS,
     ChecklistItem,
     Clinic,
     NumberEvent,
@@ -95,11 +96,14 @@ def _checklist_changed(clinic: Clinic, kind: str, *, detail: str, actor: User | 
 
 
 def clinic_checklist_a2p_sync(*, clinic_id: int) -> list[str]:
-    """Tick the A2P steps of the clinic's current run that its registration has reached; the steps ticked.
+    """Make the A2P steps of the clinic's current run follow its registration; the steps changed.
 
-    The registration outlives a checklist run (a released number starts a new run, the
-    registration stays approved), so every run follows the registration's real state:
-    called when a step is recorded and when a run starts.
+    These are state steps (STATE_STEPS): ticked when the registration reaches them,
+    unticked by the system when it no longer does (the clinic's number changed and the new
+    one is not in the Messaging Service yet). The registration outlives a checklist run (a
+    released number starts a new run, the registration stays approved), so every run
+    follows the registration's real state: called when a step is recorded, when the
+    number changes and when a run starts.
     """
     with transaction.atomic():
         return checklist_a2p_sync_locked(clinic_lock(clinic_id))
@@ -123,9 +127,16 @@ def _a2p_reached(clinic: Clinic, registration: A2PRegistration | None) -> list[t
 def checklist_a2p_sync_locked(clinic: Clinic) -> list[str]:
     """clinic_checklist_a2p_sync on a clinic row already locked by the caller."""
     registration = A2PRegistration.objects.filter(clinic_id=clinic.pk).first()
-    return [
-        step for step, note in _a2p_reached(clinic, registration) if checklist_tick_locked(clinic, step, actor=None, note=note)
-    ]
+    reached = _a2p_reached(clinic, registration)
+    changed = [step for step, note in reached if checklist_tick_locked(clinic, step, actor=None, note=note)]
+    lost = set(TEXTING_STEPS) - {step for step, _ in reached}
+    for item in ChecklistItem.objects.filter(clinic=clinic, step__in=lost):
+        item.delete()
+        why = "the texting registration no longer has it (the clinic's number is not in the Messaging Service yet)"
+        detail = f"{OnboardingStep(item.step).label} (run {clinic.checklist_run}): {why}"
+        _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=None)
+        changed.append(item.step)
+    return changed
 
 
 def checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
