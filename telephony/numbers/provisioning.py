@@ -41,7 +41,9 @@ SEARCH_LIMIT = 10
 FRIENDLY_NAME_MAX = 64
 _CLINIC_TAG_RE = re.compile(r"\(clinic #(\d+)\)\s*$")
 
-# Celery task names (telephony/tasks.py); sent by name so that workflows never import tasks.
+# After automatic retries ran out: the state it leaves, and what staff do (the retry
+# first checks whether an unseen purchase went through, so it never buys twice).
+GIVEN_UP_NEXT = "The clinic has no number yet: try again in a few minutes with Retry failed provisioning."
 
 
 class ProvisionFailed(Exception):
@@ -172,8 +174,9 @@ def clinic_number_provision_run(*, clinic_id: int, area_code: str, friendly_name
 
 
 def clinic_number_provision_give_up(*, clinic_id: int, error: str, code: int | None) -> None:
-    """Retries ran out: mark the clinic failed with why, so staff can act (no-op if it moved on)."""
-    clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=error, code=code)
+    """Retries ran out: mark the clinic failed with why and what to do, so staff can act
+    (no-op if it moved on). `error` says what kept failing; the clinic holds no number."""
+    clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=f"{error} {GIVEN_UP_NEXT}", code=code)
 
 
 def _owned_for_clinic(
