@@ -206,10 +206,13 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
         clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
         pending = ""
     if pending:
-        candidates = [pending]
-    else:
-        found = twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT, account_sid=account_sid)
-        candidates = [n.phone_number for n in found]
+        bought = _buy_first(clinic=clinic, candidates=[pending], friendly_name=friendly_name, account_sid=account_sid)
+        if bought is not None:
+            return bought
+        # The number reserved earlier was sold to someone else: search again now rather than
+        # tell staff to retry, which would only search (and find nothing if the area code sold out).
+    found = twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT, account_sid=account_sid)
+    candidates = [n.phone_number for n in found]
     if not candidates:
         raise ProvisionFailed(
             with_code(
@@ -218,6 +221,25 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
             ),
             twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
         )
+    bought = _buy_first(clinic=clinic, candidates=candidates, friendly_name=friendly_name, account_sid=account_sid)
+    if bought is not None:
+        return bought
+    raise ProvisionFailed(
+        with_code(
+            f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
+            "Try again: a new search will be made.",
+            twilio.ERR_NUMBER_UNAVAILABLE,
+        ),
+        twilio.ERR_NUMBER_UNAVAILABLE,
+    )
+
+
+def _buy_first(
+    *, clinic: Clinic, candidates: list[str], friendly_name: str, account_sid: str
+) -> tuple[twilio.IncomingNumber, bool] | None:
+    """Reserve and buy the first candidate still for sale (adopting our own unseen purchase);
+    None when every one was sold to someone else. RetryLater when all are being bought for
+    our other clinics right now."""
     taken_by_others = 0
     for candidate in candidates:
         try:
@@ -245,17 +267,11 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
     if taken_by_others == len(candidates):
         # Every number found is being bought for our other clinics right now: a later
         # search will show others.
+        area_code = _area_code_of(candidates[0]) if candidates else ""
         raise RetryLater(
             f"Waiting to buy a number: all numbers found in area code {area_code} are being bought for other clinics."
         )
-    raise ProvisionFailed(
-        with_code(
-            f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
-            "Try again: a new search will be made.",
-            twilio.ERR_NUMBER_UNAVAILABLE,
-        ),
-        twilio.ERR_NUMBER_UNAVAILABLE,
-    )
+    return None
 
 
 # --------------------------------------------------------------------------- subaccount
