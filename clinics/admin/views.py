@@ -85,8 +85,9 @@ def simulate_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id:
         modeladmin.message_user(request, f"{clinic.name} has no number to call yet: provision one first.", messages.ERROR)
         return redirect("admin:clinics_clinic_change", clinic.pk)
     result = simulated_traffic.traffic_simulate(twilio_number=clinic.twilio_number)
-    for step in result.steps:
-        modeladmin.message_user(request, step)
+    for worked, sentence in result.steps:
+        # Green only for what worked: a call the agent did not answer is not a success.
+        modeladmin.message_user(request, sentence, messages.SUCCESS if worked else messages.WARNING)
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 
