@@ -31,6 +31,8 @@ ERR_NUMBER_IN_OTHER_SERVICE = 21712
 ERROR_PAGE = "https://www.twilio.com/docs/errors/{code}"
 # Twilio's codes for an HTTP status that came without one (https://www.twilio.com/docs/errors/20429, /20003).
 CODE_FOR_STATUS = {429: ERR_TOO_MANY_REQUESTS, 401: ERR_AUTH}
+# Twilio's codes for a failure on its side (https://www.twilio.com/docs/errors/20500, /20503).
+TWILIO_SIDE_CODES = frozenset({20500, 20503})
 # When Twilio sends no Retry-After with a 429, staff are told to wait this long.
 DEFAULT_RETRY_AFTER_SECONDS = 60
 
@@ -151,6 +153,17 @@ def given_up_sentence(*, doing: str, status: int | None, code: int | None, kind:
         return with_code(sentence, code or ERR_TOO_MANY_REQUESTS)
     sentence = f"Twilio had a problem on its side (HTTP {status}) while {doing}, {times}; DentSignal stopped trying."
     return with_code(sentence, code if code and code != status else None)
+
+
+def failure_http_status(code: int | None) -> int:
+    """The HTTP status an API answers for a failure recorded with Twilio's `code`: 503 when
+    Twilio kept rate-limiting us (20429), 502 when Twilio failed or could not be reached (its
+    5xx codes, or no code: no answer), else 409 (Twilio refused what was asked)."""
+    if code == ERR_TOO_MANY_REQUESTS:
+        return 503
+    if code is None or code in TWILIO_SIDE_CODES:
+        return 502
+    return 409
 
 
 # --------------------------------------------------------------------------- the exception
