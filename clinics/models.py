@@ -137,7 +137,7 @@ class Clinic(models.Model):
             return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
         if self.twilio_number or self.twilio_number_sid:
             return (
-                f"{self.name} holds the number {self.twilio_number} ({self.twilio_number_sid}), "
+                f"{self.name} holds the number {self.twilio_number or 'it was sold'}, "
                 "still bought and billed at Twilio; release it first."
             )
         if self.pending_number:
@@ -159,7 +159,7 @@ class Clinic(models.Model):
         if hold or not self.twilio_account_sid or self.twilio_account_status == "closed":
             return hold
         return (
-            f"{self.name}'s Twilio subaccount {self.twilio_account_sid} is not closed, and Twilio keeps an open "
+            f"{self.name}'s Twilio subaccount is not closed, and Twilio keeps an open "
             "subaccount usable and billable: close it first (in the clinic list, action Close Twilio subaccount), "
             "then delete the clinic."
         )

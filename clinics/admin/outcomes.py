@@ -51,9 +51,7 @@ def outcome_report(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id
     elif clinic.number_state == NumberState.FAILED:
         modeladmin.message_user(request, f"{clinic.name}: {clinic.number_error}", messages.ERROR)
     elif clinic.number_state == NumberState.ACTIVE:
-        modeladmin.message_user(
-            request, f"{clinic.name}: number {clinic.twilio_number} is active (SID {clinic.twilio_number_sid})."
-        )
+        modeladmin.message_user(request, f"{clinic.name}: number {clinic.twilio_number} is active.")
     elif clinic.number_state == NumberState.RELEASED:
         modeladmin.message_user(request, f"{clinic.name}: number released.")
     else:

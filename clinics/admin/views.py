@@ -78,7 +78,7 @@ def simulate_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id:
     """Sandbox only: a signed test call and SMS through our own webhooks, reported."""
     clinic = _clinic_for(request, clinic_id, "clinics.simulate_test_traffic")
     if not settings.TWILIO_SANDBOX:
-        raise Http404("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+        raise Http404("Simulated test traffic exists only with the sandbox Twilio.")
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not clinic.twilio_number:

@@ -42,8 +42,8 @@ def registration_disabled_reason() -> str:
     """Why registration cannot run here ("" when it can)."""
     if not settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID:
         return (
-            "A2P registration is disabled: set TWILIO_PRIMARY_CUSTOMER_PROFILE_SID to our approved Primary Customer "
-            "Profile (Trust Hub → Customer profiles in Twilio's Console, BU…) and restart."
+            "A2P registration is not set up on this DentSignal yet: it needs our approved Primary Customer Profile "
+            "from Twilio. Tell the DentSignal operator: the doctor check says what to set."
         )
     return ""
 

@@ -148,7 +148,7 @@ def traffic_simulate(*, twilio_number: str) -> Simulation:
     Raises RuntimeError outside the sandbox Twilio (its published token signs these).
     """
     if not settings.TWILIO_SANDBOX:
-        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio.")
     result = Simulation()
     path, form = webhook_example("voice", to=twilio_number)
     result.call_sid = form["CallSid"]

@@ -260,19 +260,19 @@ A2P_REJECTION_SENTENCES: dict[int, tuple[str, str]] = {
     21717: (
         "campaign",
         "Twilio refused the campaign because its brand is not registered or not approved yet. Wait until this "
-        "page shows the brand APPROVED (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
+        "page shows the brand approved (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
     ),
     30994: (
         "campaign",
         "The campaign failed because its brand was still pending at Twilio, which may need more information "
-        "about the business. Wait until this page shows the brand APPROVED, then Edit and resubmit; if the brand "
+        "about the business. Wait until this page shows the brand approved, then Edit and resubmit; if the brand "
         "stays pending for more than a week, ask Twilio Support what it needs. (Twilio's 2FA e-mail for brands is "
         "for public companies only; DentSignal registers clinics as private companies.)",
     ),
     30991: (
         "campaign",
         "The campaign failed because The Campaign Registry has not verified the clinic's brand, and campaigns "
-        "under an unverified brand are refused. Look up the brand (its BN… SID is on this page) in Twilio's "
+        "under an unverified brand are refused. Look up the brand (its Twilio ID is in this page's history) in Twilio's "
         "Console → Messaging → Regulatory Compliance → Brands for what it needs; once it is verified, Edit and resubmit.",
     ),
     30909: (

@@ -38,7 +38,8 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
     assert clinic.twilio_number.startswith("+1512")
-    assert any(clinic.twilio_number in m and clinic.twilio_number_sid in m for m in messages_of(done))
+    assert any(clinic.twilio_number in m and "is active" in m for m in messages_of(done))
+    assert not any(clinic.twilio_number_sid in m for m in messages_of(done))  # the SID is the operators' detail
     assert b"3/9" in done.content  # the changelist shows the checklist progress
     assert len(sandbox.owned_numbers()) == 1
     event = NumberEvent.objects.get(clinic=clinic, kind=NumberEvent.Kind.PROVISION_REQUESTED)

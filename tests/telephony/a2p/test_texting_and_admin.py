@@ -189,7 +189,7 @@ def test_start_registration_without_our_primary_profile_says_what_to_set(client,
         "/admin/clinics/businessprofile/", {"action": "start_registration", ACTION_CHECKBOX_NAME: [profile.pk]}, follow=True
     )
 
-    assert "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID" in response.content.decode()
+    assert "A2P registration is not set up on this DentSignal yet" in response.content.decode()
     assert not A2PRegistration.objects.exists()
 
 
