@@ -250,3 +250,17 @@ def test_the_test_call_hint_is_one_staff_can_follow(admin_client, sandbox, setti
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
 
     assert "Next step" in page and hint in page
+
+
+def test_a_failure_links_twilios_page_in_the_message_and_the_next_step(admin_client, sandbox):
+    """Issue 22: Twilio links in staff sentences are clickable (they were plain text)."""
+    clinic = ClinicFactory(name="Linked Dental")
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
+
+    done = act(admin_client, "provision_number", [clinic], apply="1", area_code="512", friendly_name="")
+
+    link = '<a href="https://www.twilio.com/docs/errors/21421" target="_blank" rel="noopener">'
+    assert link in done.content.decode()
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+    assert "<strong>Failed:</strong> The phone number picked is not one Twilio can sell" in page
+    assert link in page and "&lt;a href" not in page
