@@ -279,3 +279,12 @@ def test_walk_spots_each_kind_of_leak() -> None:
 def test_no_staff_sentence_names_a_sid_a_setting_or_a_raw_status(where: str) -> None:
     leaks = [f"{s.where}: {', '.join(_faults(s))}" for s in _sentences() if s.where.startswith(where + ":") and _faults(s)]
     assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize("status", ["", *sorted({*APPROVED.values(), *REJECTED, *IN_REVIEW, "creating"})])
+def test_a2p_statuses_read_as_words(status: str) -> None:
+    """The A2P pipeline's status texts: each status Twilio reports, in words without its raw token."""
+    from telephony.a2p.rules import status_words
+
+    words = status_words(status)
+    assert words and not RAW_TOKEN.search(words) and not words.isupper() and "-" not in words and "_" not in words

@@ -40,7 +40,7 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
         status = registration.step_status(step) if registration else ""
         at = getattr(registration, f"{step.value}_at") if registration else None
         mark = "✔" if registration and registration.step_approved(step) else ("✖" if status in REJECTED else "☐")
-        rows.append((mark, step.label, status or "not started", f"{at:%Y-%m-%d %H:%M}" if at else ""))
+        rows.append((mark, step.label, a2p_rules.status_words(status), f"{at:%Y-%m-%d %H:%M}" if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
     history = [
         (f"{event.created_at:%Y-%m-%d %H:%M}", event.step or "registration", event.status, event.detail)
@@ -49,7 +49,7 @@ def a2p_pipeline_html(clinic: Clinic) -> str:
     return format_html(
         "{}<ul class='a2p-pipeline'>{}</ul>{}<p><strong>Next:</strong> {}</p>{}",
         format_html("<p class='errornote'>{}</p>", disabled) if disabled else "",
-        format_html_join("", "<li>{} {}: <code>{}</code> <small>{}</small></li>", rows),
+        format_html_join("", "<li>{} {}: {} <small>{}</small></li>", rows),
         format_html("<p class='errornote'>Texting blocked: {}</p>", blocked) if blocked else "",
         registration_workflows.registration_next_action(registration, profile=has_profile),
         format_html(

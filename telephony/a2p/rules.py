@@ -8,10 +8,27 @@ from __future__ import annotations
 from django.conf import settings
 
 from clinics.models import Clinic
+from clinics.models_a2p import APPROVED, CREATING, REJECTED
 from clinics.sealed import secret_open
 from telephony.twilio.errors import A2P_REJECTION_SENTENCES
 
 IN_REVIEW = {"pending-review", "in-review", "PENDING", "IN_REVIEW", "IN_PROGRESS"}
+
+
+def status_words(status: str) -> str:
+    """A registration step's status as Twilio reports it, in staff words (the raw token is
+    the operators' detail, in the registration's history)."""
+    if not status:
+        return "not started"
+    if status in IN_REVIEW:
+        return "in review at Twilio"
+    if status in REJECTED:
+        return "rejected" if status != "SUSPENDED" else "suspended by Twilio"
+    if status in APPROVED.values():
+        return {"created": "created", "added": "added"}.get(status, "approved")
+    if status == CREATING:
+        return "being created"
+    return status.replace("-", " ").replace("_", " ").lower()
 
 
 class RegistrationDisabled(Exception):
