@@ -136,7 +136,10 @@ class Clinic(models.Model):
         if self.number_state == NumberState.RELEASING:
             return f"{self.name} is releasing its number {self.twilio_number}; delete the clinic once the release is done."
         if self.twilio_number or self.twilio_number_sid:
-            return f"{self.name} holds the number {self.twilio_number}, still bought and billed at Twilio; release it first."
+            return (
+                f"{self.name} holds the number {self.twilio_number or 'it was sold'}, "
+                "still bought and billed at Twilio; release it first."
+            )
         if self.pending_number:
             # Kept after a failed attempt because the purchase may have gone through unseen.
             return (

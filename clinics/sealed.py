@@ -44,7 +44,10 @@ def secret_open(sealed: str) -> str:
     try:
         return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(sealed.encode()).decode()
     except InvalidToken as exc:
-        raise SealError("A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEY (was the key changed?).") from exc
+        raise SealError(
+            "A stored secret cannot be decrypted with this DentSignal's encryption key (was the key changed?): "
+            "tell the DentSignal operator."
+        ) from exc
 
 
 class SealedTextField(models.TextField):

@@ -95,7 +95,8 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
             f"{clinic.number_error or 'nothing was for sale'} Use Provision number (button above).", lead="Search again:"
         )
     if state == NumberState.FAILED:
-        return NextStep(f"{clinic.number_error or 'the last operation failed'} — then retry.", lead="Fix:")
+        # The failure's sentence already says what to do, and it is true to the state left.
+        return NextStep(clinic.number_error or "The last operation failed; retry it.", lead="Failed:")
     if not clinic.twilio_number:
         return NextStep("Provision a number (button above).")
     todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)

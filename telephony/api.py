@@ -13,12 +13,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from clinics import services as clinic_services
 from clinics.forms import ApiProvisionNumberForm
-from clinics.models import Clinic
+from clinics.models import Clinic, NumberState
 from telephony.auth import ApiAuthError, api_permission_require, api_staff_user
 from telephony.numbers import buying
 from telephony.numbers import search as number_search
 from telephony.queue import QUEUED_FOR_RESEND
 from telephony.ratelimit import rate_limit_hit
+from telephony.twilio.errors import failure_http_status
 
 ALLOWED_FIELDS = {"clinic_id", "area_code", "friendly_name", "phone_number"}
 
@@ -101,6 +102,8 @@ def provision_number(request: HttpRequest) -> JsonResponse:
 
     A definite failure (nothing for sale, the picked number no longer for sale, Twilio
     refusing the search) is a 409 JSON error with Twilio's code; the clinic is unchanged.
+    A purchase that has already failed when the answer is made (the task ran in-process)
+    is answered with failure_http_status: 409, 502 or 503, the clinic's state and the sentence.
     """
     try:
         user = api_staff_user(request)
@@ -141,9 +144,12 @@ def provision_number(request: HttpRequest) -> JsonResponse:
         return json_error(502 if exc.status is None or exc.status >= 500 else 409, str(exc), code=exc.code)
     if requested.refused is not None:
         return json_error(domain_error_status(requested.refused), str(requested.refused))
-    # With eager Celery the task already ran on commit: show its outcome.
+    # With eager Celery the task already ran on commit: show its outcome. A purchase that
+    # already failed is a definite failure, answered as one (not 202 with "state": "failed").
     clinic = Clinic.objects.get(pk=requested.clinic_id)
-    response = JsonResponse(clinic_number_status(clinic), status=202)
+    failed = clinic.number_state == NumberState.FAILED
+    status = failure_http_status(clinic.number_error_code) if failed else 202
+    response = JsonResponse(clinic_number_status(clinic), status=status)
     response["Location"] = reverse("api-clinic-number", args=[clinic.id])
     return response
 

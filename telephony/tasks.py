@@ -102,11 +102,21 @@ def _attempt(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
             return twilio_service.failure_from(exc)
         if task.max_retries is None or task.request.retries < task.max_retries:
             raise
-        result = twilio_service.failure_from(exc)
-        give_up(f"{result['error']} Gave up after {task.max_retries} retries; try again later.", result["code"])
+        result = {**twilio_service.failure_from(exc), "error": given_up_sentence(exc, tries=task.max_retries + 1)}
+        give_up(result["error"], result["code"])
         return result
     except twilio_service.EXPECTED_FAILURES as exc:
         return twilio_service.failure_from(exc)
+
+
+def given_up_sentence(exc: Exception, *, tries: int) -> str:
+    """What staff read once `tries` attempts all failed with a transient `exc`: what kept
+    happening, and that nobody tries any more (the give-up callback says what state it left)."""
+    if isinstance(exc, TwilioError):
+        return exc.given_up(tries=tries)
+    if isinstance(exc, provisioning.RetryLater):
+        return f"{exc} It was tried {tries} times; DentSignal stopped trying."
+    return f"The database refused the change {tries} times in a row; DentSignal stopped trying."
 
 
 def _outage_wait(task: Task, exc: Exception) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def a2p_pipeline_html(clinic: Clinic, *, back: str = "clinic") -> str:
         if step == A2PStep.NUMBER and registration is not None:
             done = done and registration.number_sid == clinic.twilio_number_sid
         mark = "✔" if done else ("✖" if status in REJECTED else "☐")
-        rows.append((mark, step.label, status or "not started", datetime_for_people(at, clinic.time_zone) if at else ""))
+        rows.append((mark, step.label, a2p_rules.status_words(status), datetime_for_people(at, clinic.time_zone) if at else ""))
     blocked = registration.messaging_blocked_reason if registration else ""
     history = [
         (datetime_for_people(event.created_at, clinic.time_zone), event.step or "registration", event.status, event.detail)
@@ -118,7 +118,7 @@ def a2p_pipeline_html(clinic: Clinic, *, back: str = "clinic") -> str:
     return format_html(
         "{}<ul class='a2p-pipeline'>{}</ul>{}{}<p><strong>Next:</strong> {}</p>{}{}",
         format_html("<p class='errornote'>{}</p>", disabled) if disabled else "",
-        format_html_join("", "<li>{} {}: <code>{}</code> <small>{}</small></li>", rows),
+        format_html_join("", "<li>{} {}: {} <small>{}</small></li>", rows),
         format_html("<p class='a2p-service-number'>{}</p>", service_number_sentence(clinic, registration))
         if registration
         else "",

@@ -116,8 +116,7 @@ def subaccount_status_each(
         except (subaccounts.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
             modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
             continue
-        sub, now = updated.twilio_account_sid, updated.twilio_account_status
-        modeladmin.message_user(request, f"{clinic.name}: Twilio subaccount {sub} is {now} ({done}).")
+        modeladmin.message_user(request, f"{updated.name}: its Twilio subaccount is {done}.")
 
 
 @admin.action(description="Move to its own subaccount", permissions=["move_to_subaccount"])
@@ -132,9 +131,7 @@ def move_to_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, query
         if operation.send_failed_at:
             modeladmin.message_user(request, f"{moved.name}: the move is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
         elif moved.number_move_step == services.MOVE_DONE:
-            modeladmin.message_user(
-                request, f"{moved.name}: {moved.twilio_number} is now in subaccount {moved.twilio_account_sid}."
-            )
+            modeladmin.message_user(request, f"{moved.name}: {moved.twilio_number} is now in the clinic's own Twilio subaccount.")
         elif moved.number_move_step == services.MOVE_FAILED:
             modeladmin.message_user(request, f"{moved.name}: {moved.number_move_error}", messages.ERROR)
         else:

@@ -264,7 +264,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         """Where a "Move to its own subaccount" stands, in words staff can act on."""
         step = clinic.number_move_step
         if step == services.MOVE_DONE:
-            return f"Moved into its own subaccount {clinic.twilio_account_sid}."
+            return "Moved into its own Twilio subaccount."
         if step == services.MOVE_FAILED:
             return f"Move not finished: {clinic.number_move_error}"
         if step == services.MOVE_REQUESTED and operations.operation_queued(

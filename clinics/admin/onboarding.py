@@ -12,12 +12,14 @@ from telephony.webhooks import calls
 from ..dates import datetime_for_people
 from ..models import STATE_STEPS, Clinic, OnboardingStep
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
+from .outcomes import sentence_html
 
 
 def next_step_html(clinic: Clinic) -> str:
     """The clinic's next human step (clinics.selectors.clinic_next_step), its lead in bold."""
     step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
-    return format_html("<strong>{}</strong> {}", step.lead, step.text) if step.lead else step.text
+    text = sentence_html(step.text)
+    return format_html("<strong>{}</strong> {}", step.lead, text) if step.lead else text
 
 
 def checklist_html(clinic: Clinic) -> str:

@@ -4,16 +4,33 @@ The list's actions and the clinic page's buttons ask the same workflows, so they
 through these functions and say the same things.
 """
 
+import re
 from collections.abc import Callable, Iterable
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from dentsignal.admin_tools import request_actor
 from telephony.queue import QUEUED_FOR_RESEND
 
 from .. import services
 from ..models import Clinic, NumberState, OnboardingStep
+
+# Twilio's pages in a sentence (its error pages, the Console, Support), up to the closing
+# bracket or the sentence's full stop.
+_TWILIO_LINK = re.compile(r"https://(?:www\.)?twilio\.com/[^\s)]*[^\s).,;]")
+
+
+def sentence_html(sentence: str) -> SafeString:
+    """A staff sentence as HTML: escaped, each Twilio link clickable (opening beside the admin)."""
+    pieces, last = [], 0
+    for match in _TWILIO_LINK.finditer(sentence):
+        link = format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', match.group())
+        pieces.append((sentence[last : match.start()], link))
+        last = match.end()
+    return format_html("{}{}", format_html_join("", "{}{}", pieces), sentence[last:])
 
 
 def request_each(
@@ -49,11 +66,9 @@ def outcome_report(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id
             messages.WARNING,
         )
     elif clinic.number_state == NumberState.FAILED:
-        modeladmin.message_user(request, f"{clinic.name}: {clinic.number_error}", messages.ERROR)
+        modeladmin.message_user(request, sentence_html(f"{clinic.name}: {clinic.number_error}"), messages.ERROR)
     elif clinic.number_state == NumberState.ACTIVE:
-        modeladmin.message_user(
-            request, f"{clinic.name}: number {clinic.twilio_number} is active (SID {clinic.twilio_number_sid})."
-        )
+        modeladmin.message_user(request, f"{clinic.name}: number {clinic.twilio_number} is active.")
     elif clinic.number_state == NumberState.RELEASED:
         modeladmin.message_user(request, f"{clinic.name}: number released.")
     else:

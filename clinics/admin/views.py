@@ -81,15 +81,16 @@ def simulate_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id:
     """Sandbox only: a signed test call and SMS through our own webhooks, reported."""
     clinic = _clinic_for(request, clinic_id, "clinics.simulate_test_traffic")
     if not settings.TWILIO_SANDBOX:
-        raise Http404("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+        raise Http404("Simulated test traffic exists only with the sandbox Twilio.")
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not clinic.twilio_number:
         modeladmin.message_user(request, f"{clinic.name} has no number to call yet: provision one first.", messages.ERROR)
         return redirect("admin:clinics_clinic_change", clinic.pk)
     result = simulated_traffic.traffic_simulate(twilio_number=clinic.twilio_number)
-    for step in result.steps:
-        modeladmin.message_user(request, step)
+    for worked, sentence in result.steps:
+        # Green only for what worked: a call the agent did not answer is not a success.
+        modeladmin.message_user(request, sentence, messages.SUCCESS if worked else messages.WARNING)
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 

@@ -70,9 +70,7 @@ def clinic_subaccount_save(*, clinic_id: int, account_sid: str, auth_token: str,
         if clinic.twilio_account_sid == account_sid:
             return clinic
         if clinic.twilio_account_sid:
-            raise ClinicNumberError(
-                f"Clinic {clinic.id} already has the Twilio subaccount {clinic.twilio_account_sid}; {account_sid} was not saved."
-            )
+            raise ClinicNumberError(f"{clinic.name} already has its Twilio subaccount; the other one was not saved on it.")
         clinic.twilio_account_sid = account_sid
         clinic.twilio_account_token_sealed = secret_seal(auth_token)
         clinic.twilio_account_requested_at = None
@@ -116,7 +114,7 @@ def clinic_subaccount_status_saved(
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
         if clinic.twilio_account_sid != account_sid:
-            raise ClinicNumberError(f"Clinic {clinic.id} no longer holds the Twilio subaccount {account_sid}.")
+            raise ClinicNumberError(f"{clinic.name} no longer holds that Twilio subaccount.")
         if clinic.twilio_account_status != status:
             clinic.twilio_account_status = status
             clinic.save(update_fields=["twilio_account_status", "updated_at"])
@@ -152,9 +150,7 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
         if not clinic.twilio_number_sid or clinic.number_state != NumberState.ACTIVE:
             raise ClinicNumberError(f"{clinic.name} has no active number to move.")
         if clinic.number_move_step == MOVE_DONE or (clinic.twilio_account_sid and not clinic.number_move_step):
-            raise ClinicNumberError(
-                f"{clinic.name}'s number is already in its own Twilio subaccount {clinic.twilio_account_sid}."
-            )
+            raise ClinicNumberError(f"{clinic.name}'s number is already in its own Twilio subaccount.")
         if _move_claimed_by_another(clinic, claimant=""):
             raise MoveClaimed(f"{clinic.name}'s number is being moved right now; nothing more to do, wait for it to finish.")
         clinic.number_move_step, clinic.number_move_error = MOVE_REQUESTED, ""

@@ -182,9 +182,7 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
         if clinic.twilio_number_sid == phone_sid:
             return clinic
         if clinic.twilio_number_sid or clinic.number_state in (NumberState.ACTIVE, NumberState.RELEASING):
-            raise ClinicNumberError(
-                f"Clinic {clinic.id} already holds {clinic.twilio_number}; {phone_number} ({phone_sid}) was not saved on it."
-            )
+            raise ClinicNumberError(f"{clinic.name} already holds {clinic.twilio_number}; {phone_number} was not saved on it.")
         clinic.twilio_number = phone_number
         clinic.twilio_number_sid = phone_sid
         clinic.twilio_webhooks = webhooks
@@ -276,8 +274,8 @@ def clinic_number_release_begin(*, phone_sid: str, clinic_id: int | None = None)
         if clinic_id is not None and (clinic is None or clinic.id != clinic_id):
             done = NumberEvent.objects.filter(clinic_id=clinic_id, phone_sid=phone_sid, kind=NumberEvent.Kind.RELEASED)
             if clinic is None and done.exists():
-                raise AlreadyReleased(f"{phone_sid} was already released from clinic {clinic_id}.")
-            raise ClinicNumberError(f"{phone_sid} is not clinic {clinic_id}'s number; nothing was released.")
+                raise AlreadyReleased("That number was already released from the clinic.")
+            raise ClinicNumberError("That number is not the clinic's number; nothing was released.")
         if clinic is None:
             return None
         if clinic.number_state != NumberState.RELEASING:

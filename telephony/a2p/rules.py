@@ -8,10 +8,29 @@ from __future__ import annotations
 from django.conf import settings
 
 from clinics.models import Clinic
+from clinics.models_a2p import APPROVED, CREATING, NUMBER_CHANGED, REJECTED
 from clinics.sealed import secret_open
 from telephony.twilio.errors import A2P_REJECTION_SENTENCES
 
 IN_REVIEW = {"pending-review", "in-review", "PENDING", "IN_REVIEW", "IN_PROGRESS"}
+
+
+def status_words(status: str) -> str:
+    """A registration step's status as Twilio reports it, in staff words (the raw token is
+    the operators' detail, in the registration's history)."""
+    if not status:
+        return "not started"
+    if status in IN_REVIEW:
+        return "in review at Twilio"
+    if status in REJECTED:
+        return "rejected" if status != "SUSPENDED" else "suspended by Twilio"
+    if status in APPROVED.values():
+        return {"created": "created", "added": "added"}.get(status, "approved")
+    if status == CREATING:
+        return "being created"
+    if status == NUMBER_CHANGED:
+        return "the clinic's new number is joining"
+    return status.replace("-", " ").replace("_", " ").lower()
 
 
 class RegistrationDisabled(Exception):
@@ -42,8 +61,8 @@ def registration_disabled_reason() -> str:
     """Why registration cannot run here ("" when it can)."""
     if not settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID:
         return (
-            "A2P registration is disabled: set TWILIO_PRIMARY_CUSTOMER_PROFILE_SID to our approved Primary Customer "
-            "Profile (Trust Hub → Customer profiles in Twilio's Console, BU…) and restart."
+            "A2P registration is not set up on this DentSignal yet: it needs our approved Primary Customer Profile "
+            "from Twilio. Tell the DentSignal operator: the doctor check says what to set."
         )
     return ""
 

@@ -81,8 +81,8 @@ def _assign_and_submit(ctx: Context, step: str, kind: twilio.BundleKind, policy:
         clinic_services.a2p_step_fail(
             clinic_id=ctx.clinic.pk,
             step=step,
-            error=f"Twilio's evaluation of the {A2PStep(step).label.lower()} found it incomplete "
-            f"(evaluation {evaluation.sid}): check every field of the business profile, then Edit and resubmit.",
+            error=f"Twilio's evaluation of the {A2PStep(step).label.lower()} found it incomplete: "
+            "check every field of the business profile, then Edit and resubmit.",
             code=None,
         )
         return False

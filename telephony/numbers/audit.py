@@ -155,7 +155,7 @@ def number_audit() -> AuditResult:
                     code="messaging_service_override",
                     severity=ERROR,
                     message=(
-                        f"The number is in the Messaging Service {override.service_name!r} ({override.service_sid}), "
+                        f"The number is in the Messaging Service {override.service_name!r}, "
                         f"whose inbound settings send texts to {override.inbound_request_url or '(none)'!r} instead of "
                         "our SMS webhook: patients' replies are not processed."
                     ),
@@ -179,7 +179,7 @@ def number_audit() -> AuditResult:
                     code="missing",
                     severity=ERROR,
                     message=(
-                        f"{clinic.name} has the number {clinic.twilio_number} (SID {clinic.twilio_number_sid}) saved, but "
+                        f"{clinic.name} has the number {clinic.twilio_number} saved, but "
                         "the Twilio account does not have it: calls and texts to it do not reach us."
                     ),
                     fix="Release it on the clinic (Release number: Twilio's 'not found' counts as released), then "
@@ -225,8 +225,8 @@ def _wrong_account_findings(row: AccountNumber, clinic: Clinic) -> list[Finding]
     expected = clinic.twilio_account_sid or settings.TWILIO_ACCOUNT_SID
     if row.account_sid == expected:
         return []
-    where = "the main account" if row.account_sid == settings.TWILIO_ACCOUNT_SID else f"the subaccount {row.account_sid}"
-    should = f"its subaccount {clinic.twilio_account_sid}" if clinic.twilio_account_sid else "the main account"
+    where = "the main account" if row.account_sid == settings.TWILIO_ACCOUNT_SID else "another subaccount"
+    should = "its own subaccount" if clinic.twilio_account_sid else "the main account"
     return [
         Finding(
             code="wrong_account",
@@ -262,8 +262,7 @@ def _subaccount_findings(subaccounts: list[twilio.Subaccount], clinics: list[Cli
             Finding(
                 code="subaccount_orphan",
                 severity=WARNING,
-                message=f"The Twilio subaccount {account.sid} ({account.friendly_name!r}, {account.status}) "
-                "belongs to no clinic.",
+                message=f"The Twilio subaccount {account.friendly_name!r} belongs to no clinic.",
                 fix="If a clinic should have it, check its name's '(clinic #id)'; if nobody uses it, release its numbers "
                 "and close it in the Twilio Console.",
                 details={"account_sid": account.sid, "status": account.status},
@@ -284,13 +283,13 @@ def _subaccount_findings(subaccounts: list[twilio.Subaccount], clinics: list[Cli
             severity = WARNING if we_did else ERROR
             message = "is suspended" + (" (by us)" if we_did else ", not by us (Twilio suspended it, or someone in the Console)")
         else:
-            severity, message = (ERROR if holds else WARNING), f"is {status}"
+            severity, message = (ERROR if holds else WARNING), "is closed" if status == "closed" else "is not active"
         effect = ": calls and texts to its number do not reach us." if holds else "."
         findings.append(
             Finding(
                 code=f"subaccount_{status or 'missing'}",
                 severity=severity,
-                message=f"{clinic.name}'s Twilio subaccount {clinic.twilio_account_sid} {message}{effect}",
+                message=f"{clinic.name}'s Twilio subaccount {message}{effect}",
                 fix="Reactivate it (admin action 'Reactivate Twilio subaccount'; if Twilio suspended it, Twilio Support) "
                 "if the clinic is still a customer."
                 if status == "suspended"
@@ -328,7 +327,7 @@ def _orphan(row: AccountNumber, by_id: dict[int, Clinic]) -> Finding:
         severity=WARNING,
         message=f"{base}, and its name identifies no clinic without a number. It costs money every month.",
         fix="If nobody uses it, press Release beside this number on the Number audit page (it asks you to confirm; "
-        f"from a shell: manage.py release_number --sid {row.sid} --yes).",
+        "from a shell: manage.py release_number --sid <its SID, in the details> --yes).",
         phone_number=row.phone_number,
         sid=row.sid,
     )

@@ -42,7 +42,9 @@ SEARCH_LIMIT = 10
 FRIENDLY_NAME_MAX = 64
 _CLINIC_TAG_RE = re.compile(r"\(clinic #(\d+)\)\s*$")
 
-# Celery task names (telephony/tasks.py); sent by name so that workflows never import tasks.
+# After automatic retries ran out: the state it leaves, and what staff do (the retry
+# first checks whether an unseen purchase went through, so it never buys twice).
+GIVEN_UP_NEXT = "The clinic has no number yet: try again in a few minutes with Retry failed provisioning."
 
 
 class ProvisionFailed(Exception):
@@ -176,8 +178,9 @@ def clinic_number_provision_run(*, clinic_id: int, area_code: str, friendly_name
 
 
 def clinic_number_provision_give_up(*, clinic_id: int, error: str, code: int | None) -> None:
-    """Retries ran out: mark the clinic failed with why, so staff can act (no-op if it moved on)."""
-    clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=error, code=code)
+    """Retries ran out: mark the clinic failed with why and what to do, so staff can act
+    (no-op if it moved on). `error` says what kept failing; the clinic holds no number."""
+    clinic_services.clinic_number_provision_fail(clinic_id=clinic_id, error=f"{error} {GIVEN_UP_NEXT}", code=code)
 
 
 def _owned_for_clinic(
@@ -207,10 +210,13 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
         clinic_services.clinic_number_unreserve(clinic_id=clinic.id, phone_number=pending, reason="not bought; area code changed")
         pending = ""
     if pending:
-        candidates = [pending]
-    else:
-        found = twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT, account_sid=account_sid)
-        candidates = [n.phone_number for n in found]
+        bought = _buy_first(clinic=clinic, candidates=[pending], friendly_name=friendly_name, account_sid=account_sid)
+        if bought is not None:
+            return bought
+        # The number reserved earlier was sold to someone else: search again now rather than
+        # tell staff to retry, which would only search (and find nothing if the area code sold out).
+    found = twilio.available_numbers_search(area_code=area_code, limit=SEARCH_LIMIT, account_sid=account_sid)
+    candidates = [n.phone_number for n in found]
     if not candidates:
         raise ProvisionFailed(
             with_code(
@@ -219,6 +225,25 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
             ),
             twilio.ERR_NO_NUMBERS_IN_AREA_CODE,
         )
+    bought = _buy_first(clinic=clinic, candidates=candidates, friendly_name=friendly_name, account_sid=account_sid)
+    if bought is not None:
+        return bought
+    raise ProvisionFailed(
+        with_code(
+            f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
+            "Try again: a new search will be made.",
+            twilio.ERR_NUMBER_UNAVAILABLE,
+        ),
+        twilio.ERR_NUMBER_UNAVAILABLE,
+    )
+
+
+def _buy_first(
+    *, clinic: Clinic, candidates: list[str], friendly_name: str, account_sid: str
+) -> tuple[twilio.IncomingNumber, bool] | None:
+    """Reserve and buy the first candidate still for sale (adopting our own unseen purchase);
+    None when every one was sold to someone else. RetryLater when all are being bought for
+    our other clinics right now."""
     taken_by_others = 0
     for candidate in candidates:
         try:
@@ -246,17 +271,11 @@ def _buy_or_adopt(*, clinic: Clinic, area_code: str, friendly_name: str, account
     if taken_by_others == len(candidates):
         # Every number found is being bought for our other clinics right now: a later
         # search will show others.
+        area_code = _area_code_of(candidates[0]) if candidates else ""
         raise RetryLater(
             f"Waiting to buy a number: all numbers found in area code {area_code} are being bought for other clinics."
         )
-    raise ProvisionFailed(
-        with_code(
-            f"The numbers found in area code {area_code} were sold to someone else before we could buy them. "
-            "Try again: a new search will be made.",
-            twilio.ERR_NUMBER_UNAVAILABLE,
-        ),
-        twilio.ERR_NUMBER_UNAVAILABLE,
-    )
+    return None
 
 
 # --------------------------------------------------------------------------- subaccount

@@ -78,8 +78,10 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
 
 
 def number_release_give_up(*, phone_sid: str, error: str, code: int | None) -> None:
-    """Retries ran out: the clinic keeps its number, in `failed`, with why."""
-    clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=error, code=code)
+    """Retries ran out: the clinic keeps its number, in `failed`, with why and what to do."""
+    clinic_services.clinic_number_release_fail(
+        phone_sid=phone_sid, error=f"{error} The clinic keeps its number: release it again in a few minutes.", code=code
+    )
 
 
 def orphan_release_request(*, phone_sid: str, phone_number: str, actor: User | None = None) -> Operation:

@@ -70,7 +70,7 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
             return f"Did not adopt {phone_number}: {exc}"
         if not any(n.sid == phone_sid for n in held):
             return (
-                f"Did not adopt {phone_number}: it is not in the clinic's Twilio subaccount {account_sid}, where its "
+                f"Did not adopt {phone_number}: it is not in the clinic's Twilio subaccount, where its "
                 "numbers are managed. Transfer the number into that subaccount first, then adopt it."
             )
     try:

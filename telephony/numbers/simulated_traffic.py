@@ -108,11 +108,12 @@ def agent_accepts_stream(url: str) -> tuple[bool, str]:
 
 @dataclass
 class Simulation:
-    """What a simulated test call and SMS did, in sentences for staff."""
+    """What a simulated test call and SMS did: per step, whether it worked and a sentence
+    for staff (the SIDs are the operators' details, in the call and message logs)."""
 
     call_sid: str = ""
     message_sid: str = ""
-    steps: list[str] = field(default_factory=list)
+    steps: list[tuple[bool, str]] = field(default_factory=list)
 
 
 def _agent_callback(root: ET.Element) -> tuple[str, str] | None:
@@ -147,7 +148,7 @@ def traffic_simulate(*, twilio_number: str) -> Simulation:
     Raises RuntimeError outside the sandbox Twilio (its published token signs these).
     """
     if not settings.TWILIO_SANDBOX:
-        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio (TWILIO_SANDBOX=true).")
+        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio.")
     result = Simulation()
     path, form = webhook_example("voice", to=twilio_number)
     result.call_sid = form["CallSid"]
@@ -156,18 +157,24 @@ def traffic_simulate(*, twilio_number: str) -> Simulation:
     agent = _agent_callback(root)
     if agent is None:
         heard = "the office line" if root.find("Dial") is not None else "a spoken message"
-        result.steps.append(f"Test call {result.call_sid} was answered by {heard}, not the AI agent.")
+        # Imported here like RequestFactory: the log row our voice webhook just wrote says why.
+        from telephony.models import CallLog
+
+        why = CallLog.objects.filter(call_sid=result.call_sid).values_list("fallback_reason", flat=True).first()
+        result.steps.append(
+            (False, f"Not yet: the AI agent did not answer the test call, because it went to {heard}: {why or 'unknown'}.")
+        )
     else:
         mode, callback = agent
         accepted, why = agent_accepts_stream(settings.AI_AGENT_STREAM_URL)
         for event in _agent_events(mode, form, accepted=accepted, why=why):
             _post(urlsplit(callback).path, event)
         if accepted:
-            result.steps.append(f"Test call {result.call_sid}: the AI agent accepted the stream.")
+            result.steps.append((True, "The AI agent answered the test call: it accepted the stream."))
         else:
-            result.steps.append(f"Test call {result.call_sid} was handed to the AI agent, which did not answer: {why}.")
+            result.steps.append((False, f"Not yet: the AI agent did not answer the test call: {why}."))
     path, form = webhook_example("sms", to=twilio_number)
     result.message_sid = form["MessageSid"]
     reply = ET.fromstring(_post(path, form).content).findtext("Message") or "(no reply)"  # noqa: S314 - ours
-    result.steps.append(f"Test SMS {result.message_sid} (HELP) was answered: {reply}")
+    result.steps.append((True, f"The test SMS (HELP) reached DentSignal and was answered: {reply}"))
     return result

@@ -55,10 +55,10 @@ def clinic_subaccount_close_blocker(*, clinic: Clinic) -> str:
         return ""
     held = twilio.incoming_numbers_list(account_sid=clinic.twilio_account_sid)
     if held:
-        numbers = ", ".join(f"{n.phone_number} ({n.sid})" for n in held[:5])
+        numbers = ", ".join(n.phone_number for n in held[:5])
         more = f" and {len(held) - 5} more" if len(held) > 5 else ""
         return (
-            f"Not closed: {clinic.name}'s subaccount {clinic.twilio_account_sid} still holds {numbers}{more} at Twilio, "
+            f"Not closed: {clinic.name}'s Twilio subaccount still holds {numbers}{more} at Twilio, "
             "which closing would release. Release or move them first (Number audit)."
         )
     return ""
@@ -74,7 +74,7 @@ def clinic_subaccount_status_change(*, clinic_id: int, status: str, actor: User 
     subaccount already has changes nothing and records no event.
     """
     if status not in SUBACCOUNT_STATUSES:
-        raise InvalidInput(f"Subaccount status must be one of {', '.join(SUBACCOUNT_STATUSES)}, not {status!r}.")
+        raise InvalidInput("A subaccount can only be suspended, reactivated or closed.")
     clinic = Clinic.objects.filter(pk=clinic_id).first()
     if clinic is None:
         raise clinic_services.ClinicNotFound(f"No clinic with id {clinic_id}.")
@@ -105,7 +105,8 @@ def clinic_number_move_request(*, clinic_id: int, actor: User | None = None) -> 
     (no active number, already moved); InvalidInput when TWILIO_SUBACCOUNT_PER_CLINIC is off."""
     if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
         raise InvalidInput(
-            "Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): numbers stay on the main account, nothing was moved."
+            "This DentSignal keeps every clinic's number on the main Twilio account (no subaccount per clinic); "
+            "nothing was moved."
         )
     with transaction.atomic():
         clinic = clinic_services.clinic_number_move_request(clinic_id=clinic_id, actor=actor)
@@ -143,7 +144,10 @@ def clinic_number_move_run(*, clinic_id: int, claimant: str = "") -> Clinic:
     try:
         sub = clinic_subaccount_ensure(clinic=clinic)
         if not sub:
-            raise InvalidInput("Subaccounts are off (TWILIO_SUBACCOUNT_PER_CLINIC=false): the number stays on the main account.")
+            raise InvalidInput(
+                "This DentSignal keeps every clinic's number on the main Twilio account (no subaccount per clinic); "
+                "the number stays there."
+            )
         if twilio.incoming_numbers_find(phone_number=phone_number, account_sid=sub):
             detail = f"{phone_number} already in {sub}"
         else:

@@ -84,8 +84,12 @@ def subaccounts_list() -> list[Subaccount]:
 def subaccount_fetch(account_sid: str) -> Subaccount:
     """One subaccount as Twilio has it now, with its current auth token."""
     return _subaccount(
-        calling(f"fetching the subaccount {account_sid}", lambda: get_client().api.v2010.accounts(account_sid).fetch())
+        calling("fetching the clinic's Twilio subaccount", lambda: get_client().api.v2010.accounts(account_sid).fetch())
     )
+
+
+# What setting a subaccount's Status does, in words (the sentence names no raw status).
+_STATUS_CHANGE = {"suspended": "suspending", "active": "reactivating", "closed": "closing"}
 
 
 def subaccount_status_set(account_sid: str, *, status: str) -> Subaccount:
@@ -93,7 +97,7 @@ def subaccount_status_set(account_sid: str, *, status: str) -> Subaccount:
     (Twilio deletes a closed subaccount after 30 days). 21476/21478/21479 say why not."""
     return _subaccount(
         calling(
-            f"setting the subaccount {account_sid} to {status}",
+            f"{_STATUS_CHANGE.get(status, 'changing')} the clinic's Twilio subaccount",
             lambda: get_client().api.v2010.accounts(account_sid).update(status=status),
         )
     )

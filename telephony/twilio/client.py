@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from twilio.rest import Client
 
+from telephony.twilio.errors import IN_SUBACCOUNT
 from telephony.twilio.http import RedirectingHttpClient
 
 LIST_PAGE_SIZE = 1000
@@ -89,5 +90,6 @@ def account_api(account_sid: str = "") -> Any:
 
 
 def in_subaccount(account_sid: str) -> str:
-    """' in subaccount AC...' for a subaccount's request (the sentences name it), else ''."""
-    return f" in subaccount {account_sid}" if account_sid and account_sid != main_account_sid() else ""
+    """' in the clinic's Twilio subaccount' for a subaccount's request (the sentences say where,
+    without its SID), else ''."""
+    return IN_SUBACCOUNT if account_sid and account_sid != main_account_sid() else ""

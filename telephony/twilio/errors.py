@@ -31,6 +31,8 @@ ERR_NUMBER_IN_OTHER_SERVICE = 21712
 ERROR_PAGE = "https://www.twilio.com/docs/errors/{code}"
 # Twilio's codes for an HTTP status that came without one (https://www.twilio.com/docs/errors/20429, /20003).
 CODE_FOR_STATUS = {429: ERR_TOO_MANY_REQUESTS, 401: ERR_AUTH}
+# Twilio's codes for a failure on its side (https://www.twilio.com/docs/errors/20500, /20503).
+TWILIO_SIDE_CODES = frozenset({20500, 20503})
 # When Twilio sends no Retry-After with a 429, staff are told to wait this long.
 DEFAULT_RETRY_AFTER_SECONDS = 60
 
@@ -40,7 +42,7 @@ STAFF_SENTENCES: dict[int, str] = {
     20003: "Twilio did not accept DentSignal's Twilio login while {doing}. Nothing was changed. "
     "Tell the DentSignal operator: the doctor check shows what to fix.",
     20404: "Twilio no longer has what we asked for while {doing}. Refresh the page: it may already have been released.",
-    20429: "Twilio is rate-limiting us (too many requests) while {doing}. Nothing was changed; try again in {wait}.",
+    20429: "Twilio is rate-limiting us (too many requests) while {doing}; try again in {wait}.",
     21421: "The phone number picked is not one Twilio can sell while {doing}. Search again and pick a number from the list.",
     21422: "The number picked is no longer for sale (someone else bought it) while {doing}. "
     "Search again and pick another number.",
@@ -70,6 +72,9 @@ STAFF_SENTENCES: dict[int, str] = {
     21649: "Twilio refused {doing}: this number type needs a regulatory bundle, which a clinic's subaccount cannot use. "
     "Tell the DentSignal operator: such numbers must stay on the main account.",
 }
+# What a `doing` phrase ends with for a request in a clinic's subaccount (the subaccount's
+# SID is the operators' detail: it is on the clinic's page, never in the sentence).
+IN_SUBACCOUNT = " in the clinic's Twilio subaccount"
 # 20404 while working in a clinic's subaccount: the number is gone, or the subaccount was closed.
 SUBACCOUNT_NOT_FOUND = (
     "Twilio found nothing while {doing}: the number is no longer there, or the subaccount was closed "
@@ -124,7 +129,7 @@ def staff_sentence(
             f"Twilio had a problem on its side (HTTP {status}) while {doing}. It is tried again automatically; nothing to do."
         )
         return True, with_code(sentence, code if code and code != status else None)
-    if (code == 20404 or status == 404) and " subaccount AC" in doing:
+    if (code == 20404 or status == 404) and IN_SUBACCOUNT in doing:
         return False, with_code(SUBACCOUNT_NOT_FOUND.format(doing=doing), 20404)
     template = STAFF_SENTENCES.get(code or 0)
     if template is not None:
@@ -133,6 +138,32 @@ def staff_sentence(
     sentence = f"Twilio refused {doing}" + (f": {detail.rstrip('.')}." if detail else ".")
     sentence += " Check what was entered; if it looks right, send this message to the DentSignal operator."
     return False, with_code(sentence, code if code and code != status else None)
+
+
+def given_up_sentence(*, doing: str, status: int | None, code: int | None, kind: str = "", tries: int) -> str:
+    """The sentence for a retryable failure once its automatic retries ran out: what kept
+    happening and how often. Never "tried again automatically": nobody tries any more."""
+    code = code if code is not None else CODE_FOR_STATUS.get(status or 0)
+    times = f"{tries} times in a row"
+    if status is None:
+        what = "did not answer in time" if kind == "Timeout" else f"could not be reached ({kind})"
+        return f"Twilio {what} while {doing}, {times}; DentSignal stopped trying."
+    if status == 429 or code == ERR_TOO_MANY_REQUESTS:
+        sentence = f"Twilio kept rate-limiting us (too many requests) while {doing}, {times}; DentSignal stopped trying."
+        return with_code(sentence, code or ERR_TOO_MANY_REQUESTS)
+    sentence = f"Twilio had a problem on its side (HTTP {status}) while {doing}, {times}; DentSignal stopped trying."
+    return with_code(sentence, code if code and code != status else None)
+
+
+def failure_http_status(code: int | None) -> int:
+    """The HTTP status an API answers for a failure recorded with Twilio's `code`: 503 when
+    Twilio kept rate-limiting us (20429), 502 when Twilio failed or could not be reached (its
+    5xx codes, or no code: no answer), else 409 (Twilio refused what was asked)."""
+    if code == ERR_TOO_MANY_REQUESTS:
+        return 503
+    if code is None or code in TWILIO_SIDE_CODES:
+        return 502
+    return 409
 
 
 # --------------------------------------------------------------------------- the exception
@@ -159,10 +190,13 @@ class TwilioError(Exception):
     def while_doing(self, doing: str) -> TwilioError:
         """The same failure told as part of a larger step (e.g. 'buying a number in 512');
         the subaccount it happened in stays named."""
-        where = " in subaccount "
-        if where in self.doing and where not in doing:
-            doing += self.doing[self.doing.index(where) :]
+        if self.doing.endswith(IN_SUBACCOUNT) and not doing.endswith(IN_SUBACCOUNT):
+            doing += IN_SUBACCOUNT
         return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
+
+    def given_up(self, *, tries: int) -> str:
+        """The sentence once `tries` attempts all failed like this one (see given_up_sentence)."""
+        return given_up_sentence(doing=self.doing, status=self.status, code=self.code, kind=self.kind, tries=tries)
 
     @property
     def not_found(self) -> bool:
@@ -226,19 +260,19 @@ A2P_REJECTION_SENTENCES: dict[int, tuple[str, str]] = {
     21717: (
         "campaign",
         "Twilio refused the campaign because its brand is not registered or not approved yet. Wait until this "
-        "page shows the brand APPROVED (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
+        "page shows the brand approved (if the brand failed, fix what its sentence says first), then Edit and resubmit.",
     ),
     30994: (
         "campaign",
         "The campaign failed because its brand was still pending at Twilio, which may need more information "
-        "about the business. Wait until this page shows the brand APPROVED, then Edit and resubmit; if the brand "
+        "about the business. Wait until this page shows the brand approved, then Edit and resubmit; if the brand "
         "stays pending for more than a week, ask Twilio Support what it needs. (Twilio's 2FA e-mail for brands is "
         "for public companies only; DentSignal registers clinics as private companies.)",
     ),
     30991: (
         "campaign",
         "The campaign failed because The Campaign Registry has not verified the clinic's brand, and campaigns "
-        "under an unverified brand are refused. Look up the brand (its BN… SID is on this page) in Twilio's "
+        "under an unverified brand are refused. Look up the brand (its Twilio ID is in this page's history) in Twilio's "
         "Console → Messaging → Regulatory Compliance → Brands for what it needs; once it is verified, Edit and resubmit.",
     ),
     30909: (

@@ -131,7 +131,7 @@ def messaging_services_find(*, account_sid: str, auth_token: str = "", friendly_
 def messaging_service_number_add(*, account_sid: str, auth_token: str = "", service_sid: str, phone_sid: str) -> None:
     """Put a number in the service's sender pool; TwilioError 21712 when it is in another service."""
     calling(
-        f"adding {phone_sid} to the Messaging Service",
+        "adding the clinic's number to its Messaging Service",
         lambda: (
             client_acting_in(account_sid, auth_token)
             .messaging.v1.services(service_sid)
@@ -201,7 +201,7 @@ def brand_registration_fetch(*, account_sid: str, auth_token: str = "", sid: str
     """A brand as Twilio has it now."""
     return _brand(
         calling(
-            f"fetching the brand {sid}",
+            "fetching the clinic's brand registration",
             lambda: client_acting_in(account_sid, auth_token).messaging.v1.brand_registrations(sid).fetch(),
         )
     )
@@ -211,7 +211,7 @@ def brand_registration_resubmit(*, account_sid: str, auth_token: str = "", sid: 
     """Ask Twilio to review a FAILED brand again, after its bundles were corrected (202)."""
     return _brand(
         calling(
-            f"resubmitting the brand {sid}",
+            "resubmitting the clinic's brand registration",
             lambda: client_acting_in(account_sid, auth_token).messaging.v1.brand_registrations(sid).update(),
         )
     )
@@ -278,7 +278,7 @@ def campaign_fetch(*, account_sid: str, auth_token: str = "", service_sid: str, 
     """A campaign as Twilio has it now."""
     return _campaign(
         calling(
-            f"fetching the campaign {sid}",
+            "fetching the clinic's texting campaign",
             lambda: client_acting_in(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person(sid).fetch(),
         )
     )
@@ -292,6 +292,6 @@ def campaign_delete(*, account_sid: str, auth_token: str = "", service_sid: str,
     TwilioError 404 when it is already gone.
     """
     calling(
-        f"deleting the campaign {sid}",
+        "deleting the clinic's texting campaign",
         lambda: client_acting_in(account_sid, auth_token).messaging.v1.services(service_sid).us_app_to_person(sid).delete(),
     )

@@ -210,7 +210,7 @@ def incoming_number_update(phone_sid: str, *, webhook_fields: Mapping[str, str],
     """Set the webhook fields of a number of `account_sid` ("" = main); the number as Twilio now has it."""
     return _incoming(
         calling(
-            f"updating the webhooks of {phone_sid}{in_subaccount(account_sid)}",
+            f"updating the number's webhooks{in_subaccount(account_sid)}",
             lambda: account_api(account_sid).incoming_phone_numbers(phone_sid).update(**webhook_fields),
         )
     )
@@ -222,7 +222,7 @@ def incoming_number_transfer(phone_sid: str, *, to_account_sid: str, account_sid
     say why not); the number as Twilio now has it, under its new account."""
     return _incoming(
         calling(
-            f"transferring {phone_sid} to the subaccount {to_account_sid}",
+            "moving the number into the clinic's Twilio subaccount",
             lambda: account_api(account_sid).incoming_phone_numbers(phone_sid).update(account_sid=to_account_sid),
         )
     )
@@ -231,7 +231,7 @@ def incoming_number_transfer(phone_sid: str, *, to_account_sid: str, account_sid
 def incoming_number_delete(phone_sid: str, *, account_sid: str = "") -> None:
     """Release a number of `account_sid` ("" = main); TwilioError with `.not_found` when Twilio no longer has it."""
     calling(
-        f"releasing {phone_sid}{in_subaccount(account_sid)}",
+        f"releasing the number{in_subaccount(account_sid)}",
         lambda: account_api(account_sid).incoming_phone_numbers(phone_sid).delete(),
     )
 

@@ -108,9 +108,7 @@ def trust_bundles_find(*, account_sid: str, auth_token: str = "", kind: BundleKi
 
 def trust_bundle_fetch(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> TrustBundle:
     """A bundle as Twilio has it now (its review status)."""
-    return _bundle(
-        calling(f"fetching the {_bundle_label(kind)} {sid}", lambda: _bundles(account_sid, auth_token, kind)(sid).fetch())
-    )
+    return _bundle(calling(f"fetching the {_bundle_label(kind)}", lambda: _bundles(account_sid, auth_token, kind)(sid).fetch()))
 
 
 def trust_bundle_submit(
@@ -123,7 +121,7 @@ def trust_bundle_submit(
     """
     return _bundle(
         calling(
-            f"submitting the {_bundle_label(kind)} {sid} for review",
+            f"submitting the {_bundle_label(kind)} for review",
             lambda: _bundles(account_sid, auth_token, kind)(sid).update(status="pending-review", status_callback=status_callback),
         )
     )
@@ -137,7 +135,7 @@ def _assignments(account_sid: str, auth_token: str, kind: BundleKind, sid: str) 
 def trust_bundle_assigned(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str) -> set[str]:
     """The object SIDs already assigned to a bundle (all pages)."""
     found = calling(
-        f"listing what is assigned to {sid}",
+        f"listing what is assigned to the {_bundle_label(kind)}",
         lambda: _assignments(account_sid, auth_token, kind, sid).list(page_size=LIST_PAGE_SIZE),
     )
     return {a.object_sid for a in found}
@@ -146,14 +144,18 @@ def trust_bundle_assigned(*, account_sid: str, auth_token: str = "", kind: Bundl
 def trust_bundle_assign(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str, object_sid: str) -> None:
     """Assign an EndUser, SupportingDocument or (for a secondary profile) our primary profile to a bundle."""
     calling(
-        f"assigning {object_sid} to {sid}", lambda: _assignments(account_sid, auth_token, kind, sid).create(object_sid=object_sid)
+        f"adding an item to the {_bundle_label(kind)}",
+        lambda: _assignments(account_sid, auth_token, kind, sid).create(object_sid=object_sid),
     )
 
 
 def trust_bundle_evaluate(*, account_sid: str, auth_token: str = "", kind: BundleKind, sid: str, policy_sid: str) -> Evaluation:
     """Evaluate a bundle against its policy before submitting it."""
     context = _bundles(account_sid, auth_token, kind)(sid)
-    evaluation = calling(f"evaluating {sid}", lambda: getattr(context, f"{kind}_evaluations").create(policy_sid=policy_sid))
+    evaluation = calling(
+        f"having Twilio check the {_bundle_label(kind)}",
+        lambda: getattr(context, f"{kind}_evaluations").create(policy_sid=policy_sid),
+    )
     return Evaluation(sid=evaluation.sid, status=evaluation.status or "")
 
 
@@ -173,7 +175,7 @@ def end_user_create(
 def end_user_update(*, account_sid: str, auth_token: str = "", sid: str, attributes: Mapping[str, Any]) -> None:
     """Replace an EndUser's attributes (staff edited the business profile before resubmitting)."""
     calling(
-        f"updating the end user {sid}",
+        "updating the business details at Twilio",
         lambda: client_acting_in(account_sid, auth_token).trusthub.v1.end_users(sid).update(attributes=dict(attributes)),
     )
 
@@ -253,7 +255,7 @@ def address_update(
 ) -> None:
     """Bring an Address (API v2010) up to date with the business profile (its country stays US)."""
     calling(
-        f"updating the address {sid}",
+        "updating the business address at Twilio",
         lambda: (
             client_acting_in(account_sid, auth_token)
             .api.v2010.accounts(account_sid)

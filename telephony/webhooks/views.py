@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from clinics.models import NumberState
 from telephony.a2p import polling
 from telephony.models import CallAnswer
 from telephony.sids import sid_is_valid
@@ -62,9 +63,9 @@ def _fallback_reason(clinic: ClinicRoute) -> str:
     """Why a call to this clinic did not go to the AI agent, in words staff can act on."""
     reasons = []
     if not settings.AI_AGENT_STREAM_URL:
-        reasons.append("no AI agent is configured (AI_AGENT_STREAM_URL is empty)")
+        reasons.append("no AI agent is configured yet (tell the DentSignal operator: the doctor check says what to set)")
     if not clinic.active:
-        reasons.append(f"the clinic's number is not active (it is {clinic.number_state})")
+        reasons.append(f"the clinic's number is not active (it is {NumberState(clinic.number_state).label.lower()})")
     return "; ".join(reasons)
 
 

@@ -38,7 +38,8 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.ACTIVE
     assert clinic.twilio_number.startswith("+1512")
-    assert any(clinic.twilio_number in m and clinic.twilio_number_sid in m for m in messages_of(done))
+    assert any(clinic.twilio_number in m and "is active" in m for m in messages_of(done))
+    assert not any(clinic.twilio_number_sid in m for m in messages_of(done))  # the SID is the operators' detail
     assert b"3/9" in done.content  # the changelist shows the checklist progress
     assert len(sandbox.owned_numbers()) == 1
     event = NumberEvent.objects.get(clinic=clinic, kind=NumberEvent.Kind.PROVISION_REQUESTED)
@@ -269,3 +270,17 @@ def test_several_clinics_search_by_area_code_only_and_the_confirm_says_one_numbe
     )
     assert "Buy one number" not in summary
     assert sandbox.owned_numbers() == []
+
+
+def test_a_failure_links_twilios_page_in_the_message_and_the_next_step(admin_client, sandbox):
+    """Issue 22: Twilio links in staff sentences are clickable (they were plain text)."""
+    clinic = ClinicFactory(name="Linked Dental")
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=400, code=21421, message="PhoneNumber is invalid")
+
+    done = act(admin_client, "provision_number", [clinic], apply="1", area_code="512", friendly_name="")
+
+    link = '<a href="https://www.twilio.com/docs/errors/21421" target="_blank" rel="noopener">'
+    assert link in done.content.decode()
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+    assert "<strong>Failed:</strong> The phone number picked is not one Twilio can sell" in page
+    assert link in page and "&lt;a href" not in page

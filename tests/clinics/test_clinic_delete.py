@@ -120,7 +120,7 @@ def test_after_release_and_close_the_clinic_is_deleted_and_its_number_history_ke
 
 # Issue 20: a deleted clinic's subaccount stayed active at Twilio. Deletion now requires it
 # closed first, through the recorded Close Twilio subaccount step.
-OPEN_SUBACCOUNT = "Twilio subaccount is not closed"
+OPEN_SUBACCOUNT = "Twilio subaccount is not closed"  # its SID is the operators' detail, not in the sentence
 
 
 @pytest.fixture

@@ -315,3 +315,28 @@ def test_unknown_twilio_codes_keep_twilios_words_without_the_sdk_prefix(sandbox)
     sentence = str(caught.value)
     assert "Something odd" in sentence and "Unable to create record" not in sentence
     assert "(Twilio error 21999: https://www.twilio.com/docs/errors/21999)" in sentence
+
+
+def test_the_first_retry_after_an_area_code_sold_out_offers_no_retry_that_cannot_help(admin_client, sandbox):
+    """Issue 22: the number reserved by the failed attempt was sold, and so was the rest of
+    the area code. The retry said 21422 "Try again: a new search will be made", a retry that
+    could only find nothing. It now searches at once and says the area code has nothing (21452)."""
+    clinic = ClinicFactory(
+        number_state=NumberState.FAILED,
+        requested_area_code="512",
+        pending_number="+15125550105",  # kept by the failed attempt
+        number_error="Twilio had a problem.",
+        number_error_code=20500,
+    )
+    sandbox.empty_area_code("512")
+
+    admin_client.post(CHANGELIST, {"action": "retry_provisioning", ACTION_CHECKBOX_NAME: [clinic.pk]}, follow=True)
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.FAILED and clinic.pending_number == ""
+    assert clinic.number_error_code == 21452
+    assert "No numbers with voice and SMS are available in area code 512" in clinic.number_error
+    assert not number_search.provision_retry_helps(clinic.number_error_code)
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+    assert "Search again:" in page and "Try again" not in page
+    assert len(sandbox.api_requests("POST", "IncomingPhoneNumbers.json")) == 1

@@ -90,15 +90,21 @@ def test_without_an_agent_the_call_step_stays_open_and_the_page_says_why(onboard
 
     response = simulate(onboarding, clinic)
 
-    texts = [str(m) for m in response.context["messages"]]
-    assert any("answered by the office line, not the AI agent" in t for t in texts)
+    # Issue 22: a call that reached the office line was shown as a green success.
+    said = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert said[0] == (
+        "warning",
+        "Not yet: the AI agent did not answer the test call, because it went to the office line: no AI agent is "
+        "configured yet (tell the DentSignal operator: the doctor check says what to set).",
+    )
+    assert said[1][0] == "success" and said[1][1].startswith("The test SMS (HELP) reached DentSignal and was answered: ")
     assert not ticked(clinic, OnboardingStep.TEST_INBOUND_CALL)
     assert ticked(clinic, OnboardingStep.TEST_INBOUND_SMS)  # the SMS really reached our webhook
     call = CallLog.objects.get(clinic=clinic)
     assert (call.answered_by, call.to_number) == (CallAnswer.OFFICE_LINE, NUMBER)
     assert MessageLog.objects.get(clinic=clinic).body == "HELP"
     html = page(onboarding, clinic)
-    assert "reached the office line, not the agent: no AI agent is configured (AI_AGENT_STREAM_URL is empty)" in html
+    assert "reached the office line, not the agent: no AI agent is configured yet" in html
     assert f"{reverse('admin:telephony_calllog_changelist')}?q={call.call_sid}" in html
 
 
@@ -107,7 +113,8 @@ def test_with_an_agent_that_answers_the_call_step_ticks(onboarding, clinic, sett
 
     response = simulate(onboarding, clinic)
 
-    assert any("the AI agent accepted the stream" in str(m) for m in response.context["messages"])
+    said = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert said[0] == ("success", "The AI agent answered the test call: it accepted the stream.")
     item = ChecklistItem.objects.get(clinic=clinic, step=OnboardingStep.TEST_INBOUND_CALL)
     call = CallLog.objects.get(clinic=clinic)
     assert call.call_sid in item.note and call.stream_status == "stream-started"
@@ -117,8 +124,11 @@ def test_with_an_agent_that_answers_the_call_step_ticks(onboarding, clinic, sett
 def test_with_an_agent_that_does_not_answer_the_stream_error_is_shown(onboarding, clinic, settings, dead_agent_url):
     settings.AI_AGENT_STREAM_URL = dead_agent_url
 
-    simulate(onboarding, clinic)
+    response = simulate(onboarding, clinic)
 
+    level, first = next((m.level_tag, str(m)) for m in response.context["messages"])
+    assert level == "warning"
+    assert first.startswith("Not yet: the AI agent did not answer the test call: could not connect to 127.0.0.1")
     assert not ticked(clinic, OnboardingStep.TEST_INBOUND_CALL)
     call = CallLog.objects.get(clinic=clinic)
     assert call.stream_status == "stream-error" and "could not connect to 127.0.0.1" in call.stream_error

@@ -244,3 +244,18 @@ def test_api_may_pick_one_of_the_numbers_for_sale(client, token, sandbox):
     body = post(client, {"clinic_id": clinic.id, "area_code": "512", "phone_number": "+15125550105"}, token).json()
 
     assert body["state"] == NumberState.ACTIVE and body["phone_number"] == "+15125550105"
+
+
+@pytest.mark.parametrize(("status", "code", "http"), [(500, 20500, 502), (429, 20429, 503), (400, 21421, 409)])
+def test_a_purchase_that_failed_is_answered_as_a_failure_not_202(client, token, sandbox, status, code, http):
+    """Issue 22: the API answered 202 with "state": "failed" when the purchase failed."""
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=status, code=code, message="no", times=50)
+    clinic = ClinicFactory()
+
+    response = post(client, {"clinic_id": clinic.id, "area_code": "512"}, token)
+
+    clinic.refresh_from_db()
+    assert clinic.number_state == NumberState.FAILED
+    assert response.status_code == http
+    body = response.json()
+    assert (body["state"], body["error"], body["error_code"]) == ("failed", clinic.number_error, code)

@@ -99,3 +99,32 @@ def test_provision_failure_exits_nonzero_with_the_reason(sandbox):
 
     with pytest.raises(CommandError, match="907"):
         run("provision_number", str(clinic.id), "907")
+
+
+@pytest.mark.parametrize("environment", [{}, {"DJANGO_SECRET_KEY": "k" * 50}])
+def test_twilio_sign_request_without_debug_prints_the_sentence_alone(environment, tmp_path):
+    """Issue 22: without DJANGO_DEBUG the command printed some 40 lines of traceback before the
+    setting's sentence. It prints the sentence alone and exits non-zero."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {**keep, "DJANGO_DEBUG": "false", "DJANGO_SETTINGS_MODULE": "dentsignal.settings", **environment}
+    done = subprocess.run(
+        [sys.executable, str(root / "manage.py"), "twilio_sign_request", "voice"],
+        cwd=tmp_path,  # no .env here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr and lines[0].endswith(".")
+    assert ("DJANGO_SECRET_KEY is not set" if not environment else "TWILIO_AUTH_TOKEN are not set") in lines[0]

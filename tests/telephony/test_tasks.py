@@ -4,6 +4,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from clinics.models import Clinic, NumberEvent, NumberState
+from clinics.selectors import clinic_next_step
 from telephony import tasks
 from telephony.numbers import provisioning, release
 from tests.factories import ClinicFactory
@@ -45,17 +46,34 @@ def test_connection_timeouts_are_retried_and_a_number_bought_unseen_is_adopted(s
     assert owned["sid"] == clinic.twilio_number_sid
 
 
-def test_retries_give_up_with_a_message_staff_can_act_on(sandbox):
+@pytest.mark.parametrize(
+    ("status", "code", "what"),
+    [
+        (429, 20429, "Twilio kept rate-limiting us (too many requests)"),
+        (500, 20500, "Twilio had a problem on its side (HTTP 500)"),
+    ],
+)
+def test_retries_give_up_with_one_sentence_true_to_the_state_left(sandbox, status, code, what):
+    """Issue 22: a give-up said "tried again automatically; nothing to do" or "Nothing was
+    changed" (a subaccount was created, a number reserved), then "Gave up", then "Fix: … then retry"."""
     clinic = ClinicFactory()
-    sandbox.fault(path="IncomingPhoneNumbers.json", status=429, code=20429, message="slow down", times=50)
+    sandbox.fault(path="IncomingPhoneNumbers.json", status=status, code=code, message="slow down", times=50)
 
     provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
 
     clinic.refresh_from_db()
     assert clinic.number_state == NumberState.FAILED
-    assert "rate-limiting" in clinic.number_error
-    assert f"after {tasks.MAX_RETRIES} retries" in clinic.number_error
-    assert len(purchases(sandbox)) == tasks.MAX_RETRIES + 1
+    tries = tasks.MAX_RETRIES + 1
+    assert clinic.number_error == (
+        f"{what} while buying a number in area code 512 in the clinic's Twilio subaccount, {tries} times in a row; "
+        f"DentSignal stopped trying. (Twilio error {code}: https://www.twilio.com/docs/errors/{code}) "
+        "The clinic has no number yet: try again in a few minutes with Retry failed provisioning."
+    )
+    step = clinic_next_step(clinic=clinic, retry_helps=True)
+    assert (step.lead, step.text) == ("Failed:", clinic.number_error)
+    for untrue in ("automatically", "nothing to do", "Nothing was changed", "then retry", "Fix:"):
+        assert untrue not in step.lead + step.text
+    assert len(purchases(sandbox)) == tries
     assert sandbox.owned_numbers() == []
 
 

@@ -178,7 +178,7 @@ def test_a_registration_whose_advance_the_broker_lost_is_advanced_by_beats_poll(
 
 def test_registration_is_disabled_without_our_primary_profile(clinic, settings):
     settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID = ""
-    with pytest.raises(rules.RegistrationDisabled, match="TWILIO_PRIMARY_CUSTOMER_PROFILE_SID"):
+    with pytest.raises(rules.RegistrationDisabled, match="not set up on this DentSignal yet"):
         registration.registration_start(clinic_id=clinic.id)
     assert not A2PRegistration.objects.exists()
 

@@ -202,7 +202,11 @@ def test_start_registration_from_the_admin_and_the_clinic_page_shows_the_pipelin
     reg = A2PRegistration.objects.get(clinic=clinic)
     assert reg.customer_profile_status == "pending-review"
     page = client.get(f"/admin/clinics/clinic/{clinic.pk}/change/").content.decode()
-    assert "pending-review" in page and "Wait for Twilio" in page
+    assert "Wait for Twilio" in page
+    # Issue 22: each step's status in words; Twilio's raw token stays in the history (details).
+    pipeline = page.split("<ul class='a2p-pipeline'>", 1)[1].split("</ul>", 1)[0]
+    assert "Business profile (Trust Hub): in review at Twilio" in pipeline and "pending-review" not in pipeline
+    assert "pending-review" in page.split("<summary>History</summary>", 1)[1]
     assert EIN not in page
 
 
@@ -215,7 +219,7 @@ def test_start_registration_without_our_primary_profile_says_what_to_set(client,
         "/admin/clinics/businessprofile/", {"action": "start_registration", ACTION_CHECKBOX_NAME: [profile.pk]}, follow=True
     )
 
-    assert "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID" in response.content.decode()
+    assert "A2P registration is not set up on this DentSignal yet" in response.content.decode()
     assert not A2PRegistration.objects.exists()
 
 

@@ -51,7 +51,7 @@ def test_a_number_on_the_wrong_account_is_an_error_saying_how_to_fix_it(sandbox)
     (finding,) = by_code(audit.number_audit())["wrong_account"]
 
     assert finding.severity == findings.ERROR and finding.clinic_id == clinic.id and finding.sid == clinic.twilio_number_sid
-    assert "on the main account, not on its subaccount" in finding.message
+    assert "on the main account, not on its own subaccount" in finding.message
     assert "Move to its own subaccount" in finding.fix
     assert finding.details == {"found_in": SANDBOX_ACCOUNT_SID, "expected_in": clinic.twilio_account_sid}
 
@@ -62,7 +62,8 @@ def test_a_subaccount_no_clinic_holds_is_reported(sandbox):
 
     (finding,) = by_code(audit.number_audit())["subaccount_orphan"]
 
-    assert finding.severity == findings.WARNING and stray.sid in finding.message and "Forgotten experiment" in finding.message
+    assert finding.severity == findings.WARNING and "Forgotten experiment" in finding.message
+    assert stray.sid not in finding.message and finding.details["account_sid"] == stray.sid
     assert stray.auth_token not in json.dumps(finding.as_dict())
 
 

@@ -198,7 +198,7 @@ def test_release_never_releases_another_clinics_number(sandbox):
 
     result = tasks.release_clinic_number.delay(mine.id, their_sid).get()
 
-    assert result["success"] is False and "not clinic" in result["error"]
+    assert result["success"] is False and "not the clinic's number" in result["error"]
     assert sandbox.api_requests("DELETE") == []
     theirs.refresh_from_db()
     assert theirs.number_state == NumberState.ACTIVE and theirs.twilio_number_sid == their_sid

@@ -56,7 +56,7 @@ def test_move_creates_the_subaccount_transfers_the_number_and_resets_its_webhook
 
     clinic = Clinic.objects.get(pk=on_main.pk)
     sub = clinic.twilio_account_sid
-    assert sub and f"Legacy Dental: {clinic.twilio_number} is now in subaccount {sub}." in said
+    assert sub and f"Legacy Dental: {clinic.twilio_number} is now in the clinic's own Twilio subaccount." in said
     assert [(r["method"], r["path"]) for r in sandbox.requests() if r["status"] < 300] == [
         ("POST", "/2010-04-01/Accounts.json"),
         ("GET", f"/2010-04-01/Accounts/{sub}/IncomingPhoneNumbers.json"),
@@ -70,7 +70,7 @@ def test_move_creates_the_subaccount_transfers_the_number_and_resets_its_webhook
     kinds = set(NumberEvent.objects.filter(clinic=clinic).values_list("kind", flat=True))
     assert {"move_requested", "subaccount_set", "move_transferred", "webhooks_updated", "moved"} <= kinds
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
-    assert f"Moved into its own subaccount {sub}." in page
+    assert "Moved into its own Twilio subaccount." in page
     # From now on the number is managed under the subaccount: the release runs there.
     assert twilio_service.release_number(pn)["success"] is True
     assert sandbox.api_requests("DELETE", f"/Accounts/{sub}/IncomingPhoneNumbers/{pn}.json")
@@ -141,7 +141,7 @@ def test_move_refuses_a_clinic_already_in_its_own_subaccount_or_without_a_number
 
 def test_move_is_refused_with_subaccounts_off(sandbox, on_main, settings):
     settings.TWILIO_SUBACCOUNT_PER_CLINIC = False
-    with pytest.raises(provisioning.InvalidInput, match="TWILIO_SUBACCOUNT_PER_CLINIC=false"):
+    with pytest.raises(provisioning.InvalidInput, match="keeps every clinic's number on the main Twilio account"):
         subaccounts.clinic_number_move_request(clinic_id=on_main.id)
     assert Clinic.objects.get(pk=on_main.pk).number_move_step == ""
 
@@ -202,7 +202,7 @@ def test_a_404_on_the_transfer_after_another_run_moved_the_number_reads_as_succe
     assert [t["status"] for t in transfers(sandbox)] == [200, 404]
     clinic = Clinic.objects.get(pk=on_main.pk)
     assert clinic.number_move_step == "done", clinic.number_move_error
-    assert any(f"is now in subaccount {clinic.twilio_account_sid}" in m for m in said), said
+    assert any("is now in the clinic's own Twilio subaccount" in m for m in said), said
     kinds = list(NumberEvent.objects.filter(clinic=clinic).order_by("created_at", "id").values_list("kind", flat=True))
     assert kinds[-1] == "moved" and "move_failed" not in kinds, kinds
 
