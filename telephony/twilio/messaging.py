@@ -144,7 +144,7 @@ def messaging_service_number_remove(*, account_sid: str, auth_token: str = "", s
     """Take a number out of the service's sender pool (DELETE /v1/Services/{ServiceSid}/PhoneNumbers/{Sid},
     twilio_messaging_v1.json; the number stays on the account). TwilioError 20404 when it is not in the pool."""
     calling(
-        f"removing {phone_sid} from the Messaging Service",
+        "taking the replaced number out of the Messaging Service",
         lambda: client_acting_in(account_sid, auth_token).messaging.v1.services(service_sid).phone_numbers(phone_sid).delete(),
     )
 
