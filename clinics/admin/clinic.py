@@ -36,6 +36,7 @@ from .actions import (
     update_webhooks,
 )
 from .onboarding import checklist_html, next_step_html, test_call_html
+from .outcomes import sentence_html
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
 
@@ -133,7 +134,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "twilio_account_sid",
         "twilio_account_status",
         "move_display",
-        "number_error",
+        "number_error_display",
         "number_error_code",
         "pending_number",
         "requested_area_code",
@@ -162,7 +163,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                     "twilio_account_status",
                     "move_display",
                     "webhooks_display",
-                    "number_error",
+                    "number_error_display",
                     "number_error_code",
                     "requested_area_code",
                     "pending_number",
@@ -215,6 +216,11 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @admin.display(description="Last changed")
     def updated_on(self, clinic: Clinic) -> str:
         return datetime_for_people(clinic.updated_at, clinic.time_zone)
+
+    @admin.display(description="Number error")
+    def number_error_display(self, clinic: Clinic) -> str:
+        """The last error's sentence, its Twilio link clickable."""
+        return sentence_html(clinic.number_error) if clinic.number_error else "—"
 
     @admin.display(description="Last error")
     def number_error_short(self, clinic: Clinic) -> str:

@@ -284,3 +284,17 @@ def test_a_failure_links_twilios_page_in_the_message_and_the_next_step(admin_cli
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
     assert "<strong>Failed:</strong> The phone number picked is not one Twilio can sell" in page
     assert link in page and "&lt;a href" not in page
+
+
+def test_the_number_error_field_links_twilios_page_too(admin_client):
+    """Issue 22: the clinic page's "Last error" field showed Twilio's link as plain text."""
+    clinic = ClinicFactory(
+        name="Field Dental",
+        number_state=NumberState.FAILED,
+        number_error="The phone number picked is not one Twilio can sell (https://www.twilio.com/docs/errors/21421).",
+    )
+
+    page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+
+    field = page.split('class="form-row field-number_error_display"', 1)[1].split("</div>\n</div>", 1)[0]
+    assert '<a href="https://www.twilio.com/docs/errors/21421" target="_blank" rel="noopener">' in field
