@@ -120,7 +120,7 @@ class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
 
     @admin.action(description="Mark read", permissions=["change"])
     def mark_read(self, request, queryset) -> None:
-        self.message_user(request, f"{queryset.update(needs_reading=False)} message(s) marked read.")
+        self.message_user(request, f"{queryset.update(needs_reading=False)} message(s) marked read.", messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
         return False

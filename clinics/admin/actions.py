@@ -116,7 +116,7 @@ def subaccount_status_each(
         except (subaccounts.SubaccountRefused, services.ClinicNumberError, twilio_client.TwilioError) as exc:
             modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
             continue
-        modeladmin.message_user(request, f"{updated.name}: its Twilio subaccount is {done}.")
+        modeladmin.message_user(request, f"{updated.name}: its Twilio subaccount is {done}.", messages.SUCCESS)
 
 
 @admin.action(description="Move to its own subaccount", permissions=["move_to_subaccount"])
@@ -131,7 +131,9 @@ def move_to_subaccount(modeladmin: admin.ModelAdmin, request: HttpRequest, query
         if operation.send_failed_at:
             modeladmin.message_user(request, f"{moved.name}: the move is saved, but {QUEUED_FOR_RESEND}.", messages.WARNING)
         elif moved.number_move_step == services.MOVE_DONE:
-            modeladmin.message_user(request, f"{moved.name}: {moved.twilio_number} is now in the clinic's own Twilio subaccount.")
+            modeladmin.message_user(
+                request, f"{moved.name}: {moved.twilio_number} is now in the clinic's own Twilio subaccount.", messages.SUCCESS
+            )
         elif moved.number_move_step == services.MOVE_FAILED:
             modeladmin.message_user(request, f"{moved.name}: {moved.number_move_error}", messages.ERROR)
         else:

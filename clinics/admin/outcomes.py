@@ -68,9 +68,9 @@ def outcome_report(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id
     elif clinic.number_state == NumberState.FAILED:
         modeladmin.message_user(request, sentence_html(f"{clinic.name}: {clinic.number_error}"), messages.ERROR)
     elif clinic.number_state == NumberState.ACTIVE:
-        modeladmin.message_user(request, f"{clinic.name}: number {clinic.twilio_number} is active.")
+        modeladmin.message_user(request, f"{clinic.name}: number {clinic.twilio_number} is active.", messages.SUCCESS)
     elif clinic.number_state == NumberState.RELEASED:
-        modeladmin.message_user(request, f"{clinic.name}: number released.")
+        modeladmin.message_user(request, f"{clinic.name}: number released.", messages.SUCCESS)
     else:
         modeladmin.message_user(request, f"{clinic.name}: {started}; refresh to see the result.")
 
@@ -88,6 +88,6 @@ def listing_tick(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic: Cli
         modeladmin.message_user(request, f"Skipped {clinic.name}: {exc}", messages.WARNING)
         return
     if ticked:
-        modeladmin.message_user(request, f"{clinic.name}: listing step ticked.")
+        modeladmin.message_user(request, f"{clinic.name}: listing step ticked.", messages.SUCCESS)
     else:
         modeladmin.message_user(request, f"{clinic.name}: listing step was already done.", messages.INFO)

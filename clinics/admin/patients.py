@@ -104,4 +104,4 @@ class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
     @admin.action(description="Mark handled by staff", permissions=["change"])
     def mark_handled(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         count = queryset.update(needs_staff_attention=False)
-        self.message_user(request, f"{count} appointment(s) marked handled.")
+        self.message_user(request, f"{count} appointment(s) marked handled.", messages.SUCCESS)

@@ -153,7 +153,9 @@ def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: i
         if unticked:
             also = [OnboardingStep(value).label for value in unticked[1:]]
             with_them = f", with the step(s) that depend on it: {', '.join(also)}" if also else ""
-            modeladmin.message_user(request, f"{clinic.name}: “{label}” unticked{with_them}; the reason is in the history.")
+            modeladmin.message_user(
+                request, f"{clinic.name}: “{label}” unticked{with_them}; the reason is in the history.", messages.SUCCESS
+            )
         else:
             modeladmin.message_user(request, f"{clinic.name}: “{label}” was not ticked; nothing changed.", messages.INFO)
         return redirect("admin:clinics_clinic_change", clinic.pk)

@@ -298,3 +298,20 @@ def test_the_number_error_field_links_twilios_page_too(admin_client):
 
     field = page.split('class="form-row field-number_error_display"', 1)[1].split("</div>\n</div>", 1)[0]
     assert '<a href="https://www.twilio.com/docs/errors/21421" target="_blank" rel="noopener">' in field
+
+
+def test_green_is_kept_for_what_is_done_and_what_is_under_way_looks_neutral(admin_client, sandbox):
+    """Issue 22: Django shows every INFO message with the green tick, so "started; refresh to
+    see the result" looked like success. Done is SUCCESS (green); under way is INFO, drawn
+    neutral on every admin page; skipped and failed are WARNING and ERROR."""
+    clinic = ClinicFactory(name="Green Dental")
+
+    done = act(admin_client, "provision_number", [clinic], apply="1", area_code="512", friendly_name="")
+
+    assert [(m.level_tag, str(m)) for m in done.context["messages"]] == [
+        ("success", f"Green Dental: number {clinic.__class__.objects.get(pk=clinic.pk).twilio_number} is active.")
+    ]
+    page = done.content.decode()
+    assert "ul.messagelist li.info" in page and "icon-unknown.svg" in page
+    other_admin = admin_client.get(reverse("admin:clinics_appointment_changelist")).content.decode()
+    assert "ul.messagelist li.info" in other_admin
