@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from .models import Clinic, Patient
+from .models import Clinic, OnboardingPath, Patient
 from .phone import area_code_validate, phone_normalize
 from .validators import text_validate_printable
 
@@ -182,4 +182,18 @@ class UntickStepForm(forms.Form):
         validators=[text_validate_printable],
         widget=forms.TextInput(attrs={"size": 50, "autofocus": True}),
         help_text="For example: the test call went to the old number.",
+    )
+
+
+class OnboardingPathForm(forms.Form):
+    """How the clinic's published number comes to reach the agent; the service
+    (clinics.services.clinic_onboarding_path_set) checks the choice and the number."""
+
+    path = forms.ChoiceField(label="Path", choices=OnboardingPath.choices, widget=forms.RadioSelect)
+    published_number = forms.CharField(
+        label="Published number",
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"size": 20, "inputmode": "tel"}),
+        help_text="To forward: the number patients dial today (website, Google listing). Any format, e.g. 512-555-7000.",
     )

@@ -20,6 +20,28 @@ class NumberState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class OnboardingPath(models.TextChoices):
+    """How a clinic's published number comes to reach the AI agent (docs/onboarding-paths.md).
+
+    Chosen on the clinic's page (clinics.services.clinic_onboarding_path_set), changeable
+    until the path's point of no return. New number and forward are built; port-in and
+    text-enable are in the model so the choice exists, and refuse with PATH_NOT_YET.
+    """
+
+    NEW_NUMBER = "new_number", "New number"
+    FORWARD = "forward", "Forward the existing line"
+    PORT_IN = "port_in", "Port the number in"
+    TEXT_ENABLE = "text_enable", "Text-enable the existing line"
+
+
+# The paths a clinic can take today; the others refuse with the sentence here.
+PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD})
+PATH_NOT_YET: dict[str, str] = {
+    OnboardingPath.PORT_IN: "Porting the number in is not available yet",
+    OnboardingPath.TEXT_ENABLE: "Text-enabling the existing line is not available yet",
+}
+
+
 class Clinic(models.Model):
     """A dental clinic and its Twilio number (table `clients`, read by existing tooling)."""
 
@@ -30,6 +52,12 @@ class Clinic(models.Model):
         validators=[phone_validate_e164],
         help_text="The clinic's own line in E.164 (+15125551234); calls fall back to it.",
     )
+    # The onboarding path (OnboardingPath) and, for the paths that keep it, the clinic's
+    # published number (website, Google listing, signage): changed only by clinics.services.
+    onboarding_path = models.CharField(
+        max_length=16, choices=OnboardingPath.choices, default=OnboardingPath.NEW_NUMBER, editable=False
+    )
+    published_number = models.CharField(max_length=16, blank=True, validators=[phone_validate_e164], editable=False)
     # NULL (not "") when there is no number, so that "unique when set" is a plain UNIQUE.
     twilio_number = models.CharField(max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164])
     twilio_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
@@ -183,6 +211,10 @@ class OnboardingStep(models.TextChoices):
     A2P_CAMPAIGN_APPROVED = "a2p_campaign_approved", "Campaign approved and number in the Messaging Service"
     TEST_INBOUND_SMS = "test_inbound_sms", "Test an inbound SMS"
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
+    # The forward path's last step, in place of the listing's (a forwarded line keeps its
+    # listing): ticked by a call Twilio reports as forwarded from the published number
+    # (ForwardedFrom), or by a staff confirmation recorded with who and when.
+    PUBLISHED_LINE = "published_line_reaches_agent", "Calls to the published number reach the agent"
 
 
 # The ONE place that says in which order the steps are offered and what each waits for
@@ -201,9 +233,11 @@ STEP_REQUIRES: dict[str, tuple[str, ...]] = {
     OnboardingStep.A2P_CAMPAIGN_APPROVED: (OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.SAVE_NUMBER),
     OnboardingStep.TEST_INBOUND_SMS: (OnboardingStep.SAVE_NUMBER, OnboardingStep.A2P_CAMPAIGN_APPROVED),
     OnboardingStep.UPDATE_LISTING: (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS),
+    # Forwarding needs the number to forward to.
+    OnboardingStep.PUBLISHED_LINE: (OnboardingStep.SAVE_NUMBER,),
 }
 # Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
-MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING})
+MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING, OnboardingStep.PUBLISHED_LINE})
 # Steps that follow a state: the number's (bought, saved) and the texting registration's
 # (Twilio's reviews). The system ticks them when the state says so and only the state takes
 # them back (a release starts a new run), so nobody unticks them by hand: the run could
@@ -220,6 +254,14 @@ STATE_STEPS: frozenset[str] = frozenset(
     }
 )
 TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_REGISTERED, OnboardingStep.A2P_CAMPAIGN_APPROVED)
+
+
+def path_steps(path: str) -> tuple[str, ...]:
+    """The checklist steps of an onboarding path, in order. The forward path ends with its
+    published line reaching the agent instead of a listing update (the listing keeps the
+    published number); every path has as many steps, so the list's counter compares with one total."""
+    other = OnboardingStep.UPDATE_LISTING if path == OnboardingPath.FORWARD else OnboardingStep.PUBLISHED_LINE
+    return tuple(value for value in OnboardingStep.values if value != other)
 
 
 def step_state_sentence(step: str) -> str:
@@ -294,6 +336,7 @@ class NumberEvent(models.Model):
         MOVE_FAILED = "move_failed", "Move to own subaccount failed"
         # The clinic row is gone; its history stays (clinic_name), under Number history.
         CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
+        ONBOARDING_PATH_SET = "onboarding_path_set", "Onboarding path chosen"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -13,13 +13,16 @@ from .models import (
     ChecklistItem,
     Clinic,
     NumberState,
+    OnboardingPath,
     OnboardingStep,
     ReminderOutcome,
+    path_steps,
 )
 from .models_a2p import APPROVED, A2PRegistration, A2PStep
 from .phone import phone_format_national
 
-CHECKLIST_TOTAL = len(OnboardingStep.choices)
+# Every path has as many steps (clinics.models.path_steps): the list compares its counter with one total.
+CHECKLIST_TOTAL = len(path_steps(OnboardingPath.NEW_NUMBER))
 
 
 def clinics_by_numbers(*, phone_numbers: Iterable[str], phone_sids: Iterable[str]) -> list[Clinic]:
@@ -34,11 +37,13 @@ def clinic_list_with_progress() -> QuerySet[Clinic]:
 
 
 def clinic_checklist(*, clinic: Clinic) -> list[dict]:
-    """The steps of the clinic's current run in their natural order, each with done_at /
-    done_by (None when not done), what it requires and which of those are still to do."""
+    """The steps of the clinic's current run on its onboarding path, in their natural order,
+    each with done_at / done_by (None when not done), what it requires and which of those
+    are still to do."""
     done = {item.step: item for item in ChecklistItem.objects.filter(clinic=clinic).select_related("done_by")}
     steps = []
-    for value, label in OnboardingStep.choices:
+    for value in path_steps(clinic.onboarding_path):
+        label = OnboardingStep(value).label
         item = done.get(value)
         waiting_for = [OnboardingStep(required).label for required in STEP_REQUIRES.get(value, ()) if required not in done]
         steps.append(
@@ -97,6 +102,10 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
     if state == NumberState.FAILED:
         # The failure's sentence already says what to do, and it is true to the state left.
         return NextStep(clinic.number_error or "The last operation failed; retry it.", lead="Failed:")
+    forwarding = clinic.onboarding_path == OnboardingPath.FORWARD
+    if not clinic.twilio_number and forwarding:
+        published = phone_format_national(clinic.published_number)
+        return NextStep(f"Provision a number (button above): the number {published} will forward to.")
     if not clinic.twilio_number:
         return NextStep("Provision a number (button above).")
     todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
@@ -114,6 +123,13 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
         OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
         OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
     }
+    if todo["step"] == OnboardingStep.PUBLISHED_LINE and not todo["waiting_for"]:
+        published = phone_format_national(clinic.published_number)
+        return NextStep(
+            f"at the carrier of {published}, forward its calls to {number} (instructions under Onboarding path), then "
+            f"call {published}: the step ticks when Twilio reports the forwarded call, or press Forwarding works ✔.",
+            lead="Set the forwarding:",
+        )
     hint = hints.get(todo["step"], "")
     if todo["waiting_for"]:
         hint = f"after {', '.join(todo['waiting_for'])}"

@@ -76,6 +76,9 @@ class OfficeLine:
     office_phone: str
     # The clinic's Twilio account ("" for the main one): who may sign for this number.
     account_sid: str = ""
+    # The published line forwarding its calls to this number (the forward path), "" if none:
+    # the voice fallback never rings it (a no-answer forward would bring the call back).
+    forwarded_line: str = ""
 
 
 @dataclass(frozen=True)

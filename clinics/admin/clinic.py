@@ -35,7 +35,7 @@ from .actions import (
     suspend_subaccount,
     update_webhooks,
 )
-from .onboarding import checklist_html, next_step_html, test_call_html
+from .onboarding import checklist_html, next_step_html, onboarding_path_html, test_call_html
 from .outcomes import sentence_html
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
@@ -126,6 +126,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     exclude = ("twilio_account_token_sealed",)
     readonly_fields = (
         "next_step",
+        "onboarding_path_display",
         "number_for_people",
         "number_state",
         "state_since",
@@ -149,7 +150,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "office_phone", "time_zone")}),
-        ("Onboarding", {"fields": ("next_step", "checklist_display", "test_call_display")}),
+        ("Onboarding", {"fields": ("next_step", "onboarding_path_display", "checklist_display", "test_call_display")}),
         ("Usage this month", {"fields": ("usage_display",)}),
         (
             "Twilio number",
@@ -260,6 +261,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     @admin.display(description="Steps")
     def checklist_display(self, clinic: Clinic) -> str:
         return checklist_html(clinic)
+
+    @admin.display(description="Onboarding path")
+    def onboarding_path_display(self, clinic: Clinic) -> str:
+        return onboarding_path_html(clinic)
 
     @admin.display(description="Test call")
     def test_call_display(self, clinic: Clinic) -> str:
@@ -381,18 +386,22 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         clinic = self._clinic_of_url(object_id)
         extra: dict[str, object] = {"clinic": clinic}
         if clinic is not None:
+            todo = {step["step"]: step for step in clinic_checklist(clinic=clinic) if not step["done"]}
+            can_change = self.has_change_permission(request, clinic)
             # Each button only for a user who holds its power (the view refuses the others anyway).
             extra.update(
+                can_choose_path=can_change,
+                forwarding_due=can_change
+                and OnboardingStep.PUBLISHED_LINE in todo
+                and not todo[OnboardingStep.PUBLISHED_LINE]["waiting_for"],
                 can_provision=self.has_provision_number_permission(request) and services.clinic_number_requestable(clinic),
                 can_release=self.has_release_number_permission(request)
                 and bool(clinic.twilio_number_sid)
                 and clinic.number_state != NumberState.RELEASING,
-                listing_due=self.has_change_permission(request, clinic)
+                listing_due=can_change
                 and bool(clinic.twilio_number)
-                and any(
-                    step["step"] == OnboardingStep.UPDATE_LISTING and not step["done"] and not step["waiting_for"]
-                    for step in clinic_checklist(clinic=clinic)
-                ),
+                and OnboardingStep.UPDATE_LISTING in todo
+                and not todo[OnboardingStep.UPDATE_LISTING]["waiting_for"],
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
                 can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),

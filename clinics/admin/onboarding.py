@@ -10,7 +10,8 @@ from telephony.numbers import search as number_search
 from telephony.webhooks import calls
 
 from ..dates import datetime_for_people
-from ..models import STATE_STEPS, Clinic, OnboardingStep
+from ..models import STATE_STEPS, Clinic, OnboardingPath, OnboardingStep
+from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
 
@@ -20,6 +21,17 @@ def next_step_html(clinic: Clinic) -> str:
     step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
     text = sentence_html(step.text)
     return format_html("<strong>{}</strong> {}", step.lead, text) if step.lead else text
+
+
+def standing_html(clinic: Clinic) -> str:
+    """One line: the clinic's path, its checklist count, and the next human action."""
+    return format_html(
+        "<p class='standing'>{} · {}/{} done · next: {}</p>",
+        OnboardingPath(clinic.onboarding_path).label,
+        clinic.checklist_done,
+        CHECKLIST_TOTAL,
+        next_step_html(clinic),
+    )
 
 
 def checklist_html(clinic: Clinic) -> str:
@@ -32,6 +44,8 @@ def checklist_html(clinic: Clinic) -> str:
     for step in steps:
         if step["done"]:
             status = f"done {datetime_for_people(step['done_at'], clinic.time_zone)} by {step['done_by']}"
+            if step["step"] == OnboardingStep.PUBLISHED_LINE and step["note"]:
+                status += f": {step['note']}"  # the evidence: a forwarded call, or who confirmed
             untick = reverse("admin:clinics_clinic_untick", args=[clinic.pk, step["step"]])
             action: str = (
                 format_html(' <a href="{}" class="untick-link" data-step="{}">Untick…</a>', untick, step["step"])
@@ -46,8 +60,9 @@ def checklist_html(clinic: Clinic) -> str:
             action = ""
         rows.append(("✔" if step["done"] else "☐", step["step"], step["label"], status, action))
     return format_html(
-        "<p><strong>{}/{}</strong> done · run {} since {}</p><ol class='checklist'>{}</ol>"
+        "{}<p><strong>{}/{}</strong> done · run {} since {}</p><ol class='checklist'>{}</ol>"
         "<p><small>Earlier runs' ticks and unticks stay in the number history (History button).</small></p>",
+        standing_html(clinic),
         sum(1 for step in steps if step["done"]),
         CHECKLIST_TOTAL,
         clinic.checklist_run,
@@ -82,3 +97,56 @@ def _test_call_outcome(call: CallLog) -> str:
     if call.stream_error:
         return f"handed to the AI agent, whose stream failed: {call.stream_error}."
     return "handed to the AI agent, but Twilio has not reported its stream as started."
+
+
+# Carrier-neutral forwarding codes, by the kind of line the published number is. Sources:
+# Verizon's "Call Forwarding" support page (verizonwireless.com: *72 + number, *73 off);
+# US landline companies' feature-code pages (e.g. georgia-broadband.com, champlaintechnology.com:
+# *72/*73 all calls, *90/*91 busy, *92/*93 no answer); the GSM codes AT&T Wireless and
+# T-Mobile use (3GPP TS 22.030; T-Mobile Business guide on veradial.com: **21* all,
+# **61* no answer, **67* busy, ##002# all off). Carriers vary: the page says to check theirs.
+FORWARDING_CODES = (
+    (
+        "Landline, and Verizon",
+        "*72{n}",
+        "*92{n} (no answer) and *90{n} (busy); on Verizon Wireless, *71{n}",
+        "*73 (and *93, *91 for no answer and busy)",
+    ),
+    ("AT&T Wireless, T-Mobile (GSM mobiles)", "**21*{n}#", "**61*{n}# (no answer) and **67*{n}# (busy)", "##002#"),
+)
+
+
+def onboarding_path_html(clinic: Clinic) -> str:
+    """The clinic's onboarding path in one line and, to forward, how to set the forwarding
+    at the published line's carrier, with the codes most US carriers use."""
+    if clinic.pk is None:
+        return "—"
+    path = OnboardingPath(clinic.onboarding_path).label
+    if clinic.onboarding_path != OnboardingPath.FORWARD:
+        return format_html("<p id='onboarding-path'><strong>{}</strong>: the clinic lists the number bought here.</p>", path)
+    published = phone_format_national(clinic.published_number)
+    head = format_html(
+        "<p id='onboarding-path'><strong>{}</strong>: {} forwards its calls to the clinic's Twilio number.</p>", path, published
+    )
+    if not clinic.twilio_number:
+        return head + format_html("<p>Provision a number first: the forwarding instructions name it.</p>")
+    target, digits = phone_format_national(clinic.twilio_number), clinic.twilio_number.removeprefix("+1")
+    rows = [
+        (kind, always.format(n=digits), conditional.format(n=digits), off) for kind, always, conditional, off in FORWARDING_CODES
+    ]
+    return head + format_html(
+        "<div class='forwarding-instructions'><p>From the phone of {} (or its phone system's settings), forward its calls to "
+        "<strong>{}</strong>. Forward <em>all calls</em> to have the AI agent answer every call, or only <em>no answer and "
+        "busy</em> to let the office ring first. Then call {} from another phone: the checklist ticks when Twilio reports "
+        "the forwarded call.</p><table><thead><tr><th>Line</th><th>All calls</th><th>No answer / busy</th><th>Turn off"
+        "</th></tr></thead><tbody>{}</tbody></table><p><small>The codes most US carriers use; a business phone system "
+        "(VoIP, PBX) sets forwarding in its portal instead. If yours differs, ask the carrier for “call forwarding”. "
+        "While forwarding is on, the no-agent fallback never rings {}: it plays the clinic's message.</small></p></div>",
+        published,
+        target,
+        published,
+        format_html_join(
+            "", "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>", rows
+        ),
+        published,
+    )

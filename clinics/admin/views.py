@@ -20,8 +20,9 @@ from telephony import twilio as twilio_client
 from telephony.numbers import simulated_traffic, subaccounts, usage
 
 from .. import services
-from ..forms import UntickStepForm
-from ..models import STATE_STEPS, Clinic, OnboardingStep, step_dependents, step_state_sentence
+from ..forms import OnboardingPathForm, UntickStepForm
+from ..models import STATE_STEPS, Clinic, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
+from ..phone import phone_format_national
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
 from .pages import provision_page, release_page, release_request_each
@@ -37,6 +38,8 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/provision/", view(provision_view), name="clinics_clinic_provision"),
         path("<int:clinic_id>/release/", view(release_view), name="clinics_clinic_release"),
         path("<int:clinic_id>/listing-done/", view(listing_done_view), name="clinics_clinic_listing_done"),
+        path("<int:clinic_id>/onboarding-path/", view(onboarding_path_view), name="clinics_clinic_onboarding_path"),
+        path("<int:clinic_id>/forwarding-works/", view(forwarding_confirm_view), name="clinics_clinic_forwarding_confirm"),
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
@@ -74,6 +77,60 @@ def listing_done_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     listing_tick(modeladmin, request, clinic)
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def onboarding_path_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Choose the clinic's onboarding path (and the published number to forward): a form;
+    a refused choice (not available yet, bad number, past the point of no return) is said
+    on it, and nothing changes."""
+    # New number and forward commit the clinic to nothing at a carrier: "change" on the clinic.
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    initial = {"path": clinic.onboarding_path, "published_number": phone_format_national(clinic.published_number)}
+    form = OnboardingPathForm(request.POST if request.method == "POST" else None, initial=initial)
+    refused = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.clinic_onboarding_path_set(
+                clinic_id=clinic.id,
+                path=form.cleaned_data["path"],
+                published_number=form.cleaned_data["published_number"],
+                actor=request_actor(request),
+            )
+        except services.ClinicInputError as exc:
+            refused = str(exc)
+        else:
+            modeladmin.message_user(request, f"{clinic.name}: onboarding path is {OnboardingPath(saved.onboarding_path).label}.")
+            return redirect("admin:clinics_clinic_change", clinic.pk)
+    return TemplateResponse(
+        request,
+        "admin/clinics/clinic/onboarding_path.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Onboarding path of {clinic.name}",
+            "clinic": clinic,
+            "form": form,
+            "refused": refused,
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+def forwarding_confirm_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """A staff member confirms that calls to the published number reach the agent: the
+    forward step is ticked as their confirmation (who and when shown on the checklist)."""
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        ticked = services.clinic_forwarding_confirm(clinic_id=clinic.id, actor=request_actor(request))
+    except services.ClinicInputError as exc:
+        modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    if ticked:
+        modeladmin.message_user(request, f"{clinic.name}: forwarding recorded as confirmed by you.")
+    else:
+        modeladmin.message_user(request, f"{clinic.name}: the forwarding step was already done.", messages.INFO)
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 

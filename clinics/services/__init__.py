@@ -5,6 +5,7 @@ One module per concern:
     number_state.py  the number's state machine (none -> provisioning -> active ->
                      releasing -> released, failed), with its diagram
     checklist.py     the onboarding checklist of the current run
+    onboarding_path.py  the onboarding path (new number, forward, ...) and the forward path's evidence
     redrive.py       the clinics whose number work must be sent to the task queue again
     accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
     usage.py         this month's usage of the subaccount
@@ -70,6 +71,7 @@ from .number_state import (
     clinic_number_webhooks_saved,
     number_orphan_release_request,
 )
+from .onboarding_path import clinic_forwarded_call_record, clinic_forwarding_confirm, clinic_onboarding_path_set
 from .redrive import clinic_send_failed_mark, clinics_stuck_claim
 from .reminders import appointment_reminder_outcome_record
 from .usage import clinic_usage_fail, clinic_usage_save
@@ -105,6 +107,8 @@ __all__ = [
     "clinic_checklist_tick",
     "clinic_checklist_untick",
     "clinic_delete",
+    "clinic_forwarded_call_record",
+    "clinic_forwarding_confirm",
     "clinic_number_activate",
     "clinic_number_adopt",
     "clinic_number_move_claim",
@@ -121,6 +125,7 @@ __all__ = [
     "clinic_number_reserve",
     "clinic_number_unreserve",
     "clinic_number_webhooks_saved",
+    "clinic_onboarding_path_set",
     "clinic_send_failed_mark",
     "clinic_subaccount_intend",
     "clinic_subaccount_intent_clear",

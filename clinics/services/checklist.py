@@ -15,7 +15,9 @@ from ..models import (
     ChecklistItem,
     Clinic,
     NumberEvent,
+    OnboardingPath,
     OnboardingStep,
+    path_steps,
     step_dependents,
     step_state_sentence,
 )
@@ -28,13 +30,17 @@ def clinic_checklist_tick(*, clinic_id: int, step: str, actor: User | None = Non
     """Mark a checklist step of the clinic's current run done (once), with a history event
     naming who (None: the system) and why; return True if this call ticked it.
 
-    Raises ClinicInputError for an unknown step or one whose required steps
+    Raises ClinicInputError for an unknown step, a step that is not on the clinic's
+    onboarding path (clinics.models.path_steps), or one whose required steps
     (clinics.models.STEP_REQUIRES) are not all done yet, saying which.
     """
     if step not in OnboardingStep.values:
         raise ClinicInputError(f"Unknown checklist step {step!r}.")
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
+        if step not in path_steps(clinic.onboarding_path):
+            path = OnboardingPath(clinic.onboarding_path).label
+            raise ClinicInputError(f"“{OnboardingStep(step).label}” is not a step of {clinic.name}'s path ({path}).")
         if ChecklistItem.objects.filter(clinic=clinic, step=step).exists():
             return False
         done = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
@@ -69,12 +75,21 @@ def clinic_checklist_untick(*, clinic_id: int, step: str, actor: User | None, re
         if step not in ticked:
             return []
         unticked = [step, *(dependent for dependent in step_dependents(step) if dependent in ticked)]
-        ChecklistItem.objects.filter(clinic=clinic, step__in=unticked).delete()
         for value in unticked:
             why = reason[:300] if value == step else f"it depends on “{label}”, unticked: {reason[:300]}"
-            detail = f"{OnboardingStep(value).label} (run {clinic.checklist_run}): {why}"
-            _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
+            checklist_untick_locked(clinic, value, actor=actor, why=why)
     return unticked
+
+
+def checklist_untick_locked(clinic: Clinic, step: str, *, actor: User | None, why: str) -> bool:
+    """Untick `step` in the locked clinic's current run (the item, the counter, the event
+    saying why); False when it was not ticked."""
+    deleted, _ = ChecklistItem.objects.filter(clinic=clinic, step=step).delete()
+    if not deleted:
+        return False
+    detail = f"{OnboardingStep(step).label} (run {clinic.checklist_run}): {why}"
+    _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=actor)
+    return True
 
 
 def checklist_tick_locked(clinic: Clinic, step: str, *, actor: User | None, note: str) -> bool:
@@ -130,11 +145,9 @@ def checklist_a2p_sync_locked(clinic: Clinic) -> list[str]:
     reached = _a2p_reached(clinic, registration)
     changed = [step for step, note in reached if checklist_tick_locked(clinic, step, actor=None, note=note)]
     lost = set(TEXTING_STEPS) - {step for step, _ in reached}
+    why = "the texting registration no longer has it (the clinic's number is not in the Messaging Service yet)"
     for item in ChecklistItem.objects.filter(clinic=clinic, step__in=lost):
-        item.delete()
-        why = "the texting registration no longer has it (the clinic's number is not in the Messaging Service yet)"
-        detail = f"{OnboardingStep(item.step).label} (run {clinic.checklist_run}): {why}"
-        _checklist_changed(clinic, NumberEvent.Kind.CHECKLIST_UNTICKED, detail=detail, actor=None)
+        checklist_untick_locked(clinic, item.step, actor=None, why=why)
         changed.append(item.step)
     return changed
 
@@ -156,6 +169,6 @@ def checklist_run_start(clinic: Clinic, *, number: str | None) -> None:
         NumberEvent.Kind.CHECKLIST_RUN_STARTED,
         number=number,
         detail=f"Checklist run {clinic.checklist_run} started; run {clinic.checklist_run - 1} ended with "
-        f"{ended}/{len(OnboardingStep.values)} steps done.",
+        f"{ended}/{len(path_steps(clinic.onboarding_path))} steps done.",
     )
     checklist_a2p_sync_locked(clinic)

@@ -9,6 +9,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from clinics.models import OnboardingStep
+from clinics.phone import phone_search_term
 from telephony.models import CallLog
 from telephony.statuses import call_status_rank
 from telephony.tenants import account_check
@@ -99,6 +100,22 @@ def call_answer_record(*, call_sid: str, answered_by: str, reason: str) -> None:
         hot_path.call_answer_update(call_sid=call_sid, answered_by=answered_by, reason=reason)
     except DatabaseError:
         logger.warning("Could not note how call %s was answered", call_sid, exc_info=True)
+
+
+def forwarded_call_record(*, clinic: ClinicRoute, forwarded_from: str) -> bool:
+    """The forward path's evidence: Twilio's ForwardedFrom (the number the call was forwarded
+    from, sent only when the caller's carrier passes it on: Twilio's voice webhook request
+    parameters) read in any format the carrier gives, compared with the clinic's published
+    line, and the step ticked when they match. A failure is logged, never raised: the
+    caller is answered anyway, and the next forwarded call tries again."""
+    number = phone_search_term(forwarded_from[:32])
+    if number is None or number != clinic.forwarded_line:
+        return False
+    try:
+        return hot_path.forwarded_call_record(clinic_id=clinic.id, forwarded_from=number)
+    except DatabaseError:
+        logger.warning("Could not record the forwarded call to clinic %s", clinic.id, exc_info=True)
+        return False
 
 
 # Twilio's <Stream> statusCallback events (TwiML docs, "<Stream>": StreamEvent), ranked so

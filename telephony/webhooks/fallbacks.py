@@ -7,7 +7,8 @@ down and never touch it: they are signed like the other webhooks (over the fallb
 public URL) and read and write only the fallback store (telephony/fallback_store.py).
 
 - Voice: dial the clinic's office line from the office-line cache, or say a clear
-  message when the number is unknown there.
+  message when the number is unknown there, or the clinic's message when the office
+  line is the published line forwarding here (ringing it would loop the call back).
 - SMS: keep the message durably in the spool and acknowledge it; `fallback_sms_replay()`
   (Celery task on beat, or `manage.py telephony_fallback_replay`) later runs every spooled
   message through the primary SMS webhook's own code (replies.sms_reply_process) once the
@@ -30,7 +31,7 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from clinics.models import Clinic
+from clinics.models import Clinic, OnboardingPath
 from telephony import fallback_store
 from telephony.a2p import texts
 from telephony.fallback_store import FallbackStoreError, OfficeLine, SpooledSms
@@ -44,9 +45,18 @@ logger = logging.getLogger(__name__)
 UNKNOWN_LINE_MESSAGE = (
     "Sorry, we are having trouble answering right now and cannot connect you to the office. Please call back in a few minutes."
 )
+# The clinic's message, played instead of ringing an office line that forwards back here.
+NO_OFFICE_LINE_MESSAGE = "Thank you for calling {name}. We cannot take your call right now. Please call back in a few minutes."
 SMS_ACKNOWLEDGEMENT = "Thanks, {name} got your message and will get back to you."
 # A clinic save that changes one of these changes what the voice fallback dials.
-OFFICE_LINE_FIELDS = frozenset({"twilio_number", "office_phone", "name", "twilio_account_sid"})
+OFFICE_LINE_FIELDS = frozenset(
+    {"twilio_number", "office_phone", "name", "twilio_account_sid", "onboarding_path", "published_number"}
+)
+# Said in the call log when the office line was not rung because it forwards here.
+FORWARD_LOOP_REASON = (
+    "the office line is the published number, which forwards its calls here: ringing it would send an unanswered "
+    "call straight back, so the clinic's message was played"
+)
 # A clinic save that changes one of these changes the fallbacks' copy of the subaccount tokens.
 ACCOUNT_TOKEN_FIELDS = frozenset({"twilio_account_sid", "twilio_account_token_sealed", "twilio_account_status"})
 
@@ -59,18 +69,28 @@ def _xml(body: str) -> HttpResponse:
     return HttpResponse(body, content_type="text/xml")
 
 
-def office_line_rings(*, office_phone: str, twilio_number: str) -> bool:
-    """Whether a call can ring the office line: there is one, and it is not the Twilio
-    number itself (that would loop the call back to us)."""
-    return bool(office_phone) and office_phone != twilio_number
+def office_line_loops(*, office_phone: str, forwarded_line: str) -> bool:
+    """Whether the office line is the published line that forwards its calls to the clinic's
+    Twilio number (the forward path): a no-answer or busy forward would bring the call back."""
+    return bool(office_phone) and office_phone == forwarded_line
 
 
-def office_dial_twiml(*, office_phone: str, twilio_number: str, message: str) -> VoiceResponse:
+def office_line_rings(*, office_phone: str, twilio_number: str, forwarded_line: str = "") -> bool:
+    """Whether a call can ring the office line: there is one, and it is neither the Twilio
+    number itself nor the published line forwarding to it (either would loop the call back to us)."""
+    return (
+        bool(office_phone)
+        and office_phone != twilio_number
+        and not office_line_loops(office_phone=office_phone, forwarded_line=forwarded_line)
+    )
+
+
+def office_dial_twiml(*, office_phone: str, twilio_number: str, message: str, forwarded_line: str = "") -> VoiceResponse:
     """Ring the clinic's office line, with the clinic's Twilio number as caller ID; or
     say `message` when it cannot ring (office_line_rings)."""
     response = VoiceResponse()
     # Stored values go through twiml.xml_safe: the SDK writes whatever it is given.
-    if office_line_rings(office_phone=office_phone, twilio_number=twilio_number):
+    if office_line_rings(office_phone=office_phone, twilio_number=twilio_number, forwarded_line=forwarded_line):
         response.dial(twiml.xml_safe(office_phone), caller_id=twiml.xml_safe(twilio_number) or None)
     else:
         response.say(twiml.xml_safe(message))
@@ -82,7 +102,15 @@ def office_line_twiml(*, to_number: str, signer: str, message: str = UNKNOWN_LIN
     query), or `message` when the cache does not know one. ForeignAccountError when the
     cache says the number is another account's than the signer's."""
     line = _office_line_of(to_number, signer=signer)
-    return office_dial_twiml(office_phone=line.office_phone if line else "", twilio_number=to_number, message=message)
+    if line is None:
+        return office_dial_twiml(office_phone="", twilio_number=to_number, message=message)
+    if office_line_loops(office_phone=line.office_phone, forwarded_line=line.forwarded_line):
+        # No database here to note it on the call's log row: the log says it instead.
+        logger.warning("Voice fallback for %s: %s", to_number, FORWARD_LOOP_REASON)
+        message = NO_OFFICE_LINE_MESSAGE.format(name=line.name)
+    return office_dial_twiml(
+        office_phone=line.office_phone, twilio_number=to_number, message=message, forwarded_line=line.forwarded_line
+    )
 
 
 def _office_line_of(to_number: str, *, signer: str) -> OfficeLine | None:
@@ -183,10 +211,16 @@ def office_lines_refresh() -> int:
     of clinic numbers cached. Raises DatabaseError or FallbackStoreError."""
     with fallback_store.office_lines_lock():
         rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
-        columns = ("id", "name", "twilio_number", "office_phone", "twilio_account_sid")
+        columns = ("id", "name", "twilio_number", "office_phone", "twilio_account_sid", "onboarding_path", "published_number")
         lines = {
-            number: OfficeLine(clinic_id=pk, name=name, office_phone=office_phone or "", account_sid=account_sid)
-            for pk, name, number, office_phone, account_sid in rows.values_list(*columns)
+            number: OfficeLine(
+                clinic_id=pk,
+                name=name,
+                office_phone=office_phone or "",
+                account_sid=account_sid,
+                forwarded_line=published if path == OnboardingPath.FORWARD else "",
+            )
+            for pk, name, number, office_phone, account_sid, path, published in rows.values_list(*columns)
             if number
         }
         fallback_store.office_lines_replace(lines)

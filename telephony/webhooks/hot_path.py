@@ -32,8 +32,17 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from clinics.models import Appointment, AppointmentStatus, ChecklistItem, Clinic, NumberState, OnboardingStep, Patient
-from clinics.services import clinic_checklist_tick
+from clinics.models import (
+    Appointment,
+    AppointmentStatus,
+    ChecklistItem,
+    Clinic,
+    NumberState,
+    OnboardingPath,
+    OnboardingStep,
+    Patient,
+)
+from clinics.services import clinic_checklist_tick, clinic_forwarded_call_record
 from telephony.models import CallLog, LogWriteFailure, MessageLog
 from telephony.webhooks.statements import (
     Param,
@@ -75,17 +84,35 @@ class ClinicRoute:
     twilio_number: str | None
     number_state: str
     twilio_account_sid: str  # the account that owns the number ("" for the main one): who may sign for it
+    onboarding_path: str  # clinics.models.OnboardingPath
+    published_number: str  # the clinic's published line (E.164), "" when its path keeps none
     call_tested: bool  # "test inbound call" is ticked
     sms_tested: bool  # "test inbound SMS" is ticked
     campaign_approved: bool = False  # A2P "campaign approved and number in the Messaging Service" is ticked
+    forward_reached: bool = False  # "calls to the published number reach the agent" is ticked
 
     @property
     def active(self) -> bool:
         """The number is live (an AI agent may answer)."""
         return self.number_state == NumberState.ACTIVE
 
+    @property
+    def forwarded_line(self) -> str:
+        """The published line that forwards its calls to this number ("" when none does):
+        ringing it from a fallback would send a no-answer call straight back here."""
+        return self.published_number if self.onboarding_path == OnboardingPath.FORWARD else ""
 
-_ROUTE_FIELDS = ("id", "name", "office_phone", "twilio_number", "number_state", "twilio_account_sid")
+
+_ROUTE_FIELDS = (
+    "id",
+    "name",
+    "office_phone",
+    "twilio_number",
+    "number_state",
+    "twilio_account_sid",
+    "onboarding_path",
+    "published_number",
+)
 _ROUTE_COLUMNS = tuple(f.name for f in fields(ClinicRoute))
 _STEP_FLAGS = _ROUTE_COLUMNS[len(_ROUTE_FIELDS) :]
 
@@ -99,6 +126,7 @@ def _with_step_flags(queryset: QuerySet, clinic: str) -> QuerySet:
         call_tested=_step_ticked(OnboardingStep.TEST_INBOUND_CALL, clinic),
         sms_tested=_step_ticked(OnboardingStep.TEST_INBOUND_SMS, clinic),
         campaign_approved=_step_ticked(OnboardingStep.A2P_CAMPAIGN_APPROVED, clinic),
+        forward_reached=_step_ticked(OnboardingStep.PUBLISHED_LINE, clinic),
     )
 
 
@@ -396,6 +424,12 @@ def checklist_step_tick(*, clinic_id: int, step: str, note: str) -> None:
     # Callers tick only when the route's step flag says "not yet" (once per clinic): the
     # service keeps the list counter and writes the history event.
     clinic_checklist_tick(clinic_id=clinic_id, step=step, note=note)
+
+
+def forwarded_call_record(*, clinic_id: int, forwarded_from: str) -> bool:
+    """A call came forwarded from the clinic's published line (Twilio's ForwardedFrom, E.164):
+    the forward path's evidence step. Called only while the route's flag says "not yet"."""
+    return clinic_forwarded_call_record(clinic_id=clinic_id, forwarded_from=forwarded_from)
 
 
 # ----------------------------------------------------------------- signing accounts

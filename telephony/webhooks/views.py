@@ -49,23 +49,27 @@ def _agent_twiml(clinic: ClinicRoute, *, caller: str, call_sid: str) -> str:
 
 def _fallback_twiml(clinic: ClinicRoute) -> tuple[VoiceResponse, str]:
     """No agent (or clinic not live): ring the clinic's own line, else a short message;
-    with the CallAnswer it amounts to."""
-    response = fallbacks.office_dial_twiml(
-        office_phone=clinic.office_phone,
-        twilio_number=clinic.twilio_number or "",
-        message=NO_AGENT_MESSAGE.format(name=clinic.name),
-    )
-    rings = fallbacks.office_line_rings(office_phone=clinic.office_phone, twilio_number=clinic.twilio_number or "")
-    return response, CallAnswer.OFFICE_LINE if rings else CallAnswer.MESSAGE
+    with the CallAnswer it amounts to. The published line that forwards here is never rung
+    (a no-answer forward would send the call straight back): the message is played."""
+    line = {
+        "office_phone": clinic.office_phone,
+        "twilio_number": clinic.twilio_number or "",
+        "forwarded_line": clinic.forwarded_line,
+    }
+    response = fallbacks.office_dial_twiml(**line, message=NO_AGENT_MESSAGE.format(name=clinic.name))
+    return response, CallAnswer.OFFICE_LINE if fallbacks.office_line_rings(**line) else CallAnswer.MESSAGE
 
 
 def _fallback_reason(clinic: ClinicRoute) -> str:
-    """Why a call to this clinic did not go to the AI agent, in words staff can act on."""
+    """Why a call to this clinic did not go to the AI agent, in words staff can act on
+    (and why not the office line, when that would loop)."""
     reasons = []
     if not settings.AI_AGENT_STREAM_URL:
         reasons.append("no AI agent is configured yet (tell the DentSignal operator: the doctor check says what to set)")
     if not clinic.active:
         reasons.append(f"the clinic's number is not active (it is {NumberState(clinic.number_state).label.lower()})")
+    if fallbacks.office_line_loops(office_phone=clinic.office_phone, forwarded_line=clinic.forwarded_line):
+        reasons.append(fallbacks.FORWARD_LOOP_REASON)
     return "; ".join(reasons)
 
 
@@ -105,9 +109,18 @@ def inbound_voice(request: HttpRequest) -> HttpResponse:
     # The "test inbound call" step is ticked by the agent's stream-started callback
     # (stream_status), never here: a call the fallback answered proves nothing about the
     # agent. Until the step is ticked, the log notes how the call was answered and why,
-    # for the clinic page; once it is, this costs nothing.
-    if logged and not clinic.call_tested:
+    # for the clinic page; once it is, this costs nothing. A message played instead of a
+    # forwarding office line is always noted: the log says why the office was not rung.
+    loop_avoided = answered_by == CallAnswer.MESSAGE and fallbacks.office_line_loops(
+        office_phone=clinic.office_phone, forwarded_line=clinic.forwarded_line
+    )
+    if logged and (not clinic.call_tested or loop_avoided):
         calls.call_answer_record(call_sid=call_sid, answered_by=answered_by, reason=reason)
+    # The forward path's evidence: the carrier said this call was forwarded from the
+    # clinic's published line (ForwardedFrom). Read from the route; written once per clinic.
+    forwarded_from = _param(request, "ForwardedFrom")
+    if forwarded_from and clinic.forwarded_line and not clinic.forward_reached:
+        calls.forwarded_call_record(clinic=clinic, forwarded_from=forwarded_from)
     return _twiml(answer)
 
 

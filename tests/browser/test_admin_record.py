@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from selenium.webdriver.common.by import By
 
 from clinics import services
-from clinics.models import A2PRegistration, Clinic, NumberEvent, OnboardingStep
+from clinics.models import A2PRegistration, Clinic, NumberEvent, OnboardingPath, OnboardingStep, path_steps
 from tests.browser.chromium import BrowserTestCase
 from tests.factories import ActiveClinicFactory
 
@@ -29,7 +29,7 @@ class AdminRecordTests(BrowserTestCase):
     def test_untick_delete_history_and_the_provision_form(self) -> None:
         get_user_model().objects.create_superuser("lead", "", "pw-lead-1234567")
         live = ActiveClinicFactory(name="Walk Dental", twilio_number="+15125557200")
-        for step in OnboardingStep.values:
+        for step in path_steps(OnboardingPath.NEW_NUMBER):
             services.clinic_checklist_tick(clinic_id=live.id, step=step)
         gone = Clinic.objects.create(name="Gone Dental", time_zone="America/Chicago")
         A2PRegistration.objects.create(clinic=gone)

@@ -5,7 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from clinics import services
-from clinics.models import ChecklistItem, NumberEvent, NumberState, OnboardingStep
+from clinics.models import ChecklistItem, NumberEvent, NumberState, OnboardingPath, OnboardingStep, path_steps
 from tests.factories import ClinicFactory
 
 # Real commits: provisioning is enqueued with transaction.on_commit.
@@ -212,7 +212,7 @@ def test_clinic_list_filters_by_checklist_completion(admin_client, sandbox):
     done = ClinicFactory(name="Done Dental")
     act(admin_client, "provision_number", [done], apply="1", area_code="512")
     # Through the service: it keeps the list's checklist_done counter with the rows.
-    for step in OnboardingStep.values:
+    for step in path_steps(OnboardingPath.NEW_NUMBER):
         services.clinic_checklist_tick(clinic_id=done.id, step=step)
     ClinicFactory(name="Fresh Dental")
 

@@ -7,20 +7,22 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from clinics import services
-from clinics.models import STATE_STEPS, ChecklistItem, NumberEvent, OnboardingStep, step_dependents
+from clinics.models import STATE_STEPS, ChecklistItem, NumberEvent, OnboardingPath, OnboardingStep, path_steps, step_dependents
 from tests.factories import ActiveClinicFactory
 
 pytestmark = pytest.mark.django_db
+
+NEW_NUMBER_STEPS = path_steps(OnboardingPath.NEW_NUMBER)
 
 
 @pytest.fixture
 def live_clinic():
     """An active clinic whose whole run is done (9/9), ticked as the system ticks it."""
     clinic = ActiveClinicFactory(name="Austin Dental")
-    for step in OnboardingStep.values:
+    for step in NEW_NUMBER_STEPS:
         services.clinic_checklist_tick(clinic_id=clinic.id, step=step)
     clinic.refresh_from_db()
-    assert clinic.checklist_done == len(OnboardingStep.values)
+    assert clinic.checklist_done == len(NEW_NUMBER_STEPS)
     return clinic
 
 
@@ -50,7 +52,7 @@ def test_a_step_that_follows_the_state_cannot_be_unticked(admin_client, admin_us
     posted = admin_client.post(untick_url(live_clinic, step), {"reason": "wrong"}, follow=True)
 
     assert escape(f"“{OnboardingStep(step).label}” follows the") in posted.content.decode()
-    assert ticked(live_clinic) == set(OnboardingStep.values)
+    assert ticked(live_clinic) == set(NEW_NUMBER_STEPS)
     assert not NumberEvent.objects.filter(kind=NumberEvent.Kind.CHECKLIST_UNTICKED).exists()
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[live_clinic.pk])).content.decode()
     assert f'data-step="{step}">Untick' not in page
@@ -70,9 +72,12 @@ def test_unticking_the_test_call_unticks_the_listing_with_the_reason(admin_clien
 
     assert 'id="untick-dependents"' in form and "Update the Google/website listing" in form
     assert "with the step(s) that depend on it: Update the Google/website listing" in done.content.decode()
-    assert ticked(live_clinic) == set(OnboardingStep.values) - {OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.UPDATE_LISTING}
+    assert ticked(live_clinic) == set(NEW_NUMBER_STEPS) - {
+        OnboardingStep.TEST_INBOUND_CALL,
+        OnboardingStep.UPDATE_LISTING,
+    }
     live_clinic.refresh_from_db()
-    assert live_clinic.checklist_done == len(OnboardingStep.values) - 2
+    assert live_clinic.checklist_done == len(NEW_NUMBER_STEPS) - 2
     details = sorted(
         NumberEvent.objects.filter(clinic=live_clinic, kind=NumberEvent.Kind.CHECKLIST_UNTICKED).values_list("detail", "actor")
     )
@@ -92,11 +97,11 @@ def test_a_person_may_untick_the_listing_alone(admin_user, live_clinic):
     )
 
     assert unticked == [OnboardingStep.UPDATE_LISTING]
-    assert ticked(live_clinic) == set(OnboardingStep.values) - {OnboardingStep.UPDATE_LISTING}
+    assert ticked(live_clinic) == set(NEW_NUMBER_STEPS) - {OnboardingStep.UPDATE_LISTING}
 
 
 def test_the_checklist_offers_untick_only_on_steps_a_person_checked(admin_client, live_clinic):
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[live_clinic.pk])).content.decode()
 
-    offered = {step for step in OnboardingStep.values if f'data-step="{step}">Untick' in page}
-    assert offered == set(OnboardingStep.values) - STATE_STEPS
+    offered = {step for step in NEW_NUMBER_STEPS if f'data-step="{step}">Untick' in page}
+    assert offered == set(NEW_NUMBER_STEPS) - STATE_STEPS

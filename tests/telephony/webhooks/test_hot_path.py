@@ -35,6 +35,8 @@ def test_a_route_is_a_frozen_value_with_both_step_flags():
         twilio_number=CLINIC_NUMBER,
         number_state=NumberState.ACTIVE,
         twilio_account_sid="",  # the main account's (issue 20: the route says who may sign for it)
+        onboarding_path="new_number",
+        published_number="",
         call_tested=False,
         sms_tested=True,
     )

@@ -1,0 +1,119 @@
+"""The clinic's onboarding path (clinics.models.OnboardingPath) and the forward path's
+evidence: the choice, the published number, and the step "Calls to the published number
+reach the agent", ticked by a forwarded call or by a staff confirmation."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import (
+    PATH_NOT_YET,
+    PATHS_AVAILABLE,
+    ChecklistItem,
+    Clinic,
+    NumberEvent,
+    OnboardingPath,
+    OnboardingStep,
+    path_steps,
+)
+from ..phone import phone_format_national, phone_normalize
+from .checklist import checklist_tick_locked, checklist_untick_locked
+from .errors import ClinicInputError
+from .rows import clinic_lock, number_event_write
+
+
+def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: str = "", actor: User | None) -> Clinic:
+    """Choose the clinic's onboarding path (and, to forward, its published number typed in any
+    common format); return the clinic as saved. The history says who chose what.
+
+    Changeable until the path's point of no return: a new number's is its listing update
+    (patients then dial the new number: untick the listing first); forwarding has none (the
+    clinic switches it off at its carrier). Steps of the old path that the new one does not
+    have are unticked, with why; a new published number unticks the old one's evidence.
+
+    Raises ClinicInputError, changing nothing, for an unknown path, a path not available yet,
+    a missing or invalid published number, or a path past its point of no return.
+    """
+    if path in PATH_NOT_YET:
+        raise ClinicInputError(
+            f"{PATH_NOT_YET[path]}: choose New number or Forward the existing line for now. Nothing was changed."
+        )
+    if path not in PATHS_AVAILABLE:
+        raise ClinicInputError(f"Choose an onboarding path: {', '.join(str(label) for _, label in OnboardingPath.choices)}.")
+    number = ""
+    if path == OnboardingPath.FORWARD:
+        try:
+            number = phone_normalize(published_number)
+        except ValidationError as exc:
+            raise ClinicInputError(f"The published number: {' '.join(exc.messages)}") from exc
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        if number and number == clinic.twilio_number:
+            raise ClinicInputError(
+                f"{phone_format_national(number)} is the clinic's own Twilio number, the one forwarding goes to: "
+                "enter the number patients dial today (website, Google listing)."
+            )
+        if (clinic.onboarding_path, clinic.published_number) == (path, number):
+            return clinic
+        ticked = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
+        if path != clinic.onboarding_path and OnboardingStep.UPDATE_LISTING in ticked:
+            raise ClinicInputError(
+                "The new number is on the clinic's listing already (its listing step is ticked): patients dial it now. "
+                "To change the path, untick the listing step first, saying why."
+            )
+        dropped = [step for step in ticked if step not in path_steps(path)]
+        if number != clinic.published_number and OnboardingStep.PUBLISHED_LINE in ticked:
+            dropped.append(OnboardingStep.PUBLISHED_LINE)
+        before = OnboardingPath(clinic.onboarding_path).label
+        clinic.onboarding_path, clinic.published_number = path, number
+        clinic.save(update_fields=["onboarding_path", "published_number", "updated_at"])
+        chosen = OnboardingPath(path).label + (f", published number {phone_format_national(number)}" if number else "")
+        number_event_write(
+            clinic,
+            NumberEvent.Kind.ONBOARDING_PATH_SET,
+            number=clinic.twilio_number,
+            sid=clinic.twilio_number_sid or "",
+            detail=f"{chosen} (was: {before})",
+            actor=actor,
+        )
+        for step in sorted(set(dropped)):
+            checklist_untick_locked(clinic, step, actor=actor, why=f"the onboarding path is now {chosen}")
+    return clinic
+
+
+def clinic_forwarded_call_record(*, clinic_id: int, forwarded_from: str) -> bool:
+    """Evidence from Twilio: a call to the clinic's number came forwarded from
+    `forwarded_from` (E.164). Tick "Calls to the published number reach the agent" when the
+    clinic forwards that very number; return True if this call ticked it."""
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        if clinic.onboarding_path != OnboardingPath.FORWARD or forwarded_from != clinic.published_number:
+            return False
+        if not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.SAVE_NUMBER).exists():
+            return False
+        note = (
+            f"a call forwarded from {phone_format_national(forwarded_from)} reached the clinic's number (Twilio's ForwardedFrom)"
+        )
+        return checklist_tick_locked(clinic, OnboardingStep.PUBLISHED_LINE, actor=None, note=note)
+
+
+def clinic_forwarding_confirm(*, clinic_id: int, actor: User | None) -> bool:
+    """A staff member says calls to the published number reach the agent (their carrier
+    passes no ForwardedFrom, say): the step is ticked as their confirmation, with who and
+    when. Return True if this call ticked it. Raises ClinicInputError when nobody is named,
+    the clinic does not forward its line, or it has no number to forward to yet."""
+    if actor is None:
+        raise ClinicInputError("A confirmation names who confirms: sign in as staff to confirm the forwarding.")
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        if clinic.onboarding_path != OnboardingPath.FORWARD:
+            raise ClinicInputError(f"{clinic.name} does not forward its line: choose that path first.")
+        if not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.SAVE_NUMBER).exists():
+            raise ClinicInputError(f"{clinic.name} has no number to forward to yet: provision one first.")
+        note = (
+            f"confirmed by {actor.get_username()}: calls to {phone_format_national(clinic.published_number)} "
+            "reach the agent (no forwarded call reported yet)"
+        )
+        return checklist_tick_locked(clinic, OnboardingStep.PUBLISHED_LINE, actor=actor, note=note)
