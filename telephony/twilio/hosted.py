@@ -70,7 +70,6 @@ def hosted_order_create(
     sms_url: str,
     sms_fallback_url: str,
     status_callback_url: str = "",
-    cc_emails: tuple[str, ...] = (),
 ) -> HostedNumberOrder:
     """Order SMS hosting of `phone_number` in `account_sid` (the clinic's subaccount), its texts
     sent to `sms_url` (POST) and, on our failure, to `sms_fallback_url`; Twilio copies these onto
@@ -79,8 +78,6 @@ def hosted_order_create(
     optional: dict[str, Any] = {}
     if status_callback_url:
         optional.update(status_callback_url=status_callback_url, status_callback_method="POST")
-    if cc_emails:
-        optional["cc_emails"] = list(cc_emails)
     raw = calling(
         f"ordering texting for {phone_number} at Twilio (hosted SMS)",
         lambda: _orders().create(
