@@ -1,5 +1,11 @@
 """Hosted number orders (Numbers API v2): text-enabling a number whose calls stay with its carrier.
 
+  POST   /v1/HostedNumber/Eligibility     200 (JSON {"phone_numbers": [{"phone_number", "hosting_account_sid"}]}):
+                                          ELIGIBLE, or INELIGIBLE with the spec example's tokens: a number
+                                          not in E.164 NUMBER_FORMAT_INELIGIBLE / EDIT_INELIGIBLE_NUMBER, a
+                                          number already in one of our accounts ALREADY_IN_TWILIO
+                                          ("Numbers already owned by a Twilio account for voice services
+                                          cannot be hosted", Hosted Numbers FAQ)
   POST   /v2/HostedNumber/Orders          201 (PhoneNumber, ContactPhoneNumber, AddressSid, Email;
                                           AccountSid: the main account or a subaccount)
   GET    /v2/HostedNumber/Orders          filtered by PhoneNumber, FriendlyName, Status
@@ -19,6 +25,7 @@ from typing import Any
 
 from .accounts import Sandbox
 from .incoming_numbers import seeded_number
+from .porting import TOLL_FREE
 from .responses import ApiError, not_found, public, v1_public_page
 from .routing import E164, Answer, Request, Route
 from .store import new_sid, now_iso8601
@@ -36,6 +43,52 @@ STATUSES = (
     "failed",
     "action-required",
 )
+
+
+def _eligibility(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
+    numbers = request.json().get("phone_numbers")
+    if not isinstance(numbers, list) or not numbers:
+        raise ApiError(400, 20001, "Missing required parameter phone_numbers")
+    owned = {n["phone_number"]: n["account_sid"] for n in sandbox.store.owned()}
+    results = []
+    for item in numbers:
+        number = str((item or {}).get("phone_number", ""))
+        result: dict[str, Any] = {
+            "phone_number": number,
+            "account_sid": (item or {}).get("hosting_account_sid") or account,
+            "eligibility_status": "ELIGIBLE",
+            "eligibility_sub_status": None,
+            "ineligibility_reason": None,
+            "next_step": None,
+            "voice_provider": None,
+            "messaging_provider": None,
+            "phone_number_type": "TOLL_FREE" if TOLL_FREE.match(number) else "LOCAL",
+            "hosting_order_sid": None,
+            "hosting_order_status": None,
+            "iso_country_code": "US",
+            "inventory_status": None,
+            "inventory_account_sid": None,
+        }
+        if not E164.match(number):
+            result.update(
+                eligibility_status="INELIGIBLE",
+                eligibility_sub_status="NUMBER_FORMAT_INELIGIBLE",
+                ineligibility_reason="NUMBER_FORMAT_INELIGIBLE",
+                next_step="EDIT_INELIGIBLE_NUMBER",
+                phone_number_type=None,
+                iso_country_code=None,
+            )
+        elif number in owned:
+            result.update(
+                eligibility_status="INELIGIBLE",
+                eligibility_sub_status="ALREADY_IN_TWILIO",
+                ineligibility_reason="ALREADY_IN_TWILIO",
+                next_step="CONTACT_SUPPORT_INELIGIBLE_INVENTORY_STATUS",
+                inventory_status="in-use",
+                inventory_account_sid=owned[number],
+            )
+        results.append(result)
+    return 200, {"results": results}
 
 
 def _create(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
@@ -152,6 +205,7 @@ def hosted_order_status_set(sandbox: Sandbox, sid: str, status: str, *, failure_
 _ORDER = r"/v2/HostedNumber/Orders/(?P<sid>HR[0-9a-f]{32})"
 # Whole paths; each acts in the account of the credentials (AccountSid may name a subaccount).
 ROUTES = (
+    Route("POST", r"/v1/HostedNumber/Eligibility", _eligibility),
     Route("POST", r"/v2/HostedNumber/Orders", _create),
     Route("GET", r"/v2/HostedNumber/Orders", _list),
     Route("GET", _ORDER, _fetch),

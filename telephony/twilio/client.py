@@ -64,6 +64,17 @@ def _client(*, username: str, token: str, account_sid: str) -> Client:
     )
 
 
+class JsonBody:
+    """A JSON request body for the SDK's JSON-bodied creates (Numbers v1: PortIn, the porting
+    webhook configuration, Eligibility), which send `body.to_dict()`."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
 def main_account_sid() -> str:
     """The SID of our main account (TWILIO_ACCOUNT_SID), parent of the clinics' subaccounts."""
     return settings.TWILIO_ACCOUNT_SID

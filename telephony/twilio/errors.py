@@ -123,6 +123,17 @@ def port_rejection_sentence(code: int | None, reason: str) -> str:
     return said + fix + (f" (carrier code {code})" if code is not None else "")
 
 
+def hosted_ineligible_sentence(reason: str, next_step: str) -> str:
+    """Why Twilio cannot text-enable a number, for staff: Twilio's reason and next step in words
+    (Twilio sends them as tokens, e.g. NUMBER_FORMAT_INELIGIBLE, EDIT_INELIGIBLE_NUMBER)."""
+    words = reason.replace("_", " ").lower().strip() or "no reason given"
+    step = next_step.replace("_", " ").lower().strip()
+    sentence = f"Twilio cannot text-enable this number ({words})."
+    if step:
+        sentence += f" Twilio's next step: {step}."
+    return sentence + " Forward the number's calls to the clinic's Twilio number instead, or check the number entered."
+
+
 def hosted_order_failure_sentence(reason: str) -> str:
     """Why a hosted SMS order needs action or failed, for staff, with what to do next."""
     said = (

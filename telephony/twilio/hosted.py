@@ -3,6 +3,7 @@
 
 Endpoints and parameters from Twilio's twilio_numbers_v2.json (npm @twilio/cli-core) and
 "HostedNumberOrder resource" (https://www.twilio.com/docs/phone-numbers/hosted-numbers/hosted-numbers-api/hosted-number-order-resource):
+  POST   /v1/HostedNumber/Eligibility     hosted_eligibility_check (JSON; Numbers v1)
   POST   /v2/HostedNumber/Orders          hosted_order_create (SmsUrl, SmsFallbackUrl, AccountSid)
   GET    /v2/HostedNumber/Orders          hosted_orders_find (by PhoneNumber and/or FriendlyName)
   GET    /v2/HostedNumber/Orders/{Sid}    hosted_order_fetch
@@ -12,7 +13,10 @@ pending-loa, carrier-processing, testing, completed; or failed, or action-requir
 `failure_reason` says why). Twilio documents this API as not open to new customers until it
 is generally available: callers keep it behind a setting.
 
-Orders are made with the main account's credentials, in the clinic's subaccount through
+The eligibility check's body ({"friendly_name", "phone_numbers": [{"phone_number",
+"hosting_account_sid"}]}) is from "Eligibility Resource"
+(https://www.twilio.com/docs/phone-numbers/hosted-numbers/hosted-numbers-api/eligibility-resource);
+the spec leaves it open. Orders are made with the main account's credentials, in the clinic's subaccount through
 AccountSid ("This can be provided to specify a subaccount to add the HostedNumberOrder to").
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telephony.twilio.client import LIST_PAGE_SIZE, get_client
+from telephony.twilio.client import LIST_PAGE_SIZE, JsonBody, get_client
 from telephony.twilio.errors import calling
 
 
@@ -38,6 +42,42 @@ class HostedNumberOrder:
     signing_document_sid: str  # the LOA to be signed (PX...), once Twilio made it
     incoming_phone_number_sid: str  # the number's IncomingPhoneNumber (PN...), once hosted
     next_step: str
+
+
+@dataclass(frozen=True)
+class HostedEligibility:
+    """Whether Twilio can host texting for a number, and if not why and what to do next."""
+
+    phone_number: str
+    eligible: bool
+    status: str  # ELIGIBLE or INELIGIBLE
+    sub_status: str
+    ineligibility_reason: str
+    next_step: str
+
+
+def hosted_eligibility_check(*, phone_number: str, hosting_account_sid: str) -> HostedEligibility:
+    """Can texting for `phone_number` be hosted in `hosting_account_sid` (the clinic's subaccount)?"""
+    body = {
+        "friendly_name": f"DentSignal eligibility {phone_number}",
+        "phone_numbers": [{"phone_number": phone_number, "hosting_account_sid": hosting_account_sid}],
+    }
+    v1 = get_client().numbers.v1
+    raw = calling(
+        f"checking whether Twilio can text-enable {phone_number}",
+        lambda: v1.eligibilities.create(JsonBody(body)),
+    )
+    results = [r for r in raw.results or () if isinstance(r, dict)]
+    mine = next((r for r in results if r.get("phone_number") == phone_number), results[0] if results else {})
+    status = str(mine.get("eligibility_status") or "")
+    return HostedEligibility(
+        phone_number=phone_number,
+        eligible=status.upper() == "ELIGIBLE",
+        status=status,
+        sub_status=str(mine.get("eligibility_sub_status") or ""),
+        ineligibility_reason=str(mine.get("ineligibility_reason") or ""),
+        next_step=str(mine.get("next_step") or ""),
+    )
 
 
 def _order(raw: Any) -> HostedNumberOrder:

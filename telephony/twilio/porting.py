@@ -30,7 +30,7 @@ from typing import Any
 from twilio.base.exceptions import TwilioRestException
 from urllib3 import encode_multipart_formdata
 
-from telephony.twilio.client import get_client
+from telephony.twilio.client import JsonBody, get_client
 from telephony.twilio.errors import calling
 from telephony.twilio.http import TWILIO_NUMBERS_UPLOAD_ORIGIN
 
@@ -210,16 +210,6 @@ def _request(raw: Any) -> PortInRequest:
     )
 
 
-class _JsonBody:
-    """A JSON request body for the SDK's JSON-bodied creates (they send `body.to_dict()`)."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-
 def port_in_create(
     *,
     account_sid: str,
@@ -251,7 +241,7 @@ def port_in_create(
     v1 = _numbers_v1()
     raw = calling(
         f"asking Twilio to port {phone_number} in",
-        lambda: v1.porting_port_ins.create(_JsonBody(body)),
+        lambda: v1.porting_port_ins.create(JsonBody(body)),
     )
     return _request(raw)
 
@@ -302,7 +292,7 @@ def porting_webhooks_set(*, port_in_url: str, events: tuple[str, ...] = PORT_IN_
     return _webhooks(
         calling(
             "setting where Twilio reports port-in progress",
-            lambda: v1.porting_webhook_configurations.create(_JsonBody(body)),
+            lambda: v1.porting_webhook_configurations.create(JsonBody(body)),
         )
     )
 

@@ -58,6 +58,7 @@ def test_every_porting_call_is_accepted_by_twilios_numbers_v1_spec():
     twilio.porting_webhooks_set(port_in_url="https://dentsignal.example.com/twilio/porting")
     twilio.porting_webhooks_fetch()
     twilio.porting_webhooks_delete(webhook_type="PORT_IN")
+    twilio.hosted_eligibility_check(phone_number="+15125550111", hosting_account_sid=ACCOUNT)
 
 
 def test_every_hosted_order_call_is_accepted_by_twilios_numbers_v2_spec(prism_numbers_v2, settings):

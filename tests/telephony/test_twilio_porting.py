@@ -106,6 +106,17 @@ def test_porting_webhooks_are_set_read_and_removed(sandbox):
     assert twilio.porting_webhooks_fetch().port_in_target_url == ""
 
 
+def test_hosted_eligibility_is_typed_and_an_ineligible_number_gets_a_sentence(sandbox):
+    eligible = twilio.hosted_eligibility_check(phone_number="+15125550111", hosting_account_sid=SANDBOX_ACCOUNT_SID)
+    assert (eligible.eligible, eligible.status) == (True, "ELIGIBLE")
+    sandbox.seed_numbers([{"phone_number": "+15125550120"}])
+    owned = twilio.hosted_eligibility_check(phone_number="+15125550120", hosting_account_sid=SANDBOX_ACCOUNT_SID)
+    assert (owned.eligible, owned.ineligibility_reason) == (False, "ALREADY_IN_TWILIO")
+    sentence = twilio.hosted_ineligible_sentence(owned.ineligibility_reason, owned.next_step)
+    assert "already in twilio" in sentence and "ALREADY_IN_TWILIO" not in sentence
+    assert [r["status"] for r in sandbox.api_requests("POST", "/v1/HostedNumber/Eligibility")] == [200, 200]
+
+
 def test_a_hosted_order_is_found_again_by_name_followed_and_cancelled(sandbox):
     name = "DentSignal clinic #1 hosted SMS"
     order = twilio.hosted_order_create(

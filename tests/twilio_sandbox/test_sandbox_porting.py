@@ -130,6 +130,22 @@ def test_the_porting_webhook_configuration_is_kept_and_removed(numbers_api):
     assert numbers_api("GET", "/v1/Porting/Configuration/Webhook", expect=200)["port_in_target_url"] is None
 
 
+def test_hosted_eligibility_refuses_malformed_and_already_owned_numbers(numbers_api, control):
+    control.seed_numbers([{"phone_number": "+15125550120"}])
+    body = {
+        "phone_numbers": [
+            {"phone_number": n, "hosting_account_sid": SANDBOX_ACCOUNT_SID}
+            for n in ("+15125550111", "5125550111", "+15125550120")
+        ]
+    }
+    results = numbers_api("POST", "/v1/HostedNumber/Eligibility", json=body, expect=200)["results"]
+    assert [(r["eligibility_status"], r["ineligibility_reason"]) for r in results] == [
+        ("ELIGIBLE", None),
+        ("INELIGIBLE", "NUMBER_FORMAT_INELIGIBLE"),
+        ("INELIGIBLE", "ALREADY_IN_TWILIO"),
+    ]
+
+
 def test_a_hosted_number_order_moves_through_its_statuses_to_a_texting_number(numbers_api, control):
     form = {
         "PhoneNumber": "+15125550111",
