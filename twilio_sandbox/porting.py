@@ -4,6 +4,10 @@
            toll-free (8XX)        not portable, MANUAL_PORTING_AVAILABLE 22133 (the spec's example);
            ...0130 .. ...0139     not portable, UNSUPPORTED 22130;
            ...0190 .. ...0199     portable, PIN and account number required;
+           already in one of the sandbox's accounts: not portable, account_sid set,
+           ALREADY_IN_THE_TARGET_ACCOUNT 22131 (in TargetAccountSid) or
+           ALREADY_IN_ONE_OF_YOUR_TWILIO_ACCOUNTS 22136 (another of ours) (those two
+           reasons and codes are from a public client's reason table, not a Twilio page);
            any other              portable;
   POST   /v1/Porting/PortIn (JSON)           202; numbers waiting for the LOA (in_review)
   GET    /v1/Porting/PortIn/{KW...}          the request with its numbers
@@ -55,11 +59,17 @@ FINISHED = ("completed", "canceled", "expired")
 WEBHOOKS_SID = "porting_webhooks"
 
 
-def portability_of(phone_number: str, account: str) -> dict[str, Any]:
+def portability_of(sandbox: Sandbox, phone_number: str, account: str) -> dict[str, Any]:
     """The Portability resource the sandbox answers for `phone_number` (see the module docstring)."""
     last = phone_number[-4:]
     portable, pin_required, reason, code, kind = True, False, None, None, "LOCAL"
-    if TOLL_FREE.match(phone_number):
+    owner = next((n["account_sid"] for n in sandbox.store.owned() if n["phone_number"] == phone_number), None)
+    if owner is not None:
+        portable = False
+        reason, code = (
+            ("ALREADY_IN_THE_TARGET_ACCOUNT", 22131) if owner == account else ("ALREADY_IN_ONE_OF_YOUR_TWILIO_ACCOUNTS", 22136)
+        )
+    elif TOLL_FREE.match(phone_number):
         portable, reason, code, kind = False, "MANUAL_PORTING_AVAILABLE", 22133, "TOLL-FREE"
     elif last.startswith("013"):
         portable, reason, code = False, "UNSUPPORTED", 22130
@@ -67,7 +77,7 @@ def portability_of(phone_number: str, account: str) -> dict[str, Any]:
         pin_required = True
     return {
         "phone_number": phone_number,
-        "account_sid": None,
+        "account_sid": owner,
         "portable": portable,
         "pin_and_account_number_required": pin_required,
         "not_portable_reason": reason,
@@ -83,7 +93,7 @@ def _portability(sandbox: Sandbox, request: Request, *, account: str, phone_numb
         raise ApiError(400, 21211, f"Invalid 'PhoneNumber' Parameter: {phone_number}")
     target = request.query.get("TargetAccountSid") or account
     _require_our_account(sandbox, target)
-    return 200, portability_of(phone_number, target)
+    return 200, portability_of(sandbox, phone_number, target)
 
 
 def _require_our_account(sandbox: Sandbox, account: str) -> None:
@@ -175,7 +185,7 @@ def _in_progress(sandbox: Sandbox, phone_number: str) -> bool:
 def _new_number(
     sandbox: Sandbox, request_sid: str, account: str, phone_number: str, *, pin: str, carrier: dict, now: str
 ) -> dict[str, Any]:
-    check = portability_of(phone_number, account)
+    check = portability_of(sandbox, phone_number, account)
     sid = new_sid("PU")
     missing = bool(check["pin_and_account_number_required"] and (not pin or not carrier.get("account_number")))
     return {

@@ -82,11 +82,15 @@ STAFF_SENTENCES: dict[int, str] = {
 }
 
 # Why Twilio cannot port a number in (the portability check's not_portable_reason_code; codes from
-# https://www.twilio.com/docs/api/errors/<code> and the spec's example, 22132 ALREADY_IN_TWILIO_DIFFERENT_OWNER), in
+# https://www.twilio.com/docs/api/errors/<code>, the spec's example (22132 ALREADY_IN_TWILIO_DIFFERENT_OWNER)
+# and, for 22131 and 22136, a public Twilio client's reason table), in
 # staff words with what to do instead; any other code gets the generic sentence with Twilio's reason.
 NOT_PORTABLE_SENTENCES: dict[int, str] = {
     22130: "Twilio cannot port this number: its country or area is one Twilio does not serve. "
     "Forward its calls to the clinic's Twilio number, or text-enable it, instead.",
+    22131: "This number is already the clinic's own at Twilio: nothing to port. Refresh the clinic's page.",
+    22136: "This number is already in another of DentSignal's Twilio accounts: nothing to port. "
+    "Ask the DentSignal operator to move it to the clinic's account.",
     22132: "This number is already at Twilio under another Twilio customer. The clinic must ask that "
     "provider to release it first, or forward its calls instead.",
     22133: "Twilio cannot port this number through its API; it takes a manual port through Twilio Support. "

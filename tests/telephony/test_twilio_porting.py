@@ -81,6 +81,9 @@ def test_a_port_in_is_created_followed_through_rejection_and_completed(sandbox):
     control_post(sandbox, "port-in-status", {"sid": corrected.sid, "status": "completed"})
     assert [n.status for n in twilio.port_in_fetch(sid=corrected.sid).numbers] == ["completed"]
     assert [n.phone_number for n in twilio.incoming_numbers_list()] == ["+15125550100"]
+    ported = twilio.portability_check(phone_number="+15125550100", target_account_sid=SANDBOX_ACCOUNT_SID)
+    assert (ported.portable, ported.account_sid) == (False, SANDBOX_ACCOUNT_SID)
+    assert "nothing to port" in twilio.not_portable_sentence(ported.not_portable_reason_code, ported.not_portable_reason)
 
 
 def test_a_port_in_too_soon_or_twice_is_a_sentence_and_cancel_works(sandbox):

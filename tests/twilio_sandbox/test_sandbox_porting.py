@@ -103,6 +103,9 @@ def test_a_port_in_is_rejected_corrected_and_completed_by_the_control_api(number
     assert done["phone_numbers"][0]["port_in_phone_number_status"] == "completed"
     [owned] = control.owned_numbers()
     assert (owned["phone_number"], owned["account_sid"]) == ("+15125550100", SANDBOX_ACCOUNT_SID)
+    # Ported: the number is the account's own now, not portable again.
+    again = numbers_api("GET", "/v1/Porting/Portability/PhoneNumber/+15125550100", expect=200)
+    assert (again["portable"], again["account_sid"], again["not_portable_reason_code"]) == (False, SANDBOX_ACCOUNT_SID, 22131)
     # Completed: no cancel any more.
     refused = requests.delete(f"{control.url}/v1/Porting/PortIn/{second}", auth=AUTH, timeout=10)
     assert refused.status_code == 400
