@@ -13,7 +13,9 @@ for its own resources; Twilio's JSON shapes and errors), one module per resource
   /v1/Services/{Sid}/Compliance/Usa2p (Messaging API v1)                 campaigns.py
   /v1/CustomerProfiles, TrustProducts, EndUsers, SupportingDocuments     trusthub.py
   /v1/PhoneNumbers/Countries/{IsoCountry} (Pricing API v1)               pricing.py
-  /v1/Porting/... (Numbers API v1), /v1/Documents (numbers-upload)       porting.py
+  /v1/Porting/Portability, /v1/Porting/PortIn (Numbers API v1)           porting.py
+  /v1/Porting/Configuration/Webhook (Numbers API v1)                     porting_webhooks.py
+  /v1/Documents (numbers-upload.twilio.com)                              documents.py
   /v2/HostedNumber/Orders (Numbers API v2)                               hosted_numbers.py
 The reviews of A2P submissions, and the callbacks they send, are in reviews.py.
 Resources under /2010-04-01/Accounts/{AccountSid} belong to the account in the path: the
@@ -42,11 +44,13 @@ from . import (
     available_numbers,
     brands,
     campaigns,
+    documents,
     hosted_numbers,
     incoming_numbers,
     messages,
     messaging_services,
     porting,
+    porting_webhooks,
     pricing,
     trusthub,
     usage,
@@ -90,6 +94,8 @@ class SandboxApp:
             campaigns.ROUTES,
             addresses.ROUTES,
             porting.ROUTES,
+            porting_webhooks.ROUTES,
+            documents.ROUTES,
             hosted_numbers.ROUTES,
         )
         # The resources under /2010-04-01/Accounts/{AccountSid}, routed on the rest of the path.

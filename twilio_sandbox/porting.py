@@ -1,4 +1,5 @@
-"""Porting numbers in (Numbers API v1) and the Documents API's utility bill.
+"""Porting numbers in (Numbers API v1): portability, port-in requests and their numbers.
+The porting webhooks are porting_webhooks.py, the utility bill's upload documents.py.
 
   GET    /v1/Porting/Portability/PhoneNumber/{PhoneNumber}   portable or not, chosen by the number:
            toll-free (8XX)        not portable, MANUAL_PORTING_AVAILABLE 22133 (the spec's example);
@@ -13,8 +14,6 @@
   GET    /v1/Porting/PortIn/{KW...}          the request with its numbers
   DELETE /v1/Porting/PortIn/{KW...}          204: cancels it (not once completed or canceled)
   GET    /v1/Porting/PortIn/{KW...}/PhoneNumber/{PU...}
-  POST/GET /v1/Porting/Configuration/Webhook, DELETE .../Webhook/{PORT_IN|PORT_OUT}
-  POST   /v1/Documents (numbers-upload.twilio.com; multipart: document_type, friendly_name, File)
 Every request here authenticates as the main account (as the project calls them); a port-in
 request names the account it ports into. Statuses are moved on by the control API
 (port_in_status_set, port_in_number_status_set; control.py): when a request completes, its
@@ -23,15 +22,12 @@ numbers appear among that account's IncomingPhoneNumbers.
 Statuses (Twilio's port-in guide names them: In Review, Waiting for Signature, In Progress,
 Action Required, Completed, Canceled, Expired; and per number Submitted, Pending, Rejected,
 Completed, Canceled) are written in Twilio's API form, e.g. waiting_for_signature.
-Objects live in the store's objects table (kind port_in, port_in_number, document,
-porting_webhooks).
+Objects live in the store's objects table (kinds port_in, port_in_number).
 """
 
 from __future__ import annotations
 
 import datetime
-import email.parser
-import email.policy
 import re
 from typing import Any
 
@@ -42,7 +38,6 @@ from .routing import E164, Answer, Request, Route
 from .store import new_sid, now_iso8601
 
 NUMBERS_ORIGIN = "https://numbers.twilio.com"
-UPLOAD_ORIGIN = "https://numbers-upload.twilio.com"
 TOLL_FREE = re.compile(r"^\+18(00|33|44|55|66|77|88)")
 MIN_LEAD_DAYS = 7
 REQUEST_STATUSES = ("in_review", "waiting_for_signature", "in_progress", "action_required", "completed", "canceled", "expired")
@@ -56,7 +51,6 @@ NUMBERS_FOLLOW = {
     "expired": "canceled",
 }
 FINISHED = ("completed", "canceled", "expired")
-WEBHOOKS_SID = "porting_webhooks"
 
 
 def portability_of(sandbox: Sandbox, phone_number: str, account: str) -> dict[str, Any]:
@@ -119,11 +113,11 @@ def _create(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
         _required(carrier["address"], "street", "city", "state", "zip", "country", where="address.")
     target = payload["account_sid"]
     _require_our_account(sandbox, target)
-    for doc in payload["documents"]:
-        found = sandbox.store.a2p_get(str(doc))
+    documents = [sandbox.store.a2p_get(str(doc)) for doc in payload["documents"]]
+    for doc, found in zip(payload["documents"], documents, strict=True):
         if found is None or found["_sandbox"]["kind"] != "document":
             raise ApiError(400, 20001, f"Document {doc} was not found")
-    if not any(sandbox.store.a2p_get(str(d))["document_type"] == "utility_bill" for d in payload["documents"]):  # type: ignore[index]
+    if not any(d is not None and d["document_type"] == "utility_bill" for d in documents):
         raise ApiError(400, 20001, "At least one document of the type utility_bill is required")
     _check_target_date(payload.get("target_port_in_date"))
     sid, now = new_sid("KW"), now_iso8601()
@@ -328,106 +322,6 @@ def _join_incoming_numbers(sandbox: Sandbox, phone_number: str, account: str) ->
     sandbox.store.insert_number(seeded_number(sandbox, {"phone_number": phone_number, "account_sid": account}))
 
 
-# ---------------------------------------------------------------- porting webhooks
-
-
-def _webhook_set(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
-    payload = request.json()
-    current = sandbox.store.a2p_get(WEBHOOKS_SID) or {"sid": WEBHOOKS_SID, "_sandbox": {"kind": "porting_webhooks"}}
-    now = now_iso8601()
-    config = {
-        **current,
-        "url": f"{NUMBERS_ORIGIN}/v1/Porting/Configuration/Webhook",
-        "notifications_of": payload.get("notifications_of") or current.get("notifications_of") or [],
-    }
-    for kind in ("port_in", "port_out"):
-        url = payload.get(f"{kind}_target_url")
-        if url:
-            config[f"{kind}_target_url"] = url
-            config[f"{kind}_target_date_created"] = now
-    if sandbox.store.a2p_get(WEBHOOKS_SID) is None:
-        sandbox.store.a2p_put(config)
-    else:
-        sandbox.store.a2p_update(WEBHOOKS_SID, config)
-    return 201, _webhook_view(config, created=True)
-
-
-def _webhook_view(config: dict[str, Any], *, created: bool = False) -> dict[str, Any]:
-    view = {
-        "url": f"{NUMBERS_ORIGIN}/v1/Porting/Configuration/Webhook",
-        "port_in_target_url": config.get("port_in_target_url"),
-        "port_out_target_url": config.get("port_out_target_url"),
-        "notifications_of": config.get("notifications_of") or [],
-    }
-    if not created:
-        view["port_in_target_date_created"] = config.get("port_in_target_date_created")
-        view["port_out_target_date_created"] = config.get("port_out_target_date_created")
-    return view
-
-
-def _webhook_fetch(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
-    return 200, _webhook_view(sandbox.store.a2p_get(WEBHOOKS_SID) or {})
-
-
-def _webhook_delete(sandbox: Sandbox, request: Request, *, account: str, webhook_type: str) -> Answer:
-    config = sandbox.store.a2p_get(WEBHOOKS_SID)
-    kind = webhook_type.lower()
-    if config is None or not config.get(f"{kind}_target_url"):
-        raise not_found(webhook_type)
-    sandbox.store.a2p_update(WEBHOOKS_SID, {f"{kind}_target_url": None, f"{kind}_target_date_created": None})
-    return 204, None
-
-
-# ---------------------------------------------------------------- the Documents API (numbers-upload.twilio.com)
-
-
-def _multipart(request: Request) -> dict[str, tuple[str, bytes, str]]:
-    """The parts of a multipart/form-data body: name -> (filename, content, content type)."""
-    content_type = request.environ.get("CONTENT_TYPE", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise ApiError(400, 20001, "The document must be sent as multipart/form-data")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
-    parts: dict[str, tuple[str, bytes, str]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            payload = part.get_payload(decode=True)
-            content = payload if isinstance(payload, bytes) else b""
-            parts[str(name)] = (part.get_filename() or "", content, part.get_content_type())
-    return parts
-
-
-def _document_upload(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
-    parts = _multipart(request)
-    for name in ("document_type", "File"):
-        if name not in parts:
-            raise ApiError(400, 20001, f"Missing required parameter {name}")
-    document_type = parts["document_type"][1].decode("utf-8", "replace")
-    if document_type != "utility_bill":
-        raise ApiError(400, 20001, f"Unsupported document_type {document_type}")
-    filename, content, content_type = parts["File"]
-    if len(content) > 10 * 1024 * 1024:
-        raise ApiError(400, 20001, "The document is larger than 10 MB")
-    sid, now = new_sid("RD"), now_iso8601()
-    document = {
-        "sid": sid,
-        "account_sid": account,
-        "friendly_name": parts.get("friendly_name", ("", b"", ""))[1].decode("utf-8", "replace") or filename,
-        "document_type": document_type,
-        "version": 1,
-        "status": "uploaded",
-        "mime_type": content_type if content else "",
-        "size": len(content),
-        "date_created": now,
-        "date_updated": now,
-        "url": f"{UPLOAD_ORIGIN}/v1/Documents/{sid}",
-        "_sandbox": {"kind": "document"},
-    }
-    sandbox.store.a2p_put(document)
-    return 201, public(document)
-
-
 _PORT_IN = r"/v1/Porting/PortIn/(?P<sid>KW[0-9a-f]{32})"
 # Whole paths; each acts as the account of the credentials (the main account).
 ROUTES = (
@@ -436,8 +330,4 @@ ROUTES = (
     Route("GET", _PORT_IN, _fetch),
     Route("DELETE", _PORT_IN, _cancel),
     Route("GET", _PORT_IN + r"/PhoneNumber/(?P<number_sid>PU[0-9a-f]{32})", _number_fetch),
-    Route("POST", r"/v1/Porting/Configuration/Webhook", _webhook_set),
-    Route("GET", r"/v1/Porting/Configuration/Webhook", _webhook_fetch),
-    Route("DELETE", r"/v1/Porting/Configuration/Webhook/(?P<webhook_type>PORT_IN|PORT_OUT)", _webhook_delete),
-    Route("POST", r"/v1/Documents", _document_upload),
 )
