@@ -342,6 +342,11 @@ TWILIO_MESSAGING_API_BASE_URL = env("TWILIO_MESSAGING_API_BASE_URL", default="")
 TWILIO_PRICING_API_BASE_URL = env("TWILIO_PRICING_API_BASE_URL", default="")
 # Origin of the Trust Hub API (trusthub.twilio.com), the same way (A2P 10DLC registration).
 TWILIO_TRUSTHUB_API_BASE_URL = env("TWILIO_TRUSTHUB_API_BASE_URL", default="")
+# Origin of the Numbers API (numbers.twilio.com: porting in, hosted SMS), the same way.
+TWILIO_NUMBERS_API_BASE_URL = env("TWILIO_NUMBERS_API_BASE_URL", default="")
+# Origin of the Numbers Documents API (numbers-upload.twilio.com: a port-in's utility bill), the same way.
+# https://www.twilio.com/docs/phone-numbers/document-apis
+TWILIO_NUMBERS_UPLOAD_API_BASE_URL = env("TWILIO_NUMBERS_UPLOAD_API_BASE_URL", default="")
 # A2P 10DLC: our own (ISV) Primary Customer Profile, approved in Twilio's Trust Hub (BU...).
 # Every clinic's secondary profile is assigned to it; empty disables registration.
 # https://www.twilio.com/docs/messaging/compliance/a2p-10dlc/onboarding-isv-api

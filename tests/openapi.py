@@ -19,6 +19,9 @@ SPEC_PATH = SPECS / "twilio_api_v2010.json"
 MESSAGING_SPEC_PATH = SPECS / "twilio_messaging_v1.json"
 PRICING_SPEC_PATH = SPECS / "twilio_pricing_v1.json"
 TRUSTHUB_SPEC_PATH = SPECS / "twilio_trusthub_v1.json"
+NUMBERS_SPEC_PATH = SPECS / "twilio_numbers_v1.json"
+NUMBERS_V2_SPEC_PATH = SPECS / "twilio_numbers_v2.json"
+NUMBERS_PATHS = ("/v1/Porting", "/v1/HostedNumber")
 TRUSTHUB_PATHS = ("/v1/CustomerProfiles", "/v1/TrustProducts", "/v1/EndUsers", "/v1/SupportingDocuments", "/v1/Policies")
 PRISM = ROOT / "node_modules/.bin/prism"
 
@@ -34,7 +37,7 @@ def require_node_modules() -> None:
         )
 
 
-@functools.lru_cache(maxsize=5)
+@functools.lru_cache(maxsize=7)
 def spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     require_node_modules()
     return json.loads(path.read_text())
@@ -74,7 +77,12 @@ def _json_schema(node: Any, *, strict: bool, document: dict[str, Any]) -> Any:
 
 
 def spec_path_for(path: str) -> Path:
-    """Which of Twilio's descriptions covers a request path: Trust Hub, Pricing, Messaging v1 or API v2010."""
+    """Which of Twilio's descriptions covers a request path: Trust Hub, Pricing, Numbers v1 or v2,
+    Messaging v1 or API v2010."""
+    if path.startswith(NUMBERS_PATHS):
+        return NUMBERS_SPEC_PATH
+    if path.startswith("/v2/"):
+        return NUMBERS_V2_SPEC_PATH
     if path.startswith(TRUSTHUB_PATHS):
         return TRUSTHUB_SPEC_PATH
     if path.startswith("/v1/PhoneNumbers"):

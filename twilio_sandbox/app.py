@@ -13,6 +13,10 @@ for its own resources; Twilio's JSON shapes and errors), one module per resource
   /v1/Services/{Sid}/Compliance/Usa2p (Messaging API v1)                 campaigns.py
   /v1/CustomerProfiles, TrustProducts, EndUsers, SupportingDocuments     trusthub.py
   /v1/PhoneNumbers/Countries/{IsoCountry} (Pricing API v1)               pricing.py
+  /v1/Porting/Portability, /v1/Porting/PortIn (Numbers API v1)           porting.py
+  /v1/Porting/Configuration/Webhook (Numbers API v1)                     porting_webhooks.py
+  /v1/Documents (numbers-upload.twilio.com)                              documents.py
+  /v2/HostedNumber/Orders (Numbers API v2)                               hosted_numbers.py
 The reviews of A2P submissions, and the callbacks they send, are in reviews.py.
 Resources under /2010-04-01/Accounts/{AccountSid} belong to the account in the path: the
 main account, or one of its subaccounts (an unknown or other account's SID is 20404).
@@ -40,9 +44,13 @@ from . import (
     available_numbers,
     brands,
     campaigns,
+    documents,
+    hosted_numbers,
     incoming_numbers,
     messages,
     messaging_services,
+    porting,
+    porting_webhooks,
     pricing,
     trusthub,
     usage,
@@ -67,8 +75,10 @@ STATUS_TEXT = {
 }
 CONTROL_PREFIX = "/__sandbox__/"
 UNDER_ACCOUNT = re.compile(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json")
-# The A2P APIs' paths: one that no route serves is a 404, before authentication.
-A2P_PATHS = re.compile(r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p)")
+# The A2P and Numbers APIs' paths: one that no route serves is a 404, before authentication.
+A2P_PATHS = re.compile(
+    r"/v1/(CustomerProfiles|TrustProducts|EndUsers|SupportingDocuments|a2p|Porting|HostedNumber|Documents)|/v2/"
+)
 
 
 class SandboxApp:
@@ -77,7 +87,17 @@ class SandboxApp:
     def __init__(self, db_path: str, *, account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN) -> None:
         self.sandbox = Sandbox(Store(db_path), account_sid, auth_token)
         # Routed on the whole path, acting in the account of the credentials (or of the path).
-        self.routes = Router(trusthub.ROUTES, brands.ROUTES, messaging_services.ROUTES, campaigns.ROUTES, addresses.ROUTES)
+        self.routes = Router(
+            trusthub.ROUTES,
+            brands.ROUTES,
+            messaging_services.ROUTES,
+            campaigns.ROUTES,
+            addresses.ROUTES,
+            porting.ROUTES,
+            porting_webhooks.ROUTES,
+            documents.ROUTES,
+            hosted_numbers.ROUTES,
+        )
         # The resources under /2010-04-01/Accounts/{AccountSid}, routed on the rest of the path.
         self.under_account = Router(
             accounts.ROUTES, available_numbers.ROUTES, incoming_numbers.ROUTES, messages.ROUTES, usage.ROUTES
@@ -102,7 +122,7 @@ class SandboxApp:
             return _respond(start_response, status, payload)
         form_lists = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         form = {k: v[-1] for k, v in form_lists.items()}
-        request = Request(method, path, query, form, form_lists, environ)
+        request = Request(method, path, query, form, form_lists, environ, body)
         fault = self.store.take_fault(method, path)
         try:
             if fault and fault.get("mode", "error") == "error":

@@ -12,7 +12,13 @@ server binds.
   POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
   GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one);
   POST a2p-review, POST a2p-decide, GET a2p-state, GET callbacks: A2P reviews and the
-  callbacks they send (see reviews.py).
+  callbacks they send (see reviews.py);
+  POST port-in-status {"sid": "KW...", "status"}: move a port-in request and its numbers on
+  (completed: the numbers join the target account's IncomingPhoneNumbers; porting.py);
+  POST port-in-number-status {"sid": "PU...", "status", "rejection_reason", "rejection_reason_code"}:
+  one number (rejected puts its request in action_required);
+  POST hosted-order-status {"sid": "HR...", "status", "failure_reason"}: a hosted number order
+  (hosted_numbers.py); GET numbers-state: every port-in request, number, document and order.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from __future__ import annotations
 import json
 
 from .accounts import Sandbox
+from .hosted_numbers import hosted_order_status_set
 from .incoming_numbers import seeded_number
 from .messaging_services import new_service
+from .porting import port_in_number_status_set, port_in_status_set
 from .reviews import decide
 from .routing import Answer
 
@@ -89,6 +97,38 @@ def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
     if (method, path) == ("POST", "calls"):
         store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
         return 200, {"ok": True}
+    if method == "POST" and path in NUMBERS_MOVES:
+        return _move(sandbox, path, payload)
+    if (method, path) == ("GET", "numbers-state"):
+        kinds = ("port_in", "port_in_number", "document", "porting_webhooks", "hosted_order")
+        return 200, {"objects": [o for o in store.a2p_all() if o["_sandbox"]["kind"] in kinds]}
     if (method, path) == ("GET", "state"):
         return 200, {"incoming_phone_numbers": store.owned(), "messages": store.messages(), "accounts": store.accounts()}
     return 404, {"error": f"no control endpoint {method} /__sandbox__/{path}"}
+
+
+# The control paths that move a Numbers API object on, and what each calls.
+NUMBERS_MOVES = {
+    "port-in-status": lambda sandbox, sid, p: port_in_status_set(sandbox, sid, str(p.get("status", ""))),
+    "port-in-number-status": lambda sandbox, sid, p: port_in_number_status_set(
+        sandbox,
+        sid,
+        str(p.get("status", "")),
+        rejection_reason=str(p.get("rejection_reason") or ""),
+        rejection_reason_code=int(p["rejection_reason_code"]) if p.get("rejection_reason_code") is not None else None,
+    ),
+    "hosted-order-status": lambda sandbox, sid, p: hosted_order_status_set(
+        sandbox, sid, str(p.get("status", "")), failure_reason=str(p.get("failure_reason") or "")
+    ),
+}
+
+
+def _move(sandbox: Sandbox, path: str, payload: dict) -> Answer:
+    """Move the port-in request, port-in number or hosted order `payload["sid"]` to `payload["status"]`."""
+    try:
+        moved = NUMBERS_MOVES[path](sandbox, str(payload.get("sid", "")), payload)
+    except KeyError:
+        return 404, {"error": f"no object with sid {payload.get('sid')!r} for {path}"}
+    except ValueError:
+        return 400, {"error": f"unknown status {payload.get('status')!r} for {path}"}
+    return 200, {"sid": payload.get("sid"), "object": {k: v for k, v in moved.items() if k != "_sandbox"}}

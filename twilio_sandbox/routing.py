@@ -3,6 +3,7 @@ answers (Route); the app finds a request's handler in a Router made of those rou
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ Handler = Callable[..., Answer]
 @dataclass(frozen=True)
 class Request:
     """One REST request, parsed: a repeated parameter counts its last value in `query` and
-    `form`, and all its values in `lists` (MessageSamples, the keywords)."""
+    `form`, and all its values in `lists` (MessageSamples, the keywords); `body` is the raw
+    body, for the APIs that take JSON (porting) or multipart (the Documents API)."""
 
     method: str
     path: str
@@ -30,6 +32,17 @@ class Request:
     form: dict[str, str]
     lists: dict[str, list[str]]
     environ: dict[str, Any]
+    body: bytes = b""
+
+    def json(self) -> dict[str, Any]:
+        """The JSON object body; Twilio's 400 (20001) when it is not one."""
+        try:
+            payload = json.loads(self.body or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise ApiError(400, 20001, "The request body must be a JSON object")
+        return payload
 
     def require(self, *names: str) -> None:
         """Twilio's 20001 for the first of `names` that the form lacks (or sends empty)."""

@@ -7,6 +7,9 @@ Callers write `from telephony import twilio` and use the names below (`twilio.in
     accounts    our account and the clinics' subaccounts (API v2010)
     messaging   texts, Messaging Services, A2P brands and campaigns (API v2010, Messaging v1)
     trusthub    Trust Hub bundles, end users, supporting documents, addresses (Trust Hub v1)
+    porting     porting a number in: portability, port-in requests and numbers, porting webhooks,
+                the utility bill (Numbers v1, Documents API)
+    hosted      hosted SMS: text-enabling a number that stays with its carrier (Numbers v2)
     usage       this month's usage records (API v2010)
     client      the SDK client per login, account and configured origins (the only twilio.rest import)
     http        the SDK's HTTP client, sending each Twilio host to its configured origin
@@ -36,7 +39,20 @@ from telephony.twilio.errors import (
     ERR_TOO_MANY_REQUESTS,
     ERR_UNSUBSCRIBED_RECIPIENT,
     TwilioError,
+    hosted_ineligible_sentence,
+    hosted_order_failure_sentence,
+    not_portable_sentence,
+    port_rejection_sentence,
     with_code,
+)
+from telephony.twilio.hosted import (
+    HostedEligibility,
+    HostedNumberOrder,
+    hosted_eligibility_check,
+    hosted_order_cancel,
+    hosted_order_create,
+    hosted_order_fetch,
+    hosted_orders_find,
 )
 from telephony.twilio.messaging import (
     BrandRegistration,
@@ -80,6 +96,25 @@ from telephony.twilio.numbers import (
     incoming_numbers_list,
     phone_number_prices,
 )
+from telephony.twilio.porting import (
+    PORT_IN_EVENTS,
+    PORT_IN_MIN_LEAD_DAYS,
+    LosingCarrierInfo,
+    Portability,
+    PortingDocument,
+    PortingWebhooks,
+    PortInNumber,
+    PortInRequest,
+    port_in_cancel,
+    port_in_create,
+    port_in_fetch,
+    port_in_number_fetch,
+    portability_check,
+    porting_webhooks_delete,
+    porting_webhooks_fetch,
+    porting_webhooks_set,
+    utility_bill_upload,
+)
 from telephony.twilio.trusthub import (
     POLICY_A2P_MESSAGING_PROFILE,
     POLICY_SECONDARY_CUSTOMER_PROFILE,
@@ -119,6 +154,8 @@ __all__ = [
     "NUMBER_COUNTRY",
     "POLICY_A2P_MESSAGING_PROFILE",
     "POLICY_SECONDARY_CUSTOMER_PROFILE",
+    "PORT_IN_EVENTS",
+    "PORT_IN_MIN_LEAD_DAYS",
     "TRUST_HUB_PACE_SECONDS",
     "WEBHOOK_FIELDS",
     "Account",
@@ -128,11 +165,19 @@ __all__ = [
     "Campaign",
     "Capabilities",
     "Evaluation",
+    "HostedEligibility",
+    "HostedNumberOrder",
     "IncomingNumber",
+    "LosingCarrierInfo",
     "Message",
     "MessagingService",
     "NumberPrice",
     "NumberSearch",
+    "PortInNumber",
+    "PortInRequest",
+    "Portability",
+    "PortingDocument",
+    "PortingWebhooks",
     "Subaccount",
     "TrustBundle",
     "TrustObject",
@@ -156,6 +201,13 @@ __all__ = [
     "end_user_update",
     "end_users_find",
     "get_client",
+    "hosted_eligibility_check",
+    "hosted_ineligible_sentence",
+    "hosted_order_cancel",
+    "hosted_order_create",
+    "hosted_order_failure_sentence",
+    "hosted_order_fetch",
+    "hosted_orders_find",
     "incoming_number_buy",
     "incoming_number_delete",
     "incoming_number_transfer",
@@ -171,7 +223,17 @@ __all__ = [
     "messaging_service_numbers",
     "messaging_services_find",
     "messaging_services_list",
+    "not_portable_sentence",
     "phone_number_prices",
+    "port_in_cancel",
+    "port_in_create",
+    "port_in_fetch",
+    "port_in_number_fetch",
+    "port_rejection_sentence",
+    "portability_check",
+    "porting_webhooks_delete",
+    "porting_webhooks_fetch",
+    "porting_webhooks_set",
     "subaccount_create",
     "subaccount_fetch",
     "subaccount_status_set",
@@ -187,5 +249,6 @@ __all__ = [
     "trust_bundle_submit",
     "trust_bundles_find",
     "usage_this_month",
+    "utility_bill_upload",
     "with_code",
 ]

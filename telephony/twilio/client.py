@@ -4,7 +4,7 @@ Credentials and origins are read from `django.conf.settings` here alone, lazily
 (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_HTTP_TIMEOUT and one
 TWILIO_<DOMAIN>_API_BASE_URL per Twilio host), and an SDK client is built once per login,
 account and configuration. The product modules (numbers, accounts, messaging, trusthub,
-usage) reach Twilio through the clients made here. List calls page through everything at
+porting, hosted, usage) reach Twilio through the clients made here. List calls page through everything at
 LIST_PAGE_SIZE per page.
 """
 
@@ -32,12 +32,16 @@ def _client_for(
     messaging_base_url: str,
     trusthub_base_url: str,
     pricing_base_url: str,
+    numbers_base_url: str = "",
+    numbers_upload_base_url: str = "",
 ) -> Client:
     http_client = RedirectingHttpClient(
         base_url=base_url,
         messaging_base_url=messaging_base_url,
         trusthub_base_url=trusthub_base_url,
         pricing_base_url=pricing_base_url,
+        numbers_base_url=numbers_base_url,
+        numbers_upload_base_url=numbers_upload_base_url,
         timeout=timeout,
     )
     return Client(username, token, account_sid=account_sid, http_client=http_client)
@@ -55,7 +59,20 @@ def _client(*, username: str, token: str, account_sid: str) -> Client:
         settings.TWILIO_MESSAGING_API_BASE_URL,
         settings.TWILIO_TRUSTHUB_API_BASE_URL,
         settings.TWILIO_PRICING_API_BASE_URL,
+        settings.TWILIO_NUMBERS_API_BASE_URL,
+        settings.TWILIO_NUMBERS_UPLOAD_API_BASE_URL,
     )
+
+
+class JsonBody:
+    """A JSON request body for the SDK's JSON-bodied creates (Numbers v1: PortIn, the porting
+    webhook configuration, Eligibility), which send `body.to_dict()`."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
 
 
 def main_account_sid() -> str:

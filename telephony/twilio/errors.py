@@ -71,7 +71,83 @@ STAFF_SENTENCES: dict[int, str] = {
     21479: "Twilio refused {doing}: a closed subaccount cannot be changed any more. Nothing was changed.",
     21649: "Twilio refused {doing}: this number type needs a regulatory bundle, which a clinic's subaccount cannot use. "
     "Tell the DentSignal operator: such numbers must stay on the main account.",
+    # Porting a number in (https://www.twilio.com/docs/api/errors/22130, /22133, /22137, /22172).
+    22130: "Twilio cannot port this number in while {doing}: its country or area is one Twilio does not serve. "
+    "Keep the number with its carrier: forward its calls, or text-enable it instead.",
+    22133: "Twilio cannot port this number in through its API while {doing}; it takes a manual port through "
+    "Twilio Support. Choose forwarding or texting instead, or ask the DentSignal operator to open a manual port.",
+    22137: "A port of this number is already in progress in one of DentSignal's Twilio accounts while {doing}. "
+    "Follow that port on the clinic's page instead of starting another.",
+    22172: "Twilio refused {doing}: the number is not a complete US number. Enter it with its area code, e.g. (512) 555-0100.",
 }
+
+# Why Twilio cannot port a number in (the portability check's not_portable_reason_code; codes from
+# https://www.twilio.com/docs/api/errors/<code>, the spec's example (22132 ALREADY_IN_TWILIO_DIFFERENT_OWNER)
+# and, for 22131 and 22136, a public Twilio client's reason table), in
+# staff words with what to do instead; any other code gets the generic sentence with Twilio's reason.
+NOT_PORTABLE_SENTENCES: dict[int, str] = {
+    22130: "Twilio cannot port this number: its country or area is one Twilio does not serve. "
+    "Forward its calls to the clinic's Twilio number, or text-enable it, instead.",
+    22131: "This number is already the clinic's own at Twilio: nothing to port. Refresh the clinic's page.",
+    22136: "This number is already in another of DentSignal's Twilio accounts: nothing to port. "
+    "Ask the DentSignal operator to move it to the clinic's account.",
+    22132: "This number is already at Twilio under another Twilio customer. The clinic must ask that "
+    "provider to release it first, or forward its calls instead.",
+    22133: "Twilio cannot port this number through its API; it takes a manual port through Twilio Support. "
+    "Forward its calls or text-enable it instead, or ask the DentSignal operator to open a manual port.",
+}
+
+
+def not_portable_sentence(code: int | None, reason: str) -> str:
+    """Why a number cannot be ported in, for staff: the sentence for Twilio's code, or Twilio's
+    reason with what to do; Twilio's code and its page follow."""
+    template = NOT_PORTABLE_SENTENCES.get(code or 0)
+    if template is None:
+        words = reason.replace("_", " ").lower().strip() or "no reason given"
+        template = (
+            f"Twilio cannot port this number ({words}). Forward its calls to the clinic's Twilio number, "
+            "or text-enable it, instead."
+        )
+    return with_code(template, code)
+
+
+def port_rejection_sentence(code: int | None, reason: str) -> str:
+    """A losing carrier's rejection of a port, for staff: what the carrier said and what to fix.
+    Most rejections are a mismatch with the carrier's customer service record."""
+    said = (
+        f'The clinic\'s current carrier rejected the port: "{reason.strip().rstrip(".")}".'
+        if reason.strip()
+        else ("The clinic's current carrier rejected the port.")
+    )
+    fix = (
+        " Most rejections mean the request does not match the carrier's customer service record: check the "
+        "account number, PIN, authorized person and service address exactly as on the carrier's bill, "
+        "correct them on the clinic's page and submit the port again."
+    )
+    return said + fix + (f" (carrier code {code})" if code is not None else "")
+
+
+def hosted_ineligible_sentence(reason: str, next_step: str) -> str:
+    """Why Twilio cannot text-enable a number, for staff: Twilio's reason and next step in words
+    (Twilio sends them as tokens, e.g. NUMBER_FORMAT_INELIGIBLE, EDIT_INELIGIBLE_NUMBER)."""
+    words = reason.replace("_", " ").lower().strip() or "no reason given"
+    step = next_step.replace("_", " ").lower().strip()
+    sentence = f"Twilio cannot text-enable this number ({words})."
+    if step:
+        sentence += f" Twilio's next step: {step}."
+    return sentence + " Forward the number's calls to the clinic's Twilio number instead, or check the number entered."
+
+
+def hosted_order_failure_sentence(reason: str) -> str:
+    """Why a hosted SMS order needs action or failed, for staff, with what to do next."""
+    said = (
+        f'Twilio needs action on the texting order: "{reason.strip().rstrip(".")}".'
+        if reason.strip()
+        else ("Twilio needs action on the texting order but gave no reason.")
+    )
+    return said + " Fix what it says on the clinic's page (often the authorization must be signed again), then retry."
+
+
 # What a `doing` phrase ends with for a request in a clinic's subaccount (the subaccount's
 # SID is the operators' detail: it is on the clinic's page, never in the sentence).
 IN_SUBACCOUNT = " in the clinic's Twilio subaccount"

@@ -11,6 +11,10 @@ from twilio.http.http_client import TwilioHttpClient
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 TWILIO_MESSAGING_ORIGIN = "https://messaging.twilio.com"
+TWILIO_NUMBERS_ORIGIN = "https://numbers.twilio.com"
+# The Documents API (a port-in's utility bill) has a host of its own, in no OpenAPI description
+# (https://www.twilio.com/docs/phone-numbers/document-apis).
+TWILIO_NUMBERS_UPLOAD_ORIGIN = "https://numbers-upload.twilio.com"
 TWILIO_PRICING_ORIGIN = "https://pricing.twilio.com"
 TWILIO_TRUSTHUB_ORIGIN = "https://trusthub.twilio.com"
 
@@ -24,7 +28,8 @@ def last_retry_after() -> int | None:
 
 
 class RedirectingHttpClient(TwilioHttpClient):
-    """A TwilioHttpClient that sends api.twilio.com (and messaging., trusthub.twilio.com) requests elsewhere.
+    """A TwilioHttpClient that sends api.twilio.com (and messaging., trusthub., numbers., numbers-upload.twilio.com)
+    requests elsewhere.
 
     With the real origin as `base_url` nothing is redirected: production talks to Twilio.
     """
@@ -37,6 +42,8 @@ class RedirectingHttpClient(TwilioHttpClient):
         messaging_base_url: str = "",
         trusthub_base_url: str = "",
         pricing_base_url: str = "",
+        numbers_base_url: str = "",
+        numbers_upload_base_url: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(timeout=timeout, **kwargs)
@@ -47,6 +54,8 @@ class RedirectingHttpClient(TwilioHttpClient):
                 TWILIO_API_ORIGIN: base_url,
                 TWILIO_MESSAGING_ORIGIN: (messaging_base_url or base_url).rstrip("/"),
                 TWILIO_TRUSTHUB_ORIGIN: (trusthub_base_url or base_url).rstrip("/"),
+                TWILIO_NUMBERS_ORIGIN: (numbers_base_url or base_url).rstrip("/"),
+                TWILIO_NUMBERS_UPLOAD_ORIGIN: (numbers_upload_base_url or base_url).rstrip("/"),
             }
         if pricing_base_url.rstrip("/") not in ("", TWILIO_PRICING_ORIGIN):
             # The Pricing API can be sent elsewhere on its own (TWILIO_PRICING_API_BASE_URL), even in production.

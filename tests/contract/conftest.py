@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.prism import serve
-from tests.openapi import MESSAGING_SPEC_PATH, PRICING_SPEC_PATH, SPEC_PATH, TRUSTHUB_SPEC_PATH
+from tests.openapi import (
+    MESSAGING_SPEC_PATH,
+    NUMBERS_SPEC_PATH,
+    NUMBERS_V2_SPEC_PATH,
+    PRICING_SPEC_PATH,
+    SPEC_PATH,
+    TRUSTHUB_SPEC_PATH,
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +41,15 @@ def prism_pricing() -> Iterator[str]:
 def prism_trusthub() -> Iterator[str]:
     """Prism serving Twilio's Trust Hub v1 description (trusthub.twilio.com)."""
     yield from serve(TRUSTHUB_SPEC_PATH, "trusthub")
+
+
+@pytest.fixture(scope="session")
+def prism_numbers() -> Iterator[str]:
+    """Prism serving Twilio's Numbers v1 description (numbers.twilio.com: porting, hosted SMS eligibility)."""
+    yield from serve(NUMBERS_SPEC_PATH, "numbers")
+
+
+@pytest.fixture(scope="session")
+def prism_numbers_v2() -> Iterator[str]:
+    """Prism serving Twilio's Numbers v2 description (numbers.twilio.com: hosted number orders)."""
+    yield from serve(NUMBERS_V2_SPEC_PATH, "numbers-v2")
