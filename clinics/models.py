@@ -148,6 +148,9 @@ class Clinic(models.Model):
             ("suspend_subaccount", "Can suspend or reactivate a clinic's Twilio subaccount"),
             ("close_subaccount", "Can close a clinic's Twilio subaccount (irreversible)"),
             ("move_to_subaccount", "Can move a clinic's number into its own Twilio subaccount"),
+            # Keeping the clinic's own number (issue 23): a port-in request and a hosted SMS
+            # order are signed for the clinic (a letter of authorization): they commit it legally.
+            ("keep_existing_number", "Can start a port-in or hosted SMS order for a clinic's own number"),
         ]
 
     def __str__(self) -> str:

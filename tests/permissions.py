@@ -17,6 +17,7 @@ GRANTS = [
     (("clinics", "0010_onboarding_staff_untick"), "permission_grant"),
     (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
     (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
+    (("clinics", "0029_onboarding_staff_keep_existing_number"), "permissions_add"),
 ]
 
 

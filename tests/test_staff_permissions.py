@@ -53,6 +53,8 @@ ONBOARDING_STAFF = {
     "clinics.start_a2p_registration",
     "clinics.view_a2pregistration",
     "clinics.view_a2pevent",
+    # Keeping the clinic's own number (issue 23): a port-in or a hosted SMS order.
+    "clinics.keep_existing_number",
 }
 # A clerk may edit clinics and appointments but holds none of the powers that reach Twilio.
 CLERK = ["clinics.view_clinic", "clinics.change_clinic", "clinics.view_appointment", "clinics.change_appointment"]
