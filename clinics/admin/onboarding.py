@@ -129,7 +129,7 @@ def onboarding_path_html(clinic: Clinic) -> str:
         "<p id='onboarding-path'><strong>{}</strong>: {} forwards its calls to the clinic's Twilio number.</p>", path, published
     )
     if not clinic.twilio_number:
-        return head + format_html("<p>Provision a number first: the forwarding instructions name it.</p>")
+        return format_html("{}<p>Provision a number first: the forwarding instructions name it.</p>", head)
     target, digits = phone_format_national(clinic.twilio_number), clinic.twilio_number.removeprefix("+1")
     rows = [
         (kind, always.format(n=digits), conditional.format(n=digits), off) for kind, always, conditional, off in FORWARDING_CODES
