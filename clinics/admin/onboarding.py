@@ -185,8 +185,8 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
     published = phone_format_national(clinic.published_number)
     head = format_html(
         "<p id='onboarding-path'><strong>{}</strong>: texts to {} reach the clinic here (hosted SMS at Twilio); its calls "
-        "stay with its carrier and ring the office as today. To have the AI agent answer calls too, the clinic can forward "
-        "the line's calls (the path Forward the existing line).</p>",
+        "stay with its carrier and ring the office as today. For the AI agent to answer calls too, they must be forwarded "
+        "to a Twilio voice number, which this path does not buy: the path Forward the existing line does.</p>",
         path,
         published,
     )
