@@ -195,5 +195,7 @@ class OnboardingPathForm(forms.Form):
         required=False,
         max_length=30,
         widget=forms.TextInput(attrs={"size": 20, "inputmode": "tel"}),
-        help_text="To forward: the number patients dial today (website, Google listing). Any format, e.g. 512-555-7000.",
+        help_text=(
+            "To forward or text-enable: the number patients dial today (website, Google listing). Any format, e.g. 512-555-7000."
+        ),
     )

@@ -34,12 +34,23 @@ class OnboardingPath(models.TextChoices):
     TEXT_ENABLE = "text_enable", "Text-enable the existing line"
 
 
-# The paths a clinic can take today; the others refuse with the sentence here.
+# The paths a clinic can take today; the others refuse with the sentence here. Text-enable
+# is available only where TWILIO_HOSTED_SMS_ENABLED is on (path_available).
 PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD})
 PATH_NOT_YET: dict[str, str] = {
     OnboardingPath.PORT_IN: "Porting the number in is not available yet",
     OnboardingPath.TEXT_ENABLE: "Text-enabling the existing line is not available yet",
 }
+# The paths that keep the clinic's published number (and so need it typed in).
+PATHS_KEEPING_NUMBER: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.TEXT_ENABLE})
+
+
+def path_available(path: str) -> bool:
+    """Whether a clinic can choose `path` in this deployment: text-enabling only with hosted
+    SMS switched on (Twilio keeps its Hosted Numbers API from new customers until GA)."""
+    if path == OnboardingPath.TEXT_ENABLE:
+        return bool(settings.TWILIO_HOSTED_SMS_ENABLED)
+    return path in PATHS_AVAILABLE
 
 
 class Clinic(models.Model):
@@ -340,6 +351,7 @@ class NumberEvent(models.Model):
         # The clinic row is gone; its history stays (clinic_name), under Number history.
         CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
         ONBOARDING_PATH_SET = "onboarding_path_set", "Onboarding path chosen"
+        HOSTED_ORDER = "hosted_order", "Hosted SMS order"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -443,3 +455,4 @@ class Appointment(models.Model):
 
 # A2P 10DLC registration models live in their own module (registered with this app here).
 from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401
+from .models_hosted import HostedOrder  # noqa: E402,F401

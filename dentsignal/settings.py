@@ -209,6 +209,7 @@ CELERY_TASK_ROUTES = {
     for name in (
         task_names.A2P_REGISTRATION_POLL,  # rate-limited to Trust Hub's ~1 request/s
         task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
+        task_names.HOSTED_ORDERS_POLL,  # beat: hosted SMS orders, paced like the A2P poll
         task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
         task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
         task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
@@ -289,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-office-lines": {"task": task_names.REFRESH_OFFICE_LINES, "schedule": 600.0},
     # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
     "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
+    # Hosted SMS orders move in days (verification, the signed authorization, the carrier): every 10 minutes.
+    "hosted-orders-poll": {"task": task_names.HOSTED_ORDERS_POLL, "schedule": 600.0},
     # The copy of the subaccounts' sealed tokens (also rebuilt after every save that changes one): the
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.
@@ -347,6 +350,11 @@ TWILIO_NUMBERS_API_BASE_URL = env("TWILIO_NUMBERS_API_BASE_URL", default="")
 # Origin of the Numbers Documents API (numbers-upload.twilio.com: a port-in's utility bill), the same way.
 # https://www.twilio.com/docs/phone-numbers/document-apis
 TWILIO_NUMBERS_UPLOAD_API_BASE_URL = env("TWILIO_NUMBERS_UPLOAD_API_BASE_URL", default="")
+# Hosted SMS (text-enable a clinic's existing line, telephony/numbers/hosted.py). Off by default:
+# Twilio says its Hosted Phone Numbers API is "not intended for use by new customers" until
+# it is generally available (https://www.twilio.com/docs/phone-numbers/hosted-numbers).
+# Turn it on only for an account Twilio has enabled for hosted numbers.
+TWILIO_HOSTED_SMS_ENABLED = env.bool("TWILIO_HOSTED_SMS_ENABLED", default=False)
 # A2P 10DLC: our own (ISV) Primary Customer Profile, approved in Twilio's Trust Hub (BU...).
 # Every clinic's secondary profile is assigned to it; empty disables registration.
 # https://www.twilio.com/docs/messaging/compliance/a2p-10dlc/onboarding-isv-api

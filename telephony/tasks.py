@@ -36,7 +36,7 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit_runs, provisioning, redrive, release, repairs, subaccounts, usage
+from telephony.numbers import audit_runs, hosted, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
@@ -327,3 +327,20 @@ def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
 def a2p_registrations_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
     return a2p_polling.registrations_poll()
+
+
+@shared_task(name=task_names.HOSTED_ORDER_PLACE, **RETRY_POLICY)
+def hosted_order_place(self: Task, clinic_id: int) -> dict[str, Any]:
+    """Place the clinic's recorded hosted SMS order at Twilio, once (telephony.numbers.hosted)."""
+
+    def work() -> dict[str, Any]:
+        order = hosted.hosted_order_place(clinic_id=clinic_id)
+        return {"success": bool(order.sid), "sid": order.sid, "status": order.status}
+
+    return _outcome(self, work, _no_give_up)
+
+
+@shared_task(name=task_names.HOSTED_ORDERS_POLL)
+def hosted_orders_poll() -> int:
+    """Periodic (Celery beat, every 10 minutes): follow the hosted SMS orders not final yet."""
+    return hosted.hosted_orders_poll()

@@ -20,7 +20,7 @@ from telephony.queue import QUEUED_FOR_RESEND
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
-from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingStep, ReminderOutcome
+from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingPath, OnboardingStep, ReminderOutcome
 from ..models_a2p import A2PRegistration, BusinessProfile
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_reminders_not_sent
@@ -35,7 +35,7 @@ from .actions import (
     suspend_subaccount,
     update_webhooks,
 )
-from .onboarding import checklist_html, next_step_html, onboarding_path_html, test_call_html
+from .onboarding import checklist_html, next_step_html, onboarding_path_html, test_call_html, text_enable_buttons
 from .outcomes import sentence_html
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
@@ -394,7 +394,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 forwarding_due=can_change
                 and OnboardingStep.PUBLISHED_LINE in todo
                 and not todo[OnboardingStep.PUBLISHED_LINE]["waiting_for"],
-                can_provision=self.has_provision_number_permission(request) and services.clinic_number_requestable(clinic),
+                can_provision=self.has_provision_number_permission(request)
+                and services.clinic_number_requestable(clinic)
+                and clinic.onboarding_path != OnboardingPath.TEXT_ENABLE,
+                **text_enable_buttons(request, clinic, can_change=can_change),
                 can_release=self.has_release_number_permission(request)
                 and bool(clinic.twilio_number_sid)
                 and clinic.number_state != NumberState.RELEASING,

@@ -2,22 +2,33 @@
 and whether a test call reached the AI agent. Each is HTML for one read-only field of
 ClinicAdmin (like a2p.py's pipeline for the texting registration)."""
 
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from telephony.models import CallAnswer, CallLog
+from telephony.numbers import hosted
 from telephony.numbers import search as number_search
 from telephony.webhooks import calls
 
 from ..dates import datetime_for_people
-from ..models import STATE_STEPS, Clinic, OnboardingPath, OnboardingStep
+from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, OnboardingStep
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
 
 
+def _hosted_order(clinic: Clinic) -> HostedOrder | None:
+    return HostedOrder.objects.filter(clinic=clinic).first() if clinic.pk else None
+
+
 def next_step_html(clinic: Clinic) -> str:
-    """The clinic's next human step (clinics.selectors.clinic_next_step), its lead in bold."""
+    """The clinic's next human step (clinics.selectors.clinic_next_step), its lead in bold;
+    on the text-enable path, until its number is text-enabled, the hosted order's next action."""
+    if clinic.onboarding_path == OnboardingPath.TEXT_ENABLE and not clinic.twilio_number:
+        refused = hosted.hosted_sms_disabled_reason()
+        action = refused or hosted.hosted_next_action(clinic, _hosted_order(clinic))
+        return format_html("<strong>{}</strong> {}", "Text-enable:", action)
     step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
     text = sentence_html(step.text)
     return format_html("<strong>{}</strong> {}", step.lead, text) if step.lead else text
@@ -122,6 +133,8 @@ def onboarding_path_html(clinic: Clinic) -> str:
     if clinic.pk is None:
         return "—"
     path = OnboardingPath(clinic.onboarding_path).label
+    if clinic.onboarding_path == OnboardingPath.TEXT_ENABLE:
+        return _text_enable_html(clinic, path)
     if clinic.onboarding_path != OnboardingPath.FORWARD:
         return format_html("<p id='onboarding-path'><strong>{}</strong>: the clinic lists the number bought here.</p>", path)
     published = phone_format_national(clinic.published_number)
@@ -150,3 +163,62 @@ def onboarding_path_html(clinic: Clinic) -> str:
         ),
         published,
     )
+
+
+def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: bool) -> dict[str, bool]:
+    """Which hosted SMS buttons the clinic page offers this user: start the order (Onboarding
+    staff's power, with hosted SMS on and no order standing), and check it now."""
+    if clinic.onboarding_path != OnboardingPath.TEXT_ENABLE or clinic.twilio_number:
+        return {"text_enable_due": False, "text_enable_check": False}
+    order = _hosted_order(clinic)
+    standing = order is not None and order.status != "failed"
+    return {
+        "text_enable_due": request.user.has_perm("clinics.keep_existing_number")
+        and not hosted.hosted_sms_disabled_reason()
+        and not standing,
+        "text_enable_check": can_change and standing,
+    }
+
+
+def _text_enable_html(clinic: Clinic, path: str) -> str:
+    """The text-enable path: what it does, where the order stands, the authorization to sign."""
+    published = phone_format_national(clinic.published_number)
+    head = format_html(
+        "<p id='onboarding-path'><strong>{}</strong>: texts to {} reach the clinic here (hosted SMS at Twilio); its calls "
+        "stay with its carrier and ring the office as today. For the AI agent to answer calls too, they must be forwarded "
+        "to a Twilio voice number, which this path does not buy: the path Forward the existing line does.</p>",
+        path,
+        published,
+    )
+    refused = hosted.hosted_sms_disabled_reason()
+    if refused:
+        return head + format_html(
+            "<p class='hosted-off'>{} Twilio does not open hosted SMS to new customers until it is generally available, so "
+            "it is switched off here (docs/onboarding-paths.md says how operators turn it on).</p>",
+            refused,
+        )
+    beta = format_html(
+        "<p class='hosted-beta'><small>{}</small></p>",
+        "Hosted SMS is an API Twilio keeps from new customers until it is generally available: it is switched on here "
+        "for an account Twilio has enabled.",
+    )
+    order = _hosted_order(clinic)
+    if order is None:
+        return head + beta + format_html("<p id='hosted-order'>{}</p>", "No texting order yet.")
+    line = format_html(
+        "<p id='hosted-order' data-status='{}'>Texting order for {}: <strong>{}</strong>, since {}.</p>",
+        order.status or "requested",
+        phone_format_national(order.phone_number),
+        order.status_words,
+        datetime_for_people(order.status_changed_at, clinic.time_zone),
+    )
+    loa = ""
+    if order.signing_document_sid and order.status not in ("completed", "failed"):
+        loa = format_html(
+            "<p id='hosted-loa'>The authorization (letter of authorization) is ready for e-signature: Twilio e-mails it "
+            "to the representative named in the business profile. <small class='operator-detail'>Authorization document "
+            "<code>{}</code>, order <code>{}</code>.</small></p>",
+            order.signing_document_sid,
+            order.sid,
+        )
+    return head + beta + line + loa

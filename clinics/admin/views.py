@@ -17,11 +17,11 @@ from django.urls import URLPattern, path
 
 from dentsignal.admin_tools import permission_require, request_actor
 from telephony import twilio as twilio_client
-from telephony.numbers import simulated_traffic, subaccounts, usage
+from telephony.numbers import hosted, simulated_traffic, subaccounts, usage
 
 from .. import services
 from ..forms import OnboardingPathForm, UntickStepForm
-from ..models import STATE_STEPS, Clinic, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
+from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
 from ..phone import phone_format_national
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
@@ -40,6 +40,8 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/listing-done/", view(listing_done_view), name="clinics_clinic_listing_done"),
         path("<int:clinic_id>/onboarding-path/", view(onboarding_path_view), name="clinics_clinic_onboarding_path"),
         path("<int:clinic_id>/forwarding-works/", view(forwarding_confirm_view), name="clinics_clinic_forwarding_confirm"),
+        path("<int:clinic_id>/text-enable/", view(text_enable_view), name="clinics_clinic_text_enable"),
+        path("<int:clinic_id>/text-enable/check/", view(text_enable_check_view), name="clinics_clinic_text_enable_check"),
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
@@ -131,6 +133,43 @@ def forwarding_confirm_view(modeladmin: admin.ModelAdmin, request: HttpRequest, 
         modeladmin.message_user(request, f"{clinic.name}: forwarding recorded as confirmed by you.")
     else:
         modeladmin.message_user(request, f"{clinic.name}: the forwarding step was already done.", messages.INFO)
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+# Starting a hosted SMS order commits the clinic at a carrier (the authorization it signs).
+KEEP_NUMBER_PERMISSION = "clinics.keep_existing_number"
+
+
+def text_enable_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Start text-enabling the clinic's published number (hosted SMS): the eligibility check,
+    then the order, placed once (a second click finds the first)."""
+    clinic = _clinic_for(request, clinic_id, KEEP_NUMBER_PERMISSION)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        order = hosted.hosted_order_start(clinic_id=clinic.id, actor=request_actor(request))
+    except services.ClinicInputError as exc:
+        modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+    else:
+        modeladmin.message_user(
+            request, f"{clinic.name}: texting for the published number is ordered; the order is {order.status_words}."
+        )
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def text_enable_check_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Ask Twilio for the hosted SMS order's status now, instead of waiting for beat's poll."""
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        order = hosted.hosted_order_poll(clinic_id=clinic.id)
+    except HostedOrder.DoesNotExist:
+        modeladmin.message_user(request, f"{clinic.name}: no texting order yet.", messages.ERROR)
+    except twilio_client.TwilioError as exc:
+        modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+    else:
+        modeladmin.message_user(request, f"{clinic.name}: the texting order is {order.status_words}.", messages.INFO)
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 

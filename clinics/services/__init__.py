@@ -6,6 +6,7 @@ One module per concern:
                      releasing -> released, failed), with its diagram
     checklist.py     the onboarding checklist of the current run
     onboarding_path.py  the onboarding path (new number, forward, ...) and the forward path's evidence
+    hosted.py        the hosted SMS order of the text-enable path: intent, statuses, completion
     redrive.py       the clinics whose number work must be sent to the task queue again
     accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
     usage.py         this month's usage of the subaccount
@@ -55,6 +56,15 @@ from .accounts import (
 from .checklist import clinic_checklist_tick, clinic_checklist_untick
 from .deletion import clinic_delete
 from .errors import AlreadyReleased, ClinicInputError, ClinicNotFound, ClinicNumberError, MoveClaimed, NumberTaken
+from .hosted import (
+    HOSTED_ACTION_REQUIRED,
+    HOSTED_COMPLETED,
+    HOSTED_FAILED,
+    hosted_order_complete,
+    hosted_order_intend,
+    hosted_order_record,
+    hosted_orders_following,
+)
 from .number_state import (
     clinic_number_activate,
     clinic_number_adopt,
@@ -77,6 +87,9 @@ from .reminders import appointment_reminder_outcome_record
 from .usage import clinic_usage_fail, clinic_usage_save
 
 __all__ = [
+    "HOSTED_ACTION_REQUIRED",
+    "HOSTED_COMPLETED",
+    "HOSTED_FAILED",
     "MOVE_DONE",
     "MOVE_FAILED",
     "MOVE_REQUESTED",
@@ -135,5 +148,9 @@ __all__ = [
     "clinic_usage_fail",
     "clinic_usage_save",
     "clinics_stuck_claim",
+    "hosted_order_complete",
+    "hosted_order_intend",
+    "hosted_order_record",
+    "hosted_orders_following",
     "number_orphan_release_request",
 ]

@@ -171,11 +171,14 @@ def clinic_number_unreserve(*, clinic_id: int, phone_number: str, reason: str) -
         number_event_write(clinic, NumberEvent.Kind.RESERVATION_CANCELLED, number=phone_number, detail=reason)
 
 
-def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, adopted: bool = False) -> Clinic:
+def clinic_number_activate(
+    *, clinic_id: int, phone_number: str, phone_sid: str, webhooks: dict, adopted: bool = False, how: str = ""
+) -> Clinic:
     """Save a bought (or adopted) number on the clinic, tick the first three steps.
 
     Repeating it with the same SID is a no-op. A number bought after the clinic gave up
-    (`failed`) is still saved: a paid number is never dropped on the floor.
+    (`failed`) is still saved: a paid number is never dropped on the floor. `how`, when
+    given, is the history's detail (a number that came otherwise than bought, e.g. hosted).
     """
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
@@ -202,7 +205,7 @@ def clinic_number_activate(*, clinic_id: int, phone_number: str, phone_sid: str,
             ),
         )
         kind = NumberEvent.Kind.ADOPTED if adopted else NumberEvent.Kind.PURCHASED
-        number_event_write(clinic, kind, number=phone_number, sid=phone_sid)
+        number_event_write(clinic, kind, number=phone_number, sid=phone_sid, detail=how)
         if not clinic.time_zone:
             clinic.time_zone = time_zone_for_number(phone_number)
             clinic.save(update_fields=["time_zone"])

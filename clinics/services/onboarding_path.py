@@ -10,12 +10,14 @@ from django.db import transaction
 
 from ..models import (
     PATH_NOT_YET,
-    PATHS_AVAILABLE,
+    PATHS_KEEPING_NUMBER,
     ChecklistItem,
     Clinic,
+    HostedOrder,
     NumberEvent,
     OnboardingPath,
     OnboardingStep,
+    path_available,
     path_steps,
 )
 from ..phone import phone_format_national, phone_normalize
@@ -36,14 +38,14 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
     Raises ClinicInputError, changing nothing, for an unknown path, a path not available yet,
     a missing or invalid published number, or a path past its point of no return.
     """
-    if path in PATH_NOT_YET:
+    if path not in OnboardingPath.values:
+        raise ClinicInputError(f"Choose an onboarding path: {', '.join(str(label) for _, label in OnboardingPath.choices)}.")
+    if not path_available(path):
         raise ClinicInputError(
             f"{PATH_NOT_YET[path]}: choose New number or Forward the existing line for now. Nothing was changed."
         )
-    if path not in PATHS_AVAILABLE:
-        raise ClinicInputError(f"Choose an onboarding path: {', '.join(str(label) for _, label in OnboardingPath.choices)}.")
     number = ""
-    if path == OnboardingPath.FORWARD:
+    if path in PATHS_KEEPING_NUMBER:
         try:
             number = phone_normalize(published_number)
         except ValidationError as exc:
@@ -57,6 +59,12 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
             )
         if (clinic.onboarding_path, clinic.published_number) == (path, number):
             return clinic
+        order = HostedOrder.objects.filter(clinic=clinic).exclude(status="failed").first()
+        if order is not None:
+            raise ClinicInputError(
+                f"Texting for {phone_format_national(order.phone_number)} is ordered at Twilio (the order is "
+                f"{order.status_words}): the path cannot change while the order stands."
+            )
         ticked = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
         if path != clinic.onboarding_path and OnboardingStep.UPDATE_LISTING in ticked:
             raise ClinicInputError(

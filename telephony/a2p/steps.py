@@ -151,8 +151,13 @@ def _representative_attributes(profile: BusinessProfile) -> dict[str, Any]:
 
 
 def _address(ctx: Context) -> str:
-    """The clinic's Address with today's profile: found by name (and brought up to date) or created."""
-    profile, name = ctx.profile, friendly_name(ctx.clinic, "address")
+    return clinic_address_sid(clinic=ctx.clinic, profile=ctx.profile, account_sid=ctx.account, auth_token=ctx.token)
+
+
+def clinic_address_sid(*, clinic: Clinic, profile: BusinessProfile, account_sid: str, auth_token: str) -> str:
+    """The clinic's Address (AD...) in `account_sid` with today's business profile: found by
+    name (and brought up to date) or created. The A2P profile and the hosted SMS order use it."""
+    name = friendly_name(clinic, "address")
     fields = {
         "customer_name": profile.legal_name,
         "street": profile.street,
@@ -160,11 +165,11 @@ def _address(ctx: Context) -> str:
         "region": profile.region,
         "postal_code": profile.postal_code,
     }
-    found = twilio.addresses_find(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name)
+    found = twilio.addresses_find(account_sid=account_sid, auth_token=auth_token, friendly_name=name)
     if found:
-        twilio.address_update(account_sid=ctx.account, auth_token=ctx.token, sid=found[0].sid, **fields)
+        twilio.address_update(account_sid=account_sid, auth_token=auth_token, sid=found[0].sid, **fields)
         return found[0].sid
-    return twilio.address_create(account_sid=ctx.account, auth_token=ctx.token, friendly_name=name, **fields).sid
+    return twilio.address_create(account_sid=account_sid, auth_token=auth_token, friendly_name=name, **fields).sid
 
 
 def _customer_profile_objects(ctx: Context) -> list[str]:

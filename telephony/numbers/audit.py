@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from clinics.models import Clinic
+from clinics.models import Clinic, HostedOrder
 from telephony import twilio
 from telephony.numbers import inventory, provisioning
 from telephony.numbers.findings import ERROR, FIX_ADOPT, FIX_WEBHOOKS, WARNING, AuditResult, Finding
@@ -42,8 +42,12 @@ FIELD_LABELS = {
 # --------------------------------------------------------------------------- numbers
 
 
-def _webhook_findings(row: AccountNumber, clinic: Clinic) -> list[Finding]:
-    expected = webhook_params()
+# A hosted number (hosted SMS: the clinic's own line, texts only) has only its SMS webhooks at Twilio.
+HOSTED_FIELDS = ("sms_url", "sms_method", "sms_fallback_url", "sms_fallback_method")
+
+
+def _webhook_findings(row: AccountNumber, clinic: Clinic, *, hosted: bool = False) -> list[Finding]:
+    expected = {k: v for k, v in webhook_params().items() if not hosted or k in HOSTED_FIELDS}
     found = row.number.webhook_fields
     findings = []
     for name, want in expected.items():
@@ -82,10 +86,10 @@ def _webhook_findings(row: AccountNumber, clinic: Clinic) -> list[Finding]:
     return findings
 
 
-def _capability_findings(row: AccountNumber, clinic: Clinic | None) -> list[Finding]:
+def _capability_findings(row: AccountNumber, clinic: Clinic | None, *, hosted: bool = False) -> list[Finding]:
     findings = []
     for capability, effect in (("sms", "patients' texts never arrive"), ("voice", "patients' calls cannot reach the clinic")):
-        if not getattr(row.number.capabilities, capability):
+        if not getattr(row.number.capabilities, capability) and not (hosted and capability == "voice"):
             findings.append(
                 Finding(
                     code=f"no_{capability}",
@@ -117,7 +121,12 @@ def number_audit() -> AuditResult:
     by_id = {c.id: c for c in clinics}
     by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
     by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
-    findings: list[Finding] = []
+    # Hosted SMS orders, one query: those waiting for action are reported; completed ones
+    # make their clinic's number SMS only (its calls stay with the clinic's carrier).
+    orders = list(HostedOrder.objects.filter(status__in=("completed", "action-required")))
+    findings: list[Finding] = [_hosted_order_finding(o, by_id.get(o.clinic_id)) for o in orders if o.status != "completed"]
+    hosted_clinics = {o.clinic_id for o in orders if o.status == "completed"}
+    hosted_sids = {c.twilio_number_sid for c in clinics if c.twilio_number_sid and c.id in hosted_clinics}
     seen_sids = set()
     for row in listing.numbers:
         seen_sids.add(row.sid)
@@ -146,8 +155,9 @@ def number_audit() -> AuditResult:
                 )
             )
         findings.extend(_wrong_account_findings(row, clinic))
-        findings.extend(_webhook_findings(row, clinic))
-        findings.extend(_capability_findings(row, clinic))
+        hosted = row.sid in hosted_sids  # its calls stay with the clinic's carrier
+        findings.extend(_webhook_findings(row, clinic, hosted=hosted))
+        findings.extend(_capability_findings(row, clinic, hosted=hosted))
         override = overrides.get(row.sid)
         if override:
             findings.append(
@@ -212,6 +222,22 @@ def number_audit() -> AuditResult:
         clinics_checked=len(clinics),
         all_good=all_good,
         numbers_per_account=per_account,
+    )
+
+
+def _hosted_order_finding(order: HostedOrder, clinic: Clinic | None) -> Finding:
+    """A hosted SMS order waiting for action (Twilio's action-required), as beat's poll last saw it."""
+    return Finding(
+        code="hosted_order_action_required",
+        severity=WARNING,
+        message=f"The texting order for {order.phone_number} (hosted SMS) is waiting for action: "
+        f"{order.failure_reason or 'Twilio gave no reason'}.",
+        fix=twilio.hosted_order_failure_sentence(order.failure_reason),
+        phone_number=order.phone_number,
+        sid=order.sid,
+        clinic_id=order.clinic_id,
+        clinic_name=clinic.name if clinic else "",
+        details={"status": order.status, "since": order.status_changed_at.isoformat()},
     )
 
 

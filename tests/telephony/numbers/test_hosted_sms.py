@@ -1,0 +1,222 @@
+"""Issue 23, path 4: text-enabling the clinic's existing line (hosted SMS) against the sandbox
+Twilio, through the real SDK: the setting that keeps it off, the eligibility check, one
+order per number, its statuses with the next action, completion, the audit, the permission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils.html import escape, strip_tags
+
+from clinics import services
+from clinics.models import BusinessProfile, Clinic, HostedOrder, NumberEvent, NumberState, OnboardingPath, OnboardingStep
+from telephony import task_names, twilio
+from telephony.numbers import audit, hosted
+from tests.factories import ClinicFactory
+from tests.telephony.a2p.conftest import business_profile_data
+from twilio_sandbox import SANDBOX_ACCOUNT_SID
+
+pytestmark = pytest.mark.django_db
+
+PUBLISHED = "+15125557000"
+SMS_URL = "/api/sms/inbound"
+
+
+@pytest.fixture
+def hosted_on(settings: Any) -> None:
+    settings.TWILIO_HOSTED_SMS_ENABLED = True
+
+
+@pytest.fixture
+def clinic(sandbox: Any, hosted_on: None) -> Clinic:
+    """A clinic on the text-enable path with its business profile (the signer and the address)."""
+    clinic = ClinicFactory(name="Lake Dental")
+    BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
+    services.clinic_onboarding_path_set(
+        clinic_id=clinic.id, path=OnboardingPath.TEXT_ENABLE, published_number=PUBLISHED, actor=None
+    )
+    return clinic
+
+
+@pytest.fixture(name="start")
+def start_fixture(django_capture_on_commit_callbacks: Any) -> Any:
+    """Start the clinic's order as the click does, its place task run (eagerly) after commit."""
+
+    def run(clinic: Clinic) -> HostedOrder:
+        with django_capture_on_commit_callbacks(execute=True):
+            order = hosted.hosted_order_start(clinic_id=clinic.id, actor=None)
+        order.refresh_from_db()
+        return order
+
+    return run
+
+
+def move(sandbox: Any, order: HostedOrder, status: str, reason: str = "") -> None:
+    sandbox._call("POST", "hosted-order-status", {"sid": order.sid, "status": status, "failure_reason": reason})
+
+
+def page(client: Any, clinic: Clinic) -> str:
+    return client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
+
+
+def start_url(clinic: Clinic) -> str:
+    return reverse("admin:clinics_clinic_text_enable", args=[clinic.pk])
+
+
+def test_with_hosted_sms_off_the_path_is_refused_with_a_sentence_naming_no_setting(admin_client, sandbox):
+    clinic = ClinicFactory()
+    url = reverse("admin:clinics_clinic_onboarding_path", args=[clinic.pk])
+
+    response = admin_client.post(url, {"path": "text_enable", "published_number": PUBLISHED})
+
+    body = response.content.decode()
+    assert escape("Text-enabling the existing line is not available yet") in body and "TWILIO_" not in body
+    clinic.refresh_from_db()
+    assert clinic.onboarding_path == OnboardingPath.NEW_NUMBER
+    with pytest.raises(services.ClinicInputError, match="not available yet") as refused:
+        hosted.hosted_order_start(clinic_id=clinic.id, actor=None)
+    assert "TWILIO_" not in str(refused.value)
+    assert not sandbox.api_requests(path_contains="HostedNumber")
+
+
+def test_an_ineligible_number_is_said_in_words_and_orders_nothing(clinic, sandbox):
+    sandbox.seed_numbers([{"phone_number": PUBLISHED}])  # already at Twilio for voice
+
+    with pytest.raises(services.ClinicInputError) as refused:
+        hosted.hosted_order_start(clinic_id=clinic.id, actor=None)
+
+    assert "cannot text-enable this number (already in twilio)" in str(refused.value)
+    assert "ALREADY_IN_TWILIO" not in str(refused.value)
+    assert not HostedOrder.objects.exists()
+    assert not sandbox.api_requests("POST", "/v2/HostedNumber/Orders")
+
+
+def test_the_order_goes_in_the_clinics_subaccount_with_our_sms_webhooks(clinic, sandbox, expected_webhooks, start):
+    order = start(clinic)
+
+    clinic.refresh_from_db()
+    assert order.sid.startswith("HR") and order.status == "twilio-processing"
+    [_eligibility] = sandbox.api_requests("POST", "/v1/HostedNumber/Eligibility")
+    [create] = sandbox.api_requests("POST", "/v2/HostedNumber/Orders")
+    form = create["form"]
+    assert clinic.twilio_account_sid and form["AccountSid"] == clinic.twilio_account_sid != SANDBOX_ACCOUNT_SID
+    assert form["PhoneNumber"] == PUBLISHED and form["FriendlyName"].endswith(f"(clinic #{clinic.pk})")
+    assert form["SmsUrl"] == expected_webhooks["sms"] and form["SmsUrl"].endswith(SMS_URL)
+    assert form["SmsFallbackUrl"].endswith("/api/sms/inbound/fallback")
+    assert (form["Email"], form["ContactPhoneNumber"]) == ("dana@austinsmiles.example.com", "+15125550188")
+    assert form["AddressSid"].startswith("AD")
+
+
+def test_a_double_click_or_a_retried_task_makes_one_order(clinic, sandbox, start):
+    first = start(clinic)
+    again = start(clinic)
+    hosted.hosted_order_place(clinic_id=clinic.id)
+
+    assert again.pk == first.pk
+    assert len(sandbox.api_requests("POST", "/v2/HostedNumber/Orders")) == 1
+
+
+def test_a_lost_answer_is_found_again_by_number_and_name_instead_of_ordering_twice(
+    clinic, sandbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the place task is lost...
+        hosted.hosted_order_start(clinic_id=clinic.id, actor=None)
+    order = HostedOrder.objects.get(clinic=clinic)
+    # ... after Twilio made the order (its answer never came back).
+    made = twilio.hosted_order_create(
+        account_sid=SANDBOX_ACCOUNT_SID,
+        phone_number=PUBLISHED,
+        friendly_name=order.friendly_name,
+        contact_phone_number="+15125550188",
+        contact_title="Office manager",
+        email="dana@austinsmiles.example.com",
+        address_sid="AD" + "0" * 32,
+        sms_url="https://x.example/api/sms/inbound",
+        sms_fallback_url="https://x.example/api/sms/inbound/fallback",
+    )
+
+    placed = hosted.hosted_order_place(clinic_id=clinic.id)
+
+    assert placed.sid == made.sid
+    assert len(sandbox.api_requests("POST", "/v2/HostedNumber/Orders")) == 1
+
+
+def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_number_the_clinics(
+    clinic, sandbox, admin_client, start
+):
+    order = start(clinic)
+    assert "Wait: the texting order is with Twilio, being processed" in page(admin_client, clinic)
+
+    move(sandbox, order, "pending-loa")
+    assert hosted.hosted_orders_poll() == 1
+    order.refresh_from_db()
+    body = page(admin_client, clinic)
+    assert order.signing_document_sid.startswith("PX") and order.signing_document_sid in body
+    assert "Sign the authorization: Twilio e-mailed it to dana@austinsmiles.example.com" in body
+    section = body.split("id='onboarding-path'")[1].split("operator-detail")[0]
+    assert "pending-loa" not in strip_tags(section)  # the status in words; Twilio's token in the history only
+
+    move(sandbox, order, "action-required", "The signer's name does not match the carrier's record")
+    hosted.hosted_orders_poll()
+    assert "Twilio needs action on the texting order" in page(admin_client, clinic)
+    [finding] = [f for f in audit.number_audit().findings if f.code == "hosted_order_action_required"]
+    assert finding.clinic_id == clinic.id and "does not match" in finding.message
+
+    move(sandbox, order, "completed")
+    hosted.hosted_orders_poll()
+
+    clinic.refresh_from_db()
+    order.refresh_from_db()
+    assert clinic.twilio_number == PUBLISHED and clinic.twilio_number_sid and clinic.number_state == NumberState.ACTIVE
+    assert order.completed_at is not None
+    done = set(clinic.checklist_items.values_list("step", flat=True))
+    assert {OnboardingStep.BUY_NUMBER, OnboardingStep.SAVE_NUMBER, OnboardingStep.SAVE_SID} <= done
+    assert not [f for f in audit.number_audit().findings if f.sid == clinic.twilio_number_sid]  # SMS only, as expected
+    details = list(NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.HOSTED_ORDER).values_list("detail", flat=True))
+    assert any("(Twilio: completed)" in d for d in details)
+    assert hosted.hosted_orders_poll() == 0  # followed no more
+
+
+def test_completion_calls_the_registration_number_hook(clinic, sandbox, monkeypatch, start):
+    called = []
+    monkeypatch.setattr(hosted, "registration_number_changed", lambda *, clinic_id: called.append(clinic_id))
+    order = start(clinic)
+    move(sandbox, order, "completed")
+
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+
+    assert called == [clinic.id, clinic.id]
+    assert Clinic.objects.get(pk=clinic.id).twilio_number == PUBLISHED
+
+
+def test_starting_an_order_takes_the_onboarding_staff_permission(
+    client, django_user_model, clinic, sandbox, django_capture_on_commit_callbacks
+):
+    user = django_user_model.objects.create_user(username="clerk", password="pw-clerk-1234", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_clinic", "change_clinic"]))
+    client.force_login(user)
+    assert "text-enable-button" not in page(client, clinic)
+    assert client.post(start_url(clinic)).status_code == 403
+    assert not HostedOrder.objects.exists()
+
+    user.user_permissions.add(Permission.objects.get(codename="keep_existing_number"))
+    assert "text-enable-button" in page(client, clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(start_url(clinic), follow=True)
+
+    assert "texting for the published number is ordered" in response.content.decode()
+    assert HostedOrder.objects.get(clinic=clinic).sid
+
+
+def test_the_path_cannot_change_while_the_order_stands(clinic, sandbox, start):
+    start(clinic)
+    with pytest.raises(services.ClinicInputError, match="ordered at Twilio"):
+        services.clinic_onboarding_path_set(clinic_id=clinic.id, path=OnboardingPath.NEW_NUMBER, actor=None)
+
+
+def test_the_place_and_poll_tasks_are_named():
+    assert {task_names.HOSTED_ORDER_PLACE, task_names.HOSTED_ORDERS_POLL} <= task_names.all_task_names()
