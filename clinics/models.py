@@ -24,8 +24,8 @@ class OnboardingPath(models.TextChoices):
     """How a clinic's published number comes to reach the AI agent (docs/onboarding-paths.md).
 
     Chosen on the clinic's page (clinics.services.clinic_onboarding_path_set), changeable
-    until the path's point of no return. New number and forward are built; port-in and
-    text-enable are in the model so the choice exists, and refuse with PATH_NOT_YET.
+    until the path's point of no return. New number, forward and port-in are built;
+    text-enable is in the model so the choice exists, and refuses with PATH_NOT_YET.
     """
 
     NEW_NUMBER = "new_number", "New number"
@@ -35,9 +35,10 @@ class OnboardingPath(models.TextChoices):
 
 
 # The paths a clinic can take today; the others refuse with the sentence here.
-PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD})
+PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD, OnboardingPath.PORT_IN})
+# The paths that keep the clinic's published number (and so need it entered).
+PATHS_KEEPING_NUMBER: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.PORT_IN})
 PATH_NOT_YET: dict[str, str] = {
-    OnboardingPath.PORT_IN: "Porting the number in is not available yet",
     OnboardingPath.TEXT_ENABLE: "Text-enabling the existing line is not available yet",
 }
 
@@ -216,7 +217,8 @@ class OnboardingStep(models.TextChoices):
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
     # The forward path's last step, in place of the listing's (a forwarded line keeps its
     # listing): ticked by a call Twilio reports as forwarded from the published number
-    # (ForwardedFrom), or by a staff confirmation recorded with who and when.
+    # (ForwardedFrom), or by a staff confirmation recorded with who and when. On the port-in
+    # path, ticked by the completed port (the published number is then the clinic's number).
     PUBLISHED_LINE = "published_line_reaches_agent", "Calls to the published number reach the agent"
 
 
@@ -260,10 +262,10 @@ TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_R
 
 
 def path_steps(path: str) -> tuple[str, ...]:
-    """The checklist steps of an onboarding path, in order. The forward path ends with its
-    published line reaching the agent instead of a listing update (the listing keeps the
+    """The checklist steps of an onboarding path, in order. The paths that keep the published
+    number (forward, port-in) end with its published line reaching the agent instead of a listing update (the listing keeps the
     published number); every path has as many steps, so the list's counter compares with one total."""
-    other = OnboardingStep.UPDATE_LISTING if path == OnboardingPath.FORWARD else OnboardingStep.PUBLISHED_LINE
+    other = OnboardingStep.UPDATE_LISTING if path in PATHS_KEEPING_NUMBER else OnboardingStep.PUBLISHED_LINE
     return tuple(value for value in OnboardingStep.values if value != other)
 
 
@@ -340,6 +342,9 @@ class NumberEvent(models.Model):
         # The clinic row is gone; its history stays (clinic_name), under Number history.
         CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
         ONBOARDING_PATH_SET = "onboarding_path_set", "Onboarding path chosen"
+        PORT_IN_REQUESTED = "port_in_requested", "Port-in requested"
+        PORT_IN_CHANGED = "port_in_changed", "Port-in status changed"
+        PORTED_IN = "ported_in", "Number ported in"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -443,3 +448,4 @@ class Appointment(models.Model):
 
 # A2P 10DLC registration models live in their own module (registered with this app here).
 from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401
+from .models_porting import NumberPortIn  # noqa: E402,F401

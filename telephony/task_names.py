@@ -24,6 +24,7 @@ REFRESH_OFFICE_LINES = "telephony.tasks.refresh_office_lines"
 A2P_REGISTRATION_ADVANCE = "telephony.tasks.a2p_registration_advance"
 A2P_REGISTRATION_POLL = "telephony.tasks.a2p_registration_poll"
 A2P_REGISTRATIONS_POLL = "telephony.tasks.a2p_registrations_poll"
+PORTS_IN_POLL = "telephony.tasks.ports_in_poll"
 
 
 def all_task_names() -> frozenset[str]:

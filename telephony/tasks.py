@@ -36,7 +36,7 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit_runs, provisioning, redrive, release, repairs, subaccounts, usage
+from telephony.numbers import audit_runs, porting_in, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
@@ -327,3 +327,12 @@ def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
 def a2p_registrations_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
     return a2p_polling.registrations_poll()
+
+
+# --------------------------------------------------------------------------- porting in
+
+
+@shared_task(name=task_names.PORTS_IN_POLL)
+def ports_in_poll() -> int:
+    """Periodic (Celery beat, every 10 minutes): follow open port-ins, paced (telephony.numbers.porting_in)."""
+    return porting_in.ports_in_poll()

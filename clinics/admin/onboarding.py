@@ -14,6 +14,7 @@ from ..models import STATE_STEPS, Clinic, OnboardingPath, OnboardingStep
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
+from .port_in import port_in_html
 
 
 def next_step_html(clinic: Clinic) -> str:
@@ -122,6 +123,8 @@ def onboarding_path_html(clinic: Clinic) -> str:
     if clinic.pk is None:
         return "—"
     path = OnboardingPath(clinic.onboarding_path).label
+    if clinic.onboarding_path == OnboardingPath.PORT_IN:
+        return port_in_html(clinic)
     if clinic.onboarding_path != OnboardingPath.FORWARD:
         return format_html("<p id='onboarding-path'><strong>{}</strong>: the clinic lists the number bought here.</p>", path)
     published = phone_format_national(clinic.published_number)
