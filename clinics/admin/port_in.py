@@ -134,7 +134,7 @@ def port_in_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, cli
 
     def refresh(port: NumberPortIn, actor) -> str:
         port = porting_in.port_in_refresh(port_in_id=port.id)
-        return f"the port of {phone_format_national(port.phone_number)} is {port.get_state_display().lower()}."
+        return f"the port of {phone_format_national(port.phone_number)}: {port.get_state_display().lower()}."
 
     return _port_action(modeladmin, request, clinic_id, "clinics.change_clinic", refresh)
 
