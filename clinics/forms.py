@@ -199,3 +199,51 @@ class OnboardingPathForm(forms.Form):
             "To forward or text-enable: the number patients dial today (website, Google listing). Any format, e.g. 512-555-7000."
         ),
     )
+
+
+class PortInForm(forms.Form):
+    """The losing carrier's customer service record, as on the clinic's bill from that carrier,
+    the bill itself and the target date (telephony.numbers.porting_in). The account number and
+    the PIN are never rendered back (password inputs) and never stored."""
+
+    customer_name = forms.CharField(
+        label="Account holder", max_length=100, validators=[text_validate_printable], help_text="As on the carrier's bill."
+    )
+    account_number = forms.CharField(
+        label="Account number",
+        required=False,
+        max_length=40,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The account number with the current carrier, exactly as on its bill.",
+    )
+    pin = forms.CharField(
+        label="Port-out PIN",
+        required=False,
+        max_length=20,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The carrier's port-out (transfer) PIN, not a voicemail code.",
+    )
+    authorized_representative = forms.CharField(
+        label="Authorized person", max_length=100, validators=[text_validate_printable], help_text="Who signs the authorization."
+    )
+    authorized_representative_email = forms.EmailField(label="Their e-mail", help_text="Twilio sends the letter to sign here.")
+    street = forms.CharField(label="Service address", max_length=100, validators=[text_validate_printable])
+    street_2 = forms.CharField(label="Suite / unit", required=False, max_length=100, validators=[text_validate_printable])
+    city = forms.CharField(max_length=60, validators=[text_validate_printable])
+    state = forms.RegexField(regex=r"^[A-Za-z]{2}$", max_length=2, help_text="Two letters, e.g. TX.")
+    zip = forms.RegexField(label="ZIP", regex=r"^[0-9]{5}$", max_length=5, help_text="Five digits.")
+    target_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="At least 7 days ahead (Twilio's rule for US ports)."
+    )
+    utility_bill = forms.FileField(
+        label="Utility bill", help_text="A recent bill (PDF or image, 10 MB at most) showing the account holder and address."
+    )
+
+    def clean_state(self) -> str:
+        return self.cleaned_data["state"].upper()
+
+    def clean_utility_bill(self) -> Any:
+        bill = self.cleaned_data["utility_bill"]
+        if bill.size > 10 * 1024 * 1024:
+            raise forms.ValidationError("The bill is larger than 10 MB: scan it at a lower resolution.")
+        return bill

@@ -24,8 +24,8 @@ class OnboardingPath(models.TextChoices):
     """How a clinic's published number comes to reach the AI agent (docs/onboarding-paths.md).
 
     Chosen on the clinic's page (clinics.services.clinic_onboarding_path_set), changeable
-    until the path's point of no return. New number and forward are built; port-in and
-    text-enable are in the model so the choice exists, and refuse with PATH_NOT_YET.
+    until the path's point of no return. New number, forward and port-in are built;
+    text-enable is in the model so the choice exists, and refuses with PATH_NOT_YET.
     """
 
     NEW_NUMBER = "new_number", "New number"
@@ -34,15 +34,17 @@ class OnboardingPath(models.TextChoices):
     TEXT_ENABLE = "text_enable", "Text-enable the existing line"
 
 
-# The paths a clinic can take today; the others refuse with the sentence here. Text-enable
-# is available only where TWILIO_HOSTED_SMS_ENABLED is on (path_available).
-PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD})
+# The paths a clinic can take today. Text-enable is available only where
+# TWILIO_HOSTED_SMS_ENABLED is on (path_available); off, it refuses with the sentence here.
+PATHS_AVAILABLE: frozenset[str] = frozenset({OnboardingPath.NEW_NUMBER, OnboardingPath.FORWARD, OnboardingPath.PORT_IN})
 PATH_NOT_YET: dict[str, str] = {
-    OnboardingPath.PORT_IN: "Porting the number in is not available yet",
     OnboardingPath.TEXT_ENABLE: "Text-enabling the existing line is not available yet",
 }
 # The paths that keep the clinic's published number (and so need it typed in).
-PATHS_KEEPING_NUMBER: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.TEXT_ENABLE})
+PATHS_KEEPING_NUMBER: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.PORT_IN, OnboardingPath.TEXT_ENABLE})
+# The paths whose calls to the published number reach the agent (forwarded or ported): they
+# prove it instead of updating a listing. Text-enabling leaves calls at the clinic's carrier.
+PATHS_CALLING_PUBLISHED_LINE: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.PORT_IN})
 
 
 def path_available(path: str) -> bool:
@@ -227,7 +229,8 @@ class OnboardingStep(models.TextChoices):
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
     # The forward path's last step, in place of the listing's (a forwarded line keeps its
     # listing): ticked by a call Twilio reports as forwarded from the published number
-    # (ForwardedFrom), or by a staff confirmation recorded with who and when.
+    # (ForwardedFrom), or by a staff confirmation recorded with who and when. On the port-in
+    # path, ticked by the completed port (the published number is then the clinic's number).
     PUBLISHED_LINE = "published_line_reaches_agent", "Calls to the published number reach the agent"
 
 
@@ -271,10 +274,11 @@ TEXTING_STEPS = (OnboardingStep.A2P_PROFILE_APPROVED, OnboardingStep.A2P_BRAND_R
 
 
 def path_steps(path: str) -> tuple[str, ...]:
-    """The checklist steps of an onboarding path, in order. The forward path ends with its
-    published line reaching the agent instead of a listing update (the listing keeps the
-    published number); every path has as many steps, so the list's counter compares with one total."""
-    other = OnboardingStep.UPDATE_LISTING if path == OnboardingPath.FORWARD else OnboardingStep.PUBLISHED_LINE
+    """The checklist steps of an onboarding path, in order. The paths whose published line calls
+    the agent (forward, port-in) end with proving it instead of a listing update (the listing
+    keeps the published number); every path has as many steps, so the list's counter compares
+    with one total."""
+    other = OnboardingStep.UPDATE_LISTING if path in PATHS_CALLING_PUBLISHED_LINE else OnboardingStep.PUBLISHED_LINE
     return tuple(value for value in OnboardingStep.values if value != other)
 
 
@@ -352,6 +356,9 @@ class NumberEvent(models.Model):
         CLINIC_DELETED = "clinic_deleted", "Clinic deleted"
         ONBOARDING_PATH_SET = "onboarding_path_set", "Onboarding path chosen"
         HOSTED_ORDER = "hosted_order", "Hosted SMS order"
+        PORT_IN_REQUESTED = "port_in_requested", "Port-in requested"
+        PORT_IN_CHANGED = "port_in_changed", "Port-in status changed"
+        PORTED_IN = "ported_in", "Number ported in"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")
@@ -456,3 +463,4 @@ class Appointment(models.Model):
 # A2P 10DLC registration models live in their own module (registered with this app here).
 from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401
 from .models_hosted import HostedOrder  # noqa: E402,F401
+from .models_porting import NumberPortIn  # noqa: E402,F401

@@ -19,6 +19,7 @@ from .models import (
     path_steps,
 )
 from .models_a2p import APPROVED, A2PRegistration, A2PStep
+from .models_porting import NumberPortIn, PortInState
 from .phone import phone_format_national
 
 # Every path has as many steps (clinics.models.path_steps): the list compares its counter with one total.
@@ -62,8 +63,13 @@ def clinic_checklist(*, clinic: Clinic) -> list[dict]:
 
 
 def clinic_account_sid_for_number(*, phone_sid: str) -> str:
-    """The Twilio account holding this number: its clinic's subaccount, or "" (the main account)."""
-    return Clinic.objects.filter(twilio_number_sid=phone_sid).values_list("twilio_account_sid", flat=True).first() or ""
+    """The Twilio account holding this number: its clinic's subaccount, or "" (the main account).
+    A temporary number kept after a port-in is still in the subaccount of the clinic that had it."""
+    held = Clinic.objects.filter(twilio_number_sid=phone_sid).values_list("twilio_account_sid", flat=True).first()
+    if held is None:
+        kept = NumberPortIn.objects.filter(temporary_number_sid=phone_sid).values_list("clinic__twilio_account_sid", flat=True)
+        held = kept.first()
+    return held or ""
 
 
 def clinic_account_sid(*, clinic_id: int) -> str:
@@ -102,6 +108,9 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
     if state == NumberState.FAILED:
         # The failure's sentence already says what to do, and it is true to the state left.
         return NextStep(clinic.number_error or "The last operation failed; retry it.", lead="Failed:")
+    porting = clinic_port_in_next_step(clinic=clinic) if clinic.onboarding_path == OnboardingPath.PORT_IN else None
+    if porting is not None:
+        return porting
     forwarding = clinic.onboarding_path == OnboardingPath.FORWARD
     if not clinic.twilio_number and forwarding:
         published = phone_format_national(clinic.published_number)
@@ -134,6 +143,45 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
     if todo["waiting_for"]:
         hint = f"after {', '.join(todo['waiting_for'])}"
     return NextStep(f"{todo['label']}{': ' + hint if hint else ''}.")
+
+
+def clinic_port_in_current(*, clinic: Clinic) -> NumberPortIn | None:
+    """The clinic's latest port-in request (a replaced one excepted), or None."""
+    return NumberPortIn.objects.filter(clinic=clinic).exclude(state=PortInState.REPLACED).first()
+
+
+def clinic_port_in_next_step(*, clinic: Clinic) -> NextStep | None:
+    """Where the clinic's port stands and the next human action; None once it is completed
+    (the checklist then goes on as for any number)."""
+    port = clinic_port_in_current(clinic=clinic)
+    published = phone_format_national(clinic.published_number)
+    if port is None or port.state in (PortInState.REFUSED, PortInState.CANCELED, PortInState.EXPIRED):
+        ended = f"the last request was {port.get_state_display().lower()}; " if port is not None else ""
+        return NextStep(
+            f"{ended}press Port the number in… (button above) to check that {published} can be ported and enter its "
+            "carrier's customer service record.",
+            lead="Start the port:",
+        )
+    if port.state == PortInState.COMPLETED:
+        return None
+    signer = port.losing_carrier.get("authorized_representative") or "the authorized person"
+    due = f"{port.target_date:%B %-d, %Y}"
+    steps = {
+        PortInState.REQUESTING: ("", "the port-in request is being sent to Twilio; reload the page in a minute."),
+        PortInState.IN_REVIEW: ("", f"Twilio is reviewing the port of {published}; the authorization to sign comes next."),
+        PortInState.WAITING_FOR_SIGNATURE: (
+            "Sign the LOA:",
+            f"send the signing link (under Onboarding path) to {signer}, who signs the letter of authorization for {published}.",
+        ),
+        PortInState.IN_PROGRESS: ("", f"the current carrier is releasing {published} for {due}; nothing to do until then."),
+        PortInState.ACTION_REQUIRED: (
+            "Fix the request:",
+            f"the carrier rejected the port of {published}; correct the account number, PIN, name or address as on the "
+            "carrier's bill and submit it again (Port the number in…).",
+        ),
+    }
+    lead, text = steps[PortInState(port.state)]
+    return NextStep(text[0].upper() + text[1:] if not lead else text, lead=lead)
 
 
 def clinic_ids_texting_from_their_number(*, clinics: Iterable[Clinic]) -> set[int]:

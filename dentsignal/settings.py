@@ -210,6 +210,7 @@ CELERY_TASK_ROUTES = {
         task_names.A2P_REGISTRATION_POLL,  # rate-limited to Trust Hub's ~1 request/s
         task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
         task_names.HOSTED_ORDERS_POLL,  # beat: hosted SMS orders, paced like the A2P poll
+        task_names.PORTS_IN_POLL,  # beat: up to 50 port-ins, paced 1 request/s
         task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
         task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
         task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
@@ -292,6 +293,8 @@ CELERY_BEAT_SCHEDULE = {
     "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
     # Hosted SMS orders move in days (verification, the signed authorization, the carrier): every 10 minutes.
     "hosted-orders-poll": {"task": task_names.HOSTED_ORDERS_POLL, "schedule": 600.0},
+    # Port-ins are followed by polling: Twilio documents no way to authenticate porting webhooks.
+    "ports-in-poll": {"task": task_names.PORTS_IN_POLL, "schedule": 600.0},
     # The copy of the subaccounts' sealed tokens (also rebuilt after every save that changes one): the
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.

@@ -26,6 +26,7 @@ A2P_REGISTRATION_POLL = "telephony.tasks.a2p_registration_poll"
 A2P_REGISTRATIONS_POLL = "telephony.tasks.a2p_registrations_poll"
 HOSTED_ORDER_PLACE = "telephony.tasks.hosted_order_place"
 HOSTED_ORDERS_POLL = "telephony.tasks.hosted_orders_poll"
+PORTS_IN_POLL = "telephony.tasks.ports_in_poll"
 
 
 def all_task_names() -> frozenset[str]:

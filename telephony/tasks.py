@@ -36,7 +36,7 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit_runs, hosted, provisioning, redrive, release, repairs, subaccounts, usage
+from telephony.numbers import audit_runs, hosted, porting_in, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
@@ -344,3 +344,12 @@ def hosted_order_place(self: Task, clinic_id: int) -> dict[str, Any]:
 def hosted_orders_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): follow the hosted SMS orders not final yet."""
     return hosted.hosted_orders_poll()
+
+
+# --------------------------------------------------------------------------- porting in
+
+
+@shared_task(name=task_names.PORTS_IN_POLL)
+def ports_in_poll() -> int:
+    """Periodic (Celery beat, every 10 minutes): follow open port-ins, paced (telephony.numbers.porting_in)."""
+    return porting_in.ports_in_poll()

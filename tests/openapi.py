@@ -93,7 +93,8 @@ def spec_path_for(path: str) -> Path:
 def _operation(path: str, method: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The spec document covering a concrete request path, and its operation for `method`."""
     document = spec(spec_path_for(path))
-    for template, operations in document["paths"].items():
+    # A literal path first, as routers do: /v1/Porting/PortIn/PortInRequests is not a PortIn SID.
+    for template, operations in sorted(document["paths"].items(), key=lambda item: item[0].count("{")):
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in operations:
             return document, operations[method.lower()]

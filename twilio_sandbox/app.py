@@ -142,6 +142,8 @@ class SandboxApp:
                 "path": path,
                 "query": query,
                 "form": form,
+                # A JSON body (the Numbers API's PortIn and webhook configuration), so tests see what was sent.
+                "json": _json_body(environ, body),
                 "status": status,
                 "fault": fault.get("mode") if fault else None,
                 # Who authenticated (the account SID only): tests check which account acted.
@@ -216,6 +218,15 @@ def is_loopback(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_loopback
+
+
+def _json_body(environ: dict[str, Any], body: bytes) -> Any:
+    if "json" not in environ.get("CONTENT_TYPE", ""):
+        return None
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

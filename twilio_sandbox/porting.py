@@ -11,6 +11,7 @@ The porting webhooks are porting_webhooks.py, the utility bill's upload document
            reasons and codes are from a public client's reason table, not a Twilio page);
            any other              portable;
   POST   /v1/Porting/PortIn (JSON)           202; numbers waiting for the LOA (in_review)
+  GET    /v1/Porting/PortIn/PortInRequests   the account's requests (CreatedAfter, PortInRequestStatus filters)
   GET    /v1/Porting/PortIn/{KW...}          the request with its numbers
   DELETE /v1/Porting/PortIn/{KW...}          204: cancels it (not once completed or canceled)
   GET    /v1/Porting/PortIn/{KW...}/PhoneNumber/{PU...}
@@ -155,6 +156,26 @@ def _create(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
     for number_obj in numbers:
         sandbox.store.a2p_put(number_obj)
     return 202, port_in_view(sandbox, port_in)
+
+
+def _list(sandbox: Sandbox, request: Request, *, account: str) -> Answer:
+    """The list items (port_in_request_list): no numbers, so a caller fetches each to match one."""
+    query = request.query
+    after, status = query.get("CreatedAfter") or "", query.get("PortInRequestStatus") or ""
+    items = [
+        {
+            "port_in_request_sid": p["port_in_request_sid"],
+            "port_in_request_status": p["port_in_request_status"],
+            "status_last_updated_timestamp": p["date_created"],
+            "phone_numbers_requested": len(p["_sandbox"]["numbers"]),
+            "phone_numbers_ported": 0,
+            "suggested_action": None,
+        }
+        for p in sandbox.store.a2p_list("port_in")
+        if p["date_created"][:10] >= after[:10] and (not status or p["port_in_request_status"].lower() == status.lower())
+    ]
+    # Token paging (numbers.v1.port_in_request_list_meta): one page here, so no tokens.
+    return 200, {"port_in_requests": items, "meta": {"previous_token": None, "next_token": None}}
 
 
 def _check_target_date(raw: Any) -> None:
@@ -327,6 +348,7 @@ _PORT_IN = r"/v1/Porting/PortIn/(?P<sid>KW[0-9a-f]{32})"
 ROUTES = (
     Route("GET", r"/v1/Porting/Portability/PhoneNumber/(?P<phone_number>[^/]+)", _portability),
     Route("POST", r"/v1/Porting/PortIn", _create),
+    Route("GET", r"/v1/Porting/PortIn/PortInRequests", _list),
     Route("GET", _PORT_IN, _fetch),
     Route("DELETE", _PORT_IN, _cancel),
     Route("GET", _PORT_IN + r"/PhoneNumber/(?P<number_sid>PU[0-9a-f]{32})", _number_fetch),

@@ -15,6 +15,7 @@ from django.utils.timesince import timesince
 
 from dentsignal.admin_tools import SafeSelectionMixin, clinic_date, request_actor
 from telephony import operations, task_names
+from telephony.numbers import porting_in
 from telephony.queue import QUEUED_FOR_RESEND
 
 from .. import services
@@ -22,8 +23,16 @@ from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
 from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingPath, OnboardingStep, ReminderOutcome
 from ..models_a2p import A2PRegistration, BusinessProfile
+from ..models_porting import PortInState
 from ..phone import phone_format_national
-from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_list_with_progress, clinic_reminders_not_sent
+from ..selectors import (
+    CHECKLIST_TOTAL,
+    clinic_checklist,
+    clinic_list_with_progress,
+    clinic_port_in_current,
+    clinic_reminders_not_sent,
+)
+from . import port_in
 from .a2p import START_PERMISSION, a2p_pipeline_html
 from .actions import (
     mark_listing_updated,
@@ -388,10 +397,13 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         if clinic is not None:
             todo = {step["step"]: step for step in clinic_checklist(clinic=clinic) if not step["done"]}
             can_change = self.has_change_permission(request, clinic)
+            port = clinic_port_in_current(clinic=clinic) if clinic.onboarding_path == OnboardingPath.PORT_IN else None
+            can_port = request.user.has_perm(port_in.PERMISSION) and clinic.onboarding_path == OnboardingPath.PORT_IN
             # Each button only for a user who holds its power (the view refuses the others anyway).
             extra.update(
                 can_choose_path=can_change,
                 forwarding_due=can_change
+                and clinic.onboarding_path == OnboardingPath.FORWARD
                 and OnboardingStep.PUBLISHED_LINE in todo
                 and not todo[OnboardingStep.PUBLISHED_LINE]["waiting_for"],
                 can_provision=self.has_provision_number_permission(request)
@@ -405,6 +417,12 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 and bool(clinic.twilio_number)
                 and OnboardingStep.UPDATE_LISTING in todo
                 and not todo[OnboardingStep.UPDATE_LISTING]["waiting_for"],
+                port_in_startable=can_port and (port is None or not port.is_open or port.state == PortInState.ACTION_REQUIRED),
+                port_in_cancellable=can_port and port is not None and port.state in porting_in.CANCELLABLE,
+                port_in_checkable=can_change and port is not None and port.is_open and bool(port.request_sid),
+                port_in_temporary=self.has_release_number_permission(request)
+                and port is not None
+                and bool(port.temporary_number_sid),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
                 can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),

@@ -16,6 +16,7 @@ from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, Onboardin
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
+from .port_in import port_in_html
 
 
 def _hosted_order(clinic: Clinic) -> HostedOrder | None:
@@ -135,6 +136,8 @@ def onboarding_path_html(clinic: Clinic) -> str:
     path = OnboardingPath(clinic.onboarding_path).label
     if clinic.onboarding_path == OnboardingPath.TEXT_ENABLE:
         return _text_enable_html(clinic, path)
+    if clinic.onboarding_path == OnboardingPath.PORT_IN:
+        return port_in_html(clinic)
     if clinic.onboarding_path != OnboardingPath.FORWARD:
         return format_html("<p id='onboarding-path'><strong>{}</strong>: the clinic lists the number bought here.</p>", path)
     published = phone_format_national(clinic.published_number)

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from dentsignal.admin_tools import request_actor
+from dentsignal.admin_tools import permission_require, request_actor
 from telephony.numbers import buying, release
 from telephony.numbers import search as number_search
 
@@ -22,6 +22,16 @@ from ..forms import ProvisionNumberForm
 from ..models import Clinic
 from ..phone import phone_format_national
 from .outcomes import outcome_report, request_each, skipped_report
+
+
+def clinic_for(request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
+    """The clinic a custom view acts on, once the user is known to hold `permission`."""
+    # The permission first: a user without it learns nothing, not even which ids exist.
+    permission_require(request, permission)
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is None:
+        raise Http404("No such clinic.")
+    return clinic
 
 
 def provision_page(

@@ -15,16 +15,18 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from dentsignal.admin_tools import permission_require, request_actor
+from dentsignal.admin_tools import request_actor
 from telephony import twilio as twilio_client
 from telephony.numbers import hosted, simulated_traffic, subaccounts, usage
 
 from .. import services
 from ..forms import OnboardingPathForm, UntickStepForm
-from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
+from ..models import STATE_STEPS, HostedOrder, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
 from ..phone import phone_format_national
+from . import port_in
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
+from .pages import clinic_for as _clinic_for
 from .pages import provision_page, release_page, release_request_each
 
 
@@ -42,21 +44,19 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/forwarding-works/", view(forwarding_confirm_view), name="clinics_clinic_forwarding_confirm"),
         path("<int:clinic_id>/text-enable/", view(text_enable_view), name="clinics_clinic_text_enable"),
         path("<int:clinic_id>/text-enable/check/", view(text_enable_check_view), name="clinics_clinic_text_enable_check"),
+        path("<int:clinic_id>/port-in/", view(port_in.port_in_view), name="clinics_clinic_port_in"),
+        path("<int:clinic_id>/port-in/cancel/", view(port_in.port_in_cancel_view), name="clinics_clinic_port_in_cancel"),
+        path("<int:clinic_id>/port-in/refresh/", view(port_in.port_in_refresh_view), name="clinics_clinic_port_in_refresh"),
+        path(
+            "<int:clinic_id>/port-in/release-temporary/",
+            view(port_in.port_in_release_temporary_view),
+            name="clinics_clinic_port_in_release_temporary",
+        ),
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
         path("<int:clinic_id>/close-subaccount/", view(close_subaccount_view), name="clinics_clinic_close_subaccount"),
     ]
-
-
-def _clinic_for(request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
-    """The clinic a custom view acts on, once the user is known to hold `permission`."""
-    # The permission first: a user without it learns nothing, not even which ids exist.
-    permission_require(request, permission)
-    clinic = Clinic.objects.filter(pk=clinic_id).first()
-    if clinic is None:
-        raise Http404("No such clinic.")
-    return clinic
 
 
 def provision_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
@@ -103,6 +103,8 @@ def onboarding_path_view(modeladmin: admin.ModelAdmin, request: HttpRequest, cli
             refused = str(exc)
         else:
             modeladmin.message_user(request, f"{clinic.name}: onboarding path is {OnboardingPath(saved.onboarding_path).label}.")
+            if saved.onboarding_path == OnboardingPath.PORT_IN and request.user.has_perm(port_in.PERMISSION):
+                return redirect("admin:clinics_clinic_port_in", clinic.pk)  # the portability check, then the form
             return redirect("admin:clinics_clinic_change", clinic.pk)
     return TemplateResponse(
         request,

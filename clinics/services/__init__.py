@@ -7,6 +7,7 @@ One module per concern:
     checklist.py     the onboarding checklist of the current run
     onboarding_path.py  the onboarding path (new number, forward, ...) and the forward path's evidence
     hosted.py        the hosted SMS order of the text-enable path: intent, statuses, completion
+    port_in.py       the port-in requests of the published number, and the completed port
     redrive.py       the clinics whose number work must be sent to the task queue again
     accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
     usage.py         this month's usage of the subaccount
@@ -82,6 +83,14 @@ from .number_state import (
     number_orphan_release_request,
 )
 from .onboarding_path import clinic_forwarded_call_record, clinic_forwarding_confirm, clinic_onboarding_path_set
+from .port_in import (
+    port_in_complete,
+    port_in_intend,
+    port_in_recorded,
+    port_in_refused,
+    port_in_temporary_forget,
+    ports_in_open,
+)
 from .redrive import clinic_send_failed_mark, clinics_stuck_claim
 from .reminders import appointment_reminder_outcome_record
 from .usage import clinic_usage_fail, clinic_usage_save
@@ -153,4 +162,10 @@ __all__ = [
     "hosted_order_record",
     "hosted_orders_following",
     "number_orphan_release_request",
+    "port_in_complete",
+    "port_in_intend",
+    "port_in_recorded",
+    "port_in_refused",
+    "port_in_temporary_forget",
+    "ports_in_open",
 ]

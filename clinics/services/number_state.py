@@ -47,6 +47,18 @@ def _set_state(clinic: Clinic, state: str, *, fields: tuple[str, ...] = ()) -> N
     clinic.save(update_fields=["number_state", "number_state_changed_at", "send_failed_at", "updated_at", *fields])
 
 
+def number_save_active(clinic: Clinic, *, phone_number: str, phone_sid: str, webhooks: dict) -> None:
+    """Save `phone_number` (`phone_sid`) as the locked clinic's number, active, clearing what an
+    earlier attempt left (the reserved number, the error). Bought, adopted or ported in alike."""
+    clinic.twilio_number, clinic.twilio_number_sid, clinic.twilio_webhooks = phone_number, phone_sid, webhooks
+    clinic.pending_number, clinic.number_error, clinic.number_error_code = "", "", None
+    _set_state(
+        clinic,
+        NumberState.ACTIVE,
+        fields=("twilio_number", "twilio_number_sid", "twilio_webhooks", "pending_number", "number_error", "number_error_code"),
+    )
+
+
 def _has_number_blocker(clinic: Clinic) -> str | None:
     """Why this clinic cannot get a new number now, or None."""
     if clinic.twilio_number or clinic.twilio_number_sid:
@@ -186,24 +198,7 @@ def clinic_number_activate(
             return clinic
         if clinic.twilio_number_sid or clinic.number_state in (NumberState.ACTIVE, NumberState.RELEASING):
             raise ClinicNumberError(f"{clinic.name} already holds {clinic.twilio_number}; {phone_number} was not saved on it.")
-        clinic.twilio_number = phone_number
-        clinic.twilio_number_sid = phone_sid
-        clinic.twilio_webhooks = webhooks
-        clinic.pending_number = ""
-        clinic.number_error = ""
-        clinic.number_error_code = None
-        _set_state(
-            clinic,
-            NumberState.ACTIVE,
-            fields=(
-                "twilio_number",
-                "twilio_number_sid",
-                "twilio_webhooks",
-                "pending_number",
-                "number_error",
-                "number_error_code",
-            ),
-        )
+        number_save_active(clinic, phone_number=phone_number, phone_sid=phone_sid, webhooks=webhooks)
         kind = NumberEvent.Kind.ADOPTED if adopted else NumberEvent.Kind.PURCHASED
         number_event_write(clinic, kind, number=phone_number, sid=phone_sid, detail=how)
         if not clinic.time_zone:

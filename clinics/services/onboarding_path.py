@@ -20,6 +20,7 @@ from ..models import (
     path_available,
     path_steps,
 )
+from ..models_porting import PORT_IN_OPEN, NumberPortIn, PortInState
 from ..phone import phone_format_national, phone_normalize
 from .checklist import checklist_tick_locked, checklist_untick_locked
 from .errors import ClinicInputError
@@ -27,12 +28,13 @@ from .rows import clinic_lock, number_event_write
 
 
 def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: str = "", actor: User | None) -> Clinic:
-    """Choose the clinic's onboarding path (and, to forward, its published number typed in any
-    common format); return the clinic as saved. The history says who chose what.
+    """Choose the clinic's onboarding path (and, to forward or port it in, its published number
+    typed in any common format); return the clinic as saved. The history says who chose what.
 
     Changeable until the path's point of no return: a new number's is its listing update
     (patients then dial the new number: untick the listing first); forwarding has none (the
-    clinic switches it off at its carrier). Steps of the old path that the new one does not
+    clinic switches it off at its carrier); a port-in's is its request (cancel it first), and
+    a completed port is final. Steps of the old path that the new one does not
     have are unticked, with why; a new published number unticks the old one's evidence.
 
     Raises ClinicInputError, changing nothing, for an unknown path, a path not available yet,
@@ -41,9 +43,7 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
     if path not in OnboardingPath.values:
         raise ClinicInputError(f"Choose an onboarding path: {', '.join(str(label) for _, label in OnboardingPath.choices)}.")
     if not path_available(path):
-        raise ClinicInputError(
-            f"{PATH_NOT_YET[path]}: choose New number or Forward the existing line for now. Nothing was changed."
-        )
+        raise ClinicInputError(f"{PATH_NOT_YET[path]}: choose another path for now. Nothing was changed.")
     number = ""
     if path in PATHS_KEEPING_NUMBER:
         try:
@@ -54,7 +54,8 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
         clinic = clinic_lock(clinic_id)
         if number and number == clinic.twilio_number:
             raise ClinicInputError(
-                f"{phone_format_national(number)} is the clinic's own Twilio number, the one forwarding goes to: "
+                f"{phone_format_national(number)} is the clinic's own Twilio number"
+                f"{', the one forwarding goes to' if path == OnboardingPath.FORWARD else ''}: "
                 "enter the number patients dial today (website, Google listing)."
             )
         if (clinic.onboarding_path, clinic.published_number) == (path, number):
@@ -64,6 +65,14 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
             raise ClinicInputError(
                 f"Texting for {phone_format_national(order.phone_number)} is ordered at Twilio (the order is "
                 f"{order.status_words}): the path cannot change while the order stands."
+            )
+        port = NumberPortIn.objects.filter(clinic=clinic, state__in=(*PORT_IN_OPEN, PortInState.COMPLETED)).first()
+        if port is not None:
+            published = phone_format_national(port.phone_number)
+            raise ClinicInputError(
+                f"{published} was ported in: it is the clinic's number now, so the path stays Port the number in."
+                if port.state == PortInState.COMPLETED
+                else f"A port of {published} is under way: cancel it on the clinic's page first. Nothing was changed."
             )
         ticked = set(ChecklistItem.objects.filter(clinic=clinic).values_list("step", flat=True))
         if path != clinic.onboarding_path and OnboardingStep.UPDATE_LISTING in ticked:

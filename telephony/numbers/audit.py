@@ -14,8 +14,11 @@ from dataclasses import asdict
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 
 from clinics.models import Clinic, HostedOrder
+from clinics.models_porting import PORT_IN_OPEN, NumberPortIn
+from clinics.phone import phone_format_national
 from telephony import twilio
 from telephony.numbers import inventory, provisioning
 from telephony.numbers.findings import ERROR, FIX_ADOPT, FIX_WEBHOOKS, WARNING, AuditResult, Finding
@@ -201,6 +204,7 @@ def number_audit() -> AuditResult:
                 )
             )
     findings.extend(_subaccount_findings(listing.subaccounts, clinics))
+    findings.extend(port_in_findings())
     per_account = dict.fromkeys(listing.active_account_sids(), 0)
     for row in listing.numbers:
         per_account[row.account_sid] = per_account.get(row.account_sid, 0) + 1
@@ -372,3 +376,29 @@ def _mismatch(clinic: Clinic, row: AccountNumber, what: str) -> Finding:
         clinic_name=clinic.name,
         details={"saved_number": clinic.twilio_number, "saved_sid": clinic.twilio_number_sid},
     )
+
+
+# --------------------------------------------------------------------------- ports in
+
+
+def port_in_findings() -> list[Finding]:
+    """Port-ins still open after their target date: the carrier or the signer is holding them up."""
+    today = timezone.localdate()
+    stuck = NumberPortIn.objects.filter(state__in=PORT_IN_OPEN, target_date__lt=today).select_related("clinic")
+    return [
+        Finding(
+            code="port_in_overdue",
+            severity=WARNING,
+            message=(
+                f"The port of {phone_format_national(port.phone_number)} was due on {port.target_date:%B %-d, %Y} and is "
+                f"still {port.get_state_display().lower()}."
+            ),
+            fix="Open the clinic's page: do the next action it names (sign the authorization, correct a rejection), "
+            "or cancel the port and submit it again with a new date.",
+            phone_number=port.phone_number,
+            clinic_id=port.clinic_id,
+            clinic_name=port.clinic.name,
+            details={"request_sid": port.request_sid, "state": port.state, "target_date": port.target_date.isoformat()},
+        )
+        for port in stuck
+    ]

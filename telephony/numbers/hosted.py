@@ -47,7 +47,7 @@ def hosted_sms_disabled_reason() -> str:
     setting's name is the operators' (docs/settings.md), never in this sentence."""
     if settings.TWILIO_HOSTED_SMS_ENABLED:
         return ""
-    return f"{PATH_NOT_YET[OnboardingPath.TEXT_ENABLE]}: choose New number or Forward the existing line for now."
+    return f"{PATH_NOT_YET[OnboardingPath.TEXT_ENABLE]}: choose another path for now."
 
 
 def hosted_order_start(*, clinic_id: int, actor: User | None) -> HostedOrder:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic
 from telephony import operations, task_names, twilio
@@ -56,8 +57,9 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
     except clinic_services.AlreadyReleased:
         return Released(sid=phone_sid, phone_number="", clinic_id=clinic_id, already_released=True)
     phone_number = (clinic.twilio_number or "") if clinic else ""
-    # The number lives in its clinic's subaccount (kept after the release), else on main.
-    account_sid = clinic.twilio_account_sid if clinic else ""
+    # The number lives in its clinic's subaccount (kept after the release), else on main; an
+    # orphan may be a temporary number kept after a port-in, in that clinic's subaccount.
+    account_sid = clinic.twilio_account_sid if clinic else clinic_selectors.clinic_account_sid_for_number(phone_sid=phone_sid)
     already = False
     try:
         twilio.incoming_number_delete(phone_sid, account_sid=account_sid)

@@ -6,6 +6,7 @@ Twilio's "Port phone numbers using Twilio APIs" guide (https://www.twilio.com/do
   GET    /v1/Porting/Portability/PhoneNumber/{PhoneNumber}?TargetAccountSid=   portability_check
   POST   /v1/Porting/PortIn (JSON body)                                       port_in_create
   GET    /v1/Porting/PortIn/{Sid}, DELETE (cancel)                            port_in_fetch, port_in_cancel
+  GET    /v1/Porting/PortIn/PortInRequests?CreatedAfter= (+ GET each)         port_ins_find
   GET    /v1/Porting/PortIn/{Sid}/PhoneNumber/{PhoneNumberSid}                port_in_number_fetch
   POST   /v1/Porting/Configuration/Webhook (JSON), GET, DELETE .../{Type}     porting_webhooks_*
   POST   https://numbers-upload.twilio.com/v1/Documents (multipart)           utility_bill_upload
@@ -32,11 +33,12 @@ from urllib3 import encode_multipart_formdata
 
 from telephony.twilio.client import JsonBody, get_client
 from telephony.twilio.errors import calling
-from telephony.twilio.http import TWILIO_NUMBERS_UPLOAD_ORIGIN
+from telephony.twilio.http import TWILIO_NUMBERS_ORIGIN, TWILIO_NUMBERS_UPLOAD_ORIGIN
 
 # Twilio: "This date must be at least 7 days in the future for US ports" (PortIn target_port_in_date).
 PORT_IN_MIN_LEAD_DAYS = 7
 DOCUMENTS_URL = f"{TWILIO_NUMBERS_UPLOAD_ORIGIN}/v1/Documents"
+PORT_IN_LIST_URL = f"{TWILIO_NUMBERS_ORIGIN}/v1/Porting/PortIn/PortInRequests"
 UTILITY_BILL = "utility_bill"
 # The porting webhook events of a port-in request and its numbers (porting webhooks page, "Webhook types").
 PORT_IN_EVENTS = (
@@ -251,6 +253,27 @@ def port_in_fetch(*, sid: str) -> PortInRequest:
     return _request(calling("fetching the port-in request", lambda: _numbers_v1().porting_port_ins(sid).fetch()))
 
 
+def port_ins_find(*, phone_number: str, account_sid: str, created_after: datetime.date) -> list[PortInRequest]:
+    """The port-in requests for `phone_number` into `account_sid` created since `created_after`:
+    a create whose answer was lost is found here before another is made. Twilio's list has no
+    numbers (port_in_request_list), so each listed request is fetched. The SDK's list cannot
+    read this answer (its `meta` holds tokens, not the page URLs the SDK's Page expects), so
+    it is a plain request; one page of up to 100 (Size's maximum) is plenty for a few minutes."""
+    listed = calling(
+        "looking up the port-in requests made",
+        lambda: _raw_json("GET", PORT_IN_LIST_URL, params={"CreatedAfter": created_after.isoformat(), "Size": 100}),
+    )
+    found = []
+    for item in listed.get("port_in_requests") or ():
+        sid = item.get("port_in_request_sid") if isinstance(item, dict) else None
+        if not sid:
+            continue
+        request = port_in_fetch(sid=sid)
+        if request.account_sid == account_sid and any(n.phone_number == phone_number for n in request.numbers):
+            found.append(request)
+    return found
+
+
 def port_in_cancel(*, sid: str) -> None:
     """Cancel a port-in request (Twilio allows it until the port is completed)."""
     calling("cancelling the port-in request", lambda: _numbers_v1().porting_port_ins(sid).delete())
@@ -310,6 +333,26 @@ def porting_webhooks_delete(*, webhook_type: str = "PORT_IN") -> None:
     )
 
 
+def _raw_json(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    """A request the SDK has no working resource for, through the SDK client's own request()
+    (same credentials, same configured origins); the JSON object answered, or TwilioRestException."""
+    response = get_client().request(method, url, **kwargs)
+    try:
+        answer = json.loads(response.text or "{}")
+    except ValueError:
+        answer = {}
+    answer = answer if isinstance(answer, dict) else {}
+    if response.status_code >= 400:
+        code = answer.get("code")
+        raise TwilioRestException(
+            response.status_code,
+            url,
+            msg=answer.get("message") or f"HTTP {response.status_code}",
+            code=code if isinstance(code, int) else None,
+        )
+    return answer
+
+
 def utility_bill_upload(*, friendly_name: str, filename: str, content: bytes, content_type: str) -> PortingDocument:
     """Upload the clinic's utility bill (an image or PDF, at most 10 MB, dated within 30 days)
     for a port-in request; its SID goes into the request's `documents`."""
@@ -321,24 +364,10 @@ def utility_bill_upload(*, friendly_name: str, filename: str, content: bytes, co
         }
     )
 
-    def upload() -> dict[str, Any]:
-        response = get_client().request("POST", DOCUMENTS_URL, data=body, headers={"Content-Type": multipart_type})
-        try:
-            answer = json.loads(response.text or "{}")
-        except ValueError:
-            answer = {}
-        answer = answer if isinstance(answer, dict) else {}
-        if response.status_code >= 400:
-            code = answer.get("code")
-            raise TwilioRestException(
-                response.status_code,
-                DOCUMENTS_URL,
-                msg=answer.get("message") or f"HTTP {response.status_code}",
-                code=code if isinstance(code, int) else None,
-            )
-        return answer
-
-    raw = calling("uploading the clinic's utility bill", upload)
+    raw = calling(
+        "uploading the clinic's utility bill",
+        lambda: _raw_json("POST", DOCUMENTS_URL, data=body, headers={"Content-Type": multipart_type}),
+    )
     return PortingDocument(
         sid=raw.get("sid") or "",
         document_type=raw.get("document_type") or "",

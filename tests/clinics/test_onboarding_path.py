@@ -59,7 +59,6 @@ def test_staff_choose_forward_with_the_published_number_in_any_format(admin_clie
 @pytest.mark.parametrize(
     ("path", "sentence"),
     [
-        (OnboardingPath.PORT_IN, "Porting the number in is not available yet"),
         (OnboardingPath.TEXT_ENABLE, "Text-enabling the existing line is not available yet"),
     ],
 )

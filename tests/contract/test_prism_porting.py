@@ -53,6 +53,7 @@ def test_every_porting_call_is_accepted_by_twilios_numbers_v1_spec():
         notification_emails=("ops@dentsignal.example.com",),
     )
     twilio.port_in_fetch(sid=PORT_IN)
+    twilio.port_ins_find(phone_number="+15125550100", account_sid=ACCOUNT, created_after=datetime.date.today())
     twilio.port_in_number_fetch(request_sid=PORT_IN, number_sid=PORT_IN_NUMBER)
     twilio.port_in_cancel(sid=PORT_IN)
     twilio.porting_webhooks_set(port_in_url="https://dentsignal.example.com/twilio/porting")

@@ -195,3 +195,16 @@ def test_the_control_api_refuses_unknown_statuses_and_sids(control):
         control.http.post(f"{control.url}/__sandbox__/hosted-order-status", json={"sid": "HR1", "status": "nope"}).status_code
         == 400
     )
+
+
+def test_the_list_of_port_in_requests_filters_by_creation_date_and_matches_the_spec(numbers_api):
+    bill = _bill(numbers_api)
+    sid = numbers_api("POST", "/v1/Porting/PortIn", json=_port_in_body(bill), expect=202)["port_in_request_sid"]
+    today = datetime.date.today()
+    listed = numbers_api("GET", "/v1/Porting/PortIn/PortInRequests", params={"CreatedAfter": today.isoformat()}, expect=200)
+    assert [(r["port_in_request_sid"], r["phone_numbers_requested"]) for r in listed["port_in_requests"]] == [(sid, 1)]
+    later = (today + datetime.timedelta(days=1)).isoformat()
+    assert (
+        numbers_api("GET", "/v1/Porting/PortIn/PortInRequests", params={"CreatedAfter": later}, expect=200)["port_in_requests"]
+        == []
+    )
