@@ -11,9 +11,7 @@ venv_ready() {
     [ -x .venv/bin/python ] || "$python" -m venv .venv
     stamp=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)-$requirements
     if [ "$(cat .venv/.dentsignal-stamp 2>/dev/null)" != "$stamp" ]; then
-        # --no-compile: pip byte-compiles every module of every package (half of a fresh
-        # install's 32 s here); Python compiles the ones a run imports, once, into .venv.
-        .venv/bin/python -m pip install -q --no-compile -r "$requirements"
+        .venv/bin/python -m pip install -q -r "$requirements"
         echo "$stamp" > .venv/.dentsignal-stamp
     fi
 }
