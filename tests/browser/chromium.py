@@ -1,9 +1,8 @@
-"""Debian's chromium, headless, driven through Selenium for the browser tests: one per test process,
+"""Debian's chromium, headless, driven through Selenium for the browser tests: one per test class,
 with the helpers they share. Screenshots go to artifacts/screenshots/ (kept by CI with the clone)."""
 
 from __future__ import annotations
 
-import atexit
 import shutil
 from pathlib import Path
 
@@ -40,40 +39,18 @@ def make_driver() -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
-_shared: webdriver.Chrome | None = None
-
-
-def shared_driver() -> webdriver.Chrome:
-    """One chromium for every browser test class of the process (starting one costs about
-    2 s, and CI runs seven classes); each class starts from a clean slate (clean_slate)."""
-    global _shared
-    if _shared is None:
-        _shared = make_driver()
-        atexit.register(_shared.quit)
-    return _shared
-
-
-def clean_slate(browser: webdriver.Chrome) -> None:
-    """What one class leaves behind must not reach the next: no cookies (a session of
-    another live server's database), the default window size, a blank page."""
-    browser.get("about:blank")
-    browser.delete_all_cookies()
-    browser.set_window_size(1280, 1400)
-
-
 class BrowserTestCase(StaticLiveServerTestCase):
-    """The shared chromium, screenshots, and the helpers the browser tests share."""
+    """One chromium per test class, screenshots, and the helpers the browser tests share."""
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.browser = shared_driver()
-        clean_slate(cls.browser)
+        cls.browser = make_driver()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def tearDownClass(cls) -> None:
-        clean_slate(cls.browser)  # no page of this class's server stays open as it stops
+        cls.browser.quit()
         super().tearDownClass()
 
     # -------------------------------------------------------------- helpers
