@@ -32,7 +32,6 @@ from ..selectors import (
     clinic_port_in_current,
     clinic_reminders_not_sent,
 )
-from . import port_in
 from .a2p import START_PERMISSION, a2p_pipeline_html
 from .actions import (
     mark_listing_updated,
@@ -46,6 +45,7 @@ from .actions import (
 )
 from .onboarding import checklist_html, next_step_html, onboarding_path_html, test_call_html, text_enable_buttons
 from .outcomes import sentence_html
+from .pages import KEEP_NUMBER_PERMISSION
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
 
@@ -398,7 +398,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             todo = {step["step"]: step for step in clinic_checklist(clinic=clinic) if not step["done"]}
             can_change = self.has_change_permission(request, clinic)
             port = clinic_port_in_current(clinic=clinic) if clinic.onboarding_path == OnboardingPath.PORT_IN else None
-            can_port = request.user.has_perm(port_in.PERMISSION) and clinic.onboarding_path == OnboardingPath.PORT_IN
+            can_port = request.user.has_perm(KEEP_NUMBER_PERMISSION) and clinic.onboarding_path == OnboardingPath.PORT_IN
             # Each button only for a user who holds its power (the view refuses the others anyway).
             extra.update(
                 can_choose_path=can_change,

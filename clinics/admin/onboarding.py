@@ -16,6 +16,7 @@ from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, Onboardin
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
+from .pages import KEEP_NUMBER_PERMISSION
 from .port_in import port_in_html
 
 
@@ -176,7 +177,7 @@ def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: boo
     order = _hosted_order(clinic)
     standing = order is not None and order.status != "failed"
     return {
-        "text_enable_due": request.user.has_perm("clinics.keep_existing_number")
+        "text_enable_due": request.user.has_perm(KEEP_NUMBER_PERMISSION)
         and not hosted.hosted_sms_disabled_reason()
         and not standing,
         "text_enable_check": can_change and standing,

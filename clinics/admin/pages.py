@@ -23,6 +23,10 @@ from ..models import Clinic
 from ..phone import phone_format_national
 from .outcomes import outcome_report, request_each, skipped_report
 
+# A port-in request and a hosted SMS order are signed for the clinic and commit it legally
+# (clinics.Clinic's permission keep_existing_number, held by Onboarding staff).
+KEEP_NUMBER_PERMISSION = "clinics.keep_existing_number"
+
 
 def clinic_for(request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
     """The clinic a custom view acts on, once the user is known to hold `permission`."""

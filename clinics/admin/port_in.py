@@ -22,9 +22,8 @@ from ..models import Clinic
 from ..models_porting import NumberPortIn, PortInState
 from ..phone import phone_format_national
 from ..selectors import clinic_port_in_current
-from .pages import clinic_for
+from .pages import KEEP_NUMBER_PERMISSION, clinic_for
 
-PERMISSION = "clinics.keep_existing_number"
 # The form's fields that make the losing carrier's record (the rest: PIN, bill, date).
 CARRIER_FIELDS = (
     "customer_name",
@@ -39,7 +38,7 @@ CARRIER_FIELDS = (
 )
 
 
-def _clinic(request: HttpRequest, clinic_id: int, permission: str = PERMISSION) -> Clinic:
+def _clinic(request: HttpRequest, clinic_id: int, permission: str = KEEP_NUMBER_PERMISSION) -> Clinic:
     return clinic_for(request, clinic_id, permission)
 
 
@@ -126,7 +125,7 @@ def port_in_cancel_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clin
         porting_in.port_in_cancel(port_in_id=port.id, actor=actor)
         return f"the port of {phone_format_national(port.phone_number)} was cancelled."
 
-    return _port_action(modeladmin, request, clinic_id, PERMISSION, cancel)
+    return _port_action(modeladmin, request, clinic_id, KEEP_NUMBER_PERMISSION, cancel)
 
 
 def port_in_refresh_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:

@@ -26,8 +26,8 @@ from ..phone import phone_format_national
 from . import port_in
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
+from .pages import KEEP_NUMBER_PERMISSION, provision_page, release_page, release_request_each
 from .pages import clinic_for as _clinic_for
-from .pages import provision_page, release_page, release_request_each
 
 
 def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
@@ -103,7 +103,7 @@ def onboarding_path_view(modeladmin: admin.ModelAdmin, request: HttpRequest, cli
             refused = str(exc)
         else:
             modeladmin.message_user(request, f"{clinic.name}: onboarding path is {OnboardingPath(saved.onboarding_path).label}.")
-            if saved.onboarding_path == OnboardingPath.PORT_IN and request.user.has_perm(port_in.PERMISSION):
+            if saved.onboarding_path == OnboardingPath.PORT_IN and request.user.has_perm(KEEP_NUMBER_PERMISSION):
                 return redirect("admin:clinics_clinic_port_in", clinic.pk)  # the portability check, then the form
             return redirect("admin:clinics_clinic_change", clinic.pk)
     return TemplateResponse(
@@ -136,10 +136,6 @@ def forwarding_confirm_view(modeladmin: admin.ModelAdmin, request: HttpRequest, 
     else:
         modeladmin.message_user(request, f"{clinic.name}: the forwarding step was already done.", messages.INFO)
     return redirect("admin:clinics_clinic_change", clinic.pk)
-
-
-# Starting a hosted SMS order commits the clinic at a carrier (the authorization it signs).
-KEEP_NUMBER_PERMISSION = "clinics.keep_existing_number"
 
 
 def text_enable_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
