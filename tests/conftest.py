@@ -168,6 +168,26 @@ def _empty_fallback_store() -> Iterator[None]:
     clear()
 
 
+def eager_results_readable() -> None:
+    """Clear Celery's process-wide "joining a result would block" flag.
+
+    Eager mode sets it around each task and restores the value it found, process-wide, not
+    per thread: two eager tasks overlapping in threads (two staff clicking at once, as
+    several tests do) restore it in the wrong order and leave it set. Every later
+    `.delay().get()` of that test process then raises "Never call result.get() within a
+    task!", so a test failed or passed by which tests pytest-xdist had given its process
+    before. Only a worker process should hold the flag set, and a test process is none.
+    Production code never joins a result, so this concerns the tests alone."""
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
+def _eager_results_can_be_read() -> None:
+    eager_results_readable()
+
+
 @pytest.fixture(autouse=True)
 def _a_rolled_back_test_leaves_nothing_for_a_commit(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test of a module with real commits (django_db(transaction=True)) may opt out with a
