@@ -7,6 +7,8 @@ import pytest
 
 from dentsignal.log_masking import MaskPhoneNumbers, phone_numbers_mask
 
+pytestmark = pytest.mark.no_sandbox  # no Twilio, no database
+
 
 @pytest.mark.parametrize(
     "written",
