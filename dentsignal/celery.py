@@ -20,6 +20,18 @@ app.autodiscover_tasks()
 
 # telephony is imported when the signal fires: this module loads with dentsignal/__init__,
 # before Django's apps are ready.
+# Celery keeps Django's LOGGING instead of installing handlers of its own (a receiver of
+# setup_logging tells it so): every handler then masks phone numbers (dentsignal.log_masking).
+# https://docs.celeryq.dev/en/stable/userguide/signals.html#setup-logging
+@signals.setup_logging.connect
+def _logging_from_django_settings(**kwargs: Any) -> None:
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
 @signals.worker_init.connect
 def _worker_start_checks(**kwargs: Any) -> None:
     from telephony.checks import start_checks_log

@@ -421,14 +421,25 @@ FALLBACK_SPOOL_DIR = env("FALLBACK_SPOOL_DIR", default=str(VAR_DIR / "fallback")
 AI_AGENT_STREAM_URL = env("AI_AGENT_STREAM_URL", default="")
 
 # ---------------------------------------------------------------------------
-# Logging: to stderr; secrets (tokens, auth headers) are never logged.
+# Logging: to stderr; secrets (tokens, auth headers) and patient data are never logged.
+# Every handler masks phone numbers to their last four digits (dentsignal.log_masking);
+# no logger call passes a message body (docs/patient-data.md, "Logs").
+# https://docs.djangoproject.com/en/5.2/topics/logging/#configuring-logging
 # ---------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_phone_numbers": {"()": "dentsignal.log_masking.MaskPhoneNumbers"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_phone_numbers"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # The SDK logs request headers (including Authorization) at DEBUG.
-    "loggers": {"twilio": {"level": "WARNING"}},
+    "loggers": {
+        # The SDK logs each request's URL, query parameters and headers at INFO.
+        "twilio": {"level": "WARNING"},
+        # Django's own handlers (DEFAULT_LOGGING: a console without this filter, and
+        # mail_admins, whose e-mail carries the request's POST data, patients' texts
+        # included) are replaced by ours: errors and runserver's lines reach the console above.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

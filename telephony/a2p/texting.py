@@ -82,7 +82,7 @@ def reminder_attempt(*, appointment_id: int) -> ReminderOutcome:
         return ReminderOutcome(skipped=f"No appointment with id {appointment_id}.")
     patient, clinic = appointment.patient, appointment.clinic
     if patient.sms_opted_out:
-        return ReminderOutcome(skipped=f"{patient} has opted out of texts.")
+        return ReminderOutcome(skipped="The patient has opted out of texts.")
     if clinic.number_state != NumberState.ACTIVE or not clinic.twilio_number:
         return ReminderOutcome(skipped=f"{clinic.name} has no active number to text from.")
     if appointment.status == AppointmentStatus.CANCELLED or appointment.starts_at < timezone.now():
@@ -114,7 +114,7 @@ def reminder_attempt(*, appointment_id: int) -> ReminderOutcome:
         if exc.code != twilio.ERR_UNSUBSCRIBED_RECIPIENT:
             raise
         Patient.objects.filter(pk=patient.pk).update(sms_opted_out=True, sms_opted_out_at=timezone.now())
-        return ReminderOutcome(skipped=f"{patient} has unsubscribed at the carrier (Twilio 21610); marked opted out.")
+        return ReminderOutcome(skipped="The patient has unsubscribed at the carrier (Twilio 21610); marked opted out.")
     fields = {
         "clinic": clinic,
         "patient": patient,
