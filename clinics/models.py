@@ -164,6 +164,8 @@ class Clinic(models.Model):
             # Keeping the clinic's own number (issue 23): a port-in request and a hosted SMS
             # order are signed for the clinic (a letter of authorization): they commit it legally.
             ("keep_existing_number", "Can start a port-in or hosted SMS order for a clinic's own number"),
+            # A departed clinic's patients, appointments, texts and calls in one file: protected health information.
+            ("export_patient_data", "Can download the patient data of a clinic that left"),
         ]
 
     def __str__(self) -> str:
@@ -359,6 +361,9 @@ class NumberEvent(models.Model):
         PORT_IN_REQUESTED = "port_in_requested", "Port-in requested"
         PORT_IN_CHANGED = "port_in_changed", "Port-in status changed"
         PORTED_IN = "ported_in", "Number ported in"
+        # A clinic that left: its patients' data downloaded, then purged after the retention period.
+        PATIENT_DATA_EXPORTED = "patient_data_exported", "Patient data downloaded"
+        PATIENT_DATA_PURGED = "patient_data_purged", "Patient data purged"
 
     # History outlives the clinic row: keep the name, drop the link.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="number_events")

@@ -1,10 +1,11 @@
 """Reads of clinics that several places need, and the onboarding policy read from them."""
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from .models import (
     MANUAL_STEPS,
@@ -12,6 +13,7 @@ from .models import (
     Appointment,
     ChecklistItem,
     Clinic,
+    NumberEvent,
     NumberState,
     OnboardingPath,
     OnboardingStep,
@@ -197,3 +199,30 @@ def clinic_reminders_not_sent(*, clinic: Clinic, limit: int = 10) -> list[Appoin
     outcomes = (ReminderOutcome.SKIPPED, ReminderOutcome.REFUSED)
     found = Appointment.objects.filter(clinic=clinic, reminder_outcome__in=outcomes).select_related("patient")
     return list(found.order_by("-reminder_outcome_at")[:limit])
+
+
+def clinic_departed_at(*, clinic: Clinic) -> datetime.datetime | None:
+    """When `clinic` left DentSignal; None while it has not.
+
+    A clinic has left once it holds no number (none being bought or given back) and its own
+    Twilio subaccount is closed (closing is irreversible): then, when the later of the two
+    happened, as its history records it. A clinic on the main account, or one whose history
+    lacks either event, has not left as far as this can tell: its patient data is never purged.
+    """
+    if (
+        clinic.twilio_account_status != "closed"
+        or clinic.twilio_number_sid
+        or clinic.pending_number
+        or clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING)
+    ):
+        return None
+    closed = clinic.number_events.filter(kind=NumberEvent.Kind.SUBACCOUNT_CLOSED).aggregate(at=Max("created_at"))["at"]
+    if closed is None:
+        return None
+    released = clinic.number_events.filter(kind=NumberEvent.Kind.RELEASED).aggregate(at=Max("created_at"))["at"]
+    return max(closed, released) if released else closed
+
+
+def clinic_patient_data_purged_at(*, clinic: Clinic) -> datetime.datetime | None:
+    """When `clinic`'s patient data was last purged; None if never."""
+    return clinic.number_events.filter(kind=NumberEvent.Kind.PATIENT_DATA_PURGED).aggregate(at=Max("created_at"))["at"]

@@ -214,6 +214,7 @@ CELERY_TASK_ROUTES = {
         task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
         task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
         task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
+        task_names.REDACT_EXPIRED_RECORDS,  # beat, hourly: up to RETENTION_BATCH_SIZE Twilio requests per kind
     )
 }
 # Seconds between two Trust Hub requests of a poll (telephony/a2p/registration.py): Trust Hub
@@ -301,6 +302,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-account-tokens": {"task": task_names.REFRESH_ACCOUNT_TOKENS, "schedule": 120.0},
     # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
     "refresh-clinic-usage": {"task": task_names.REFRESH_ALL_USAGE, "schedule": 86400.0},
+    # Texts and calls past MESSAGE_RETENTION_DAYS redacted here and at Twilio, a batch per run, and
+    # departed clinics' patient data purged (telephony/retention/). Hourly: a backlog drains within a day.
+    "redact-expired-records": {"task": task_names.REDACT_EXPIRED_RECORDS, "schedule": 3600.0},
 }
 
 # ---------------------------------------------------------------------------
@@ -389,6 +393,26 @@ if not FIELD_ENCRYPTION_KEY:
         )
     # Published here, so it protects nothing: DJANGO_DEBUG=true only.
     FIELD_ENCRYPTION_KEY = "ZGVudHNpZ25hbC1kZXYtb25seS1maWVsZC1rZXktMzI="
+
+# Patients' texts (bodies and our replies) and callers' numbers are kept this many days,
+# here and at Twilio, then redacted by beat's retention run (telephony/retention/): long
+# enough for staff to follow up a conversation and for billing or delivery disputes, short
+# enough that a breach exposes little (HIPAA's "minimum necessary"; Twilio's "Architecting
+# for HIPAA" asks for retention with deletion of message bodies). A clinic that left has
+# its patients' data purged this many days after it left. docs/settings.md says more.
+MESSAGE_RETENTION_DAYS_MAX = 3650
+_retention_days = env.str("MESSAGE_RETENTION_DAYS", default="90").strip()
+if not _retention_days.isascii() or not _retention_days.isdigit() or not 1 <= int(_retention_days) <= MESSAGE_RETENTION_DAYS_MAX:
+    raise ImproperlyConfigured(
+        "MESSAGE_RETENTION_DAYS (how many days patients' texts and callers' numbers are kept before they are "
+        f"redacted) must be a whole number of days from 1 to {MESSAGE_RETENTION_DAYS_MAX} (ten years), "
+        f"not {_retention_days!r}."
+    )
+MESSAGE_RETENTION_DAYS = int(_retention_days)
+# How many texts and how many calls one retention run redacts here, and asks Twilio to
+# redact: a backlog (the first run, or after an outage) drains over several runs instead
+# of one long burst of Twilio requests.
+RETENTION_BATCH_SIZE = 200
 
 # Buying numbers costs money: each user may ask the provisioning API this many
 # times per window ("requests/seconds"); more get 429 with Retry-After.

@@ -78,9 +78,17 @@ class CallLog(models.Model):
     stream_sid = models.CharField(max_length=40, blank=True, default="", db_default="")
     stream_started_at = models.DateTimeField(null=True, blank=True, default=None)
     stream_error = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # Retention (telephony/retention/): when the row was redacted here, past MESSAGE_RETENTION_DAYS,
+    # and when Twilio's copy was (or was found gone); the last time Twilio was asked and, while
+    # not done, why (a message not final yet, error 20009, is asked again on a later run).
+    redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redaction_tried_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["redacted_at", "created_at"], name="calllog_retention")]
 
     def __str__(self) -> str:
         return self.call_sid
@@ -113,9 +121,17 @@ class MessageLog(models.Model):
     error_code = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Retention (telephony/retention/): when the row was redacted here, past MESSAGE_RETENTION_DAYS,
+    # and when Twilio's copy was (or was found gone); the last time Twilio was asked and, while
+    # not done, why (a message not final yet, error 20009, is asked again on a later run).
+    redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redaction_tried_at = models.DateTimeField(null=True, blank=True, editable=False)
+    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["redacted_at", "created_at"], name="messagelog_retention")]
 
     def __str__(self) -> str:
         return self.message_sid

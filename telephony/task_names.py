@@ -27,6 +27,7 @@ A2P_REGISTRATIONS_POLL = "telephony.tasks.a2p_registrations_poll"
 HOSTED_ORDER_PLACE = "telephony.tasks.hosted_order_place"
 HOSTED_ORDERS_POLL = "telephony.tasks.hosted_orders_poll"
 PORTS_IN_POLL = "telephony.tasks.ports_in_poll"
+REDACT_EXPIRED_RECORDS = "telephony.tasks.redact_expired_records"
 
 
 def all_task_names() -> frozenset[str]:

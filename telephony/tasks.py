@@ -38,6 +38,7 @@ from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
 from telephony.numbers import audit_runs, hosted, porting_in, provisioning, redrive, release, repairs, subaccounts, usage
 from telephony.queue import BROKER_ERRORS
+from telephony.retention import redaction
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
 from telephony.webhooks import fallbacks
 
@@ -353,3 +354,11 @@ def hosted_orders_poll() -> int:
 def ports_in_poll() -> int:
     """Periodic (Celery beat, every 10 minutes): follow open port-ins, paced (telephony.numbers.porting_in)."""
     return porting_in.ports_in_poll()
+
+
+@shared_task(name=task_names.REDACT_EXPIRED_RECORDS)
+def redact_expired_records() -> dict[str, int]:
+    """Beat, hourly: texts and calls past MESSAGE_RETENTION_DAYS redacted here and at Twilio, a
+    batch of each per run, and departed clinics due a purge purged (telephony.retention). No
+    retry: what a run leaves (Twilio busy, a text not final yet) the next run picks up."""
+    return redaction.retention_run().as_dict()

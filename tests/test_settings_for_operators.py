@@ -76,3 +76,20 @@ def test_a_short_visibility_timeout_sweeps_every_second():
     c = _celery_settings(CELERY_VISIBILITY_TIMEOUT="3")
 
     assert (c["visibility_timeout"], c["unacked_restore_interval"], c["unacked_restore_throttle"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("days", ["0", "abc", "36500"])
+def test_a_retention_period_out_of_range_refuses_to_start_with_a_sentence(days):
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**base, "DJANGO_SETTINGS_MODULE": "dentsignal.test_settings", "MESSAGE_RETENTION_DAYS": days},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode != 0
+    assert "MESSAGE_RETENTION_DAYS (how many days patients' texts and callers' numbers are kept" in run.stderr
+    assert f"from 1 to 3650 (ten years), not {days!r}." in run.stderr

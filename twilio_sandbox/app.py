@@ -6,6 +6,7 @@ for its own resources; Twilio's JSON shapes and errors), one module per resource
   .../AvailablePhoneNumbers/US/Local.json                                available_numbers.py
   .../IncomingPhoneNumbers.json, .../IncomingPhoneNumbers/{Sid}.json     incoming_numbers.py
   .../Messages.json, .../Messages/{Sid}.json                             messages.py
+  .../Calls/{Sid}.json (deleting a call record)                          calls.py
   .../Usage/Records/ThisMonth.json                                       usage.py
   .../Addresses.json, .../Addresses/{Sid}.json                           addresses.py
   /v1/Services, /v1/Services/{Sid}/PhoneNumbers (Messaging API v1)       messaging_services.py
@@ -43,6 +44,7 @@ from . import (
     addresses,
     available_numbers,
     brands,
+    calls,
     campaigns,
     documents,
     hosted_numbers,
@@ -100,7 +102,7 @@ class SandboxApp:
         )
         # The resources under /2010-04-01/Accounts/{AccountSid}, routed on the rest of the path.
         self.under_account = Router(
-            accounts.ROUTES, available_numbers.ROUTES, incoming_numbers.ROUTES, messages.ROUTES, usage.ROUTES
+            accounts.ROUTES, available_numbers.ROUTES, incoming_numbers.ROUTES, messages.ROUTES, calls.ROUTES, usage.ROUTES
         )
 
     @property

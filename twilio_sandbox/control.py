@@ -9,7 +9,8 @@ server binds.
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
   POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
-  POST calls {"account_sid", "count"} (calls counted in that account's usage this month);
+  POST calls {"account_sid", "count", "in_progress"} (calls counted in that account's usage this
+  month; answers their "sids"); POST message-status {"sid", "status"} (a sent message moves on);
   GET state (numbers, messages, and subaccounts with their auth tokens, so tests can sign as one);
   POST a2p-review, POST a2p-decide, GET a2p-state, GET callbacks: A2P reviews and the
   callbacks they send (see reviews.py);
@@ -95,7 +96,14 @@ def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
     if (method, path) == ("GET", "callbacks"):
         return 200, {"callbacks": store.callbacks()}
     if (method, path) == ("POST", "calls"):
-        store.insert_calls(str(payload["account_sid"]), int(payload.get("count", 1)))
+        sids = store.insert_calls(
+            str(payload["account_sid"]), int(payload.get("count", 1)), in_progress=bool(payload.get("in_progress"))
+        )
+        return 200, {"ok": True, "sids": sids}
+    if (method, path) == ("POST", "message-status"):
+        if store.get_message(str(payload.get("sid", ""))) is None:
+            return 404, {"error": "no such message"}
+        store.update_message(str(payload["sid"]), {"status": str(payload.get("status", ""))})
         return 200, {"ok": True}
     if method == "POST" and path in NUMBERS_MOVES:
         return _move(sandbox, path, payload)

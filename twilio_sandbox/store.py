@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, data TEXT NOT NULL, s
 CREATE TABLE IF NOT EXISTS a2p_objects (sid TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS a2p_review (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calls (sid TEXT PRIMARY KEY, account_sid TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls_in_progress (sid TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     method TEXT NOT NULL,
@@ -129,6 +130,7 @@ class Store:
                 "a2p_objects",
                 "a2p_review",
                 "calls",
+                "calls_in_progress",
                 "faults",
                 "requests",
                 "callbacks",
@@ -299,13 +301,27 @@ class Store:
 
     # ---------------------------------------------------------------- messaging services
 
-    def insert_calls(self, account_sid: str, count: int) -> None:
-        """Record `count` calls in `account_sid` this month (the usage records count them)."""
+    def insert_calls(self, account_sid: str, count: int, *, in_progress: bool = False) -> list[str]:
+        """Record `count` calls in `account_sid` this month (the usage records count them); their SIDs."""
+        sids = [new_sid("CA") for _ in range(count)]
         with self.tx() as db:
             db.executemany(
                 "INSERT INTO calls (sid, account_sid, created) VALUES (?, ?, ?)",
-                [(new_sid("CA"), account_sid, now_rfc2822()) for _ in range(count)],
+                [(sid, account_sid, now_rfc2822()) for sid in sids],
             )
+            if in_progress:
+                db.executemany("INSERT INTO calls_in_progress (sid) VALUES (?)", [(sid,) for sid in sids])
+        return sids
+
+    def get_call(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT account_sid FROM calls WHERE sid = ?", (sid,)).fetchone()
+            busy = db.execute("SELECT 1 FROM calls_in_progress WHERE sid = ?", (sid,)).fetchone()
+        return {"sid": sid, "account_sid": row[0], "in_progress": busy is not None} if row else None
+
+    def delete_call(self, sid: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM calls WHERE sid = ?", (sid,))
 
     def calls_count(self, account_sid: str) -> int:
         with self.read() as db:
@@ -412,6 +428,17 @@ class Store:
         with self.read() as db:
             row = db.execute("SELECT data FROM messages WHERE sid = ?", (sid,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def update_message(self, sid: str, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM messages WHERE sid = ?", (sid,)).fetchone()
+            message = {**json.loads(row[0]), **changes, "date_updated": now_rfc2822()}
+            db.execute("UPDATE messages SET data = ? WHERE sid = ?", (json.dumps(message), sid))
+        return message
+
+    def delete_message(self, sid: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM messages WHERE sid = ?", (sid,))
 
     def messages(self) -> list[dict[str, Any]]:
         with self.read() as db:

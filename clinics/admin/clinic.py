@@ -17,6 +17,7 @@ from dentsignal.admin_tools import SafeSelectionMixin, clinic_date, request_acto
 from telephony import operations, task_names
 from telephony.numbers import porting_in
 from telephony.queue import QUEUED_FOR_RESEND
+from telephony.retention.redaction import clinic_redaction_summary
 
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
@@ -46,6 +47,7 @@ from .actions import (
 from .onboarding import checklist_html, next_step_html, onboarding_path_html, test_call_html, text_enable_buttons
 from .outcomes import sentence_html
 from .pages import KEEP_NUMBER_PERMISSION
+from .patient_data import patient_data_exportable
 from .phone_search import PhoneSearchMixin
 from .views import clinic_urls
 
@@ -154,6 +156,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "a2p_pipeline_display",
         "reminders_not_sent_display",
         "usage_display",
+        "retention_display",
         "created_on",
         "updated_on",
     )
@@ -181,6 +184,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             },
         ),
         ("Texting registration (A2P 10DLC)", {"fields": ("a2p_pipeline_display", "reminders_not_sent_display")}),
+        ("Patient data", {"fields": ("retention_display",)}),
         ("Record", {"fields": ("created_on", "updated_on"), "classes": ("collapse",)}),
     )
 
@@ -319,6 +323,11 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             shown += f" Last fetch failed: {figures.error}"
         return shown
 
+    @admin.display(description="Redacted")
+    def retention_display(self, clinic: Clinic) -> str:
+        """What of the clinic's texts and calls was redacted, here and at Twilio, in one line."""
+        return clinic_redaction_summary(clinic=clinic) if clinic.pk else "—"
+
     # ------------------------------------------------------------------ permissions
     # Each number power is its own permission (clinics.Clinic.Meta.permissions); an action
     # declares it with @admin.action(permissions=[name]) and Django calls
@@ -427,6 +436,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
                 can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),
                 # Irreversible, so here (one clinic, a confirmation page), never in the list's actions.
+                can_export_patient_data=patient_data_exportable(request, clinic),
                 can_close_subaccount=self.has_close_subaccount_permission(request)
                 and bool(clinic.twilio_account_sid)
                 and clinic.twilio_account_status != "closed",

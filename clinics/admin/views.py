@@ -23,7 +23,7 @@ from .. import services
 from ..forms import OnboardingPathForm, UntickStepForm
 from ..models import STATE_STEPS, HostedOrder, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
 from ..phone import phone_format_national
-from . import port_in
+from . import patient_data, port_in
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
 from .pages import KEEP_NUMBER_PERMISSION, provision_page, release_page, release_request_each
@@ -56,6 +56,11 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
         path("<int:clinic_id>/close-subaccount/", view(close_subaccount_view), name="clinics_clinic_close_subaccount"),
+        path(
+            "<int:clinic_id>/patient-data/",
+            view(patient_data.patient_data_export_view),
+            name="clinics_clinic_patient_data_export",
+        ),
     ]
 
 

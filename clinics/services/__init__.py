@@ -11,6 +11,7 @@ One module per concern:
     redrive.py       the clinics whose number work must be sent to the task queue again
     accounts.py      the clinic's own Twilio subaccount: create, token, status, move into it
     usage.py         this month's usage of the subaccount
+    patient_data.py  a departed clinic's patient data: the download, and the purge after the retention period
     a2p.py           the A2P 10DLC registration records
     reminders.py     what became of an appointment's reminder
     errors.py        the errors a refused change raises (ClinicNumberError and its kinds)
@@ -83,6 +84,12 @@ from .number_state import (
     number_orphan_release_request,
 )
 from .onboarding_path import clinic_forwarded_call_record, clinic_forwarding_confirm, clinic_onboarding_path_set
+from .patient_data import (
+    clinic_patient_data_exportable,
+    clinic_patient_data_exported,
+    clinic_patient_data_purge,
+    clinic_patient_data_purge_lock,
+)
 from .port_in import (
     port_in_complete,
     port_in_intend,
@@ -148,6 +155,10 @@ __all__ = [
     "clinic_number_unreserve",
     "clinic_number_webhooks_saved",
     "clinic_onboarding_path_set",
+    "clinic_patient_data_exportable",
+    "clinic_patient_data_exported",
+    "clinic_patient_data_purge",
+    "clinic_patient_data_purge_lock",
     "clinic_send_failed_mark",
     "clinic_subaccount_intend",
     "clinic_subaccount_intent_clear",

@@ -14,6 +14,7 @@ from django.urls import Resolver404, resolve
 from telephony import fallback_store, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from telephony.numbers.findings import ERROR, WARNING, Finding
+from telephony.retention.redaction import retention_backlog
 from telephony.webhook_paths import (
     A2P_STATUS_PATH,
     SMS_FALLBACK_PATH,
@@ -164,7 +165,33 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
                     "Reactivate it in the Twilio console.",
                 )
     findings.extend(_fallback_config_findings())
+    findings.extend(retention_findings())
     return findings
+
+
+def retention_findings() -> list[Finding]:
+    """The retention run's backlog (telephony.retention): what should have been redacted or
+    purged by now and was not, and what Twilio refused to redact."""
+    backlog = retention_backlog()
+    problems = []
+    if backlog.overdue_here:
+        problems.append(f"{backlog.overdue_here} text(s) or call(s) are more than a day past the retention period")
+    if backlog.purges_due:
+        problems.append(f"{backlog.purges_due} departed clinic(s) are more than a day past their purge date")
+    if backlog.twilio_refused:
+        problems.append(f"Twilio refused to redact {backlog.twilio_refused} text(s) or call(s) on the last try")
+    if not problems:
+        return []
+    return [
+        Finding(
+            code="retention_backlog",
+            severity=WARNING,
+            message="Patient data is kept longer than it should be: " + "; ".join(problems) + ".",
+            fix="Check that Celery beat and the slow queue's worker run (redact-expired-records, hourly); "
+            "each row's twilio_redaction_error says what Twilio answered.",
+            details=backlog.as_dict(),
+        )
+    ]
 
 
 def _fallback_config_findings() -> list[Finding]:

@@ -11,6 +11,7 @@ Callers write `from telephony import twilio` and use the names below (`twilio.in
                 the utility bill (Numbers v1, Documents API)
     hosted      hosted SMS: text-enabling a number that stays with its carrier (Numbers v2)
     usage       this month's usage records (API v2010)
+    records     Twilio's copies of texts and calls: a text's body redacted, a call record deleted (API v2010)
     client      the SDK client per login, account and configured origins (the only twilio.rest import)
     http        the SDK's HTTP client, sending each Twilio host to its configured origin
     errors      the one TwilioError (code, status, retryable, sentence) and staff's sentences
@@ -33,6 +34,7 @@ from telephony.twilio.client import LIST_PAGE_SIZE, get_client
 from telephony.twilio.errors import (
     ERR_AUTH,
     ERR_NO_NUMBERS_IN_AREA_CODE,
+    ERR_NOT_COMPLETE,
     ERR_NOT_FOUND,
     ERR_NUMBER_IN_OTHER_SERVICE,
     ERR_NUMBER_UNAVAILABLE,
@@ -116,6 +118,7 @@ from telephony.twilio.porting import (
     porting_webhooks_set,
     utility_bill_upload,
 )
+from telephony.twilio.records import call_record_delete, message_body_redact
 from telephony.twilio.trusthub import (
     POLICY_A2P_MESSAGING_PROFILE,
     POLICY_SECONDARY_CUSTOMER_PROFILE,
@@ -144,6 +147,7 @@ from telephony.twilio.usage import UsageRecord, usage_this_month
 
 __all__ = [
     "ERR_AUTH",
+    "ERR_NOT_COMPLETE",
     "ERR_NOT_FOUND",
     "ERR_NO_NUMBERS_IN_AREA_CODE",
     "ERR_NUMBER_IN_OTHER_SERVICE",
@@ -194,6 +198,7 @@ __all__ = [
     "brand_registration_fetch",
     "brand_registration_resubmit",
     "brand_registrations_find",
+    "call_record_delete",
     "campaign_create",
     "campaign_delete",
     "campaign_fetch",
@@ -215,6 +220,7 @@ __all__ = [
     "incoming_number_update",
     "incoming_numbers_find",
     "incoming_numbers_list",
+    "message_body_redact",
     "message_send",
     "message_send_via_service",
     "messaging_service_create",

@@ -27,6 +27,9 @@ ERR_NUMBER_UNAVAILABLE = 21422
 ERR_NO_NUMBERS_IN_AREA_CODE = 21452
 ERR_UNSUBSCRIBED_RECIPIENT = 21610
 ERR_NUMBER_IN_OTHER_SERVICE = 21712
+# A call or message Twilio has not finished with yet cannot be deleted or redacted: "wait
+# several minutes and try again" (https://www.twilio.com/docs/api/errors/20009).
+ERR_NOT_COMPLETE = 20009
 
 ERROR_PAGE = "https://www.twilio.com/docs/errors/{code}"
 # Twilio's codes for an HTTP status that came without one (https://www.twilio.com/docs/errors/20429, /20003).
@@ -42,6 +45,7 @@ STAFF_SENTENCES: dict[int, str] = {
     20003: "Twilio did not accept DentSignal's Twilio login while {doing}. Nothing was changed. "
     "Tell the DentSignal operator: the doctor check shows what to fix.",
     20404: "Twilio no longer has what we asked for while {doing}. Refresh the page: it may already have been released.",
+    20009: "Twilio has not finished with this call or text yet while {doing}; DentSignal asks again on a later run.",
     20429: "Twilio is rate-limiting us (too many requests) while {doing}; try again in {wait}.",
     21421: "The phone number picked is not one Twilio can sell while {doing}. Search again and pick a number from the list.",
     21422: "The number picked is no longer for sale (someone else bought it) while {doing}. "
