@@ -1,12 +1,15 @@
-"""Debian's chromium, headless, driven through Selenium for the browser tests: one per test class,
+"""Debian's chromium, headless, driven through Selenium for the browser tests: one per test process,
 with the helpers they share. Screenshots go to artifacts/screenshots/ (kept by CI with the clone)."""
 
 from __future__ import annotations
 
+import atexit
 import shutil
 from pathlib import Path
 
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -39,18 +42,65 @@ def make_driver() -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
+_shared: webdriver.Chrome | None = None
+
+
+def shared_driver() -> webdriver.Chrome:
+    """One chromium for every browser test class of the process: starting one costs about a
+    second and a half, and CI runs ten classes. Each class starts from a clean slate."""
+    global _shared
+    if _shared is None:
+        _shared = make_driver()
+        atexit.register(_shared.quit)
+    return _shared
+
+
+def clean_slate(browser: webdriver.Chrome) -> None:
+    """What one class leaves behind must not reach the next: no cookies (a session of
+    another live server's database), the default window size, a blank page."""
+    browser.get("about:blank")
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    browser.set_window_size(1280, 1400)
+
+
+class OneRequestPerConnection(QuietWSGIRequestHandler):
+    """Close the connection after each response. A request thread of the live server lives as
+    long as its connection, with the database connection it opened; Chromium keeps its
+    connections open, and it outlives each class's server, so with keep-alive the threads,
+    and their database sessions, would outlive the server too (and the test database could
+    not be dropped at the end). Closing the connection ends the thread, which closes its
+    database connection (ThreadedWSGIServer.close_request)."""
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self.close_connection = True
+
+
+class ClosingLiveServerThread(LiveServerThread):
+    def _create_server(self, connections_override=None) -> ThreadedWSGIServer:  # noqa: ANN001 - Django's signature
+        return self.server_class(
+            (self.host, self.port),
+            OneRequestPerConnection,
+            allow_reuse_address=False,
+            connections_override=connections_override,
+        )
+
+
 class BrowserTestCase(StaticLiveServerTestCase):
-    """One chromium per test class, screenshots, and the helpers the browser tests share."""
+    """The shared chromium, screenshots, and the helpers the browser tests share."""
+
+    server_thread_class = ClosingLiveServerThread
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.browser = make_driver()
+        cls.browser = shared_driver()
+        clean_slate(cls.browser)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.browser.quit()
+        clean_slate(cls.browser)  # no page of this class's server stays open as it stops
         super().tearDownClass()
 
     # -------------------------------------------------------------- helpers

@@ -424,15 +424,21 @@ def test_a_sid_with_a_trailing_newline_is_not_a_sid(client, path, params):
 @pytest.fixture
 def crowded():
     """Many clinics, patients and appointments, all live (checklist ticked): the steady state."""
-    clinics = []
-    for i in range(30):
-        clinic = active_clinic(number=f"+1512555{1000 + i:04d}", name=f"Crowded {i}")
-        for step in OnboardingStep.values:
-            ChecklistItem.objects.get_or_create(clinic=clinic, step=step)
-        for j in range(5):
-            patient = Patient.objects.create(clinic=clinic, name=f"P{j}", phone=f"+1737555{i:02d}{j:02d}")
-            for k in range(3):
-                Appointment.objects.create(clinic=clinic, patient=patient, starts_at=timezone.now() + dt.timedelta(days=k + 1))
+    clinics = [active_clinic(number=f"+1512555{1000 + i:04d}", name=f"Crowded {i}") for i in range(30)]
+    ChecklistItem.objects.bulk_create(
+        [ChecklistItem(clinic=clinic, step=step) for clinic in clinics for step in OnboardingStep.values], ignore_conflicts=True
+    )
+    patients = Patient.objects.bulk_create(
+        [Patient(clinic=clinic, name=f"P{j}", phone=f"+1737555{i:02d}{j:02d}") for i, clinic in enumerate(clinics) for j in range(5)]
+    )
+    now = timezone.now()
+    Appointment.objects.bulk_create(
+        [
+            Appointment(clinic=patient.clinic, patient=patient, starts_at=now + dt.timedelta(days=k + 1))
+            for patient in patients
+            for k in range(3)
+        ]
+    )
     return clinics
 
 
