@@ -84,7 +84,7 @@ class CallLog(models.Model):
     redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
     twilio_redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
     twilio_redaction_tried_at = models.DateTimeField(null=True, blank=True, editable=False)
-    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", editable=False)
+    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -127,7 +127,7 @@ class MessageLog(models.Model):
     redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
     twilio_redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
     twilio_redaction_tried_at = models.DateTimeField(null=True, blank=True, editable=False)
-    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", editable=False)
+    twilio_redaction_error = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]

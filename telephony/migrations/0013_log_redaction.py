@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="calllog",
             name="twilio_redaction_error",
-            field=models.CharField(blank=True, default="", editable=False, max_length=300),
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=300),
         ),
         migrations.AddField(
             model_name="calllog",
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="messagelog",
             name="twilio_redaction_error",
-            field=models.CharField(blank=True, default="", editable=False, max_length=300),
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=300),
         ),
         migrations.AddField(
             model_name="messagelog",
