@@ -32,7 +32,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 # Shown to people in place of a value no key opens (no key, no setting name: the operator's
 # `manage.py reseal` report and docs/operations.md say which rows and what to do).
 UNOPENABLE_SENTENCE = "Cannot be shown: sealed with an encryption key DentSignal no longer has."
-# The shape of a Fernet token (version byte 0x80, then at least 73 bytes, urlsafe base64).
+# The shape of a Fernet token: urlsafe base64 of at least 73 bytes, the first 0x80 (the
+# version), then a 64-bit timestamp whose high bytes are zero until 2106.
 FERNET_TOKEN = re.compile(r"gAAAAA[A-Za-z0-9_-]{92,}={0,2}")
 # Columns sealed by code rather than by SealedTextField ("app_label.Model", field name).
 SEALED_BY_CODE = (("clinics.Clinic", "twilio_account_token_sealed"),)

@@ -210,7 +210,7 @@ def _fallback_config_findings() -> list[Finding]:
             Finding(
                 code="fallback_sms_set_aside",
                 severity=ERROR,
-                message=f"{aside} text(s) taken by the SMS fallback cannot be opened with FIELD_ENCRYPTION_KEYS and were set aside.",
+                message=f"{aside} text(s) taken by the SMS fallback cannot be opened with FIELD_ENCRYPTION_KEYS: set aside.",
                 fix=(
                     "Put the key they were sealed with back in FIELD_ENCRYPTION_KEYS (after the newest) and move them back "
                     f"(Redis hash {fallback_store.SMS_SPOOL_ASIDE_KEY} to {fallback_store.SMS_SPOOL_KEY}, or "

@@ -53,6 +53,7 @@ def _reseal(*args: str) -> str:
 def test_a_rotation_end_to_end_and_a_lost_key_shows_a_sentence(settings, admin_client):
     settings.FIELD_ENCRYPTION_KEYS = [LOST]
     lost = MessageLog.objects.create(message_sid="SM" + "0" * 32, body="lost text", reply="lost reply")
+    lost_profile = BusinessProfile.objects.create(clinic=ClinicFactory(), **business_profile_data())
     settings.FIELD_ENCRYPTION_KEYS = [A]
     clinic = ClinicFactory(twilio_account_sid="AC" + "1" * 32, twilio_account_token_sealed=secret_seal(TOKEN))
     profile = BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
@@ -72,6 +73,7 @@ def test_a_rotation_end_to_end_and_a_lost_key_shows_a_sentence(settings, admin_c
     assert all(_under(B, _raw(*c)) and not _under(A, _raw(*c)) for c in columns)
     assert "telephony.MessageLog.body: 1 sealed again" in out and "clinics.BusinessProfile.ein: 1 sealed again" in out
     assert f"telephony.MessageLog.reply: skipped 1 row(s) that no configured key opens (ids {lost.pk})" in out
+    assert f"clinics.BusinessProfile.ein: skipped 1 row(s) that no configured key opens (ids {lost_profile.pk})" in out
     assert "lost text" not in out and BODY not in out
 
     settings.FIELD_ENCRYPTION_KEYS = [B]  # the old key dropped: everything still opens
@@ -86,6 +88,11 @@ def test_a_rotation_end_to_end_and_a_lost_key_shows_a_sentence(settings, admin_c
     assert listing.status_code == 200 and UNOPENABLE_SENTENCE in listing.content.decode() and BODY in listing.content.decode()
     detail = admin_client.get(reverse("admin:telephony_messagelog_change", args=[lost.pk]))
     assert detail.status_code == 200 and detail.content.decode().count(UNOPENABLE_SENTENCE) == 2  # body and reply
+    profiles = admin_client.get(reverse("admin:clinics_businessprofile_changelist"))
+    assert profiles.status_code == 200 and UNOPENABLE_SENTENCE in profiles.content.decode()  # the EIN's column
+    assert "••-•••6789" in profiles.content.decode()  # the other profile's EIN, resealed, still opens
+    assert admin_client.get(reverse("admin:clinics_businessprofile_change", args=[lost_profile.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:clinics_clinic_change", args=[lost_profile.clinic_id])).status_code == 200
     # Saving the row (marking it read) keeps its tokens: the key may still be found.
     stored = _raw("telephony_messagelog", "body", lost.pk)
     MessageLog.objects.get(pk=lost.pk).save()
