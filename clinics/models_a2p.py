@@ -26,7 +26,7 @@ from django.db import models
 from django.utils import timezone
 
 from .phone import phone_validate_e164
-from .sealed import SealedTextField
+from .sealed import SealedTextField, Unopenable, sealed_plain
 from .validators import text_validate_printable
 
 # [0-9], not \d: Python's \d matches every script's digits (Arabic-Indic, fullwidth...), which no IRS or USPS record holds.
@@ -73,14 +73,14 @@ class BusinessProfile(models.Model):
 
     The EIN is write-only for people: forms and pages show `ein_masked`, and it is
     never logged (see clinics/services/a2p.py); in the database it is sealed
-    (SealedTextField), readable only with FIELD_ENCRYPTION_KEY.
+    (SealedTextField), readable only with FIELD_ENCRYPTION_KEYS.
     """
 
     clinic = models.OneToOneField("clinics.Clinic", on_delete=models.CASCADE, related_name="business_profile")
     legal_name = models.CharField(
         max_length=200, validators=[text_validate_printable], help_text="Exactly as on the IRS EIN record (CP-575)."
     )
-    # Sealed at rest with FIELD_ENCRYPTION_KEY (clinics.sealed): the column holds a Fernet token.
+    # Sealed at rest with FIELD_ENCRYPTION_KEYS (clinics.sealed): the column holds a Fernet token.
     ein = SealedTextField("EIN", validators=[EIN_FORMAT])
     # No default: staff choose the type on the IRS record (a silent LLC registered clinics wrongly).
     business_type = models.CharField(max_length=40, choices=BusinessType.choices)
@@ -114,7 +114,10 @@ class BusinessProfile(models.Model):
 
     @property
     def ein_masked(self) -> str:
-        """The EIN as people may see it: only its last four digits."""
+        """The EIN as people may see it: only its last four digits (or, when no key opens
+        it, the sentence saying so)."""
+        if isinstance(self.ein, Unopenable):
+            return self.ein
         digits = "".join(ch for ch in self.ein if ch.isdigit())
         return f"••-•••{digits[-4:]}" if digits else ""
 
@@ -132,8 +135,8 @@ class BusinessProfile(models.Model):
 
     @property
     def ein_digits(self) -> str:
-        """The EIN as Twilio wants it (xx-xxxxxxx)."""
-        digits = "".join(ch for ch in self.ein if ch.isdigit())
+        """The EIN as Twilio wants it (xx-xxxxxxx); SealError when no key opens it."""
+        digits = "".join(ch for ch in sealed_plain(self.ein) if ch.isdigit())
         return f"{digits[:2]}-{digits[2:]}"
 
     def clean(self) -> None:

@@ -377,22 +377,35 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=15.0)
 # bundles subaccounts cannot use (Twilio error 21649).
 # https://www.twilio.com/docs/iam/api/subaccounts
 TWILIO_SUBACCOUNT_PER_CLINIC = env.bool("TWILIO_SUBACCOUNT_PER_CLINIC", default=True)
-# Fernet key (urlsafe base64 of 32 bytes) for what is sealed at rest: the subaccounts'
-# auth tokens and the clinics' EINs (A2P registration), whatever the subaccount setting.
-# With DEBUG off a missing key refuses to start (the sandbox too: staff may type real
-# EINs into a staging demo); only DEBUG falls back to a key published here.
+# Fernet keys (urlsafe base64 of 32 bytes) for what is sealed at rest: the subaccounts'
+# auth tokens, the clinics' EINs (A2P registration), patients' texts and our replies, and
+# texts spooled while the database is down. FIELD_ENCRYPTION_KEYS is a comma-separated
+# list: the first seals, every one opens (rotation: put the new key first, run
+# `manage.py reseal`, then drop the old one). FIELD_ENCRYPTION_KEY is the one-key form
+# (existing deployments); when both are set, that key must be one of the list.
+# With DEBUG off no key refuses to start (the sandbox too: staff may type real EINs into a
+# staging demo); only DEBUG falls back to a key published here.
 # Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
-FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
-if not FIELD_ENCRYPTION_KEY:
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()]
+_one_key = env("FIELD_ENCRYPTION_KEY", default="").strip()
+if _one_key and FIELD_ENCRYPTION_KEYS and _one_key not in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY and FIELD_ENCRYPTION_KEYS are both set, and the list does not hold that key: what it "
+        "sealed would no longer open. Put it in FIELD_ENCRYPTION_KEYS (after the new key) and unset FIELD_ENCRYPTION_KEY."
+    )
+if not FIELD_ENCRYPTION_KEYS and _one_key:
+    FIELD_ENCRYPTION_KEYS = [_one_key]
+if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEY is not set. It seals the EINs and the subaccounts' auth tokens stored in the "
-            "database, so it is required whenever DJANGO_DEBUG is off. Make one with "
+            "FIELD_ENCRYPTION_KEY is not set. It seals the EINs, the subaccounts' auth tokens and the patients' texts "
+            "stored in the database, so it is required whenever DJANGO_DEBUG is off. Make one with "
             '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
-            "and set it in the environment or .env (see .env.example); keep it, nothing sealed with it opens without it."
+            "and set it in the environment or .env (see .env.example; FIELD_ENCRYPTION_KEYS takes several, "
+            "the first sealing); keep it, nothing sealed with it opens without it."
         )
     # Published here, so it protects nothing: DJANGO_DEBUG=true only.
-    FIELD_ENCRYPTION_KEY = "ZGVudHNpZ25hbC1kZXYtb25seS1maWVsZC1rZXktMzI="
+    FIELD_ENCRYPTION_KEYS = ["ZGVudHNpZ25hbC1kZXYtb25seS1maWVsZC1rZXktMzI="]
 
 # Patients' texts (bodies and our replies) and callers' numbers are kept this many days,
 # here and at Twilio, then redacted by beat's retention run (telephony/retention/): long

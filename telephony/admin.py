@@ -91,7 +91,8 @@ class MessageLogAdmin(SafeSelectionMixin, ClinicLogAdmin):
     def action_label(self, message: MessageLog) -> str:
         return MESSAGE_ACTION_LABELS.get(message.action, message.action) or "—"
 
-    search_fields = ("message_sid", "from_number", "to_number", "body")
+    # Not the body: it is sealed (a Fernet token differs on every save), so nothing can match it.
+    search_fields = ("message_sid", "from_number", "to_number")
     # Only "needs reading" is edited here; the rest is what happened, dates in the clinic's zone.
     # (status_rank only orders Twilio's status callbacks: nothing for people.)
     fields = (

@@ -15,7 +15,13 @@ Two stores, chosen by settings (never the primary database, which is what is dow
 
 If Redis fails while a text is being spooled, the text goes to the local spool
 directory instead (nothing a patient sent is lost); the replay reads both.
-Nothing here imports a model or touches django.db.
+
+A spooled text is patient data: each is stored sealed (clinics.sealed, FIELD_ENCRYPTION_KEYS),
+the whole of it (number and body), so Redis and the spool directory hold Fernet tokens
+only. One that no key opens (a dropped key) or that is damaged is set aside (a second
+Redis hash, or `sms-aside/` beside `sms/`) with an ERROR line naming its MessageSid only:
+never replayed, never lost, never stopping the replay of the others.
+Nothing here imports a model or queries the database.
 """
 
 from __future__ import annotations
@@ -36,12 +42,15 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from clinics.sealed import SealError, secret_open, secret_reseal, secret_seal
 from telephony.sids import sid_is_valid
 
 logger = logging.getLogger(__name__)
 
 OFFICE_LINES_KEY = "dentsignal:fallback:office-lines"
 SMS_SPOOL_KEY = "dentsignal:fallback:sms-spool"
+# Spooled texts that cannot be opened (a dropped key, damage): kept here, not replayed.
+SMS_SPOOL_ASIDE_KEY = "dentsignal:fallback:sms-spool-aside"
 OFFICE_LINES_LOCK_KEY = "dentsignal:fallback:office-lines:lock"
 OFFICE_LINES_FILE = "office-lines.json"
 # Subaccount SID -> its auth token SEALED (clinics.sealed, FIELD_ENCRYPTION_KEY): what the
@@ -58,6 +67,7 @@ OFFICE_LINES_LOCK_FILE = ".office-lines.lock"
 OFFICE_LINES_LOCK_SECONDS = 60
 OFFICE_LINES_LOCK_WAIT_SECONDS = 10
 SMS_SPOOL_DIR = "sms"
+SMS_SPOOL_ASIDE_DIR = "sms-aside"
 # Seconds a fallback waits on Redis: Twilio waits 15 s for the whole answer.
 REDIS_TIMEOUT_SECONDS = 2.0
 REDIS_ERRORS = (redis.RedisError, OSError)
@@ -299,11 +309,22 @@ def _spool_file(message_sid: str) -> Path:
     return _spool_dir() / SMS_SPOOL_DIR / f"{message_sid}.json"
 
 
+def _sms_seal(message: SpooledSms) -> str:
+    return secret_seal(json.dumps(asdict(message)))
+
+
+def _sms_open(raw: str | bytes) -> SpooledSms:
+    """A spooled text from its stored form: sealed, or plain JSON if spooled before texts
+    were sealed. SealError if no key opens it; ValueError or TypeError if it is damaged."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return SpooledSms(**json.loads(text if text.startswith("{") else secret_open(text)))
+
+
 def sms_spool(message: SpooledSms) -> None:
-    """Keep an inbound SMS durably until it is replayed (the same MessageSid again
+    """Keep an inbound SMS durably, sealed, until it is replayed (the same MessageSid again
     replaces itself). Redis when configured, the local spool directory otherwise or if
     Redis fails. Raises FallbackStoreError only if neither could keep it."""
-    data = json.dumps(asdict(message))
+    data = _sms_seal(message)
     client = _redis_client()
     if client is not None:
         try:
@@ -317,21 +338,54 @@ def sms_spool(message: SpooledSms) -> None:
         raise FallbackStoreError(f"Could not spool SMS {message.message_sid}: {exc}") from exc
 
 
+def _why_unopenable(exc: Exception) -> str:
+    # No PHI: never the stored value, nor the exception's text for damaged JSON.
+    return "no key of FIELD_ENCRYPTION_KEYS opens it" if isinstance(exc, SealError) else "it is damaged"
+
+
+def _sms_set_aside_redis(client: Any, message_sid: str, raw: bytes, exc: Exception) -> None:
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(SMS_SPOOL_ASIDE_KEY, message_sid, raw)
+        pipe.hdel(SMS_SPOOL_KEY, message_sid)
+        pipe.execute()
+    logger.error(
+        "Spooled SMS %s cannot be opened (%s): set aside in Redis hash %s, not replayed",
+        message_sid,
+        _why_unopenable(exc),
+        SMS_SPOOL_ASIDE_KEY,
+    )
+
+
+def _sms_set_aside_file(path: Path, exc: Exception) -> None:
+    aside = _spool_dir() / SMS_SPOOL_ASIDE_DIR
+    aside.mkdir(parents=True, exist_ok=True)
+    os.replace(path, aside / path.name)
+    logger.error("Spooled SMS %s cannot be opened (%s): set aside in %s, not replayed", path.stem, _why_unopenable(exc), aside)
+
+
 def sms_spooled() -> Iterator[SpooledSms]:
-    """Every spooled SMS (Redis's and the local directory's), oldest first."""
+    """Every spooled SMS (Redis's and the local directory's), oldest first. One that
+    cannot be opened is set aside (logged) instead."""
     messages: dict[str, SpooledSms] = {}
     client = _redis_client()
     if client is not None:
-        for raw in client.hgetall(SMS_SPOOL_KEY).values():
-            message = SpooledSms(**json.loads(raw))
+        for sid, raw in client.hgetall(SMS_SPOOL_KEY).items():
+            try:
+                message = _sms_open(raw)
+            except (SealError, ValueError, TypeError) as exc:
+                _sms_set_aside_redis(client, sid.decode() if isinstance(sid, bytes) else sid, raw, exc)
+                continue
             messages[message.message_sid] = message
     directory = _spool_dir() / SMS_SPOOL_DIR
     if directory.is_dir():
         for path in directory.glob("*.json"):
             try:
-                message = SpooledSms(**json.loads(path.read_bytes()))
+                message = _sms_open(path.read_bytes())
             except FileNotFoundError:
                 continue  # replayed meanwhile by another run
+            except (SealError, ValueError, TypeError) as exc:
+                _sms_set_aside_file(path, exc)
+                continue
             messages.setdefault(message.message_sid, message)
     yield from sorted(messages.values(), key=lambda m: (m.received_at, m.message_sid))
 
@@ -347,3 +401,67 @@ def sms_unspool(message_sid: str) -> None:
 def sms_spool_count() -> int:
     """How many texts wait to be replayed (for the doctor and tests)."""
     return sum(1 for _ in sms_spooled())
+
+
+def sms_spool_aside_count() -> int:
+    """How many spooled texts were set aside because they cannot be opened."""
+    client = _redis_client()
+    in_redis = client.hlen(SMS_SPOOL_ASIDE_KEY) if client is not None else 0
+    directory = _spool_dir() / SMS_SPOOL_ASIDE_DIR
+    return in_redis + (sum(1 for _ in directory.glob("*.json")) if directory.is_dir() else 0)
+
+
+@dataclass
+class SpoolReseal:
+    """What sms_spool_reseal did: texts sealed again, already under the newest key, and
+    those no key opens (left for the replay to set aside)."""
+
+    resealed: int = 0
+    current: int = 0
+    unopenable: int = 0
+
+    def again(self, raw: bytes) -> bytes | None:
+        """`raw` sealed under the newest key, or None when it already is or cannot be (counted)."""
+        text = raw.decode()
+        try:
+            new = _sms_seal(_sms_open(text)) if text.startswith("{") else secret_reseal(text)
+        except (SealError, ValueError, TypeError):
+            self.unopenable += 1
+            return None
+        self.current += new is None
+        return None if new is None else new.encode()
+
+
+def sms_spool_reseal() -> SpoolReseal:
+    """Seal every waiting text under the newest key (manage.py reseal), Redis's and the
+    local directory's; what it did."""
+    done = SpoolReseal()
+    client = _redis_client()
+    if client is not None:
+        for sid, raw in client.hgetall(SMS_SPOOL_KEY).items():
+            new = done.again(raw)
+            if new is None:
+                continue
+            with client.pipeline() as pipe:
+                try:
+                    pipe.watch(SMS_SPOOL_KEY)
+                    if pipe.hget(SMS_SPOOL_KEY, sid) == raw:  # not replayed or delivered again meanwhile
+                        pipe.multi()
+                        pipe.hset(SMS_SPOOL_KEY, sid, new)
+                        pipe.execute()
+                        done.resealed += 1
+                except redis.WatchError:
+                    pass  # the spool changed meanwhile: the next run seals it again
+    directory = _spool_dir() / SMS_SPOOL_DIR
+    if directory.is_dir():
+        for path in directory.glob("*.json"):
+            try:
+                new = done.again(path.read_bytes())
+            except FileNotFoundError:
+                continue  # replayed meanwhile
+            if new is not None:
+                # A replay removing it in between brings it back: replayed again, its
+                # MessageSid's log row makes that change nothing.
+                _write_atomically(path, new)
+                done.resealed += 1
+    return done

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clinics.sealed import SealedTextField
 from clinics.validators import text_validate_printable
 
 TOKEN_PREFIX = "ds_"  # noqa: S105 - a prefix, not a secret
@@ -110,10 +111,13 @@ class MessageLog(models.Model):
     direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
     from_number = models.CharField(max_length=32, blank=True)
     to_number = models.CharField(max_length=32, blank=True)
-    body = models.TextField(blank=True)
+    # The patient's text and our reply are sealed at rest (clinics.sealed): the columns hold
+    # Fernet tokens, written so by the webhooks' compiled statements too, and cannot be
+    # searched or filtered by value.
+    body = SealedTextField(blank=True)
     # What the reply handler did (confirmed, reschedule, opt_out, opt_in, help, inbox, ...).
     action = models.CharField(max_length=20, blank=True)
-    reply = models.TextField(blank=True)
+    reply = SealedTextField(blank=True)
     # Free-text replies wait in the clinic's inbox until staff read them.
     needs_reading = models.BooleanField(default=False, db_index=True)
     status = models.CharField(max_length=20, blank=True)

@@ -159,7 +159,10 @@ def _empty_fallback_store() -> Iterator[None]:
     def clear():
         if redis_url:
             fallback_store._redis(redis_url).delete(
-                fallback_store.SMS_SPOOL_KEY, fallback_store.OFFICE_LINES_KEY, fallback_store.ACCOUNT_TOKENS_KEY
+                fallback_store.SMS_SPOOL_KEY,
+                fallback_store.SMS_SPOOL_ASIDE_KEY,
+                fallback_store.OFFICE_LINES_KEY,
+                fallback_store.ACCOUNT_TOKENS_KEY,
             )
         shutil.rmtree(spool_dir, ignore_errors=True)
 

@@ -106,15 +106,33 @@ def test_production_refuses_to_start_without_a_field_encryption_key(env):
 
 @pytest.mark.no_sandbox
 def test_debug_alone_starts_without_a_field_encryption_key():
-    probe = "import django; django.setup(); from django.conf import settings; print(settings.FIELD_ENCRYPTION_KEY)"
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.FIELD_ENCRYPTION_KEYS)"
 
     debug = python(probe, FIELD_ENCRYPTION_KEY=None, DJANGO_DEBUG="true")
     production = python(probe)
 
     assert debug.returncode == 0, debug.stderr
     assert production.returncode == 0, production.stderr
-    assert production.stdout.strip() == PRODUCTION["FIELD_ENCRYPTION_KEY"]
-    assert debug.stdout.strip() not in ("", PRODUCTION["FIELD_ENCRYPTION_KEY"])
+    assert production.stdout.strip() == str([PRODUCTION["FIELD_ENCRYPTION_KEY"]])  # the one-key form
+    assert PRODUCTION["FIELD_ENCRYPTION_KEY"] not in debug.stdout and debug.stdout.strip() != "[]"
+
+
+ROTATED_KEY = "cm90YXRlZC1maWVsZC1rZXktZm9yLXRoZS10ZXN0LTE="
+
+
+@pytest.mark.no_sandbox
+def test_rotation_takes_several_keys_and_refuses_a_one_key_form_left_out_of_them():
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.FIELD_ENCRYPTION_KEYS)"
+    old = PRODUCTION["FIELD_ENCRYPTION_KEY"]
+
+    rotating = python(probe, FIELD_ENCRYPTION_KEYS=f"{ROTATED_KEY}, {old}")  # FIELD_ENCRYPTION_KEY=old, in the list
+    refused = python(probe, FIELD_ENCRYPTION_KEYS=ROTATED_KEY)  # the old key would silently stop opening
+
+    assert rotating.returncode == 0, rotating.stderr
+    assert rotating.stdout.strip() == str([ROTATED_KEY, old])  # the first seals
+    assert refused.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY and FIELD_ENCRYPTION_KEYS are both set, and the list does not hold that key" in refused.stderr
+    assert old not in refused.stderr and ROTATED_KEY not in refused.stderr  # no key in the message
 
 
 @pytest.mark.no_sandbox

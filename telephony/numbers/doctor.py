@@ -231,4 +231,19 @@ def _fallback_config_findings() -> list[Finding]:
                 fix="Run `manage.py telephony_fallback_replay`, and check that Celery beat is running (it replays every minute).",
             )
         )
+    aside = fallback_store.sms_spool_aside_count()
+    if aside:
+        findings.append(
+            Finding(
+                code="fallback_sms_set_aside",
+                severity=ERROR,
+                message=f"{aside} text(s) taken by the SMS fallback cannot be opened with FIELD_ENCRYPTION_KEYS: set aside.",
+                fix=(
+                    "Put the key they were sealed with back in FIELD_ENCRYPTION_KEYS (after the newest) and move them back "
+                    f"(Redis hash {fallback_store.SMS_SPOOL_ASIDE_KEY} to {fallback_store.SMS_SPOOL_KEY}, or "
+                    f"{fallback_store.SMS_SPOOL_ASIDE_DIR}/ to {fallback_store.SMS_SPOOL_DIR}/ in FALLBACK_SPOOL_DIR); "
+                    "the replay then processes them."
+                ),
+            )
+        )
     return findings

@@ -10,6 +10,10 @@ Django's `DO UPDATE SET` plus a `WHERE` (the status is newer, and the row is the
 signer's: telephony/tenants.py), appended with quoted names; PostgreSQL and SQLite both
 accept them.
 
+A patient's text and our reply are sealed at rest (MessageLog.body/reply are
+clinics.sealed.SealedTextField): a compiled INSERT prepares each value through its field,
+so each is sealed once as it is bound, with no query and no code here.
+
 The webhooks read a clinic as a frozen `ClinicRoute`, never as a half-loaded Clinic.
 A log write that fails is logged at ERROR with its Call/Message SID and counted in
 `LogWriteFailure`, which `manage.py telephony_doctor` reports. Off the steady path
@@ -42,6 +46,7 @@ from clinics.models import (
     OnboardingStep,
     Patient,
 )
+from clinics.sealed import Unopenable
 from clinics.services import clinic_checklist_tick, clinic_forwarded_call_record
 from telephony.models import CallLog, LogWriteFailure, MessageLog
 from telephony.webhooks.statements import (
@@ -399,8 +404,10 @@ def message_log_insert_then_appointment_update(
 
 
 def message_reply_earlier(*, message_sid: str) -> str:
-    """The reply given the first time this MessageSid came ('' if none)."""
-    return MessageLog.objects.filter(message_sid=message_sid).values_list("reply", flat=True).first() or ""
+    """The reply given the first time this MessageSid came ('' if none, or if it was sealed
+    under a key since dropped: the patient had it the first time)."""
+    reply = MessageLog.objects.filter(message_sid=message_sid).values_list("reply", flat=True).first() or ""
+    return "" if isinstance(reply, Unopenable) else reply
 
 
 def patient_id_get(*, clinic_id: int, phone: str) -> int | None:

@@ -113,7 +113,7 @@ def _subaccount_token_load(sealed: str, account_sid: str) -> str:
     try:
         token = secret_open(sealed)
     except SealError:
-        logger.error("The stored auth token of subaccount %s cannot be decrypted: check FIELD_ENCRYPTION_KEY", account_sid)
+        logger.error("The stored auth token of subaccount %s cannot be decrypted: check FIELD_ENCRYPTION_KEYS", account_sid)
         return ""
     _subaccount_tokens[account_sid] = (token, _now())
     return token

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from clinics.models_a2p import BusinessProfile
-from clinics.sealed import SealError, secret_open
+from clinics.sealed import UNOPENABLE_SENTENCE, SealError, secret_open
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import EIN, business_profile_data
 
@@ -47,9 +47,14 @@ def test_each_save_seals_again_and_another_key_cannot_read_it(settings):
 
     from cryptography.fernet import Fernet
 
-    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    with pytest.raises(SealError):
-        BusinessProfile.objects.get(pk=profile.pk)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    loaded = BusinessProfile.objects.get(pk=profile.pk)  # the page still loads
+    assert loaded.ein_masked == UNOPENABLE_SENTENCE  # people see one sentence in its place
+    with pytest.raises(SealError, match="cannot be decrypted"):
+        loaded.ein_digits  # noqa: B018 - what Twilio would be sent: refused, never the sentence
+    stored = _stored(profile)
+    loaded.save()
+    assert _stored(profile) == stored  # saved again, the token is kept as it was, not replaced
 
 
 def test_the_migration_seals_plain_eins_and_its_reverse_opens_them():

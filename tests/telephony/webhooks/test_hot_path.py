@@ -1,6 +1,7 @@
 """The webhooks' hot path (telephony/webhooks/hot_path.py): routes, safe inserts, loud failed log writes."""
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 from io import StringIO
@@ -9,12 +10,23 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from clinics.models import ChecklistItem, NumberState, OnboardingStep
+from clinics.models import Appointment, ChecklistItem, NumberState, OnboardingStep, Patient
+from clinics.sealed import secret_looks_sealed, secret_open
 from telephony.models import CallLog, LogWriteFailure, MessageLog
 from telephony.webhooks import hot_path, statements
 from tests.conftest import PUBLIC_BASE_URL
-from tests.telephony.webhooks.twilio_requests import CLINIC_NUMBER, VOICE, active_clinic, call_params, signed_post, twiml
+from tests.telephony.webhooks.twilio_requests import (
+    CLINIC_NUMBER,
+    PATIENT,
+    SMS,
+    VOICE,
+    active_clinic,
+    call_params,
+    signed_post,
+    twiml,
+)
 
 # embedded: statements compiled per database vendor, SQLite's too (scripts/test).
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
@@ -164,3 +176,23 @@ def test_a_failed_status_write_is_counted_and_answered_with_an_error_for_twilio_
     assert any(r.levelno == logging.ERROR and message_sid in r.getMessage() for r in caplog.records)
     counter = LogWriteFailure.objects.get(log=hot_path.MESSAGE_LOG)
     assert (counter.count, counter.last_sid) == (1, message_sid)
+
+
+# ----------------------------------------------------------------- texts sealed at rest
+
+
+@pytest.mark.parametrize("body", ["C", "Can I come at 4 instead? My tooth hurts"])  # compiled insert+update; insert
+def test_the_sms_webhook_stores_the_text_and_reply_sealed_and_a_repeat_gets_the_same_reply(client, body):
+    clinic = active_clinic(name="Austin Dental")
+    patient = Patient.objects.create(clinic=clinic, name="Pat", phone=PATIENT)
+    Appointment.objects.create(clinic=clinic, patient=patient, starts_at=timezone.now() + dt.timedelta(days=2))
+    params = {"MessageSid": "SM" + "e" * 32, "From": PATIENT, "To": CLINIC_NUMBER, "Body": body}
+
+    first = twiml(signed_post(client, SMS, params)).findtext("Message")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT body, reply FROM telephony_messagelog WHERE message_sid = %s", [params["MessageSid"]])
+        stored_body, stored_reply = cursor.fetchone()
+    assert secret_looks_sealed(stored_body) and secret_open(stored_body) == body  # a Fernet token, not the text
+    assert first and secret_looks_sealed(stored_reply) and secret_open(stored_reply) == first
+    assert twiml(signed_post(client, SMS, params)).findtext("Message") == first  # the repeat opens the stored reply
