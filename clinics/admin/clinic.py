@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from dentsignal.admin_tools import SafeSelectionMixin, access_record, clinic_date, request_actor
+from dentsignal.admin_tools import NAME_SHOWN, SafeSelectionMixin, access_record, clinic_date, request_actor
 from telephony import operations, task_names
 from telephony.numbers import porting_in
 from telephony.queue import QUEUED_FOR_RESEND
@@ -21,7 +21,17 @@ from telephony.queue import QUEUED_FOR_RESEND
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
-from ..models import Appointment, Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingPath, OnboardingStep, ReminderOutcome
+from ..models import (
+    Appointment,
+    Clinic,
+    ClinicUsage,
+    NumberEvent,
+    NumberState,
+    OnboardingPath,
+    OnboardingStep,
+    Patient,
+    ReminderOutcome,
+)
 from ..models_a2p import A2PRegistration, BusinessProfile
 from ..models_access import AccessView
 from ..models_porting import PortInState
@@ -479,6 +489,12 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         subaccount from the clinic list showing this clinic), and its history is kept.
         """
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if "post" not in request.POST:  # the confirmation page, which names the patients and appointments
+            clinic_ids = [clinic.pk for clinic in objs]
+            for model in (Patient, Appointment):
+                ids = list(model.objects.filter(clinic_id__in=clinic_ids).values_list("pk", flat=True))
+                if ids:
+                    access_record(request, model=model, object_ids=ids, fields=[NAME_SHOWN], view=AccessView.SECTION)
         # A clinic's texting registration and business profile exist only for it: the power
         # to delete the clinic covers them (the registration's own admin deletes nothing,
         # which made Django ask every user, the superuser too, for a power nobody holds).

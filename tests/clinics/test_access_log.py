@@ -172,6 +172,20 @@ def test_the_appointment_page_and_a_history_page_are_recorded(admin_client, data
     )
 
 
+def test_a_clinics_delete_page_naming_its_patients_is_recorded_and_the_delete_itself_is_not(admin_client, data):
+    url = reverse("admin:clinics_clinic_delete", args=[data["clinic"].pk])
+
+    page = admin_client.get(url).content.decode()
+    admin_client.post(url, {"post": "yes"})
+
+    assert "Pat Doe" in page
+    assert [(r["model"], r["object_ids"], r["fields"], r["view"]) for r in records()] == [
+        ("clinics.patient", [str(data["patient"].pk)], ["name"], "section"),
+        ("clinics.appointment", [str(data["appointment"].pk)], ["name"], "section"),
+    ]
+    assert not Patient.objects.exists()  # the clinic and its patients are gone; the records stay
+
+
 def test_pages_that_show_nothing_write_nothing(onboarding, admin_client, data):
     """A refused page, an add form and an action's redirect show no patient's data."""
     assert onboarding.get(reverse("admin:telephony_messagelog_changelist")).status_code == 403
