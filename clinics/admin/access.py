@@ -4,9 +4,11 @@ superuser included, adds, changes or deletes a record (the model refuses it too)
 import csv
 from collections.abc import Iterator
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
 
@@ -63,11 +65,15 @@ class AccessRecordAdmin(admin.ModelAdmin):
         export = path("export/", self.admin_site.admin_view(self.export_view), name="clinics_accessrecord_export")
         return [export, *super().get_urls()]
 
-    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponse:
         """The records the list shows (its filters and search applied), every page, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied("Only superusers may read the access log.")
-        records = self.get_changelist_instance(request).get_queryset(request)
+        try:
+            records = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "The export's filters were not valid; nothing was exported.", messages.ERROR)
+            return redirect("admin:clinics_accessrecord_changelist")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response = StreamingHttpResponse(_csv_lines(records.iterator(chunk_size=2000)), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="access-log-{stamp}.csv"'

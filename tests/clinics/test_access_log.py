@@ -282,6 +282,9 @@ def test_superusers_read_and_export_the_log_and_nobody_else_does(admin_client, s
     filtered = list(csv.DictReader(io.StringIO(b"".join(admin_client.get(export, {"view": "list"}).streaming_content).decode())))
     assert [r["username"] for r in filtered] == ["support"]
 
+    refused = admin_client.get(export, {"at__gte": "not a date"}, follow=True)
+    assert "The export's filters were not valid; nothing was exported." in refused.content.decode().replace("&#x27;", "'")
+
     # Staff holding every other power, Clinic support included, read none of it.
     assert support.get(listing).status_code == 403
     assert support.get(export).status_code == 403
