@@ -172,6 +172,14 @@ def test_the_appointment_page_and_a_history_page_are_recorded(admin_client, data
     )
 
 
+def test_a_search_is_recorded_as_typed(support, data):
+    support.get(reverse("admin:telephony_messagelog_changelist"), {"q": "5550999"})
+
+    (record,) = AccessRecord.objects.all()
+    assert record.path == reverse("admin:telephony_messagelog_changelist") + "?q=5550999"
+    assert record.object_ids == [str(data["message"].pk)]
+
+
 def test_a_clinics_delete_page_naming_its_patients_is_recorded_and_the_delete_itself_is_not(admin_client, data):
     url = reverse("admin:clinics_clinic_delete", args=[data["clinic"].pk])
 
