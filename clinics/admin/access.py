@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
@@ -65,7 +66,7 @@ class AccessRecordAdmin(admin.ModelAdmin):
         export = path("export/", self.admin_site.admin_view(self.export_view), name="clinics_accessrecord_export")
         return [export, *super().get_urls()]
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The records the list shows (its filters and search applied), every page, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied("Only superusers may read the access log.")
