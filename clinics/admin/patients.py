@@ -39,6 +39,10 @@ class AppointmentAdmin(AccessLoggedAdminMixin, SafeSelectionMixin, admin.ModelAd
     list_filter = ("status", "needs_staff_attention", "clinic")
     search_fields = ("patient__name", "patient__phone")
     date_hierarchy = "starts_at"
+    # The patient by id (with its name), not a select of every clinic's patients: the page
+    # shows one patient, the one its access record names; picking another opens the
+    # patients' list, recorded in turn.
+    raw_id_fields = ("patient",)
     readonly_fields = ("reminder_sent", "reminder_display", "reminder_outcome_when", "last_changed")
     exclude = ("reminder_sent_at", "reminder_outcome", "reminder_outcome_detail", "reminder_outcome_at")
     starts = clinic_date("starts_at", "Starts")

@@ -172,6 +172,15 @@ def test_the_appointment_page_and_a_history_page_are_recorded(admin_client, data
     )
 
 
+def test_an_appointments_page_shows_its_own_patient_only(admin_client, data):
+    """The patient field is no select of every patient, which no record would name."""
+    Patient.objects.create(clinic=data["clinic"], name="Other Person", phone="+15125550888")
+
+    page = admin_client.get(reverse("admin:clinics_appointment_change", args=[data["appointment"].pk])).content.decode()
+
+    assert "Pat Doe" in page and "Other Person" not in page
+
+
 def test_a_search_is_recorded_as_typed(support, data):
     support.get(reverse("admin:telephony_messagelog_changelist"), {"q": "5550999"})
 
