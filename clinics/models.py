@@ -467,5 +467,6 @@ class Appointment(models.Model):
 
 # A2P 10DLC registration models live in their own module (registered with this app here).
 from .models_a2p import A2PEvent, A2PRegistration, BusinessProfile  # noqa: E402,F401
+from .models_access import AccessRecord  # noqa: E402,F401
 from .models_hosted import HostedOrder  # noqa: E402,F401
 from .models_porting import NumberPortIn  # noqa: E402,F401

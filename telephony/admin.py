@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from clinics.models import Clinic
 from clinics.services import ClinicNumberError
-from dentsignal.admin_tools import ReadOnlyAdminMixin, SafeSelectionMixin, clinic_date, permission_require, request_actor
+from dentsignal.admin_tools import (
+    AccessLoggedAdminMixin,
+    ReadOnlyAdminMixin,
+    SafeSelectionMixin,
+    clinic_date,
+    permission_require,
+    request_actor,
+)
 from telephony.models import ApiToken, AuditRun, CallLog, MessageLog
 from telephony.numbers import audit_runs, release, repairs
 from telephony.queue import QUEUED_FOR_RESEND
@@ -69,9 +76,10 @@ class MessageActionFilter(admin.SimpleListFilter):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
-class ClinicLogAdmin(admin.ModelAdmin):
+class ClinicLogAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
     """What the call and message logs share: each row's date in its clinic's time zone, in
-    the one format (clinics.dates), one blank marker, the layout stylesheet."""
+    the one format (clinics.dates), one blank marker, the layout stylesheet; and, as both
+    show patients' data (bodies, callers' numbers), an access record for every page."""
 
     list_select_related = ("clinic",)
     empty_value_display = "—"

@@ -1,4 +1,5 @@
-"""The Onboarding staff group in tests, as its data migration makes it; staff with given permissions."""
+"""The Onboarding staff and Clinic support groups in tests, as their data migrations make
+them; staff with given permissions."""
 
 import functools
 import importlib
@@ -18,7 +19,10 @@ GRANTS = [
     (("clinics", "0016_onboarding_staff_a2p_permissions"), "permissions_add"),
     (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
     (("clinics", "0029_onboarding_staff_keep_existing_number"), "permissions_add"),
+    # Takes patients' data away from the group (and makes the Clinic support group).
+    (("telephony", "0013_clinic_support_group"), "groups_split"),
 ]
+CLINIC_SUPPORT = ("telephony", "0013_clinic_support_group")
 
 
 @functools.cache
@@ -50,6 +54,16 @@ def onboarding_staff_group() -> Group:
             grant = importlib.import_module(f"{migration[0]}.migrations.{migration[1]}")
             getattr(grant, function)(_historical_apps(migration), SimpleNamespace(connection=connection))
         group = Group.objects.get(name="Onboarding staff")
+    return group
+
+
+def clinic_support_group() -> Group:
+    """The "Clinic support" group; re-made by its migration's code when missing (as above)."""
+    group = Group.objects.filter(name="Clinic support").first()
+    if group is None:
+        module = importlib.import_module(f"{CLINIC_SUPPORT[0]}.migrations.{CLINIC_SUPPORT[1]}")
+        module.groups_split(_historical_apps(CLINIC_SUPPORT), SimpleNamespace(connection=connection))
+        group = Group.objects.get(name="Clinic support")
     return group
 
 

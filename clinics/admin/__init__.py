@@ -10,6 +10,7 @@
     patients.py      PatientAdmin, AppointmentAdmin
     a2p.py           the business profile and the A2P 10DLC registration
     history.py       Number history: every clinic's number events, deleted clinics' included
+    access.py        AccessRecordAdmin: the access log, read and exported by superusers only
     phone_search.py  the list search that finds a phone number typed in any format
 
 The admin is a surface: it hands the work to the workflows (telephony.numbers, telephony.a2p),
@@ -20,7 +21,9 @@ from django.contrib import admin
 
 from ..models import Appointment, Clinic, NumberEvent, Patient
 from ..models_a2p import A2PRegistration, BusinessProfile
+from ..models_access import AccessRecord
 from .a2p import A2PRegistrationAdmin, BusinessProfileAdmin
+from .access import AccessRecordAdmin
 from .clinic import ClinicAdmin
 from .history import NumberEventAdmin
 from .patients import AppointmentAdmin, PatientAdmin
@@ -31,3 +34,4 @@ admin.site.register(Appointment, AppointmentAdmin)
 admin.site.register(BusinessProfile, BusinessProfileAdmin)
 admin.site.register(A2PRegistration, A2PRegistrationAdmin)
 admin.site.register(NumberEvent, NumberEventAdmin)
+admin.site.register(AccessRecord, AccessRecordAdmin)

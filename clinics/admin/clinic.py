@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from dentsignal.admin_tools import SafeSelectionMixin, clinic_date, request_actor
+from dentsignal.admin_tools import NAME_SHOWN, SafeSelectionMixin, access_record, clinic_date, request_actor
 from telephony import operations, task_names
 from telephony.numbers import porting_in
 from telephony.queue import QUEUED_FOR_RESEND
@@ -22,8 +22,19 @@ from telephony.retention.redaction import clinic_redaction_summary
 from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
-from ..models import Clinic, ClinicUsage, NumberEvent, NumberState, OnboardingPath, OnboardingStep, ReminderOutcome
+from ..models import (
+    Appointment,
+    Clinic,
+    ClinicUsage,
+    NumberEvent,
+    NumberState,
+    OnboardingPath,
+    OnboardingStep,
+    Patient,
+    ReminderOutcome,
+)
 from ..models_a2p import A2PRegistration, BusinessProfile
+from ..models_access import AccessView
 from ..models_porting import PortInState
 from ..phone import phone_format_national
 from ..selectors import (
@@ -104,6 +115,19 @@ class ChecklistFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The clinic page's sections that name patients (field -> the one line shown instead to
+# staff without PATIENT_DATA_PERMISSION), and what "Reminders not sent" shows of each appointment.
+PATIENT_DATA_PERMISSION = "clinics.view_appointment"
+PATIENT_SECTIONS = {"reminders_not_sent_display": "reminders_hidden_display"}
+PATIENT_DATA_HIDDEN = "Hidden: it names patients, and only the Clinic support group may see patients' data."
+REMINDERS_FIELDS = ("reminder_outcome_at", "patient", "starts_at", "reminder_outcome", "reminder_outcome_detail")
+
+
+def _patients_hidden(field: object) -> object:
+    """A fieldset's entry (a name, or a row of names) with each section naming patients swapped for its note."""
+    return PATIENT_SECTIONS.get(field, field) if isinstance(field, str) else field
+
+
 class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     form = ClinicAdminForm
     phone_search_fields = ("twilio_number", "office_phone")
@@ -155,6 +179,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         "test_call_display",
         "a2p_pipeline_display",
         "reminders_not_sent_display",
+        "reminders_hidden_display",
         "usage_display",
         "retention_display",
         "created_on",
@@ -190,6 +215,16 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Clinic]:
         return clinic_list_with_progress()
+
+    def get_fieldsets(self, request: HttpRequest, obj: Clinic | None = None) -> list:
+        """The page's sections; those naming patients only for staff who may see patients'
+        data (the Clinic support group), the others read one line saying why not."""
+        if request.user.has_perm(PATIENT_DATA_PERMISSION):
+            return list(super().get_fieldsets(request, obj))
+        return [
+            (name, {**options, "fields": tuple(_patients_hidden(field) for field in options["fields"])})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
 
     # ------------------------------------------------------------------ columns
 
@@ -270,6 +305,10 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             "<ul class='reminders-not-sent'>{}</ul>",
             format_html_join("", "<li><small>{}</small> {}: <strong>{}</strong>: {}</li>", rows),
         )
+
+    @admin.display(description="Reminders not sent")
+    def reminders_hidden_display(self, clinic: Clinic) -> str:
+        return PATIENT_DATA_HIDDEN
 
     @admin.display(description="Steps")
     def checklist_display(self, clinic: Clinic) -> str:
@@ -441,7 +480,14 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 and bool(clinic.twilio_account_sid)
                 and clinic.twilio_account_status != "closed",
             )
-        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+        response = super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+        if clinic is not None and response.status_code == 200 and request.user.has_perm(PATIENT_DATA_PERMISSION):
+            shown = clinic_reminders_not_sent(clinic=clinic)
+            if shown:
+                access_record(
+                    request, model=Appointment, object_ids=[a.pk for a in shown], fields=REMINDERS_FIELDS, view=AccessView.SECTION
+                )
+        return response
 
     def get_deleted_objects(self, objs, request: HttpRequest) -> tuple[list, dict, set, list]:
         """Django's summary of a delete (one clinic or "delete selected"), with every clinic
@@ -453,6 +499,12 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
         subaccount from the clinic list showing this clinic), and its history is kept.
         """
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if "post" not in request.POST:  # the confirmation page, which names the patients and appointments
+            clinic_ids = [clinic.pk for clinic in objs]
+            for model in (Patient, Appointment):
+                ids = list(model.objects.filter(clinic_id__in=clinic_ids).values_list("pk", flat=True))
+                if ids:
+                    access_record(request, model=model, object_ids=ids, fields=[NAME_SHOWN], view=AccessView.SECTION)
         # A clinic's texting registration and business profile exist only for it: the power
         # to delete the clinic covers them (the registration's own admin deletes nothing,
         # which made Django ask every user, the superuser too, for a power nobody holds).

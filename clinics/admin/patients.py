@@ -1,4 +1,6 @@
-"""Admin for patients and their appointments (reminders are sent by telephony.a2p.texting)."""
+"""Admin for patients and their appointments (reminders are sent by telephony.a2p.texting).
+
+Patients' data: every page of both writes an access record (AccessLoggedAdminMixin)."""
 
 from datetime import datetime
 
@@ -9,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from dentsignal.admin_tools import SafeSelectionMixin, clinic_date
+from dentsignal.admin_tools import AccessLoggedAdminMixin, SafeSelectionMixin, clinic_date
 from telephony.a2p import texting as messaging
 
 from ..dates import time_zone_of
@@ -18,7 +20,7 @@ from ..models import Appointment, ReminderOutcome
 from .phone_search import PhoneSearchMixin
 
 
-class PatientAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
+class PatientAdmin(AccessLoggedAdminMixin, PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     form = PatientAdminForm
     phone_search_fields = ("phone",)
     empty_value_display = "—"
@@ -30,13 +32,17 @@ class PatientAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
     created = clinic_date("created_at", "Created")
 
 
-class AppointmentAdmin(SafeSelectionMixin, admin.ModelAdmin):
+class AppointmentAdmin(AccessLoggedAdminMixin, SafeSelectionMixin, admin.ModelAdmin):
     empty_value_display = "—"
     list_display = ("patient", "clinic", "starts", "status", "needs_staff_attention", "reminder_sent", "reminder_display")
     list_select_related = ("patient", "clinic")
     list_filter = ("status", "needs_staff_attention", "clinic")
     search_fields = ("patient__name", "patient__phone")
     date_hierarchy = "starts_at"
+    # The patient by id (with its name), not a select of every clinic's patients: the page
+    # shows one patient, the one its access record names; picking another opens the
+    # patients' list, recorded in turn.
+    raw_id_fields = ("patient",)
     readonly_fields = ("reminder_sent", "reminder_display", "reminder_outcome_when", "last_changed")
     exclude = ("reminder_sent_at", "reminder_outcome", "reminder_outcome_detail", "reminder_outcome_at")
     starts = clinic_date("starts_at", "Starts")

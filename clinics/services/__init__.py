@@ -13,6 +13,7 @@ One module per concern:
     usage.py         this month's usage of the subaccount
     patient_data.py  a departed clinic's patient data: the download, and the purge after the retention period
     a2p.py           the A2P 10DLC registration records
+    access.py        the access log: who was shown which patients' data
     reminders.py     what became of an appointment's reminder
     errors.py        the errors a refused change raises (ClinicNumberError and its kinds)
     rows.py          the locked clinic row and the history row (used by the modules above)
@@ -39,6 +40,7 @@ from .a2p import (
     a2p_step_intent,
     a2p_step_record,
 )
+from .access import PATIENT_DATA_MODELS, access_record_write
 from .accounts import (
     MOVE_DONE,
     MOVE_FAILED,
@@ -111,6 +113,7 @@ __all__ = [
     "MOVE_REQUESTED",
     "MOVE_TRANSFERRED",
     "MOVE_UNDER_WAY",
+    "PATIENT_DATA_MODELS",
     "RECREATING",
     "A2PError",
     "AlreadyReleased",
@@ -132,6 +135,7 @@ __all__ = [
     "a2p_step_fail",
     "a2p_step_intent",
     "a2p_step_record",
+    "access_record_write",
     "appointment_reminder_outcome_record",
     "clinic_checklist_tick",
     "clinic_checklist_untick",

@@ -6,8 +6,9 @@ django.contrib.auth.management.create_permissions() makes them (and their conten
 now, with the historical models; it skips what exists, so post_migrate stays harmless. The list is frozen here on purpose; README "Staff permissions" names it.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from telephony.migrations._permissions import permissions_create
 
 GROUP = "Onboarding staff"
 PERMISSIONS = [
@@ -39,11 +40,7 @@ PERMISSIONS = [
 
 
 def group_create(apps, schema_editor):
-    for label in ("clinics", "telephony"):
-        app_config = apps.get_app_config(label)
-        app_config.models_module = True  # historical app configs have none; create_permissions skips those
-        create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
-        app_config.models_module = None
+    permissions_create(apps, schema_editor)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.using(schema_editor.connection.alias).get_or_create(name=GROUP)

@@ -18,6 +18,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.wait import WebDriverWait
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+# The widths the browser tests check a page at: a laptop and a phone.
+WIDTHS = (1366, 390)
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
@@ -107,6 +109,13 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
     def shot(self, name: str) -> None:
         self.browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+    def at(self, width: int) -> None:
+        self.browser.set_window_size(width, 1400)
+
+    def no_sideways_scroll(self) -> None:
+        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{overflow}px wider than the window"
 
     def go(self, path: str) -> None:
         self.browser.get(self.live_server_url + path)

@@ -11,21 +11,13 @@ from selenium.webdriver.common.by import By
 
 from clinics import services
 from clinics.models import A2PRegistration, Clinic, NumberEvent, OnboardingPath, OnboardingStep, path_steps
-from tests.browser.chromium import BrowserTestCase
+from tests.browser.chromium import WIDTHS, BrowserTestCase
 from tests.factories import ActiveClinicFactory
 
 pytestmark = pytest.mark.browser
-WIDTHS = (1366, 390)
 
 
 class AdminRecordTests(BrowserTestCase):
-    def at(self, width: int) -> None:
-        self.browser.set_window_size(width, 1400)
-
-    def no_sideways_scroll(self) -> None:
-        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{overflow}px wider than the window"
-
     def test_untick_delete_history_and_the_provision_form(self) -> None:
         get_user_model().objects.create_superuser("lead", "", "pw-lead-1234567")
         live = ActiveClinicFactory(name="Walk Dental", twilio_number="+15125557200")
