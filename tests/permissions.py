@@ -20,9 +20,9 @@ GRANTS = [
     (("telephony", "0010_onboarding_staff_subaccount_powers"), "permissions_add"),
     (("clinics", "0029_onboarding_staff_keep_existing_number"), "permissions_add"),
     # Takes patients' data away from the group (and makes the Clinic support group).
-    (("telephony", "0013_clinic_support_group"), "groups_split"),
+    (("telephony", "0015_clinic_support_group"), "groups_split"),
 ]
-CLINIC_SUPPORT = ("telephony", "0013_clinic_support_group")
+CLINIC_SUPPORT = ("telephony", "0015_clinic_support_group")
 
 
 @functools.cache

@@ -2,8 +2,10 @@
 
 Onboarding a clinic needs no patient's name, appointment, text or caller's number, so the
 onboarding group loses every permission on patients, appointments, message logs and call
-logs (reminders included). "Clinic support" may view those four, nothing else; every page
-that shows them writes an access record (docs/operations.md, "Patients' data: who sees it").
+logs (reminders included). "Clinic support" may view those four and the clinics they
+belong to, send a reminder, mark a patient's text read and download a departed clinic's
+patients' data; every page that shows patients' data writes an access record
+(docs/operations.md, "Patients' data: who sees it").
 
 As in 0004_onboarding_staff_group, the permissions are created here first: on a fresh
 database post_migrate has not run yet (Django ticket #23422).
@@ -23,9 +25,13 @@ CLINIC_SUPPORT = "Clinic support"
 # The models holding patients' data, by app label.
 PATIENT_DATA = (("clinics", "patient"), ("clinics", "appointment"), ("telephony", "messagelog"), ("telephony", "calllog"))
 CLINIC_SUPPORT_PERMISSIONS = (
+    "clinics.view_clinic",
     "clinics.view_patient",
     "clinics.view_appointment",
+    "clinics.send_appointment_reminder",
+    "clinics.export_patient_data",
     "telephony.view_messagelog",
+    "telephony.change_messagelog",
     "telephony.view_calllog",
 )
 
@@ -63,8 +69,8 @@ def groups_unsplit(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinics", "0031_port_in_requests"),
-        ("telephony", "0012_redrive_tick"),
+        ("clinics", "0033_access_log"),
+        ("telephony", "0014_messagelog_body_reply_sealed"),
     ]
 
     operations = [migrations.RunPython(groups_split, groups_unsplit)]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinics", "0031_port_in_requests"),
+        ("clinics", "0032_patient_data_export_and_purge"),
     ]
 
     operations = [
