@@ -79,7 +79,7 @@ class OneRequestPerConnection(QuietWSGIRequestHandler):
 
 
 class ClosingLiveServerThread(LiveServerThread):
-    def _create_server(self, connections_override=None) -> ThreadedWSGIServer:  # noqa: ANN001 - Django's signature
+    def _create_server(self, connections_override=None) -> ThreadedWSGIServer:
         return self.server_class(
             (self.host, self.port),
             OneRequestPerConnection,

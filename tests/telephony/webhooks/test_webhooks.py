@@ -429,7 +429,11 @@ def crowded():
         [ChecklistItem(clinic=clinic, step=step) for clinic in clinics for step in OnboardingStep.values], ignore_conflicts=True
     )
     patients = Patient.objects.bulk_create(
-        [Patient(clinic=clinic, name=f"P{j}", phone=f"+1737555{i:02d}{j:02d}") for i, clinic in enumerate(clinics) for j in range(5)]
+        [
+            Patient(clinic=clinic, name=f"P{j}", phone=f"+1737555{i:02d}{j:02d}")
+            for i, clinic in enumerate(clinics)
+            for j in range(5)
+        ]
     )
     now = timezone.now()
     Appointment.objects.bulk_create(
