@@ -221,6 +221,18 @@ CELERY_TASK_ROUTES = {
 # which also rate-limits the poll task). The test settings set 0: no test waits for it unless
 # the pacing is what it checks.
 A2P_TRUST_HUB_PACE_SECONDS = 1.0
+# Fleet operations (the number audit, usage, per-account sweeps) fan out over the accounts
+# (telephony/fleet.py): FLEET_CONCURRENCY requests in flight at once, each account's retryable
+# failure (429, 5xx) tried FLEET_ATTEMPTS times, after Twilio's Retry-After when it sends one;
+# the audit's sweep writes its progress every FLEET_AUDIT_BATCH accounts (docs/operations.md,
+# "Fleet operations at scale").
+FLEET_CONCURRENCY = env.int("FLEET_CONCURRENCY", default=16)
+FLEET_ATTEMPTS = 4
+FLEET_AUDIT_BATCH = 500
+if FLEET_CONCURRENCY < 1:
+    raise ImproperlyConfigured(
+        f"FLEET_CONCURRENCY (Twilio requests in flight at once) must be at least 1, not {FLEET_CONCURRENCY}."
+    )
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
 # (telephony/a2p/polling.py, registration_poll_request): replays cannot flood.
