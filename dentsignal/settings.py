@@ -211,7 +211,8 @@ CELERY_TASK_ROUTES = {
         task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
         task_names.HOSTED_ORDERS_POLL,  # beat: hosted SMS orders, paced like the A2P poll
         task_names.PORTS_IN_POLL,  # beat: up to 50 port-ins, paced 1 request/s
-        task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
+        task_names.RUN_NUMBER_AUDIT,  # lists every account, FLEET_CONCURRENCY at a time
+        task_names.NUMBER_AUDIT_SWEEP,  # beat: sends the one above
         task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
         task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
     )
@@ -313,6 +314,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-account-tokens": {"task": task_names.REFRESH_ACCOUNT_TOKENS, "schedule": 120.0},
     # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
     "refresh-clinic-usage": {"task": task_names.REFRESH_ALL_USAGE, "schedule": 86400.0},
+    # The number audit's full sweep over every account (telephony/numbers/audit_runs.py): the safety net
+    # behind the audit a clinic gets after each change of its number; an unfinished sweep is resumed.
+    "number-audit-sweep": {"task": task_names.NUMBER_AUDIT_SWEEP, "schedule": 6 * 3600.0},
 }
 
 # ---------------------------------------------------------------------------

@@ -260,6 +260,13 @@ def run_number_audit(audit_run_id: int) -> None:
     audit_runs.audit_run_execute(audit_run_id=audit_run_id)
 
 
+@shared_task(name=task_names.NUMBER_AUDIT_SWEEP)
+def number_audit_sweep() -> int:
+    """Beat: the audit's full sweep over every account, the safety net behind each clinic's own
+    audit after a change (an unfinished sweep is resumed); the run's id."""
+    return audit_runs.audit_run_request(requested_by=None).id
+
+
 @shared_task(name=task_names.ADOPT_ORPHAN_NUMBER, **RETRY_POLICY)
 def adopt_orphan_number(self: Task, clinic_id: int, phone_sid: str, phone_number: str) -> dict[str, Any]:
     """Adopt an orphan number for the clinic its name identifies; `message` says what happened."""
