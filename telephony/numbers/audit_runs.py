@@ -6,6 +6,7 @@ since (each finding a repair resolved, or one whose work waits for the task queu
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,14 +79,18 @@ def audit_run_execute(*, audit_run_id: int) -> None:
     _finish(audit_run_id, audit.fleet_audit(inventory.fleet_numbers_from(listings, subaccounts, unlisted)), config)
 
 
-def account_listings_save(listings: Iterable[inventory.AccountListing], *, sweep_id: int | None) -> None:
-    """Keep each account's listing (one upsert for them all)."""
-    now = timezone.now()
+def account_listings_save(
+    listings: Iterable[inventory.AccountListing], *, sweep_id: int | None, listed_at: datetime.datetime | None = None
+) -> None:
+    """Keep each account's listing (one upsert for them all), as listed at `listed_at` (now).
+    With no `sweep_id` (a clinic's own audit) a kept row stays with its sweep: a sweep that
+    already listed the account counts the fresher listing as its own."""
+    at = listed_at or timezone.now()
     AccountAudit.objects.bulk_create(
-        [AccountAudit(account_sid=x.account_sid, sweep_id=sweep_id, listed_at=now, listing=x.as_json()) for x in listings],
+        [AccountAudit(account_sid=x.account_sid, sweep_id=sweep_id, listed_at=at, listing=x.as_json()) for x in listings],
         update_conflicts=True,
         unique_fields=["account_sid"],
-        update_fields=["sweep", "listed_at", "listing"],
+        update_fields=["listed_at", "listing"] + (["sweep"] if sweep_id is not None else []),
     )
 
 
@@ -135,7 +140,11 @@ def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
         for row in events.select_related("actor").order_by("created_at", "id"):
             latest[(row.phone_sid, row.kind)] = row
     for finding in findings:
-        finding["resolved"] = ""
+        # No longer found by a clinic's own audit (clinic_audit.py); a repair since says who did it.
+        cleared = finding.get("cleared_at")
+        finding["resolved"] = (
+            f"No longer found at {datetime_for_people(datetime.datetime.fromisoformat(cleared))}." if cleared else ""
+        )
         rule = _RESOLVED_BY.get(finding.get("fixable") or finding["code"])
         if rule is None or not finding.get("sid"):
             continue
@@ -145,6 +154,10 @@ def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
         asked = latest.get((finding["sid"], NumberEvent.Kind.RELEASE_REQUESTED)) if kind == NumberEvent.Kind.RELEASED else None
         if event is None and asked is not None:
             event, verb = asked, "Release requested"
+        # A finding a clinic's own audit put in later (clinic_audit.py) is resolved only by what came after it.
+        checked = finding.get("checked_at")
+        if checked and event is not None and event.created_at < datetime.datetime.fromisoformat(checked):
+            event = None
         if event is None:
             continue
         actor = event.actor or (asked.actor if asked else None)
