@@ -213,8 +213,8 @@ CELERY_TASK_ROUTES = {
         task_names.PORTS_IN_POLL,  # beat: up to 50 port-ins, paced 1 request/s
         task_names.RUN_NUMBER_AUDIT,  # lists every account, FLEET_CONCURRENCY at a time
         task_names.NUMBER_AUDIT_SWEEP,  # beat: sends the one above
-        task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
-        task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
+        task_names.REFRESH_ALL_USAGE,  # beat, daily: every subaccount's usage, FLEET_CONCURRENCY at a time
+        task_names.REFRESH_CLINIC_USAGE,  # one clinic's, asked for on its page: a Twilio request
     )
 }
 # Seconds between two Trust Hub requests of a poll (telephony/a2p/registration.py): Trust Hub
@@ -312,7 +312,8 @@ CELERY_BEAT_SCHEDULE = {
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.
     "refresh-account-tokens": {"task": task_names.REFRESH_ACCOUNT_TOKENS, "schedule": 120.0},
-    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
+    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py),
+    # one fan-out over the subaccounts (telephony/fleet.py) saved in two upserts.
     "refresh-clinic-usage": {"task": task_names.REFRESH_ALL_USAGE, "schedule": 86400.0},
     # The number audit's full sweep over every account (telephony/numbers/audit_runs.py): the safety net
     # behind the audit a clinic gets after each change of its number; an unfinished sweep is resumed.
