@@ -211,9 +211,10 @@ CELERY_TASK_ROUTES = {
         task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
         task_names.HOSTED_ORDERS_POLL,  # beat: hosted SMS orders, paced like the A2P poll
         task_names.PORTS_IN_POLL,  # beat: up to 50 port-ins, paced 1 request/s
-        task_names.RUN_NUMBER_AUDIT,  # pages through every number on the account
-        task_names.REFRESH_ALL_USAGE,  # beat, daily: one usage task per clinic with a subaccount...
-        task_names.REFRESH_CLINIC_USAGE,  # ... each a Twilio request
+        task_names.RUN_NUMBER_AUDIT,  # lists every account, FLEET_CONCURRENCY at a time
+        task_names.NUMBER_AUDIT_SWEEP,  # beat: sends the one above
+        task_names.REFRESH_ALL_USAGE,  # beat, daily: every subaccount's usage, FLEET_CONCURRENCY at a time
+        task_names.REFRESH_CLINIC_USAGE,  # one clinic's, asked for on its page: a Twilio request
         task_names.REDACT_EXPIRED_RECORDS,  # beat, hourly: up to RETENTION_BATCH_SIZE Twilio requests per kind
     )
 }
@@ -222,6 +223,18 @@ CELERY_TASK_ROUTES = {
 # which also rate-limits the poll task). The test settings set 0: no test waits for it unless
 # the pacing is what it checks.
 A2P_TRUST_HUB_PACE_SECONDS = 1.0
+# Fleet operations (the number audit, usage, per-account sweeps) fan out over the accounts
+# (telephony/fleet.py): FLEET_CONCURRENCY requests in flight at once, each account's retryable
+# failure (429, 5xx) tried FLEET_ATTEMPTS times, after Twilio's Retry-After when it sends one;
+# the audit's sweep writes its progress every FLEET_AUDIT_BATCH accounts (docs/operations.md,
+# "Fleet operations at scale").
+FLEET_CONCURRENCY = env.int("FLEET_CONCURRENCY", default=16)
+FLEET_ATTEMPTS = 4
+FLEET_AUDIT_BATCH = 500
+if FLEET_CONCURRENCY < 1:
+    raise ImproperlyConfigured(
+        f"FLEET_CONCURRENCY (Twilio requests in flight at once) must be at least 1, not {FLEET_CONCURRENCY}."
+    )
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
 # (telephony/a2p/polling.py, registration_poll_request): replays cannot flood.
@@ -300,11 +313,15 @@ CELERY_BEAT_SCHEDULE = {
     # webhook signature check refuses an account the copy does not hold, so a rebuild that failed on a
     # save is caught up within two minutes.
     "refresh-account-tokens": {"task": task_names.REFRESH_ACCOUNT_TOKENS, "schedule": 120.0},
-    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py).
+    # Each clinic's usage this month, from its subaccount's Usage/Records/ThisMonth (telephony/numbers/usage.py),
+    # one fan-out over the subaccounts (telephony/fleet.py) saved in two upserts.
     "refresh-clinic-usage": {"task": task_names.REFRESH_ALL_USAGE, "schedule": 86400.0},
     # Texts and calls past MESSAGE_RETENTION_DAYS redacted here and at Twilio, a batch per run, and
     # departed clinics' patient data purged (telephony/retention/). Hourly: a backlog drains within a day.
     "redact-expired-records": {"task": task_names.REDACT_EXPIRED_RECORDS, "schedule": 3600.0},
+    # The number audit's full sweep over every account (telephony/numbers/audit_runs.py): the safety net
+    # behind the audit a clinic gets after each change of its number; an unfinished sweep is resumed.
+    "number-audit-sweep": {"task": task_names.NUMBER_AUDIT_SWEEP, "schedule": 6 * 3600.0},
 }
 
 # ---------------------------------------------------------------------------

@@ -186,7 +186,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
     def audit_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied("You need the permission telephony.view_auditrun.")
-        run = AuditRun.objects.first()
+        run = audit_runs.audit_run_last_complete()
         # Re-read against the number history on every view: what was fixed, adopted or
         # released since the run says so instead of offering its button again.
         findings = audit_runs.audit_findings_now(run=run) if run else []
@@ -196,6 +196,8 @@ class NumberAuditAdmin(admin.ModelAdmin):
             "title": "Number audit",
             "opts": self.model._meta,
             "run": run,
+            # A sweep under way (its progress) while the page shows the last complete result.
+            "sweep": AuditRun.objects.filter(status=AuditRun.Status.RUNNING).first(),
             "errors": [f for f in findings if f["severity"] == "error"],
             "warnings": [f for f in findings if f["severity"] == "warning"],
             "webhook_fixable": [f for f in open_findings if f["fixable"] == "webhooks"],
@@ -227,7 +229,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         permission_require(request, FIX_WEBHOOKS)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        run = AuditRun.objects.first()
+        run = audit_runs.audit_run_last_complete()
         findings = audit_runs.audit_findings_now(run=run) if run else []
         wanted = request.POST.get("sid", "")
         mine = [f for f in findings if f["fixable"] == "webhooks" and (not wanted or f["sid"] == wanted)]
@@ -252,7 +254,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         permission_require(request, ADOPT)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        run = AuditRun.objects.first()
+        run = audit_runs.audit_run_last_complete()
         sid = request.POST.get("sid", "")
         finding = next(
             (f for f in (audit_runs.audit_findings_now(run=run) if run else []) if f["fixable"] == "adopt" and f["sid"] == sid),
@@ -280,7 +282,7 @@ class NumberAuditAdmin(admin.ModelAdmin):
         """Release an orphan of the last audit (no clinic holds it): a confirmation page, then
         the release is sent; idempotent (an orphan already released says so)."""
         permission_require(request, RELEASE)
-        run = AuditRun.objects.first()
+        run = audit_runs.audit_run_last_complete()
         sid = request.POST.get("sid") or request.GET.get("sid", "")
         finding = next(
             (f for f in (audit_runs.audit_findings_now(run=run) if run else []) if f["code"] == "orphan" and f["sid"] == sid),

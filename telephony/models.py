@@ -156,6 +156,9 @@ class AuditRun(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # AuditResult.as_dict() plus the configuration findings.
     result = models.JSONField(default=dict, blank=True)
+    # The sweep's progress over the accounts (the main account and every active subaccount).
+    accounts_total = models.PositiveIntegerField(default=0)
+    accounts_done = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -170,6 +173,21 @@ class AuditRun(models.Model):
 
     def __str__(self) -> str:
         return f"Audit {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class AccountAudit(models.Model):
+    """What one Twilio account held when the audit's sweep last listed it: its numbers and
+    its Messaging Services' overrides (inventory.AccountListing.as_json). Kept per account so
+    that an interrupted sweep goes on where it stopped (the accounts its run already listed
+    are not listed again) and a clinic's own audit re-lists its account alone."""
+
+    account_sid = models.CharField(max_length=34, unique=True)
+    sweep = models.ForeignKey(AuditRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    listed_at = models.DateTimeField()
+    listing = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.account_sid} listed {self.listed_at:%Y-%m-%d %H:%M}"
 
 
 class LogWriteFailure(models.Model):

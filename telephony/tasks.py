@@ -36,7 +36,18 @@ from telephony import operations, task_names, twilio_service
 from telephony.a2p import polling as a2p_polling
 from telephony.a2p import registration as registration_workflows
 from telephony.a2p import texting as messaging
-from telephony.numbers import audit_runs, hosted, porting_in, provisioning, redrive, release, repairs, subaccounts, usage
+from telephony.numbers import (
+    audit_runs,
+    clinic_audit,
+    hosted,
+    porting_in,
+    provisioning,
+    redrive,
+    release,
+    repairs,
+    subaccounts,
+    usage,
+)
 from telephony.queue import BROKER_ERRORS
 from telephony.retention import redaction
 from telephony.twilio import TRUST_HUB_PACE_SECONDS, TwilioError
@@ -259,6 +270,27 @@ def redrive_stuck_clinics() -> int:
 def run_number_audit(audit_run_id: int) -> None:
     """Run the number audit and store its findings on the AuditRun (long audits run here)."""
     audit_runs.audit_run_execute(audit_run_id=audit_run_id)
+
+
+@shared_task(name=task_names.NUMBER_AUDIT_SWEEP)
+def number_audit_sweep() -> int:
+    """Beat: the audit's full sweep over every account, the safety net behind each clinic's own
+    audit after a change (an unfinished sweep is resumed); the run's id."""
+    return audit_runs.audit_run_request(requested_by=None).id
+
+
+@shared_task(name=task_names.CLINIC_NUMBER_AUDIT, **RETRY_POLICY)
+def clinic_number_audit(self: Task, clinic_id: int) -> bool:
+    """A clinic's own audit after a change of its number or account: its account listed again,
+    the Number audit page's findings about it brought up to date (telephony.numbers.clinic_audit).
+    A refusal that cannot pass is logged and left to the next sweep."""
+    try:
+        return clinic_audit.clinic_audit_run(clinic_id=clinic_id)
+    except TwilioError as exc:
+        if exc.retryable:
+            raise
+        logger.warning("Clinic %s's own audit could not list its account: %s", clinic_id, exc)
+        return False
 
 
 @shared_task(name=task_names.ADOPT_ORPHAN_NUMBER, **RETRY_POLICY)

@@ -7,7 +7,8 @@ server binds.
   fail (the app applies them: app.py);
   POST area-codes {"area_code", "empty"};
   POST voice-only {"numbers"}; POST taken {"numbers"}; POST numbers {"numbers": [...]};
-  POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids"};
+  POST messaging-services {"friendly_name", "inbound_request_url", "use_inbound_webhook_on_number", "number_sids",
+  "account_sid" (default: the main account)};
   DELETE numbers/{sid}; POST unsubscribed {"numbers"}; GET/DELETE requests;
   POST calls {"account_sid", "count", "in_progress"} (calls counted in that account's usage this
   month; answers their "sids"); POST message-status {"sid", "status"} (a sent message moves on);

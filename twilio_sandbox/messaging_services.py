@@ -4,7 +4,7 @@
   POST/GET /v1/Services/{Sid}/PhoneNumbers      (add a sender of the account: 21710, 21712; list)
   DELETE   /v1/Services/{Sid}/PhoneNumbers/{PN} (take a sender out of the pool: 204; 20404 when not in it)
 A message sent with a MessagingServiceSid goes out from the service's first sender (21704
-when it has none). The control API's POST messaging-services makes one in the main account.
+when it has none). The control API's POST messaging-services makes one (in the main account unless it names another).
 A service's A2P campaign is in campaigns.py.
 """
 
@@ -22,12 +22,12 @@ MESSAGING_ORIGIN = "https://messaging.twilio.com"
 
 
 def new_service(sandbox: Sandbox, spec: dict[str, Any]) -> dict[str, Any]:
-    """A Messaging Service of the main account as `spec` describes it (not stored yet)."""
+    """A Messaging Service as `spec` describes it (not stored yet), in its "account_sid" (the main account by default)."""
     sid, now = new_sid("MG"), now_iso8601()
     url = f"{MESSAGING_ORIGIN}/v1/Services/{sid}"
     return {
         "sid": sid,
-        "account_sid": sandbox.account_sid,
+        "account_sid": spec.get("account_sid") or sandbox.account_sid,
         "friendly_name": spec.get("friendly_name", "Messaging Service"),
         "date_created": now,
         "date_updated": now,

@@ -102,7 +102,7 @@ from .port_in import (
 )
 from .redrive import clinic_send_failed_mark, clinics_stuck_claim
 from .reminders import appointment_reminder_outcome_record
-from .usage import clinic_usage_fail, clinic_usage_save
+from .usage import clinic_usage_fail, clinic_usage_save, clinic_usages_save
 
 __all__ = [
     "HOSTED_ACTION_REQUIRED",
@@ -171,6 +171,7 @@ __all__ = [
     "clinic_subaccount_token_update",
     "clinic_usage_fail",
     "clinic_usage_save",
+    "clinic_usages_save",
     "clinics_stuck_claim",
     "hosted_order_complete",
     "hosted_order_intend",

@@ -1,9 +1,12 @@
 """The number audit: the setup guide's common issues with numbers and accounts, found.
 
 `number_audit()` compares every number on the main account and its active subaccounts
-with the clinics in our database (Twilio's paging, page size 1000; a fixed number of
-database queries whatever the number of clinics), and every subaccount with the clinic
-that should hold it. It returns Findings (findings.py) that say, in plain words, what is
+with the clinics in our database (Twilio's paging, page size 1000; the accounts listed in
+bounded parallel, telephony/fleet.py; a fixed number of database queries whatever the
+number of clinics), every number in a Messaging Service of any of those accounts whose
+inbound settings override the number's SMS URL, and every subaccount with the clinic that
+should hold it. `fleet_audit()` does the same over listings the sweep kept per account
+(audit_runs.py). It returns Findings (findings.py) that say, in plain words, what is
 wrong and how to fix it; repairs.py repairs what is safe to repair, doctor.py checks our
 own configuration. Nothing is ever released here.
 """
@@ -113,9 +116,15 @@ def number_audit() -> AuditResult:
     """Every number on the account against every clinic; see the module docstring."""
     try:
         listing = inventory.fleet_numbers_list()
-        overrides = inventory.messaging_overrides_list()
     except twilio.TwilioError as exc:
         return AuditResult(success=False, findings=[], error=str(exc))
+    return fleet_audit(listing)
+
+
+def fleet_audit(listing: inventory.FleetNumbers) -> AuditResult:
+    """The findings for what Twilio listed (fresh, or as the sweep kept it per account):
+    a fixed number of queries whatever the number of clinics."""
+    overrides = listing.overrides
     clinics = list(
         Clinic.objects.only(
             "id", "name", "twilio_number", "twilio_number_sid", "number_state", "twilio_account_sid", "twilio_account_status"
@@ -204,6 +213,7 @@ def number_audit() -> AuditResult:
                 )
             )
     findings.extend(_subaccount_findings(listing.subaccounts, clinics))
+    findings.extend(_unlisted_finding(sid, why) for sid, why in listing.unlisted.items())
     findings.extend(port_in_findings())
     per_account = dict.fromkeys(listing.active_account_sids(), 0)
     for row in listing.numbers:
@@ -332,6 +342,17 @@ def _subaccount_findings(subaccounts: list[twilio.Subaccount], clinics: list[Cli
             )
         )
     return findings
+
+
+def _unlisted_finding(account_sid: str, why: str) -> Finding:
+    """A subaccount whose numbers could not be listed this time (its clinic is not judged on it)."""
+    return Finding(
+        code="account_not_listed",
+        severity=WARNING,
+        message=f"One Twilio subaccount could not be checked this time: {why}",
+        fix="Run the audit again later; if it keeps failing, check the subaccount in the Twilio Console.",
+        details={"account_sid": account_sid},
+    )
 
 
 def _orphan(row: AccountNumber, by_id: dict[int, Clinic]) -> Finding:

@@ -1,37 +1,104 @@
-"""An audit run for the Number audit page: asked for by staff, run by a task on the slow
-queue, its result kept; and what its findings look like after the repairs staff made
+"""An audit run for the Number audit page: asked for by staff or beat (the sweep, the
+background safety net), run by a task on the slow queue over every account in bounded
+parallel, resumable, its progress and result kept; and what its findings look like after the repairs staff made
 since (each finding a repair resolved, or one whose work waits for the task queue, says so).
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from clinics.dates import datetime_for_people
 from clinics.models import NumberEvent
-from telephony import task_names
-from telephony.models import AuditRun, Operation
-from telephony.numbers.audit import number_audit
+from telephony import fleet, task_names, twilio
+from telephony.models import AccountAudit, AuditRun, Operation
+from telephony.numbers import audit, inventory
 from telephony.numbers.doctor import config_check
-from telephony.numbers.findings import FIX_ADOPT, FIX_WEBHOOKS
+from telephony.numbers.findings import FIX_ADOPT, FIX_WEBHOOKS, AuditResult, Finding
 from telephony.queue import QUEUED_FOR_RESEND, task_send_on_commit
 
 
 def audit_run_request(*, requested_by: Any) -> AuditRun:
-    """Create a queued AuditRun and send the audit task after commit; the run."""
-    run = AuditRun.objects.create(requested_by=requested_by, progress="Queued…")
+    """Send the audit task after commit; the run. An unfinished run (its worker was killed, or
+    the sweep is under way) is resumed rather than started again from zero."""
+    run = AuditRun.objects.filter(status=AuditRun.Status.RUNNING).first()
+    if run is None:
+        run = AuditRun.objects.create(requested_by=requested_by, progress="Queued…")
     task_send_on_commit(task_names.RUN_NUMBER_AUDIT, run.id)
     return run
 
 
+def audit_run_last_complete() -> AuditRun | None:
+    """The latest finished run, whose findings the page shows while another sweep runs; else
+    the latest run (one still running, with nothing to show yet)."""
+    return AuditRun.objects.exclude(status=AuditRun.Status.RUNNING).first() or AuditRun.objects.first()
+
+
 def audit_run_execute(*, audit_run_id: int) -> None:
-    """Run config and number checks for an AuditRun row, recording progress and findings."""
-    AuditRun.objects.filter(pk=audit_run_id).update(progress="Checking configuration and credentials…")
+    """The sweep: config checks, then every account listed in bounded parallel
+    (telephony/fleet.py), FLEET_AUDIT_BATCH accounts at a time, each batch's listings kept per
+    account (AccountAudit) with the run's progress; then the findings over all the listings.
+
+    Run again for the same run (the task redelivered after its worker died, or Run audit
+    pressed again), it lists only the accounts the run has not listed yet. Queries: a few per
+    batch, none per account.
+    """
+    runs = AuditRun.objects.filter(pk=audit_run_id)
+    runs.update(progress="Checking configuration and credentials…")
     config = config_check()
-    AuditRun.objects.filter(pk=audit_run_id).update(progress="Listing the account's numbers and comparing with clinics…")
-    numbers = number_audit()
+    try:
+        subaccounts = twilio.subaccounts_list()
+    except twilio.TwilioError as exc:
+        _finish(audit_run_id, AuditResult(success=False, findings=[], error=str(exc)), config)
+        return
+    jobs = inventory.account_jobs(subaccounts)
+    done = set(AccountAudit.objects.filter(sweep_id=audit_run_id).values_list("account_sid", flat=True)) & set(jobs)
+    todo = [sid for sid in jobs if sid not in done]
+    errors: dict[str, str] = {}
+    count = len(done)
+    runs.update(accounts_total=len(jobs), accounts_done=count, progress=_progress(count, len(jobs)))
+    batch = max(1, int(settings.FLEET_AUDIT_BATCH))
+    for start in range(0, len(todo), batch):
+        listed = fleet.accounts_fan_out({sid: jobs[sid] for sid in todo[start : start + batch]})
+        main_error = listed.errors.get(settings.TWILIO_ACCOUNT_SID)
+        if main_error is not None:
+            _finish(audit_run_id, AuditResult(success=False, findings=[], error=str(main_error)), config)
+            return
+        errors.update({sid: str(exc) for sid, exc in listed.errors.items()})
+        account_listings_save(listed.results.values(), sweep_id=audit_run_id)
+        count += len(listed.results)
+        runs.update(accounts_done=count, progress=_progress(count, len(jobs)))
+    kept = {row.account_sid: row.listing for row in AccountAudit.objects.filter(sweep_id=audit_run_id)}
+    listings = [inventory.AccountListing.from_json(sid, kept[sid]) for sid in jobs if sid in kept]
+    unlisted = {sid: errors.get(sid, "it was not listed.") for sid in jobs if sid not in kept}
+    _finish(audit_run_id, audit.fleet_audit(inventory.fleet_numbers_from(listings, subaccounts, unlisted)), config)
+
+
+def account_listings_save(
+    listings: Iterable[inventory.AccountListing], *, sweep_id: int | None, listed_at: datetime.datetime | None = None
+) -> None:
+    """Keep each account's listing (one upsert for them all), as listed at `listed_at` (now).
+    With no `sweep_id` (a clinic's own audit) a kept row stays with its sweep: a sweep that
+    already listed the account counts the fresher listing as its own."""
+    at = listed_at or timezone.now()
+    AccountAudit.objects.bulk_create(
+        [AccountAudit(account_sid=x.account_sid, sweep_id=sweep_id, listed_at=at, listing=x.as_json()) for x in listings],
+        update_conflicts=True,
+        unique_fields=["account_sid"],
+        update_fields=["listed_at", "listing"] + (["sweep"] if sweep_id is not None else []),
+    )
+
+
+def _progress(done: int, total: int) -> str:
+    return f"Listed {done:,} of {total:,} accounts…"
+
+
+def _finish(audit_run_id: int, numbers: AuditResult, config: list[Finding]) -> None:
     result = numbers.as_dict()
     result["findings"] = [f.as_dict() for f in config] + result["findings"]
     AuditRun.objects.filter(pk=audit_run_id).update(
@@ -73,7 +140,11 @@ def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
         for row in events.select_related("actor").order_by("created_at", "id"):
             latest[(row.phone_sid, row.kind)] = row
     for finding in findings:
-        finding["resolved"] = ""
+        # No longer found by a clinic's own audit (clinic_audit.py); a repair since says who did it.
+        cleared = finding.get("cleared_at")
+        finding["resolved"] = (
+            f"No longer found at {datetime_for_people(datetime.datetime.fromisoformat(cleared))}." if cleared else ""
+        )
         rule = _RESOLVED_BY.get(finding.get("fixable") or finding["code"])
         if rule is None or not finding.get("sid"):
             continue
@@ -83,6 +154,10 @@ def audit_findings_now(*, run: AuditRun) -> list[dict[str, Any]]:
         asked = latest.get((finding["sid"], NumberEvent.Kind.RELEASE_REQUESTED)) if kind == NumberEvent.Kind.RELEASED else None
         if event is None and asked is not None:
             event, verb = asked, "Release requested"
+        # A finding a clinic's own audit put in later (clinic_audit.py) is resolved only by what came after it.
+        checked = finding.get("checked_at")
+        if checked and event is not None and event.created_at < datetime.datetime.fromisoformat(checked):
+            event = None
         if event is None:
             continue
         actor = event.actor or (asked.actor if asked else None)

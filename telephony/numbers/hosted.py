@@ -30,9 +30,9 @@ from clinics.models import PATH_NOT_YET, BusinessProfile, Clinic, HostedOrder, O
 from clinics.phone import phone_format_national
 from telephony import task_names, twilio
 from telephony.a2p.polling import Pacer
-from telephony.a2p.registration import registration_number_changed
 from telephony.a2p.rules import registration_account
 from telephony.a2p.steps import clinic_address_sid
+from telephony.numbers.changes import clinic_number_changed
 from telephony.numbers.provisioning import clinic_friendly_name, clinic_id_from_friendly_name, clinic_subaccount_ensure
 from telephony.queue import task_send_on_commit
 from telephony.webhook_urls import fallback_urls, webhook_urls
@@ -142,7 +142,7 @@ def _create(clinic: Clinic, order: HostedOrder, profile: BusinessProfile, accoun
 def hosted_order_poll(*, clinic_id: int) -> HostedOrder:
     """Fetch the clinic's order and record its status; once completed, the hosted number
     becomes the clinic's number (SMS only) and the texting registration's number step runs
-    again (registration_number_changed). An order not placed yet is placed."""
+    again and its audit runs (changes.clinic_number_changed). An order not placed yet is placed."""
     order = HostedOrder.objects.get(clinic_id=clinic_id)
     if not order.sid:
         return hosted_order_place(clinic_id=clinic_id)
@@ -160,7 +160,7 @@ def _record(clinic_id: int, fetched: twilio.HostedNumberOrder) -> HostedOrder:
         )
         if fetched.status == clinic_services.HOSTED_COMPLETED and fetched.incoming_phone_number_sid:
             clinic_services.hosted_order_complete(clinic_id=clinic_id, phone_sid=fetched.incoming_phone_number_sid)
-            registration_number_changed(clinic_id=clinic_id)
+            clinic_number_changed(clinic_id=clinic_id)
             order.refresh_from_db()
     return order
 

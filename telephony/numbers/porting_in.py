@@ -29,7 +29,7 @@ from clinics.models_porting import NumberPortIn, PortInState
 from clinics.phone import phone_format_national
 from telephony import twilio
 from telephony.a2p.polling import Pacer
-from telephony.a2p.registration import registration_number_changed
+from telephony.numbers.changes import clinic_number_changed
 from telephony.numbers.provisioning import clinic_friendly_name, clinic_subaccount_ensure
 from telephony.numbers.release import orphan_release_request
 from telephony.numbers.repairs import number_webhooks_update_run
@@ -204,7 +204,7 @@ def port_in_complete_run(*, port_in_id: int) -> Clinic:
         )
     with transaction.atomic():
         clinic = clinic_services.port_in_complete(port_in_id=port_in.id, phone_sid=held[0].sid)
-        registration_number_changed(clinic_id=clinic.id)
+        clinic_number_changed(clinic_id=clinic.id)
     if not clinic.twilio_webhooks:
         number_webhooks_update_run(phone_sid=held[0].sid)
     return Clinic.objects.get(pk=clinic.id)

@@ -30,7 +30,7 @@ from clinics import services as clinic_services
 from clinics.models import Clinic
 from clinics.phone import area_code_validate
 from telephony import task_names, twilio
-from telephony.a2p.registration import registration_number_changed
+from telephony.numbers.changes import clinic_number_changed
 from telephony.queue import task_send_on_commit
 from telephony.sids import phone_sid_error
 from telephony.twilio.errors import with_code
@@ -173,7 +173,7 @@ def clinic_number_provision_run(*, clinic_id: int, area_code: str, friendly_name
             adopted=adopted,
         )
         # Texting follows the number (a repeated run asks again: the number step is idempotent).
-        registration_number_changed(clinic_id=clinic.id)
+        clinic_number_changed(clinic_id=clinic.id)
     return number
 
 

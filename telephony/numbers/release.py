@@ -15,8 +15,8 @@ from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from clinics.models import Clinic
 from telephony import operations, task_names, twilio
-from telephony.a2p.registration import registration_number_changed
 from telephony.models import Operation
+from telephony.numbers.changes import clinic_number_changed
 from telephony.numbers.provisioning import phone_sid_clean
 from telephony.queue import operation_send_on_commit, task_send_on_commit
 
@@ -75,7 +75,7 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
         )
         if released is not None:
             # Twilio takes a released number out of its Messaging Service: the pipeline says so.
-            registration_number_changed(clinic_id=released.id)
+            clinic_number_changed(clinic_id=released.id)
     return Released(sid=phone_sid, phone_number=phone_number, clinic_id=clinic.id if clinic else None, already_released=already)
 
 

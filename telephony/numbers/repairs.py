@@ -11,8 +11,8 @@ from django.db import transaction
 from clinics import selectors as clinic_selectors
 from clinics import services as clinic_services
 from telephony import operations, task_names, twilio
-from telephony.a2p.registration import registration_number_changed
 from telephony.models import Operation
+from telephony.numbers.changes import clinic_audit_request, clinic_number_changed
 from telephony.numbers.findings import FIX_ADOPT, FIX_WEBHOOKS, Finding
 from telephony.numbers.provisioning import WORKFLOW_ERRORS, phone_sid_clean
 from telephony.queue import operation_send_on_commit
@@ -30,11 +30,14 @@ def number_webhooks_update_request(*, phone_sids: list[str], actor: User | None 
 
 
 def number_webhooks_update_run(*, phone_sid: str) -> twilio.IncomingNumber:
-    """Point an existing number's webhooks at today's API_BASE_URL (fixes drift) and record it."""
+    """Point an existing number's webhooks at today's API_BASE_URL (fixes drift) and record it;
+    the clinic holding it gets its audit again (changes.clinic_audit_request)."""
     phone_sid = phone_sid_clean(phone_sid)
     account_sid = clinic_selectors.clinic_account_sid_for_number(phone_sid=phone_sid)
     number = twilio.incoming_number_update(phone_sid, webhook_fields=webhook_params(), account_sid=account_sid)
-    clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
+    clinic = clinic_services.clinic_number_webhooks_saved(phone_sid=phone_sid, webhooks=number.webhooks)
+    if clinic is not None:
+        clinic_audit_request(clinic_id=clinic.id)
     return number
 
 
@@ -78,7 +81,7 @@ def orphan_adopt_run(*, clinic_id: int, phone_sid: str, phone_number: str, actor
             clinic = clinic_services.clinic_number_adopt(
                 clinic_id=clinic_id, phone_number=phone_number, phone_sid=phone_sid, webhooks={}, actor=actor
             )
-            registration_number_changed(clinic_id=clinic.id)
+            clinic_number_changed(clinic_id=clinic.id)
     except clinic_services.ClinicNumberError as exc:
         return f"Did not adopt {phone_number}: {exc}"
     try:

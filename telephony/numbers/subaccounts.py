@@ -26,8 +26,8 @@ from django.db import transaction
 from clinics import services as clinic_services
 from clinics.models import Clinic
 from telephony import operations, task_names, twilio
-from telephony.a2p.registration import registration_number_changed
 from telephony.models import Operation
+from telephony.numbers.changes import clinic_number_changed
 from telephony.numbers.provisioning import InvalidInput, clinic_subaccount_ensure
 from telephony.queue import operation_send_on_commit
 from telephony.webhook_urls import webhook_params
@@ -165,7 +165,7 @@ def clinic_number_move_run(*, clinic_id: int, claimant: str = "") -> Clinic:
     with transaction.atomic():
         moved = clinic_services.clinic_number_move_step(clinic_id=clinic.id, step=clinic_services.MOVE_DONE, detail=sub)
         # The number left the main account's Messaging Service with the transfer: texting follows it.
-        registration_number_changed(clinic_id=clinic.id)
+        clinic_number_changed(clinic_id=clinic.id)
     return moved
 
 

@@ -1,6 +1,7 @@
 """Usage per clinic: this month's calls, SMS and cost of each clinic's own subaccount.
 
-A task (beat daily, and on demand from the clinic page) reads
+A task (beat daily over every clinic through the fleet fan-out, and on demand from the
+clinic page for one) reads
 `GET /2010-04-01/Accounts/{sub}/Usage/Records/ThisMonth.json` (categories `calls`, `sms`,
 `totalprice`; https://www.twilio.com/docs/usage/api/usage-record) and stores the figures
 on the clinic (clinics.ClinicUsage): the clinic page shows them with "fetched at …" and
@@ -10,15 +11,17 @@ they have no figures of their own.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Clinic, ClinicUsage
-from telephony import task_names, twilio
-from telephony.queue import task_send, task_send_on_commit
+from telephony import fleet, task_names, twilio
+from telephony.queue import task_send_on_commit
 
 CALLS, SMS, TOTAL = "calls", "sms", "totalprice"
 
@@ -28,6 +31,20 @@ def _count(value: str) -> int:
         return max(int(Decimal(value or "0")), 0)
     except InvalidOperation:
         return 0
+
+
+def usage_figures(records: list[twilio.UsageRecord], *, account_sid: str) -> dict[str, Any]:
+    """The fields kept on ClinicUsage from a subaccount's usage records this month."""
+    by_category = {r.category: r for r in records}
+    total = by_category.get(TOTAL)
+    return {
+        "account_sid": account_sid,
+        "month": timezone.now().strftime("%Y-%m"),
+        "calls": _count(by_category[CALLS].count) if CALLS in by_category else 0,
+        "sms": _count(by_category[SMS].count) if SMS in by_category else 0,
+        "cost": Decimal(str(total.price)) if total and total.price is not None else Decimal(0),
+        "currency": (total.price_unit if total else "").upper(),
+    }
 
 
 def clinic_usage_refresh(*, clinic_id: int) -> ClinicUsage | None:
@@ -41,20 +58,11 @@ def clinic_usage_refresh(*, clinic_id: int) -> ClinicUsage | None:
         return None
     sub = clinic.twilio_account_sid
     try:
-        records = {r.category: r for r in twilio.usage_this_month(account_sid=sub)}
+        records = twilio.usage_this_month(account_sid=sub)
     except twilio.TwilioError as exc:
         clinic_services.clinic_usage_fail(clinic_id=clinic.id, account_sid=sub, error=str(exc))
         raise
-    total = records.get(TOTAL)
-    return clinic_services.clinic_usage_save(
-        clinic_id=clinic.id,
-        account_sid=sub,
-        month=timezone.now().strftime("%Y-%m"),
-        calls=_count(records[CALLS].count) if CALLS in records else 0,
-        sms=_count(records[SMS].count) if SMS in records else 0,
-        cost=Decimal(str(total.price)) if total and total.price is not None else Decimal(0),
-        currency=(total.price_unit if total else "").upper(),
-    )
+    return clinic_services.clinic_usage_save(clinic_id=clinic.id, **usage_figures(records, account_sid=sub))
 
 
 def clinic_usage_refresh_request(*, clinic_id: int) -> bool:
@@ -69,8 +77,20 @@ def clinic_usage_refresh_request(*, clinic_id: int) -> bool:
 
 
 def usage_refresh_all() -> int:
-    """Send one usage task per clinic with a subaccount (beat, daily); how many were sent."""
-    ids = list(Clinic.objects.exclude(twilio_account_sid="").values_list("id", flat=True))
-    for clinic_id in ids:
-        task_send(task_names.REFRESH_CLINIC_USAGE, (clinic_id,))
-    return len(ids)
+    """Fetch every clinic's usage this month (beat, daily); how many clinics were fetched.
+
+    One job per subaccount through the fleet fan-out (telephony/fleet.py: FLEET_CONCURRENCY at
+    a time, Retry-After respected, retryable failures tried again), Twilio only in the jobs;
+    then the figures and the failures are saved in two upserts (clinic_usages_save): a fixed
+    number of queries whatever the number of clinics. A clinic whose fetch still failed keeps
+    its last figures with why; tomorrow's run, or Refresh usage on its page, tries again.
+    """
+    accounts = dict(Clinic.objects.exclude(twilio_account_sid="").values_list("id", "twilio_account_sid"))
+    fetched = fleet.accounts_fan_out(
+        {cid: functools.partial(twilio.usage_this_month, account_sid=sid) for cid, sid in accounts.items()}
+    )
+    clinic_services.clinic_usages_save(
+        figures={cid: usage_figures(records, account_sid=accounts[cid]) for cid, records in fetched.results.items()},
+        failures={cid: (accounts[cid], str(exc)) for cid, exc in fetched.errors.items()},
+    )
+    return len(fetched.results)

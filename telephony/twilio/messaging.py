@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telephony.twilio.client import LIST_PAGE_SIZE, account_api, client_acting_in, get_client, in_subaccount
+from telephony.twilio.client import LIST_PAGE_SIZE, account_api, client_acting_in, in_subaccount, main_account_sid
 from telephony.twilio.errors import calling, review_errors
 
 
@@ -90,19 +90,17 @@ def _service(raw: Any) -> MessagingService:
     )
 
 
-def messaging_services_list() -> list[MessagingService]:
-    """Every Messaging Service on the account (all pages)."""
-    found = calling("listing Messaging Services", lambda: get_client().messaging.v1.services.list(page_size=LIST_PAGE_SIZE))
-    return [_service(s) for s in found]
-
-
-def messaging_service_number_sids(service_sid: str) -> list[str]:
-    """The phone number SIDs (PN...) in a Messaging Service's sender pool (all pages)."""
+def messaging_services_list(*, account_sid: str = "", auth_token: str = "") -> list[MessagingService]:
+    """Every Messaging Service of an account (all pages): the main account's with no
+    `account_sid`, a subaccount's with its own auth token (Messaging v1 has no account in its
+    URLs; the credentials choose it: client_acting_in)."""
     found = calling(
-        "listing Messaging Services",
-        lambda: get_client().messaging.v1.services(service_sid).phone_numbers.list(page_size=LIST_PAGE_SIZE),
+        "listing Messaging Services" + in_subaccount(account_sid),
+        lambda: client_acting_in(account_sid or main_account_sid(), auth_token).messaging.v1.services.list(
+            page_size=LIST_PAGE_SIZE
+        ),
     )
-    return [n.sid for n in found]
+    return [_service(s) for s in found]
 
 
 def messaging_service_create(
@@ -121,11 +119,9 @@ def messaging_service_create(
 
 def messaging_services_find(*, account_sid: str, auth_token: str = "", friendly_name: str) -> list[MessagingService]:
     """Messaging Services named exactly `friendly_name` (all pages, filtered here)."""
-    found = calling(
-        "listing Messaging Services",
-        lambda: client_acting_in(account_sid, auth_token).messaging.v1.services.list(page_size=LIST_PAGE_SIZE),
-    )
-    return [_service(s) for s in found if s.friendly_name == friendly_name]
+    return [
+        s for s in messaging_services_list(account_sid=account_sid, auth_token=auth_token) if s.friendly_name == friendly_name
+    ]
 
 
 def messaging_service_number_add(*, account_sid: str, auth_token: str = "", service_sid: str, phone_sid: str) -> None:

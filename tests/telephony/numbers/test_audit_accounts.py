@@ -94,3 +94,28 @@ def test_a_closed_subaccount_of_a_clinic_is_reported_and_the_doctor_exits_non_ze
     report = json.loads(capsys.readouterr().out)
     assert exited.value.code != 0 and "subaccount_closed" in {f["code"] for f in report["findings"]}
     assert report["numbers_per_account"] == {SANDBOX_ACCOUNT_SID: 0}
+
+
+def test_drift_in_a_messaging_service_inside_a_clinics_subaccount_is_found(sandbox):
+    clinic, other = provisioned("Texting Dental"), provisioned("Quiet Dental")
+    # The clinic's own Messaging Service lives in its subaccount; someone set an inbound URL there.
+    sandbox._call(
+        "POST",
+        "messaging-services",
+        {
+            "account_sid": clinic.twilio_account_sid,
+            "friendly_name": "Texting Dental A2P",
+            "inbound_request_url": "https://crm.example.com/sms",
+            "use_inbound_webhook_on_number": False,
+            "number_sids": [clinic.twilio_number_sid],
+        },
+    )
+    sandbox._call("DELETE", "requests")
+
+    (finding,) = by_code(audit.number_audit())["messaging_service_override"]
+
+    assert finding.clinic_id == clinic.id and finding.sid == clinic.twilio_number_sid
+    assert "'Texting Dental A2P'" in finding.message and "https://crm.example.com/sms" in finding.message
+    # Each account's services were listed with that account's own credentials.
+    lists = [r for r in sandbox.requests() if r["method"] == "GET" and r["path"] == "/v1/Services"]
+    assert sorted(r["auth"] for r in lists) == sorted([SANDBOX_ACCOUNT_SID, clinic.twilio_account_sid, other.twilio_account_sid])

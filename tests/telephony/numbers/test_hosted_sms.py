@@ -180,9 +180,9 @@ def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_num
     assert hosted.hosted_orders_poll() == 0  # followed no more
 
 
-def test_completion_calls_the_registration_number_hook(clinic, sandbox, monkeypatch, start):
+def test_completion_calls_the_number_change_hook(clinic, sandbox, monkeypatch, start):
     called = []
-    monkeypatch.setattr(hosted, "registration_number_changed", lambda *, clinic_id: called.append(clinic_id))
+    monkeypatch.setattr(hosted, "clinic_number_changed", lambda *, clinic_id: called.append(clinic_id))
     order = start(clinic)
     move(sandbox, order, "completed")
 

@@ -5,6 +5,8 @@ waits on Twilio. Real SDK into the sandbox Twilio (eager Celery)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinics.models import Clinic, ClinicUsage
@@ -82,3 +84,36 @@ def test_the_daily_task_fetches_each_clinic_with_a_subaccount_and_skips_the_othe
     assert set(ClinicUsage.objects.values_list("clinic_id", "sms")) == {(one.id, 0), (two.id, 1)}
     assert not ClinicUsage.objects.filter(clinic=legacy).exists()
     assert usage.clinic_usage_refresh_request(clinic_id=legacy.id) is False
+
+
+def fail_usage_of(sandbox, clinic: Clinic) -> None:
+    sandbox.fault(
+        path=f"/2010-04-01/Accounts/{clinic.twilio_account_sid}/Usage/Records/ThisMonth.json",
+        method="GET",
+        status=400,
+        code=20001,
+        message="Invalid request",
+    )
+
+
+def test_the_daily_refresh_fans_out_over_the_subaccounts_and_its_queries_do_not_grow_with_the_clinics(sandbox, settings):
+    settings.FLEET_CONCURRENCY = 3
+    few = [provisioned(f"Few Dental {i}") for i in range(3)]
+    busy(sandbox, few[0], calls=2, texts=0)
+    fail_usage_of(sandbox, few[1])
+    with CaptureQueriesContext(connection) as small:
+        assert usage.usage_refresh_all() == 2
+    many = few + [provisioned(f"Many Dental {i}") for i in range(5)]
+    fail_usage_of(sandbox, many[-1])
+    sandbox._call("DELETE", "requests")
+    with CaptureQueriesContext(connection) as big:
+        assert usage.usage_refresh_all() == 7
+
+    assert len(big.captured_queries) == len(small.captured_queries)
+    asked = sorted(r["path"].split("/")[3] for r in sandbox.api_requests("GET", "/Usage/Records/ThisMonth.json"))
+    assert asked == sorted(c.twilio_account_sid for c in many)  # one request per subaccount: no retry of a 400
+    kept = {u.clinic_id: u for u in ClinicUsage.objects.all()}
+    assert kept[few[0].id].calls == 2 and kept[few[0].id].error == "" and kept[few[0].id].fetched_at is not None
+    assert kept[few[1].id].error == "" and kept[few[1].id].fetched_at is not None  # its failure cleared by today's fetch
+    assert "20001" in kept[many[-1].id].error and kept[many[-1].id].fetched_at is None
+    assert len(kept) == 8
