@@ -162,14 +162,21 @@ LIST_FILTERS = {"FriendlyName": "friendly_name", "Status": "status"}
 
 
 def _create(sandbox: Sandbox, form: dict) -> dict[str, Any]:
+    account = subaccount_new(sandbox, form.get("FriendlyName", ""))
+    sandbox.store.insert_account(account)
+    return account
+
+
+def subaccount_new(sandbox: Sandbox, friendly_name: str) -> dict[str, Any]:
+    """A new active subaccount of the main account, as Twilio creates it (not stored yet)."""
     sid, now = new_sid("AC"), now_rfc2822()
     base = sandbox.base(sid)
-    account = {
+    return {
         "auth_token": secrets.token_hex(16),
         "date_created": now,
         "date_updated": now,
         # Twilio names an unnamed subaccount "SubAccount Created at {date}".
-        "friendly_name": form.get("FriendlyName") or f"SubAccount Created at {now}",
+        "friendly_name": friendly_name or f"SubAccount Created at {now}",
         "owner_account_sid": sandbox.account_sid,
         "sid": sid,
         "status": "active",
@@ -180,8 +187,6 @@ def _create(sandbox: Sandbox, form: dict) -> dict[str, Any]:
         },
         "uri": f"{base}.json",
     }
-    sandbox.store.insert_account(account)
-    return account
 
 
 def _fetch(sandbox: Sandbox, request: Request, *, account: str) -> Answer:

@@ -130,6 +130,7 @@ class SandboxApp:
                 return _respond(start_response, 403, {"error": "the sandbox's control API answers loopback clients only"})
             status, payload = control(self.sandbox, method, path[len(CONTROL_PREFIX) :], body, self.throttle)
             return _respond(start_response, status, payload)
+        environ["sandbox.arrived"] = time.time()
         account = self._limited_account(path, environ)
         try:
             self.throttle.enter(account)
@@ -182,6 +183,8 @@ class SandboxApp:
                 "fault": fault.get("mode") if fault else None,
                 # Who authenticated (the account SID only): tests check which account acted.
                 "auth": request_user(environ),
+                # When it arrived (epoch seconds): benchmarks check each account's pace.
+                "at": environ.get("sandbox.arrived", time.time()),
             }
         )
         if fault and fault.get("mode") == "delay_after":

@@ -22,7 +22,9 @@ server binds.
   (hosted_numbers.py); GET numbers-state: every port-in request, number, document and order;
   POST throttle {"latency_ms", "account_concurrency", "account_rate", "retry_after"} (any of
   them; 0 = none): every REST request's delay and each account's limits beyond which it is
-  429 / 20429 with Retry-After; GET throttle: those and the counters (throttle.py).
+  429 / 20429 with Retry-After; GET throttle: those and the counters (throttle.py);
+  DELETE throttle/counters: the counters back to zero;
+  POST seed {"accounts", "numbers", "services", "a2p"}: a whole fleet at once (seeding.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .messaging_services import new_service
 from .porting import port_in_number_status_set, port_in_status_set
 from .reviews import decide
 from .routing import Answer
+from .seeding import seed
 from .throttle import Throttle
 
 # The control paths that mark numbers (POST {"numbers": [...]}), and the store's table of each.
@@ -53,6 +56,14 @@ def control(sandbox: Sandbox, method: str, path: str, body: bytes, throttle: Thr
         store.reset()
         throttle.reset()
         return 200, {"ok": True}
+    if (method, path) == ("POST", "seed"):
+        try:
+            return 200, seed(sandbox, payload)
+        except (KeyError, ValueError) as exc:
+            return 400, {"error": f"cannot seed that: {exc}"}
+    if (method, path) == ("DELETE", "throttle/counters"):
+        throttle.reset_counters()
+        return 200, throttle.state()
     if (method, path) == ("GET", "throttle"):
         return 200, throttle.state()
     if (method, path) == ("POST", "throttle"):

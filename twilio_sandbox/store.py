@@ -294,6 +294,22 @@ class Store:
                 "INSERT INTO accounts (sid, data, seq) VALUES (?, ?, ?)", (account["sid"], json.dumps(account), _next_seq())
             )
 
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Store many accounts, messaging_services or a2p_objects in one transaction (seeding a fleet)."""
+        with self.tx() as db:
+            if table == "a2p_objects":
+                db.executemany(
+                    "INSERT INTO a2p_objects (sid, kind, data, seq) VALUES (?, ?, ?, ?)",
+                    [(r["sid"], r["_sandbox"]["kind"], json.dumps(r), _next_seq()) for r in rows],
+                )
+                return
+            if table not in ("accounts", "messaging_services"):
+                raise ValueError(f"no bulk insert into {table}")
+            db.executemany(
+                f"INSERT INTO {table} (sid, data, seq) VALUES (?, ?, ?)",  # noqa: S608 - fixed table names
+                [(r["sid"], json.dumps(r), _next_seq()) for r in rows],
+            )
+
     def accounts_page(
         self, *, after_seq: int, limit: int, friendly_name: str | None, status: str | None
     ) -> list[tuple[int, dict]]:
@@ -406,6 +422,15 @@ class Store:
             for r in rows
             if (not parent or r["_sandbox"].get("parent") == parent) and (not account or r.get("account_sid") == account)
         ]
+
+    def a2p_undecided(self) -> list[dict[str, Any]]:
+        """The submitted A2P objects not decided yet, oldest first."""
+        sql = (
+            "SELECT data FROM a2p_objects WHERE json_extract(data, '$._sandbox.submitted_at') IS NOT NULL"
+            " AND NOT coalesce(json_extract(data, '$._sandbox.decided'), 0) ORDER BY seq"
+        )
+        with self.read() as db:
+            return [json.loads(r[0]) for r in db.execute(sql)]
 
     def a2p_all(self) -> list[dict[str, Any]]:
         with self.read() as db:

@@ -103,6 +103,12 @@ class Throttle:
             self.limits = limits
         return limits
 
+    def reset_counters(self) -> None:
+        """The counters back to zero (the limits stay)."""
+        with self._lock:
+            self.requests = self.refused = self.peak_account = 0
+            self.peak = self.total_in_flight
+
     def reset(self) -> None:
         """Back to the environment's limits, counters at zero."""
         with self._lock:
@@ -143,6 +149,8 @@ class Throttle:
     def leave(self, account: str) -> None:
         """Count a request of `account` (one `enter` let in) out."""
         with self._lock:
+            if account not in self.in_flight:
+                return  # let in before a reset
             self.in_flight[account] -= 1
             self.total_in_flight -= 1
             if not self.in_flight[account]:
