@@ -34,10 +34,11 @@ def _at_once(calls):
     return results
 
 
+@pytest.mark.timing  # the two purchases must overlap within the latency
 def test_beyond_an_accounts_concurrency_the_answer_is_twilios_429_and_nothing_changes(sandbox_server, control):
     url = sandbox_server.url
     sub = requests.post(f"{url}{ACCOUNTS}.json", auth=MAIN, data={"FriendlyName": "Clinic 2"}, timeout=10).json()["sid"]
-    control._call("POST", "throttle", {"latency_ms": 300, "account_concurrency": 1, "retry_after": 7})
+    control._call("POST", "throttle", {"latency_ms": 400, "account_concurrency": 1, "retry_after": 7})
 
     def buy(number):
         return lambda: requests.post(
@@ -69,6 +70,7 @@ def test_beyond_an_accounts_concurrency_the_answer_is_twilios_429_and_nothing_ch
     assert state["peak_concurrency"] == 2
 
 
+@pytest.mark.timing
 def test_latency_delays_every_answer_but_requests_wait_side_by_side(sandbox_server, control):
     control._call("POST", "throttle", {"latency_ms": 200})
     fetch = lambda: requests.get(f"{sandbox_server.url}{ACCOUNTS}/{SANDBOX_ACCOUNT_SID}.json", auth=MAIN, timeout=10)  # noqa: E731
