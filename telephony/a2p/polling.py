@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import Q
 
 from clinics import services as clinic_services
@@ -179,10 +179,7 @@ def in_parallel(work: Callable[[], None], *, workers: int) -> None:
         try:
             work()
         finally:
-            close_old_connections()
-            from django.db import connection
-
-            connection.close()
+            connections.close_all()  # this thread's own (Django's connections are per thread)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="a2p-poll") as pool:
         for future in [pool.submit(run) for _ in range(workers)]:
