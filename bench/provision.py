@@ -1,9 +1,12 @@
 """Provision many clinics through the real Celery pipeline against the sandbox Twilio.
 
 Run with `bench/run-provision` (starts PostgreSQL, Redis, the sandbox and the workers).
-Twilio trouble is injected: a share of purchases answer 429 (20429) or a 5xx, so the
-retry path with backoff runs for real. Prints clinics provisioned, numbers bought,
-duplicates and orphans (both must be 0) and the elapsed time.
+Each clinic gets its own subaccount (TWILIO_SUBACCOUNT_PER_CLINIC, on by default) and its
+number in it. Twilio trouble is injected: a share of subaccount creations and of purchases
+answer 429 (20429, with Retry-After) or a 5xx, so the retry path with backoff runs for real.
+Prints clinics provisioned, subaccounts and numbers made, duplicate numbers, orphans (numbers
+or subaccounts no clinic holds), second subaccounts of a clinic and numbers outside their
+clinic's subaccount (all must be 0), and the elapsed time.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +46,11 @@ def main() -> int:
     from twilio_sandbox.server import start_in_thread
 
     sandbox = start_in_thread(str(Path(tempfile.mkdtemp()) / "sandbox.sqlite3"))
-    production_like_environ(TWILIO_API_BASE_URL=sandbox.url, API_BASE_URL="https://bench.dentsignal.example.com")
+    # The sandbox answers at once: a short HTTP timeout keeps the wait after a subaccount
+    # creation's 5xx (which may have created it: provisioning.subaccount_create_lease) short.
+    production_like_environ(
+        TWILIO_API_BASE_URL=sandbox.url, API_BASE_URL="https://bench.dentsignal.example.com", TWILIO_HTTP_TIMEOUT="3"
+    )
     import django
 
     django.setup()
@@ -60,23 +68,17 @@ def main() -> int:
     control = f"{sandbox.url}/__sandbox__"
     requests.post(f"{control}/reset", timeout=10)
     share = args.fault_rate / 3
-    for fault in (
-        {"status": 429, "code": 20429, "message": "Too Many Requests"},
-        {"status": 500, "code": 20500, "message": "Internal Server Error"},
-        {"status": 503, "code": 20503, "message": "Service Unavailable"},
-    ):
-        requests.post(
-            f"{control}/faults",
-            json={
-                "method": "POST",
-                "path": "IncomingPhoneNumbers.json",
-                "mode": "error",
-                "times": 10**6,
-                "probability": share,
-                **fault,
-            },
-            timeout=10,
-        )
+    for path in ("IncomingPhoneNumbers.json", "/2010-04-01/Accounts.json"):  # purchases, subaccount creations
+        for fault in (
+            {"status": 429, "code": 20429, "message": "Too Many Requests", "retry_after": 1},
+            {"status": 500, "code": 20500, "message": "Internal Server Error"},
+            {"status": 503, "code": 20503, "message": "Service Unavailable"},
+        ):
+            requests.post(
+                f"{control}/faults",
+                json={"method": "POST", "path": path, "mode": "error", "times": 10**6, "probability": share, **fault},
+                timeout=10,
+            )
 
     area_codes = [f"{a}{b}{c}" for a in "2345678" for b in "0123456789" for c in "12"][: (args.clinics + 9) // 10]
     clinics = Clinic.objects.bulk_create([Clinic(name=f"Bench Dental {i}") for i in range(args.clinics)])
@@ -123,31 +125,43 @@ def main() -> int:
         for worker in workers:
             worker.wait(timeout=60)
 
-    owned = requests.get(f"{control}/state", timeout=30).json()["incoming_phone_numbers"]
+    state = requests.get(f"{control}/state", timeout=30).json()
+    owned, subaccounts = state["incoming_phone_numbers"], state["accounts"]
     api_log = requests.get(f"{control}/requests", timeout=60).json()["requests"]
     sandbox.stop()
     purchases = [r for r in api_log if r["method"] == "POST" and r["path"].endswith("/IncomingPhoneNumbers.json")]
+    creations = [r for r in api_log if r["method"] == "POST" and r["path"] == "/2010-04-01/Accounts.json"]
     injected = sum(1 for r in purchases if r["fault"] == "error")
-    held = dict(Clinic.objects.exclude(twilio_number_sid=None).values_list("twilio_number_sid", "id"))
-    by_clinic: dict[str, int] = {}
-    for number in owned:
-        tag = number["friendly_name"].rsplit("#", 1)[-1].rstrip(")")
-        by_clinic[tag] = by_clinic.get(tag, 0) + 1
-    duplicates = sum(count - 1 for count in by_clinic.values() if count > 1)
-    orphans = sum(1 for number in owned if number["sid"] not in held)
+    injected_creations = sum(1 for r in creations if r["fault"] == "error")
+    held = dict(Clinic.objects.exclude(twilio_number_sid=None).values_list("twilio_number_sid", "twilio_account_sid"))
+    held_accounts = set(Clinic.objects.exclude(twilio_account_sid="").values_list("twilio_account_sid", flat=True))
+    duplicates = _extra_per_clinic(n["friendly_name"] for n in owned)
+    second_subaccounts = _extra_per_clinic(a["friendly_name"] for a in subaccounts)
+    orphans = sum(1 for n in owned if n["sid"] not in held) + sum(1 for a in subaccounts if a["sid"] not in held_accounts)
+    misplaced = sum(1 for n in owned if n["sid"] in held and n["account_sid"] != held[n["sid"]])
     states = {state: Clinic.objects.filter(number_state=state).count() for state in NumberState.values}
     print(f"clinics:              {args.clinics} ({args.workers} workers x {args.concurrency} slots)")
     print(f"clinics provisioned:  {states['active']}")
     print(f"clinics failed:       {states['failed']}  still provisioning: {states['provisioning']}")
+    print(f"subaccounts created:  {len(subaccounts)}")
     print(f"numbers bought:       {len(owned)}")
     print(f"duplicates:           {duplicates}")
-    print(f"orphans:              {orphans}")
+    print(f"second subaccounts:   {second_subaccounts}")
+    print(f"orphans:              {orphans} (numbers or subaccounts no clinic holds)")
+    print(f"outside its account:  {misplaced} (numbers not in their clinic's subaccount)")
+    print(f"subaccount requests:  {len(creations)} ({injected_creations} answered with an injected 429/500/503)")
     print(f"purchase requests:    {len(purchases)} ({injected} answered with an injected 429/500/503)")
     print(f"elapsed:              {elapsed:.1f} s ({args.clinics / elapsed:.1f} clinics/s)")
     for error, count in Counter(Clinic.objects.filter(number_state="failed").values_list("number_error", flat=True)).items():
         print(f"  failed x{count}: {error}")
-    ok = duplicates == 0 and orphans == 0 and states["active"] == args.clinics
+    ok = duplicates == second_subaccounts == orphans == misplaced == 0 and states["active"] == args.clinics
     return 0 if ok else 1
+
+
+def _extra_per_clinic(friendly_names: Iterable[str]) -> int:
+    """How many more than one per clinic: names end in "(clinic #<id>)" (numbers and subaccounts alike)."""
+    per_clinic = Counter(name.rsplit("#", 1)[-1].rstrip(")") for name in friendly_names)
+    return sum(count - 1 for count in per_clinic.values() if count > 1)
 
 
 if __name__ == "__main__":

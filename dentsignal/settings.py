@@ -208,7 +208,7 @@ CELERY_TASK_ROUTES = {
     name: {"queue": TASK_QUEUE_SLOW}
     for name in (
         task_names.A2P_REGISTRATION_POLL,  # rate-limited to Trust Hub's ~1 request/s
-        task_names.A2P_REGISTRATIONS_POLL,  # beat: up to 50 clinics, paced 1 request/s
+        task_names.A2P_REGISTRATIONS_POLL,  # beat: polls within A2P_POLL_TICK_BUDGET_SECONDS, paced per account
         task_names.HOSTED_ORDERS_POLL,  # beat: hosted SMS orders, paced like the A2P poll
         task_names.PORTS_IN_POLL,  # beat: up to 50 port-ins, paced 1 request/s
         task_names.RUN_NUMBER_AUDIT,  # lists every account, FLEET_CONCURRENCY at a time
@@ -235,6 +235,21 @@ if FLEET_CONCURRENCY < 1:
     raise ImproperlyConfigured(
         f"FLEET_CONCURRENCY (Twilio requests in flight at once) must be at least 1, not {FLEET_CONCURRENCY}."
     )
+# Beat's A2P poll (telephony/a2p/polling.py, registrations_poll): every interval it polls the
+# pending registrations least recently looked at first, this many at a time (each clinic's
+# Trust Hub requests paced in its own account), and starts none after the budget (the fleet
+# fan-out, telephony/fleet.py, with its own concurrency). Every
+# pending registration is looked at again within ceil(pending / per tick) intervals, a tick
+# polling at least concurrency x budget / seconds per poll (docs/a2p.md, "How often").
+A2P_POLL_INTERVAL_SECONDS = 600
+A2P_POLL_CONCURRENCY = env.int("A2P_POLL_CONCURRENCY", default=16)
+A2P_POLL_TICK_BUDGET_SECONDS = env.int("A2P_POLL_TICK_BUDGET_SECONDS", default=240)
+if A2P_POLL_CONCURRENCY < 1 or not 1 <= A2P_POLL_TICK_BUDGET_SECONDS <= A2P_POLL_INTERVAL_SECONDS // 2:
+    raise ImproperlyConfigured(
+        "A2P_POLL_CONCURRENCY (registrations polled at once) must be at least 1, and A2P_POLL_TICK_BUDGET_SECONDS "
+        f"(the seconds one poll tick may start polls) between 1 and {A2P_POLL_INTERVAL_SECONDS // 2}, not "
+        f"{A2P_POLL_CONCURRENCY} and {A2P_POLL_TICK_BUDGET_SECONDS}."
+    )
 # A Trust Hub status callback has its clinic polled at once; every other one for that
 # clinic within this many seconds is merged into one more poll when they are over
 # (telephony/a2p/polling.py, registration_poll_request): replays cannot flood.
@@ -251,8 +266,11 @@ if A2P_POLL_COOLDOWN_SECONDS < 1:
 # Twice that, for margin. Tests set CELERY_VISIBILITY_TIMEOUT to see a dead worker's
 # task come back within seconds; operators leave it computed. The longest countdown is a
 # retry's or a coalesced A2P poll's (A2P_POLL_COOLDOWN_SECONDS).
+# The longest run is the A2P poll tick's own time limit (its budget and a last poll's time).
 _longest_countdown = max(TASK_RETRY_COUNTDOWN_MAX_SECONDS, A2P_POLL_COOLDOWN_SECONDS)
-_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * (2 * CELERY_TASK_TIME_LIMIT + _longest_countdown))
+A2P_POLL_TICK_TIME_LIMIT = A2P_POLL_TICK_BUDGET_SECONDS + 60
+_longest_run = max(CELERY_TASK_TIME_LIMIT, A2P_POLL_TICK_TIME_LIMIT)
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * (2 * _longest_run + _longest_countdown))
 # A worker sweeps for messages whose worker died about ten times per visibility timeout:
 # kombu's Redis transport sweeps every `interval x throttle` seconds.
 _restore_period = max(1, _visibility_timeout // 10)
@@ -304,7 +322,7 @@ CELERY_BEAT_SCHEDULE = {
     # number or office line; this catches bulk updates that send no signal.
     "refresh-office-lines": {"task": task_names.REFRESH_OFFICE_LINES, "schedule": 600.0},
     # A2P 10DLC reviews take days; one poll every 10 minutes is plenty (paced to Trust Hub's 1 request/s).
-    "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": 600.0},
+    "a2p-registrations-poll": {"task": "telephony.tasks.a2p_registrations_poll", "schedule": float(A2P_POLL_INTERVAL_SECONDS)},
     # Hosted SMS orders move in days (verification, the signed authorization, the carrier): every 10 minutes.
     "hosted-orders-poll": {"task": task_names.HOSTED_ORDERS_POLL, "schedule": 600.0},
     # Port-ins are followed by polling: Twilio documents no way to authenticate porting webhooks.

@@ -47,6 +47,9 @@ CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("TEST_CELERY_EAGER", "true") != "false"
 # No real sleeps: the A2P poll's pace between Trust Hub requests (a test of the pacing sets it).
 A2P_TRUST_HUB_PACE_SECONDS = 0.0
+# Beat's A2P poll in the test's own thread: a thread of its own would not see the test's
+# uncommitted rows (the poll's threads are shown by bench/run-fleet).
+A2P_POLL_CONCURRENCY = 1
 # The fallbacks' store: the test Redis when there is one (as production with a broker),
 # else files; never the developer's own var/fallback.
 FALLBACK_REDIS_URL = CELERY_BROKER_URL

@@ -10,6 +10,12 @@ again after the error's Retry-After when Twilio sent one
 after a short exponential backoff with jitter; after FLEET_ATTEMPTS tries its error is its
 result, and every other account's job still runs. Progress is reported to the caller, in
 the caller's thread, as jobs finish.
+
+Two kinds of fleet work fit it besides the Twilio-only sweeps. A job may use the database
+(`uses_database`: beat's A2P poll records each review as it comes), and then closes its
+thread's connection when it ends. And a sweep may have a time budget (`keep_starting`):
+no job starts once it says no, and the jobs left are reported as not started, for the
+next run to take first. With a concurrency of 1 the jobs run in the caller's thread.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.db import connections
 
 from telephony import twilio
 
@@ -42,6 +49,7 @@ class FanOut(Generic[K, T]):
 
     results: dict[K, T] = field(default_factory=dict)
     errors: dict[K, twilio.TwilioError] = field(default_factory=dict)
+    not_started: list[K] = field(default_factory=list)
     retries: int = 0
     rate_limited: int = 0
 
@@ -61,14 +69,18 @@ def accounts_fan_out(
     concurrency: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    keep_starting: Callable[[], bool] | None = None,
+    uses_database: bool = False,
 ) -> FanOut[K, T]:
     """Run each account's job, at most `concurrency` (FLEET_CONCURRENCY) at a time; see the
     module docstring. `on_progress(done, total)` is called in the caller's thread."""
     limit = max(1, int(concurrency or settings.FLEET_CONCURRENCY))
     attempts = max(1, int(settings.FLEET_ATTEMPTS))
     outcome: FanOut[K, T] = FanOut()
+    in_pool = limit > 1
+    _NOT_STARTED = object()
 
-    def run(job: Callable[[], T]) -> tuple[T | None, twilio.TwilioError | None, int, int]:
+    def attempt_all(job: Callable[[], T]) -> tuple[T | None, twilio.TwilioError | None, int, int]:
         retries = limited = 0
         for attempt in range(attempts):
             try:
@@ -81,8 +93,34 @@ def accounts_fan_out(
                 sleep(retry_wait_seconds(exc, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def run(job: Callable[[], T]) -> tuple[Any, twilio.TwilioError | None, int, int]:
+        if keep_starting is not None and not keep_starting():
+            return _NOT_STARTED, None, 0, 0
+        try:
+            return attempt_all(job)
+        finally:
+            if uses_database and in_pool:
+                connections.close_all()  # this pool thread's own (Django's connections are per thread)
+
+    def record(key: K, ran: tuple[Any, twilio.TwilioError | None, int, int]) -> None:
+        result, error, retries, limited = ran
+        outcome.retries += retries
+        outcome.rate_limited += limited
+        if result is _NOT_STARTED:
+            outcome.not_started.append(key)
+        elif error is not None:
+            outcome.errors[key] = error
+        else:
+            outcome.results[key] = result
+
     total = len(jobs)
     if not total:
+        return outcome
+    if not in_pool:
+        for done_count, (key, job) in enumerate(jobs.items(), start=1):
+            record(key, run(job))
+            if on_progress is not None:
+                on_progress(done_count, total)
         return outcome
     with ThreadPoolExecutor(max_workers=min(limit, total), thread_name_prefix="fleet") as pool:
         pending: dict[Future, K] = {pool.submit(run, job): key for key, job in jobs.items()}
@@ -90,14 +128,7 @@ def accounts_fan_out(
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                key = pending.pop(future)
-                result, error, retries, limited = future.result()
-                outcome.retries += retries
-                outcome.rate_limited += limited
-                if error is not None:
-                    outcome.errors[key] = error
-                else:
-                    outcome.results[key] = result
+                record(pending.pop(future), future.result())
                 done_count += 1
             if on_progress is not None:
                 on_progress(done_count, total)

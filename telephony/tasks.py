@@ -356,9 +356,15 @@ def a2p_registration_poll(self: Task, clinic_id: int) -> dict[str, Any]:
     return _outcome(self, work, _no_give_up)
 
 
-@shared_task(name=task_names.A2P_REGISTRATIONS_POLL)
+@shared_task(
+    name=task_names.A2P_REGISTRATIONS_POLL,
+    # Its budget and the last polls it started (settings.A2P_POLL_TICK_TIME_LIMIT), not the default limit.
+    time_limit=settings.A2P_POLL_TICK_TIME_LIMIT,
+    soft_time_limit=settings.A2P_POLL_TICK_TIME_LIMIT - 20,
+)
 def a2p_registrations_poll() -> int:
-    """Periodic (Celery beat, every 10 minutes): poll pending A2P reviews, paced for Trust Hub."""
+    """Periodic (Celery beat, every A2P_POLL_INTERVAL_SECONDS): poll pending A2P reviews within the
+    tick's budget, oldest look first, in parallel, paced for Trust Hub per account."""
     return a2p_polling.registrations_poll()
 
 

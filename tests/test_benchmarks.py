@@ -160,6 +160,13 @@ def test_provision_benchmark_smoke(wrapper_ready, scratch_database_url, bench_re
     assert "clinics provisioned:" in out and "purchase requests:" in out
 
 
+def test_fleet_benchmark_smoke(wrapper_ready, scratch_database_url):
+    out = run_benchmark("bench/run-fleet", "--smoke", BENCH_DATABASE_URL=scratch_database_url)
+
+    assert "full audit:" in out and "0 wrong" in out
+    assert "A2P poll, one tick:" in out and "usage refresh:" in out and "re-drive scan:" in out
+
+
 def test_webhook_profile_smoke(scratch_database_url):
     out = run_benchmark(sys.executable, "bench/profile_webhooks.py", "--smoke", DATABASE_URL=scratch_database_url)
 

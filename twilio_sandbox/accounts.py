@@ -7,7 +7,8 @@ own SID and auth token, on itself only.
 
 Subaccounts (https://www.twilio.com/docs/iam/api/subaccounts): created by the main
 account, listed with the main account first, filtered by exact FriendlyName and Status;
-the create and fetch answers carry the subaccount's auth token.
+the create and fetch answers carry the subaccount's auth token. Long lists are paged
+(PageSize up to 1000, next_page_uri with a PageToken), as thousands of subaccounts are.
   GET/POST /2010-04-01/Accounts.json                 (list, create)
   GET/POST /2010-04-01/Accounts/{AccountSid}.json    (fetch; update FriendlyName/Status: 21477, 21479)
 Under a suspended subaccount every other resource is 20005 (Account not active), under a
@@ -22,6 +23,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from .responses import ApiError, method_not_allowed, not_found, page_size, v2010_page
 from .routing import Answer, Request, Route
@@ -132,24 +134,49 @@ def accounts_collection(sandbox: Sandbox, request: Request) -> Answer:
     if request.method != "GET":
         raise method_not_allowed(request.method, ACCOUNTS_PATH)
     query = request.query
-    accounts = [sandbox.account(), *sandbox.store.accounts()]
-    if "FriendlyName" in query:
-        accounts = [a for a in accounts if a["friendly_name"] == query["FriendlyName"]]
-    if "Status" in query:
-        accounts = [a for a in accounts if a["status"] == query["Status"]]
+    size = page_size(query, default=50)
     filters: dict[str, str] = {k: query[k] for k in ("FriendlyName", "Status") if k in query}
-    return 200, v2010_page("accounts", ACCOUNTS_PATH, page_size(query, default=50), accounts, filters)
+    token = query.get("PageToken", "")
+    after = int(token[2:]) if token.startswith("PT") and token[2:].isdigit() else -1
+    page = int(query["Page"]) if query.get("Page", "").isdigit() and after >= 0 else 0
+    main = sandbox.account()
+    main_listed = after < 0 and all(main[key] == query[name] for name, key in LIST_FILTERS.items() if name in query)
+    rows = sandbox.store.accounts_page(
+        after_seq=after, limit=size - main_listed, friendly_name=query.get("FriendlyName"), status=query.get("Status")
+    )
+    more = len(rows) > size - main_listed
+    rows = rows[: size - main_listed]
+    accounts = [main] * main_listed + [data for _, data in rows]
+    listing = v2010_page("accounts", ACCOUNTS_PATH, size, accounts, filters)
+    if more:
+        # Twilio pages long lists; the next page goes on after the last subaccount on this one.
+        listing["next_page_uri"] = (
+            f"{ACCOUNTS_PATH}?{urlencode({**filters, 'PageSize': size, 'Page': page + 1, 'PageToken': f'PT{rows[-1][0]}'})}"
+        )
+    listing.update(page=page, start=page * size, end=page * size + max(len(accounts) - 1, 0))
+    return 200, listing
+
+
+# The list's filters (query parameter -> the account's field); the main account is listed first when it matches.
+LIST_FILTERS = {"FriendlyName": "friendly_name", "Status": "status"}
 
 
 def _create(sandbox: Sandbox, form: dict) -> dict[str, Any]:
+    account = subaccount_new(sandbox, form.get("FriendlyName", ""))
+    sandbox.store.insert_account(account)
+    return account
+
+
+def subaccount_new(sandbox: Sandbox, friendly_name: str) -> dict[str, Any]:
+    """A new active subaccount of the main account, as Twilio creates it (not stored yet)."""
     sid, now = new_sid("AC"), now_rfc2822()
     base = sandbox.base(sid)
-    account = {
+    return {
         "auth_token": secrets.token_hex(16),
         "date_created": now,
         "date_updated": now,
         # Twilio names an unnamed subaccount "SubAccount Created at {date}".
-        "friendly_name": form.get("FriendlyName") or f"SubAccount Created at {now}",
+        "friendly_name": friendly_name or f"SubAccount Created at {now}",
         "owner_account_sid": sandbox.account_sid,
         "sid": sid,
         "status": "active",
@@ -160,8 +187,6 @@ def _create(sandbox: Sandbox, form: dict) -> dict[str, Any]:
         },
         "uri": f"{base}.json",
     }
-    sandbox.store.insert_account(account)
-    return account
 
 
 def _fetch(sandbox: Sandbox, request: Request, *, account: str) -> Answer:

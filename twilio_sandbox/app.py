@@ -24,7 +24,8 @@ main account, or one of its subaccounts (an unknown or other account's SID is 20
 
 Control API (no auth, JSON), for tests and demos, under /__sandbox__/ (control.py); it
 answers only requests from a loopback address (403 otherwise). The faults it queues are
-applied here, around the REST request they match.
+applied here, around the REST request they match, and so are the latency and per-account
+limits it sets (throttle.py): a request beyond a limit is 429 before any fault or change.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from .control import control
 from .responses import ApiError, method_not_allowed, not_found
 from .routing import Answer, Request, Router
 from .store import Store
+from .throttle import Throttle
 
 STATUS_TEXT = {
     200: "OK",
@@ -74,6 +76,7 @@ STATUS_TEXT = {
     405: "Method Not Allowed",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 CONTROL_PREFIX = "/__sandbox__/"
 UNDER_ACCOUNT = re.compile(rf"{API}/Accounts/(?P<account>[^/]+?)(?P<rest>/.*)?\.json")
@@ -86,8 +89,16 @@ A2P_PATHS = re.compile(
 class SandboxApp:
     """WSGI callable; all state lives in the Store (SQLite file)."""
 
-    def __init__(self, db_path: str, *, account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        *,
+        account_sid: str = SANDBOX_ACCOUNT_SID,
+        auth_token: str = SANDBOX_AUTH_TOKEN,
+        throttle: Throttle | None = None,
+    ) -> None:
         self.sandbox = Sandbox(Store(db_path), account_sid, auth_token)
+        self.throttle = throttle or Throttle()
         # Routed on the whole path, acting in the account of the credentials (or of the path).
         self.routes = Router(
             trusthub.ROUTES,
@@ -113,15 +124,39 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"].upper()
         path = environ.get("PATH_INFO", "")
-        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         body = _read_body(environ)
         if path.startswith(CONTROL_PREFIX):
             if not is_loopback(environ.get("REMOTE_ADDR", "")):
                 # Faults, seeded numbers and the request log are for the machine's own
                 # tests and demo, never for whoever can reach the port.
                 return _respond(start_response, 403, {"error": "the sandbox's control API answers loopback clients only"})
-            status, payload = control(self.sandbox, method, path[len(CONTROL_PREFIX) :], body)
+            status, payload = control(self.sandbox, method, path[len(CONTROL_PREFIX) :], body, self.throttle)
             return _respond(start_response, status, payload)
+        environ["sandbox.arrived"] = time.time()
+        account = self._limited_account(path, environ)
+        try:
+            self.throttle.enter(account)
+        except ApiError as exc:
+            self.throttle.delay()
+            entry = {"method": method, "path": path, "query": {}, "form": {}, "json": None, "status": 429}
+            self.store.log_request({**entry, "fault": "throttle", "auth": request_user(environ)})
+            return _respond(
+                start_response, exc.status, exc.body(), extra_headers=(("Retry-After", str(self.throttle.limits.retry_after)),)
+            )
+        try:
+            self.throttle.delay()
+            return self._rest(method, path, body, environ, start_response)
+        finally:
+            self.throttle.leave(account)
+
+    def _limited_account(self, path: str, environ: dict[str, Any]) -> str:
+        """The account whose limits a REST request counts against: the one in a v2010 path,
+        else the one whose credentials were sent (throttle.py)."""
+        match = UNDER_ACCOUNT.fullmatch(path)
+        return match["account"] if match else (request_user(environ) or self.sandbox.account_sid)
+
+    def _rest(self, method: str, path: str, body: bytes, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         form_lists = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         form = {k: v[-1] for k, v in form_lists.items()}
         request = Request(method, path, query, form, form_lists, environ, body)
@@ -150,6 +185,8 @@ class SandboxApp:
                 "fault": fault.get("mode") if fault else None,
                 # Who authenticated (the account SID only): tests check which account acted.
                 "auth": request_user(environ),
+                # When it arrived (epoch seconds): benchmarks check each account's pace.
+                "at": environ.get("sandbox.arrived", time.time()),
             }
         )
         if fault and fault.get("mode") == "delay_after":

@@ -2,7 +2,8 @@
 
 The app answers it for loopback clients only (403 otherwise), whatever interface the
 server binds.
-  POST reset; POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
+  POST reset (the throttle too, back to the environment's limits);
+  POST/DELETE faults {"method", "path", "mode", "status", "code", "message", "delay",
   "times", "probability", "retry_after"}: the next `times` matching requests (each with `probability`)
   fail (the app applies them: app.py);
   POST area-codes {"area_code", "empty"};
@@ -20,7 +21,12 @@ server binds.
   POST port-in-number-status {"sid": "PU...", "status", "rejection_reason", "rejection_reason_code"}:
   one number (rejected puts its request in action_required);
   POST hosted-order-status {"sid": "HR...", "status", "failure_reason"}: a hosted number order
-  (hosted_numbers.py); GET numbers-state: every port-in request, number, document and order.
+  (hosted_numbers.py); GET numbers-state: every port-in request, number, document and order;
+  POST throttle {"latency_ms", "account_concurrency", "account_rate", "retry_after"} (any of
+  them; 0 = none): every REST request's delay and each account's limits beyond which it is
+  429 / 20429 with Retry-After; GET throttle: those and the counters (throttle.py);
+  DELETE throttle/counters: the counters back to zero;
+  POST seed {"accounts", "numbers", "services", "a2p"}: a whole fleet at once (seeding.py).
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ from .messaging_services import new_service
 from .porting import port_in_number_status_set, port_in_status_set
 from .reviews import decide
 from .routing import Answer
+from .seeding import seed
+from .throttle import Throttle
 
 # The control paths that mark numbers (POST {"numbers": [...]}), and the store's table of each.
 FLAG_TABLES = {"taken": "taken", "voice-only": "voice_only", "unsubscribed": "unsubscribed"}
 
 
-def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
+def control(sandbox: Sandbox, method: str, path: str, body: bytes, throttle: Throttle) -> Answer:
     """Answer the control request `method` /__sandbox__/`path` with the JSON `body`."""
     try:
         payload = json.loads(body or b"{}")
@@ -48,7 +56,24 @@ def control(sandbox: Sandbox, method: str, path: str, body: bytes) -> Answer:
     store = sandbox.store
     if (method, path) == ("POST", "reset"):
         store.reset()
+        throttle.reset()
         return 200, {"ok": True}
+    if (method, path) == ("POST", "seed"):
+        try:
+            return 200, seed(sandbox, payload)
+        except (KeyError, ValueError) as exc:
+            return 400, {"error": f"cannot seed that: {exc}"}
+    if (method, path) == ("DELETE", "throttle/counters"):
+        throttle.reset_counters()
+        return 200, throttle.state()
+    if (method, path) == ("GET", "throttle"):
+        return 200, throttle.state()
+    if (method, path) == ("POST", "throttle"):
+        try:
+            throttle.set(payload if isinstance(payload, dict) else {})
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+        return 200, throttle.state()
     if path == "faults" and method == "POST":
         store.add_fault(payload.get("method", "*"), payload.get("path", ""), payload, int(payload.get("times", 1)))
         return 200, {"ok": True}

@@ -65,7 +65,7 @@ def service_sender(sandbox: Sandbox, service_sid: str) -> str:
 
 def service_of(sandbox: Sandbox, sid: str, account: str | None) -> dict[str, Any]:
     """The Messaging Service `sid` of `account` (of any account with None); 20404 otherwise."""
-    service = next((s for s in sandbox.store.services() if s["sid"] == sid), None)
+    service = sandbox.store.get_service(sid)
     if service is None or (account is not None and service.get("account_sid") != account):
         raise not_found(f"/v1/Services/{sid}")
     return service
@@ -82,14 +82,14 @@ def service_reads(sandbox: Sandbox, request: Request) -> Answer:
     if method != "GET":
         raise method_not_allowed(method, path)
     size = page_size(request.query, default=50)
-    services = [s for s in sandbox.store.services() if s.get("account_sid", sandbox.account_sid) == account]
+    services = sandbox.store.services_of(account, main=account == sandbox.account_sid)
     if path == "/v1/Services":
         return 200, v1_page("services", MESSAGING_ORIGIN + path, size, [public(s) for s in services])
     match = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})/PhoneNumbers", path)
     service = next((s for s in services if match and s["sid"] == match["sid"]), None)
     if service is None:
         raise not_found(path)
-    owned = {n["sid"]: n for n in sandbox.store.owned()}
+    owned = sandbox.store.numbers_by_sid(service["_sandbox"]["number_sids"])
     numbers = [
         _service_number(service, sid, owned[sid]["phone_number"], account, service["date_created"], service["date_updated"])
         for sid in service["_sandbox"]["number_sids"]

@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
 );
+-- A fleet of 10,000 subaccounts lists each one's resources: by account (and parent), never a scan.
+CREATE INDEX IF NOT EXISTS numbers_by_account ON numbers (json_extract(data, '$.account_sid'), seq);
+CREATE INDEX IF NOT EXISTS services_by_account ON messaging_services (json_extract(data, '$.account_sid'), seq);
+CREATE INDEX IF NOT EXISTS a2p_by_account ON a2p_objects (kind, json_extract(data, '$.account_sid'), seq);
+CREATE INDEX IF NOT EXISTS a2p_by_parent ON a2p_objects (kind, json_extract(data, '$._sandbox.parent'), seq);
 """
 _seq_lock = threading.Lock()
 _seq = [0]
@@ -161,6 +166,9 @@ class Store:
 
     def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
         """The first queued fault matching this request, counted down (None if none)."""
+        with self.read() as db:
+            if db.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is None:
+                return None  # the usual case: no write transaction for every request
         with self.tx() as db:
             for fault_id, fault_method, pattern, spec, remaining in db.execute(
                 "SELECT id, method, path, spec, remaining FROM faults ORDER BY id"
@@ -217,6 +225,8 @@ class Store:
         args: list[int | str] = [after_seq]
         if phone_number:
             sql, args = sql + " AND phone_number = ?", [*args, phone_number]
+        if account_sid is not None:
+            sql, args = sql + " AND json_extract(data, '$.account_sid') = ?", [*args, account_sid]
         sql += " ORDER BY seq"
         with self.read() as db:
             rows = [(seq, json.loads(data)) for seq, data in db.execute(sql, args)]
@@ -225,6 +235,12 @@ class Store:
         if account_sid is not None:
             rows = [r for r in rows if r[1]["account_sid"] == account_sid]
         return rows[: limit + 1]
+
+    def numbers_by_sid(self, sids: list[str]) -> dict[str, dict[str, Any]]:
+        """The owned numbers among `sids`, by SID."""
+        with self.read() as db:
+            rows = db.execute(f"SELECT sid, data FROM numbers WHERE sid IN ({','.join('?' * len(sids))})", sids)  # noqa: S608
+            return {sid: json.loads(data) for sid, data in rows}
 
     def owned_count(self, *, phone_number: str | None, friendly_name: str | None) -> int:
         return len(self.owned_page(after_seq=-1, limit=10**9, phone_number=phone_number, friendly_name=friendly_name))
@@ -280,6 +296,36 @@ class Store:
                 "INSERT INTO accounts (sid, data, seq) VALUES (?, ?, ?)", (account["sid"], json.dumps(account), _next_seq())
             )
 
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Store many accounts, messaging_services or a2p_objects in one transaction (seeding a fleet)."""
+        with self.tx() as db:
+            if table == "a2p_objects":
+                db.executemany(
+                    "INSERT INTO a2p_objects (sid, kind, data, seq) VALUES (?, ?, ?, ?)",
+                    [(r["sid"], r["_sandbox"]["kind"], json.dumps(r), _next_seq()) for r in rows],
+                )
+                return
+            if table not in ("accounts", "messaging_services"):
+                raise ValueError(f"no bulk insert into {table}")
+            db.executemany(
+                f"INSERT INTO {table} (sid, data, seq) VALUES (?, ?, ?)",  # noqa: S608 - fixed table names
+                [(r["sid"], json.dumps(r), _next_seq()) for r in rows],
+            )
+
+    def accounts_page(
+        self, *, after_seq: int, limit: int, friendly_name: str | None, status: str | None
+    ) -> list[tuple[int, dict]]:
+        """Up to `limit` + 1 subaccounts created after `after_seq`, oldest first, with these
+        exact FriendlyName and Status if given (the extra one says there is a next page)."""
+        sql = "SELECT seq, data FROM accounts WHERE seq > ?"
+        args: list[int | str] = [after_seq]
+        if friendly_name is not None:
+            sql, args = sql + " AND json_extract(data, '$.friendly_name') = ?", [*args, friendly_name]
+        if status is not None:
+            sql, args = sql + " AND json_extract(data, '$.status') = ?", [*args, status]
+        with self.read() as db:
+            return [(seq, json.loads(data)) for seq, data in db.execute(sql + " ORDER BY seq LIMIT ?", [*args, limit + 1])]
+
     def accounts(self) -> list[dict[str, Any]]:
         """Every subaccount, oldest first."""
         with self.read() as db:
@@ -334,6 +380,19 @@ class Store:
                 (service["sid"], json.dumps(service), _next_seq()),
             )
 
+    def services_of(self, account: str, *, main: bool) -> list[dict[str, Any]]:
+        """The Messaging Services of `account`, oldest first (`main`: also those stored without one)."""
+        sql = "SELECT data FROM messaging_services WHERE json_extract(data, '$.account_sid') = ?"
+        if main:
+            sql += " OR json_extract(data, '$.account_sid') IS NULL"
+        with self.read() as db:
+            return [json.loads(r[0]) for r in db.execute(sql + " ORDER BY seq", (account,))]
+
+    def get_service(self, sid: str) -> dict[str, Any] | None:
+        with self.read() as db:
+            row = db.execute("SELECT data FROM messaging_services WHERE sid = ?", (sid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def services(self) -> list[dict[str, Any]]:
         with self.read() as db:
             return [json.loads(row[0]) for row in db.execute("SELECT data FROM messaging_services ORDER BY seq")]
@@ -367,13 +426,27 @@ class Store:
 
     def a2p_list(self, kind: str, *, parent: str = "", account: str = "") -> list[dict[str, Any]]:
         """The objects of a kind, oldest first; only those of `parent` (a campaign's service) or `account`, if given."""
+        sql, args = "SELECT data FROM a2p_objects WHERE kind = ?", [kind]
+        if parent:
+            sql, args = sql + " AND json_extract(data, '$._sandbox.parent') = ?", [*args, parent]
+        if account:
+            sql, args = sql + " AND json_extract(data, '$.account_sid') = ?", [*args, account]
         with self.read() as db:
-            rows = [json.loads(r[0]) for r in db.execute("SELECT data FROM a2p_objects WHERE kind = ? ORDER BY seq", (kind,))]
+            rows = [json.loads(r[0]) for r in db.execute(sql + " ORDER BY seq", args)]
         return [
             r
             for r in rows
             if (not parent or r["_sandbox"].get("parent") == parent) and (not account or r.get("account_sid") == account)
         ]
+
+    def a2p_undecided(self) -> list[dict[str, Any]]:
+        """The submitted A2P objects not decided yet, oldest first."""
+        sql = (
+            "SELECT data FROM a2p_objects WHERE json_extract(data, '$._sandbox.submitted_at') IS NOT NULL"
+            " AND NOT coalesce(json_extract(data, '$._sandbox.decided'), 0) ORDER BY seq"
+        )
+        with self.read() as db:
+            return [json.loads(r[0]) for r in db.execute(sql)]
 
     def a2p_all(self) -> list[dict[str, Any]]:
         with self.read() as db:

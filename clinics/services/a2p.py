@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..models import Clinic
@@ -234,4 +235,6 @@ def a2p_registrations_pending() -> list[int]:
     number is not added), least recently polled first. A rejected one is included: its poll records nothing new and its
     advance stops at the error until staff Edit and resubmit."""
     done = A2PRegistration.objects.filter(campaign_status="VERIFIED", number_status="added")
-    return list(A2PRegistration.objects.exclude(pk__in=done).order_by("polled_at", "pk").values_list("clinic_id", flat=True))
+    # Never polled first, on every database (PostgreSQL sorts NULL last by default).
+    oldest_first = (F("polled_at").asc(nulls_first=True), "pk")
+    return list(A2PRegistration.objects.exclude(pk__in=done).order_by(*oldest_first).values_list("clinic_id", flat=True))

@@ -319,9 +319,10 @@ def clinic_subaccount_ensure(*, clinic: Clinic) -> str:
     try:
         account = twilio.subaccount_create(friendly_name=name)
     except twilio.TwilioError as exc:
-        if exc.status is not None and exc.status < 500 and not exc.retryable:
-            # A definite refusal (e.g. 21480, too many subaccounts): nothing was created,
-            # so the next attempt need neither look nor wait.
+        if exc.status == 429 or (exc.status is not None and exc.status < 500 and not exc.retryable):
+            # A definite refusal (e.g. 21480, too many subaccounts) or a rate limit (429: Twilio
+            # refused the request before acting on it): nothing was created, so the next
+            # attempt need neither look nor wait.
             clinic_services.clinic_subaccount_intent_clear(clinic_id=clinic.id)
         raise
     clinic_services.clinic_subaccount_save(

@@ -11,13 +11,14 @@ Pure: no Django, no database.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from telephony.twilio.http import last_retry_after
+from telephony.twilio.http import RETRY_AFTER_STATUSES, last_retry_after, retry_after_seconds
 
 # Twilio error codes our callers act on (the sentences for these and others are below).
 ERR_AUTH = 20003
@@ -168,9 +169,9 @@ def error_link(code: int | None) -> str:
     return ERROR_PAGE.format(code=code) if code else ""
 
 
-def wait_words(seconds: int | None) -> str:
+def wait_words(wait: float | None) -> str:
     """'30 seconds', '2 minutes': how long to wait, for people."""
-    seconds = seconds if seconds and seconds > 0 else DEFAULT_RETRY_AFTER_SECONDS
+    seconds = math.ceil(wait) if wait and wait > 0 else DEFAULT_RETRY_AFTER_SECONDS
     if seconds < 90:
         return f"{seconds} seconds"
     return f"{(seconds + 59) // 60} minutes"
@@ -190,7 +191,7 @@ def _twilio_detail(message: str) -> str:
 
 
 def staff_sentence(
-    *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "", retry_after: int | None = None
+    *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "", retry_after: float | None = None
 ) -> tuple[bool, str]:
     """(retryable, the sentence staff see) for one Twilio failure; the rules callers rely on.
 
@@ -256,12 +257,30 @@ class TwilioError(Exception):
 
     `retryable` is True for rate limits (429/20429), Twilio 5xx, timeouts and
     connection errors, never for other 4xx. `status` is None when no HTTP answer came.
+    `retry_after` is the wait in seconds Twilio asked for in the Retry-After header of a
+    429 or 503 (None without one, and for any other failure): a caller's retry waits at
+    least that long. Without `retry_after` given, it is read from the answer this thread
+    just had (telephony.twilio.http: the SDK's exception keeps no headers).
     """
 
-    def __init__(self, *, doing: str, status: int | None, code: int | None, message: str = "", kind: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        doing: str,
+        status: int | None,
+        code: int | None,
+        message: str = "",
+        kind: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         self.doing, self.status, self.code, self.message, self.kind = doing, status, code, message, kind
+        if status not in RETRY_AFTER_STATUSES:
+            retry_after = None
+        elif retry_after is None:
+            retry_after = last_retry_after()
+        self.retry_after: float | None = retry_after
         self.retryable, self.sentence = staff_sentence(
-            doing=doing, status=status, code=code, message=message, kind=kind, retry_after=last_retry_after()
+            doing=doing, status=status, code=code, message=message, kind=kind, retry_after=retry_after
         )
         if self.code is None:
             self.code = CODE_FOR_STATUS.get(status or 0)
@@ -272,7 +291,9 @@ class TwilioError(Exception):
         the subaccount it happened in stays named."""
         if self.doing.endswith(IN_SUBACCOUNT) and not doing.endswith(IN_SUBACCOUNT):
             doing += IN_SUBACCOUNT
-        return TwilioError(doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind)
+        return TwilioError(
+            doing=doing, status=self.status, code=self.code, message=self.message, kind=self.kind, retry_after=self.retry_after
+        )
 
     def given_up(self, *, tries: int) -> str:
         """The sentence once `tries` attempts all failed like this one (see given_up_sentence)."""
@@ -301,6 +322,7 @@ def _error_from(exc: Exception, *, doing: str) -> TwilioError:
             status=getattr(response, "status_code", 500),
             code=code if isinstance(code, int) else None,
             message=body.get("message") or str(exc.args[0]),
+            retry_after=retry_after_seconds(response),
         )
     if isinstance(exc, TwilioRestException):
         return TwilioError(doing=doing, status=exc.status, code=exc.code if isinstance(exc.code, int) else None, message=exc.msg)

@@ -5,6 +5,8 @@ Twilio or a Prism mock sees exactly what Twilio would see.
 """
 
 import threading
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
@@ -18,12 +20,18 @@ TWILIO_NUMBERS_UPLOAD_ORIGIN = "https://numbers-upload.twilio.com"
 TWILIO_PRICING_ORIGIN = "https://pricing.twilio.com"
 TWILIO_TRUSTHUB_ORIGIN = "https://trusthub.twilio.com"
 
-# The Retry-After of this thread's last 429 from Twilio: the SDK's exception keeps no headers.
+# The Retry-After of this thread's last 429 or 503 from Twilio: the SDK's TwilioRestException
+# keeps no headers (twilio/base/exceptions.py: status, uri, msg, code, method, details only).
 _last_429 = threading.local()
+# The statuses whose Retry-After is read: Twilio's 429 (error 20429) and 503, as RFC 9110 §10.2.3 allows.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+# The longest wait taken from a Retry-After (a day): a larger one is read as this.
+RETRY_AFTER_CAP_SECONDS = 86400.0
 
 
-def last_retry_after() -> int | None:
-    """Seconds Twilio asked us to wait in this thread's latest 429 (its Retry-After), if any."""
+def last_retry_after() -> float | None:
+    """Seconds Twilio asked us to wait in this thread's latest answer, if it was a 429 or 503
+    with a Retry-After (None after any other answer)."""
     return getattr(_last_429, "seconds", None)
 
 
@@ -69,11 +77,24 @@ class RedirectingHttpClient(TwilioHttpClient):
                 url = target + url[len(origin) :]
                 break
         response = super().request(method, url, *args, **kwargs)
-        _last_429.seconds = _retry_after_seconds(response) if response.status_code == 429 else None
+        _last_429.seconds = retry_after_seconds(response) if response.status_code in RETRY_AFTER_STATUSES else None
         return response
 
 
-def _retry_after_seconds(response: Any) -> int | None:
-    """Retry-After in seconds (RFC 9110 allows a date too; only the seconds form is read)."""
-    value = str((getattr(response, "headers", None) or {}).get("Retry-After", "")).strip()
-    return min(int(value), 86400) if value.isdigit() else None
+def retry_after_seconds(response: Any) -> float | None:
+    """A response's Retry-After in seconds (None without a readable one): delay-seconds, or an
+    HTTP date (RFC 9110 §10.2.3) counted from now; never below 0 nor above a day."""
+    headers = getattr(response, "headers", None) or {}
+    value = str(headers.get("Retry-After", "") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)

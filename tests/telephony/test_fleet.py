@@ -76,3 +76,34 @@ def test_without_retry_after_a_short_backoff_and_a_final_error_stays_with_its_ac
 @pytest.mark.parametrize("retry_after", [120])
 def test_a_long_retry_after_is_cut_to_the_cap(retry_after):
     assert fleet.retry_wait_seconds(rate_limited(retry_after), 0) == fleet.RETRY_AFTER_MAX_SECONDS
+
+
+def test_no_job_starts_once_the_budget_says_no_and_the_rest_are_reported_not_started():
+    started: list[str] = []
+
+    def job(key: str):
+        return lambda: started.append(key) or key
+
+    outcome = fleet.accounts_fan_out(
+        {f"AC{i}": job(f"AC{i}") for i in range(5)}, concurrency=1, keep_starting=lambda: len(started) < 2
+    )
+
+    assert outcome.results == {"AC0": "AC0", "AC1": "AC1"}
+    assert outcome.not_started == ["AC2", "AC3", "AC4"] and not outcome.errors
+
+
+def test_one_at_a_time_runs_in_the_callers_thread_and_a_pool_closes_its_database_connections(monkeypatch):
+    threads: set[str] = set()
+    closed: list[str] = []
+    monkeypatch.setattr(fleet.connections, "close_all", lambda: closed.append(threading.current_thread().name))
+
+    def job() -> None:
+        threads.add(threading.current_thread().name)
+
+    fleet.accounts_fan_out({"AC1": job, "AC2": job}, concurrency=1, uses_database=True)
+    assert threads == {threading.current_thread().name} and closed == []
+
+    threads.clear()
+    fleet.accounts_fan_out({"AC1": job, "AC2": job, "AC3": job}, concurrency=2, uses_database=True)
+    assert threading.current_thread().name not in threads
+    assert len(closed) == 3 and all(name.startswith("fleet") for name in closed)

@@ -191,3 +191,21 @@ def test_usage_records_this_month_count_the_accounts_calls_and_texts(call, contr
     # Another account's usage is its own; a category filter narrows the list.
     main = call("GET", f"/Accounts/{SANDBOX_ACCOUNT_SID}/Usage/Records/ThisMonth.json", params={"Category": "sms"}, expect=200)
     assert [(r["category"], r["count"]) for r in main["usage_records"]] == [("sms", "0")]
+
+
+def test_a_long_subaccount_list_is_paged_as_twilio_pages_it(call, sandbox_server):
+    made = [call("POST", "/Accounts.json", data={"FriendlyName": f"Clinic {i}"}, expect=201)["sid"] for i in range(5)]
+
+    first = call("GET", "/Accounts.json", params={"PageSize": 2}, expect=200)
+    listed = [a["sid"] for a in first["accounts"]]
+    assert listed == [SANDBOX_ACCOUNT_SID, made[0]]  # the main account first
+    uri = first["next_page_uri"]
+    while uri:
+        page = requests.get(sandbox_server.url + uri, auth=MAIN, timeout=10).json()
+        assert_matches_spec(API + "/Accounts.json", "GET", 200, page)
+        listed += [a["sid"] for a in page["accounts"]]
+        uri = page["next_page_uri"]
+
+    assert listed == [SANDBOX_ACCOUNT_SID, *made]
+    active = call("GET", "/Accounts.json", params={"PageSize": 3, "Status": "active"}, expect=200)
+    assert len(active["accounts"]) == 3 and active["next_page_uri"]

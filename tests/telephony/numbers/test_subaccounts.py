@@ -137,6 +137,20 @@ def test_a_definite_refusal_fails_the_clinic_with_a_sentence_and_can_be_retried(
 
 
 @pytest.mark.django_db
+def test_a_rate_limited_create_is_retried_at_once_not_after_the_lease(sandbox):
+    clinic = ClinicFactory()
+    sandbox.fault(path="/Accounts.json", method="POST", status=429, code=20429, message="Too Many Requests", retry_after=1)
+
+    with pytest.raises(twilio_client.TwilioError) as limited:
+        provisioning.clinic_subaccount_ensure(clinic=Clinic.objects.get(pk=clinic.id))
+    assert limited.value.retryable and limited.value.retry_after == 1.0
+
+    assert Clinic.objects.get(pk=clinic.id).twilio_account_requested_at is None  # a 429 created nothing
+    account_sid = provisioning.clinic_subaccount_ensure(clinic=Clinic.objects.get(pk=clinic.id))  # no RetryLater
+    assert [a["sid"] for a in subaccounts(sandbox)] == [account_sid]
+
+
+@pytest.mark.django_db
 def test_release_and_webhook_update_run_under_the_subaccount_which_the_clinic_keeps(sandbox):
     clinic = provisioned(ClinicFactory().id)
     sub, pn = clinic.twilio_account_sid, clinic.twilio_number_sid
