@@ -173,7 +173,7 @@ def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: boo
     """Which hosted SMS buttons the clinic page offers this user: start the order (Onboarding
     staff's power, with hosted SMS on and no order standing), and check it now."""
     if clinic.onboarding_path != OnboardingPath.TEXT_ENABLE or clinic.twilio_number:
-        return {"text_enable_due": False, "text_enable_check": False}
+        return {"text_enable_due": False, "text_enable_check": False, "text_enable_cancel": False}
     order = _hosted_order(clinic)
     standing = order is not None and order.status != "failed"
     return {
@@ -181,6 +181,8 @@ def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: boo
         and not hosted.hosted_sms_disabled_reason()
         and not standing,
         "text_enable_check": can_change and standing,
+        # Twilio cancels an order only in one status (hosted.HOSTED_CANCELLABLE): offered then only.
+        "text_enable_cancel": request.user.has_perm(KEEP_NUMBER_PERMISSION) and hosted.hosted_order_cancellable(order),
     }
 
 

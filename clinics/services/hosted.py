@@ -109,6 +109,26 @@ def hosted_order_complete(*, clinic_id: int, phone_sid: str) -> Clinic:
         )
 
 
+def hosted_order_cancelled(*, clinic_id: int, actor: User | None) -> str:
+    """Twilio cancelled (deleted) the clinic's order at staff's request: the row goes, so the
+    path may change and a new order may be placed, and the history says who cancelled it.
+    Return the number that was ordered (E.164)."""
+    with transaction.atomic():
+        clinic = clinic_lock(clinic_id)
+        order = HostedOrder.objects.select_for_update().get(clinic=clinic)
+        number, sid = order.phone_number, order.sid
+        order.delete()
+        number_event_write(
+            clinic,
+            NumberEvent.Kind.HOSTED_ORDER,
+            number=number,
+            sid=sid,
+            detail=f"texting order for {phone_format_national(number)} cancelled at Twilio",
+            actor=actor,
+        )
+        return number
+
+
 def hosted_orders_following() -> list[int]:
     """The clinics whose hosted order is placed and not final yet (or completed but not yet
     saved as the clinic's number), oldest status first: what beat's poll follows."""

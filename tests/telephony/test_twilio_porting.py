@@ -155,6 +155,9 @@ def test_a_hosted_order_is_found_again_by_name_followed_and_cancelled(sandbox):
     needs = twilio.hosted_order_fetch(sid=order.sid)
     assert (needs.status, needs.failure_reason) == ("action-required", "LOA expired")
     assert "LOA expired" in twilio.hosted_order_failure_sentence(needs.failure_reason)
+    with pytest.raises(twilio.TwilioError):
+        twilio.hosted_order_cancel(sid=order.sid)  # Twilio cancels only a `received` order
+    control_post(sandbox, "hosted-order-status", {"sid": order.sid, "status": "received"})
     twilio.hosted_order_cancel(sid=order.sid)
     with pytest.raises(twilio.TwilioError) as gone:
         twilio.hosted_order_fetch(sid=order.sid)

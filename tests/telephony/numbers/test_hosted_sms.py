@@ -220,3 +220,59 @@ def test_the_path_cannot_change_while_the_order_stands(clinic, sandbox, start):
 
 def test_the_place_and_poll_tasks_are_named():
     assert {task_names.HOSTED_ORDER_PLACE, task_names.HOSTED_ORDERS_POLL} <= task_names.all_task_names()
+
+
+def cancel_url(clinic: Clinic) -> str:
+    return reverse("admin:clinics_clinic_text_enable_cancel", args=[clinic.pk])
+
+
+def test_cancelling_the_order_takes_the_permission_a_confirmation_and_twilios_received_status(
+    client, django_user_model, clinic, sandbox, start
+):
+    order = start(clinic)
+    user = django_user_model.objects.create_user(username="clerk", password="pw-clerk-1234", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_clinic", "change_clinic"]))
+    client.force_login(user)
+    move(sandbox, order, "received")
+    client.post(reverse("admin:clinics_clinic_text_enable_check", args=[clinic.pk]))
+    assert "text-enable-cancel-button" not in page(client, clinic)
+    assert client.get(cancel_url(clinic)).status_code == 403
+    assert client.post(cancel_url(clinic), {"apply": "1"}).status_code == 403
+
+    user.user_permissions.add(Permission.objects.get(codename="keep_existing_number"))
+    assert "text-enable-cancel-button" in page(client, clinic)
+    confirm = client.get(cancel_url(clinic)).content.decode()
+    assert "confirm-text-enable-cancel" in confirm and "(512) 555-7000" in confirm
+    assert HostedOrder.objects.filter(clinic=clinic).exists()  # the confirmation page changes nothing
+
+    done = strip_tags(client.post(cancel_url(clinic), {"apply": "1"}, follow=True).content.decode())
+    assert "the texting order for (512) 555-7000 was cancelled at Twilio." in done
+    assert not HostedOrder.objects.filter(clinic=clinic).exists()
+    assert sandbox.api_requests("DELETE", f"/v2/HostedNumber/Orders/{order.sid}")[0]["status"] == 204
+    event = NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.HOSTED_ORDER).order_by("-id").first()
+    assert "cancelled at Twilio" in event.detail and event.actor == user
+    # The path may change again, and a new order may be placed.
+    services.clinic_onboarding_path_set(clinic_id=clinic.id, path=OnboardingPath.NEW_NUMBER, actor=None)
+
+
+def test_an_order_past_received_is_not_cancelled_and_says_why(admin_client, clinic, sandbox, start):
+    order = start(clinic)
+    move(sandbox, order, "pending-loa")
+    admin_client.post(reverse("admin:clinics_clinic_text_enable_check", args=[clinic.pk]))
+    assert "text-enable-cancel-button" not in page(admin_client, clinic)
+    assert "confirm-text-enable-cancel" not in admin_client.get(cancel_url(clinic)).content.decode()
+    said = strip_tags(admin_client.post(cancel_url(clinic), {"apply": "1"}, follow=True).content.decode())
+    assert "only while it has just been received" in said and "waiting for the authorization to be signed" in said
+    assert "HR" not in said.split("only while")[0][-200:]
+    assert HostedOrder.objects.get(clinic=clinic).status == "pending-loa"
+    assert sandbox.api_requests("DELETE", f"/v2/HostedNumber/Orders/{order.sid}") == []
+
+
+def test_a_stale_received_status_is_fetched_again_when_twilio_refuses(clinic, sandbox, start):
+    order = start(clinic)
+    move(sandbox, order, "received")
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+    move(sandbox, order, "pending-loa")  # moved on at Twilio since our last look
+    with pytest.raises(services.ClinicInputError, match="waiting for the authorization to be signed"):
+        hosted.hosted_order_cancel(clinic_id=clinic.id, actor=None)
+    assert HostedOrder.objects.get(clinic=clinic).status == "pending-loa"
