@@ -231,6 +231,18 @@ def hosted_orders_poll() -> int:
     return polled
 
 
+# The order's statuses in which it waits for a person (sign, answer, fix, order again).
+NEEDS_PERSON = frozenset(
+    {"pending-loa", "pending-verification", clinic_services.HOSTED_ACTION_REQUIRED, clinic_services.HOSTED_FAILED}
+)
+
+
+def hosted_order_needs_person(order: HostedOrder | None) -> bool:
+    """Whether the text-enable path's next action is the order's: none placed yet, or one
+    waiting for a person."""
+    return order is None or order.status in NEEDS_PERSON
+
+
 def hosted_next_action(clinic: Clinic, order: HostedOrder | None) -> str:
     """The next human action on the text-enable path, in one line (no SIDs, no raw status)."""
     published = phone_format_national(clinic.published_number)

@@ -13,10 +13,14 @@ from django.utils.html import escape, strip_tags
 
 from clinics import services
 from clinics.models import BusinessProfile, Clinic, HostedOrder, NumberEvent, NumberState, OnboardingPath, OnboardingStep
+from clinics.phone import phone_format_national
 from telephony import task_names, twilio
-from telephony.numbers import audit, hosted
+from telephony.models import CallLog
+from telephony.numbers import audit, hosted, provisioning, release
+from telephony.webhooks import hot_path
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import business_profile_data
+from tests.telephony.webhooks.twilio_requests import SMS, VOICE, call_params, signed_post
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +152,10 @@ def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_num
     clinic, sandbox, admin_client, start
 ):
     order = start(clinic)
-    assert "Wait: the texting order is with Twilio, being processed" in page(admin_client, clinic)
+    body = page(admin_client, clinic)
+    # While Twilio works on the order, the next action is the forwarding target's.
+    assert "with Twilio, being processed" in body
+    assert "Provision a number (button above): the number (512) 555-7000 will forward its calls to." in body
 
     move(sandbox, order, "pending-loa")
     assert hosted.hosted_orders_poll() == 1
@@ -276,3 +283,54 @@ def test_a_stale_received_status_is_fetched_again_when_twilio_refuses(clinic, sa
     with pytest.raises(services.ClinicInputError, match="waiting for the authorization to be signed"):
         hosted.hosted_order_cancel(clinic_id=clinic.id, actor=None)
     assert HostedOrder.objects.get(clinic=clinic).status == "pending-loa"
+
+
+def test_text_enabled_and_forwarded_the_clinic_goes_live_with_both_numbers_known_and_released(
+    clinic, sandbox, admin_client, start, django_capture_on_commit_callbacks
+):
+    """The combined path: the forwarding target bought as today (a double click buys one), the
+    forward proven by ForwardedFrom, the texting order completed: the published number texts,
+    the bought one stays the voice number; calls to it reach the clinic, the audit knows both,
+    the SMS test is asked again of the published number, and a release releases both."""
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    with pytest.raises(services.ClinicNumberError):  # the double click: the clinic holds its number
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    clinic.refresh_from_db()
+    target, target_sid = clinic.twilio_number, clinic.twilio_number_sid
+    assert target and len(sandbox.owned_numbers()) == 1
+    body = strip_tags(page(admin_client, clinic))
+    assert f"forward its calls to {phone_format_national(target)}" in body
+
+    order = start(clinic)  # the Twilio number held is the forwarding target: the order goes ahead
+    assert order.sid
+    signed_post(admin_client, VOICE, {**call_params(to=target), "ForwardedFrom": PUBLISHED})
+    step = clinic.checklist_items.get(step=OnboardingStep.PUBLISHED_LINE)
+    assert "a call forwarded from (512) 555-7000" in step.note
+    services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_SMS)
+
+    move(sandbox, order, "completed")
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+    clinic.refresh_from_db()
+    assert (clinic.twilio_number, clinic.voice_number, clinic.voice_number_sid) == (PUBLISHED, target, target_sid)
+    done = set(clinic.checklist_items.values_list("step", flat=True))
+    assert OnboardingStep.TEST_INBOUND_SMS not in done and OnboardingStep.PUBLISHED_LINE in done
+    assert "Test an inbound SMS" in strip_tags(page(admin_client, clinic))
+
+    second_call = {**call_params(to=target, sid="CA" + "b" * 32)}
+    answered = signed_post(admin_client, VOICE, second_call)
+    assert answered.status_code == 200
+    assert CallLog.objects.get(call_sid=second_call["CallSid"]).clinic_id == clinic.id
+    route = hot_path.clinic_route_get(to_number=target)
+    assert route is not None and route.forwarded_line == PUBLISHED  # no loop: the fallback never rings the line
+    sms = {"MessageSid": "SM" + "c" * 32, "From": "+15125550999", "To": PUBLISHED, "Body": "hi"}
+    assert signed_post(admin_client, SMS, {**sms, "AccountSid": clinic.twilio_account_sid}).status_code == 200
+
+    findings = [f for f in audit.number_audit().findings if f.sid in (target_sid, clinic.twilio_number_sid)]
+    assert findings == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release.clinic_number_release_request(clinic_id=clinic.id)
+    clinic.refresh_from_db()
+    assert (clinic.twilio_number_sid, clinic.voice_number_sid) == (None, None)
+    assert sandbox.owned_numbers() == []
