@@ -233,7 +233,8 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
         order.status_words,
         datetime_for_people(order.status_changed_at, clinic.time_zone),
     )
-    loa = ""
+    # Safe, not "": a plain str would turn the concatenation below into escaped text.
+    loa = mark_safe("")
     if order.signing_document_sid and order.status not in ("completed", "failed"):
         loa = format_html(
             "<p id='hosted-loa'>The authorization (letter of authorization) is ready for e-signature: Twilio e-mails it "

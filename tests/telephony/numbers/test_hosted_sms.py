@@ -185,6 +185,7 @@ def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_num
     details = list(NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.HOSTED_ORDER).values_list("detail", flat=True))
     assert any("(Twilio: completed)" in d for d in details)
     assert hosted.hosted_orders_poll() == 0  # followed no more
+    assert "&lt;p id=" not in page(admin_client, clinic)  # the completed order's standing is HTML, not escaped text
 
 
 def test_completion_calls_the_registration_number_hook(clinic, sandbox, monkeypatch, start):
