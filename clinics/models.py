@@ -43,8 +43,13 @@ PATH_NOT_YET: dict[str, str] = {
 # The paths that keep the clinic's published number (and so need it typed in).
 PATHS_KEEPING_NUMBER: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.PORT_IN, OnboardingPath.TEXT_ENABLE})
 # The paths whose calls to the published number reach the agent (forwarded or ported): they
-# prove it instead of updating a listing. Text-enabling leaves calls at the clinic's carrier.
-PATHS_CALLING_PUBLISHED_LINE: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.PORT_IN})
+# prove it instead of updating a listing (the listing keeps the published number).
+PATHS_CALLING_PUBLISHED_LINE: frozenset[str] = frozenset(
+    {OnboardingPath.FORWARD, OnboardingPath.PORT_IN, OnboardingPath.TEXT_ENABLE}
+)
+# The paths whose published line forwards its calls to a Twilio number of the clinic's: text-
+# enabling hosts only the line's texts, so its calls are forwarded as on the forward path.
+PATHS_FORWARDING: frozenset[str] = frozenset({OnboardingPath.FORWARD, OnboardingPath.TEXT_ENABLE})
 
 
 def path_available(path: str) -> bool:
@@ -74,6 +79,11 @@ class Clinic(models.Model):
     # NULL (not "") when there is no number, so that "unique when set" is a plain UNIQUE.
     twilio_number = models.CharField(max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164])
     twilio_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
+    # On the text-enable path, once the published number is hosted for SMS (it is then
+    # `twilio_number`): the Twilio number bought before as the forwarding target, to which the
+    # published line forwards its calls. Routed, audited and released with the clinic.
+    voice_number = models.CharField(max_length=16, null=True, blank=True, unique=True, validators=[phone_validate_e164])
+    voice_number_sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
     # The Twilio account holding the clinic's number: its own subaccount (AC...), or ""
     # for the main account (TWILIO_SUBACCOUNT_PER_CLINIC=false, or clinics provisioned
     # before subaccounts). Number operations run under /Accounts/{this}/ with the main
@@ -170,6 +180,26 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def forward_target(self) -> str:
+        """The Twilio number the published line forwards its calls to, on a path that forwards
+        (forward, text-enable): the voice number of a text-enabled clinic, else its number
+        unless that is the published number itself (hosted for texts only). "" when none."""
+        if self.onboarding_path not in PATHS_FORWARDING:
+            return ""
+        if self.voice_number:
+            return self.voice_number
+        return self.twilio_number if self.twilio_number and self.twilio_number != self.published_number else ""
+
+    @property
+    def texting_hosted(self) -> bool:
+        """Text-enabled: the published number is the clinic's (texting) number, hosted at Twilio."""
+        return (
+            self.onboarding_path == OnboardingPath.TEXT_ENABLE
+            and bool(self.published_number)
+            and (self.twilio_number == self.published_number)
+        )
 
     def number_hold_reason(self) -> str:
         """Why this clinic may not be deleted now, as a sentence; "" when it may.

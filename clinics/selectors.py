@@ -9,6 +9,7 @@ from django.db.models import Max, Q, QuerySet
 
 from .models import (
     MANUAL_STEPS,
+    PATHS_FORWARDING,
     STEP_REQUIRES,
     Appointment,
     ChecklistItem,
@@ -67,7 +68,11 @@ def clinic_checklist(*, clinic: Clinic) -> list[dict]:
 def clinic_account_sid_for_number(*, phone_sid: str) -> str:
     """The Twilio account holding this number: its clinic's subaccount, or "" (the main account).
     A temporary number kept after a port-in is still in the subaccount of the clinic that had it."""
-    held = Clinic.objects.filter(twilio_number_sid=phone_sid).values_list("twilio_account_sid", flat=True).first()
+    held = (
+        Clinic.objects.filter(Q(twilio_number_sid=phone_sid) | Q(voice_number_sid=phone_sid))
+        .values_list("twilio_account_sid", flat=True)
+        .first()
+    )
     if held is None:
         kept = NumberPortIn.objects.filter(temporary_number_sid=phone_sid).values_list("clinic__twilio_account_sid", flat=True)
         held = kept.first()
@@ -113,20 +118,21 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
     porting = clinic_port_in_next_step(clinic=clinic) if clinic.onboarding_path == OnboardingPath.PORT_IN else None
     if porting is not None:
         return porting
-    forwarding = clinic.onboarding_path == OnboardingPath.FORWARD
-    if not clinic.twilio_number and forwarding:
+    forwarding = clinic.onboarding_path in PATHS_FORWARDING
+    if not clinic.forward_target and forwarding and not clinic.twilio_number:
         published = phone_format_national(clinic.published_number)
-        return NextStep(f"Provision a number (button above): the number {published} will forward to.")
+        return NextStep(f"Provision a number (button above): the number {published} will forward its calls to.")
     if not clinic.twilio_number:
         return NextStep("Provision a number (button above).")
     todo = next((step for step in clinic_checklist(clinic=clinic) if not step["done"]), None)
     if todo is None:
         return NextStep("Live: every onboarding step is done.")
     number = phone_format_national(clinic.twilio_number)
+    calls_to = phone_format_national(clinic.forward_target or clinic.twilio_number)
     # The sandbox Twilio's numbers cannot be dialled or texted from a phone: its button drives the test.
     simulate = "press Simulate test call / SMS (button above): the sandbox's numbers cannot be reached from a phone"
     hints = {
-        OnboardingStep.TEST_INBOUND_CALL: simulate if settings.TWILIO_SANDBOX else f"call {number} from any phone",
+        OnboardingStep.TEST_INBOUND_CALL: simulate if settings.TWILIO_SANDBOX else f"call {calls_to} from any phone",
         OnboardingStep.TEST_INBOUND_SMS: simulate if settings.TWILIO_SANDBOX else f"text anything to {number}",
         OnboardingStep.A2P_PROFILE_APPROVED: "fill in the business profile and Start registration (US carriers "
         "block texts from unregistered numbers, so the SMS test waits for it)",
@@ -134,10 +140,15 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
         OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
         OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
     }
+    if todo["step"] == OnboardingStep.TEST_INBOUND_SMS and clinic.onboarding_path == OnboardingPath.TEXT_ENABLE:
+        if not clinic.texting_hosted:
+            hints[OnboardingStep.TEST_INBOUND_SMS] = (
+                f"when the texting order completes, text {phone_format_national(clinic.published_number)}"
+            )
     if todo["step"] == OnboardingStep.PUBLISHED_LINE and not todo["waiting_for"]:
         published = phone_format_national(clinic.published_number)
         return NextStep(
-            f"at the carrier of {published}, forward its calls to {number} (instructions under Onboarding path), then "
+            f"at the carrier of {published}, forward its calls to {calls_to} (instructions under Onboarding path), then "
             f"call {published}: the step ticks when Twilio reports the forwarded call, or press Forwarding works ✔.",
             lead="Set the forwarding:",
         )

@@ -51,3 +51,28 @@ def test_a_fresh_sqlite_database_is_migrated_and_gets_the_demo_login_and_clinic(
     assert again.returncode == 0, again.stderr
     assert "Admin login: admin (already existed; password unchanged)" in again.stdout
     assert "Demo clinic: Demo Dental Austin (id 1)\n" in again.stdout
+
+
+def _dev_settings(extra: dict[str, str]) -> str:
+    """The hosted SMS setting Django reads under scripts/dev's environment (scripts/lib/dev_env.sh)."""
+    basics = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    script = (
+        "sandbox_port=8765; source scripts/lib/dev_env.sh; "
+        f'exec {sys.executable} -c \'import django, os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", '
+        '"dentsignal.settings"); django.setup(); from django.conf import settings; '
+        "print(settings.TWILIO_SANDBOX, settings.TWILIO_HOSTED_SMS_ENABLED)'"
+    )
+    ran = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env={**basics, **extra}, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip().splitlines()[-1]
+
+
+def test_scripts_dev_offers_hosted_sms_with_the_sandbox_only(tmp_path):
+    """The sandbox implements hosted orders, so scripts/dev turns the text-enable path on there;
+    with real credentials the setting keeps its default (off: Twilio's API is not GA)."""
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}", "CELERY_BROKER_URL": ""}
+    assert _dev_settings(database) == "True True"
+    real = {**database, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
+    assert _dev_settings(real) == "False False"

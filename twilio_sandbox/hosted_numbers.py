@@ -10,7 +10,10 @@
                                           AccountSid: the main account or a subaccount)
   GET    /v2/HostedNumber/Orders          filtered by PhoneNumber, FriendlyName, Status
   GET    /v2/HostedNumber/Orders/{HR...}
-  DELETE /v2/HostedNumber/Orders/{HR...}  204 (not once completed)
+  DELETE /v2/HostedNumber/Orders/{HR...}  204 while the order is `received`; else 400 (the spec:
+                                          "Cancel the HostedNumberOrder (only available when the
+                                          status is in `received`)"; Twilio documents no error code
+                                          for the refusal, so the sandbox uses 20001)
 An order starts twilio-processing; the control API moves it on (hosted_order_status_set,
 control.py) through received, pending-verification, verified, pending-loa,
 carrier-processing, testing to completed, or to failed / action-required with a
@@ -164,8 +167,8 @@ def _fetch(sandbox: Sandbox, request: Request, *, account: str, sid: str) -> Ans
 
 def _delete(sandbox: Sandbox, request: Request, *, account: str, sid: str) -> Answer:
     order = _order(sandbox, sid)
-    if order["status"] == "completed":
-        raise ApiError(400, 20001, "A completed hosted number order cannot be deleted")
+    if order["status"] != "received":
+        raise ApiError(400, 20001, "A hosted number order can be cancelled only while its status is received")
     sandbox.store.a2p_delete(sid)
     return 204, None
 

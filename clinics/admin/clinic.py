@@ -23,6 +23,7 @@ from .. import services
 from ..dates import datetime_for_people, time_zone_for_number
 from ..forms import ClinicAdminForm
 from ..models import (
+    PATHS_FORWARDING,
     Appointment,
     Clinic,
     ClinicUsage,
@@ -451,12 +452,11 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
             extra.update(
                 can_choose_path=can_change,
                 forwarding_due=can_change
-                and clinic.onboarding_path == OnboardingPath.FORWARD
+                and clinic.onboarding_path in PATHS_FORWARDING
+                and bool(clinic.forward_target)
                 and OnboardingStep.PUBLISHED_LINE in todo
                 and not todo[OnboardingStep.PUBLISHED_LINE]["waiting_for"],
-                can_provision=self.has_provision_number_permission(request)
-                and services.clinic_number_requestable(clinic)
-                and clinic.onboarding_path != OnboardingPath.TEXT_ENABLE,
+                can_provision=self.has_provision_number_permission(request) and services.clinic_number_requestable(clinic),
                 **text_enable_buttons(request, clinic, can_change=can_change),
                 can_release=self.has_release_number_permission(request)
                 and bool(clinic.twilio_number_sid)

@@ -5,6 +5,7 @@ ClinicAdmin (like a2p.py's pipeline for the texting registration)."""
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from telephony.models import CallAnswer, CallLog
 from telephony.numbers import hosted
@@ -26,11 +27,14 @@ def _hosted_order(clinic: Clinic) -> HostedOrder | None:
 
 def next_step_html(clinic: Clinic) -> str:
     """The clinic's next human step (clinics.selectors.clinic_next_step), its lead in bold;
-    on the text-enable path, until its number is text-enabled, the hosted order's next action."""
-    if clinic.onboarding_path == OnboardingPath.TEXT_ENABLE and not clinic.twilio_number:
+    on the text-enable path, until its number is text-enabled, the hosted order's next action
+    when the order waits for a person (else the forwarding target's steps go on meanwhile)."""
+    if clinic.onboarding_path == OnboardingPath.TEXT_ENABLE and not clinic.texting_hosted:
         refused = hosted.hosted_sms_disabled_reason()
-        action = refused or hosted.hosted_next_action(clinic, _hosted_order(clinic))
-        return format_html("<strong>{}</strong> {}", "Text-enable:", action)
+        order = _hosted_order(clinic)
+        if refused or hosted.hosted_order_needs_person(order):
+            action = refused or hosted.hosted_next_action(clinic, order)
+            return format_html("<strong>{}</strong> {}", "Text-enable:", action)
     step = clinic_next_step(clinic=clinic, retry_helps=number_search.provision_retry_helps(clinic.number_error_code))
     text = sentence_html(step.text)
     return format_html("<strong>{}</strong> {}", step.lead, text) if step.lead else text
@@ -145,13 +149,19 @@ def onboarding_path_html(clinic: Clinic) -> str:
     head = format_html(
         "<p id='onboarding-path'><strong>{}</strong>: {} forwards its calls to the clinic's Twilio number.</p>", path, published
     )
-    if not clinic.twilio_number:
-        return format_html("{}<p>Provision a number first: the forwarding instructions name it.</p>", head)
-    target, digits = phone_format_national(clinic.twilio_number), clinic.twilio_number.removeprefix("+1")
+    return head + forwarding_html(clinic)
+
+
+def forwarding_html(clinic: Clinic) -> str:
+    """How to forward the published line to the clinic's forwarding target (Clinic.forward_target)."""
+    published = phone_format_national(clinic.published_number)
+    if not clinic.forward_target:
+        return mark_safe("<p>Provision a number first: the forwarding instructions name it.</p>")
+    target, digits = phone_format_national(clinic.forward_target), clinic.forward_target.removeprefix("+1")
     rows = [
         (kind, always.format(n=digits), conditional.format(n=digits), off) for kind, always, conditional, off in FORWARDING_CODES
     ]
-    return head + format_html(
+    return format_html(
         "<div class='forwarding-instructions'><p>From the phone of {} (or its phone system's settings), forward its calls to "
         "<strong>{}</strong>. Forward <em>all calls</em> to have the AI agent answer every call, or only <em>no answer and "
         "busy</em> to let the office ring first. Then call {} from another phone: the checklist ticks when Twilio reports "
@@ -172,8 +182,8 @@ def onboarding_path_html(clinic: Clinic) -> str:
 def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: bool) -> dict[str, bool]:
     """Which hosted SMS buttons the clinic page offers this user: start the order (Onboarding
     staff's power, with hosted SMS on and no order standing), and check it now."""
-    if clinic.onboarding_path != OnboardingPath.TEXT_ENABLE or clinic.twilio_number:
-        return {"text_enable_due": False, "text_enable_check": False}
+    if clinic.onboarding_path != OnboardingPath.TEXT_ENABLE or clinic.texting_hosted:
+        return {"text_enable_due": False, "text_enable_check": False, "text_enable_cancel": False}
     order = _hosted_order(clinic)
     standing = order is not None and order.status != "failed"
     return {
@@ -181,6 +191,8 @@ def text_enable_buttons(request: HttpRequest, clinic: Clinic, *, can_change: boo
         and not hosted.hosted_sms_disabled_reason()
         and not standing,
         "text_enable_check": can_change and standing,
+        # Twilio cancels an order only in one status (hosted.HOSTED_CANCELLABLE): offered then only.
+        "text_enable_cancel": request.user.has_perm(KEEP_NUMBER_PERMISSION) and hosted.hosted_order_cancellable(order),
     }
 
 
@@ -189,17 +201,22 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
     published = phone_format_national(clinic.published_number)
     head = format_html(
         "<p id='onboarding-path'><strong>{}</strong>: texts to {} reach the clinic here (hosted SMS at Twilio); its calls "
-        "stay with its carrier and ring the office as today. For the AI agent to answer calls too, they must be forwarded "
-        "to a Twilio voice number, which this path does not buy: the path Forward the existing line does.</p>",
+        "stay with its carrier, which forwards them to the clinic's Twilio voice number (Provision number buys it) for "
+        "the AI agent to answer.</p>",
         path,
         published,
     )
+    forwarding = format_html("<div id='text-enable-forwarding'>{}</div>", forwarding_html(clinic))
     refused = hosted.hosted_sms_disabled_reason()
     if refused:
-        return head + format_html(
-            "<p class='hosted-off'>{} Twilio does not open hosted SMS to new customers until it is generally available, so "
-            "it is switched off here (docs/onboarding-paths.md says how operators turn it on).</p>",
-            refused,
+        return (
+            head
+            + forwarding
+            + format_html(
+                "<p class='hosted-off'>{} Twilio does not open hosted SMS to new customers until it is generally available, so "
+                "it is switched off here (docs/onboarding-paths.md says how operators turn it on).</p>",
+                refused,
+            )
         )
     beta = format_html(
         "<p class='hosted-beta'><small>{}</small></p>",
@@ -208,7 +225,7 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
     )
     order = _hosted_order(clinic)
     if order is None:
-        return head + beta + format_html("<p id='hosted-order'>{}</p>", "No texting order yet.")
+        return head + beta + format_html("<p id='hosted-order'>{}</p>", "No texting order yet.") + forwarding
     line = format_html(
         "<p id='hosted-order' data-status='{}'>Texting order for {}: <strong>{}</strong>, since {}.</p>",
         order.status or "requested",
@@ -216,7 +233,8 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
         order.status_words,
         datetime_for_people(order.status_changed_at, clinic.time_zone),
     )
-    loa = ""
+    # Safe, not "": a plain str would turn the concatenation below into escaped text.
+    loa = mark_safe("")
     if order.signing_document_sid and order.status not in ("completed", "failed"):
         loa = format_html(
             "<p id='hosted-loa'>The authorization (letter of authorization) is ready for e-signature: Twilio e-mails it "
@@ -225,4 +243,4 @@ def _text_enable_html(clinic: Clinic, path: str) -> str:
             order.signing_document_sid,
             order.sid,
         )
-    return head + beta + line + loa
+    return head + beta + line + loa + forwarding

@@ -28,6 +28,23 @@ from .outcomes import outcome_report, request_each, skipped_report
 KEEP_NUMBER_PERMISSION = "clinics.keep_existing_number"
 
 
+def clinic_page(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, template: str, *, title: str, clinic: Clinic, **context: object
+) -> TemplateResponse:
+    """A page of one clinic's button (a form or a confirmation) in the admin's frame."""
+    return TemplateResponse(
+        request,
+        f"admin/clinics/clinic/{template}",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "clinic": clinic,
+            "opts": modeladmin.model._meta,
+            **context,
+        },
+    )
+
+
 def clinic_for(request: HttpRequest, clinic_id: int, permission: str) -> Clinic:
     """The clinic a custom view acts on, once the user is known to hold `permission`."""
     # The permission first: a user without it learns nothing, not even which ids exist.

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -22,7 +21,7 @@ from ..models import Clinic
 from ..models_porting import NumberPortIn, PortInState
 from ..phone import phone_format_national
 from ..selectors import clinic_port_in_current
-from .pages import KEEP_NUMBER_PERMISSION, clinic_for
+from .pages import KEEP_NUMBER_PERMISSION, clinic_for, clinic_page
 
 # The form's fields that make the losing carrier's record (the rest: PIN, bill, date).
 CARRIER_FIELDS = (
@@ -85,20 +84,17 @@ def port_in_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: 
                 "Twilio e-mails the authorization to sign; its link is also on this page.",
             )
             return redirect("admin:clinics_clinic_change", clinic.pk)
-    return TemplateResponse(
+    return clinic_page(
+        modeladmin,
         request,
-        "admin/clinics/clinic/port_in.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"Port {phone_format_national(clinic.published_number)} in for {clinic.name}",
-            "clinic": clinic,
-            "published": phone_format_national(clinic.published_number),
-            "form": form,
-            "check": check,
-            "refused": refused,
-            "rejection": rejection_sentence(current) if current and current.state == PortInState.ACTION_REQUIRED else "",
-            "opts": modeladmin.model._meta,
-        },
+        "port_in.html",
+        title=f"Port {phone_format_national(clinic.published_number)} in for {clinic.name}",
+        clinic=clinic,
+        published=phone_format_national(clinic.published_number),
+        form=form,
+        check=check,
+        refused=refused,
+        rejection=rejection_sentence(current) if current and current.state == PortInState.ACTION_REQUIRED else "",
     )
 
 

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from dentsignal.admin_tools import request_actor
@@ -26,7 +25,7 @@ from ..phone import phone_format_national
 from . import patient_data, port_in
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
-from .pages import KEEP_NUMBER_PERMISSION, provision_page, release_page, release_request_each
+from .pages import KEEP_NUMBER_PERMISSION, clinic_page, provision_page, release_page, release_request_each
 from .pages import clinic_for as _clinic_for
 
 
@@ -44,6 +43,7 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/forwarding-works/", view(forwarding_confirm_view), name="clinics_clinic_forwarding_confirm"),
         path("<int:clinic_id>/text-enable/", view(text_enable_view), name="clinics_clinic_text_enable"),
         path("<int:clinic_id>/text-enable/check/", view(text_enable_check_view), name="clinics_clinic_text_enable_check"),
+        path("<int:clinic_id>/text-enable/cancel/", view(text_enable_cancel_view), name="clinics_clinic_text_enable_cancel"),
         path("<int:clinic_id>/port-in/", view(port_in.port_in_view), name="clinics_clinic_port_in"),
         path("<int:clinic_id>/port-in/cancel/", view(port_in.port_in_cancel_view), name="clinics_clinic_port_in_cancel"),
         path("<int:clinic_id>/port-in/refresh/", view(port_in.port_in_refresh_view), name="clinics_clinic_port_in_refresh"),
@@ -111,17 +111,14 @@ def onboarding_path_view(modeladmin: admin.ModelAdmin, request: HttpRequest, cli
             if saved.onboarding_path == OnboardingPath.PORT_IN and request.user.has_perm(KEEP_NUMBER_PERMISSION):
                 return redirect("admin:clinics_clinic_port_in", clinic.pk)  # the portability check, then the form
             return redirect("admin:clinics_clinic_change", clinic.pk)
-    return TemplateResponse(
+    return clinic_page(
+        modeladmin,
         request,
-        "admin/clinics/clinic/onboarding_path.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"Onboarding path of {clinic.name}",
-            "clinic": clinic,
-            "form": form,
-            "refused": refused,
-            "opts": modeladmin.model._meta,
-        },
+        "onboarding_path.html",
+        title=f"Onboarding path of {clinic.name}",
+        clinic=clinic,
+        form=form,
+        refused=refused,
     )
 
 
@@ -176,6 +173,31 @@ def text_enable_check_view(modeladmin: admin.ModelAdmin, request: HttpRequest, c
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 
+def text_enable_cancel_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Cancel the clinic's texting order at Twilio while Twilio allows it: a confirmation
+    page, then the cancellation (Onboarding staff: the order committed the clinic)."""
+    clinic = _clinic_for(request, clinic_id, KEEP_NUMBER_PERMISSION)
+    order = HostedOrder.objects.filter(clinic=clinic).first()
+    if request.method == "POST" and request.POST.get("apply"):
+        try:
+            said = hosted.hosted_order_cancel(clinic_id=clinic.id, actor=request_actor(request))
+        except services.ClinicInputError as exc:
+            modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{clinic.name}: {said}")
+        return redirect("admin:clinics_clinic_change", clinic.pk)
+    return clinic_page(
+        modeladmin,
+        request,
+        "text_enable_cancel.html",
+        title=f"Cancel the texting order of {clinic.name}",
+        clinic=clinic,
+        order=order,
+        cancellable=hosted.hosted_order_cancellable(order),
+        published=phone_format_national(order.phone_number if order else clinic.published_number),
+    )
+
+
 def simulate_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
     """Sandbox only: a signed test call and SMS through our own webhooks, reported."""
     clinic = _clinic_for(request, clinic_id, "clinics.simulate_test_traffic")
@@ -219,17 +241,14 @@ def close_subaccount_view(modeladmin: admin.ModelAdmin, request: HttpRequest, cl
         blocker = subaccounts.clinic_subaccount_close_blocker(clinic=clinic)
     except twilio_client.TwilioError as exc:
         blocker = str(exc)
-    return TemplateResponse(
+    return clinic_page(
+        modeladmin,
         request,
-        "admin/clinics/clinic/close_subaccount.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"Close the Twilio subaccount of {clinic.name}?",
-            "clinic": clinic,
-            "closable": [] if blocker else [clinic],
-            "refused": [(clinic, blocker)] if blocker else [],
-            "opts": modeladmin.model._meta,
-        },
+        "close_subaccount.html",
+        title=f"Close the Twilio subaccount of {clinic.name}?",
+        clinic=clinic,
+        closable=[] if blocker else [clinic],
+        refused=[(clinic, blocker)] if blocker else [],
     )
 
 
@@ -259,16 +278,13 @@ def untick_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: i
             modeladmin.message_user(request, f"{clinic.name}: “{label}” was not ticked; nothing changed.", messages.INFO)
         return redirect("admin:clinics_clinic_change", clinic.pk)
     ticked = set(clinic.checklist_items.values_list("step", flat=True))
-    return TemplateResponse(
+    return clinic_page(
+        modeladmin,
         request,
-        "admin/clinics/clinic/untick_step.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"Untick “{label}”",
-            "clinic": clinic,
-            "step_label": label,
-            "dependents": [OnboardingStep(value).label for value in step_dependents(step) if value in ticked],
-            "form": form,
-            "opts": modeladmin.model._meta,
-        },
+        "untick_step.html",
+        title=f"Untick “{label}”",
+        clinic=clinic,
+        step_label=label,
+        dependents=[OnboardingStep(value).label for value in step_dependents(step) if value in ticked],
+        form=form,
     )

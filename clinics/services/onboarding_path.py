@@ -10,6 +10,7 @@ from django.db import transaction
 
 from ..models import (
     PATH_NOT_YET,
+    PATHS_FORWARDING,
     PATHS_KEEPING_NUMBER,
     ChecklistItem,
     Clinic,
@@ -55,7 +56,7 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
         if number and number == clinic.twilio_number:
             raise ClinicInputError(
                 f"{phone_format_national(number)} is the clinic's own Twilio number"
-                f"{', the one forwarding goes to' if path == OnboardingPath.FORWARD else ''}: "
+                f"{', the one forwarding goes to' if path in PATHS_FORWARDING else ''}: "
                 "enter the number patients dial today (website, Google listing)."
             )
         if (clinic.onboarding_path, clinic.published_number) == (path, number):
@@ -101,12 +102,13 @@ def clinic_onboarding_path_set(*, clinic_id: int, path: str, published_number: s
 
 
 def clinic_forwarded_call_record(*, clinic_id: int, forwarded_from: str) -> bool:
-    """Evidence from Twilio: a call to the clinic's number came forwarded from
-    `forwarded_from` (E.164). Tick "Calls to the published number reach the agent" when the
-    clinic forwards that very number; return True if this call ticked it."""
+    """Evidence from Twilio: a call to the clinic's number (or, text-enabled, its voice
+    number) came forwarded from `forwarded_from` (E.164). Tick "Calls to the published number
+    reach the agent" when the clinic forwards that very number (the forward and text-enable
+    paths); return True if this call ticked it."""
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
-        if clinic.onboarding_path != OnboardingPath.FORWARD or forwarded_from != clinic.published_number:
+        if clinic.onboarding_path not in PATHS_FORWARDING or forwarded_from != clinic.published_number:
             return False
         if not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.SAVE_NUMBER).exists():
             return False
@@ -125,7 +127,7 @@ def clinic_forwarding_confirm(*, clinic_id: int, actor: User | None) -> bool:
         raise ClinicInputError("A confirmation names who confirms: sign in as staff to confirm the forwarding.")
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
-        if clinic.onboarding_path != OnboardingPath.FORWARD:
+        if clinic.onboarding_path not in PATHS_FORWARDING:
             raise ClinicInputError(f"{clinic.name} does not forward its line: choose that path first.")
         if not ChecklistItem.objects.filter(clinic=clinic, step=OnboardingStep.SAVE_NUMBER).exists():
             raise ClinicInputError(f"{clinic.name} has no number to forward to yet: provision one first.")

@@ -127,12 +127,21 @@ def fleet_audit(listing: inventory.FleetNumbers) -> AuditResult:
     overrides = listing.overrides
     clinics = list(
         Clinic.objects.only(
-            "id", "name", "twilio_number", "twilio_number_sid", "number_state", "twilio_account_sid", "twilio_account_status"
+            "id",
+            "name",
+            "twilio_number",
+            "twilio_number_sid",
+            "voice_number",
+            "voice_number_sid",
+            "number_state",
+            "twilio_account_sid",
+            "twilio_account_status",
         )
     )
     by_id = {c.id: c for c in clinics}
-    by_sid = {c.twilio_number_sid: c for c in clinics if c.twilio_number_sid}
-    by_number = {c.twilio_number: c for c in clinics if c.twilio_number}
+    # A text-enabled clinic holds two numbers: its hosted (texting) number and its voice number.
+    by_sid = {sid: c for c in clinics for sid in (c.twilio_number_sid, c.voice_number_sid) if sid}
+    by_number = {number: c for c in clinics for number in (c.twilio_number, c.voice_number) if number}
     # Hosted SMS orders, one query: those waiting for action are reported; completed ones
     # make their clinic's number SMS only (its calls stay with the clinic's carrier).
     orders = list(HostedOrder.objects.filter(status__in=("completed", "action-required")))
@@ -158,7 +167,7 @@ def fleet_audit(listing: inventory.FleetNumbers) -> AuditResult:
             findings.append(_orphan(row, by_id))
             findings.extend(_capability_findings(row, None))
             continue
-        if clinic.twilio_number != row.phone_number:
+        if row.phone_number not in (clinic.twilio_number, clinic.voice_number):
             findings.append(
                 _mismatch(
                     clinic,
@@ -195,6 +204,8 @@ def fleet_audit(listing: inventory.FleetNumbers) -> AuditResult:
     for clinic in clinics:
         if (clinic.twilio_account_sid or settings.TWILIO_ACCOUNT_SID) not in listed_accounts:
             continue
+        if clinic.voice_number_sid and clinic.voice_number_sid not in seen_sids:
+            findings.append(_voice_missing(clinic))
         if clinic.twilio_number_sid and clinic.twilio_number_sid not in seen_sids:
             findings.append(
                 Finding(
@@ -236,6 +247,22 @@ def fleet_audit(listing: inventory.FleetNumbers) -> AuditResult:
         clinics_checked=len(clinics),
         all_good=all_good,
         numbers_per_account=per_account,
+    )
+
+
+def _voice_missing(clinic: Clinic) -> Finding:
+    return Finding(
+        code="missing",
+        severity=ERROR,
+        message=(
+            f"{clinic.name} has the voice number {clinic.voice_number} saved, but the Twilio account does not have it: "
+            "calls forwarded from the clinic's published line do not reach us."
+        ),
+        fix="Release the clinic's number (Release number releases both), then provision again and set the forwarding.",
+        phone_number=clinic.voice_number or "",
+        sid=clinic.voice_number_sid or "",
+        clinic_id=clinic.id,
+        clinic_name=clinic.name,
     )
 
 

@@ -165,6 +165,52 @@ def _record(clinic_id: int, fetched: twilio.HostedNumberOrder) -> HostedOrder:
     return order
 
 
+# The one status in which Twilio cancels an order: "Cancel the HostedNumberOrder (only
+# available when the status is in `received`)" (numbers v2 spec, DELETE /v2/HostedNumber/Orders/{Sid}).
+HOSTED_CANCELLABLE = "received"
+
+
+def hosted_order_cancellable(order: HostedOrder | None) -> bool:
+    """Whether Twilio would cancel this order now, as far as its last known status says."""
+    return order is not None and bool(order.sid) and order.status == HOSTED_CANCELLABLE
+
+
+def hosted_order_cancel(*, clinic_id: int, actor: User | None) -> str:
+    """Staff cancel the clinic's texting order at Twilio while Twilio allows it (status
+    `received`); the order is then gone here too (the history keeps who and when). Return
+    what happened as a sentence. Raises ClinicInputError, changing nothing, when there is no
+    order, Twilio no longer allows it (the status is fetched again and said), or Twilio fails."""
+    order = HostedOrder.objects.filter(clinic_id=clinic_id).first()
+    if order is None or not order.sid:
+        raise clinic_services.ClinicInputError("There is no texting order at Twilio to cancel. Nothing was changed.")
+    if order.status == HOSTED_CANCELLABLE:
+        try:
+            twilio.hosted_order_cancel(sid=order.sid)
+        except twilio.TwilioError as exc:
+            if not exc.not_found:  # gone at Twilio already (a second click): cancelled all the same
+                order = _refreshed(clinic_id, order)
+                if order.status == HOSTED_CANCELLABLE:
+                    raise clinic_services.ClinicInputError(f"{exc} Nothing was changed.") from exc
+                raise clinic_services.ClinicInputError(_not_cancellable(order)) from exc
+        number = clinic_services.hosted_order_cancelled(clinic_id=clinic_id, actor=actor)
+        return f"the texting order for {phone_format_national(number)} was cancelled at Twilio."
+    raise clinic_services.ClinicInputError(_not_cancellable(order))
+
+
+def _not_cancellable(order: HostedOrder) -> str:
+    return (
+        f"Twilio cancels a texting order only while it has just been received; this one is {order.status_words}, "
+        "so it stands. Nothing was changed."
+    )
+
+
+def _refreshed(clinic_id: int, order: HostedOrder) -> HostedOrder:
+    try:
+        return hosted_order_poll(clinic_id=clinic_id)
+    except twilio.TwilioError:
+        return order
+
+
 def hosted_orders_poll() -> int:
     """Periodic (Celery beat): poll up to POLL_BATCH orders not final yet, the longest
     unchanged first, paced like the A2P poll; place an order whose place task was lost."""
@@ -183,6 +229,18 @@ def hosted_orders_poll() -> int:
             continue  # the next tick tries again
         polled += 1
     return polled
+
+
+# The order's statuses in which it waits for a person (sign, answer, fix, order again).
+NEEDS_PERSON = frozenset(
+    {"pending-loa", "pending-verification", clinic_services.HOSTED_ACTION_REQUIRED, clinic_services.HOSTED_FAILED}
+)
+
+
+def hosted_order_needs_person(order: HostedOrder | None) -> bool:
+    """Whether the text-enable path's next action is the order's: none placed yet, or one
+    waiting for a person."""
+    return order is None or order.status in NEEDS_PERSON
 
 
 def hosted_next_action(clinic: Clinic, order: HostedOrder | None) -> str:

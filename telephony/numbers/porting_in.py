@@ -103,7 +103,9 @@ def port_in_submit(*, clinic_id: int, form: PortInForm, actor: User | None) -> N
         )
     check = port_in_portability(clinic_id=clinic_id)
     if not check.portable:
-        raise PortInRefused(twilio.not_portable_sentence(check.not_portable_reason_code, check.not_portable_reason))
+        raise PortInRefused(
+            twilio.not_portable_sentence(check.not_portable_reason_code, check.not_portable_reason, account_sid=check.account_sid)
+        )
     if check.pin_and_account_number_required and not (form.pin and form.carrier.account_number):
         raise PortInRefused(
             "The current carrier needs the account number and the PIN to release this number: enter both, exactly as "

@@ -56,6 +56,8 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
         clinic = clinic_services.clinic_number_release_begin(phone_sid=phone_sid, clinic_id=clinic_id)
     except clinic_services.AlreadyReleased:
         return Released(sid=phone_sid, phone_number="", clinic_id=clinic_id, already_released=True)
+    if clinic is not None and clinic.voice_number_sid:
+        _voice_number_release(clinic, phone_sid=phone_sid)  # first: a retry then finds it gone, not skipped
     phone_number = (clinic.twilio_number or "") if clinic else ""
     # The number lives in its clinic's subaccount (kept after the release), else on main; an
     # orphan may be a temporary number kept after a port-in, in that clinic's subaccount.
@@ -77,6 +79,21 @@ def number_release_run(*, phone_sid: str, clinic_id: int | None = None) -> Relea
             # Twilio takes a released number out of its Messaging Service: the pipeline says so.
             clinic_number_changed(clinic_id=released.id)
     return Released(sid=phone_sid, phone_number=phone_number, clinic_id=clinic.id if clinic else None, already_released=already)
+
+
+def _voice_number_release(clinic: Clinic, *, phone_sid: str) -> None:
+    """Release the clinic's voice number (text-enable path: the number its published line
+    forwards calls to) with its texting number `phone_sid`; Twilio's 'not found' counts as
+    released. A non-retryable TwilioError marks the clinic failed before it is raised."""
+    voice_sid = clinic.voice_number_sid or ""
+    try:
+        twilio.incoming_number_delete(voice_sid, account_sid=clinic.twilio_account_sid)
+    except twilio.TwilioError as exc:
+        if not exc.not_found:
+            if not exc.retryable:
+                clinic_services.clinic_number_release_fail(phone_sid=phone_sid, error=str(exc), code=exc.code)
+            raise
+    clinic_services.clinic_voice_number_released(clinic_id=clinic.id, phone_sid=voice_sid)
 
 
 def number_release_give_up(*, phone_sid: str, error: str, code: int | None) -> None:

@@ -87,15 +87,16 @@ STAFF_SENTENCES: dict[int, str] = {
 }
 
 # Why Twilio cannot port a number in (the portability check's not_portable_reason_code; codes from
-# https://www.twilio.com/docs/api/errors/<code>, the spec's example (22132 ALREADY_IN_TWILIO_DIFFERENT_OWNER)
-# and, for 22131 and 22136, a public Twilio client's reason table), in
-# staff words with what to do instead; any other code gets the generic sentence with Twilio's reason.
+# https://www.twilio.com/docs/api/errors/<code> and the spec's example (22132 ALREADY_IN_TWILIO_DIFFERENT_OWNER)),
+# in staff words with what to do instead; any other code gets the generic sentence with Twilio's reason.
+# A number already in one of our accounts is told by the check's `account_sid`, not by a code: Twilio's
+# Portability resource documents that field as "only returned for phone numbers that already exist in
+# Twilio's inventory and belong to your account or sub account"
+# (https://www.twilio.com/docs/phone-numbers/port-in/portability-api); it publishes no page for the
+# reason codes that come with it, so none is interpreted here.
 NOT_PORTABLE_SENTENCES: dict[int, str] = {
     22130: "Twilio cannot port this number: its country or area is one Twilio does not serve. "
     "Forward its calls to the clinic's Twilio number, or text-enable it, instead.",
-    22131: "This number is already the clinic's own at Twilio: nothing to port. Refresh the clinic's page.",
-    22136: "This number is already in another of DentSignal's Twilio accounts: nothing to port. "
-    "Ask the DentSignal operator to move it to the clinic's account.",
     22132: "This number is already at Twilio under another Twilio customer. The clinic must ask that "
     "provider to release it first, or forward its calls instead.",
     22133: "Twilio cannot port this number through its API; it takes a manual port through Twilio Support. "
@@ -103,9 +104,18 @@ NOT_PORTABLE_SENTENCES: dict[int, str] = {
 }
 
 
-def not_portable_sentence(code: int | None, reason: str) -> str:
-    """Why a number cannot be ported in, for staff: the sentence for Twilio's code, or Twilio's
-    reason with what to do; Twilio's code and its page follow."""
+ALREADY_OURS_SENTENCE = (
+    "This number is already in one of DentSignal's Twilio accounts: nothing to port. If it is not the "
+    "clinic's own number yet, ask the DentSignal operator to move it to the clinic's account."
+)
+
+
+def not_portable_sentence(code: int | None, reason: str, *, account_sid: str = "") -> str:
+    """Why a number cannot be ported in, for staff: already ours when the check named the
+    account holding it (`account_sid`), else the sentence for Twilio's code, or Twilio's reason
+    with what to do; Twilio's code and its page follow (not for a number already ours)."""
+    if account_sid:
+        return ALREADY_OURS_SENTENCE  # its code has no page at Twilio to link to
     template = NOT_PORTABLE_SENTENCES.get(code or 0)
     if template is None:
         words = reason.replace("_", " ").lower().strip() or "no reason given"

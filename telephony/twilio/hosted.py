@@ -164,5 +164,6 @@ def hosted_orders_find(*, phone_number: str = "", friendly_name: str = "") -> li
 
 
 def hosted_order_cancel(*, sid: str) -> None:
-    """Cancel (delete) a hosted number order that is not completed yet."""
+    """Cancel (delete) a hosted number order. Twilio allows it only while the order's status
+    is `received` (numbers v2 spec, DELETE /v2/HostedNumber/Orders/{Sid}); else TwilioError."""
     calling("cancelling the hosted SMS order", lambda: _orders()(sid).delete())

@@ -31,7 +31,7 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from clinics.models import Clinic, OnboardingPath
+from clinics.models import PATHS_FORWARDING, Clinic
 from telephony import fallback_store
 from telephony.a2p import texts
 from telephony.fallback_store import FallbackStoreError, OfficeLine, SpooledSms
@@ -50,7 +50,7 @@ NO_OFFICE_LINE_MESSAGE = "Thank you for calling {name}. We cannot take your call
 SMS_ACKNOWLEDGEMENT = "Thanks, {name} got your message and will get back to you."
 # A clinic save that changes one of these changes what the voice fallback dials.
 OFFICE_LINE_FIELDS = frozenset(
-    {"twilio_number", "office_phone", "name", "twilio_account_sid", "onboarding_path", "published_number"}
+    {"twilio_number", "voice_number", "office_phone", "name", "twilio_account_sid", "onboarding_path", "published_number"}
 )
 # Said in the call log when the office line was not rung because it forwards here.
 FORWARD_LOOP_REASON = (
@@ -211,16 +211,20 @@ def office_lines_refresh() -> int:
     of clinic numbers cached. Raises DatabaseError or FallbackStoreError."""
     with fallback_store.office_lines_lock():
         rows = Clinic.objects.filter(twilio_number__isnull=False).exclude(twilio_number="")
-        columns = ("id", "name", "twilio_number", "office_phone", "twilio_account_sid", "onboarding_path", "published_number")
+        columns = (
+            "id", "name", "twilio_number", "voice_number", "office_phone", "twilio_account_sid", "onboarding_path",
+            "published_number",
+        )  # fmt: skip
         lines = {
             number: OfficeLine(
                 clinic_id=pk,
                 name=name,
                 office_phone=office_phone or "",
                 account_sid=account_sid,
-                forwarded_line=published if path == OnboardingPath.FORWARD else "",
+                forwarded_line=published if path in PATHS_FORWARDING else "",
             )
-            for pk, name, number, office_phone, account_sid, path, published in rows.values_list(*columns)
+            for pk, name, twilio_number, voice_number, office_phone, account_sid, path, published in rows.values_list(*columns)
+            for number in (twilio_number, voice_number)  # a text-enabled clinic's calls come to its voice number
             if number
         }
         fallback_store.office_lines_replace(lines)

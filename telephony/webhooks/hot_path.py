@@ -37,6 +37,7 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from clinics.models import (
+    PATHS_FORWARDING,
     Appointment,
     AppointmentStatus,
     ChecklistItem,
@@ -101,11 +102,16 @@ class ClinicRoute:
         """The number is live (an AI agent may answer)."""
         return self.number_state == NumberState.ACTIVE
 
+    def texts_reach(self, to_number: str) -> bool:
+        """Whether a text to `to_number` tests the clinic's texting: on the text-enable path only
+        one to the published number (hosted at Twilio), not one to the number it forwards calls to."""
+        return self.onboarding_path != OnboardingPath.TEXT_ENABLE or to_number == self.published_number
+
     @property
     def forwarded_line(self) -> str:
         """The published line that forwards its calls to this number ("" when none does):
         ringing it from a fallback would send a no-answer call straight back here."""
-        return self.published_number if self.onboarding_path == OnboardingPath.FORWARD else ""
+        return self.published_number if self.onboarding_path in PATHS_FORWARDING else ""
 
 
 _ROUTE_FIELDS = (
@@ -137,8 +143,12 @@ def _with_step_flags(queryset: QuerySet, clinic: str) -> QuerySet:
 
 @compiled_per_vendor
 def _route_select(vendor: str) -> Statement:
-    """The clinic holding the number `twilio_number` (unique), with its step flags."""
-    queryset = Clinic.objects.filter(twilio_number=Param("twilio_number", model_field(Clinic, "twilio_number"))).order_by()
+    """The clinic holding the number `twilio_number` (unique) as its number or, text-enabled,
+    as its voice number (Clinic.voice_number, also unique), with its step flags."""
+    number = model_field(Clinic, "twilio_number")
+    queryset = Clinic.objects.filter(
+        Q(twilio_number=Param("twilio_number", number)) | Q(voice_number=Param("twilio_number", number))
+    ).order_by()
     return select_statement(_with_step_flags(queryset, "pk").values_list(*_ROUTE_COLUMNS), columns=_ROUTE_COLUMNS)
 
 

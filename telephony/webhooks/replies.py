@@ -129,7 +129,7 @@ def _finish(message: dict, clinic: ClinicRoute | None, reply: Reply | None) -> s
     # With A2P registration on, our replies reach patients only once the campaign is
     # approved: the SMS test is ticked only then (the clinic page says why it waits).
     a2p_waits = bool(settings.TWILIO_PRIMARY_CUSTOMER_PROFILE_SID) and clinic is not None and not clinic.campaign_approved
-    if clinic is not None and not clinic.sms_tested and not a2p_waits:
+    if clinic is not None and not clinic.sms_tested and not a2p_waits and clinic.texts_reach(message["to_number"]):
         note = f"first SMS {message['message_sid']}"
         hot_path.checklist_step_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_SMS, note=note)
     return reply.text

@@ -150,3 +150,17 @@ class BrowserTestCase(StaticLiveServerTestCase):
         self.find("#id_username").send_keys(username)
         self.find("#id_password").send_keys(password)
         self.click_and_wait("input[type=submit]")
+
+    def live_by_forwarded_call(self, shots: str) -> None:
+        """The clinic page, reloaded, shows every step done, the published line's step by a
+        forwarded call; screenshots `<shots>-live-390` and `-live-1366` (the window at 390 px)."""
+        self.browser.refresh()
+        self.find("#onboarding-path")
+        body = self.text()
+        assert "9/9 done" in body and "Live: every onboarding step is done." in body
+        step = self.browser.find_element(By.CSS_SELECTOR, "li[data-step=published_line_reaches_agent]").text
+        assert "by system: a call forwarded from (512) 555-7000" in step
+        self.no_sideways_scroll()
+        self.shot(f"{shots}-live-390")
+        self.browser.set_window_size(1366, 1400)
+        self.shot(f"{shots}-live-1366")

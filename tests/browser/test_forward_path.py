@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from selenium.webdriver.common.by import By
 
 from clinics import services
 from clinics.models import OnboardingPath, path_steps
@@ -20,10 +19,6 @@ pytestmark = pytest.mark.browser
 
 
 class ForwardPathTests(BrowserTestCase):
-    def no_sideways_scroll(self) -> None:
-        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{overflow}px wider than the window"
-
     def test_forward_the_published_line_to_go_live(self) -> None:
         get_user_model().objects.create_superuser("lead", "", "pw-lead-1234567")
         clinic = ActiveClinicFactory(name="Lake Dental", twilio_number="+15125557200", office_phone="+15125557000")
@@ -50,13 +45,4 @@ class ForwardPathTests(BrowserTestCase):
 
         # The carrier forwards a patient's call: Twilio's webhook names the published line.
         signed_post(self.client, VOICE, {**call_params(to="+15125557200"), "ForwardedFrom": "+15125557000"})
-        self.browser.refresh()
-        self.find("#onboarding-path")
-        body = self.text()
-        assert "9/9 done" in body and "Live: every onboarding step is done." in body
-        step = self.browser.find_element(By.CSS_SELECTOR, "li[data-step=published_line_reaches_agent]").text
-        assert "by system: a call forwarded from (512) 555-7000" in step
-        self.no_sideways_scroll()
-        self.shot("forward-04-live-390")
-        self.browser.set_window_size(1366, 1400)
-        self.shot("forward-05-live-1366")
+        self.live_by_forwarded_call("forward-04")

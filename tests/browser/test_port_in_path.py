@@ -39,10 +39,6 @@ def _sandbox_for_browser(request, sandbox):
 
 @pytest.mark.usefixtures("_sandbox_for_browser")
 class PortInPathTests(BrowserTestCase):
-    def no_sideways_scroll(self) -> None:
-        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{overflow}px wider than the window"
-
     def fill_and_submit(self, bill: str, *, record: dict[str, str]) -> None:
         for name, value in record.items():
             field = self.find(f"#id_{name}")

@@ -1,18 +1,23 @@
-"""Issue 23, the text-enable path (hosted SMS) in a real browser: staff choose "Text-enable the
-existing line" with the published number, start the order, Twilio (the sandbox's control, as
-`scripts/dev` offers it) asks for the authorization and completes the order, and the clinic's
-published number becomes its texting number. At 1366 and 390 px; screenshots under
-artifacts/screenshots/ (text-enable-*.png)."""
+"""Issue 23, the text-enable path (hosted SMS) with its calls forwarded, in a real browser, to
+go-live: staff choose "Text-enable the existing line" with the published number, buy the
+forwarding target (Provision number) and read the forwarding instructions, start the order;
+Twilio (the sandbox's control, as `scripts/dev` offers it) asks for the authorization; a call
+forwarded from the published line (ForwardedFrom) proves the forward; the order completes,
+the published number becomes the texting number and the bought one the voice number; a text
+to the published number is the SMS test, and every step is done. At 1366 and 390 px;
+screenshots under artifacts/screenshots/ (text-enable-*.png)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from clinics.models import BusinessProfile, HostedOrder
+from clinics import services
+from clinics.models import TEXTING_STEPS, BusinessProfile, HostedOrder, OnboardingStep
 from tests.browser.chromium import BrowserTestCase
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import business_profile_data
+from tests.telephony.webhooks.twilio_requests import SMS, VOICE, call_params, signed_post
 
 pytestmark = pytest.mark.browser
 
@@ -25,16 +30,12 @@ def _hosted_for_browser(request, sandbox, settings):
 
 @pytest.mark.usefixtures("_hosted_for_browser")
 class TextEnablePathTests(BrowserTestCase):
-    def no_sideways_scroll(self) -> None:
-        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{overflow}px wider than the window"
-
     def move(self, status: str) -> None:
         sid = HostedOrder.objects.get().sid
         self.sandbox._call("POST", "hosted-order-status", {"sid": sid, "status": status})
         self.click_and_wait("#text-enable-check-button")
 
-    def test_text_enable_the_published_line_to_completion(self) -> None:
+    def test_text_enable_and_forward_the_published_line_to_go_live(self) -> None:
         get_user_model().objects.create_superuser("lead", "", "pw-lead-1234567")
         clinic = ClinicFactory(name="Lake Dental")
         BusinessProfile.objects.create(clinic=clinic, **business_profile_data())
@@ -47,9 +48,23 @@ class TextEnablePathTests(BrowserTestCase):
         self.find("#id_published_number").send_keys("(512) 555-7000")
         self.click_and_wait("#onboarding-path-submit")
         body = self.text()
-        assert "calls stay with its carrier" in body and "press Text-enable the line" in body
-        assert "provision-button" not in self.browser.page_source
+        assert "calls stay with its carrier, which forwards them" in body and "press Text-enable the line" in body
         self.shot("text-enable-01-chosen-1366")
+
+        # The forwarding target, bought as any number.
+        self.click_and_wait("#provision-button")
+        self.find("#id_area_code").send_keys("512")
+        self.click_and_wait("#search-button")
+        self.find("input[name=phone_number]").click()
+        self.click_and_wait("#confirm-button")
+        self.click_and_wait("#buy-button")
+        clinic.refresh_from_db()
+        target, digits = clinic.twilio_number, clinic.twilio_number.removeprefix("+1")
+        self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
+        forwarding = self.find("#text-enable-forwarding").text
+        assert f"*72{digits}" in forwarding and f"**21*{digits}#" in forwarding
+        assert "provision-button" not in self.browser.page_source  # one forwarding target
+        self.shot("text-enable-02-forwarding-1366")
 
         self.click_and_wait("#text-enable-button")
         assert "texting for the published number is ordered" in self.text()
@@ -57,17 +72,26 @@ class TextEnablePathTests(BrowserTestCase):
         body = self.text()
         assert "Sign the authorization: Twilio e-mailed it to dana@austinsmiles.example.com" in body
         assert "ready for e-signature" in body
-        self.shot("text-enable-02-sign-1366")
+        self.shot("text-enable-03-sign-1366")
         self.browser.set_window_size(390, 1400)
         self.no_sideways_scroll()
-        self.shot("text-enable-03-sign-390")
+        self.shot("text-enable-04-sign-390")
+
+        # The carrier forwards a patient's call: Twilio's webhook names the published line.
+        signed_post(self.client, VOICE, {**call_params(to=target), "ForwardedFrom": "+15125557000"})
+        for step in (OnboardingStep.TEST_INBOUND_CALL, *TEXTING_STEPS):  # as the system ticks them
+            services.clinic_checklist_tick(clinic_id=clinic.id, step=step)
 
         self.move("completed")
         body = self.text()
-        assert "completed: texts to the number reach the clinic" in body and "3/9 done" in body
+        assert "completed: texts to the number reach the clinic" in body and "8/9 done" in body
+        assert "next: Test an inbound SMS" in body
         clinic.refresh_from_db()
-        assert clinic.twilio_number == "+15125557000"
+        assert (clinic.twilio_number, clinic.voice_number) == ("+15125557000", target)
+        assert f"*72{digits}" in self.find("#text-enable-forwarding").text  # still forwarded to the voice number
         self.no_sideways_scroll()
-        self.shot("text-enable-04-completed-390")
-        self.browser.set_window_size(1366, 1400)
-        self.shot("text-enable-05-completed-1366")
+        self.shot("text-enable-05-completed-390")
+
+        sms = {"MessageSid": "SM" + "c" * 32, "From": "+15125550999", "To": "+15125557000", "Body": "hello"}
+        signed_post(self.client, SMS, {**sms, "AccountSid": clinic.twilio_account_sid})
+        self.live_by_forwarded_call("text-enable-06")

@@ -83,7 +83,22 @@ def test_a_port_in_is_created_followed_through_rejection_and_completed(sandbox):
     assert [n.phone_number for n in twilio.incoming_numbers_list()] == ["+15125550100"]
     ported = twilio.portability_check(phone_number="+15125550100", target_account_sid=SANDBOX_ACCOUNT_SID)
     assert (ported.portable, ported.account_sid) == (False, SANDBOX_ACCOUNT_SID)
-    assert "nothing to port" in twilio.not_portable_sentence(ported.not_portable_reason_code, ported.not_portable_reason)
+    already = twilio.not_portable_sentence(
+        ported.not_portable_reason_code, ported.not_portable_reason, account_sid=ported.account_sid
+    )
+    assert "already in one of DentSignal's Twilio accounts: nothing to port" in already
+
+
+def test_not_portable_reason_codes_twilio_publishes_no_page_for_are_not_interpreted():
+    """22131 and 22136 come from a third-party reason table, not from Twilio: without the
+    check's account_sid (Twilio's documented sign that the number is ours) the sentence only
+    repeats Twilio's reason, and a number that is ours gets no link to a page Twilio lacks."""
+    for code, reason in ((22131, "ALREADY_IN_THE_TARGET_ACCOUNT"), (22136, "ALREADY_IN_ONE_OF_YOUR_TWILIO_ACCOUNTS")):
+        sentence = twilio.not_portable_sentence(code, reason)
+        assert sentence.startswith(f"Twilio cannot port this number ({reason.replace('_', ' ').lower()})"), sentence
+        assert "clinic's own" not in sentence and "another of DentSignal's" not in sentence
+    ours = twilio.not_portable_sentence(22131, "ALREADY_IN_THE_TARGET_ACCOUNT", account_sid="AC" + "1" * 32)
+    assert "nothing to port" in ours and "errors/22131" not in ours
 
 
 def test_a_port_in_too_soon_or_twice_is_a_sentence_and_cancel_works(sandbox):
@@ -140,6 +155,9 @@ def test_a_hosted_order_is_found_again_by_name_followed_and_cancelled(sandbox):
     needs = twilio.hosted_order_fetch(sid=order.sid)
     assert (needs.status, needs.failure_reason) == ("action-required", "LOA expired")
     assert "LOA expired" in twilio.hosted_order_failure_sentence(needs.failure_reason)
+    with pytest.raises(twilio.TwilioError):
+        twilio.hosted_order_cancel(sid=order.sid)  # Twilio cancels only a `received` order
+    control_post(sandbox, "hosted-order-status", {"sid": order.sid, "status": "received"})
     twilio.hosted_order_cancel(sid=order.sid)
     with pytest.raises(twilio.TwilioError) as gone:
         twilio.hosted_order_fetch(sid=order.sid)

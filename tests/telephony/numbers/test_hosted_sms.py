@@ -13,10 +13,14 @@ from django.utils.html import escape, strip_tags
 
 from clinics import services
 from clinics.models import BusinessProfile, Clinic, HostedOrder, NumberEvent, NumberState, OnboardingPath, OnboardingStep
+from clinics.phone import phone_format_national
 from telephony import task_names, twilio
-from telephony.numbers import audit, hosted
+from telephony.models import CallLog
+from telephony.numbers import audit, hosted, provisioning, release
+from telephony.webhooks import hot_path
 from tests.factories import ClinicFactory
 from tests.telephony.a2p.conftest import business_profile_data
+from tests.telephony.webhooks.twilio_requests import SMS, VOICE, call_params, signed_post
 from twilio_sandbox import SANDBOX_ACCOUNT_SID
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +152,10 @@ def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_num
     clinic, sandbox, admin_client, start
 ):
     order = start(clinic)
-    assert "Wait: the texting order is with Twilio, being processed" in page(admin_client, clinic)
+    body = page(admin_client, clinic)
+    # While Twilio works on the order, the next action is the forwarding target's.
+    assert "with Twilio, being processed" in body
+    assert "Provision a number (button above): the number (512) 555-7000 will forward its calls to." in body
 
     move(sandbox, order, "pending-loa")
     assert hosted.hosted_orders_poll() == 1
@@ -178,6 +185,7 @@ def test_statuses_are_followed_with_the_next_action_and_completion_makes_the_num
     details = list(NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.HOSTED_ORDER).values_list("detail", flat=True))
     assert any("(Twilio: completed)" in d for d in details)
     assert hosted.hosted_orders_poll() == 0  # followed no more
+    assert "&lt;p id=" not in page(admin_client, clinic)  # the completed order's standing is HTML, not escaped text
 
 
 def test_completion_calls_the_number_change_hook(clinic, sandbox, monkeypatch, start):
@@ -220,3 +228,110 @@ def test_the_path_cannot_change_while_the_order_stands(clinic, sandbox, start):
 
 def test_the_place_and_poll_tasks_are_named():
     assert {task_names.HOSTED_ORDER_PLACE, task_names.HOSTED_ORDERS_POLL} <= task_names.all_task_names()
+
+
+def cancel_url(clinic: Clinic) -> str:
+    return reverse("admin:clinics_clinic_text_enable_cancel", args=[clinic.pk])
+
+
+def test_cancelling_the_order_takes_the_permission_a_confirmation_and_twilios_received_status(
+    client, django_user_model, clinic, sandbox, start
+):
+    order = start(clinic)
+    user = django_user_model.objects.create_user(username="clerk", password="pw-clerk-1234", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_clinic", "change_clinic"]))
+    client.force_login(user)
+    move(sandbox, order, "received")
+    client.post(reverse("admin:clinics_clinic_text_enable_check", args=[clinic.pk]))
+    assert "text-enable-cancel-button" not in page(client, clinic)
+    assert client.get(cancel_url(clinic)).status_code == 403
+    assert client.post(cancel_url(clinic), {"apply": "1"}).status_code == 403
+
+    user.user_permissions.add(Permission.objects.get(codename="keep_existing_number"))
+    assert "text-enable-cancel-button" in page(client, clinic)
+    confirm = client.get(cancel_url(clinic)).content.decode()
+    assert "confirm-text-enable-cancel" in confirm and "(512) 555-7000" in confirm
+    assert HostedOrder.objects.filter(clinic=clinic).exists()  # the confirmation page changes nothing
+
+    done = strip_tags(client.post(cancel_url(clinic), {"apply": "1"}, follow=True).content.decode())
+    assert "the texting order for (512) 555-7000 was cancelled at Twilio." in done
+    assert not HostedOrder.objects.filter(clinic=clinic).exists()
+    assert sandbox.api_requests("DELETE", f"/v2/HostedNumber/Orders/{order.sid}")[0]["status"] == 204
+    event = NumberEvent.objects.filter(clinic=clinic, kind=NumberEvent.Kind.HOSTED_ORDER).order_by("-id").first()
+    assert "cancelled at Twilio" in event.detail and event.actor == user
+    # The path may change again, and a new order may be placed.
+    services.clinic_onboarding_path_set(clinic_id=clinic.id, path=OnboardingPath.NEW_NUMBER, actor=None)
+
+
+def test_an_order_past_received_is_not_cancelled_and_says_why(admin_client, clinic, sandbox, start):
+    order = start(clinic)
+    move(sandbox, order, "pending-loa")
+    admin_client.post(reverse("admin:clinics_clinic_text_enable_check", args=[clinic.pk]))
+    assert "text-enable-cancel-button" not in page(admin_client, clinic)
+    assert "confirm-text-enable-cancel" not in admin_client.get(cancel_url(clinic)).content.decode()
+    said = strip_tags(admin_client.post(cancel_url(clinic), {"apply": "1"}, follow=True).content.decode())
+    assert "only while it has just been received" in said and "waiting for the authorization to be signed" in said
+    assert "HR" not in said.split("only while")[0][-200:]
+    assert HostedOrder.objects.get(clinic=clinic).status == "pending-loa"
+    assert sandbox.api_requests("DELETE", f"/v2/HostedNumber/Orders/{order.sid}") == []
+
+
+def test_a_stale_received_status_is_fetched_again_when_twilio_refuses(clinic, sandbox, start):
+    order = start(clinic)
+    move(sandbox, order, "received")
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+    move(sandbox, order, "pending-loa")  # moved on at Twilio since our last look
+    with pytest.raises(services.ClinicInputError, match="waiting for the authorization to be signed"):
+        hosted.hosted_order_cancel(clinic_id=clinic.id, actor=None)
+    assert HostedOrder.objects.get(clinic=clinic).status == "pending-loa"
+
+
+def test_text_enabled_and_forwarded_the_clinic_goes_live_with_both_numbers_known_and_released(
+    clinic, sandbox, admin_client, start, django_capture_on_commit_callbacks
+):
+    """The combined path: the forwarding target bought as today (a double click buys one), the
+    forward proven by ForwardedFrom, the texting order completed: the published number texts,
+    the bought one stays the voice number; calls to it reach the clinic, the audit knows both,
+    the SMS test is asked again of the published number, and a release releases both."""
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    with pytest.raises(services.ClinicNumberError):  # the double click: the clinic holds its number
+        provisioning.clinic_number_provision_request(clinic_id=clinic.id, area_code="512")
+    clinic.refresh_from_db()
+    target, target_sid = clinic.twilio_number, clinic.twilio_number_sid
+    assert target and len(sandbox.owned_numbers()) == 1
+    body = strip_tags(page(admin_client, clinic))
+    assert f"forward its calls to {phone_format_national(target)}" in body
+
+    order = start(clinic)  # the Twilio number held is the forwarding target: the order goes ahead
+    assert order.sid
+    signed_post(admin_client, VOICE, {**call_params(to=target), "ForwardedFrom": PUBLISHED})
+    step = clinic.checklist_items.get(step=OnboardingStep.PUBLISHED_LINE)
+    assert "a call forwarded from (512) 555-7000" in step.note
+    services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_SMS)
+
+    move(sandbox, order, "completed")
+    hosted.hosted_order_poll(clinic_id=clinic.id)
+    clinic.refresh_from_db()
+    assert (clinic.twilio_number, clinic.voice_number, clinic.voice_number_sid) == (PUBLISHED, target, target_sid)
+    done = set(clinic.checklist_items.values_list("step", flat=True))
+    assert OnboardingStep.TEST_INBOUND_SMS not in done and OnboardingStep.PUBLISHED_LINE in done
+    assert "Test an inbound SMS" in strip_tags(page(admin_client, clinic))
+
+    second_call = {**call_params(to=target, sid="CA" + "b" * 32)}
+    answered = signed_post(admin_client, VOICE, second_call)
+    assert answered.status_code == 200
+    assert CallLog.objects.get(call_sid=second_call["CallSid"]).clinic_id == clinic.id
+    route = hot_path.clinic_route_get(to_number=target)
+    assert route is not None and route.forwarded_line == PUBLISHED  # no loop: the fallback never rings the line
+    sms = {"MessageSid": "SM" + "c" * 32, "From": "+15125550999", "To": PUBLISHED, "Body": "hi"}
+    assert signed_post(admin_client, SMS, {**sms, "AccountSid": clinic.twilio_account_sid}).status_code == 200
+
+    findings = [f for f in audit.number_audit().findings if f.sid in (target_sid, clinic.twilio_number_sid)]
+    assert findings == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release.clinic_number_release_request(clinic_id=clinic.id)
+    clinic.refresh_from_db()
+    assert (clinic.twilio_number_sid, clinic.voice_number_sid) == (None, None)
+    assert sandbox.owned_numbers() == []
