@@ -169,8 +169,8 @@ def test_listing_step_is_ticked_by_staff(admin_client, sandbox):
 
 @pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):
-    django_user_model.objects.create_user(username="patient", password="pw-patient-1234")
-    client.login(username="patient", password="pw-patient-1234")
+    # force_login: django-axes wants the request that client.login() does not pass to authenticate().
+    client.force_login(django_user_model.objects.create_user(username="patient", password="pw-patient-1234"))
 
     response = client.get(CHANGELIST)
 

@@ -263,8 +263,8 @@ def test_admin_number_audit_page_runs_shows_fixes_and_adopts(admin_client, sandb
 
 @pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_see_the_audit(client, django_user_model):
-    django_user_model.objects.create_user(username="u", password="pw-user-12345")
-    client.login(username="u", password="pw-user-12345")
+    # force_login: django-axes wants the request that client.login() does not pass to authenticate().
+    client.force_login(django_user_model.objects.create_user(username="u", password="pw-user-12345"))
 
     assert client.get(reverse("admin:telephony_auditrun_changelist")).status_code == 302
     assert client.post(reverse("admin:telephony_audit_run")).status_code == 302
