@@ -5,7 +5,6 @@ refusing a session that skipped the second factor."""
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import re
 import time
@@ -17,11 +16,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinics.models import Clinic
 from dentsignal import session_limits, staff_login
+from tests.otp import code_for, throttle_passed
 
 pytestmark = [pytest.mark.no_sandbox, pytest.mark.django_db]
 PASSWORD = "a-long-staff-passphrase-42"
@@ -39,22 +38,8 @@ def staff() -> User:
     return User.objects.create_superuser(username="dana", email="", password=PASSWORD)
 
 
-def code_for(key: bytes, *, later: int = 0) -> str:
-    """The code an authenticator app shows for this key (`later` steps of 30 s from now)."""
-    totp = TOTP(key, step=30, t0=0, digits=6)
-    totp.time = time.time() + 30 * later
-    return f"{totp.token():06d}"
-
-
 def password_step(client: Client, username: str = "dana", password: str = PASSWORD, next_path: str = "/admin/"):
     return client.post("/admin/login/", {"username": username, "password": password, "next": next_path})
-
-
-def throttle_passed(device: TOTPDevice) -> None:
-    """django-otp makes a device wait 2^(failures-1) seconds after a wrong code: that time has passed."""
-    device.refresh_from_db()
-    device.throttling_failure_timestamp -= datetime.timedelta(seconds=2**device.throttling_failure_count)
-    device.save(update_fields=["throttling_failure_timestamp"])
 
 
 def logged_in(client: Client) -> bool:
