@@ -86,6 +86,13 @@ class BrowserTestCase(StaticLiveServerTestCase):
     def text(self) -> str:
         return self.browser.find_element(By.TAG_NAME, "body").text
 
+    def at(self, width: int) -> None:
+        self.browser.set_window_size(width, 1400)
+
+    def no_sideways_scroll(self) -> None:
+        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{overflow}px wider than the window"
+
     def login(self, username: str, password: str) -> None:
         self.go("/admin/login/")
         self.find("#id_username").send_keys(username)

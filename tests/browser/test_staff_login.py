@@ -22,13 +22,6 @@ PASSWORD = "pw-staff-login-98765"
 
 @override_settings(STAFF_2FA_REQUIRED=True)  # as with DJANGO_DEBUG off (the test settings switch it off)
 class StaffLoginTests(BrowserTestCase):
-    def at(self, width: int) -> None:
-        self.browser.set_window_size(width, 1400)
-
-    def no_sideways_scroll(self) -> None:
-        overflow = self.browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{overflow}px wider than the window"
-
     def enter_code(self, code: str) -> None:
         self.find("#id_code").send_keys(code)
         self.click_and_wait("#staff-2fa-form input[type=submit]")
