@@ -32,7 +32,7 @@ class ForwardPathTests(BrowserTestCase):
         self.browser.set_window_size(1366, 1400)
         self.login("lead", "pw-lead-1234567")
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
-        assert "New number · 8/9 done" in self.text()
+        assert "New number · 9/10 done" in self.text()
 
         self.click_and_wait("#onboarding-path-button")
         self.find("input[value=forward]").click()
@@ -41,7 +41,7 @@ class ForwardPathTests(BrowserTestCase):
         self.click_and_wait("#onboarding-path-submit")
 
         body = self.text()
-        assert "Forward the existing line · 8/9 done · next: Set the forwarding:" in body
+        assert "Forward the existing line · 9/10 done · next: Set the forwarding:" in body
         assert "*725125557200" in body and "**21*5125557200#" in body
         self.shot("forward-02-instructions-1366")
         self.browser.set_window_size(390, 1400)
@@ -53,7 +53,7 @@ class ForwardPathTests(BrowserTestCase):
         self.browser.refresh()
         self.find("#onboarding-path")
         body = self.text()
-        assert "9/9 done" in body and "Live: every onboarding step is done." in body
+        assert "10/10 done" in body and "Live: every onboarding step is done." in body
         step = self.browser.find_element(By.CSS_SELECTOR, "li[data-step=published_line_reaches_agent]").text
         assert "by system: a call forwarded from (512) 555-7000" in step
         self.no_sideways_scroll()

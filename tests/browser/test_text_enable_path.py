@@ -64,7 +64,7 @@ class TextEnablePathTests(BrowserTestCase):
 
         self.move("completed")
         body = self.text()
-        assert "completed: texts to the number reach the clinic" in body and "3/9 done" in body
+        assert "completed: texts to the number reach the clinic" in body and "3/10 done" in body
         clinic.refresh_from_db()
         assert clinic.twilio_number == "+15125557000"
         self.no_sideways_scroll()
