@@ -25,10 +25,12 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout, user_login_failed
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -101,6 +103,7 @@ class StaffAdminSite(admin.AdminSite):
         return [path("login/code/", self.second_factor, name="login_second_factor"), *super().get_urls()]
 
     @method_decorator(never_cache)
+    @method_decorator(login_not_required)
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The password step; says why a session ended, if one just did."""
         if settings.STAFF_2FA_REQUIRED and request.user.is_authenticated and not user_is_verified(request.user):
@@ -136,6 +139,7 @@ class StaffAdminSite(admin.AdminSite):
         return view(request)
 
     @method_decorator(never_cache)
+    @method_decorator(login_not_required)
     def second_factor(self, request: HttpRequest) -> HttpResponse:
         """The code step: enrol an authenticator (first login) or check its code; a right code logs in."""
         pending = request.session.get(PENDING)
@@ -153,6 +157,10 @@ class StaffAdminSite(admin.AdminSite):
         if enrolling:
             device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=request.session.get(ENROLLING_DEVICE)).first()
         error = ""
+        credentials = {"username": user.get_username()}
+        if request.method == "POST" and AxesProxyHandler.is_locked(request, credentials):
+            # Locked out since the password (failures elsewhere from this address): no code helps now.
+            return lockout_response(request, None, credentials)
         if request.method == "POST":
             code = re.sub(r"\s", "", request.POST.get("code", ""))
             if device is None:
@@ -164,7 +172,7 @@ class StaffAdminSite(admin.AdminSite):
             else:
                 error = WRONG_CODE if allowed else THROTTLED
                 # A guess, counted with the wrong passwords: django-axes locks the login out at the limit.
-                user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+                user_login_failed.send(sender=__name__, credentials=credentials, request=request)
         context: dict[str, Any] = {
             **self.each_context(request),
             "title": "Set up your authenticator app" if enrolling else "Enter your code",

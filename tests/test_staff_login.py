@@ -183,6 +183,21 @@ def test_wrong_codes_count_as_failed_logins(production_logins, staff):
     assert not logged_in(client)
 
 
+def test_a_login_locked_out_after_its_password_takes_no_code(production_logins, staff):
+    production_logins.AXES_FAILURE_LIMIT = 2
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    pending = Client()
+    password_step(pending)
+    elsewhere = Client()  # the same address: someone else guessing the password meanwhile
+    for _ in range(2):
+        password_step(elsewhere, password="wrong")
+
+    refused = pending.post("/admin/login/code/", {"code": code_for(device.bin_key)})
+
+    assert refused.status_code == 429
+    assert not logged_in(pending)
+
+
 @pytest.mark.parametrize(
     ("login_ago", "seen_ago", "sentence"),
     [
