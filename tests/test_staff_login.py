@@ -102,6 +102,16 @@ def test_staff_without_an_authenticator_enrol_one_after_their_password_and_its_s
     assert 'id="staff-secret"' not in client.get("/admin/login/code/").content.decode()
 
 
+def test_the_code_step_sends_nobody_to_another_site(production_logins, staff):
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    client = Client()
+    password_step(client, next_path="https://evil.example.net/admin/")
+
+    admitted = client.post("/admin/login/code/", {"code": code_for(device.bin_key), "next": "https://evil.example.net/"})
+
+    assert admitted["Location"] == "/admin/"
+
+
 def test_the_code_step_expires_a_few_minutes_after_the_password(production_logins, staff):
     TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     client = Client()
