@@ -141,7 +141,8 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 # Staff logins resist theft (docs/settings.md, "Staff logins"):
 # - a second factor (TOTP, django-otp) after the password, on by default whenever DEBUG is
 #   off; staff without an authenticator are taken to enrol one after their password;
-STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
+# Empty or unset follows DEBUG (django-environ would read an empty value as false).
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED") if env("STAFF_2FA_REQUIRED", default="") else not DEBUG
 if not STAFF_2FA_REQUIRED and not DEBUG:
     raise ImproperlyConfigured("STAFF_2FA_REQUIRED=false is only allowed with DJANGO_DEBUG=true.")
 # Seconds between the password and the code: past this the login starts again.

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
@@ -260,3 +264,33 @@ def test_the_demo_setup_refuses_a_weak_demo_password_and_creates_nobody(settings
     assert not User.objects.exists()
     call_command("demo_setup", stdout=io.StringIO())
     assert User.objects.get().check_password("dentsignal-demo")
+
+
+def test_the_second_factor_follows_debug_and_cannot_be_switched_off_in_production():
+    """settings.py read afresh (in a child interpreter) under three environments."""
+    code = """
+import importlib, os
+from django.core.exceptions import ImproperlyConfigured
+for debug, required in (("false", ""), ("true", ""), ("false", "false")):
+    os.environ.update(DJANGO_DEBUG=debug, STAFF_2FA_REQUIRED=required)
+    try:
+        import dentsignal.settings as s
+        s = importlib.reload(s)
+        print(debug, required or "-", s.STAFF_2FA_REQUIRED)
+    except ImproperlyConfigured as exc:
+        print(debug, required or "-", exc)
+"""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")},
+        "DJANGO_SECRET_KEY": "test-only-secret-key-not-used-anywhere-else-0123456789",
+        "FIELD_ENCRYPTION_KEY": "dGVzdC1vbmx5LWZpZWxkLWtleS1uZXZlci1pbi11c2U=",
+        "TWILIO_SANDBOX": "true",
+    }
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True, timeout=60)
+
+    assert out.stdout.splitlines() == [
+        "false - True",
+        "true - False",
+        "false false STAFF_2FA_REQUIRED=false is only allowed with DJANGO_DEBUG=true.",
+    ]
