@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout, user_logged_in
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 LOGIN_AT = "staff_login_at"
@@ -71,7 +72,18 @@ class SessionLimitsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Twilio's webhooks carry no session cookie: they pay nothing here.
-        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            try:
+                self._limits_apply(request)
+            except (OperationalError, InterfaceError):
+                # The database is down: the view meets the same error and answers it with its
+                # clear 503 (dentsignal.middleware); an error raised here would be a bare 500.
+                pass
+        return self.get_response(request)
+
+    @staticmethod
+    def _limits_apply(request: HttpRequest) -> None:
+        if request.user.is_authenticated:
             now = time.time()
             reason = session_end_reason(request.session, now)
             if reason is not None:
@@ -82,4 +94,3 @@ class SessionLimitsMiddleware:
                 session_times_start(request=request)
             elif now - request.session[SEEN_AT] >= SEEN_WRITE_EVERY_SECONDS:
                 request.session[SEEN_AT] = now
-        return self.get_response(request)
