@@ -148,6 +148,15 @@ def measure(clinics: int, repeat: int) -> list[tuple[str, int, float, float, int
     user, _ = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
+    # Production settings ask staff for a second factor: the session holds a verified
+    # authenticator, as after a real login (dentsignal/staff_login.py).
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     url = reverse("admin:clinics_clinic_changelist")
     from clinics.models import Clinic
 

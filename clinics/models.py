@@ -258,12 +258,20 @@ class OnboardingStep(models.TextChoices):
     A2P_BRAND_REGISTERED = "a2p_brand_registered", "Brand registered"
     A2P_CAMPAIGN_APPROVED = "a2p_campaign_approved", "Campaign approved and number in the Messaging Service"
     TEST_INBOUND_SMS = "test_inbound_sms", "Test an inbound SMS"
+    # Twilio's HIPAA eligibility (a signed BAA, the clinic's account flagged HIPAA, HTTP
+    # authentication on media URLs) is set in Twilio's Console, not through the API: a staff
+    # member checks it there and ticks this before going live, recorded with who and when (TWILIO_HIPAA_URL).
+    HIPAA_CONFIRMED = "hipaa_account_confirmed", "HIPAA account confirmed"
     UPDATE_LISTING = "update_listing", "Update the Google/website listing"
     # The forward path's last step, in place of the listing's (a forwarded line keeps its
     # listing): ticked by a call Twilio reports as forwarded from the published number
     # (ForwardedFrom), or by a staff confirmation recorded with who and when. On the port-in
     # path, ticked by the completed port (the published number is then the clinic's number).
     PUBLISHED_LINE = "published_line_reaches_agent", "Calls to the published number reach the agent"
+
+
+# Twilio's page on HIPAA accounts (BAA, HIPAA-flagged accounts), linked from the checklist step.
+TWILIO_HIPAA_URL = "https://www.twilio.com/docs/iam/twilio-editions/hippa"
 
 
 # The ONE place that says in which order the steps are offered and what each waits for
@@ -284,9 +292,13 @@ STEP_REQUIRES: dict[str, tuple[str, ...]] = {
     OnboardingStep.UPDATE_LISTING: (OnboardingStep.TEST_INBOUND_CALL, OnboardingStep.TEST_INBOUND_SMS),
     # Forwarding needs the number to forward to.
     OnboardingStep.PUBLISHED_LINE: (OnboardingStep.SAVE_NUMBER,),
+    # Checked in Twilio's Console whenever staff can: before the number, or after.
+    OnboardingStep.HIPAA_CONFIRMED: (),
 }
 # Steps a person ticks by hand (the others are ticked by the system: provisioning, first call/SMS).
-MANUAL_STEPS: frozenset[str] = frozenset({OnboardingStep.UPDATE_LISTING, OnboardingStep.PUBLISHED_LINE})
+MANUAL_STEPS: frozenset[str] = frozenset(
+    {OnboardingStep.UPDATE_LISTING, OnboardingStep.PUBLISHED_LINE, OnboardingStep.HIPAA_CONFIRMED}
+)
 # Steps that follow a state: the number's (bought, saved) and the texting registration's
 # (Twilio's reviews). The system ticks them when the state says so and only the state takes
 # them back (a release starts a new run), so nobody unticks them by hand: the run could

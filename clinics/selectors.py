@@ -65,6 +65,13 @@ def clinic_checklist(*, clinic: Clinic) -> list[dict]:
     return steps
 
 
+def clinics_hipaa_unconfirmed() -> QuerySet[Clinic]:
+    """Clinics with a number (so patients' calls and texts reach Twilio) whose checklist has no
+    staff confirmation that their Twilio account is HIPAA-enabled, by name."""
+    confirmed = ChecklistItem.objects.filter(step=OnboardingStep.HIPAA_CONFIRMED).values("clinic_id")
+    return Clinic.objects.filter(twilio_number__gt="").exclude(pk__in=confirmed).order_by("name")
+
+
 def clinic_account_sid_for_number(*, phone_sid: str) -> str:
     """The Twilio account holding this number: its clinic's subaccount, or "" (the main account).
     A temporary number kept after a port-in is still in the subaccount of the clinic that had it."""
@@ -139,6 +146,8 @@ def clinic_next_step(*, clinic: Clinic, retry_helps: bool) -> NextStep:
         OnboardingStep.A2P_BRAND_REGISTERED: "Twilio reviews the brand after the profile (days)",
         OnboardingStep.A2P_CAMPAIGN_APPROVED: "Twilio reviews the campaign after the brand (days)",
         OnboardingStep.UPDATE_LISTING: "put the number on Google and the clinic's website, then tick it (button above)",
+        OnboardingStep.HIPAA_CONFIRMED: "check in Twilio's Console that the clinic's account is HIPAA-enabled (a signed "
+        "BAA, the account flagged HIPAA), then press HIPAA account confirmed (button above)",
     }
     if todo["step"] == OnboardingStep.TEST_INBOUND_SMS and clinic.onboarding_path == OnboardingPath.TEXT_ENABLE:
         if not clinic.texting_hosted:

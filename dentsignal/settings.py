@@ -6,6 +6,7 @@ Celery); Twilio needs the account's credentials, or TWILIO_SANDBOX=true for the
 sandbox Twilio (scripts/dev and the tests set it).
 """
 
+import datetime
 import re
 from pathlib import Path
 
@@ -41,12 +42,16 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our default site (dentsignal/staff_login.py): staff logins need a second factor.
+    "dentsignal.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "clinics",
     "telephony",
 ]
@@ -57,9 +62,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave its second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Ends sessions idle or old past their limits (STAFF_SESSION_*), saying why on the login page.
+    "dentsignal.session_limits.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dentsignal.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dentsignal.urls"
@@ -124,6 +135,41 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # ---------------------------------------------------------------------------
 # Auth, i18n, static files
 # ---------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out username before any password is checked.
+# https://django-axes.readthedocs.io/en/latest/2_installation.html
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Staff logins resist theft (docs/settings.md, "Staff logins"):
+# - a second factor (TOTP, django-otp) after the password, on by default whenever DEBUG is
+#   off; staff without an authenticator are taken to enrol one after their password;
+# Empty or unset follows DEBUG (django-environ would read an empty value as false).
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED") if env("STAFF_2FA_REQUIRED", default="") else not DEBUG
+if not STAFF_2FA_REQUIRED and not DEBUG:
+    raise ImproperlyConfigured("STAFF_2FA_REQUIRED=false is only allowed with DJANGO_DEBUG=true.")
+# Seconds between the password and the code: past this the login starts again.
+STAFF_2FA_PENDING_SECONDS = 300
+# The name authenticator apps show for our codes.
+OTP_TOTP_ISSUER = "DentSignal"
+# - failed logins (wrong password or wrong code) lock that username from that address out
+#   for a while after STAFF_LOGIN_FAILURE_LIMIT in a row (django-axes);
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+STAFF_LOGIN_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+STAFF_LOGIN_COOLOFF_MINUTES = env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15)
+if STAFF_LOGIN_FAILURE_LIMIT < 1 or STAFF_LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("STAFF_LOGIN_FAILURE_LIMIT and STAFF_LOGIN_COOLOFF_MINUTES must be at least 1.")
+AXES_FAILURE_LIMIT = STAFF_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=STAFF_LOGIN_COOLOFF_MINUTES)
+# Username and address together: a stranger cannot lock a colleague out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dentsignal.staff_login.lockout_response"
+# - sessions end after STAFF_SESSION_IDLE_MINUTES without a request, and in any case
+#   STAFF_SESSION_MAX_HOURS after the login (dentsignal/session_limits.py).
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=12)
+if STAFF_SESSION_IDLE_MINUTES < 1 or STAFF_SESSION_MAX_HOURS < 1:
+    raise ImproperlyConfigured("STAFF_SESSION_IDLE_MINUTES and STAFF_SESSION_MAX_HOURS must be at least 1.")
+# The cookie outlives no session: it lasts as long as the absolute limit.
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_HOURS * 3600
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

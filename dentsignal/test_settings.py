@@ -57,3 +57,6 @@ FALLBACK_SPOOL_DIR = str(VAR_DIR / ("test-fallback" + (f"-{XDIST_PROCESS}" if XD
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: tests close connections (outages) and use several threads.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-dentsignal.sqlite3")}  # noqa: F405
+# The suite's tests log staff in with force_login (no second factor); the staff-login tests
+# (tests/test_staff_login.py, tests/browser/test_staff_login.py) switch it on, as production has it.
+STAFF_2FA_REQUIRED = False

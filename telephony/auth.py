@@ -1,5 +1,8 @@
-"""Authentication for the admin API: a staff session, or `Authorization: Bearer <token>`."""
+"""Authentication for the admin API: a staff session (verified by its second factor when
+STAFF_2FA_REQUIRED), or `Authorization: Bearer <token>` (tokens are made in the admin, which
+itself needs the second factor, and kept only as hashes)."""
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -35,6 +38,9 @@ def api_staff_user(request: HttpRequest) -> User:
         user = request.user
         if not user.is_authenticated:
             raise ApiAuthError(401, "Log in as staff or send an API token ('Authorization: Bearer <token>').")
+        if settings.STAFF_2FA_REQUIRED and not _session_verified(user):
+            # A staff session counts only with its second factor, as in the admin (dentsignal/staff_login.py).
+            raise ApiAuthError(401, "Log in to the admin with your authenticator app's code, or send an API token.")
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             rejected: HttpResponse | None = CsrfViewMiddleware(_no_response).process_view(request, _no_response, (), {})
             if rejected is not None:
@@ -42,6 +48,12 @@ def api_staff_user(request: HttpRequest) -> User:
     if not user.is_authenticated or not user.is_staff:
         raise ApiAuthError(403, "Only staff may use the admin API.")
     return user
+
+
+def _session_verified(user: User | AnonymousUser) -> bool:
+    """Whether this session gave a second factor (django-otp's OTPMiddleware sets is_verified)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
 
 
 def _no_response(request: HttpRequest) -> HttpResponse:

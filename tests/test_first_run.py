@@ -52,6 +52,17 @@ def test_a_fresh_sqlite_database_is_migrated_and_gets_the_demo_login_and_clinic(
     assert "Admin login: admin (already existed; password unchanged)" in again.stdout
     assert "Demo clinic: Demo Dental Austin (id 1)\n" in again.stdout
 
+    # The demo admin logs in with the printed password alone: DJANGO_DEBUG=true asks no second factor.
+    login = dev_command(
+        database,
+        "shell",
+        "-c",
+        "from django.test import Client; c = Client(HTTP_HOST='localhost'); "
+        "r = c.post('/admin/login/', {'username': 'admin', 'password': 'dentsignal-demo', 'next': '/admin/'}); "
+        "print('login', r.status_code, r.get('Location'), c.get('/admin/').status_code)",
+    )
+    assert "login 302 /admin/ 200" in login.stdout, login.stdout + login.stderr
+
 
 def _dev_settings(extra: dict[str, str]) -> str:
     """The hosted SMS setting Django reads under scripts/dev's environment (scripts/lib/dev_env.sh)."""

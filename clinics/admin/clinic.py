@@ -465,6 +465,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 and bool(clinic.twilio_number)
                 and OnboardingStep.UPDATE_LISTING in todo
                 and not todo[OnboardingStep.UPDATE_LISTING]["waiting_for"],
+                hipaa_due=can_change and OnboardingStep.HIPAA_CONFIRMED in todo,
                 port_in_startable=can_port and (port is None or not port.is_open or port.state == PortInState.ACTION_REQUIRED),
                 port_in_cancellable=can_port and port is not None and port.state in porting_in.CANCELLABLE,
                 port_in_checkable=can_change and port is not None and port.is_open and bool(port.request_sid),

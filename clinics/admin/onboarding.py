@@ -13,7 +13,7 @@ from telephony.numbers import search as number_search
 from telephony.webhooks import calls
 
 from ..dates import datetime_for_people
-from ..models import STATE_STEPS, Clinic, HostedOrder, OnboardingPath, OnboardingStep
+from ..models import STATE_STEPS, TWILIO_HIPAA_URL, Clinic, HostedOrder, OnboardingPath, OnboardingStep
 from ..phone import phone_format_national
 from ..selectors import CHECKLIST_TOTAL, clinic_checklist, clinic_next_step
 from .outcomes import sentence_html
@@ -75,6 +75,13 @@ def checklist_html(clinic: Clinic) -> str:
         else:
             status = "to do (tick it with the button above)" if step["manual"] else "to do"
             action = ""
+        if step["step"] == OnboardingStep.HIPAA_CONFIRMED:
+            # Checked in Twilio's Console (a signed BAA, the account flagged HIPAA): its page, one click away.
+            action = format_html(
+                ' <a href="{}" target="_blank" rel="noopener" class="hipaa-link">Twilio: HIPAA accounts</a>{}',
+                TWILIO_HIPAA_URL,
+                action,
+            )
         rows.append(("✔" if step["done"] else "☐", step["step"], step["label"], status, action))
     return format_html(
         "{}<p><strong>{}/{}</strong> done · run {} since {}</p><ol class='checklist'>{}</ol>"

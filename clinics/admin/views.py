@@ -39,6 +39,7 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
         path("<int:clinic_id>/provision/", view(provision_view), name="clinics_clinic_provision"),
         path("<int:clinic_id>/release/", view(release_view), name="clinics_clinic_release"),
         path("<int:clinic_id>/listing-done/", view(listing_done_view), name="clinics_clinic_listing_done"),
+        path("<int:clinic_id>/hipaa-confirmed/", view(hipaa_confirm_view), name="clinics_clinic_hipaa_confirm"),
         path("<int:clinic_id>/onboarding-path/", view(onboarding_path_view), name="clinics_clinic_onboarding_path"),
         path("<int:clinic_id>/forwarding-works/", view(forwarding_confirm_view), name="clinics_clinic_forwarding_confirm"),
         path("<int:clinic_id>/text-enable/", view(text_enable_view), name="clinics_clinic_text_enable"),
@@ -84,6 +85,26 @@ def listing_done_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     listing_tick(modeladmin, request, clinic)
+    return redirect("admin:clinics_clinic_change", clinic.pk)
+
+
+def hipaa_confirm_view(modeladmin: admin.ModelAdmin, request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """A staff member confirms, from Twilio's Console, that the clinic's Twilio account is HIPAA-enabled
+    (BAA, HIPAA flag): the step is ticked as their confirmation, with who and when on the checklist."""
+    clinic = _clinic_for(request, clinic_id, "clinics.change_clinic")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        ticked = services.clinic_checklist_tick(
+            clinic_id=clinic.id, step=OnboardingStep.HIPAA_CONFIRMED, actor=request_actor(request)
+        )
+    except services.ClinicInputError as exc:
+        modeladmin.message_user(request, f"{clinic.name}: {exc}", messages.ERROR)
+    else:
+        done = "recorded as confirmed by you" if ticked else "was already confirmed"
+        modeladmin.message_user(
+            request, f"{clinic.name}: the HIPAA account {done}.", messages.SUCCESS if ticked else messages.INFO
+        )
     return redirect("admin:clinics_clinic_change", clinic.pk)
 
 

@@ -1,6 +1,6 @@
 """The "telephony doctor": our own configuration checked against what Twilio needs (public
 https origin, webhook routes, credentials, the AI agent, the sandbox in production, the
-fallbacks), each problem a Finding that says how to fix it.
+fallbacks, clinics whose HIPAA account nobody confirmed), each problem a Finding that says how to fix it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.urls import Resolver404, resolve
 
+from clinics.models import TWILIO_HIPAA_URL
+from clinics.selectors import clinics_hipaa_unconfirmed
 from telephony import fallback_store, twilio
 from telephony.checks import SANDBOX_IN_PRODUCTION, SANDBOX_IN_PRODUCTION_FIX, sandbox_in_production
 from telephony.numbers.findings import ERROR, WARNING, Finding
@@ -166,6 +168,7 @@ def config_check(*, check_credentials: bool = True) -> list[Finding]:
                 )
     findings.extend(_fallback_config_findings())
     findings.extend(retention_findings())
+    findings.extend(_hipaa_findings())
     return findings
 
 
@@ -190,6 +193,28 @@ def retention_findings() -> list[Finding]:
             fix="Check that Celery beat and the slow queue's worker run (redact-expired-records, hourly); "
             "each row's twilio_redaction_error says what Twilio answered.",
             details=backlog.as_dict(),
+        )
+    ]
+
+
+def _hipaa_findings() -> list[Finding]:
+    """In production: clinics with a number whose Twilio account nobody confirmed HIPAA-enabled.
+    Twilio sets that eligibility in its Console only (a BAA, the HIPAA flag), so staff confirm it
+    on each clinic's checklist."""
+    if settings.DEBUG:
+        return []
+    unconfirmed = clinics_hipaa_unconfirmed()
+    count = unconfirmed.count()
+    if not count:
+        return []
+    names = ", ".join(unconfirmed.values_list("name", flat=True)[:10]) + (", ..." if count > 10 else "")
+    return [
+        Finding(
+            code="hipaa_unconfirmed",
+            severity=WARNING,
+            message=f"{count} clinic(s) with a number have no one confirming their Twilio account is HIPAA-enabled: {names}.",
+            fix=f"Check each in Twilio's Console (BAA signed, account flagged HIPAA: {TWILIO_HIPAA_URL}), then press "
+            "HIPAA account confirmed on the clinic's page.",
         )
     ]
 

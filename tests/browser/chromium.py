@@ -157,7 +157,7 @@ class BrowserTestCase(StaticLiveServerTestCase):
         self.browser.refresh()
         self.find("#onboarding-path")
         body = self.text()
-        assert "9/9 done" in body and "Live: every onboarding step is done." in body
+        assert "10/10 done" in body and "Live: every onboarding step is done." in body
         step = self.browser.find_element(By.CSS_SELECTOR, "li[data-step=published_line_reaches_agent]").text
         assert "by system: a call forwarded from (512) 555-7000" in step
         self.no_sideways_scroll()

@@ -27,7 +27,7 @@ class ForwardPathTests(BrowserTestCase):
         self.browser.set_window_size(1366, 1400)
         self.login("lead", "pw-lead-1234567")
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
-        assert "New number · 8/9 done" in self.text()
+        assert "New number · 9/10 done" in self.text()
 
         self.click_and_wait("#onboarding-path-button")
         self.find("input[value=forward]").click()
@@ -36,7 +36,7 @@ class ForwardPathTests(BrowserTestCase):
         self.click_and_wait("#onboarding-path-submit")
 
         body = self.text()
-        assert "Forward the existing line · 8/9 done · next: Set the forwarding:" in body
+        assert "Forward the existing line · 9/10 done · next: Set the forwarding:" in body
         assert "*725125557200" in body and "**21*5125557200#" in body
         self.shot("forward-02-instructions-1366")
         self.browser.set_window_size(390, 1400)

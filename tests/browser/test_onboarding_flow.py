@@ -69,7 +69,7 @@ class StaffOnboardingFlowTests(BrowserTestCase):
         assert chosen in page and clinic.twilio_number_sid in page
         national = f"({chosen[2:5]}) {chosen[5:8]}-{chosen[8:]}"
         assert national in page
-        assert "3/9" in page and "https://dentsignal.example.com/inbound/voice" in page
+        assert "3/10" in page and "https://dentsignal.example.com/inbound/voice" in page
         assert "Test an inbound call" in page  # the next step
         self.shot("06-number-active-3-of-9")
         # Issue 16: the listing waits for the test call and SMS (ticked by the system).
@@ -79,7 +79,7 @@ class StaffOnboardingFlowTests(BrowserTestCase):
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
 
         self.click_and_wait("#listing-done-button")
-        assert "6/9" in self.text() and "by staff" in self.text()
+        assert "6/10" in self.text() and "by staff" in self.text()
         self.shot("07-listing-ticked-6-of-9")
 
         self.click_and_wait("#release-button")
@@ -272,20 +272,20 @@ class RecordAuditAndLayoutTests(BrowserTestCase):
             services.clinic_checklist_tick(clinic_id=clinic.id, step=step, note="browser test")
         self.go(f"/admin/clinics/clinic/{clinic.pk}/change/")
         self.click_and_wait("#listing-done-button")  # tick
-        assert "6/9 done · run 1 since" in self.text()
+        assert "6/10 done · run 1 since" in self.text()
         self.shot("20-checklist-6-of-9-run-1")
 
         self.click_and_wait("a.untick-link[data-step='update_listing']")
         self.find("#id_reason").send_keys("the website still shows the old number")
         self.shot("21-untick-with-reason")
         self.click_and_wait("#untick-submit")
-        assert "5/9 done" in self.text() and "unticked; the reason is in the history" in self.text()
+        assert "5/10 done" in self.text() and "unticked; the reason is in the history" in self.text()
 
         self.click_and_wait("#release-button")
         self.click_and_wait("#confirm-release")
         clinic.refresh_from_db()
         assert clinic.number_state == NumberState.RELEASED
-        assert "0/9 done · run 2 since" in self.text()
+        assert "0/10 done · run 2 since" in self.text()
         self.shot("22-released-run-2")
 
         self.go(f"/admin/clinics/clinic/{clinic.pk}/history/")
@@ -396,7 +396,7 @@ class RecordAuditAndLayoutTests(BrowserTestCase):
                 )
                 assert overflow <= 0 and cut <= 0, (name, width, overflow, cut)
                 if name == "clinic-list":
-                    assert "checklist" in self.text().lower() and "3/9" not in self.text()
+                    assert "checklist" in self.text().lower() and "3/10" not in self.text()
         self.narrow(1280)
         self.go("/admin/telephony/messagelog/")
         assert "No upcoming appointment" in self.text()

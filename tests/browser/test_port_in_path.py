@@ -71,7 +71,7 @@ class PortInPathTests(BrowserTestCase):
         self.browser.set_window_size(1366, 1400)
         self.fill_and_submit(bill.name, record=RECORD)
         port = NumberPortIn.objects.get()
-        assert "Port the number in · 0/9 done" in self.text()
+        assert "Port the number in · 0/10 done" in self.text()
 
         # Twilio makes the authorization; the carrier then rejects the account number.
         control_post(self.sandbox, "port-in-status", {"sid": port.request_sid, "status": "waiting_for_signature"})
@@ -103,7 +103,7 @@ class PortInPathTests(BrowserTestCase):
         clinic = Clinic.objects.get(pk=clinic.pk)
         assert clinic.twilio_number == "+14155550142"
         body = self.text()
-        assert "Completed" in body and "(415) 555-0142" in body and "4/9 done" in body
+        assert "Completed" in body and "(415) 555-0142" in body and "4/10 done" in body
         self.no_sideways_scroll()
         self.shot("port-in-04-completed-1366")
         self.browser.set_window_size(390, 1400)

@@ -40,7 +40,7 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     assert clinic.twilio_number.startswith("+1512")
     assert any(clinic.twilio_number in m and "is active" in m for m in messages_of(done))
     assert not any(clinic.twilio_number_sid in m for m in messages_of(done))  # the SID is the operators' detail
-    assert b"3/9" in done.content  # the changelist shows the checklist progress
+    assert b"3/10" in done.content  # the changelist shows the checklist progress
     assert len(sandbox.owned_numbers()) == 1
     event = NumberEvent.objects.get(clinic=clinic, kind=NumberEvent.Kind.PROVISION_REQUESTED)
     assert event.actor.username == "admin"
@@ -48,7 +48,7 @@ def test_provision_action_asks_for_area_code_then_buys_the_number(admin_client, 
     detail = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
     body = detail.content.decode()
     assert clinic.twilio_number in body and clinic.twilio_number_sid in body
-    assert "3/9" in body
+    assert "3/10" in body
     assert "https://dentsignal.example.com/inbound/voice" in body
 
 
@@ -164,13 +164,13 @@ def test_listing_step_is_ticked_by_staff(admin_client, sandbox):
     item = ChecklistItem.objects.get(clinic=clinic, step=OnboardingStep.UPDATE_LISTING)
     assert item.done_by.username == "admin"
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
-    assert b"6/9" in page.content  # 9 steps since A2P registration (issue 15)
+    assert b"6/10" in page.content  # 10 steps: A2P registration (issue 15), HIPAA account (issue 24)
 
 
 @pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_reach_the_clinic_admin(client, django_user_model):
-    django_user_model.objects.create_user(username="patient", password="pw-patient-1234")
-    client.login(username="patient", password="pw-patient-1234")
+    # force_login: django-axes wants the request that client.login() does not pass to authenticate().
+    client.force_login(django_user_model.objects.create_user(username="patient", password="pw-patient-1234"))
 
     response = client.get(CHANGELIST)
 

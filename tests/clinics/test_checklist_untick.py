@@ -17,7 +17,7 @@ NEW_NUMBER_STEPS = path_steps(OnboardingPath.NEW_NUMBER)
 
 @pytest.fixture
 def live_clinic():
-    """An active clinic whose whole run is done (9/9), ticked as the system ticks it."""
+    """An active clinic whose whole run is done (10/10), ticked as the system ticks it."""
     clinic = ActiveClinicFactory(name="Austin Dental")
     for step in NEW_NUMBER_STEPS:
         services.clinic_checklist_tick(clinic_id=clinic.id, step=step)

@@ -197,4 +197,4 @@ def test_the_forward_step_is_the_next_action_in_one_line(admin_client):
     step = clinic_next_step(clinic=clinic, retry_helps=True)
 
     assert step.lead == "Set the forwarding:" and "(512) 555-7000" in step.text
-    assert "Forward the existing line · 8/9 done · next: <strong>Set the forwarding:</strong>" in page(admin_client, clinic)
+    assert "Forward the existing line · 9/10 done · next: <strong>Set the forwarding:</strong>" in page(admin_client, clinic)

@@ -156,7 +156,7 @@ def test_untick_needs_its_permission(client, django_user_model, admin_client, sa
     user.user_permissions.add(Permission.objects.get(codename="view_clinic"))
     services.clinic_checklist_tick(clinic_id=clinic.id, step=OnboardingStep.TEST_INBOUND_CALL)
     page = reverse("admin:clinics_clinic_change", args=[clinic.pk])
-    assert "4/9" in viewer.get(page).content.decode() and "untick-link" not in viewer.get(page).content.decode()
+    assert "4/10" in viewer.get(page).content.decode() and "untick-link" not in viewer.get(page).content.decode()
     assert "untick-link" in admin_client.get(page).content.decode()
 
 
@@ -177,9 +177,9 @@ def test_release_starts_a_new_run_and_keeps_the_ticks_in_the_history(admin_clien
     assert (clinic.checklist_run, clinic.checklist_done) == (2, 0)
     assert len(events(clinic, NumberEvent.Kind.CHECKLIST_TICKED)) == 3  # run 1's ticks kept
     (run,) = events(clinic, NumberEvent.Kind.CHECKLIST_RUN_STARTED)
-    assert run.phone_number == number and "run 1 ended with 3/9" in run.detail
+    assert run.phone_number == number and "run 1 ended with 3/10" in run.detail
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk])).content.decode()
-    assert "0/9</strong> done · run 2 since" in page
+    assert "0/10</strong> done · run 2 since" in page
 
 
 def test_history_button_lists_the_number_history(admin_client, sandbox):

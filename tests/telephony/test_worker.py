@@ -41,7 +41,7 @@ def test_admin_click_is_provisioned_by_a_worker_from_redis(worker, admin_client,
     (owned,) = sandbox.owned_numbers()
     assert owned["sid"] == clinic.twilio_number_sid
     page = admin_client.get(reverse("admin:clinics_clinic_change", args=[clinic.pk]))
-    assert clinic.twilio_number_sid.encode() in page.content and b"3/9" in page.content
+    assert clinic.twilio_number_sid.encode() in page.content and b"3/10" in page.content
 
     admin_client.post(changelist, {"action": "release_number", ACTION_CHECKBOX_NAME: [clinic.pk], "apply": "1"}, follow=True)
     wait_for_state(clinic.id, NumberState.RELEASED)

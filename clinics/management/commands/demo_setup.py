@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from clinics.models import Clinic
@@ -23,6 +25,10 @@ class Command(BaseCommand):
         User = get_user_model()
         user = User.objects.filter(username=username).first()
         if user is None:
+            try:
+                validate_password(password)  # AUTH_PASSWORD_VALIDATORS, as for every staff password
+            except ValidationError as exc:
+                raise CommandError(f"The demo admin's password is too weak: {' '.join(exc.messages)}") from exc
             User.objects.create_superuser(username=username, email="", password=password)
             self.stdout.write(f"Admin login: {username} / {password}")
         else:

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from clinics.models import Clinic, NumberState
+from clinics.models import ChecklistItem, Clinic, NumberState, OnboardingStep
 from telephony.models import AuditRun
 from telephony.numbers import audit
 from telephony.numbers import doctor as doctor_checks
@@ -28,8 +28,14 @@ def production_like(settings):
     settings.TWILIO_SANDBOX = False
 
 
+def hipaa_confirmed(*clinics: Clinic) -> None:
+    """Staff confirmed each clinic's Twilio account HIPAA-enabled (else the doctor warns in production)."""
+    for clinic in clinics:
+        ChecklistItem.objects.create(clinic=clinic, step=OnboardingStep.HIPAA_CONFIRMED)
+
+
 def test_a_healthy_account_is_clean(sandbox):
-    clinic_with_number(sandbox, "+15125550101", "Good Dental")
+    hipaa_confirmed(clinic_with_number(sandbox, "+15125550101", "Good Dental"))
 
     assert audit.number_audit().findings == []
     code, out = doctor()
@@ -136,9 +142,10 @@ def test_saved_number_and_sid_disagree_with_twilio(sandbox):
 
 
 def test_doctor_fix_and_adopt_repair_what_is_safe_then_report_clean(sandbox, expected_webhooks):
-    clinic_with_number(sandbox, "+15125550101", "Drift Dental", voice_url="https://old.example.net/inbound/voice")
-    clinic_with_number(sandbox, "+15125550102", "Path Dental", sms_url=f"{PUBLIC_BASE_URL}/sms/inbound", status_callback="")
+    drift = clinic_with_number(sandbox, "+15125550101", "Drift Dental", voice_url="https://old.example.net/inbound/voice")
+    sms = clinic_with_number(sandbox, "+15125550102", "Path Dental", sms_url=f"{PUBLIC_BASE_URL}/sms/inbound", status_callback="")
     lost = ClinicFactory(name="Lost Dental")
+    hipaa_confirmed(drift, sms, lost)
     sandbox.seed_numbers([{"phone_number": "+15125550103", "friendly_name": f"Lost Dental (clinic #{lost.id})"}])
 
     code, out = doctor()
@@ -263,8 +270,8 @@ def test_admin_number_audit_page_runs_shows_fixes_and_adopts(admin_client, sandb
 
 @pytest.mark.django_db  # rolls back: needs no real commit (tests/conftest.py checks it)
 def test_non_staff_cannot_see_the_audit(client, django_user_model):
-    django_user_model.objects.create_user(username="u", password="pw-user-12345")
-    client.login(username="u", password="pw-user-12345")
+    # force_login: django-axes wants the request that client.login() does not pass to authenticate().
+    client.force_login(django_user_model.objects.create_user(username="u", password="pw-user-12345"))
 
     assert client.get(reverse("admin:telephony_auditrun_changelist")).status_code == 302
     assert client.post(reverse("admin:telephony_audit_run")).status_code == 302
