@@ -35,17 +35,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="task slots per worker process")
     parser.add_argument("--fault-rate", type=float, default=0.15, help="share of purchases that first fail")
     parser.add_argument(
-        "--faults-each",
-        type=int,
-        default=0,
-        help="instead of --fault-rate, the first N purchases and the first N subaccount creations meet each fault "
-        "(429, 500, 503) in turn: the same faults every run",
+        "--fixed-faults",
+        action="store_true",
+        help="instead of --fault-rate, the same few faults every run: a 500 on the first subaccount creation, a 429 "
+        "and a 503 on the first purchases",
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for every clinic to leave provisioning")
-    # The smoke run meets each fault once, on purchases and creations alike: a few seconds every
-    # time, where a random share of 10 clinics sometimes met no 5xx, sometimes three (each 5xx on a
-    # creation waits out its lease).
-    args = smoke.parse_args(parser, {"clinics": 10, "workers": 1, "concurrency": 2, "timeout": 60, "faults_each": 1})
+    # The smoke run meets fixed faults: with a random share, its 10 clinics sometimes met no 5xx
+    # and sometimes one clinic met several, each 5xx on a creation waiting out its lease and each
+    # retry backing off longer (10 s to over 60 s).
+    args = smoke.parse_args(parser, {"clinics": 10, "workers": 1, "concurrency": 2, "timeout": 60, "fixed_faults": True})
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("CELERY_BROKER_URL"):
         print("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), or run bench/run-provision.", file=sys.stderr)
         return 2
@@ -77,19 +76,19 @@ def main() -> int:
 
     control = f"{sandbox.url}/__sandbox__"
     requests.post(f"{control}/reset", timeout=10)
-    share = args.fault_rate / 3
-    spread: dict[str, object] = {"times": args.faults_each} if args.faults_each else {"times": 10**6, "probability": share}
-    for path in ("IncomingPhoneNumbers.json", "/2010-04-01/Accounts.json"):  # purchases, subaccount creations
-        for fault in (
-            {"status": 429, "code": 20429, "message": "Too Many Requests", "retry_after": 1},
-            {"status": 500, "code": 20500, "message": "Internal Server Error"},
-            {"status": 503, "code": 20503, "message": "Service Unavailable"},
-        ):
-            requests.post(
-                f"{control}/faults",
-                json={"method": "POST", "path": path, "mode": "error", **spread, **fault},
-                timeout=10,
-            )
+    too_many = {"status": 429, "code": 20429, "message": "Too Many Requests", "retry_after": 1}
+    server_error = {"status": 500, "code": 20500, "message": "Internal Server Error"}
+    unavailable = {"status": 503, "code": 20503, "message": "Service Unavailable"}
+    purchases, creations = "IncomingPhoneNumbers.json", "/2010-04-01/Accounts.json"
+    if args.fixed_faults:
+        # One fault per request, in this order: no clinic meets two on one path.
+        faults = [(creations, server_error), (purchases, too_many), (purchases, unavailable)]
+        spread: dict[str, object] = {"times": 1}
+    else:
+        faults = [(path, fault) for path in (purchases, creations) for fault in (too_many, server_error, unavailable)]
+        spread = {"times": 10**6, "probability": args.fault_rate / 3}
+    for path, fault in faults:
+        requests.post(f"{control}/faults", json={"method": "POST", "path": path, "mode": "error", **spread, **fault}, timeout=10)
 
     area_codes = [f"{a}{b}{c}" for a in "2345678" for b in "0123456789" for c in "12"][: (args.clinics + 9) // 10]
     clinics = Clinic.objects.bulk_create([Clinic(name=f"Bench Dental {i}") for i in range(args.clinics)])

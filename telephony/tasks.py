@@ -113,12 +113,28 @@ def _attempt(task: Task, work: Callable[[], dict[str, Any]], give_up: Callable[[
         if isinstance(exc, TwilioError) and not exc.retryable:
             return twilio_service.failure_from(exc)
         if task.max_retries is None or task.request.retries < task.max_retries:
+            when = retry_when(exc)
+            if when is not None:
+                raise task.retry(exc=exc, countdown=when) from exc
             raise
         result = {**twilio_service.failure_from(exc), "error": given_up_sentence(exc, tries=task.max_retries + 1)}
         give_up(result["error"], result["code"])
         return result
     except twilio_service.EXPECTED_FAILURES as exc:
         return twilio_service.failure_from(exc)
+
+
+def retry_when(exc: Exception) -> float | None:
+    """The countdown of the retry when the failure says when to try again (capped like the
+    backoff): a wait with a known end (RetryLater.after_seconds: a subaccount create's lease
+    runs out then) or Twilio's Retry-After on a 429 or 503. None: the policy's backoff."""
+    if isinstance(exc, provisioning.RetryLater):
+        when = exc.after_seconds
+    elif isinstance(exc, TwilioError):
+        when = exc.retry_after
+    else:
+        when = None
+    return None if when is None else min(float(when), float(BACKOFF_MAX_SECONDS))
 
 
 def given_up_sentence(exc: Exception, *, tries: int) -> str:

@@ -32,22 +32,31 @@ class SubaccountIntent:
     `account_sid` is set when the clinic already has its subaccount (nothing to do).
     Otherwise `asked_before` is when an earlier attempt asked Twilio to create it (None
     if never): that attempt may have succeeded unseen, so look it up before creating.
+    `recorded` says whether this attempt recorded its own ask (and may create); it did not
+    when the earlier ask is recent enough that its create may still be in flight.
     """
 
     account_sid: str
     asked_before: datetime | None
+    recorded: bool = False
 
 
-def clinic_subaccount_intend(*, clinic_id: int) -> SubaccountIntent:
-    """Record (committed) that the clinic's subaccount is about to be created at Twilio."""
+def clinic_subaccount_intend(*, clinic_id: int, unless_asked_within: timedelta | None = None) -> SubaccountIntent:
+    """Record (committed) that the clinic's subaccount is about to be created at Twilio,
+    unless an earlier ask is less than `unless_asked_within` old: its create may still be in
+    flight, and a retry waiting for it must not move its start (else retries closer together
+    than that wait for ever)."""
     with transaction.atomic():
         clinic = clinic_lock(clinic_id)
         if clinic.twilio_account_sid:
             return SubaccountIntent(account_sid=clinic.twilio_account_sid, asked_before=None)
         asked_before = clinic.twilio_account_requested_at
-        clinic.twilio_account_requested_at = timezone.now()
+        now = timezone.now()
+        if asked_before is not None and unless_asked_within is not None and now - asked_before < unless_asked_within:
+            return SubaccountIntent(account_sid="", asked_before=asked_before, recorded=False)
+        clinic.twilio_account_requested_at = now
         clinic.save(update_fields=["twilio_account_requested_at", "updated_at"])
-    return SubaccountIntent(account_sid="", asked_before=asked_before)
+    return SubaccountIntent(account_sid="", asked_before=asked_before, recorded=True)
 
 
 def clinic_subaccount_intent_clear(*, clinic_id: int) -> None:

@@ -56,7 +56,12 @@ class ProvisionFailed(Exception):
 
 
 class RetryLater(Exception):
-    """Nothing went wrong, but the purchase must wait (retried like a rate limit)."""
+    """Nothing went wrong, but the purchase must wait (retried like a rate limit; at
+    `after_seconds` when the wait has a known end)."""
+
+    def __init__(self, message: str, *, after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.after_seconds = after_seconds
 
 
 class InvalidInput(ValueError):
@@ -303,7 +308,7 @@ def clinic_subaccount_ensure(*, clinic: Clinic) -> str:
         return clinic.twilio_account_sid
     if not settings.TWILIO_SUBACCOUNT_PER_CLINIC:
         return ""
-    intent = clinic_services.clinic_subaccount_intend(clinic_id=clinic.id)
+    intent = clinic_services.clinic_subaccount_intend(clinic_id=clinic.id, unless_asked_within=subaccount_create_lease())
     if intent.account_sid:
         return intent.account_sid
     name = clinic_friendly_name(clinic_id=clinic.id, name=clinic.name)
@@ -314,8 +319,12 @@ def clinic_subaccount_ensure(*, clinic: Clinic) -> str:
                 clinic_id=clinic.id, account_sid=found.sid, auth_token=found.auth_token, created=False
             )
             return found.sid
-        if timezone.now() - intent.asked_before < subaccount_create_lease():
-            raise RetryLater(f"Waiting for Twilio's answer to the creation of {clinic.name}'s subaccount.")
+        if not intent.recorded:  # the earlier create may still be in flight: its lease runs from its ask
+            left = subaccount_create_lease() - (timezone.now() - intent.asked_before)
+            raise RetryLater(
+                f"Waiting for Twilio's answer to the creation of {clinic.name}'s subaccount.",
+                after_seconds=max(1.0, left.total_seconds()),
+            )
     try:
         account = twilio.subaccount_create(friendly_name=name)
     except twilio.TwilioError as exc:

@@ -144,3 +144,36 @@ def test_a_database_error_after_the_purchase_is_retried_and_adopts_the_number_bo
     # The retry asked Twilio for the same reserved number again and adopted it (21422).
     attempts = purchases(sandbox)
     assert len({a["form"]["PhoneNumber"] for a in attempts}) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("failure", "countdown"),
+    [
+        (provisioning.RetryLater("Waiting for Twilio's answer.", after_seconds=7.5), 7.5),
+        (tasks.TwilioError(doing="buying a number", status=429, code=20429), None),
+    ],
+)
+def test_a_failure_that_says_when_is_retried_then_else_by_the_backoff(monkeypatch, failure, countdown):
+    """A subaccount create's lease ends at a known time, and a 429 may carry Twilio's
+    Retry-After: the retry comes then, not after a random backoff that may fall short of
+    it (and spend a retry) or far past it."""
+    if countdown is None:
+        failure.retry_after = 3.0  # what the adapter reads from Twilio's Retry-After header
+        countdown = 3.0
+    retried: list[dict] = []
+
+    def retry(**kwargs):
+        retried.append(kwargs)
+        return RuntimeError("retried")
+
+    def fail(**_):
+        raise failure
+
+    monkeypatch.setattr(provisioning, "clinic_number_provision_run", fail)
+    monkeypatch.setattr(tasks.provision_number, "retry", retry)
+
+    with pytest.raises(RuntimeError, match="retried"):
+        tasks.provision_number.run(1, "512")
+
+    assert retried == [{"exc": failure, "countdown": countdown}]

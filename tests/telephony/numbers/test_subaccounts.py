@@ -7,11 +7,14 @@ webhooks: with the subaccount's auth token, the subaccount's SID in `AccountSid`
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from clinics import services as clinic_services
@@ -361,3 +364,30 @@ def test_a_clinic_with_a_subaccount_adopts_only_an_orphan_in_that_subaccount(san
     assert clinic.twilio_number_sid == in_sub and clinic.number_state == NumberState.ACTIVE
     # The webhooks were reset where the number lives.
     assert sandbox.requests()[-1]["path"] == f"/2010-04-01/Accounts/{sub.sid}/IncomingPhoneNumbers/{in_sub}.json"
+
+
+def freeze(at: dt.datetime):
+    """django.utils.timezone.now() answers `at` in the block (what the lease is measured with)."""
+    return mock.patch("django.utils.timezone.now", return_value=at)
+
+
+@pytest.mark.django_db
+def test_retries_within_the_lease_do_not_extend_it(sandbox, settings):
+    """A create met a 500 (it may have created nothing, or something Twilio shows later).
+    Retries look it up and wait while the lease from that create runs: waiting must not
+    move the lease, or retries closer together than the lease wait for ever and the clinic
+    is given up (the provisioning benchmark's smoke run met this)."""
+    clinic = ClinicFactory()
+    asked = timezone.now()
+    with freeze(asked):
+        clinic_services.clinic_subaccount_intend(clinic_id=clinic.id)
+    lease = provisioning.subaccount_create_lease()
+    for after in (lease / 3, lease * 2 / 3):  # retries within the lease wait, and ask nothing
+        with freeze(asked + after), pytest.raises(provisioning.RetryLater):
+            provisioning.clinic_subaccount_ensure(clinic=Clinic.objects.get(pk=clinic.id))
+    assert sandbox.api_requests("POST", "/Accounts.json") == []
+
+    with freeze(asked + lease + dt.timedelta(seconds=1)):  # past the first ask's lease: nothing was made
+        account_sid = provisioning.clinic_subaccount_ensure(clinic=Clinic.objects.get(pk=clinic.id))
+
+    assert [a["sid"] for a in subaccounts(sandbox)] == [account_sid]
