@@ -22,20 +22,21 @@ from telephony.twilio.http import RedirectingHttpClient
 LIST_PAGE_SIZE = 1000
 
 
-@functools.lru_cache(maxsize=16)
-def _client_for(
-    username: str,
-    token: str,
-    account_sid: str,
+@functools.lru_cache(maxsize=4)
+def _http_client_for(
     timeout: float,
     base_url: str,
     messaging_base_url: str,
     trusthub_base_url: str,
     pricing_base_url: str,
-    numbers_base_url: str = "",
-    numbers_upload_base_url: str = "",
-) -> Client:
-    http_client = RedirectingHttpClient(
+    numbers_base_url: str,
+    numbers_upload_base_url: str,
+    pool_size: int,
+) -> RedirectingHttpClient:
+    """One HTTP client (one requests session, one connection pool per host) for every login
+    and account: the credentials go with each request, so thousands of subaccounts reuse the
+    same connections to Twilio instead of opening their own."""
+    return RedirectingHttpClient(
         base_url=base_url,
         messaging_base_url=messaging_base_url,
         trusthub_base_url=trusthub_base_url,
@@ -43,17 +44,19 @@ def _client_for(
         numbers_base_url=numbers_base_url,
         numbers_upload_base_url=numbers_upload_base_url,
         timeout=timeout,
+        pool_size=pool_size,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _client_for(username: str, token: str, account_sid: str, http_client: RedirectingHttpClient) -> Client:
     return Client(username, token, account_sid=account_sid, http_client=http_client)
 
 
 def _client(*, username: str, token: str, account_sid: str) -> Client:
     """The SDK client logging in as `username` and acting in `account_sid`, sending to the
-    configured API origins (built once per configuration)."""
-    return _client_for(
-        username,
-        token,
-        account_sid,
+    configured API origins through the one shared HTTP client (both built once per configuration)."""
+    http_client = _http_client_for(
         float(settings.TWILIO_HTTP_TIMEOUT),
         settings.TWILIO_API_BASE_URL,
         settings.TWILIO_MESSAGING_API_BASE_URL,
@@ -61,7 +64,9 @@ def _client(*, username: str, token: str, account_sid: str) -> Client:
         settings.TWILIO_PRICING_API_BASE_URL,
         settings.TWILIO_NUMBERS_API_BASE_URL,
         settings.TWILIO_NUMBERS_UPLOAD_API_BASE_URL,
+        max(10, settings.FLEET_CONCURRENCY, settings.A2P_POLL_CONCURRENCY),
     )
+    return _client_for(username, token, account_sid, http_client)
 
 
 class JsonBody:

@@ -9,6 +9,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
@@ -52,9 +53,17 @@ class RedirectingHttpClient(TwilioHttpClient):
         pricing_base_url: str = "",
         numbers_base_url: str = "",
         numbers_upload_base_url: str = "",
+        pool_size: int = 10,
         **kwargs: Any,
     ) -> None:
         super().__init__(timeout=timeout, **kwargs)
+        if self.session is not None:
+            # One connection per thread that may talk to Twilio at once (a fleet fan-out's
+            # pool): the SDK's own adapter keeps min(32, cores + 4) per host, and a request
+            # beyond that opens a connection (TCP and TLS) only to throw it away afterwards.
+            adapter = HTTPAdapter(pool_maxsize=pool_size)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
         base_url = base_url.rstrip("/")
         self.origins: dict[str, str] = {}
         if base_url != TWILIO_API_ORIGIN:
