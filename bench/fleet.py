@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -278,12 +279,18 @@ class Measured:
         from django.db import connections
         from django.db.backends.signals import connection_created
 
+        counting = threading.Lock()
+
         def count(execute: Callable, sql: str, params: Any, many: bool, context: Any) -> Any:
-            self.queries += 1
+            with counting:  # pool threads query at once
+                self.queries += 1
             return execute(sql, params, many, context)
 
         def wrap(sender: Any, connection: Any, **kwargs: Any) -> None:
-            connection.execute_wrappers.append(count)
+            # A pool thread closes its connection after each job and the next one reconnects
+            # the same wrapper: count each query once, however often it reconnected.
+            if count not in connection.execute_wrappers:
+                connection.execute_wrappers.append(count)
 
         self.control.call("DELETE", "throttle/counters")
         self.control.call("DELETE", "requests")
