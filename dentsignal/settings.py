@@ -274,7 +274,7 @@ A2P_TRUST_HUB_PACE_SECONDS = 1.0
 # failure (429, 5xx) tried FLEET_ATTEMPTS times, after Twilio's Retry-After when it sends one;
 # the audit's sweep writes its progress every FLEET_AUDIT_BATCH accounts (docs/operations.md,
 # "Fleet operations at scale").
-FLEET_CONCURRENCY = env.int("FLEET_CONCURRENCY", default=16)
+FLEET_CONCURRENCY = env.int("FLEET_CONCURRENCY", default=32)
 FLEET_ATTEMPTS = 4
 FLEET_AUDIT_BATCH = 500
 if FLEET_CONCURRENCY < 1:
