@@ -27,6 +27,7 @@ import math
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main() -> int:
         control.call("POST", "throttle", {"latency_ms": args.latency_ms, "account_concurrency": args.account_concurrency})
         print(f"sandbox:               {args.latency_ms:g} ms per request, {args.account_concurrency} per account at once")
         ok = measure_audit(control, expected)
+        ok = measure_clinic_audit(control, clinics=args.clinics) and ok
         ok = measure_a2p_poll(control, args) and ok
         measure("usage refresh", control, _usage_refresh_all)
         measure("re-drive scan", control, _stuck_work_resend)
@@ -353,6 +355,31 @@ def measure_audit(control: Control, expected: dict[str, set[str]]) -> bool:
     for finding in wrong[:5]:
         print(f"  wrong: {finding.code} {finding.sid}: {finding.message}")
     return result.success and not wrong and not missed_drift and not missed_services
+
+
+def measure_clinic_audit(control: Control, *, clinics: int) -> bool:
+    """A clinic's own audit, as sent after a change of its number (telephony/numbers/clinic_audit.py),
+    for 20 clinics spread over the fleet, one after the other: each must take 2 s at most."""
+    from clinics.models import Clinic
+    from telephony.numbers.clinic_audit import clinic_audit_run
+
+    ids = list(Clinic.objects.order_by("id").values_list("id", flat=True))[:: max(1, clinics // 20)][:20]
+    seconds: list[float] = []
+
+    def audit_each() -> None:
+        for clinic_id in ids:
+            started = time.monotonic()
+            clinic_audit_run(clinic_id=clinic_id)
+            seconds.append(time.monotonic() - started)
+
+    measured = Measured(control)
+    measured.run(audit_each)
+    print(f"a clinic's own audit:  {measured.line()}")
+    print(
+        f"  per clinic:          {len(ids)} clinics one after another: median {statistics.median(seconds):.2f} s, "
+        f"slowest {max(seconds):.2f} s (at most 2 s)"
+    )
+    return max(seconds) <= 2.0
 
 
 def measure_a2p_poll(control: Control, args: argparse.Namespace) -> bool:
