@@ -61,6 +61,7 @@ from .outcomes import sentence_html
 from .pages import KEEP_NUMBER_PERMISSION
 from .patient_data import patient_data_exportable
 from .phone_search import PhoneSearchMixin
+from .sandbox_moves import sandbox_buttons
 from .views import clinic_urls
 
 # Records that exist only for their clinic and go with it (see ClinicAdmin.get_deleted_objects).
@@ -474,6 +475,7 @@ class ClinicAdmin(PhoneSearchMixin, SafeSelectionMixin, admin.ModelAdmin):
                 and bool(port.temporary_number_sid),
                 in_flight=clinic.number_state in (NumberState.PROVISIONING, NumberState.RELEASING),
                 can_simulate=self.has_simulate_test_traffic_permission(request) and bool(clinic.twilio_number),
+                **sandbox_buttons(request, clinic, port),
                 can_refresh_usage=self.has_change_permission(request, clinic) and bool(clinic.twilio_account_sid),
                 # Irreversible, so here (one clinic, a confirmation page), never in the list's actions.
                 can_export_patient_data=patient_data_exportable(request, clinic),

@@ -22,7 +22,7 @@ from .. import services
 from ..forms import OnboardingPathForm, UntickStepForm
 from ..models import STATE_STEPS, HostedOrder, OnboardingPath, OnboardingStep, step_dependents, step_state_sentence
 from ..phone import phone_format_national
-from . import patient_data, port_in
+from . import patient_data, port_in, sandbox_moves
 from .actions import subaccount_status_each
 from .outcomes import listing_tick
 from .pages import KEEP_NUMBER_PERMISSION, clinic_page, provision_page, release_page, release_request_each
@@ -54,6 +54,21 @@ def clinic_urls(modeladmin: admin.ModelAdmin) -> list[URLPattern]:
             name="clinics_clinic_port_in_release_temporary",
         ),
         path("<int:clinic_id>/simulate-test-traffic/", view(simulate_view), name="clinics_clinic_simulate"),
+        path(
+            "<int:clinic_id>/sandbox/port-in/<str:move>/",
+            view(sandbox_moves.port_move_view),
+            name="clinics_clinic_sandbox_port_move",
+        ),
+        path(
+            "<int:clinic_id>/sandbox/texting-order/",
+            view(sandbox_moves.hosted_move_view),
+            name="clinics_clinic_sandbox_hosted_move",
+        ),
+        path(
+            "<int:clinic_id>/sandbox/forwarded-call/",
+            view(sandbox_moves.forwarded_call_view),
+            name="clinics_clinic_sandbox_forwarded_call",
+        ),
         path("<int:clinic_id>/checklist/<str:step>/untick/", view(untick_view), name="clinics_clinic_untick"),
         path("<int:clinic_id>/usage-refresh/", view(usage_refresh_view), name="clinics_clinic_usage_refresh"),
         path("<int:clinic_id>/close-subaccount/", view(close_subaccount_view), name="clinics_clinic_close_subaccount"),

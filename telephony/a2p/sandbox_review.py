@@ -2,7 +2,7 @@
 Twilio's reviewer would, then check the reviews so the page shows the outcome.
 
 The sandbox's loopback control (`POST /__sandbox__/a2p-decide`, twilio_sandbox/reviews.py)
-is reached over HTTP at the sandbox's origin (TWILIO_API_BASE_URL), like every other
+is reached over HTTP at the sandbox's origin (telephony.sandbox_control), like every other
 request to it; nothing here imports the sandbox. The clinic page's Approve and Reject
 buttons, shown only in sandbox mode like Simulate test call / SMS, call this.
 """
@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from django.conf import settings
 
 from clinics import services as clinic_services
 from clinics.models_a2p import A2PRegistration, A2PStep
 from telephony.a2p.polling import registration_poll_now
 from telephony.a2p.rules import IN_REVIEW
+from telephony.sandbox_control import SandboxOnly, sandbox_control_post
 
 OUTCOMES = ("approve", "reject")
 # Twilio's "campaign vetting rejected" family starts at 30909 (the sandbox's default too).
 SANDBOX_REJECTION_CODE = 30909
 
 
-class SandboxOnly(Exception):
-    """The sandbox Twilio is not in use: there is no reviewer to ask."""
+__all__ = ["OUTCOMES", "SandboxOnly", "sandbox_review_decide", "sandbox_reviewable_steps"]
 
 
 def sandbox_reviewable_steps(registration: A2PRegistration | None) -> list[str]:
@@ -46,13 +45,5 @@ def sandbox_review_decide(*, clinic_id: int, step: str, outcome: str, actor: Any
         raise clinic_services.A2PError(f"The {A2PStep(step).label.lower()} is not waiting for a review.")
     assert registration is not None  # sandbox_reviewable_steps is empty without one
     decision: dict[str, str | int] = {"sid": registration.step_sid(step), "outcome": outcome, "code": SANDBOX_REJECTION_CODE}
-    try:
-        answer = requests.post(
-            f"{settings.TWILIO_API_BASE_URL}/__sandbox__/a2p-decide", json=decision, timeout=settings.TWILIO_HTTP_TIMEOUT
-        )
-        answer.raise_for_status()
-    except requests.RequestException as exc:
-        raise clinic_services.A2PError(
-            "The sandbox Twilio did not take the decision: is it running? (scripts/dev starts it.)"
-        ) from exc
+    sandbox_control_post("a2p-decide", decision, error=clinic_services.A2PError)
     return registration_poll_now(clinic_id=clinic_id, actor=actor)

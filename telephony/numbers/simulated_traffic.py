@@ -5,8 +5,10 @@ SIDs) and, with the sandbox Twilio only, the clinic page's **Simulate test call 
 button, which drives the whole path through the real webhook views: the signed voice
 request, then what Twilio would do with our answer (for an agent answer, the stream's
 status callback, stream-started only if the agent's WebSocket endpoint really accepts
-a connection, stream-error otherwise), then a signed inbound SMS. Nothing here pretends
-an agent answered: the checklist ticks only through the same callbacks Twilio sends.
+a connection, stream-error otherwise), then a signed inbound SMS; and, on the paths that
+forward the published line, **Simulate a forwarded call**: the same call with Twilio's
+ForwardedFrom set to the published number. Nothing here pretends an agent answered or a
+line was forwarded: the checklist ticks only through the same requests Twilio sends.
 
 Twilio's request parameters: the voice and SMS webhook requests (docs "TwiML Voice:
 Twilio's request to your application", "TwiML Messaging: Twilio's request"), the
@@ -141,16 +143,12 @@ def _agent_events(mode: str, form: dict[str, str], *, accepted: bool, why: str) 
     return [{**session, "SessionStatus": "failed", "ErrorMessage": why}]
 
 
-def traffic_simulate(*, twilio_number: str) -> Simulation:
-    """Sandbox only: a signed test call to `twilio_number`, what Twilio would report about
-    the agent, and a signed inbound SMS ("HELP"), all through our webhook views.
-
-    Raises RuntimeError outside the sandbox Twilio (its published token signs these).
-    """
-    if not settings.TWILIO_SANDBOX:
-        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio.")
-    result = Simulation()
+def _call_simulate(result: Simulation, *, twilio_number: str, forwarded_from: str = "") -> None:
+    """A signed test call to `twilio_number` (forwarded from `forwarded_from` when given, as
+    Twilio's ForwardedFrom says) and what Twilio would report about the agent, into `result`."""
     path, form = webhook_example("voice", to=twilio_number)
+    if forwarded_from:
+        form["ForwardedFrom"] = forwarded_from
     result.call_sid = form["CallSid"]
     answer = _post(path, form)
     root = ET.fromstring(answer.content)  # noqa: S314 - our own webhook's TwiML, not outside data
@@ -164,17 +162,48 @@ def traffic_simulate(*, twilio_number: str) -> Simulation:
         result.steps.append(
             (False, f"Not yet: the AI agent did not answer the test call, because it went to {heard}: {why or 'unknown'}.")
         )
+        return
+    mode, callback = agent
+    accepted, why = agent_accepts_stream(settings.AI_AGENT_STREAM_URL)
+    for event in _agent_events(mode, form, accepted=accepted, why=why):
+        _post(urlsplit(callback).path, event)
+    if accepted:
+        result.steps.append((True, "The AI agent answered the test call: it accepted the stream."))
     else:
-        mode, callback = agent
-        accepted, why = agent_accepts_stream(settings.AI_AGENT_STREAM_URL)
-        for event in _agent_events(mode, form, accepted=accepted, why=why):
-            _post(urlsplit(callback).path, event)
-        if accepted:
-            result.steps.append((True, "The AI agent answered the test call: it accepted the stream."))
-        else:
-            result.steps.append((False, f"Not yet: the AI agent did not answer the test call: {why}."))
+        result.steps.append((False, f"Not yet: the AI agent did not answer the test call: {why}."))
+
+
+def _sandbox_only() -> None:
+    if not settings.TWILIO_SANDBOX:
+        raise RuntimeError("Simulated test traffic exists only with the sandbox Twilio.")
+
+
+def traffic_simulate(*, twilio_number: str) -> Simulation:
+    """Sandbox only: a signed test call to `twilio_number`, what Twilio would report about
+    the agent, and a signed inbound SMS ("HELP"), all through our webhook views.
+
+    Raises RuntimeError outside the sandbox Twilio (its published token signs these).
+    """
+    _sandbox_only()
+    result = Simulation()
+    _call_simulate(result, twilio_number=twilio_number)
     path, form = webhook_example("sms", to=twilio_number)
     result.message_sid = form["MessageSid"]
     reply = ET.fromstring(_post(path, form).content).findtext("Message") or "(no reply)"  # noqa: S314 - ours
     result.steps.append((True, f"The test SMS (HELP) reached DentSignal and was answered: {reply}"))
+    return result
+
+
+def forwarded_call_simulate(*, twilio_number: str, published_number: str) -> Simulation:
+    """Sandbox only: a patient's call to the published line, forwarded by its carrier to
+    `twilio_number`: the signed voice webhook with ForwardedFrom set to `published_number`
+    (Twilio adds it when the carrier passes it on: "TwiML Voice: Twilio's request to your
+    application"), and what Twilio would report about the agent. The forward step of the
+    checklist ticks through the voice webhook itself, on that evidence.
+
+    Raises RuntimeError outside the sandbox Twilio.
+    """
+    _sandbox_only()
+    result = Simulation()
+    _call_simulate(result, twilio_number=twilio_number, forwarded_from=published_number)
     return result

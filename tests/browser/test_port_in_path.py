@@ -1,6 +1,7 @@
 """Issue 23, the port-in path in a real browser: staff choose "Port the number in", fill in the
-losing carrier's record with the utility bill, the carrier rejects the port (the sandbox's
-control API, as Twilio would report it), staff correct and resubmit it, and the completed
+losing carrier's record with the utility bill; the clinic page's sandbox buttons play Twilio's
+and the losing carrier's part, as a newcomer does in scripts/dev: the authorization is sent
+and signed, the carrier rejects the port, staff correct and resubmit it, and the completed
 port makes the published number the clinic's number. At 1366 and 390 px; screenshots under
 artifacts/screenshots/ (port-in-*.png)."""
 
@@ -17,7 +18,6 @@ from clinics.models import Clinic
 from clinics.models_porting import NumberPortIn, PortInState
 from tests.browser.chromium import BrowserTestCase
 from tests.factories import ClinicFactory
-from tests.twilio_sandbox.trust_hub import control_post
 
 pytestmark = pytest.mark.browser
 
@@ -70,23 +70,17 @@ class PortInPathTests(BrowserTestCase):
         self.shot("port-in-01-form-390")
         self.browser.set_window_size(1366, 1400)
         self.fill_and_submit(bill.name, record=RECORD)
-        port = NumberPortIn.objects.get()
-        assert "Port the number in · 0/10 done" in self.text()
+        assert NumberPortIn.objects.count() == 1 and "Port the number in · 0/10 done" in self.text()
 
-        # Twilio makes the authorization; the carrier then rejects the account number.
-        control_post(self.sandbox, "port-in-status", {"sid": port.request_sid, "status": "waiting_for_signature"})
-        self.click_and_wait("#port-in-refresh-button")
+        # Twilio makes the authorization, it is signed; the carrier then rejects the account number.
+        self.click_and_wait("#sandbox-port-send-loa-button")
         assert "Sign the LOA:" in self.text() and "Ana Lopez" in self.text()
         self.shot("port-in-02-sign-1366")
-        reason = "Account number does not match"
-        control_post(
-            self.sandbox,
-            "port-in-number-status",
-            {"sid": port.number_sid, "status": "rejected", "rejection_reason": reason, "rejection_reason_code": 6010},
-        )
-        self.click_and_wait("#port-in-refresh-button")
+        self.click_and_wait("#sandbox-port-sign-button")
+        assert "In progress with the carrier" in self.text()
+        self.click_and_wait("#sandbox-port-reject-button")
         body = self.text()
-        assert "Fix the request:" in body and reason in body and "correct them on the clinic" in body
+        assert "Fix the request:" in body and "Account number does not match" in body and "correct them on the clinic" in body
         self.browser.set_window_size(390, 1400)
         self.no_sideways_scroll()
         self.shot("port-in-03-rejected-390")
@@ -96,9 +90,9 @@ class PortInPathTests(BrowserTestCase):
         self.click_and_wait("#port-in-button")
         assert self.find("#id_customer_name").get_attribute("value") == "Lake Dental LLC"
         self.fill_and_submit(bill.name, record={**RECORD, "account_number": "ACCT-77341"})
-        corrected = NumberPortIn.objects.get(state=PortInState.IN_REVIEW)
-        control_post(self.sandbox, "port-in-status", {"sid": corrected.request_sid, "status": "completed"})
-        self.click_and_wait("#port-in-refresh-button")
+        assert NumberPortIn.objects.filter(state=PortInState.IN_REVIEW).count() == 1
+        for move in ("send-loa", "sign", "complete"):
+            self.click_and_wait(f"#sandbox-port-{move}-button")
 
         clinic = Clinic.objects.get(pk=clinic.pk)
         assert clinic.twilio_number == "+14155550142"
