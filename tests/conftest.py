@@ -15,12 +15,14 @@ from twilio_sandbox.server import start_in_thread
 
 PUBLIC_BASE_URL = "https://dentsignal.example.com"
 
-# pytest-xdist (scripts/test runs `-n 2 --dist loadgroup`) sends all the tests of one group
+# pytest-xdist (scripts/test runs `-n 3 --dist loadgroup`) sends all the tests of one group
 # to one process, one after another. Tests that start heavy processes (real Celery workers,
-# a benchmark's servers and workers, chromium) or assert a wall-clock bound share a group, so
-# that none of them runs while another slows the machine down; the contract tests share one
-# so that each Prism (tests/contract/conftest.py) starts in one process only.
-XDIST_GROUPS = {"worker": "heavy", "bench": "heavy", "browser": "heavy", "timing": "heavy", "contract": "prism"}
+# a benchmark's servers and workers) or assert a wall-clock bound share a group, so that
+# none of them runs while another of them slows the machine down; the browser tests (one
+# Chromium per process, waits of up to 15 s, no time bound) have a group of their own, which
+# runs beside it; the contract tests share one so that each Prism
+# (tests/contract/conftest.py) starts in one process only.
+XDIST_GROUPS = {"worker": "heavy", "bench": "heavy", "timing": "heavy", "browser": "browser", "contract": "prism"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

@@ -11,11 +11,18 @@ venv_ready() {
     [ -x .venv/bin/python ] || "$python" -m venv .venv
     stamp=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)-$requirements
     if [ "$(cat .venv/.dentsignal-stamp 2>/dev/null)" != "$stamp" ]; then
-        # pip byte-compiles in one process; compileall uses every core (26.6 s instead of
-        # 32.4 s for a fresh .venv here). The .pyc files matter: with PYTHONDONTWRITEBYTECODE
-        # set, every process a run starts would otherwise compile what it imports. Like pip,
-        # a file that does not compile (a package's Python 2 leftovers) is skipped.
-        .venv/bin/python -m pip install -q --no-compile -r "$requirements"
+        # uv (pinned here: it installs, it is not imported) installs the same pinned packages
+        # as pip, downloading and unpacking in parallel: 4 s instead of about 16 for a fresh
+        # .venv here; pip does it when uv cannot be had. Neither byte-compiles: compileall
+        # then uses every core. The .pyc files matter: with PYTHONDONTWRITEBYTECODE set, every
+        # process a run starts would otherwise compile what it imports. A file that does not
+        # compile (a package's Python 2 leftovers) is skipped, as pip skips it.
+        if .venv/bin/python -m pip install -q uv==0.9.16 >/dev/null 2>&1 \
+            && .venv/bin/uv pip install -q --python .venv/bin/python -r "$requirements"; then
+            :
+        else
+            .venv/bin/python -m pip install -q --no-compile -r "$requirements"
+        fi
         .venv/bin/python -m compileall -q -j 0 .venv/lib >/dev/null || true
         echo "$stamp" > .venv/.dentsignal-stamp
     fi
