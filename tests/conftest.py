@@ -173,28 +173,45 @@ def _empty_fallback_store() -> Iterator[None]:
     clear()
 
 
+# What the flush after a committing test keeps: the rows migrations and post_migrate make
+# once, which no test changes (content types and permissions).
+FLUSH_KEEPS = frozenset({"django_content_type", "auth_permission"})
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_deletes_on_postgresql() -> Iterator[None]:
     """A test with real commits (django_db(transaction=True)) ends with Django's flush of every
-    table. On PostgreSQL that is one TRUNCATE of all ~40 tables, about 80 ms with the server's
-    fsync off, whatever they hold (each table gets a new file); the few rows a test leaves are
-    deleted in about 10 ms. With over 400 such tests per run that is a minute of CI (about
-    30 s of wall time in two processes). The foreign keys Django makes on PostgreSQL are
+    table, then the post_migrate signal, which makes the content types and permissions again.
+    On PostgreSQL the flush is one TRUNCATE of all ~40 tables, about 80 ms with the server's
+    fsync off, whatever they hold (each table gets a new file), and post_migrate 32 ms more.
+    Here the few rows a test leaves are deleted (about 10 ms), content types and permissions
+    kept, so post_migrate would find nothing to make and is not sent. With over 400 such
+    tests that is well over a minute of CI. The foreign keys Django makes on PostgreSQL are
     DEFERRABLE INITIALLY DEFERRED, so the deletes need no order. Tests only: `manage.py
     flush` outside the tests is Django's own."""
+    from django.core.management.commands import flush
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    truncate = DatabaseOperations.sql_flush
+    truncate, post_migrate = DatabaseOperations.sql_flush, flush.emit_post_migrate_signal
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or not tables:
             return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        deletes = [f"DELETE FROM {self.quote_name(table)};" for table in tables]  # noqa: S608 - Django's table names
+        kept = [table for table in tables if table not in FLUSH_KEEPS]
+        deletes = [f"DELETE FROM {self.quote_name(table)};" for table in kept]  # noqa: S608 - Django's table names
         return ["SET CONSTRAINTS ALL DEFERRED;", *deletes]
 
+    def post_migrate_unless_kept(verbosity, interactive, database, **kwargs):
+        from django.db import connections
+
+        if connections[database].vendor != "postgresql":
+            post_migrate(verbosity, interactive, database, **kwargs)
+
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+    flush.emit_post_migrate_signal = post_migrate_unless_kept
     yield
     DatabaseOperations.sql_flush = truncate  # type: ignore[method-assign]
+    flush.emit_post_migrate_signal = post_migrate
 
 
 def eager_results_readable() -> None:
