@@ -40,6 +40,7 @@ class AccessView(models.TextChoices):
     LIST = "list", "List page"
     DETAIL = "detail", "Detail page"
     SECTION = "section", "Section of another page"
+    EXPORT = "export", "Download"
 
 
 class AccessRecord(models.Model):

@@ -13,11 +13,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from dentsignal.admin_tools import request_actor
+from dentsignal.admin_tools import access_record, request_actor
+from telephony.models import CallLog, MessageLog
 from telephony.retention import departures
 
 from .. import services
-from ..models import Clinic
+from ..models import Appointment, Clinic, Patient
+from ..models_access import AccessView
 from .pages import clinic_for
 
 EXPORT_PERMISSION = "clinics.export_patient_data"
@@ -43,6 +45,11 @@ def patient_data_export_view(modeladmin: admin.ModelAdmin, request: HttpRequest,
     except services.ClinicInputError as exc:
         modeladmin.message_user(request, str(exc), messages.ERROR)
         return redirect("admin:clinics_clinic_change", clinic.pk)
+    for model, key in ((Patient, "patients"), (Appointment, "appointments"), (MessageLog, "messages"), (CallLog, "calls")):
+        rows = data[key]
+        if rows:  # the download shows every row it holds: one access record per kind of row
+            fields = list(rows[0])
+            access_record(request, model=model, object_ids=[row["id"] for row in rows], fields=fields, view=AccessView.EXPORT)
     response = HttpResponse(json.dumps(data, indent=2), content_type="application/json")
     name = f"patient-data-clinic-{clinic.pk}-{timezone.now():%Y%m%d}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -50,6 +50,7 @@ def clinic_patient_data_export(*, clinic_id: int, actor: User | None) -> dict[st
     ]
     messages = [
         {
+            "id": m.id,
             "message_sid": m.message_sid,
             "direction": m.direction,
             "from": m.from_number,
@@ -64,6 +65,7 @@ def clinic_patient_data_export(*, clinic_id: int, actor: User | None) -> dict[st
     ]
     calls = [
         {
+            "id": c.id,
             "call_sid": c.call_sid,
             "direction": c.direction,
             "from": c.from_number,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clinics import services as clinic_services
 from clinics.models import Appointment, NumberEvent, Patient
+from clinics.models_access import AccessRecord, AccessView
 from telephony.models import CallLog, MessageLog
 from telephony.retention.departures import clinic_patient_data_purge
 from telephony.retention.redaction import retention_run
@@ -94,6 +95,11 @@ def test_download_is_permission_checked_post_only_and_recorded(admin_client, cli
     assert data["messages"][0]["body"] == "Is it Tuesday?"
     event = clinic.number_events.get(kind=NumberEvent.Kind.PATIENT_DATA_EXPORTED)
     assert event.detail == "Downloaded: 1 patient(s), 1 appointment(s), 1 text(s), 1 call(s)."
+    # The download is a look at every row it holds: one access record per kind of row.
+    records = {r.model: r for r in AccessRecord.objects.filter(view=AccessView.EXPORT)}
+    assert set(records) == {"clinics.patient", "clinics.appointment", "telephony.messagelog", "telephony.calllog"}
+    assert records["clinics.patient"].object_ids == [str(p["id"]) for p in data["patients"]]
+    assert "body" in records["telephony.messagelog"].fields and records["telephony.messagelog"].path == url
 
 
 def test_download_of_a_clinic_that_has_not_left_gets_a_sentence_and_writes_nothing(admin_client):
