@@ -57,9 +57,8 @@ class FanOut(Generic[K, T]):
 def retry_wait_seconds(error: twilio.TwilioError, attempt: int) -> float:
     """How long to wait before try `attempt + 1`: the error's Retry-After if Twilio sent one,
     else exponential backoff with full jitter."""
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        return min(float(retry_after), RETRY_AFTER_MAX_SECONDS)
+    if error.retry_after is not None:
+        return min(error.retry_after, RETRY_AFTER_MAX_SECONDS)
     return random.uniform(0, min(BACKOFF_FIRST_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS))
 
 
