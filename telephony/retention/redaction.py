@@ -167,10 +167,15 @@ def retention_backlog(*, now: datetime.datetime | None = None) -> RetentionBackl
     now = now or timezone.now()
     overdue = Q(redacted_at__isnull=True, created_at__lt=retention_cutoff(now) - datetime.timedelta(days=1))
     refused = Q(twilio_redaction_tried_at__isnull=False) & ~Q(twilio_redaction_error="")
+    # One count of each kind's rows waiting for Twilio, with those it refused among them.
+    pending = [
+        _twilio_pending(model).aggregate(waiting=Count("id"), refused=Count("id", filter=refused))
+        for model in (MessageLog, CallLog)
+    ]
     return RetentionBacklog(
         overdue_here=MessageLog.objects.filter(overdue).count() + CallLog.objects.filter(overdue).count(),
-        twilio_pending=_twilio_pending(MessageLog).count() + _twilio_pending(CallLog).count(),
-        twilio_refused=_twilio_pending(MessageLog).filter(refused).count() + _twilio_pending(CallLog).filter(refused).count(),
+        twilio_pending=sum(counts["waiting"] for counts in pending),
+        twilio_refused=sum(counts["refused"] for counts in pending),
         purges_due=len(departed_clinics_due(now=now - datetime.timedelta(days=1))),
     )
 
